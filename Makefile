@@ -1,0 +1,38 @@
+# Two set-up commands: `make demo` and `make test`. Each creates .venv, installs the project with
+# its test extras and makes sure a Chromium exists, then runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit integration chromium bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+demo: $(STAMP) chromium
+	$(BIN)/harness demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness synth journeys tests bench
+	$(BIN)/ruff format --check harness synth journeys tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) chromium lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP) chromium
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

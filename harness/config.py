@@ -1,0 +1,139 @@
+"""`harness.toml` (or `[tool.harness]` in pyproject.toml): found once, validated by pydantic.
+
+Bad config is a one-paragraph `ConfigError` naming the file, the key, what is allowed and the
+closest known key; never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import ConfigError
+from harness.targets import Target, check_url
+
+
+class TargetConfig(BaseModel):
+    """`[targets.NAME]`: one deployment. `url` alone lays the touchpoints out as the sandbox."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = None
+    web: str | None = None
+    api: str | None = None
+    mobile: str | None = None
+    allow_load: bool = False
+    production: bool = False
+
+    def resolve(self, name: str) -> Target:
+        """The `Target` this entry describes."""
+        base = Target.from_base_url(self.url, name=name) if self.url else None
+        web = self.web or (base.web if base else None)
+        api = self.api or (base.api if base else None)
+        mobile = self.mobile or (base.mobile if base else None)
+        if not (web and api and mobile):
+            raise ConfigError(
+                f"target {name!r} needs `url`, or all of `web`, `api` and `mobile`, e.g. "
+                f'[targets.{name}] url = "http://127.0.0.1:8800"'
+            )
+        for key, value in (("web", web), ("api", api), ("mobile", mobile)):
+            check_url(value, f"targets.{name}.{key}")
+        return Target(
+            name=name,
+            web=web,
+            api=api,
+            mobile=mobile,
+            allow_load=self.allow_load,
+            production=self.production,
+        )
+
+
+class HarnessConfig(BaseModel):
+    """The whole configuration; every key has a default so an empty file is valid."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    journeys: list[str] = Field(default_factory=lambda: ["journeys"])
+    results: str = "results"
+    seed: int = 1
+    profile: str = "default"
+    locale: str = "en_US"
+    request_timeout: float = 10.0
+    action_timeout: float = 5.0
+    navigation_timeout: float = 15.0
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+
+    @field_validator("journeys", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class LoadedConfig(BaseModel):
+    """The configuration and the file it came from (None for built-in defaults)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: HarnessConfig
+    source: Path | None
+    root: Path
+
+
+def find_config(start: Path) -> Path | None:
+    """`harness.toml`, else a pyproject.toml with `[tool.harness]`, walking up from `start`."""
+    for folder in (start, *start.parents):
+        candidate = folder / "harness.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "harness" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(path: Path | None = None, *, start: Path | None = None) -> LoadedConfig:
+    """Load and validate the configuration; raises `ConfigError`."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    source = path or find_config((start or Path.cwd()).resolve())
+    if source is None:
+        return LoadedConfig(config=HarnessConfig(), source=None, root=(start or Path.cwd()))
+    data = _read_toml(source)
+    if source.name == "pyproject.toml":
+        data = data.get("tool", {}).get("harness", {})
+    try:
+        config = HarnessConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source, data)) from None
+    return LoadedConfig(config=config, source=source, root=source.parent)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
+    error = exc.errors()[0]
+    loc = [str(p) for p in error["loc"]]
+    key = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        model: type[BaseModel] = HarnessConfig
+        if len(loc) >= 3 and loc[0] == "targets":
+            model = TargetConfig
+        allowed = sorted(model.model_fields)
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return (
+            f"{source}: unknown key `{key}`{hint} Allowed keys here: {', '.join(allowed)}."
+        )
+    value = error.get("input")
+    return f"{source}: `{key}` = {value!r} is invalid: {error['msg']}."

@@ -1,0 +1,89 @@
+"""The records a run produces: one `StepRecord` per step execution, one `IterationRecord` per
+journey iteration. They are the only thing reports, gates and `steps.jsonl` readers consume."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.errors import ErrorKind
+
+
+class Touchpoint(StrEnum):
+    """Where a step talks to the product."""
+
+    WEB = "web"
+    API = "api"
+    MOBILE = "mobile"
+
+
+class Outcome(StrEnum):
+    """How a step or iteration ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class RequestRecord(BaseModel):
+    """One HTTP request or browser navigation made inside a step."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str
+    url: str
+    status: int | None
+    duration_ms: float
+    error: str | None = None
+
+
+class StepRecord(BaseModel):
+    """One execution of one step: the unit every statistic and gate is computed from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = "step"
+    run_id: str
+    target: str
+    journey: str
+    step: str
+    index: int
+    touchpoint: Touchpoint
+    worker: int
+    user: int
+    iteration: int
+    started_at: float
+    duration_ms: float
+    outcome: Outcome
+    error_kind: ErrorKind | None = None
+    message: str | None = None
+    artifacts: tuple[str, ...] = ()
+    requests: tuple[RequestRecord, ...] = ()
+    person: str | None = None
+    trace_id: str | None = None
+
+
+class IterationRecord(BaseModel):
+    """One run of a whole journey by one virtual user."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = "iteration"
+    run_id: str
+    target: str
+    journey: str
+    worker: int
+    user: int
+    iteration: int
+    started_at: float
+    duration_ms: float
+    outcome: Outcome
+    steps_passed: int
+    steps_total: int
+    failed_step: str | None = None
+    failed_touchpoint: Touchpoint | None = None
+    error_kind: ErrorKind | None = None
+    message: str | None = None
+    artifacts: tuple[str, ...] = ()
+    person: str | None = None
+    trace_id: str | None = None

@@ -1,0 +1,144 @@
+"""The run folder, `results/<run-id>/`: run.json, steps.jsonl (streamed), summary.md.
+
+`steps.jsonl` holds step and iteration records, one JSON object a line, each flushed as it is
+written so that a killed run keeps what it measured. `read_records` tolerates a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from harness.records import IterationRecord, StepRecord
+
+STEPS_FILE = "steps.jsonl"
+RUN_FILE = "run.json"
+
+
+def new_run_id(mode: str) -> str:
+    """A sortable, unique run id such as `20261128-153012-smoke-3fa2`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{mode}-{secrets.token_hex(2)}"
+
+
+class RunDirectory:
+    """Creates and fills one run folder; also the `RunSink` that streams records to disk."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.run_id = run_id
+        self.path = root / run_id
+        self.path.mkdir(parents=True, exist_ok=False)
+        self.artifacts = self.path / "artifacts"
+        self._steps: IO[str] = open(self.path / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+        self.meta: dict[str, Any] = {}
+
+    def start(self, *, mode: str, target: dict[str, Any], seed: int, config: dict[str, Any]) -> None:
+        """Write run.json with status `running`."""
+        self.meta = {
+            "run_id": self.run_id,
+            "mode": mode,
+            "status": "running",
+            "started_at": _now(),
+            "ended_at": None,
+            "seed": seed,
+            "targets": target,
+            "config": config,
+            "versions": _versions(),
+            "git_revision": _git_revision(),
+            "command": sys.argv,
+            "host": platform.node(),
+            "pid": os.getpid(),
+        }
+        self.write_json(RUN_FILE, self.meta)
+
+    def finish(self, status: str, **extra: Any) -> None:
+        """Mark the run `passed`, `failed`, `aborted` or `error` in run.json."""
+        self.meta.update(status=status, ended_at=_now(), **extra)
+        self.write_json(RUN_FILE, self.meta)
+
+    def write_json(self, name: str, data: Any) -> None:
+        """Write a JSON file atomically (write to a temporary name, then rename)."""
+        tmp = self.path / f".{name}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path / name)
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a text file into the run folder."""
+        path = self.path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Append a step record and flush it."""
+        self._append(record.model_dump_json(exclude_defaults=False))
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Append an iteration record and flush it."""
+        self._append(record.model_dump_json())
+
+    def _append(self, line: str) -> None:
+        with self._lock:
+            self._steps.write(line + "\n")
+            self._steps.flush()
+
+    def close(self) -> None:
+        """Close steps.jsonl."""
+        with self._lock:
+            if not self._steps.closed:
+                self._steps.close()
+
+
+def read_records(run_dir: Path) -> Iterator[StepRecord | IterationRecord]:
+    """The records of a stored run, skipping a torn (partly written) last line."""
+    path = run_dir / STEPS_FILE
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                return  # torn by a kill mid-write
+            data = json.loads(line)
+            if data.get("kind") == "iteration":
+                yield IterationRecord.model_validate(data)
+            else:
+                yield StepRecord.model_validate(data)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("journey-harness", "playwright", "locust", "pydantic", "faker"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def elapsed_since(t0: float) -> float:
+    """Seconds since the monotonic time `t0`."""
+    return time.perf_counter() - t0

@@ -1,0 +1,373 @@
+"""The one journey runtime: every mode runs iterations through `VirtualUser.run_iteration`.
+
+A journey receives a `JourneyContext` (`j`). Each `with j.step(...)` block is timed, classified
+and turned into exactly one `StepRecord` (in `Step.__exit__`); a failed step ends the iteration.
+Drivers (smoke, Locust) differ only in how they create virtual users and when they call them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.errors import ErrorKind, StepError, UsageError
+from harness.journey import Journey
+from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord, Touchpoint
+from harness.targets import Target
+
+if TYPE_CHECKING:
+    from synth import IterationData, Person, SynthSource
+
+    from harness.touchpoints.api import ApiClient
+    from harness.touchpoints.http import HttpTransport
+    from harness.touchpoints.mobile import MobileClient
+    from harness.touchpoints.web import BrowserHost, WebSession
+
+OUTSIDE_STEP = "(outside any step)"
+
+
+class RunSink(Protocol):
+    """Receives the records of a run as they happen."""
+
+    def step_finished(self, record: StepRecord) -> None: ...
+
+    def iteration_finished(self, record: IterationRecord) -> None: ...
+
+
+@dataclass
+class RunSettings:
+    """What every iteration of a run shares: identity, target, where artifacts go, timeouts."""
+
+    run_id: str
+    target: Target
+    artifacts_dir: Path
+    seed: int = 1
+    worker: int = 0
+    profile: str = "default"
+    locale: str = "en_US"
+    request_timeout: float = 10.0
+    action_timeout: float = 5.0
+    navigation_timeout: float = 15.0
+    record_browser_trace: bool = True
+
+
+class _StepFailed(Exception):
+    """Control flow only: a step failed and was recorded; the iteration ends."""
+
+    def __init__(self, record: StepRecord) -> None:
+        super().__init__(record.message)
+        self.record = record
+
+
+class Step:
+    """`with j.step(name, on=...)`: times, classifies and records one step."""
+
+    def __init__(self, context: JourneyContext, name: str, touchpoint: Touchpoint) -> None:
+        self.context = context
+        self.name = name
+        self.touchpoint = touchpoint
+        self.requests: list[RequestRecord] = []
+        self._started_at = 0.0
+        self._t0 = 0.0
+
+    def __enter__(self) -> Step:
+        if self.context._current_step is not None:
+            raise UsageError(
+                f"journey `{self.context.journey.name}`: step `{self.name}` is nested inside "
+                f"step `{self.context._current_step.name}`; steps cannot be nested"
+            )
+        self.context._current_step = self
+        self._started_at = time.time()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        duration_ms = round((time.perf_counter() - self._t0) * 1000.0, 3)
+        context = self.context
+        context._current_step = None
+        web = context._web
+        if web is not None and not web.closed:
+            self.requests.extend(web.drain_requests())
+        if exc is not None and (not isinstance(exc, Exception) or isinstance(exc, UsageError)):
+            # KeyboardInterrupt or GreenletExit: the run is stopping, not failing. UsageError:
+            # the journey is written wrong, which stops the run with exit code 2.
+            return False
+        kind, message = (None, None) if exc is None else classify(exc, context.journey)
+        artifacts: tuple[str, ...] = ()
+        if exc is not None and self.touchpoint is Touchpoint.WEB and web is not None:
+            stem = _slug(f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}")
+            artifacts = tuple(str(p) for p in web.capture_failure(stem))
+        record = StepRecord(
+            run_id=context.settings.run_id,
+            target=context.settings.target.name,
+            journey=context.journey.name,
+            step=self.name,
+            index=context._step_count,
+            touchpoint=self.touchpoint,
+            worker=context.settings.worker,
+            user=context.user_index,
+            iteration=context.iteration,
+            started_at=self._started_at,
+            duration_ms=duration_ms,
+            outcome=Outcome.PASSED if exc is None else Outcome.FAILED,
+            error_kind=kind,
+            message=message,
+            artifacts=artifacts,
+            requests=tuple(self.requests),
+            person=context._person_id(),
+        )
+        context._step_count += 1
+        context.records.append(record)
+        context.sink.step_finished(record)
+        if exc is not None:
+            raise _StepFailed(record) from exc
+        return False
+
+
+def classify(exc: BaseException, journey: Journey) -> tuple[ErrorKind, str]:
+    """The error kind and message for an exception raised inside a step."""
+    if isinstance(exc, StepError):
+        return exc.kind, str(exc)
+    if isinstance(exc, AssertionError):
+        return ErrorKind.ASSERTION, str(exc) or f"assertion failed at {_journey_frame(exc)}"
+    return (
+        ErrorKind.JOURNEY,
+        f"error in journey `{journey.name}` at {_journey_frame(exc)}: {type(exc).__name__}: {exc}",
+    )
+
+
+def _journey_frame(exc: BaseException) -> str:
+    """`file:line` of the deepest frame outside the harness, i.e. in the journey's own code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if "/harness/" not in f.filename.replace("\\", "/")]
+    frame = (own or frames or [None])[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno}" if frame is not None else "?"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:120]
+
+
+class JourneyContext:
+    """`j`, the one object a journey receives. Touchpoint clients are created on first use."""
+
+    def __init__(self, user: VirtualUser, journey: Journey, iteration: int) -> None:
+        self.virtual_user = user
+        self.settings = user.settings
+        self.journey = journey
+        self.iteration = iteration
+        self.user_index = user.index
+        self.sink = user.sink
+        self.vars: dict[str, Any] = {}
+        self.records: list[StepRecord] = []
+        self._current_step: Step | None = None
+        self._step_count = 0
+        self._web: WebSession | None = None
+        self._api: ApiClient | None = None
+        self._mobile: MobileClient | None = None
+        self._synth: IterationData | None = None
+
+    def step(self, name: str, *, on: str | Touchpoint) -> Step:
+        """A measured step on touchpoint `on` (`web`, `api` or `mobile`)."""
+        try:
+            touchpoint = Touchpoint(on)
+        except ValueError:
+            raise UsageError(
+                f"journey `{self.journey.name}` step `{name}`: on={on!r} is not a touchpoint; "
+                "use on='web', on='api' or on='mobile'"
+            ) from None
+        return Step(self, name, touchpoint)
+
+    @property
+    def target(self) -> Target:
+        """The deployment this iteration runs against."""
+        return self.settings.target
+
+    @property
+    def synth(self) -> IterationData:
+        """Synthetic data fixed by (seed, worker, user, iteration)."""
+        if self._synth is None:
+            self._synth = self.virtual_user.synth_source.scope(self.user_index, self.iteration)
+        return self._synth
+
+    @property
+    def user(self) -> Person:
+        """The synthetic person of this iteration, the same on every touchpoint."""
+        return self.synth.person
+
+    @property
+    def web(self) -> WebSession:
+        """A fresh browser context for this iteration (Chromium through Playwright)."""
+        if self._web is None:
+            self._web = self.virtual_user.browser().new_session(
+                base_url=self.target.web,
+                artifacts_dir=self.settings.artifacts_dir,
+                device=self.journey.device,
+                action_timeout=self.settings.action_timeout,
+                navigation_timeout=self.settings.navigation_timeout,
+                record_trace=self.settings.record_browser_trace,
+            )
+        return self._web
+
+    @property
+    def api(self) -> ApiClient:
+        """The JSON API client, at the target's API base URL."""
+        if self._api is None:
+            from harness.touchpoints.api import ApiClient
+
+            self._api = ApiClient(
+                self.target.api,
+                self.virtual_user.transport(),
+                observer=self._observe,
+                timeout=self.settings.request_timeout,
+            )
+        return self._api
+
+    @property
+    def mobile(self) -> MobileClient:
+        """The mobile API client, playing this iteration's synthetic device."""
+        if self._mobile is None:
+            from harness.touchpoints.mobile import MobileClient
+
+            self._mobile = MobileClient(
+                self.target.mobile,
+                self.virtual_user.transport(),
+                device=self.synth.device,
+                observer=self._observe,
+                timeout=self.settings.request_timeout,
+            )
+        return self._mobile
+
+    def _observe(self, request: RequestRecord) -> None:
+        if self._current_step is not None:
+            self._current_step.requests.append(request)
+        for hook in self.virtual_user.request_hooks:
+            hook(self, request)
+
+    def _person_id(self) -> str | None:
+        return self._synth.person.id if self._synth is not None else None
+
+    def close(self) -> None:
+        """Release what this iteration opened (the browser context)."""
+        if self._web is not None:
+            self._web.close()
+
+
+RequestHook = Callable[[JourneyContext, RequestRecord], None]
+
+
+@dataclass
+class VirtualUser:
+    """One simulated person-slot: runs iterations one after another, keeps HTTP connections."""
+
+    index: int
+    settings: RunSettings
+    sink: RunSink
+    browser: Callable[[], BrowserHost]
+    transport_factory: Callable[[], HttpTransport] | None = None
+    request_hooks: list[RequestHook] = field(default_factory=list)
+    _transport: HttpTransport | None = None
+    _synth_source: SynthSource | None = None
+
+    @property
+    def synth_source(self) -> SynthSource:
+        """This run's seeded synthetic-data source for this worker."""
+        if self._synth_source is None:
+            from synth import SynthSource
+
+            self._synth_source = SynthSource(
+                seed=self.settings.seed,
+                worker=self.settings.worker,
+                profile=self.settings.profile,
+                locale=self.settings.locale,
+            )
+        return self._synth_source
+
+    def transport(self) -> HttpTransport:
+        """The HTTP transport this virtual user reuses across iterations."""
+        if self._transport is None:
+            if self.transport_factory is not None:
+                self._transport = self.transport_factory()
+            else:
+                from harness.touchpoints.http import GeventTransport
+
+                self._transport = GeventTransport()
+        return self._transport
+
+    def run_iteration(self, journey: Journey, iteration: int) -> IterationRecord:
+        """Run one iteration of `journey`; never raises for a failure of the journey."""
+        context = JourneyContext(self, journey, iteration)
+        started_at = time.time()
+        t0 = time.perf_counter()
+        failure: StepRecord | None = None
+        outside: tuple[ErrorKind, str] | None = None
+        try:
+            journey.func(context)
+        except _StepFailed as failed:
+            failure = failed.record
+        except UsageError:
+            raise
+        except Exception as exc:
+            outside = classify(exc, journey)
+        finally:
+            context.close()
+        passed = sum(1 for r in context.records if r.outcome is Outcome.PASSED)
+        record = IterationRecord(
+            run_id=self.settings.run_id,
+            target=self.settings.target.name,
+            journey=journey.name,
+            worker=self.settings.worker,
+            user=self.index,
+            iteration=iteration,
+            started_at=started_at,
+            duration_ms=round((time.perf_counter() - t0) * 1000.0, 3),
+            outcome=Outcome.PASSED if failure is None and outside is None else Outcome.FAILED,
+            steps_passed=passed,
+            steps_total=len(context.records),
+            failed_step=failure.step if failure else (OUTSIDE_STEP if outside else None),
+            failed_touchpoint=failure.touchpoint if failure else None,
+            error_kind=failure.error_kind if failure else (outside[0] if outside else None),
+            message=failure.message if failure else (outside[1] if outside else None),
+            artifacts=failure.artifacts if failure else (),
+            person=context._person_id(),
+        )
+        self.sink.iteration_finished(record)
+        return record
+
+    def close(self) -> None:
+        """Close this user's HTTP connections."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+
+@contextmanager
+def browser_host_for(headless: bool = True) -> Iterator[Callable[[], BrowserHost]]:
+    """A lazily started per-process `BrowserHost`, closed on exit."""
+    host: BrowserHost | None = None
+
+    def get() -> BrowserHost:
+        nonlocal host
+        if host is None:
+            from harness.touchpoints.web import BrowserHost
+
+            host = BrowserHost(headless=headless)
+        return host
+
+    try:
+        yield get
+    finally:
+        if host is not None:
+            host.close()

@@ -1,0 +1,53 @@
+"""Targets: the base URLs of one deployment of the product (web, api, mobile)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.errors import UsageError
+
+API_PATH = "/api/v1"
+MOBILE_PATH = "/mobile/v2"
+
+
+class Target(BaseModel):
+    """Where each touchpoint of one deployment lives."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    web: str
+    api: str
+    mobile: str
+    allow_load: bool = False
+    production: bool = False
+
+    @classmethod
+    def from_base_url(cls, url: str, *, name: str | None = None) -> Target:
+        """A target whose touchpoints share one origin, laid out as the sandbox is:
+        web at `/`, the API at `/api/v1`, the mobile API at `/mobile/v2`."""
+        check_url(url, "target")
+        base = url.rstrip("/")
+        return cls(
+            name=name or base,
+            web=base + "/",
+            api=base + API_PATH,
+            mobile=base + MOBILE_PATH,
+        )
+
+    @property
+    def hosts(self) -> set[str]:
+        """The host names this target's touchpoints point at."""
+        return {urlsplit(u).hostname or "" for u in (self.web, self.api, self.mobile)}
+
+
+def check_url(url: str, what: str) -> None:
+    """Raise `UsageError` unless `url` is an absolute http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"{what} {url!r} is not a URL or a configured target name: give an http(s) URL "
+            "such as http://127.0.0.1:8800, or a name from [targets] in harness.toml"
+        )

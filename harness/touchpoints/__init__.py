@@ -1,0 +1,1 @@
+"""Touchpoint clients: `web` (Chromium via Playwright), `api` and `mobile` (HTTP JSON)."""

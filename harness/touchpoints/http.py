@@ -1,0 +1,357 @@
+"""HTTP JSON clients for the `api` and `mobile` touchpoints.
+
+One narrow seam makes them testable: an `HttpTransport` with one `send` method. The real one,
+`GeventTransport`, is geventhttpclient (the client under Locust's FastHttpUser); tests use
+`harness.testing.FakeTransport`.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar, overload
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from pydantic import TypeAdapter, ValidationError
+
+from harness.errors import (
+    ConnectionFailed,
+    ContractError,
+    ExpectationFailed,
+    HttpStatusError,
+    StepTimeout,
+)
+from harness.records import RequestRecord
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as handed to a transport: absolute URL, final headers, encoded body."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    timeout: float
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """What a transport returns: status, headers with lower-case names, the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpTransport(Protocol):
+    """Sends one request. Raises `StepTimeout` or `ConnectionFailed`, never library errors."""
+
+    def send(self, request: HttpRequest) -> RawResponse: ...
+
+    def close(self) -> None: ...
+
+
+RequestObserver = Callable[[RequestRecord], None]
+
+
+@dataclass
+class Response:
+    """A response with the expectation helpers journeys use."""
+
+    method: str
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    elapsed_ms: float
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def expect(self, *statuses: int) -> Response:
+        """Return self when the status is one of `statuses`; raises `HttpStatusError`."""
+        if self.status not in statuses:
+            wanted = " or ".join(str(s) for s in statuses)
+            raise HttpStatusError(
+                f"{self.method} {_path(self.url)} answered {self.status}, expected {wanted}"
+                f"{_excerpt(self.content)}",
+                status=self.status,
+                method=self.method,
+                url=self.url,
+            )
+        return self
+
+    @overload
+    def json(self) -> Any: ...
+
+    @overload
+    def json(self, model: type[T]) -> T: ...
+
+    def json(self, model: type[T] | None = None) -> Any:
+        """The decoded JSON body, validated against `model` when given.
+
+        Raises `ContractError` naming the fields that do not match, or when the body is not JSON.
+        """
+        where = f"{self.method} {_path(self.url)}"
+        if model is None:
+            try:
+                return jsonlib.loads(self.content)
+            except ValueError:
+                raise ContractError(
+                    f"{where} did not answer JSON{_excerpt(self.content)}"
+                ) from None
+        try:
+            return _adapter(model).validate_json(self.content)
+        except ValidationError as exc:
+            raise ContractError(
+                f"{where} broke the contract {_type_name(model)}: {_describe(exc)}"
+            ) from None
+
+    def expect_json(self, model: type[T], *statuses: int) -> T:
+        """`expect(*statuses)` (default 200) then `json(model)`."""
+        return self.expect(*(statuses or (200,))).json(model)
+
+    def expect_text(self, text: str) -> Response:
+        """Return self when the body contains `text`; raises `ExpectationFailed`."""
+        if text not in self.text:
+            raise ExpectationFailed(
+                f"{self.method} {_path(self.url)}: body does not contain {text!r}"
+                f"{_excerpt(self.content)}"
+            )
+        return self
+
+
+class HttpClient:
+    """A JSON-over-HTTP client bound to one base URL.
+
+    By default any status of 400 or more fails the step; pass `expect=` to accept others.
+    """
+
+    touchpoint_name = "api"
+
+    def __init__(
+        self,
+        base_url: str,
+        transport: HttpTransport,
+        *,
+        observer: RequestObserver | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.transport = transport
+        self.observer = observer
+        self.headers: dict[str, str] = {
+            "accept": "application/json",
+            "user-agent": "journey-harness",
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        }
+        self.timeout = timeout
+        self.token: str | None = None
+
+    def bearer(self, token: str | None) -> None:
+        """Send `Authorization: Bearer <token>` with every later request (None removes it)."""
+        self.token = token
+        if token is None:
+            self.headers.pop("authorization", None)
+        else:
+            self.headers["authorization"] = f"Bearer {token}"
+
+    def sign_in(self, path: str, json: Any, *, token_field: str = "token") -> Any:
+        """POST credentials to `path`, keep the token from `token_field`, return the body."""
+        body = self.post(path, json=json).json()
+        token = body.get(token_field) if isinstance(body, dict) else None
+        if not isinstance(token, str):
+            raise ContractError(f"POST {path} answered no string field {token_field!r}")
+        self.bearer(token)
+        return body
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | str | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: int | tuple[int, ...] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """Send one request relative to the base URL and check its status."""
+        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        final_headers = dict(self.headers)
+        body: bytes | None = None
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":")).encode()
+            final_headers["content-type"] = "application/json"
+        elif data is not None:
+            body = data.encode() if isinstance(data, str) else data
+        if headers:
+            final_headers.update({k.lower(): v for k, v in headers.items()})
+        request = HttpRequest(method.upper(), url, final_headers, body, timeout or self.timeout)
+        started = time.perf_counter()
+        try:
+            raw = self.transport.send(request)
+        except (StepTimeout, ConnectionFailed) as exc:
+            self._observe(request, None, started, f"{type(exc).__name__}: {exc}")
+            raise
+        response = Response(
+            request.method, url, raw.status, raw.headers, raw.body, _ms_since(started)
+        )
+        self._observe(request, raw.status, started, None)
+        if expect is None:
+            if raw.status >= 400:
+                response.expect(*range(200, 400))
+        else:
+            response.expect(*((expect,) if isinstance(expect, int) else expect))
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> Response:
+        """`request("GET", ...)`."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Response:
+        """`request("POST", ...)`."""
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Response:
+        """`request("PUT", ...)`."""
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Response:
+        """`request("PATCH", ...)`."""
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Response:
+        """`request("DELETE", ...)`."""
+        return self.request("DELETE", path, **kwargs)
+
+    def _observe(self, request: HttpRequest, status: int | None, started: float, error: str | None) -> None:
+        if self.observer is not None:
+            self.observer(
+                RequestRecord(
+                    method=request.method,
+                    url=request.url,
+                    status=status,
+                    duration_ms=_ms_since(started),
+                    error=error,
+                )
+            )
+
+
+@dataclass
+class GeventTransport:
+    """geventhttpclient with one keep-alive connection pool per origin."""
+
+    connection_timeout: float = 5.0
+    concurrency: int = 1
+    _clients: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+
+    def send(self, request: HttpRequest) -> RawResponse:
+        """Send `request`, reading the whole body."""
+        import gevent
+        from geventhttpclient.client import HTTPClient
+
+        parts = urlsplit(request.url)
+        secure = parts.scheme == "https"
+        port = parts.port or (443 if secure else 80)
+        key = (parts.scheme, parts.hostname or "", port)
+        client = self._clients.get(key)
+        if client is None:
+            client = HTTPClient(
+                key[1],
+                port,
+                ssl=secure,
+                concurrency=self.concurrency,
+                connection_timeout=self.connection_timeout,
+                network_timeout=request.timeout,
+                headers_type=dict,
+            )
+            self._clients[key] = client
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        deadline = gevent.Timeout(request.timeout)
+        deadline.start()
+        try:
+            response = client.request(
+                request.method, target, body=request.body or b"", headers=dict(request.headers)
+            )
+            body = response.read()
+            headers = {k.lower(): v for k, v in response.items()}
+            return RawResponse(response.status_code, headers, body)
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            raise StepTimeout(
+                f"{request.method} {_path(request.url)} timed out after {request.timeout:g} s"
+            ) from None
+        except TimeoutError:
+            raise StepTimeout(
+                f"{request.method} {_path(request.url)} timed out after {request.timeout:g} s"
+            ) from None
+        except OSError as exc:
+            raise ConnectionFailed(
+                f"{request.method} {request.url} could not connect: {exc.strerror or exc}"
+            ) from None
+        except Exception as exc:  # geventhttpclient's parser and pool raise their own types
+            raise ConnectionFailed(
+                f"{request.method} {request.url} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            deadline.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _excerpt(content: bytes, limit: int = 160) -> str:
+    if not content:
+        return ""
+    text = content[:limit].decode("utf-8", errors="replace").replace("\n", " ")
+    return f" (body: {text}{'…' if len(content) > limit else ''})"
+
+
+@lru_cache(maxsize=256)
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _type_name(model: Any) -> str:
+    return getattr(model, "__name__", None) or str(model)
+
+
+def _describe(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for error in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in error["loc"]) or "(body)"
+        got = error.get("input")
+        shown = "missing" if error["type"] == "missing" else f"got {got!r:.60}"
+        parts.append(f"field `{where}`: {error['msg']} ({shown})")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
