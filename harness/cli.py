@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "synth":
         from synth.cli import main as synth_main
 
-        return synth_main(args[1:])
+        return synth_main(args[1:], prog="harness synth")
     parser = _parser()
     options = parser.parse_args(args)
     if options.command is None:
@@ -76,9 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(smoke)
     smoke.set_defaults(handler=_cmd_smoke)
 
-    demo = commands.add_parser(
-        "demo", help="run the sample journeys against the bundled sandbox"
-    )
+    demo = commands.add_parser("demo", help="run the sample journeys against the bundled sandbox")
     _add_run_options(demo)
     demo.set_defaults(handler=_cmd_demo, sandbox=True, regression=[], target=None)
 
@@ -146,7 +144,10 @@ def _cmd_smoke(options: argparse.Namespace) -> int:
     journeys = select(discover(paths), options.keyword)
     if not journeys:
         where = ", ".join(str(p) for p in paths)
-        raise UsageError(f"no journeys found in {where}" + (f" matching -k {options.keyword!r}" if options.keyword else ""))
+        raise UsageError(
+            f"no journeys found in {where}"
+            + (f" matching -k {options.keyword!r}" if options.keyword else "")
+        )
     seed = options.seed if options.seed is not None else config.seed
     results_root = options.results or (loaded.root / config.results)
 
@@ -228,7 +229,9 @@ def _resolve_target(options: argparse.Namespace, config: object, stack: ExitStac
         stack.callback(sandbox.stop)
         knobs = f" with {', '.join(options.regression)}" if options.regression else ""
         print(f"sandbox started at {urls.base}{knobs}", flush=True)
-        return Target(name="sandbox", web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
+        return Target(
+            name="sandbox", web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True
+        )
     if options.target is None:
         raise UsageError("give a target: --target NAME|URL, or --sandbox for the bundled shop")
     if options.target in config.targets:
@@ -245,7 +248,7 @@ def _resolve_target(options: argparse.Namespace, config: object, stack: ExitStac
 def _check_reachable(target: Target, timeout: float = 5.0) -> None:
     """Fail fast, before any journey, when the target's web origin does not answer at all."""
     try:
-        with urllib.request.urlopen(target.web, timeout=timeout):  # noqa: S310 - http(s) checked in Target
+        with urllib.request.urlopen(target.web, timeout=timeout):  # http(s) checked in Target
             return
     except urllib.error.HTTPError:
         return  # it answered; a 4xx/5xx on / is the journeys' business

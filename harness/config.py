@@ -132,8 +132,6 @@ def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
         allowed = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""
-        return (
-            f"{source}: unknown key `{key}`{hint} Allowed keys here: {', '.join(allowed)}."
-        )
+        return f"{source}: unknown key `{key}`{hint} Allowed keys here: {', '.join(allowed)}."
     value = error.get("input")
     return f"{source}: `{key}` = {value!r} is invalid: {error['msg']}."

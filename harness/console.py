@@ -24,7 +24,7 @@ class ConsoleSink:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
     def step_finished(self, record: StepRecord) -> None:
-        """Print `✓ journey › step  touchpoint  123 ms` (and the failure, when it failed)."""
+        """Print `✓ journey > step  touchpoint  123 ms` (and the failure, when it failed)."""
         ok = record.outcome is Outcome.PASSED
         mark = self._paint("✓", "32") if ok else self._paint("✗", "31")
         label = f"{record.journey} › {record.step}"
@@ -72,7 +72,8 @@ def summary_markdown(title: str, iterations: Sequence[IterationRecord], run_path
     lines = [
         f"# {title}: {verdict}",
         "",
-        f"{len(iterations) - len(failed)} of {len(iterations)} journeys passed. Run folder: `{run_path}`.",
+        f"{len(iterations) - len(failed)} of {len(iterations)} journeys passed. "
+        f"Run folder: `{run_path}`.",
         "",
         "| journey | steps passed | duration | result |",
         "|---|---|---|---|",
@@ -82,12 +83,13 @@ def summary_markdown(title: str, iterations: Sequence[IterationRecord], run_path
             result = "pass"
         else:
             tp = f" on {it.failed_touchpoint.value}" if it.failed_touchpoint else ""
-            result = f"**fail** at `{it.failed_step}`{tp} ({it.error_kind}): {_md(it.message or '')}"
+            result = (
+                f"**fail** at `{it.failed_step}`{tp} ({it.error_kind}): {_md(it.message or '')}"
+            )
             for artifact in it.artifacts:
                 result += f"<br>`{artifact}`"
-        lines.append(
-            f"| `{it.journey}` | {it.steps_passed}/{it.steps_total} | {_ms(it.duration_ms)} | {result} |"
-        )
+        steps = f"{it.steps_passed}/{it.steps_total}"
+        lines.append(f"| `{it.journey}` | {steps} | {_ms(it.duration_ms)} | {result} |")
     return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,9 @@ class RunDirectory:
         self._lock = threading.Lock()
         self.meta: dict[str, Any] = {}
 
-    def start(self, *, mode: str, target: dict[str, Any], seed: int, config: dict[str, Any]) -> None:
+    def start(
+        self, *, mode: str, target: dict[str, Any], seed: int, config: dict[str, Any]
+    ) -> None:
         """Write run.json with status `running`."""
         self.meta = {
             "run_id": self.run_id,

@@ -23,14 +23,14 @@ from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord,
 from harness.targets import Target
 
 if TYPE_CHECKING:
-    from synth import IterationData, Person, SynthSource
-
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.http import HttpTransport
     from harness.touchpoints.mobile import MobileClient
     from harness.touchpoints.web import BrowserHost, WebSession
+    from synth import IterationData, Person, SynthSource
 
 OUTSIDE_STEP = "(outside any step)"
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
 class RunSink(Protocol):
@@ -93,7 +93,7 @@ class Step:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         duration_ms = round((time.perf_counter() - self._t0) * 1000.0, 3)
         context = self.context
         context._current_step = None
@@ -103,11 +103,13 @@ class Step:
         if exc is not None and (not isinstance(exc, Exception) or isinstance(exc, UsageError)):
             # KeyboardInterrupt or GreenletExit: the run is stopping, not failing. UsageError:
             # the journey is written wrong, which stops the run with exit code 2.
-            return False
+            return
         kind, message = (None, None) if exc is None else classify(exc, context.journey)
         artifacts: tuple[str, ...] = ()
         if exc is not None and self.touchpoint is Touchpoint.WEB and web is not None:
-            stem = _slug(f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}")
+            stem = _slug(
+                f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}"
+            )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
         record = StepRecord(
             run_id=context.settings.run_id,
@@ -133,7 +135,6 @@ class Step:
         context.sink.step_finished(record)
         if exc is not None:
             raise _StepFailed(record) from exc
-        return False
 
 
 def classify(exc: BaseException, journey: Journey) -> tuple[ErrorKind, str]:
@@ -151,9 +152,11 @@ def classify(exc: BaseException, journey: Journey) -> tuple[ErrorKind, str]:
 def _journey_frame(exc: BaseException) -> str:
     """`file:line` of the deepest frame outside the harness, i.e. in the journey's own code."""
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if "/harness/" not in f.filename.replace("\\", "/")]
-    frame = (own or frames or [None])[-1]
-    return f"{Path(frame.filename).name}:{frame.lineno}" if frame is not None else "?"
+    own = [f for f in frames if not f.filename.startswith(_PACKAGE_DIR)]
+    chosen = own or frames
+    if not chosen:
+        return "?"
+    return f"{Path(chosen[-1].filename).name}:{chosen[-1].lineno}"
 
 
 def _slug(text: str) -> str:
@@ -309,6 +312,7 @@ class VirtualUser:
     def run_iteration(self, journey: Journey, iteration: int) -> IterationRecord:
         """Run one iteration of `journey`; never raises for a failure of the journey."""
         context = JourneyContext(self, journey, iteration)
+        _ = self.synth_source  # loads word lists once, outside any measured step
         started_at = time.time()
         t0 = time.perf_counter()
         failure: StepRecord | None = None

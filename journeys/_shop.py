@@ -1,80 +1,82 @@
 """Contract models of the bundled sandbox shop, shared by the sample journeys.
 
 Validating a response against these (`response.json(Order)`) is what turns a changed field into
-a `contract` failure naming the field.
+a `contract` failure naming the field. Strict models: a number sent as a string is a break.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict
 
 
-class Product(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class Contract(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
 
-    id: StrictInt
+
+class Product(Contract):
+    id: int
     sku: str
     name: str
-    price: StrictFloat | StrictInt
+    price: float
     currency: str
-    stock: StrictInt
+    stock: int
 
 
-class ProductPage(BaseModel):
+class ProductPage(Contract):
     items: list[Product]
-    total: StrictInt
+    total: int
 
 
-class Line(BaseModel):
-    product_id: StrictInt
-    quantity: StrictInt
-    unit_price: StrictFloat | StrictInt
-    line_total: StrictFloat | StrictInt
+class Line(Contract):
+    product_id: int
+    quantity: int
+    unit_price: float
+    line_total: float
 
 
-class Cart(BaseModel):
+class Cart(Contract):
     items: list[Line]
-    total: StrictFloat | StrictInt
+    total: float
 
 
-class Order(BaseModel):
-    id: StrictInt
+class Order(Contract):
+    id: int
     status: str
     items: list[Line]
-    total: StrictFloat | StrictInt
+    total: float
     currency: str
     channel: str
 
 
-class OrderList(BaseModel):
+class OrderList(Contract):
     items: list[Order]
 
 
-class MobileItem(BaseModel):
-    id: StrictInt
+class MobileItem(Contract):
+    id: int
     n: str
-    p: StrictInt
+    p: int
 
 
-class MobileCatalog(BaseModel):
-    p: StrictInt
+class MobileCatalog(Contract):
+    p: int
     more: bool
     items: list[MobileItem]
 
 
-class MobileCart(BaseModel):
+class MobileCart(Contract):
     items: list[dict[str, int]]
-    t: StrictInt
+    t: int
 
 
-class MobileOrder(BaseModel):
-    id: StrictInt
-    t: StrictInt
+class MobileOrder(Contract):
+    id: int
+    t: int
     s: str
 
 
-class MobileOrderPage(BaseModel):
-    p: StrictInt
+class MobileOrderPage(Contract):
+    p: int
     more: bool
     items: list[MobileOrder]
 

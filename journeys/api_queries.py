@@ -29,9 +29,9 @@ def api_catalog_and_orders(j):
         assert len(cart.items) == 1
 
     with j.step("pay", on="api"):
-        order = j.api.post(
-            "/orders", json={"card": card_payload(j.synth.card)}, expect=201
-        ).json(Order)
+        order = j.api.post("/orders", json={"card": card_payload(j.synth.card)}, expect=201).json(
+            Order
+        )
         assert order.status == "paid", f"order status is {order.status!r}"
 
     with j.step("query orders", on="api"):

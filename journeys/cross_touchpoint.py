@@ -26,9 +26,9 @@ def web_mobile_api_order(j):
 
     with j.step("pay through the API", on="api"):
         j.api.sign_in("/tokens", credentials)
-        order = j.api.post(
-            "/orders", json={"card": card_payload(j.synth.card)}, expect=201
-        ).json(Order)
+        order = j.api.post("/orders", json={"card": card_payload(j.synth.card)}, expect=201).json(
+            Order
+        )
         assert [line.product_id for line in order.items] == [product_id]
         j.vars["order_id"] = order.id
 

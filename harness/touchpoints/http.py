@@ -11,7 +11,6 @@ import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Protocol, TypeVar, overload
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -239,7 +238,9 @@ class HttpClient:
         """`request("DELETE", ...)`."""
         return self.request("DELETE", path, **kwargs)
 
-    def _observe(self, request: HttpRequest, status: int | None, started: float, error: str | None) -> None:
+    def _observe(
+        self, request: HttpRequest, status: int | None, started: float, error: str | None
+    ) -> None:
         if self.observer is not None:
             self.observer(
                 RequestRecord(
@@ -278,7 +279,6 @@ class GeventTransport:
                 concurrency=self.concurrency,
                 connection_timeout=self.connection_timeout,
                 network_timeout=request.timeout,
-                headers_type=dict,
             )
             self._clients[key] = client
         target = parts.path or "/"
@@ -337,9 +337,14 @@ def _excerpt(content: bytes, limit: int = 160) -> str:
     return f" (body: {text}{'…' if len(content) > limit else ''})"
 
 
-@lru_cache(maxsize=256)
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
 def _adapter(model: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(model)
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
 
 
 def _type_name(model: Any) -> str:

@@ -43,9 +43,7 @@ class MobileClient(HttpClient):
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(
-            base_url, transport, observer=observer, headers=headers, timeout=timeout
-        )
+        super().__init__(base_url, transport, observer=observer, headers=headers, timeout=timeout)
         self.device = device
         self.use_device(device)
 

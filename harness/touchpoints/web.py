@@ -9,6 +9,7 @@ drives (Playwright's sync API must not be used under gevent).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -20,7 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
-from harness.errors import BrowserError, ConnectionFailed, ExpectationFailed, StepTimeout, UsageError
+from harness.errors import (
+    BrowserError,
+    ConnectionFailed,
+    ExpectationFailed,
+    StepTimeout,
+    UsageError,
+)
 from harness.records import RequestRecord
 
 if TYPE_CHECKING:
@@ -173,10 +180,9 @@ class BrowserHost:
                 if playwright is not None:
                     await playwright.stop()
 
-            try:
+            # A browser that will not close is killed with the process.
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=15)
-            except Exception:  # noqa: S110 - a browser that will not close is killed with the process
-                pass
             loop.call_soon_threadsafe(loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=5)
@@ -268,7 +274,7 @@ class WebSession:
                 await self._context.tracing.stop()
                 self._tracing = False
             await self._context.close()
-        except Exception:  # noqa: S110 - the context may already be gone with a crashed browser
+        except Exception:  # the context may already be gone with a crashed browser
             pass
 
     def capture_failure(self, stem: str) -> list[Path]:
@@ -286,14 +292,14 @@ class WebSession:
             path = self.artifacts_dir / f"{stem}.png"
             await self._page.screenshot(path=str(path), full_page=True, timeout=5000)
             found.screenshot = path
-        except Exception:  # noqa: S110 - a page that cannot be drawn still gets its trace saved
+        except Exception:  # a page that cannot be drawn still gets its trace saved
             pass
         if self._tracing:
             try:
                 path = self.artifacts_dir / f"{stem}-trace.zip"
                 await self._context.tracing.stop(path=str(path))
                 found.trace = path
-            except Exception:  # noqa: S110 - best effort, the screenshot is the primary evidence
+            except Exception:  # best effort, the screenshot is the primary evidence
                 pass
             self._tracing = False
         return found
@@ -357,7 +363,9 @@ class WebSession:
     async def _goto(self, path: str, expect_status: int | None) -> int:
         url = path if "://" in path else urljoin(self.base_url, path.lstrip("/"))
         response = await self._guard(
-            self.page_async.goto(url, wait_until="domcontentloaded"), f"open {path}", navigation=True
+            self.page_async.goto(url, wait_until="domcontentloaded"),
+            f"open {path}",
+            navigation=True,
         )
         status = response.status if response is not None else 200
         if expect_status is not None and status != expect_status:
@@ -401,7 +409,9 @@ class WebSession:
         )
         self.host.call(self._guard(wait, f"wait for {selector}"))
 
-    def expect_text(self, selector: str, text: str | re.Pattern[str], *, timeout: float | None = None) -> str:
+    def expect_text(
+        self, selector: str, text: str | re.Pattern[str], *, timeout: float | None = None
+    ) -> str:
         """Wait until the element matching `selector` contains `text` (or matches the pattern)."""
         return self.host.call(self._expect_text(selector, text, timeout or self.action_timeout))
 
@@ -444,7 +454,9 @@ class WebSession:
             return await awaitable
         except TimeoutError as exc:
             if navigation:
-                raise StepTimeout(f"{what}: page did not load in time ({_first_line(exc)})") from None
+                raise StepTimeout(
+                    f"{what}: page did not load in time ({_first_line(exc)})"
+                ) from None
             raise ExpectationFailed(
                 f"{what} on {where}: element not found or not ready in time"
             ) from None

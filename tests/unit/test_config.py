@@ -31,7 +31,7 @@ def test_found_walking_up_and_targets_resolve(tmp_path: Path) -> None:
 
 
 def test_pyproject_tool_table(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.harness]\nseed = 4\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.harness]\nseed = 4\n")
     assert load_config(start=tmp_path).config.seed == 4
 
 

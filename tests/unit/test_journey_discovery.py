@@ -32,7 +32,12 @@ def test_decorator_with_and_without_options() -> None:
 
     assert plain.__harness_journey__.weight == 1
     spec = configured.__harness_journey__
-    assert (spec.name, spec.weight, spec.tags, spec.device) == ("named-one", 3, {"web"}, "iPhone 13")
+    assert (spec.name, spec.weight, spec.tags, spec.device) == (
+        "named-one",
+        3,
+        {"web"},
+        "iPhone 13",
+    )
     assert spec.description == "First line."
     assert spec.location.endswith(f"test_journey_discovery.py:{configured.__code__.co_firstlineno}")
 
@@ -64,7 +69,9 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 def test_import_error_names_file_and_line(tmp_path: Path) -> None:
     write(tmp_path, "bad_import.py", "x = 1\nimport does_not_exist_anywhere\n")
-    with pytest.raises(JourneyLoadError, match=r"bad_import\.py:2 failed to import: ModuleNotFound"):
+    with pytest.raises(
+        JourneyLoadError, match=r"bad_import\.py:2 failed to import: ModuleNotFound"
+    ):
         discover([tmp_path])
 
 

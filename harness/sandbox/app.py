@@ -1,0 +1,121 @@
+"""The sandbox's ASGI application: the route table wired to handlers, regressions and headers.
+
+Each route's handler is wrapped once at start-up with what the release's regressions do to it
+(delay, injected 500s), the mobile header checks and the mapping of handler exceptions to
+error responses. Every response carries `X-Release`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from harness.sandbox import api, mobile, pages, web
+from harness.sandbox.profile import ReleaseProfile
+from harness.sandbox.routes import API_PREFIX, MOBILE_PREFIX, ROUTES, RouteInfo, Surface
+from harness.sandbox.shop import Handler, Invalid, Shop, StepUnavailable, Unauthorized, error
+from harness.sandbox.store import Store
+
+__all__ = ["ReleaseHeader", "build_app", "create_app"]
+
+HANDLERS: dict[str, Handler] = {**web.HANDLERS, **api.HANDLERS, **mobile.HANDLERS}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+# Path parameters are integers everywhere; a non-integer id is simply an unknown path.
+_CONVERTERS = {"{id}": "{id:int}", "{product_id}": "{product_id:int}"}
+
+
+class ReleaseHeader:
+    """ASGI middleware adding `X-Release: <release>` to every HTTP response, errors included."""
+
+    def __init__(self, app: ASGIApp, release: str) -> None:
+        self.app = app
+        self.header = (b"x-release", release.encode("latin-1"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_release(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_release)
+
+
+def _failure(route: RouteInfo, shop: Shop, status: int, code: str) -> Response:
+    if route.surface is Surface.WEB:
+        ctx = web.page_context(shop, None)
+        return web.html(shop, pages.error_page(ctx, status), status)
+    return error(status, code)
+
+
+def _endpoint(route: RouteInfo, handler: Handler, shop: Shop) -> Endpoint:
+    effects = shop.profile.route(route.name)
+    profile = shop.profile
+    is_mobile = route.surface is Surface.MOBILE
+
+    async def endpoint(request: Request) -> Response:
+        if effects.delays:
+            delay = profile.delay(effects)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if effects.error_shares and profile.inject_error(effects):
+            return _failure(route, shop, 500, "injected")
+        if is_mobile:
+            rejected = mobile.check_device_headers(request)
+            if rejected is not None:
+                return rejected
+        try:
+            return await handler(request, shop)
+        except Invalid as exc:
+            return error(422, "invalid", detail=str(exc))
+        except Unauthorized:
+            return error(401, "unauthorized")
+        except StepUnavailable:
+            return _failure(route, shop, 503, "step_unavailable")
+
+    return endpoint
+
+
+def _not_found(shop: Shop) -> ExceptionHandler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        path = request.url.path
+        if path.startswith((API_PREFIX, MOBILE_PREFIX)):
+            return error(status, "not_found" if status == 404 else "method_not_allowed")
+        return web.html(shop, pages.error_page(web.page_context(shop, None), status), status)
+
+    return handle
+
+
+def create_app(shop: Shop) -> ASGIApp:
+    """The complete sandbox ASGI app over `shop` (store and release profile)."""
+    routes = []
+    for route in ROUTES:
+        path = route.path
+        for plain, typed in _CONVERTERS.items():
+            path = path.replace(plain, typed)
+        endpoint = _endpoint(route, HANDLERS[route.name], shop)
+        routes.append(Route(path, endpoint, methods=list(route.methods), name=route.name))
+    handler = _not_found(shop)
+    app = Starlette(routes=routes, exception_handlers={404: handler, 405: handler})
+    return ReleaseHeader(app, shop.profile.release)
+
+
+def build_app(db_path: Path, profile: ReleaseProfile) -> tuple[ASGIApp, Store]:
+    """Open (and seed if new) the database at `db_path` and build the app over it."""
+    store = Store(db_path)
+    return create_app(Shop(store, profile)), store

@@ -1,0 +1,198 @@
+"""Start and stop the sandbox as a child process (used by the CLI, the pytest plugin and tests).
+
+The child is `python -m harness.sandbox --port 0 ...`; it binds its own socket and announces the
+real URL on stdout, which `start` waits for. Its stderr goes to a log file so that a failure can
+be reported with the child's last words.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from harness.errors import TargetUnavailable
+from harness.sandbox.regressions import parse_regressions
+
+__all__ = ["SandboxProcess", "SandboxUrls"]
+
+_READY = re.compile(r"^sandbox ready at (?P<base>http://\S+) \(release (?P<release>\S+)\)$")
+_STOP_GRACE_SECONDS = 5.0
+_STDERR_TAIL_CHARS = 2000
+# The directory holding the `harness` package, so the child imports this very copy of it.
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class SandboxUrls:
+    """Where a running sandbox answers: its base URL and one URL per surface."""
+
+    base: str
+    web: str
+    api: str
+    mobile: str
+
+    @classmethod
+    def from_base(cls, base: str) -> SandboxUrls:
+        base = base.rstrip("/")
+        return cls(base=base, web=f"{base}/", api=f"{base}/api/v1", mobile=f"{base}/mobile/v2")
+
+
+class SandboxProcess:
+    """A sandbox child process; use as a context manager, or call `start` and `stop`."""
+
+    def __init__(
+        self,
+        release: str = "baseline",
+        regressions: Sequence[str] = (),
+        *,
+        port: int = 0,
+        ready_timeout: float = 15.0,
+        log_path: Path | None = None,
+    ) -> None:
+        self.release = release
+        self.regressions = tuple(regressions)
+        self.port = port
+        self.ready_timeout = ready_timeout
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._urls: SandboxUrls | None = None
+        self._own_log: Path | None = None
+
+    @property
+    def urls(self) -> SandboxUrls:
+        """The URLs of the running sandbox; raises `RuntimeError` before `start`."""
+        if self._urls is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self._urls
+
+    @property
+    def pid(self) -> int:
+        """The child's process id; raises `RuntimeError` before `start`."""
+        if self._proc is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit code once it has ended, else None."""
+        return None if self._proc is None else self._proc.poll()
+
+    def command(self) -> list[str]:
+        """The child's command line."""
+        cmd = [sys.executable, "-m", "harness.sandbox", "--release", self.release]
+        for spec in self.regressions:
+            cmd += ["--regression", spec]
+        return [*cmd, "--port", str(self.port)]
+
+    def start(self) -> SandboxUrls:
+        """Spawn the sandbox and wait for its ready line.
+
+        Raises `SpecError` (before spawning) for a malformed regression spec, and
+        `TargetUnavailable`, with the tail of the child's stderr, when the child exits or is
+        not ready within `ready_timeout` seconds. Starting a started sandbox is an error.
+        """
+        if self._proc is not None:
+            raise RuntimeError("the sandbox is already started")
+        parse_regressions(self.regressions)
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="harness-sandbox-", suffix=".log")
+            os.close(fd)
+            self._own_log = Path(name)
+        log = self.log_path or self._own_log
+        assert log is not None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        with log.open("ab") as stderr:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+            )
+        try:
+            base = self._wait_ready(log)
+        except BaseException:
+            self.stop()
+            raise
+        self._urls = SandboxUrls.from_base(base)
+        return self._urls
+
+    def _wait_ready(self, log: Path) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
+        deadline = time.monotonic() + self.ready_timeout
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TargetUnavailable(
+                        f"the sandbox was not ready within {self.ready_timeout:g}s"
+                        f"{self._stderr_tail(log)}"
+                    )
+                if selector.select(timeout=min(remaining, 0.25)):
+                    chunk = os.read(stdout.fileno(), 65536)
+                    if not chunk:
+                        code = self._proc.wait(timeout=_STOP_GRACE_SECONDS)
+                        raise TargetUnavailable(
+                            f"the sandbox exited with code {code} before it was ready"
+                            f"{self._stderr_tail(log)}"
+                        )
+                    buffer += chunk
+                    for line in buffer.decode("utf-8", "replace").splitlines():
+                        match = _READY.match(line.strip())
+                        if match:
+                            return match.group("base")
+
+    @staticmethod
+    def _stderr_tail(log: Path) -> str:
+        try:
+            text = log.read_text("utf-8", "replace").strip()
+        except OSError:
+            return ""
+        return f"; its stderr ends with:\n{text[-_STDERR_TAIL_CHARS:]}" if text else ""
+
+    def stop(self) -> None:
+        """SIGTERM the child, wait up to 5 s, then SIGKILL it. Safe to call more than once."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=_STOP_GRACE_SECONDS)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        if self._own_log is not None:
+            self._own_log.unlink(missing_ok=True)
+            self._own_log = None
+
+    def __enter__(self) -> SandboxProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,229 @@
+"""Regression specs: the knobs that make a sandbox release slower, flakier or subtly broken.
+
+Grammar (one spec per `--regression`):
+
+    latency:ROUTE=+DURATION[@SHARE%]   add DURATION (`200ms`, `1.5s`) to matched requests,
+                                       or only to SHARE% of them (tail latency)
+    errors:ROUTE=SHARE%                SHARE% of matched requests answer 500
+    contract:FIELD=string|missing|null change one field of JSON payloads (`order.total`)
+    ui:TESTID                          remove elements with that data-testid from web pages
+    funnel:STEP=SHARE%                 block STEP (signup|cart|checkout) for SHARE% of users
+
+ROUTE is an fnmatch glob over route names (`api.orders.create`, `*.orders.create`, `web.*`) or
+over path templates when it starts with `/` (`/api/v1/orders`). Parsing never touches the web
+stack, so specs are validated before a sandbox process is started.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from harness.errors import SpecError
+from harness.sandbox.contract import CONTRACT_FIELDS, NUMERIC_FIELDS, ContractMode, ContractRule
+from harness.sandbox.pages import TESTIDS
+from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes
+
+__all__ = [
+    "FUNNEL_STEPS",
+    "MAX_DELAY_SECONDS",
+    "Regression",
+    "RegressionKind",
+    "parse_regression",
+    "parse_regressions",
+]
+
+MAX_DELAY_SECONDS = 60.0
+FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
+
+_DURATION = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s)$")
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+
+
+class RegressionKind(StrEnum):
+    """The five kinds of regression a sandbox release can carry."""
+
+    LATENCY = "latency"
+    ERRORS = "errors"
+    CONTRACT = "contract"
+    UI = "ui"
+    FUNNEL = "funnel"
+
+
+_EXAMPLES: dict[RegressionKind, str] = {
+    RegressionKind.LATENCY: "latency:api.orders.create=+200ms or latency:web.*=+300ms@10%",
+    RegressionKind.ERRORS: "errors:*.orders.create=5%",
+    RegressionKind.CONTRACT: "contract:order.total=string",
+    RegressionKind.UI: "ui:place-order",
+    RegressionKind.FUNNEL: "funnel:checkout=20%",
+}
+
+
+@dataclass(frozen=True)
+class Regression:
+    """One parsed regression spec.
+
+    `routes` holds the route names a latency, errors or funnel regression applies to; `delay`
+    is in seconds; `share` is a fraction in [0, 1] (tail share for latency, error rate, share
+    of blocked users for funnel); `contract` is set for contract regressions and `target`
+    keeps the ROUTE pattern, FIELD, TESTID or STEP as written.
+    """
+
+    spec: str
+    kind: RegressionKind
+    target: str
+    routes: tuple[str, ...] = ()
+    delay: float = 0.0
+    share: float = 1.0
+    contract: ContractRule | None = None
+
+
+def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
+    """Parse several specs; raises `SpecError` for the first malformed one."""
+    return tuple(parse_regression(spec) for spec in specs)
+
+
+def parse_regression(spec: str) -> Regression:
+    """Parse one `KIND:...` spec into a `Regression`; raises `SpecError` when it is malformed."""
+    text = spec.strip()
+    kind_text, sep, rest = text.partition(":")
+    kinds = ", ".join(kind.value for kind in RegressionKind)
+    if not sep or not kind_text:
+        raise SpecError(
+            f"regression spec {spec!r} has no kind: a spec is KIND:..., where KIND is one of "
+            f"{kinds}. Example: {_EXAMPLES[RegressionKind.LATENCY]}"
+        )
+    try:
+        kind = RegressionKind(kind_text.strip().lower())
+    except ValueError:
+        raise SpecError(
+            f"regression spec {spec!r} has unknown kind {kind_text!r}"
+            f"{_did_you_mean(kind_text, [k.value for k in RegressionKind])}; allowed kinds: "
+            f"{kinds}. Example: {_EXAMPLES[RegressionKind.LATENCY]}"
+        ) from None
+    rest = rest.strip()
+    if kind is RegressionKind.UI:
+        return _parse_ui(text, rest)
+    target, eq, value = (part.strip() for part in rest.partition("="))
+    if not eq or not target or not value:
+        shape = {
+            RegressionKind.LATENCY: "latency:ROUTE=+DURATION[@SHARE%]",
+            RegressionKind.ERRORS: "errors:ROUTE=SHARE%",
+            RegressionKind.CONTRACT: "contract:FIELD=string|missing|null",
+            RegressionKind.FUNNEL: "funnel:STEP=SHARE%",
+        }[kind]
+        raise SpecError(
+            f"regression spec {spec!r} is incomplete: a {kind} spec has the form {shape}. "
+            f"Example: {_EXAMPLES[kind]}"
+        )
+    if kind is RegressionKind.LATENCY:
+        return _parse_latency(text, target, value)
+    if kind is RegressionKind.ERRORS:
+        share = _percent(text, kind, value, "the share of failing requests")
+        return Regression(text, kind, target, routes=_routes(text, kind, target), share=share)
+    if kind is RegressionKind.CONTRACT:
+        return _parse_contract(text, target, value)
+    return _parse_funnel(text, target, value)
+
+
+def _parse_latency(spec: str, target: str, value: str) -> Regression:
+    kind = RegressionKind.LATENCY
+    routes = _routes(spec, kind, target)
+    amount, at, tail = value.partition("@")
+    match = _DURATION.match(amount.strip())
+    if match is None:
+        raise SpecError(
+            f"regression spec {spec!r} has an invalid delay {amount!r}: the delay is a "
+            f"number followed by ms or s, optionally with a leading + (+200ms, +1.5s), "
+            f"optionally followed by @SHARE% for tail-only latency. Example: {_EXAMPLES[kind]}"
+        )
+    delay = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0)
+    if not 0.0 < delay <= MAX_DELAY_SECONDS:
+        raise SpecError(
+            f"regression spec {spec!r} has a delay of {delay:g}s: the delay must be more than "
+            f"0 and at most {MAX_DELAY_SECONDS:g}s. Example: {_EXAMPLES[kind]}"
+        )
+    share = _percent(spec, kind, tail.strip(), "the share of delayed requests") if at else 1.0
+    return Regression(spec, kind, target, routes=routes, delay=delay, share=share)
+
+
+def _parse_contract(spec: str, target: str, value: str) -> Regression:
+    kind = RegressionKind.CONTRACT
+    entity, _, key = target.partition(".")
+    fields = [f"{e}.{k}" for e, keys in CONTRACT_FIELDS.items() for k in keys]
+    if key not in CONTRACT_FIELDS.get(entity, ()):
+        raise SpecError(
+            f"regression spec {spec!r} names unknown field {target!r}"
+            f"{_did_you_mean(target, fields)}; allowed fields: {', '.join(fields)}. "
+            f"Example: {_EXAMPLES[kind]}"
+        )
+    try:
+        mode = ContractMode(value.lower())
+    except ValueError:
+        raise SpecError(
+            f"regression spec {spec!r} has unknown mode {value!r}; allowed modes: string "
+            f"(a number becomes a string), missing (the key is removed), null. "
+            f"Example: {_EXAMPLES[kind]}"
+        ) from None
+    if mode is ContractMode.STRING and target not in NUMERIC_FIELDS:
+        raise SpecError(
+            f"regression spec {spec!r} asks for mode string on {target!r}, which is not a "
+            f"number; string applies to: {', '.join(sorted(NUMERIC_FIELDS))}; use missing or "
+            f"null for other fields. Example: {_EXAMPLES[kind]}"
+        )
+    return Regression(spec, kind, target, contract=ContractRule(entity, key, mode))
+
+
+def _parse_ui(spec: str, testid: str) -> Regression:
+    kind = RegressionKind.UI
+    if testid not in TESTIDS:
+        raise SpecError(
+            f"regression spec {spec!r} names unknown data-testid {testid!r}"
+            f"{_did_you_mean(testid, sorted(TESTIDS))}; allowed test ids: "
+            f"{', '.join(sorted(TESTIDS))}. Example: {_EXAMPLES[kind]}"
+        )
+    return Regression(spec, kind, testid)
+
+
+def _parse_funnel(spec: str, step: str, value: str) -> Regression:
+    kind = RegressionKind.FUNNEL
+    if step not in FUNNEL_STEPS:
+        raise SpecError(
+            f"regression spec {spec!r} names unknown funnel step {step!r}"
+            f"{_did_you_mean(step, FUNNEL_STEPS)}; allowed steps: {', '.join(FUNNEL_STEPS)}. "
+            f"Example: {_EXAMPLES[kind]}"
+        )
+    share = _percent(spec, kind, value, "the share of users for whom the step is blocked")
+    routes = tuple(route.name for route in ROUTES if route.funnel_step == step)
+    return Regression(spec, kind, step, routes=routes, share=share)
+
+
+def _routes(spec: str, kind: RegressionKind, pattern: str) -> tuple[str, ...]:
+    routes = match_routes(pattern)
+    if not routes:
+        raise SpecError(
+            f"regression spec {spec!r}: ROUTE {pattern!r} matches no route"
+            f"{_did_you_mean(pattern, ROUTE_NAMES)}. ROUTE is an fnmatch glob over route names "
+            f"or, starting with '/', over path templates; route names: "
+            f"{', '.join(ROUTE_NAMES)}. Example: {_EXAMPLES[kind]}"
+        )
+    return routes
+
+
+def _percent(spec: str, kind: RegressionKind, value: str, meaning: str) -> float:
+    match = _PERCENT.match(value)
+    share = float(match.group(1)) if match else -1.0
+    if not 0.0 <= share <= 100.0:
+        raise SpecError(
+            f"regression spec {spec!r} has an invalid share {value!r}: {meaning} is a "
+            f"percentage from 0% to 100% (5%, 0.5%). Example: {_EXAMPLES[kind]}"
+        )
+    return share / 100.0
+
+
+def _did_you_mean(value: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,1 @@
+"""Measurement: HDR latency histograms (and, with the telemetry issue, OpenTelemetry traces)."""

@@ -1,0 +1,165 @@
+"""HDR latency histograms per (target, journey, step, touchpoint) and per journey iteration.
+
+Values are recorded in microseconds from 1 µs to one hour with 3 significant digits, so every
+percentile is exact to 0.1% of its value; histograms merge losslessly across workers and are
+stored in the run folder under `histograms/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_FIGURES = 3
+ITERATION = ""  # the `step` of a whole-iteration series
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+INDEX_FILE = "index.json"
+
+
+@dataclass(frozen=True, order=True)
+class SeriesKey:
+    """What one histogram measures; `step == ""` means the whole journey iteration."""
+
+    target: str
+    journey: str
+    step: str
+    touchpoint: str
+
+    @property
+    def is_iteration(self) -> bool:
+        """True for a whole-iteration series."""
+        return self.step == ITERATION
+
+    def encode(self) -> str:
+        """A string form usable as a JSON key (fields joined by the unit separator)."""
+        return "\x1f".join((self.target, self.journey, self.step, self.touchpoint))
+
+    @classmethod
+    def decode(cls, text: str) -> SeriesKey:
+        """Inverse of `encode`."""
+        target, journey, step, touchpoint = text.split("\x1f")
+        return cls(target, journey, step, touchpoint)
+
+    def label(self) -> str:
+        """`journey › step [touchpoint]` or `journey (iteration)`."""
+        if self.is_iteration:
+            return f"{self.journey} (iteration)"
+        return f"{self.journey} › {self.step} [{self.touchpoint}]"
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty histogram with the harness's range and precision."""
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Count and percentiles (milliseconds) of one series."""
+
+    key: SeriesKey
+    count: int
+    min_ms: float
+    mean_ms: float
+    max_ms: float
+    percentiles_ms: Mapping[float, float]
+
+    def p(self, percentile: float) -> float:
+        """The value at `percentile` in milliseconds."""
+        return self.percentiles_ms[percentile]
+
+
+class HdrStore:
+    """A set of histograms keyed by `SeriesKey`."""
+
+    def __init__(self) -> None:
+        self._series: dict[SeriesKey, HdrHistogram] = {}
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def __iter__(self) -> Iterator[SeriesKey]:
+        return iter(sorted(self._series))
+
+    def histogram(self, key: SeriesKey) -> HdrHistogram:
+        """The histogram of `key`, created empty on first use."""
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = new_histogram()
+        return found
+
+    def record(self, key: SeriesKey, duration_ms: float, expected_interval_ms: float = 0.0) -> None:
+        """Record one duration; with an expected interval, back-fill coordinated omission."""
+        value = min(HIGHEST_US, max(LOWEST_US, round(duration_ms * 1000.0)))
+        if expected_interval_ms > 0:
+            self.histogram(key).record_corrected_value(value, round(expected_interval_ms * 1000))
+        else:
+            self.histogram(key).record_value(value)
+
+    def count(self, key: SeriesKey) -> int:
+        """How many values `key` holds."""
+        found = self._series.get(key)
+        return int(found.get_total_count()) if found is not None else 0
+
+    def merge(self, other: HdrStore) -> None:
+        """Add every histogram of `other` into this store."""
+        for key, histogram in other._series.items():
+            self.histogram(key).add(histogram)
+
+    def summary(self, key: SeriesKey, percentiles: Iterable[float] = PERCENTILES) -> Summary:
+        """Count, min, mean, max and percentiles of `key`, in milliseconds."""
+        h = self.histogram(key)
+        return Summary(
+            key=key,
+            count=int(h.get_total_count()),
+            min_ms=h.get_min_value() / 1000.0 if h.get_total_count() else 0.0,
+            mean_ms=h.get_mean_value() / 1000.0,
+            max_ms=h.get_max_value() / 1000.0,
+            percentiles_ms={p: h.get_value_at_percentile(p) / 1000.0 for p in percentiles},
+        )
+
+    def encode(self) -> dict[str, str]:
+        """A JSON-friendly form: encoded key → base64 HDR payload."""
+        return {k.encode(): h.encode().decode("ascii") for k, h in self._series.items()}
+
+    @classmethod
+    def decode(cls, data: Mapping[str, str]) -> HdrStore:
+        """Inverse of `encode`."""
+        store = cls()
+        for key, payload in data.items():
+            store._series[SeriesKey.decode(key)] = HdrHistogram.decode(payload.encode("ascii"))
+        return store
+
+    def write(self, folder: Path) -> None:
+        """Write one `.hdr` file per series and an `index.json` describing them."""
+        folder.mkdir(parents=True, exist_ok=True)
+        index: list[dict[str, Any]] = []
+        for key in self:
+            name = _file_name(key)
+            (folder / name).write_bytes(self._series[key].encode())
+            index.append({**key.__dict__, "file": name, "count": self.count(key)})
+        (folder / INDEX_FILE).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> HdrStore:
+        """Load a store written by `write`."""
+        store = cls()
+        index = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
+        for entry in index:
+            key = SeriesKey(entry["target"], entry["journey"], entry["step"], entry["touchpoint"])
+            store._series[key] = HdrHistogram.decode((folder / entry["file"]).read_bytes())
+        return store
+
+
+def _file_name(key: SeriesKey) -> str:
+    raw = f"{key.target}__{key.journey}__{key.step or 'iteration'}__{key.touchpoint or 'all'}"
+    digest = hashlib.sha1(key.encode().encode(), usedforsecurity=False).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw)[:160] + f"-{digest}.hdr"

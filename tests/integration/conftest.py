@@ -1,0 +1,52 @@
+"""Fixtures that start real processes on loopback and always stop them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.sandbox.process import SandboxProcess, SandboxUrls
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxUrls]:
+    """One baseline sandbox for the whole session, on a free port."""
+    with SandboxProcess() as process:
+        yield process.urls
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 180) -> CliResult:
+    """Run the real `harness` command line in a subprocess."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def only_run_dir(results: Path) -> Path:
+    """The single run folder under `results`."""
+    runs = [p for p in results.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]

@@ -1,0 +1,190 @@
+"""Regression spec parsing and route matching of the sandbox (no server involved)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import harness.sandbox
+from harness.errors import SpecError, UsageError
+from harness.sandbox.contract import ContractMode, ContractRule
+from harness.sandbox.pages import TESTIDS
+from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
+from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
+
+
+def test_public_api_is_pinned() -> None:
+    assert harness.sandbox.__all__ == sorted(harness.sandbox.__all__)
+    assert harness.sandbox.__all__ == [
+        "ROUTES",
+        "ROUTE_NAMES",
+        "Regression",
+        "RegressionKind",
+        "RouteInfo",
+        "SandboxProcess",
+        "SandboxUrls",
+        "match_routes",
+        "parse_regression",
+        "parse_regressions",
+    ]
+
+
+def test_importing_the_package_does_not_load_the_web_stack() -> None:
+    code = (
+        "import sys, harness.sandbox, harness.sandbox.process\n"
+        "print(','.join(m for m in sys.modules if m.split('.')[0] in "
+        "('starlette', 'uvicorn', 'uvloop', 'httptools', 'pydantic')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_route_names_are_unique_and_every_surface_is_present() -> None:
+    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES))
+    assert {name.split(".")[0] for name in ROUTE_NAMES} == {"web", "api", "mobile"}
+    assert route_by_name("api.orders.create").path == "/api/v1/orders"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("api.orders.create", ("api.orders.create",)),
+        ("*.orders.create", ("api.orders.create", "mobile.orders.create")),
+        ("/api/v1/orders", ("api.orders.create", "api.orders.list")),
+        (
+            "/mobile/v2/orders*",
+            ("mobile.orders.create", "mobile.orders.list", "mobile.orders.reorder"),
+        ),
+        ("nothing.here", ()),
+        ("/api/v1/order", ()),
+    ],
+)
+def test_match_routes(pattern: str, expected: tuple[str, ...]) -> None:
+    assert match_routes(pattern) == expected
+
+
+def test_web_glob_matches_exactly_the_web_routes() -> None:
+    assert match_routes("web.*") == tuple(r.name for r in ROUTES if r.surface == "web")
+    assert len(match_routes("web.*")) == 8
+
+
+def test_latency_spec() -> None:
+    reg = parse_regression("latency:api.orders.create=+200ms")
+    assert reg.kind is RegressionKind.LATENCY
+    assert reg.routes == ("api.orders.create",)
+    assert reg.delay == pytest.approx(0.2)
+    assert reg.share == 1.0
+
+
+def test_latency_spec_in_seconds_with_a_tail_share() -> None:
+    reg = parse_regression(" latency:web.*=+1.5s@10% ")
+    assert reg.delay == pytest.approx(1.5)
+    assert reg.share == pytest.approx(0.10)
+    assert reg.spec == "latency:web.*=+1.5s@10%"
+    assert len(reg.routes) == 8
+
+
+def test_errors_spec() -> None:
+    reg = parse_regression("errors:/api/v1/orders=5%")
+    assert reg.kind is RegressionKind.ERRORS
+    assert reg.routes == ("api.orders.create", "api.orders.list")
+    assert reg.share == pytest.approx(0.05)
+
+
+def test_contract_spec() -> None:
+    reg = parse_regression("contract:order.total=string")
+    assert reg.contract == ContractRule("order", "total", ContractMode.STRING)
+    assert parse_regression("contract:order.status=missing").contract == ContractRule(
+        "order", "status", ContractMode.MISSING
+    )
+
+
+def test_ui_and_funnel_specs() -> None:
+    assert parse_regression("ui:place-order").target == "place-order"
+    funnel = parse_regression("funnel:checkout=20%")
+    assert funnel.kind is RegressionKind.FUNNEL
+    assert funnel.share == pytest.approx(0.2)
+    assert set(funnel.routes) == {"web.checkout", "api.orders.create", "mobile.orders.create"}
+    assert all(route_by_name(n).funnel_step == "checkout" for n in funnel.routes)
+
+
+def test_every_funnel_step_has_a_route_on_every_surface() -> None:
+    for step in ("signup", "cart", "checkout"):
+        routes = parse_regression(f"funnel:{step}=100%").routes
+        assert {name.split(".")[0] for name in routes} == {"web", "api", "mobile"}, step
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        ("latency", ["has no kind", "latency, errors, contract, ui, funnel", "Example:"]),
+        ("slow:api.health=+1s", ["unknown kind 'slow'", "allowed kinds"]),
+        ("latncy:api.health=+1s", ["did you mean 'latency'"]),
+        ("latency:api.health", ["incomplete", "latency:ROUTE=+DURATION[@SHARE%]"]),
+        (
+            "latency:api.order.create=+200ms",
+            ["matches no route", "did you mean 'api.orders.create'", "mobile.orders.reorder"],
+        ),
+        ("latency:api.health=+200", ["invalid delay '+200'", "ms or s"]),
+        ("latency:api.health=+0ms", ["more than 0"]),
+        ("latency:api.health=+61s", ["at most 60s"]),
+        ("latency:api.health=+1s@150%", ["invalid share '150%'", "0% to 100%"]),
+        ("errors:api.health=5", ["invalid share '5'", "errors:*.orders.create=5%"]),
+        (
+            "contract:order.totl=string",
+            ["unknown field 'order.totl'", "did you mean 'order.total'"],
+        ),
+        ("contract:order.total=text", ["unknown mode 'text'", "string", "missing", "null"]),
+        ("contract:order.status=string", ["not a number", "use missing or null"]),
+        ("ui:place-ordr", ["unknown data-testid", "did you mean 'place-order'"]),
+        ("funnel:pay=20%", ["unknown funnel step 'pay'", "signup, cart, checkout"]),
+        ("funnel:checkout=lots", ["invalid share 'lots'", "funnel:checkout=20%"]),
+    ],
+)
+def test_bad_specs_say_what_is_wrong_and_show_an_example(spec: str, fragments: list[str]) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_regression(spec)
+    message = str(info.value)
+    assert spec.strip() in message or repr(spec) in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert "Example:" in message
+    assert "\n" not in message  # one paragraph
+    assert isinstance(info.value, UsageError)  # exit code 2 at the CLI edge
+
+
+def test_parse_regressions_stops_at_the_first_bad_spec() -> None:
+    assert len(parse_regressions(["ui:place-order", "errors:web.*=1%"])) == 2
+    with pytest.raises(SpecError, match="nope"):
+        parse_regressions(["ui:place-order", "nope"])
+
+
+def test_testids_named_in_the_brief_are_known() -> None:
+    required = {
+        "product-link",
+        "cart-count",
+        "login-link",
+        "signup-link",
+        "user-name",
+        "product-name",
+        "product-price",
+        "quantity",
+        "add-to-cart",
+        "cart-notice",
+        "signup-submit",
+        "form-error",
+        "login-submit",
+        "cart-item",
+        "cart-total",
+        "go-checkout",
+        "place-order",
+        "checkout-error",
+        "order-id",
+        "order-status",
+        "order-total",
+        "order-item",
+        "step-unavailable",
+    }
+    assert required <= TESTIDS
