@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from harness.errors import JourneyLoadError
@@ -33,6 +34,16 @@ class Journey:
     device: str | None = None
     module: str = ""
     description: str = ""
+    browser: bool | None = None
+
+    @property
+    def uses_browser(self) -> bool:
+        """Whether iterations open Chromium: as declared, else whether the function touches
+        `j.web` (an attribute it names in its code)."""
+        if self.browser is not None:
+            return self.browser
+        code = getattr(self.func, "__code__", None)
+        return code is not None and _names_attribute(code, "web")
 
     @property
     def location(self) -> str:
@@ -50,11 +61,14 @@ def journey(
     weight: int = 1,
     tags: Iterable[str] = (),
     device: str | None = None,
+    browser: bool | None = None,
 ) -> Any:
     """Declare a journey. Use bare (`@journey`) or with options (`@journey(weight=3)`).
 
     `weight` sets the journey's share of virtual users at load, `tags` are matched by `-k`,
     `device` names a Playwright device descriptor used to emulate a phone for web steps.
+    `browser` says whether the journey opens Chromium (detected from `j.web` when omitted); web
+    journeys are capped per load process by `--browser-users`.
     Raises `JourneyLoadError` for an invalid name or weight.
     """
 
@@ -75,6 +89,7 @@ def journey(
             weight=weight,
             tags=frozenset(tags),
             device=device,
+            browser=browser,
             module=f.__module__,
             description=(f.__doc__ or "").strip().split("\n")[0],
         )
@@ -84,6 +99,12 @@ def journey(
     if func is not None:
         return decorate(func)
     return decorate
+
+
+def _names_attribute(code: CodeType, name: str) -> bool:
+    if name in code.co_names:
+        return True
+    return any(isinstance(c, CodeType) and _names_attribute(c, name) for c in code.co_consts)
 
 
 def journeys_in(namespace: dict[str, Any]) -> list[Journey]:

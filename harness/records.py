@@ -87,3 +87,4 @@ class IterationRecord(BaseModel):
     artifacts: tuple[str, ...] = ()
     person: str | None = None
     trace_id: str | None = None
+    late_ms: float | None = None  #: open model: how long after its scheduled slot it started

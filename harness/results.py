@@ -89,6 +89,14 @@ class RunDirectory:
         """Append an iteration record and flush it."""
         self._append(record.model_dump_json())
 
+    def append_lines(self, lines: list[str]) -> None:
+        """Append already-serialised record lines (from a worker) and flush them."""
+        if not lines:
+            return
+        with self._lock:
+            self._steps.write("\n".join(lines) + "\n")
+            self._steps.flush()
+
     def _append(self, line: str) -> None:
         with self._lock:
             self._steps.write(line + "\n")

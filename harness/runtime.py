@@ -309,12 +309,21 @@ class VirtualUser:
                 self._transport = GeventTransport()
         return self._transport
 
-    def run_iteration(self, journey: Journey, iteration: int) -> IterationRecord:
-        """Run one iteration of `journey`; never raises for a failure of the journey."""
+    def run_iteration(
+        self, journey: Journey, iteration: int, *, scheduled: float | None = None
+    ) -> IterationRecord:
+        """Run one iteration of `journey`; never raises for a failure of the journey.
+
+        `scheduled` is the `time.perf_counter()` instant an open-model plan meant the iteration to
+        start: its duration is then measured from that instant, so waiting for a free user (a
+        stalled target) shows as latency instead of silently fewer iterations.
+        """
         context = JourneyContext(self, journey, iteration)
         _ = self.synth_source  # loads word lists once, outside any measured step
         started_at = time.time()
         t0 = time.perf_counter()
+        late_ms = None if scheduled is None else round(max(0.0, t0 - scheduled) * 1000.0, 3)
+        origin = t0 if scheduled is None else min(t0, scheduled)
         failure: StepRecord | None = None
         outside: tuple[ErrorKind, str] | None = None
         try:
@@ -336,7 +345,7 @@ class VirtualUser:
             user=self.index,
             iteration=iteration,
             started_at=started_at,
-            duration_ms=round((time.perf_counter() - t0) * 1000.0, 3),
+            duration_ms=round((time.perf_counter() - origin) * 1000.0, 3),
             outcome=Outcome.PASSED if failure is None and outside is None else Outcome.FAILED,
             steps_passed=passed,
             steps_total=len(context.records),
@@ -346,6 +355,7 @@ class VirtualUser:
             message=failure.message if failure else (outside[1] if outside else None),
             artifacts=failure.artifacts if failure else (),
             person=context._person_id(),
+            late_ms=late_ms,
         )
         self.sink.iteration_finished(record)
         return record

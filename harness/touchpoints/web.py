@@ -47,6 +47,7 @@ CHROMIUM_FLAGS = (
 _RECORDED_RESOURCES = frozenset({"document", "fetch", "xhr"})
 
 Waiter = Callable[["Future[Any]"], Any]
+LoopHost = Callable[[Callable[[], None]], object]  #: starts `loop.run_forever` somewhere
 
 
 def blocking_wait(future: Future[Any]) -> Any:
@@ -71,8 +72,21 @@ def find_chromium() -> str | None:
     return None
 
 
+def _set_affinity(cpus: set[int] | None) -> set[int] | None:
+    """Pin the calling thread to `cpus`; return its previous set (None: nothing changed)."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        return None
+    previous = set(os.sched_getaffinity(0))
+    try:
+        os.sched_setaffinity(0, cpus)
+    except OSError:
+        return None
+    return previous
+
+
 class BrowserHost:
-    """One Chromium for this process, driven from an asyncio loop in a daemon thread."""
+    """One Chromium for this process, driven from an asyncio loop hosted in a daemon thread
+    (default) or, under Locust, in a gevent greenlet (`host_loop=gevent.spawn`)."""
 
     def __init__(
         self,
@@ -80,11 +94,15 @@ class BrowserHost:
         executable: str | None = None,
         headless: bool = True,
         waiter: Waiter = blocking_wait,
+        host_loop: LoopHost | None = None,
         launch_timeout: float = 30.0,
+        cpus: set[int] | None = None,
     ) -> None:
         self.executable = executable if executable is not None else find_chromium()
         self.headless = headless
         self.waiter = waiter
+        self.cpus = cpus
+        self._host_loop: LoopHost = host_loop or self._in_thread
         self.launch_timeout = launch_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -98,29 +116,27 @@ class BrowserHost:
         return self._browser is not None
 
     def start(self) -> None:
-        """Start the loop thread and launch Chromium; raises `BrowserError` when it cannot."""
+        """Start the loop and launch Chromium; raises `BrowserError` when it cannot."""
         with self._lock:
             if self._browser is not None:
                 return
             loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            self._thread = threading.Thread(target=run, name="harness-browser", daemon=True)
-            self._thread.start()
-            ready.wait()
             self._loop = loop
+            self._host_loop(loop.run_forever)
             self._browser = self.call(self._launch())
+
+    def _in_thread(self, run: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=run, name="harness-browser", daemon=True)
+        self._thread.start()
 
     async def _launch(self) -> Browser:
         from playwright.async_api import Error, async_playwright
 
-        self._playwright = await async_playwright().start()
+        # Children inherit the CPU affinity of the thread that starts them: start Playwright's
+        # driver (and so Chromium) on the browser cores, then give this thread its cores back.
+        previous = _set_affinity(self.cpus)
         try:
+            self._playwright = await async_playwright().start()
             return await self._playwright.chromium.launch(
                 executable_path=self.executable,
                 headless=self.headless,
@@ -133,6 +149,8 @@ class BrowserHost:
                 f"could not launch Chromium ({where}): {_first_line(exc)}. Install the "
                 "'chromium' package or set HARNESS_CHROMIUM to a Chromium executable"
             ) from None
+        finally:
+            _set_affinity(previous)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the browser loop and wait for its result with the host's waiter."""

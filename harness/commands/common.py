@@ -1,0 +1,111 @@
+"""What every run command shares: loading config and journeys, resolving the target (and
+starting the sandbox), checking it answers, and fanning records out to several sinks."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import HarnessConfig, LoadedConfig, load_config
+from harness.errors import TargetUnavailable, UsageError
+from harness.journey import Journey, discover, select
+from harness.records import IterationRecord, StepRecord
+from harness.runtime import RunSink
+from harness.targets import Target
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Config, journeys, seed and results folder of a run command."""
+
+    loaded: LoadedConfig
+    journeys: list[Journey]
+    seed: int
+    results_root: Path
+    journey_paths: list[Path]
+
+    @property
+    def config(self) -> HarnessConfig:
+        """The validated configuration."""
+        return self.loaded.config
+
+
+def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> RunInputs:
+    """Load config and journeys for a run; raises `UsageError` when no journey matches."""
+    loaded = load_config(options.config)
+    config = loaded.config
+    if getattr(options, "regression", None) and not getattr(options, "sandbox", False):
+        raise UsageError("--regression needs --sandbox (it configures the bundled sandbox)")
+    paths = options.journeys or [loaded.root / p for p in config.journeys]
+    found = discover(paths)
+    journeys = select(found, options.keyword) if select_journeys else found
+    if not journeys:
+        where = ", ".join(str(p) for p in paths)
+        matching = f" matching -k {options.keyword!r}" if options.keyword else ""
+        raise UsageError(f"no journeys found in {where}{matching}")
+    seed = options.seed if options.seed is not None else config.seed
+    results_root = options.results or (loaded.root / config.results)
+    return RunInputs(loaded, journeys, seed, Path(results_root).resolve(), list(paths))
+
+
+class FanOut:
+    """A `RunSink` that sends every record to several sinks."""
+
+    def __init__(self, *sinks: RunSink) -> None:
+        self.sinks = sinks
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Forward a step record."""
+        for sink in self.sinks:
+            sink.step_finished(record)
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Forward an iteration record."""
+        for sink in self.sinks:
+            sink.iteration_finished(record)
+
+
+def resolve_target(options: argparse.Namespace, config: HarnessConfig, stack: ExitStack) -> Target:
+    """The target of `--target` (name or URL), or a sandbox started for `--sandbox`."""
+    if options.sandbox:
+        from harness.sandbox.process import SandboxProcess
+
+        sandbox = SandboxProcess(regressions=options.regression)
+        urls = sandbox.start()
+        stack.callback(sandbox.stop)
+        knobs = f" with {', '.join(options.regression)}" if options.regression else ""
+        print(f"sandbox started at {urls.base}{knobs}", flush=True)
+        return Target(
+            name="sandbox", web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True
+        )
+    if options.target is None:
+        raise UsageError("give a target: --target NAME|URL, or --sandbox for the bundled shop")
+    if options.target in config.targets:
+        return config.targets[options.target].resolve(options.target)
+    if "://" not in options.target:
+        known = ", ".join(sorted(config.targets)) or "none configured"
+        raise UsageError(
+            f"target {options.target!r} is not a URL or a configured target name "
+            f"(configured: {known}); e.g. --target http://127.0.0.1:8800"
+        )
+    return Target.from_base_url(options.target)
+
+
+def check_reachable(target: Target, timeout: float = 5.0) -> None:
+    """Fail fast, before any journey, when the target's web origin does not answer at all."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(target.web, timeout=timeout):  # http(s) checked in Target
+            return
+    except urllib.error.HTTPError:
+        return  # it answered; a 4xx/5xx on / is the journeys' business
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TargetUnavailable(
+            f"target {target.name!r} at {target.web} did not answer ({reason}); "
+            "is it running? Nothing was run."
+        ) from None

@@ -1,0 +1,236 @@
+"""`harness load`: journeys as weighted Locust users — locally, over `--processes N`, or as the
+master or a worker of a distributed run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness.commands.common import check_reachable, resolve_target, run_inputs
+from harness.engine import locust_driver
+from harness.engine.collector import LoadAggregator
+from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
+from harness.engine.summary import (
+    assess_health,
+    latency_rows,
+    progress_line,
+    summary_markdown,
+    table,
+)
+from harness.errors import UsageError
+from harness.exitcodes import ExitCode
+from harness.results import RunDirectory, new_run_id
+from harness.targets import Target
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run the load command; returns the exit code."""
+    inputs = run_inputs(options, select_journeys=not options.worker)
+    if options.worker:
+        return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
+    config = inputs.config
+    with ExitStack() as stack:
+        target = resolve_target(options, config, stack)
+        _check_allowed(target)
+        check_reachable(target)
+        run_id = new_run_id("load")
+        plan = _plan(options, inputs.seed, target, run_id, str(inputs.results_root), config)
+        run = RunDirectory(inputs.results_root, run_id)
+        stack.callback(run.close)
+        run.start(
+            mode="load",
+            target={"target": target.model_dump()},
+            seed=inputs.seed,
+            config={**config.model_dump(), "plan": json.loads(plan.model_dump_json())},
+        )
+        aggregator = LoadAggregator(run)
+        describe = _describe(plan)
+        print(
+            f"journey-harness load · target {target.name} ({target.web}) · {describe} · "
+            f"run {run_id}",
+            flush=True,
+        )
+        journeys = inputs.journeys
+        print(
+            "  journeys: "
+            + ", ".join(
+                f"{j.name} (weight {j.weight}{', browser' if j.uses_browser else ''})"
+                for j in journeys
+            ),
+            flush=True,
+        )
+
+        def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
+            print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
+
+        web_port = options.web_port if options.web_ui else None
+        if web_port is not None:
+            print(f"  Locust web UI: http://127.0.0.1:{web_port}/", flush=True)
+        try:
+            if plan.workers > 1 or options.master:
+                spawn = None
+                port = options.master_port
+                if options.processes:
+                    port = locust_driver.free_port()
+                    spawn = locust_driver.spawn_local_workers(
+                        options.processes, _worker_argv(options, inputs.journey_paths)
+                    )
+                outcome = locust_driver.run_master(
+                    plan,
+                    journeys,
+                    aggregator,
+                    bind_host="127.0.0.1" if options.processes else "0.0.0.0",
+                    bind_port=port,
+                    expect_workers=plan.workers,
+                    spawn_workers=spawn,
+                    progress=progress,
+                    web_ui_port=web_port,
+                )
+            else:
+                outcome = locust_driver.run_local(
+                    plan, journeys, aggregator, progress=progress, web_ui_port=web_port
+                )
+        except KeyboardInterrupt:
+            run.finish("aborted")
+            raise
+        except BaseException:
+            run.finish("error")
+            raise
+        aggregator.hdr.write(run.path / "histograms")
+        for index, (source, totals) in enumerate(sorted(aggregator.sources.items())):
+            totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
+            run.meta.setdefault("sources", {})[str(index)] = source
+        health = assess_health(aggregator, aggregator.iterations)
+        run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
+        per_worker = {k: v.iterations for k, v in aggregator.sources.items()}
+        run.write_text(
+            "summary.md",
+            summary_markdown(
+                run_id=run_id,
+                target=target.name,
+                plan_text=describe,
+                elapsed_s=outcome.elapsed_s,
+                aggregator=aggregator,
+                health=health,
+            ),
+        )
+        iterations, failed = aggregator.iterations, aggregator.failures
+        error_rate = 100.0 * failed / iterations if iterations else 0.0
+        passed = (
+            iterations > 0 and error_rate <= options.max_error_rate and not outcome.missing_finals
+        )
+        run.finish(
+            "passed" if passed else "failed",
+            iterations=iterations,
+            failed=failed,
+            elapsed_s=round(outcome.elapsed_s, 3),
+            workers=per_worker,
+            generator=health.as_dict(),
+            missing_workers=outcome.missing_finals,
+        )
+        print()
+        journey_counts = {k: v.as_list() for k, v in aggregator.journeys.items()}
+        for line in table(latency_rows(aggregator.hdr, journey_counts)):
+            print(line)
+        print(
+            f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
+            f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
+            f"late {health.late}, dropped {health.dropped}"
+            + (
+                f"\n  WARNING: the generator was saturated: {'; '.join(health.reasons)}"
+                if health.saturated
+                else ""
+            )
+        )
+        if outcome.missing_finals:
+            print(f"  WARNING: no final report from workers {', '.join(outcome.missing_finals)}")
+        verdict = "PASS" if passed else "FAIL"
+        print(
+            f"\n{verdict}: {iterations:,} iterations, {failed:,} failed ({error_rate:.2f}%, limit "
+            f"{options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s · results in {run.path}"
+        )
+        return ExitCode.PASSED if passed else ExitCode.FAILED
+
+
+def _plan(
+    options: argparse.Namespace,
+    seed: int,
+    target: Target,
+    run_id: str,
+    results_root: str,
+    config: object,
+) -> LoadPlan:
+    from harness.config import HarnessConfig
+
+    assert isinstance(config, HarnessConfig)
+    workers = options.processes or (options.expect_workers if options.master else 1)
+    try:
+        return LoadPlan(
+            run_id=run_id,
+            shape=ShapeKind(options.shape),
+            users=options.users,
+            spawn_rate=options.spawn_rate,
+            duration_s=parse_duration(options.duration),
+            stages=parse_stages(options.steps) if options.steps else [],
+            rate=options.rate,
+            max_users=options.max_users,
+            browser_users=options.browser_users,
+            step_sample_rate=options.step_sample_rate,
+            max_iterations=options.max_iterations,
+            workers=workers,
+            seed=seed,
+            profile=config.profile,
+            locale=config.locale,
+            target=target.model_dump(),
+            results_root=results_root,
+            request_timeout=config.request_timeout,
+            action_timeout=config.action_timeout,
+            navigation_timeout=config.navigation_timeout,
+            keyword=options.keyword,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]).replace("_", "-") if error["loc"] else "plan"
+        raise UsageError(f"--{field}: {error['msg']} (got {error.get('input')!r})") from None
+
+
+def _describe(plan: LoadPlan) -> str:
+    if plan.shape is ShapeKind.ARRIVAL:
+        shape = (
+            f"arrival {plan.rate:g}/s (at most {plan.max_users} concurrent per process) "
+            f"for {plan.duration_s:g} s"
+        )
+    elif plan.shape is ShapeKind.STEPS:
+        shape = "steps " + ", ".join(f"{s.users} users × {s.duration_s:g} s" for s in plan.stages)
+    else:
+        shape = f"ramp to {plan.users} users at {plan.spawn_rate:g}/s for {plan.duration_s:g} s"
+    procs = f"{plan.workers} processes" if plan.workers > 1 else "1 process"
+    return f"{shape}, {plan.browser_users} browser users per process, {procs}"
+
+
+def _check_allowed(target: Target) -> None:
+    """Load goes to loopback, or to targets marked `allow_load = true` in harness.toml."""
+    if target.allow_load:
+        return
+    outside = sorted(h for h in target.hosts if h not in LOOPBACK)
+    if outside:
+        raise UsageError(
+            f"refusing to send load to {', '.join(outside)}: only loopback is allowed by default. "
+            f"Mark the target in harness.toml, e.g. [targets.{target.name}] allow_load = true"
+        )
+
+
+def _worker_argv(options: argparse.Namespace, journey_paths: Sequence[Path]) -> list[str]:
+    argv: list[str] = []
+    for path in journey_paths:
+        argv += ["--journeys", str(path)]
+    if options.config is not None:
+        argv += ["--config", str(options.config)]
+    return argv

@@ -1,0 +1,53 @@
+"""The options of `harness load`, kept apart from the command so that building the parser never
+imports Locust (which monkey-patches the standard library)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.engine.plan import ShapeKind
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `harness load` (target and run options are added by the CLI)."""
+    shape = parser.add_argument_group("shape")
+    shape.add_argument("--users", type=int, default=10, help="concurrent users (ramp)")
+    shape.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
+    shape.add_argument("--duration", default="30s", help="how long, e.g. 30s, 5m, 1h30m")
+    shape.add_argument(
+        "--shape", choices=[s.value for s in ShapeKind], default=ShapeKind.RAMP.value
+    )
+    shape.add_argument("--steps", metavar="USERSxDURATION,...", help="stages, e.g. 10x30s,20x1m")
+    shape.add_argument("--rate", type=float, default=0.0, help="arrival shape: iterations/s")
+    shape.add_argument(
+        "--max-users", type=int, default=50, help="arrival shape: bound on concurrent iterations"
+    )
+    shape.add_argument(
+        "--browser-users",
+        type=int,
+        default=1,
+        metavar="B",
+        help="web journeys at once, per process",
+    )
+    shape.add_argument("--max-iterations", type=int, default=1_000_000, help="hard bound")
+    shape.add_argument(
+        "--step-sample-rate",
+        type=float,
+        default=1.0,
+        help="share of passed steps written to steps.jsonl (failures always are)",
+    )
+    shape.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=1.0,
+        help="percent of failed iterations above which the run fails (default 1)",
+    )
+    where = parser.add_argument_group("distribution")
+    where.add_argument("--processes", type=int, default=0, help="local worker processes")
+    where.add_argument("--master", action="store_true", help="be the master of remote workers")
+    where.add_argument("--worker", action="store_true", help="be a worker of --master-host")
+    where.add_argument("--master-host", default="127.0.0.1")
+    where.add_argument("--master-port", type=int, default=5557)
+    where.add_argument("--expect-workers", type=int, default=1)
+    parser.add_argument("--web-ui", action="store_true", help="serve Locust's web UI too")
+    parser.add_argument("--web-port", type=int, default=8089)

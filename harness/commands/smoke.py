@@ -1,0 +1,71 @@
+"""`harness smoke` (and `harness demo`): every selected journey once, in this process."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+
+from harness.commands.common import FanOut, check_reachable, resolve_target, run_inputs
+from harness.console import ConsoleSink, closing_table, summary_markdown
+from harness.drivers.smoke import run_smoke
+from harness.exitcodes import ExitCode
+from harness.records import Outcome
+from harness.results import RunDirectory, new_run_id
+from harness.runtime import RunSettings
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run the smoke command; returns the exit code."""
+    inputs = run_inputs(options)
+    config = inputs.config
+    journeys = inputs.journeys
+    seed = inputs.seed
+    with ExitStack() as stack:
+        target = resolve_target(options, config, stack)
+        check_reachable(target)
+        run_id = new_run_id("smoke")
+        run = RunDirectory(inputs.results_root, run_id)
+        stack.callback(run.close)
+        run.start(
+            mode="smoke",
+            target={"target": target.model_dump()},
+            seed=seed,
+            config=config.model_dump(),
+        )
+        print(
+            f"journey-harness smoke · target {target.name} ({target.web}) · "
+            f"{len(journeys)} journeys · seed {seed} · run {run_id}",
+            flush=True,
+        )
+        settings = RunSettings(
+            run_id=run_id,
+            target=target,
+            artifacts_dir=run.artifacts,
+            seed=seed,
+            profile=config.profile,
+            locale=config.locale,
+            request_timeout=config.request_timeout,
+            action_timeout=config.action_timeout,
+            navigation_timeout=config.navigation_timeout,
+        )
+        console = ConsoleSink()
+        sink = FanOut(run, console)
+        try:
+            iterations = run_smoke(journeys, settings, sink, headless=not options.headed)
+        except KeyboardInterrupt:
+            run.finish("aborted")
+            raise
+        except BaseException:
+            run.finish("error")
+            raise
+        failed = [i for i in iterations if i.outcome is Outcome.FAILED]
+        run.write_text("summary.md", summary_markdown("Smoke", iterations, str(run.path)))
+        run.finish("failed" if failed else "passed", journeys=len(iterations), failed=len(failed))
+        print()
+        for row in closing_table(iterations):
+            print(row)
+        print(
+            f"\n{'FAIL' if failed else 'PASS'}: {len(iterations) - len(failed)}/{len(iterations)} "
+            f"journeys passed · results in {run.path}"
+        )
+        return ExitCode.FAILED if failed else ExitCode.PASSED

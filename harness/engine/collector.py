@@ -1,0 +1,179 @@
+"""Per-process measurement (`LoadCollector`) and its merge on the master (`LoadAggregator`).
+
+Each load process records every step and iteration into HDR histograms and counters, and keeps
+the JSON lines of failed steps plus a sample of passed ones. The driver periodically takes a
+*delta* (everything since the last one) and ships it to the aggregator — over Locust's
+`report_to_master` on workers, directly in a local run — so every value is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.records import IterationRecord, Outcome, StepRecord
+from harness.results import RunDirectory
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+
+Delta = dict[str, Any]
+
+
+@dataclass
+class Tally:
+    """Iterations, failures and late starts of one journey (or of a one-second bucket)."""
+
+    iterations: int = 0
+    failures: int = 0
+    late: int = 0
+
+    def add(self, other: Tally) -> None:
+        """Add another tally into this one."""
+        self.iterations += other.iterations
+        self.failures += other.failures
+        self.late += other.late
+
+    def as_list(self) -> list[int]:
+        """Compact wire form."""
+        return [self.iterations, self.failures, self.late]
+
+
+class LoadCollector:
+    """A `RunSink` for one load process: records into histograms and hands out deltas."""
+
+    def __init__(self, *, sample_rate: float = 1.0, late_after_ms: float = 10.0, seed: int = 0):
+        self.sample_rate = sample_rate
+        self.late_after_ms = late_after_ms
+        self._rng = random.Random(seed)
+        self._reset()
+        self.total_iterations = 0
+
+    def _reset(self) -> None:
+        self._hdr = HdrStore()
+        self._journeys: dict[str, Tally] = defaultdict(Tally)
+        self._seconds: dict[int, Tally] = defaultdict(Tally)
+        self._errors: Counter[tuple[str, str, str, str]] = Counter()
+        self._lines: list[str] = []
+        self._dropped = 0
+        self._health: list[dict[str, Any]] = []
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Record a step's duration; keep its line if it failed or was sampled."""
+        key = SeriesKey(record.target, record.journey, record.step, record.touchpoint.value)
+        self._hdr.record(key, record.duration_ms)
+        failed = record.outcome is Outcome.FAILED
+        if failed:
+            kind = record.error_kind.value if record.error_kind else "unknown"
+            self._errors[(record.journey, record.step, record.touchpoint.value, kind)] += 1
+        if failed or self._sampled():
+            self._lines.append(record.model_dump_json())
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Record an iteration's duration (from its scheduled start in open-model runs)."""
+        self.total_iterations += 1
+        key = SeriesKey(record.target, record.journey, ITERATION, "")
+        self._hdr.record(key, record.duration_ms)
+        tally = Tally(
+            iterations=1,
+            failures=int(record.outcome is Outcome.FAILED),
+            late=int((record.late_ms or 0.0) > self.late_after_ms),
+        )
+        self._journeys[record.journey].add(tally)
+        self._seconds[int(record.started_at)].add(tally)
+        if record.outcome is Outcome.FAILED or self._sampled():
+            self._lines.append(record.model_dump_json())
+
+    def dropped(self, count: int = 1) -> None:
+        """Count arrivals that were never started because no user was free in time."""
+        self._dropped += count
+
+    def health(self, sample: dict[str, Any]) -> None:
+        """Keep one generator-health sample."""
+        self._health.append(sample)
+
+    def _sampled(self) -> bool:
+        return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate
+
+    def take_delta(self) -> Delta:
+        """Everything recorded since the previous call, in a msgpack/JSON-friendly form."""
+        delta: Delta = {
+            "hdr": self._hdr.encode(),
+            "journeys": {k: v.as_list() for k, v in self._journeys.items()},
+            "seconds": {str(k): v.as_list() for k, v in self._seconds.items()},
+            "errors": [[*k, n] for k, n in self._errors.items()],
+            "lines": self._lines,
+            "dropped": self._dropped,
+            "health": self._health,
+        }
+        self._reset()
+        return delta
+
+
+@dataclass
+class SourceTotals:
+    """What one process (a worker, or the local runner) has reported so far."""
+
+    hdr: HdrStore = field(default_factory=HdrStore)
+    iterations: int = 0
+    deltas: int = 0
+    final: bool = False
+
+
+class LoadAggregator:
+    """Merges deltas from every load process; writes step lines to the run folder as they come."""
+
+    def __init__(self, run: RunDirectory | None = None) -> None:
+        self.run = run
+        self.hdr = HdrStore()
+        self.journeys: dict[str, Tally] = defaultdict(Tally)
+        self.seconds: dict[int, Tally] = defaultdict(Tally)
+        self.errors: Counter[tuple[str, str, str, str]] = Counter()
+        self.dropped = 0
+        self.health: list[dict[str, Any]] = []
+        self.sources: dict[str, SourceTotals] = defaultdict(SourceTotals)
+        self._lines_file = None
+
+    def absorb(self, source: str, delta: Delta, *, final: bool = False) -> None:
+        """Merge one delta from `source` (a worker id, or `local`)."""
+        part = HdrStore.decode(delta.get("hdr", {}))
+        self.hdr.merge(part)
+        totals = self.sources[source]
+        totals.hdr.merge(part)
+        totals.deltas += 1
+        totals.final = totals.final or final
+        for journey, values in delta.get("journeys", {}).items():
+            tally = Tally(*values)
+            self.journeys[journey].add(tally)
+            totals.iterations += tally.iterations
+        for second, values in delta.get("seconds", {}).items():
+            self.seconds[int(second)].add(Tally(*values))
+        for *key, count in delta.get("errors", []):
+            self.errors[(key[0], key[1], key[2], key[3])] += int(count)
+        self.dropped += int(delta.get("dropped", 0))
+        for sample in delta.get("health", []):
+            self.health.append({**sample, "source": source})
+        if self.run is not None:
+            self.run.append_lines(delta.get("lines", []))
+
+    @property
+    def iterations(self) -> int:
+        """Iterations finished so far, all processes."""
+        return sum(t.iterations for t in self.journeys.values())
+
+    @property
+    def failures(self) -> int:
+        """Failed iterations so far, all processes."""
+        return sum(t.failures for t in self.journeys.values())
+
+    @property
+    def late(self) -> int:
+        """Late iteration starts so far (open model)."""
+        return sum(t.late for t in self.journeys.values())
+
+    def rate(self, window_s: float = 5.0, now: float | None = None) -> float:
+        """Iterations per second over the last `window_s` complete seconds."""
+        end = int(now if now is not None else time.time())
+        seconds = range(end - int(window_s), end)
+        return sum(self.seconds[s].iterations for s in seconds if s in self.seconds) / window_s

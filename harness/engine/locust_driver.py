@@ -1,0 +1,335 @@
+"""Run a load plan on Locust: locally, as a master (with local or remote workers), or as a worker.
+
+Locust does the scheduling and the distribution. The harness adds: per-process collectors whose
+deltas reach the master through Locust's `report_to_master` / `worker_report` events (and a final
+`harness_final` message once a worker's users have stopped, so nothing is lost or counted twice),
+a live progress line, and a generator-health sampler in every load process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import psutil
+from locust import LoadTestShape
+from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
+from locust.env import Environment
+from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
+
+from harness.engine import locust_users
+from harness.engine.collector import LoadAggregator
+from harness.engine.plan import LoadPlan, ShapeKind
+from harness.errors import HarnessError
+from harness.journey import Journey
+
+LOCAL = "local"
+FINAL_MESSAGE = "harness_final"
+PLAN_OPTION = "harness_plan"
+REPORT_KEY = "harness"
+HEALTH_INTERVAL_S = 1.0
+DELTA_INTERVAL_S = 1.0
+WORKER_WAIT_S = 60.0
+FINAL_WAIT_S = 20.0
+
+logging.getLogger("locust").setLevel(logging.ERROR)
+
+
+class PlanShape(LoadTestShape):
+    """A Locust shape that follows the plan: users per stage, then stop."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def tick(self) -> tuple[int, float] | None:
+        """(users, spawn rate) now, or None when the plan's duration is over."""
+        users = self.plan.users_at(self.get_run_time())
+        if users is None:
+            return None
+        rate = float(users) if self.plan.shape is ShapeKind.ARRIVAL else self.plan.spawn_rate
+        return users, max(rate, 1.0)
+
+
+@dataclass
+class LoadOutcome:
+    """What a finished load run measured, merged over every process."""
+
+    aggregator: LoadAggregator
+    elapsed_s: float
+    workers: int
+    missing_finals: list[str]
+
+
+Progress = Callable[[LoadAggregator, float, int], None]
+
+
+def _options(plan: LoadPlan | None) -> argparse.Namespace:
+    """Locust's parsed options with the plan attached (workers receive it from the master)."""
+    parser = get_empty_argument_parser()
+    setup_parser_arguments(parser)
+    options: argparse.Namespace = parser.parse(args=[])
+    options.headless = False  # the harness, not the shape greenlet, decides when to quit
+    if plan is not None:
+        setattr(options, PLAN_OPTION, plan.model_dump_json())
+    return options
+
+
+def _environment(classes: list[Any], plan: LoadPlan | None) -> Environment:
+    env = Environment(
+        user_classes=classes,
+        shape_class=PlanShape(plan) if plan is not None else None,
+        host=str(plan.target["web"]) if plan is not None else None,
+        parsed_options=_options(plan),
+        stop_timeout=5.0,
+    )
+    return env
+
+
+def _health_loop(env: Environment) -> None:
+    """Every second: this process's CPU, its Chromium's CPU, event-loop lag, late starts."""
+    me = psutil.Process()
+    me.cpu_percent(None)
+    browsers: dict[int, psutil.Process] = {}
+    while True:
+        start = time.perf_counter()
+        gevent.sleep(HEALTH_INTERVAL_S)
+        lag_ms = max(0.0, (time.perf_counter() - start - HEALTH_INTERVAL_S) * 1000.0)
+        browser_cpu = 0.0
+        for child in me.children(recursive=True):
+            try:
+                if child.pid not in browsers and "chrom" in child.name().lower():
+                    browsers[child.pid] = child
+                    child.cpu_percent(None)
+            except psutil.Error:
+                continue
+        for pid, proc in list(browsers.items()):
+            try:
+                browser_cpu += proc.cpu_percent(None)
+            except psutil.Error:
+                browsers.pop(pid, None)
+        current = locust_users.state()
+        current.collector.health(
+            {
+                "t": round(time.time(), 3),
+                "cpu": me.cpu_percent(None),
+                "browser_cpu": round(browser_cpu, 1),
+                "lag_ms": round(lag_ms, 2),
+                "users": env.runner.user_count if env.runner else 0,
+                "iterations": current.collector.total_iterations,
+                "queued": current.arrivals.qsize(),
+            }
+        )
+
+
+def _start_process_side(
+    env: Environment, journeys: Sequence[Journey], worker: int, plan: LoadPlan
+) -> list[gevent.Greenlet]:
+    locust_users.prepare(plan, journeys, worker, env)
+    return [gevent.spawn(_health_loop, env)]
+
+
+def run_local(
+    plan: LoadPlan,
+    journeys: Sequence[Journey],
+    aggregator: LoadAggregator,
+    *,
+    progress: Progress | None = None,
+    web_ui_port: int | None = None,
+) -> LoadOutcome:
+    """Run the plan in this process with Locust's local runner."""
+    env = _environment(locust_users.user_classes(journeys, plan), plan)
+    runner = env.create_local_runner()
+    helpers: list[gevent.Greenlet] = []
+
+    def on_start(**_: Any) -> None:
+        helpers.extend(_start_process_side(env, journeys, 0, plan))
+
+    env.events.test_start.add_listener(on_start)
+    if web_ui_port is not None:
+        env.create_web_ui("127.0.0.1", web_ui_port)
+    started = time.perf_counter()
+    runner.start_shape()
+
+    def ship() -> None:
+        while True:
+            gevent.sleep(DELTA_INTERVAL_S)
+            aggregator.absorb(LOCAL, locust_users.state().collector.take_delta())
+
+    def show() -> None:
+        while progress is not None:
+            gevent.sleep(2.0)
+            progress(aggregator, time.perf_counter() - started, runner.user_count)
+
+    helpers += [gevent.spawn(ship), gevent.spawn(show)]
+    _wait_stopped(runner, plan)
+    gevent.killall(helpers)
+    current = locust_users.state()
+    current.stop()
+    aggregator.absorb(LOCAL, current.collector.take_delta(), final=True)
+    runner.quit()
+    if env.web_ui is not None:
+        env.web_ui.stop()
+    return LoadOutcome(aggregator, time.perf_counter() - started, 1, [])
+
+
+def _wait_stopped(runner: Any, plan: LoadPlan) -> None:
+    """Wait for the shape to finish; a hard deadline stops a run that would overrun."""
+    deadline = time.perf_counter() + plan.total_duration_s + 60.0
+    while runner.state != STATE_STOPPED:
+        if time.perf_counter() > deadline:
+            runner.stop()
+            break
+        gevent.sleep(0.2)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run_master(
+    plan: LoadPlan,
+    journeys: Sequence[Journey],
+    aggregator: LoadAggregator,
+    *,
+    bind_host: str = "127.0.0.1",
+    bind_port: int = 5557,
+    expect_workers: int,
+    spawn_workers: Callable[[int], list[subprocess.Popen[bytes]]] | None = None,
+    progress: Progress | None = None,
+    web_ui_port: int | None = None,
+) -> LoadOutcome:
+    """Run the plan as Locust's master over `expect_workers` workers (started by
+    `spawn_workers(port)` for `--processes`, or by hand on other machines)."""
+    env = _environment(locust_users.user_classes(journeys, plan), plan)
+    runner: MasterRunner = env.create_master_runner(bind_host, bind_port)
+    finals: set[str] = set()
+
+    def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+        if REPORT_KEY in data:
+            aggregator.absorb(client_id, data[REPORT_KEY])
+
+    def on_final(environment: Any, msg: Any, **_: Any) -> None:
+        aggregator.absorb(msg.node_id, msg.data, final=True)
+        finals.add(msg.node_id)
+
+    env.events.worker_report.add_listener(on_report)
+    runner.register_message(FINAL_MESSAGE, on_final)
+    if web_ui_port is not None:
+        env.create_web_ui("127.0.0.1", web_ui_port)
+    children = spawn_workers(bind_port) if spawn_workers else []
+    try:
+        deadline = time.perf_counter() + WORKER_WAIT_S
+        while len(runner.clients.ready) < expect_workers:
+            exited = [c.args for c in children if c.poll() is not None]
+            if exited:
+                raise HarnessError(
+                    f"a worker process exited before the run started (code "
+                    f"{children[0].returncode}); see its output above"
+                )
+            if time.perf_counter() > deadline:
+                raise HarnessError(
+                    f"only {len(runner.clients.ready)} of {expect_workers} workers connected "
+                    f"to the master on {bind_host}:{bind_port} within {WORKER_WAIT_S:.0f} s"
+                )
+            gevent.sleep(0.1)
+        workers = list(runner.clients.keys())
+        started = time.perf_counter()
+        runner.start_shape()
+
+        def show() -> None:
+            while progress is not None:
+                gevent.sleep(2.0)
+                progress(aggregator, time.perf_counter() - started, runner.user_count)
+
+        shower = gevent.spawn(show)
+        _wait_stopped(runner, plan)
+        final_deadline = time.perf_counter() + FINAL_WAIT_S
+        while not finals.issuperset(workers) and time.perf_counter() < final_deadline:
+            gevent.sleep(0.1)
+        shower.kill()
+        runner.quit()
+        elapsed = time.perf_counter() - started
+    finally:
+        _stop_children(children)
+        if env.web_ui is not None:
+            env.web_ui.stop()
+    return LoadOutcome(aggregator, elapsed, len(workers), sorted(set(workers) - finals))
+
+
+def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) -> int:
+    """Serve as a Locust worker until the master says quit; returns an exit code."""
+    env = _environment(locust_users.user_classes(journeys, None), None)
+    runner: WorkerRunner = env.create_worker_runner(master_host, master_port)
+    helpers: list[gevent.Greenlet] = []
+
+    def on_start(environment: Any, **_: Any) -> None:
+        plan = LoadPlan.model_validate_json(getattr(environment.parsed_options, PLAN_OPTION))
+        helpers.extend(_start_process_side(env, journeys, runner.worker_index, plan))
+
+    def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+        if locust_users._state is not None:
+            data[REPORT_KEY] = locust_users.state().collector.take_delta()
+
+    def on_stop(**_: Any) -> None:
+        gevent.killall(helpers)
+        helpers.clear()
+        current = locust_users.state()
+        current.stop()
+        runner.send_message(FINAL_MESSAGE, current.collector.take_delta())
+
+    env.events.test_start.add_listener(on_start)
+    env.events.report_to_master.add_listener(on_report)
+    env.events.test_stop.add_listener(on_stop)
+    runner.greenlet.join()
+    return 0
+
+
+def spawn_local_workers(
+    count: int, argv: Sequence[str]
+) -> Callable[[int], list[subprocess.Popen[bytes]]]:
+    """For `--processes N`: start N `harness load --worker` processes on loopback."""
+
+    def spawn(port: int) -> list[subprocess.Popen[bytes]]:
+        command = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "load",
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            *argv,
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        return [subprocess.Popen(command, env=env) for _ in range(count)]
+
+    return spawn
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.terminate()
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

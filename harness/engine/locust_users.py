@@ -1,0 +1,314 @@
+"""Locust user classes over the journey runtime, and the per-process state they share.
+
+One Locust user class per journey (closed shapes) and one `ArrivalUser` class that takes
+scheduled arrivals from a queue (the open model). Every iteration goes through
+`VirtualUser.run_iteration`, exactly as a smoke run does. Imports locust (and so gevent).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gevent
+from gevent.event import AsyncResult
+from gevent.lock import BoundedSemaphore
+from gevent.queue import Empty, Queue
+from locust import User, constant, task
+
+from harness.engine.collector import LoadCollector
+from harness.engine.plan import LoadPlan, ShapeKind
+from harness.journey import Journey
+from harness.records import IterationRecord, Outcome, StepRecord
+from harness.runtime import RunSettings, VirtualUser
+from harness.targets import Target
+from harness.touchpoints.web import BrowserHost
+
+ARRIVAL_USER = "ArrivalUser"
+POLL_S = 0.5
+
+
+def gevent_wait(future: Any) -> Any:
+    """Wait for a browser-loop future without blocking the other greenlets."""
+    done: AsyncResult = AsyncResult()
+    future.add_done_callback(lambda _: done.set(None))
+    done.get()
+    return future.result()
+
+
+class LocustStatsSink:
+    """Forwards records to the collector and reports each step to Locust's request event, so
+    Locust's own statistics and web UI show journeys and steps."""
+
+    def __init__(self, collector: LoadCollector, environment: Any) -> None:
+        self.collector = collector
+        self.request_event = environment.events.request
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Record the step and fire `events.request` for it."""
+        self.collector.step_finished(record)
+        failed = record.outcome is Outcome.FAILED
+        self.request_event.fire(
+            request_type=record.touchpoint.value,
+            name=f"{record.journey} › {record.step}",
+            start_time=record.started_at,
+            response_time=record.duration_ms,
+            response_length=0,
+            response=None,
+            context={},
+            exception=StepFailure(f"{record.error_kind}: {record.message}") if failed else None,
+        )
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Record the iteration."""
+        self.collector.iteration_finished(record)
+
+
+class StepFailure(Exception):
+    """How a failed step appears in Locust's failure table."""
+
+
+@dataclass(order=True)
+class Ticket:
+    """One scheduled arrival: which journey, and the instant it was meant to start."""
+
+    intended: float
+    journey: str = field(compare=False)
+
+
+@dataclass
+class ProcessState:
+    """What every user in this load process shares; built when the test starts."""
+
+    plan: LoadPlan
+    journeys: dict[str, Journey]
+    collector: LoadCollector
+    settings: RunSettings
+    sink: LocustStatsSink
+    web_gate: BoundedSemaphore
+    budget: int
+    arrivals: Queue[Ticket] = field(default_factory=Queue)
+    browser_host: BrowserHost | None = None
+    users: itertools.count[int] = field(default_factory=itertools.count)
+    scheduler: gevent.Greenlet | None = None
+
+    def browser(self) -> BrowserHost:
+        """This process's Chromium, hosted on a greenlet, pinned away from the generator."""
+        if self.browser_host is None:
+            self.browser_host = BrowserHost(
+                waiter=gevent_wait, host_loop=gevent.spawn, cpus=browser_cpus()
+            )
+        return self.browser_host
+
+    def new_virtual_user(self) -> VirtualUser:
+        """A virtual user with a process-unique index (the worker index is in the settings)."""
+        return VirtualUser(
+            index=next(self.users), settings=self.settings, sink=self.sink, browser=self.browser
+        )
+
+    def run(
+        self, user: VirtualUser, journey: Journey, iteration: int, scheduled: float | None = None
+    ) -> bool:
+        """Run one iteration within the budget and the browser cap; False once over budget."""
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        if journey.uses_browser:
+            with self.web_gate:
+                user.run_iteration(journey, iteration, scheduled=scheduled)
+        else:
+            user.run_iteration(journey, iteration, scheduled=scheduled)
+        return True
+
+    def start_arrivals(self) -> None:
+        """Start the open-model scheduler of this process (its share of the plan's rate)."""
+        self.scheduler = gevent.spawn(self._schedule)
+
+    def _schedule(self) -> None:
+        plan = self.plan
+        rate = plan.rate / plan.workers
+        names = sorted(
+            n for n, j in self.journeys.items() if plan.browser_users > 0 or not j.uses_browser
+        )
+        weights = [self.journeys[n].weight for n in names]
+        rng = random.Random(plan.seed * 1_000_003 + self.settings.worker)
+        start = time.perf_counter()
+        budget = plan.max_iterations // plan.workers
+        for k in itertools.count():
+            intended = start + k / rate
+            if intended - start >= plan.total_duration_s or k >= budget:
+                return
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            self.arrivals.put(Ticket(intended, rng.choices(names, weights)[0]))
+
+    def stop(self) -> None:
+        """Stop scheduling, count never-started arrivals as dropped, close Chromium."""
+        if self.scheduler is not None:
+            self.scheduler.kill(block=False)
+        left = self.arrivals.qsize()
+        while not self.arrivals.empty():
+            self.arrivals.get_nowait()
+        if left:
+            self.collector.dropped(left)
+        if self.browser_host is not None:
+            self.browser_host.close()
+            self.browser_host = None
+
+
+_state: ProcessState | None = None
+
+
+def state() -> ProcessState:
+    """The current process state; users only run after the test has started."""
+    if _state is None:
+        raise RuntimeError("the load test has not started in this process")
+    return _state
+
+
+def prepare(
+    plan: LoadPlan, journeys: Sequence[Journey], worker: int, environment: Any
+) -> ProcessState:
+    """Build (or rebuild) this process's state when a test starts."""
+    global _state
+    target = Target.model_validate(plan.target)
+    settings = RunSettings(
+        run_id=plan.run_id,
+        target=target,
+        artifacts_dir=Path(plan.results_root) / plan.run_id / "artifacts",
+        seed=plan.seed,
+        worker=worker,
+        profile=plan.profile,
+        locale=plan.locale,
+        request_timeout=plan.request_timeout,
+        action_timeout=plan.action_timeout,
+        navigation_timeout=plan.navigation_timeout,
+        record_browser_trace=plan.record_browser_trace,
+    )
+    collector = LoadCollector(
+        sample_rate=plan.step_sample_rate, late_after_ms=plan.late_after_ms, seed=plan.seed + worker
+    )
+    _state = ProcessState(
+        plan=plan,
+        journeys={j.name: j for j in journeys},
+        collector=collector,
+        settings=settings,
+        sink=LocustStatsSink(collector, environment),
+        web_gate=BoundedSemaphore(max(1, plan.browser_users)),
+        budget=max(1, plan.max_iterations // plan.workers),
+    )
+    if plan.shape is ShapeKind.ARRIVAL:
+        _state.start_arrivals()
+    return _state
+
+
+def browser_cpus() -> set[int] | None:
+    """Cores for Chromium: the last core when there are at least two, so that browser CPU does
+    not starve the load generator (measured: it otherwise cuts API throughput by 70%)."""
+    import os
+
+    try:
+        available = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+    return {available[-1]} if len(available) >= 2 else None
+
+
+class JourneyUser(User):
+    """Base of the per-journey user classes: back-to-back iterations of one journey."""
+
+    abstract = True
+    journey: ClassVar[Journey]
+    wait_time = constant(0)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.virtual_user = state().new_virtual_user()
+        self.iteration = 0
+
+    @task
+    def iterate(self) -> None:
+        """Run the next iteration; idle once the run's iteration budget is spent."""
+        if state().run(self.virtual_user, self.journey, self.iteration):
+            self.iteration += 1
+        else:
+            gevent.sleep(POLL_S)
+
+    def on_stop(self) -> None:
+        """Close this user's connections."""
+        self.virtual_user.close()
+
+
+class ArrivalUser(User):
+    """Open model: takes the next scheduled arrival and times it from its intended start."""
+
+    wait_time = constant(0)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.virtual_user = state().new_virtual_user()
+        self.iteration = 0
+
+    @task
+    def iterate(self) -> None:
+        """Run one arrival, or count it dropped when it waited longer than allowed."""
+        current = state()
+        try:
+            ticket = current.arrivals.get(timeout=POLL_S)
+        except Empty:
+            return
+        if time.perf_counter() - ticket.intended > current.plan.drop_after_s:
+            current.collector.dropped()
+            return
+        journey = current.journeys[ticket.journey]
+        if current.run(self.virtual_user, journey, self.iteration, scheduled=ticket.intended):
+            self.iteration += 1
+
+    def on_stop(self) -> None:
+        """Close this user's connections."""
+        self.virtual_user.close()
+
+
+def user_classes(journeys: Sequence[Journey], plan: LoadPlan | None) -> list[type[User]]:
+    """The Locust user classes: one per journey, weighted; web journeys fixed to the browser
+    cap (and left out when it is 0); with `plan=None` (a worker) every class, unweighted."""
+    classes: list[type[User]] = []
+    web = [j for j in journeys if j.uses_browser]
+    fixed_by_name: dict[str, int] = {}
+    if plan is not None:
+        fixed = _split(plan.browser_users * plan.workers, [j.weight for j in web])
+        fixed_by_name = {j.name: n for j, n in zip(web, fixed, strict=True)}
+    for journey in journeys:
+        attributes: dict[str, Any] = {"journey": journey, "weight": journey.weight}
+        if plan is not None and journey.uses_browser:
+            if fixed_by_name.get(journey.name, 0) == 0:
+                continue
+            attributes["fixed_count"] = fixed_by_name[journey.name]
+        classes.append(type(class_name(journey), (JourneyUser,), attributes))
+    if plan is None or plan.shape is ShapeKind.ARRIVAL:
+        return [ArrivalUser] if plan is not None else [*classes, ArrivalUser]
+    return classes
+
+
+def class_name(journey: Journey) -> str:
+    """The Locust user-class name of a journey (the same on master and workers)."""
+    return f"journey:{journey.name}"
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """Split `total` by `weights` with the largest-remainder method."""
+    if not weights:
+        return []
+    whole = sum(weights)
+    shares = [total * w / whole for w in weights]
+    counts = [int(s) for s in shares]
+    order = sorted(range(len(weights)), key=lambda i: shares[i] - counts[i], reverse=True)
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts

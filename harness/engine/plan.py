@@ -1,0 +1,139 @@
+"""What a load run should do, as data: users, shape, duration, browser cap, sampling.
+
+Parsed and validated here, at the edge, so the Locust adapter only reads typed values. A plan is
+also shipped from the Locust master to its workers, as JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.errors import SpecError, UsageError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+MAX_DURATION_S = 24 * 3600.0
+
+
+def parse_duration(text: str, *, what: str = "duration") -> float:
+    """Seconds in a duration like `30s`, `2m`, `1h30m`, `500ms` or a plain number of seconds.
+
+    Raises `SpecError` naming the value and showing valid examples.
+    """
+    raw = text.strip().lower()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        pos, seconds = 0, 0.0
+        for match in _DURATION.finditer(raw):
+            if match.start() != pos:
+                break
+            value, unit = float(match.group(1)), match.group(2)
+            seconds += value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+            pos = match.end()
+        if pos != len(raw) or not raw:
+            raise SpecError(
+                f"{what} {text!r} is not a duration: use a number with a unit, "
+                "e.g. 30s, 2m, 1h30m or 500ms"
+            ) from None
+    if seconds <= 0 or seconds > MAX_DURATION_S:
+        raise SpecError(f"{what} {text!r} must be more than 0 and at most 24h")
+    return seconds
+
+
+class ShapeKind(StrEnum):
+    """How the number of users (or arrivals) changes over the run."""
+
+    RAMP = "ramp"  #: spawn `users` at `spawn_rate`, hold until the duration ends
+    STEPS = "steps"  #: a list of (users, duration) stages
+    ARRIVAL = "arrival"  #: open model: `rate` iterations per second, whatever the latency
+
+
+class Stage(BaseModel):
+    """One stage of a `steps` shape."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    users: int = Field(ge=0)
+    duration_s: float = Field(gt=0)
+
+
+def parse_stages(text: str) -> list[Stage]:
+    """`10x30s,20x1m` → two stages; raises `SpecError` with an example."""
+    stages = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        users, sep, duration = part.partition("x")
+        if not sep or not users.strip().isdigit():
+            raise SpecError(
+                f"stage {part!r} in --steps is not USERSxDURATION, e.g. --steps 10x30s,20x1m"
+            )
+        stages.append(Stage(users=int(users), duration_s=parse_duration(duration, what="stage")))
+    if not stages:
+        raise SpecError("--steps needs at least one stage, e.g. --steps 10x30s,20x1m")
+    return stages
+
+
+class LoadPlan(BaseModel):
+    """Everything the engine needs to run a load test, shipped to workers as JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    shape: ShapeKind = ShapeKind.RAMP
+    users: int = Field(default=10, ge=1, le=100_000)
+    spawn_rate: float = Field(default=10.0, gt=0)
+    duration_s: float = Field(default=30.0, gt=0, le=MAX_DURATION_S)
+    stages: list[Stage] = Field(default_factory=list)
+    rate: float = Field(default=0.0, ge=0)  #: arrivals per second, whole run (arrival shape)
+    max_users: int = Field(default=50, ge=1)  #: bound on concurrent iterations (arrival shape)
+    late_after_ms: float = 10.0  #: an iteration starting later than this after its slot is late
+    drop_after_s: float = 5.0  #: an arrival still waiting this long is dropped
+    browser_users: int = Field(default=1, ge=0)  #: concurrent web iterations per process
+    step_sample_rate: float = Field(default=1.0, ge=0, le=1)  #: share of passed steps written
+    max_iterations: int = Field(default=1_000_000, ge=1)  #: hard bound over the whole run
+    workers: int = Field(default=1, ge=1)  #: processes that generate load
+    seed: int = 1
+    profile: str = "default"
+    locale: str = "en_US"
+    target: dict[str, str | bool]
+    results_root: str
+    request_timeout: float = 10.0
+    action_timeout: float = 5.0
+    navigation_timeout: float = 15.0
+    record_browser_trace: bool = True
+    keyword: str | None = None
+    journeys: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadPlan:
+        if self.shape is ShapeKind.ARRIVAL and self.rate <= 0:
+            raise UsageError(
+                "--shape arrival needs --rate N (iterations per second), e.g. --rate 20"
+            )
+        if self.shape is ShapeKind.STEPS and not self.stages:
+            raise UsageError("--shape steps needs --steps, e.g. --steps 10x30s,20x1m")
+        return self
+
+    @property
+    def total_duration_s(self) -> float:
+        """How long the shape runs, in seconds."""
+        if self.shape is ShapeKind.STEPS:
+            return sum(s.duration_s for s in self.stages)
+        return self.duration_s
+
+    def users_at(self, elapsed_s: float) -> int | None:
+        """Users wanted `elapsed_s` into the run (for closed shapes); None once it is over."""
+        if elapsed_s >= self.total_duration_s:
+            return None
+        if self.shape is ShapeKind.STEPS:
+            edge = 0.0
+            for stage in self.stages:
+                edge += stage.duration_s
+                if elapsed_s < edge:
+                    return stage.users
+            return None
+        if self.shape is ShapeKind.ARRIVAL:
+            return self.max_users * self.workers
+        return self.users

@@ -1,0 +1,197 @@
+"""What a load run shows people: the live progress line, generator health, the closing tables
+and summary.md. Reads only the aggregator (or a stored run's histograms)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.engine.collector import LoadAggregator
+from harness.telemetry.hdr import HdrStore, SeriesKey
+
+CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
+LAG_SATURATED_MS = 100.0
+
+
+@dataclass(frozen=True)
+class Health:
+    """Generator health over a run: per-process CPU, loop lag and late starts, and the verdict."""
+
+    samples: int
+    cpu_median: float
+    cpu_max: float
+    browser_cpu_max: float
+    lag_p95_ms: float
+    lag_max_ms: float
+    late: int
+    dropped: int
+    saturated: bool
+    reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for run.json."""
+        return {**self.__dict__, "reasons": list(self.reasons)}
+
+
+def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
+    """Judge whether the generator kept up: a saturated generator cannot vouch for latencies."""
+    samples = aggregator.health[2:] or aggregator.health  # skip start-up samples
+    cpus = [float(s["cpu"]) for s in samples] or [0.0]
+    lags = sorted(float(s["lag_ms"]) for s in samples) or [0.0]
+    lag_p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
+    reasons = []
+    cpu_median = statistics.median(cpus)
+    if cpu_median >= CPU_SATURATED:
+        reasons.append(f"generator CPU median {cpu_median:.0f}% of a core (≥ {CPU_SATURATED:.0f}%)")
+    if lag_p95 >= LAG_SATURATED_MS:
+        reasons.append(f"event-loop lag p95 {lag_p95:.0f} ms (≥ {LAG_SATURATED_MS:.0f} ms)")
+    late_share = aggregator.late / total_iterations if total_iterations else 0.0
+    if late_share > 0.05:
+        reasons.append(f"{aggregator.late} iterations ({late_share:.0%}) started late")
+    if aggregator.dropped:
+        reasons.append(f"{aggregator.dropped} scheduled iterations were dropped")
+    return Health(
+        samples=len(samples),
+        cpu_median=round(cpu_median, 1),
+        cpu_max=round(max(cpus), 1),
+        browser_cpu_max=round(
+            max((float(s.get("browser_cpu", 0)) for s in samples), default=0.0), 1
+        ),
+        lag_p95_ms=round(lag_p95, 2),
+        lag_max_ms=round(lags[-1], 2),
+        late=aggregator.late,
+        dropped=aggregator.dropped,
+        saturated=bool(reasons),
+        reasons=tuple(reasons),
+    )
+
+
+def progress_line(aggregator: LoadAggregator, elapsed: float, total: float, users: int) -> str:
+    """`  12s/30s  users 20  41.5 it/s  1,204 it  0 failed  p95 api 12 ms · web 1.9 s`."""
+    iterations = aggregator.iterations
+    failed = aggregator.failures
+    share = failed / iterations if iterations else 0.0
+    p95 = []
+    for key in aggregator.hdr:
+        if key.is_iteration:
+            p95.append(f"{_short(key.journey)} {_ms(aggregator.hdr.summary(key).p(95.0))}")
+    return (
+        f"  {elapsed:4.0f}s/{total:.0f}s  users {users:<4} {aggregator.rate():7.1f} it/s  "
+        f"{iterations:,} it  {failed:,} failed ({share:.1%})  p95 " + " · ".join(p95)
+    )
+
+
+def latency_rows(store: HdrStore, journeys: dict[str, list[int]]) -> list[list[str]]:
+    """Rows: series, count, failed, p50, p95, p99, max — journeys first, their steps below."""
+    rows = [["journey / step", "touchpoint", "count", "failed", "p50", "p95", "p99", "max"]]
+    for key in sorted(store, key=lambda k: (k.target, k.journey, not k.is_iteration)):
+        s = store.summary(key)
+        failed = str(journeys.get(key.journey, [0, 0])[1]) if key.is_iteration else ""
+        label = key.journey if key.is_iteration else f"  › {key.step}"
+        rows.append(
+            [
+                label,
+                key.touchpoint or "—",
+                f"{s.count:,}",
+                failed,
+                _ms(s.p(50.0)),
+                _ms(s.p(95.0)),
+                _ms(s.p(99.0)),
+                _ms(s.max_ms),
+            ]
+        )
+    return rows
+
+
+def step_failures(
+    store: HdrStore, errors: dict[tuple[str, str, str, str], int]
+) -> dict[SeriesKey, int]:
+    """Failed count per step series."""
+    found: dict[SeriesKey, int] = {}
+    for key in store:
+        found[key] = sum(
+            n
+            for (j, st, tp, _), n in errors.items()
+            if (j, st, tp) == (key.journey, key.step, key.touchpoint)
+        )
+    return found
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Align rows into text columns (first column left, the rest right)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """The same rows as a Markdown table."""
+    head, *body = rows
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    return lines
+
+
+def summary_markdown(
+    *,
+    run_id: str,
+    target: str,
+    plan_text: str,
+    elapsed_s: float,
+    aggregator: LoadAggregator,
+    health: Health,
+) -> str:
+    """summary.md of a load run."""
+    iterations = aggregator.iterations
+    failed = aggregator.failures
+    journeys = {k: v.as_list() for k, v in aggregator.journeys.items()}
+    lines = [
+        f"# Load run `{run_id}` against `{target}`",
+        "",
+        f"{plan_text}. {iterations:,} iterations in {elapsed_s:.1f} s "
+        f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
+        f"({failed / iterations if iterations else 0:.2%}).",
+        "",
+        "## Latency (HDR, exact to 3 significant digits)",
+        "",
+        *markdown_table(latency_rows(aggregator.hdr, journeys)),
+        "",
+        "## Load generator health",
+        "",
+        f"- CPU of the generator: median {health.cpu_median:.0f}%, "
+        f"max {health.cpu_max:.0f}% of a core; Chromium max {health.browser_cpu_max:.0f}%",
+        f"- event-loop lag: p95 {health.lag_p95_ms:.1f} ms, max {health.lag_max_ms:.1f} ms",
+        f"- late iteration starts: {health.late:,}; dropped arrivals: {health.dropped:,}",
+        "- verdict: "
+        + ("**SATURATED** — " + "; ".join(health.reasons) if health.saturated else "kept up"),
+    ]
+    if aggregator.errors:
+        lines += [
+            "",
+            "## Failures",
+            "",
+            "| journey | step | touchpoint | kind | count |",
+            "|---|---|---|---|---|",
+        ]
+        for (journey, step, touchpoint, kind), count in aggregator.errors.most_common(20):
+            lines.append(f"| `{journey}` | `{step}` | {touchpoint} | {kind} | {count:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:.1f} s"
+    if value >= 100:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def _short(name: str, limit: int = 18) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
