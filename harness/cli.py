@@ -112,7 +112,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help="harness.toml to use")
     parser.add_argument("--journeys", type=Path, action="append", metavar="PATH")
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="select journeys by name/tag")
-    parser.add_argument("--seed", type=int, help="synthetic-data seed (default from config)")
+    parser.add_argument(
+        "--seed", type=int, help="synthetic-data seed (default: config, else a fresh one per run)"
+    )
     parser.add_argument("--results", type=Path, metavar="DIR", help="where run folders go")
     parser.add_argument("--headed", action="store_true", help="show the browser window")
 

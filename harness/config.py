@@ -59,7 +59,7 @@ class HarnessConfig(BaseModel):
 
     journeys: list[str] = Field(default_factory=lambda: ["journeys"])
     results: str = "results"
-    seed: int = 1
+    seed: int | None = None  #: None: a fresh seed per run, printed and stored in run.json
     profile: str = "default"
     locale: str = "en_US"
     request_timeout: float = 10.0

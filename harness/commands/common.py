@@ -4,6 +4,7 @@ starting the sandbox), checking it answers, and fanning records out to several s
 from __future__ import annotations
 
 import argparse
+import random
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,10 @@ def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> 
         matching = f" matching -k {options.keyword!r}" if options.keyword else ""
         raise UsageError(f"no journeys found in {where}{matching}")
     seed = options.seed if options.seed is not None else config.seed
+    if seed is None:
+        # A fresh seed per run, so that runs against a long-lived target do not replay the same
+        # people (and hit "email taken"); it is printed and stored so `--seed` replays the run.
+        seed = random.SystemRandom().randrange(1, 2**24)
     results_root = options.results or (loaded.root / config.results)
     return RunInputs(loaded, journeys, seed, Path(results_root).resolve(), list(paths))
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from harness.commands.common import check_reachable, resolve_target, run_inputs
 from harness.engine import locust_driver
 from harness.engine.collector import LoadAggregator
+from harness.engine.network import free_port
 from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
 from harness.engine.summary import (
     assess_health,
@@ -54,7 +55,7 @@ def run(options: argparse.Namespace) -> int:
         describe = _describe(plan)
         print(
             f"journey-harness load · target {target.name} ({target.web}) · {describe} · "
-            f"run {run_id}",
+            f"seed {inputs.seed} · run {run_id}",
             flush=True,
         )
         journeys = inputs.journeys
@@ -78,7 +79,7 @@ def run(options: argparse.Namespace) -> int:
                 spawn = None
                 port = options.master_port
                 if options.processes:
-                    port = locust_driver.free_port()
+                    port = free_port()
                     spawn = locust_driver.spawn_local_workers(
                         options.processes, _worker_argv(options, inputs.journey_paths)
                     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import psutil
 from locust import LoadTestShape
 from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
 from locust.env import Environment
+from locust.rpc import Message
 from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
 from harness.engine import locust_users
@@ -192,14 +192,6 @@ def _wait_stopped(runner: Any, plan: LoadPlan) -> None:
         gevent.sleep(0.2)
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def run_master(
     plan: LoadPlan,
     journeys: Sequence[Journey],
@@ -261,6 +253,10 @@ def run_master(
         while not finals.issuperset(workers) and time.perf_counter() < final_deadline:
             gevent.sleep(0.1)
         shower.kill()
+        # A worker that reported "stopped" is no longer among the master's clients until it
+        # re-registers, so Locust's own quit() would not reach it: tell each one directly.
+        for worker in workers:
+            runner.server.send_to_client(Message("quit", None, worker))
         runner.quit()
         elapsed = time.perf_counter() - started
     finally:

@@ -65,7 +65,7 @@ def parse_stages(text: str) -> list[Stage]:
     stages = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         users, sep, duration = part.partition("x")
-        if not sep or not users.strip().isdigit():
+        if not sep or not users.strip().isdigit() or not duration.strip():
             raise SpecError(
                 f"stage {part!r} in --steps is not USERSxDURATION, e.g. --steps 10x30s,20x1m"
             )

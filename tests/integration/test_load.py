@@ -1,0 +1,206 @@
+"""`harness load` end to end on Locust: local with Chromium, distributed master/workers, and the
+open model under a stalled target."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness.engine.network import free_port
+from harness.sandbox.process import SandboxProcess, SandboxUrls
+from harness.telemetry.hdr import HdrStore, SeriesKey
+from tests.integration.conftest import REPO, only_run_dir, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def lines(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
+
+
+def step_counts(records: list[dict]) -> Counter[SeriesKey]:
+    return Counter(
+        SeriesKey(r["target"], r["journey"], r["step"], r["touchpoint"])
+        for r in records
+        if r["kind"] == "step"
+    )
+
+
+def test_local_load_with_browser_users_summarises_every_journey_and_step(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "load",
+        "--target",
+        sandbox.base,
+        "--users",
+        "6",
+        "--spawn-rate",
+        "6",
+        "--duration",
+        "8s",
+        "--browser-users",
+        "1",
+        "-k",
+        "not cross",
+        "--results",
+        str(tmp_path),
+    )
+
+    assert result.code == 0, result.out + result.err
+    run_dir = only_run_dir(tmp_path)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "passed" and run["mode"] == "load" and run["iterations"] > 0
+    summary = (run_dir / "summary.md").read_text()
+    for name in (
+        "api_catalog_and_orders",
+        "mobile_reorder",
+        "browse_and_buy",
+        "› pay",
+        "› checkout",
+    ):
+        assert name in summary
+    assert "| journey / step | touchpoint | count | failed | p50 | p95 | p99 | max |" in summary
+    assert "it/s" in result.out  # the live progress line
+    assert "generator: CPU median" in result.out
+    # Every step line in steps.jsonl is in the merged histograms, and nothing else is.
+    store = HdrStore.read(run_dir / "histograms")
+    counted = step_counts(lines(run_dir))
+    assert counted and all(store.count(k) == n for k, n in counted.items())
+    health = json.loads((run_dir / "health.json").read_text())
+    assert health["samples"] and {"cpu", "lag_ms", "browser_cpu"} <= set(health["samples"][0])
+
+
+def test_master_and_two_workers_merge_histograms_exactly(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    harness = [sys.executable, "-m", "harness.cli", "load"]
+    master = subprocess.Popen(
+        [
+            *harness,
+            "--master",
+            "--expect-workers",
+            "2",
+            "--master-port",
+            str(port),
+            "--target",
+            sandbox.base,
+            "--users",
+            "6",
+            "--spawn-rate",
+            "6",
+            "--duration",
+            "6s",
+            "--browser-users",
+            "0",
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [*harness, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        out, err = master.communicate(timeout=120)
+        worker_errors = [w.communicate(timeout=30)[1] for w in workers]
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert master.returncode == 0, out + err
+    assert all(w.returncode == 0 for w in workers), worker_errors
+    run_dir = only_run_dir(tmp_path)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert len(run["workers"]) == 2 and all(n > 0 for n in run["workers"].values())
+    assert run["missing_workers"] == []
+    merged = HdrStore.read(run_dir / "histograms")
+    parts = [HdrStore.read(p) for p in sorted((run_dir / "histograms" / "by-source").iterdir())]
+    assert len(parts) == 2
+    assert len(merged) > 0
+    for key in merged:
+        assert merged.count(key) == sum(p.count(key) for p in parts), key
+    counted = step_counts(lines(run_dir))
+    assert all(merged.count(k) == n for k, n in counted.items())
+    # Both workers generated synthetic people, and no two iterations shared one.
+    people = [r["person"] for r in lines(run_dir) if r["kind"] == "iteration"]
+    assert len(people) == len(set(people)) == run["iterations"]
+    assert {r["worker"] for r in lines(run_dir)} == {0, 1}
+
+
+def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:
+    with SandboxProcess() as target:
+        command = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "load",
+            "--target",
+            target.urls.base,
+            "--shape",
+            "arrival",
+            "--rate",
+            "20",
+            "--max-users",
+            "6",
+            "--duration",
+            "8s",
+            "--browser-users",
+            "0",
+            "-k",
+            "api_catalog",
+            "--results",
+            str(tmp_path),
+        ]
+        load = subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            time.sleep(4.0)
+            os.kill(target.pid, signal.SIGSTOP)
+            time.sleep(1.5)
+            os.kill(target.pid, signal.SIGCONT)
+            out, err = load.communicate(timeout=90)
+        finally:
+            os.kill(target.pid, signal.SIGCONT)
+            if load.poll() is None:
+                load.kill()
+                load.wait()
+
+    assert load.returncode in (0, 1), out + err
+    records = lines(only_run_dir(tmp_path))
+    iterations = [r for r in records if r["kind"] == "iteration"]
+    steps = [r for r in records if r["kind"] == "step"]
+    slow_iterations = [r for r in iterations if r["duration_ms"] >= 800]
+    slow_steps = [r for r in steps if r["duration_ms"] >= 800]
+    # Only the 6 users in flight saw the stall inside a step; every arrival scheduled during
+    # it waited for a user, and the open model counts that wait as latency.
+    assert len(slow_steps) <= 6
+    assert len(slow_iterations) >= 12, [r["duration_ms"] for r in iterations]
+    assert max(r["duration_ms"] for r in iterations) >= 1400
+    assert any((r["late_ms"] or 0) > 500 for r in iterations)
+    assert "late" in out

@@ -1,0 +1,194 @@
+"""The load engine's pure parts: plans and durations, collector deltas, the aggregator's merge,
+HDR stores and generator-health judgement. No Locust, no sockets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.engine.collector import LoadAggregator, LoadCollector
+from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
+from harness.engine.summary import assess_health, latency_rows, progress_line
+from harness.errors import ErrorKind, SpecError, UsageError
+from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
+from harness.results import RunDirectory
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+
+TARGET = {"name": "t", "web": "http://127.0.0.1:1/", "api": "x", "mobile": "y"}
+
+
+def plan(**overrides) -> LoadPlan:
+    return LoadPlan(run_id="r", target=TARGET, results_root="/tmp", **overrides)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("2m", 120), ("1h30m", 5400), ("500ms", 0.5), ("45", 45), ("1m30s", 90)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "10 s", "5x", "-3s", "0s", "25h", "1h-2m"])
+def test_bad_durations_name_the_value(text: str) -> None:
+    with pytest.raises(SpecError, match=repr(text).replace("(", r"\(")):
+        parse_duration(text)
+
+
+def test_stages_and_users_over_time() -> None:
+    stages = parse_stages("5x10s, 20x1m")
+    steps = plan(shape=ShapeKind.STEPS, stages=stages)
+    assert steps.total_duration_s == 70
+    assert [steps.users_at(t) for t in (0, 9.9, 10, 69.9, 70)] == [5, 5, 20, 20, None]
+    ramp = plan(users=7, duration_s=5)
+    assert (ramp.users_at(4.9), ramp.users_at(5)) == (7, None)
+    arrival = plan(shape=ShapeKind.ARRIVAL, rate=5, max_users=3, workers=2)
+    assert arrival.users_at(0) == 6
+
+
+@pytest.mark.parametrize("text", ["10", "tenx30s", "10x", "x30s", ","])
+def test_bad_stages(text: str) -> None:
+    with pytest.raises(SpecError, match="steps"):
+        parse_stages(text)
+
+
+def test_inconsistent_plans_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="--rate"):
+        plan(shape=ShapeKind.ARRIVAL)
+    with pytest.raises(UsageError, match="--steps"):
+        plan(shape=ShapeKind.STEPS)
+
+
+def step(journey: str, name: str, ms: float, outcome: Outcome = Outcome.PASSED) -> StepRecord:
+    return StepRecord(
+        run_id="r",
+        target="t",
+        journey=journey,
+        step=name,
+        index=0,
+        touchpoint=Touchpoint.API,
+        worker=0,
+        user=0,
+        iteration=0,
+        started_at=1000.0,
+        duration_ms=ms,
+        outcome=outcome,
+        error_kind=ErrorKind.HTTP_STATUS if outcome is Outcome.FAILED else None,
+    )
+
+
+def iteration(
+    journey: str, ms: float, *, failed: bool = False, late_ms: float | None = None
+) -> IterationRecord:
+    return IterationRecord(
+        run_id="r",
+        target="t",
+        journey=journey,
+        worker=0,
+        user=0,
+        iteration=0,
+        started_at=1000.5,
+        duration_ms=ms,
+        outcome=Outcome.FAILED if failed else Outcome.PASSED,
+        steps_passed=1,
+        steps_total=1,
+        late_ms=late_ms,
+    )
+
+
+def test_deltas_count_every_record_exactly_once() -> None:
+    collector = LoadCollector(sample_rate=1.0, late_after_ms=10)
+    aggregator = LoadAggregator()
+    for i in range(50):
+        collector.step_finished(step("buy", "pay", 10 + i))
+        collector.iteration_finished(iteration("buy", 20 + i, failed=i % 10 == 0, late_ms=i))
+        if i % 7 == 0:
+            aggregator.absorb("w1", collector.take_delta())
+    aggregator.absorb("w1", collector.take_delta(), final=True)
+    aggregator.absorb("w1", collector.take_delta())  # an empty delta adds nothing
+
+    pay = SeriesKey("t", "buy", "pay", "api")
+    whole = SeriesKey("t", "buy", ITERATION, "")
+    assert aggregator.hdr.count(pay) == 50
+    assert aggregator.hdr.count(whole) == 50
+    assert (aggregator.iterations, aggregator.failures) == (50, 5)
+    assert aggregator.late == 39  # late_ms 11..49 are over the 10 ms limit
+    assert aggregator.sources["w1"].final
+    assert aggregator.seconds[1000].iterations == 50
+
+
+def test_sampling_keeps_every_failure() -> None:
+    collector = LoadCollector(sample_rate=0.0)
+    for i in range(20):
+        collector.step_finished(step("buy", "pay", 5, Outcome.FAILED if i < 3 else Outcome.PASSED))
+    delta = collector.take_delta()
+    assert len(delta["lines"]) == 3
+    assert all(json.loads(line)["outcome"] == "failed" for line in delta["lines"])
+    assert delta["errors"] == [["buy", "pay", "api", "http_status", 3]]
+
+
+def test_merged_histograms_equal_the_sum_of_sources(tmp_path: Path) -> None:
+    run = RunDirectory(tmp_path, "run")
+    aggregator = LoadAggregator(run)
+    for source, n in (("a", 30), ("b", 45)):
+        collector = LoadCollector()
+        for i in range(n):
+            collector.step_finished(step("buy", "pay", 1 + i))
+        aggregator.absorb(source, json.loads(json.dumps(collector.take_delta())))
+    run.close()
+    key = SeriesKey("t", "buy", "pay", "api")
+    assert aggregator.hdr.count(key) == 75
+    assert sum(s.hdr.count(key) for s in aggregator.sources.values()) == 75
+    assert len((tmp_path / "run" / "steps.jsonl").read_text().splitlines()) == 75
+
+
+def test_hdr_store_percentiles_are_exact_to_three_digits(tmp_path: Path) -> None:
+    store = HdrStore()
+    key = SeriesKey("t", "j", "s", "web")
+    for value in range(1, 10_001):
+        store.record(key, value / 10.0)  # 0.1 ms .. 1000 ms
+    summary = store.summary(key)
+    assert summary.count == 10_000
+    for p, exact in ((50.0, 500.0), (95.0, 950.0), (99.0, 990.0)):
+        assert abs(summary.p(p) - exact) <= exact * 0.001 + 0.001
+    store.write(tmp_path / "h")
+    again = HdrStore.read(tmp_path / "h")
+    assert again.count(key) == 10_000
+    assert again.summary(key).p(99.0) == summary.p(99.0)
+
+
+def test_coordinated_omission_correction_backfills() -> None:
+    store = HdrStore()
+    key = SeriesKey("t", "j", ITERATION, "")
+    for _ in range(99):
+        store.record(key, 1.0, expected_interval_ms=10)
+    store.record(key, 1000.0, expected_interval_ms=10)
+    assert store.count(key) > 100
+    assert store.summary(key).p(95.0) > 400
+
+
+def test_health_flags_a_saturated_generator() -> None:
+    aggregator = LoadAggregator()
+    aggregator.health = [{"cpu": 99.0, "lag_ms": 5.0} for _ in range(10)]
+    health = assess_health(aggregator, 100)
+    assert health.saturated and "CPU" in health.reasons[0]
+    aggregator.health = [{"cpu": 30.0, "lag_ms": 250.0} for _ in range(10)]
+    assert "lag" in assess_health(aggregator, 100).reasons[0]
+    aggregator.health = [{"cpu": 30.0, "lag_ms": 2.0} for _ in range(10)]
+    assert not assess_health(aggregator, 100).saturated
+
+
+def test_tables_list_journeys_and_steps_with_percentiles() -> None:
+    aggregator = LoadAggregator()
+    collector = LoadCollector()
+    for i in range(10):
+        collector.step_finished(step("buy", "pay", 10 + i))
+        collector.iteration_finished(iteration("buy", 20 + i))
+    aggregator.absorb("local", collector.take_delta())
+    rows = latency_rows(aggregator.hdr, {k: v.as_list() for k, v in aggregator.journeys.items()})
+    assert rows[0][:5] == ["journey / step", "touchpoint", "count", "failed", "p50"]
+    assert rows[1][0] == "buy" and rows[1][2] == "10"
+    assert rows[2][0].endswith("pay") and rows[2][1] == "api"
+    assert "it/s" in progress_line(aggregator, 3.0, 30.0, 4)
