@@ -105,18 +105,18 @@ def _health_loop(env: Environment) -> None:
         gevent.sleep(HEALTH_INTERVAL_S)
         lag_ms = max(0.0, (time.perf_counter() - start - HEALTH_INTERVAL_S) * 1000.0)
         browser_cpu = 0.0
-        for child in me.children(recursive=True):
-            try:
-                if child.pid not in browsers and "chrom" in child.name().lower():
-                    browsers[child.pid] = child
-                    child.cpu_percent(None)
-            except psutil.Error:
-                continue
         for pid, proc in list(browsers.items()):
             try:
                 browser_cpu += proc.cpu_percent(None)
             except psutil.Error:
                 browsers.pop(pid, None)
+        for child in me.children(recursive=True):
+            try:
+                if child.pid not in browsers and "chrom" in child.name().lower():
+                    browsers[child.pid] = child
+                    child.cpu_percent(None)  # primes the counter; measured from next second
+            except psutil.Error:
+                continue
         current = locust_users.state()
         current.collector.health(
             {
