@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     add_load_arguments(load)
     load.set_defaults(handler=_cmd_load)
 
+    trace = commands.add_parser("trace", help="trace trees of a stored run")
+    from harness.commands.trace import add_arguments as add_trace_arguments
+
+    add_trace_arguments(trace)
+    trace.set_defaults(handler=_cmd_trace)
+
     demo = commands.add_parser("demo", help="run the sample journeys against the bundled sandbox")
     _add_run_options(demo)
     demo.set_defaults(handler=_cmd_smoke, sandbox=True, regression=[], target=None)
@@ -117,6 +123,18 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--results", type=Path, metavar="DIR", help="where run folders go")
     parser.add_argument("--headed", action="store_true", help="show the browser window")
+    parser.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="also send spans (and metrics) over OTLP/HTTP (default: $OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
+    parser.add_argument(
+        "--trace-sample",
+        type=float,
+        default=1.0,
+        metavar="RATE",
+        help="share of journey traces kept (failed and slowest are always kept)",
+    )
 
 
 @contextmanager
@@ -137,6 +155,12 @@ def _cmd_smoke(options: argparse.Namespace) -> int:
     from harness.commands import smoke
 
     return smoke.run(options)
+
+
+def _cmd_trace(options: argparse.Namespace) -> int:
+    from harness.commands import trace
+
+    return trace.run(options)
 
 
 def _cmd_load(options: argparse.Namespace) -> int:

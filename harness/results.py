@@ -37,7 +37,7 @@ class RunDirectory:
     def __init__(self, root: Path, run_id: str) -> None:
         self.run_id = run_id
         self.path = root / run_id
-        self.path.mkdir(parents=True, exist_ok=False)
+        self.path.mkdir(parents=True, exist_ok=True)  # a sandbox may have made traces/ first
         self.artifacts = self.path / "artifacts"
         self._steps: IO[str] = open(self.path / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()

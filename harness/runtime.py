@@ -17,10 +17,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opentelemetry.context import Context
+
 from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord, Touchpoint
 from harness.targets import Target
+from harness.telemetry import spans
 
 if TYPE_CHECKING:
     from harness.touchpoints.api import ApiClient
@@ -84,6 +87,13 @@ class Step:
                 f"step `{self.context._current_step.name}`; steps cannot be nested"
             )
         self.context._current_step = self
+        self._span, self.context._active_trace = spans.start_step(
+            self.context._trace,
+            step=self.name,
+            touchpoint=self.touchpoint.value,
+            target=self.context.settings.target.name,
+            iteration=self.context.iteration,
+        )
         self._started_at = time.time()
         self._t0 = time.perf_counter()
         return self
@@ -97,12 +107,14 @@ class Step:
         duration_ms = round((time.perf_counter() - self._t0) * 1000.0, 3)
         context = self.context
         context._current_step = None
+        context._active_trace = context._trace
         web = context._web
         if web is not None and not web.closed:
             self.requests.extend(web.drain_requests())
         if exc is not None and (not isinstance(exc, Exception) or isinstance(exc, UsageError)):
             # KeyboardInterrupt or GreenletExit: the run is stopping, not failing. UsageError:
             # the journey is written wrong, which stops the run with exit code 2.
+            spans.end_span(self._span, type(exc).__name__)
             return
         kind, message = (None, None) if exc is None else classify(exc, context.journey)
         artifacts: tuple[str, ...] = ()
@@ -111,6 +123,8 @@ class Step:
                 f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}"
             )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
+        self._span.set_attribute("harness.outcome", "failed" if exc else "passed")
+        spans.end_span(self._span, kind.value if kind else None, message)
         record = StepRecord(
             run_id=context.settings.run_id,
             target=context.settings.target.name,
@@ -129,6 +143,7 @@ class Step:
             artifacts=artifacts,
             requests=tuple(self.requests),
             person=context._person_id(),
+            trace_id=spans.trace_id_of(self._span),
         )
         context._step_count += 1
         context.records.append(record)
@@ -181,6 +196,8 @@ class JourneyContext:
         self._api: ApiClient | None = None
         self._mobile: MobileClient | None = None
         self._synth: IterationData | None = None
+        self._trace: Context = Context()
+        self._active_trace: Context = self._trace
 
     def step(self, name: str, *, on: str | Touchpoint) -> Step:
         """A measured step on touchpoint `on` (`web`, `api` or `mobile`)."""
@@ -214,14 +231,23 @@ class JourneyContext:
     def web(self) -> WebSession:
         """A fresh browser context for this iteration (Chromium through Playwright)."""
         if self._web is None:
-            self._web = self.virtual_user.browser().new_session(
-                base_url=self.target.web,
-                artifacts_dir=self.settings.artifacts_dir,
-                device=self.journey.device,
-                action_timeout=self.settings.action_timeout,
-                navigation_timeout=self.settings.navigation_timeout,
-                record_trace=self.settings.record_browser_trace,
+            span = spans.start_action(
+                self._active_trace, "web new browser context", {"harness.web.action": "open"}
             )
+            try:
+                self._web = self.virtual_user.browser().new_session(
+                    base_url=self.target.web,
+                    artifacts_dir=self.settings.artifacts_dir,
+                    device=self.journey.device,
+                    action_timeout=self.settings.action_timeout,
+                    navigation_timeout=self.settings.navigation_timeout,
+                    record_trace=self.settings.record_browser_trace,
+                )
+            except Exception as exc:
+                spans.end_span(span, type(exc).__name__, str(exc))
+                raise
+            spans.end_span(span)
+            self._web.trace_parent = self._trace_parent
         return self._web
 
     @property
@@ -235,6 +261,7 @@ class JourneyContext:
                 self.virtual_user.transport(),
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
+                trace_parent=self._trace_parent,
             )
         return self._api
 
@@ -250,8 +277,12 @@ class JourneyContext:
                 device=self.synth.device,
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
+                trace_parent=self._trace_parent,
             )
         return self._mobile
+
+    def _trace_parent(self) -> Context:
+        return self._active_trace
 
     def _observe(self, request: RequestRecord) -> None:
         if self._current_step is not None:
@@ -320,6 +351,15 @@ class VirtualUser:
         """
         context = JourneyContext(self, journey, iteration)
         _ = self.synth_source  # loads word lists once, outside any measured step
+        root, context._trace = spans.start_iteration(
+            run_id=self.settings.run_id,
+            journey=journey.name,
+            target=self.settings.target.name,
+            worker=self.settings.worker,
+            user=self.index,
+            iteration=iteration,
+        )
+        context._active_trace = context._trace
         started_at = time.time()
         t0 = time.perf_counter()
         late_ms = None if scheduled is None else round(max(0.0, t0 - scheduled) * 1000.0, 3)
@@ -330,10 +370,14 @@ class VirtualUser:
             journey.func(context)
         except _StepFailed as failed:
             failure = failed.record
-        except UsageError:
+        except UsageError as exc:
+            spans.end_span(root, type(exc).__name__)
             raise
         except Exception as exc:
             outside = classify(exc, journey)
+        except BaseException:
+            spans.end_span(root, "interrupted")
+            raise
         finally:
             context.close()
         passed = sum(1 for r in context.records if r.outcome is Outcome.PASSED)
@@ -356,7 +400,12 @@ class VirtualUser:
             artifacts=failure.artifacts if failure else (),
             person=context._person_id(),
             late_ms=late_ms,
+            trace_id=spans.trace_id_of(root),
         )
+        if record.person is not None:
+            root.set_attribute("harness.person", record.person)
+        root.set_attribute("harness.outcome", record.outcome.value)
+        spans.end_span(root, record.error_kind.value if record.error_kind else None, record.message)
         self.sink.iteration_finished(record)
         return record
 

@@ -8,6 +8,7 @@ import random
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.errors import TargetUnavailable, UsageError
@@ -15,6 +16,11 @@ from harness.journey import Journey, discover, select
 from harness.records import IterationRecord, StepRecord
 from harness.runtime import RunSink
 from harness.targets import Target
+
+if TYPE_CHECKING:
+    from harness.telemetry.tracing import Telemetry
+
+TRACES_FILE = "traces.jsonl"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,31 @@ def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> 
     return RunInputs(loaded, journeys, seed, Path(results_root).resolve(), list(paths))
 
 
+def start_telemetry(
+    options: argparse.Namespace, run_dir: Path, run_id: str, stack: ExitStack
+) -> Telemetry:
+    """Wire tracing for this run and flush it when `stack` closes."""
+    from harness.telemetry import tracing
+
+    telemetry = tracing.setup(
+        trace_file=run_dir / TRACES_FILE,
+        run_id=run_id,
+        endpoint=options.otlp_endpoint,
+        sample_rate=options.trace_sample,
+    )
+    stack.callback(telemetry.shutdown)
+    return telemetry
+
+
+def merge_traces_on_exit(run_dir: Path, stack: ExitStack) -> Path:
+    """Register, first, the merge of other processes' span files into traces.jsonl, so that it
+    runs last (after the sandbox has stopped and flushed); returns the sandbox's span file."""
+    from harness.telemetry.tracing import merge_trace_parts
+
+    stack.callback(merge_trace_parts, run_dir)
+    return run_dir / "traces" / "sandbox.jsonl"
+
+
 class FanOut:
     """A `RunSink` that sends every record to several sinks."""
 
@@ -72,12 +103,19 @@ class FanOut:
             sink.iteration_finished(record)
 
 
-def resolve_target(options: argparse.Namespace, config: HarnessConfig, stack: ExitStack) -> Target:
-    """The target of `--target` (name or URL), or a sandbox started for `--sandbox`."""
+def resolve_target(
+    options: argparse.Namespace,
+    config: HarnessConfig,
+    stack: ExitStack,
+    *,
+    sandbox_traces: Path | None = None,
+) -> Target:
+    """The target of `--target` (name or URL), or a sandbox started for `--sandbox` (writing
+    its own spans to `sandbox_traces`, to be merged into the run's traces.jsonl)."""
     if options.sandbox:
         from harness.sandbox.process import SandboxProcess
 
-        sandbox = SandboxProcess(regressions=options.regression)
+        sandbox = SandboxProcess(regressions=options.regression, trace_file=sandbox_traces)
         urls = sandbox.start()
         stack.callback(sandbox.stop)
         knobs = f" with {', '.join(options.regression)}" if options.regression else ""

@@ -11,8 +11,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.commands.common import check_reachable, resolve_target, run_inputs
-from harness.engine import locust_driver
+from harness.commands.common import (
+    check_reachable,
+    merge_traces_on_exit,
+    resolve_target,
+    run_inputs,
+    start_telemetry,
+)
+from harness.engine import locust_driver, locust_users
 from harness.engine.collector import LoadAggregator
 from harness.engine.network import free_port
 from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
@@ -38,13 +44,15 @@ def run(options: argparse.Namespace) -> int:
         return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
     config = inputs.config
     with ExitStack() as stack:
-        target = resolve_target(options, config, stack)
+        run_id = new_run_id("load")
+        sandbox_traces = merge_traces_on_exit(inputs.results_root / run_id, stack)
+        target = resolve_target(options, config, stack, sandbox_traces=sandbox_traces)
         _check_allowed(target)
         check_reachable(target)
-        run_id = new_run_id("load")
         plan = _plan(options, inputs.seed, target, run_id, str(inputs.results_root), config)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
+        telemetry = start_telemetry(options, run.path, run_id, stack)
         run.start(
             mode="load",
             target={"target": target.model_dump()},
@@ -52,6 +60,8 @@ def run(options: argparse.Namespace) -> int:
             config={**config.model_dump(), "plan": json.loads(plan.model_dump_json())},
         )
         aggregator = LoadAggregator(run)
+        if telemetry.metrics is not None:
+            locust_users.extra_sinks.append(telemetry.metrics)
         describe = _describe(plan)
         print(
             f"journey-harness load · target {target.name} ({target.web}) · {describe} · "
@@ -195,6 +205,8 @@ def _plan(
             action_timeout=config.action_timeout,
             navigation_timeout=config.navigation_timeout,
             keyword=options.keyword,
+            trace_sample=options.trace_sample,
+            otlp_endpoint=options.otlp_endpoint,
         )
     except ValidationError as exc:
         error = exc.errors()[0]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 
-from harness.commands.common import FanOut, check_reachable, resolve_target, run_inputs
+from harness.commands.common import (
+    FanOut,
+    check_reachable,
+    merge_traces_on_exit,
+    resolve_target,
+    run_inputs,
+    start_telemetry,
+)
 from harness.console import ConsoleSink, closing_table, summary_markdown
 from harness.drivers.smoke import run_smoke
 from harness.exitcodes import ExitCode
@@ -21,11 +28,13 @@ def run(options: argparse.Namespace) -> int:
     journeys = inputs.journeys
     seed = inputs.seed
     with ExitStack() as stack:
-        target = resolve_target(options, config, stack)
-        check_reachable(target)
         run_id = new_run_id("smoke")
+        sandbox_traces = merge_traces_on_exit(inputs.results_root / run_id, stack)
+        target = resolve_target(options, config, stack, sandbox_traces=sandbox_traces)
+        check_reachable(target)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
+        telemetry = start_telemetry(options, run.path, run_id, stack)
         run.start(
             mode="smoke",
             target={"target": target.model_dump()},
@@ -49,7 +58,7 @@ def run(options: argparse.Namespace) -> int:
             navigation_timeout=config.navigation_timeout,
         )
         console = ConsoleSink()
-        sink = FanOut(run, console)
+        sink = FanOut(run, console, *([telemetry.metrics] if telemetry.metrics else []))
         try:
             iterations = run_smoke(journeys, settings, sink, headless=not options.headed)
         except KeyboardInterrupt:

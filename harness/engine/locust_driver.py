@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -31,6 +32,7 @@ from harness.engine.collector import LoadAggregator
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError
 from harness.journey import Journey
+from harness.telemetry import tracing
 
 LOCAL = "local"
 FINAL_MESSAGE = "harness_final"
@@ -272,9 +274,23 @@ def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) 
     runner: WorkerRunner = env.create_worker_runner(master_host, master_port)
     helpers: list[gevent.Greenlet] = []
 
+    telemetry: list[tracing.Telemetry] = []
+
     def on_start(environment: Any, **_: Any) -> None:
         plan = LoadPlan.model_validate_json(getattr(environment.parsed_options, PLAN_OPTION))
-        helpers.extend(_start_process_side(env, journeys, runner.worker_index, plan))
+        index = runner.worker_index
+        parts = Path(plan.results_root) / plan.run_id / "traces"
+        wired = tracing.setup(
+            trace_file=parts / f"worker-{index}.jsonl",
+            run_id=plan.run_id,
+            endpoint=plan.otlp_endpoint,
+            sample_rate=plan.trace_sample,
+            worker=index,
+        )
+        telemetry.append(wired)
+        if wired.metrics is not None:
+            locust_users.extra_sinks.append(wired.metrics)
+        helpers.extend(_start_process_side(env, journeys, index, plan))
 
     def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
         if locust_users._state is not None:
@@ -286,6 +302,9 @@ def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) 
         current = locust_users.state()
         current.stop()
         runner.send_message(FINAL_MESSAGE, current.collector.take_delta())
+        while telemetry:
+            telemetry.pop().shutdown()
+        locust_users.extra_sinks.clear()
 
     env.events.test_start.add_listener(on_start)
     env.events.report_to_master.add_listener(on_report)

@@ -25,11 +25,14 @@ from harness.engine.collector import LoadCollector
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.runtime import RunSettings, VirtualUser
+from harness.runtime import RunSettings, RunSink, VirtualUser
 from harness.targets import Target
 from harness.touchpoints.web import BrowserHost
 
 ARRIVAL_USER = "ArrivalUser"
+
+#: More sinks for every record of this process (e.g. OTel metrics); set at the CLI edge.
+extra_sinks: list[RunSink] = []
 POLL_S = 0.5
 
 
@@ -52,6 +55,8 @@ class LocustStatsSink:
     def step_finished(self, record: StepRecord) -> None:
         """Record the step and fire `events.request` for it."""
         self.collector.step_finished(record)
+        for sink in extra_sinks:
+            sink.step_finished(record)
         failed = record.outcome is Outcome.FAILED
         self.request_event.fire(
             request_type=record.touchpoint.value,
@@ -67,6 +72,8 @@ class LocustStatsSink:
     def iteration_finished(self, record: IterationRecord) -> None:
         """Record the iteration."""
         self.collector.iteration_finished(record)
+        for sink in extra_sinks:
+            sink.iteration_finished(record)
 
 
 class StepFailure(Exception):

@@ -103,6 +103,8 @@ class LoadPlan(BaseModel):
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
     record_browser_trace: bool = True
+    trace_sample: float = Field(default=1.0, ge=0, le=1)
+    otlp_endpoint: str | None = None
     keyword: str | None = None
     journeys: list[str] = Field(default_factory=list)
 

@@ -11,11 +11,15 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.errors import SpecError
+from harness.errors import UsageError
 from harness.sandbox.profile import RELEASES, ReleaseProfile
 from harness.sandbox.regressions import parse_regressions
 from harness.sandbox.routes import ROUTES
+
+if TYPE_CHECKING:
+    from harness.sandbox.tracing import SandboxTracing
 
 __all__ = ["main"]
 
@@ -40,7 +44,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", type=Path, help="SQLite file to use (default: a fresh temp file)")
     parser.add_argument("--access-log", action="store_true", help="log each request to stderr")
     parser.add_argument("--list-routes", action="store_true", help="print route names and exit")
+    parser.add_argument(
+        "--trace-file",
+        type=Path,
+        metavar="PATH",
+        help="append OpenTelemetry spans to PATH as OTLP JSON lines",
+    )
+    parser.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="send OpenTelemetry spans to an OTLP/HTTP collector (URL/v1/traces), "
+        "e.g. http://127.0.0.1:4318",
+    )
     return parser
+
+
+def _start_tracing(args: argparse.Namespace) -> SandboxTracing | None:
+    """The SDK wiring, or None (and no SDK import) when neither trace option is given."""
+    if args.trace_file is None and args.otlp_endpoint is None:
+        return None
+    from harness.sandbox.tracing import start_tracing
+
+    try:
+        return start_tracing(
+            args.release, trace_file=args.trace_file, otlp_endpoint=args.otlp_endpoint
+        )
+    except OSError as exc:
+        raise UsageError(
+            f"cannot append spans to --trace-file {str(args.trace_file)!r} "
+            f"({exc.strerror or exc}); give a writable path, e.g. runs/traces.jsonl"
+        ) from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -68,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         regressions = parse_regressions(args.regression)
-    except SpecError as exc:
+    except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     if args.list_routes:
@@ -89,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        tracing = _start_tracing(args)
+    except UsageError as exc:
+        sock.close()
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    tracer = None if tracing is None else tracing.tracer
     # Imported only now: the web stack is not needed to validate specs or list routes.
     from harness.sandbox.app import build_app
     from harness.sandbox.server import serve
@@ -107,12 +147,17 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="harness-sandbox-") as scratch:
         db_path = args.db if args.db is not None else Path(scratch) / "shop.sqlite3"
-        app, store = build_app(db_path, ReleaseProfile(args.release, regressions))
         try:
-            started = serve(app, sock, access_log=args.access_log, on_ready=announce)
+            app, store = build_app(db_path, ReleaseProfile(args.release, regressions), tracer)
+            try:
+                started = serve(app, sock, access_log=args.access_log, on_ready=announce)
+            finally:
+                store.close()
+                sock.close()
         finally:
-            store.close()
-            sock.close()
+            # After SIGTERM/SIGINT the server has drained; flush every span before exiting.
+            if tracing is not None:
+                tracing.shutdown()
     if not started:
         print(f"{PROG}: the server did not start (see the messages above)", file=sys.stderr)
         return 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +24,9 @@ from harness.sandbox.profile import ReleaseProfile
 from harness.sandbox.routes import API_PREFIX, MOBILE_PREFIX, ROUTES, RouteInfo, Surface
 from harness.sandbox.shop import Handler, Invalid, Shop, StepUnavailable, Unauthorized, error
 from harness.sandbox.store import Store
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 __all__ = ["ReleaseHeader", "build_app", "create_app"]
 
@@ -62,16 +66,24 @@ def _failure(route: RouteInfo, shop: Shop, status: int, code: str) -> Response:
     return error(status, code)
 
 
-def _endpoint(route: RouteInfo, handler: Handler, shop: Shop) -> Endpoint:
+async def _regression_delay(spec: str, seconds: float, tracer: Tracer | None) -> None:
+    if tracer is None:
+        await asyncio.sleep(seconds)
+        return
+    # A child span of the request, so that the trace shows where the time went.
+    with tracer.start_as_current_span("regression latency", attributes={"shop.regression": spec}):
+        await asyncio.sleep(seconds)
+
+
+def _endpoint(route: RouteInfo, handler: Handler, shop: Shop, tracer: Tracer | None) -> Endpoint:
     effects = shop.profile.route(route.name)
     profile = shop.profile
     is_mobile = route.surface is Surface.MOBILE
 
     async def endpoint(request: Request) -> Response:
         if effects.delays:
-            delay = profile.delay(effects)
-            if delay > 0:
-                await asyncio.sleep(delay)
+            for spec, seconds in profile.roll_delays(effects):
+                await _regression_delay(spec, seconds, tracer)
         if effects.error_shares and profile.inject_error(effects):
             return _failure(route, shop, 500, "injected")
         if is_mobile:
@@ -101,21 +113,35 @@ def _not_found(shop: Shop) -> ExceptionHandler:
     return handle
 
 
-def create_app(shop: Shop) -> ASGIApp:
-    """The complete sandbox ASGI app over `shop` (store and release profile)."""
+def create_app(shop: Shop, tracer: Tracer | None = None) -> ASGIApp:
+    """The complete sandbox ASGI app over `shop` (store and release profile).
+
+    With a `tracer`, each request is a SERVER span (`harness.sandbox.httptrace`) and latency
+    regressions are child spans; without one, nothing of OpenTelemetry is imported.
+    """
     routes = []
     for route in ROUTES:
         path = route.path
         for plain, typed in _CONVERTERS.items():
             path = path.replace(plain, typed)
-        endpoint = _endpoint(route, HANDLERS[route.name], shop)
+        endpoint = _endpoint(route, HANDLERS[route.name], shop, tracer)
         routes.append(Route(path, endpoint, methods=list(route.methods), name=route.name))
     handler = _not_found(shop)
     app = Starlette(routes=routes, exception_handlers={404: handler, 405: handler})
-    return ReleaseHeader(app, shop.profile.release)
+    released = ReleaseHeader(app, shop.profile.release)
+    if tracer is None:
+        return released
+    from harness.sandbox.httptrace import TracingMiddleware
+
+    return TracingMiddleware(released, tracer, shop.profile.release)
 
 
-def build_app(db_path: Path, profile: ReleaseProfile) -> tuple[ASGIApp, Store]:
-    """Open (and seed if new) the database at `db_path` and build the app over it."""
-    store = Store(db_path)
-    return create_app(Shop(store, profile)), store
+def build_app(
+    db_path: Path, profile: ReleaseProfile, tracer: Tracer | None = None
+) -> tuple[ASGIApp, Store]:
+    """Open (and seed if new) the database at `db_path` and build the app over it.
+
+    With a `tracer`, requests and SQL statements are traced (see `create_app` and `Store`).
+    """
+    store = Store(db_path, tracer=tracer)
+    return create_app(Shop(store, profile), tracer), store

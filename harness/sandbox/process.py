@@ -48,7 +48,11 @@ class SandboxUrls:
 
 
 class SandboxProcess:
-    """A sandbox child process; use as a context manager, or call `start` and `stop`."""
+    """A sandbox child process; use as a context manager, or call `start` and `stop`.
+
+    With `trace_file` and/or `otlp_endpoint` the child traces every request (see
+    docs/sandbox.md, "Tracing"); `stop` lets it flush its spans before it exits.
+    """
 
     def __init__(
         self,
@@ -58,12 +62,16 @@ class SandboxProcess:
         port: int = 0,
         ready_timeout: float = 15.0,
         log_path: Path | None = None,
+        trace_file: Path | None = None,
+        otlp_endpoint: str | None = None,
     ) -> None:
         self.release = release
         self.regressions = tuple(regressions)
         self.port = port
         self.ready_timeout = ready_timeout
         self.log_path = log_path
+        self.trace_file = trace_file
+        self.otlp_endpoint = otlp_endpoint
         self._proc: subprocess.Popen[bytes] | None = None
         self._urls: SandboxUrls | None = None
         self._own_log: Path | None = None
@@ -92,18 +100,27 @@ class SandboxProcess:
         cmd = [sys.executable, "-m", "harness.sandbox", "--release", self.release]
         for spec in self.regressions:
             cmd += ["--regression", spec]
+        if self.trace_file is not None:
+            cmd += ["--trace-file", str(self.trace_file)]
+        if self.otlp_endpoint is not None:
+            cmd += ["--otlp-endpoint", self.otlp_endpoint]
         return [*cmd, "--port", str(self.port)]
 
     def start(self) -> SandboxUrls:
         """Spawn the sandbox and wait for its ready line.
 
-        Raises `SpecError` (before spawning) for a malformed regression spec, and
+        Raises `SpecError` (before spawning) for a malformed regression spec, `UsageError` for
+        an `otlp_endpoint` that is not an http(s) URL, and
         `TargetUnavailable`, with the tail of the child's stderr, when the child exits or is
         not ready within `ready_timeout` seconds. Starting a started sandbox is an error.
         """
         if self._proc is not None:
             raise RuntimeError("the sandbox is already started")
         parse_regressions(self.regressions)
+        if self.otlp_endpoint is not None:
+            from harness.sandbox.tracing import otlp_traces_url
+
+            otlp_traces_url(self.otlp_endpoint)
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix="harness-sandbox-", suffix=".log")
             os.close(fd)

@@ -21,9 +21,9 @@ RELEASES: tuple[str, ...] = ("baseline", "candidate")
 
 @dataclass(frozen=True)
 class RouteEffects:
-    """What the regressions do to one route: delays `(seconds, share)` and error shares."""
+    """What the regressions do to one route: delays `(seconds, share, spec)` and error shares."""
 
-    delays: tuple[tuple[float, float], ...] = ()
+    delays: tuple[tuple[float, float, str], ...] = ()
     error_shares: tuple[float, ...] = ()
 
 
@@ -45,7 +45,7 @@ class ReleaseProfile:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        delays: dict[str, list[tuple[float, float]]] = {}
+        delays: dict[str, list[tuple[float, float, str]]] = {}
         errors: dict[str, list[float]] = {}
         self.funnel_shares: dict[str, float] = {}
         hidden: set[str] = set()
@@ -53,7 +53,7 @@ class ReleaseProfile:
         for reg in self.regressions:
             if reg.kind is RegressionKind.LATENCY:
                 for name in reg.routes:
-                    delays.setdefault(name, []).append((reg.delay, reg.share))
+                    delays.setdefault(name, []).append((reg.delay, reg.share, reg.spec))
             elif reg.kind is RegressionKind.ERRORS:
                 for name in reg.routes:
                     errors.setdefault(name, []).append(reg.share)
@@ -79,7 +79,15 @@ class ReleaseProfile:
 
     def delay(self, effects: RouteEffects) -> float:
         """Seconds to delay this request (each latency regression rolls its own share)."""
-        return sum(s for s, share in effects.delays if share >= 1.0 or self.rng.random() < share)
+        return sum(seconds for _, seconds in self.roll_delays(effects))
+
+    def roll_delays(self, effects: RouteEffects) -> list[tuple[str, float]]:
+        """The latency specs that delay this request, each with its seconds (rolled per spec)."""
+        return [
+            (spec, seconds)
+            for seconds, share, spec in effects.delays
+            if share >= 1.0 or self.rng.random() < share
+        ]
 
     def inject_error(self, effects: RouteEffects) -> bool:
         """True when this request should answer 500."""

@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.sandbox.catalog import SEED_PRODUCTS
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 __all__ = ["Line", "Order", "Product", "Store", "User"]
 
@@ -105,11 +108,22 @@ def _hash(salt: str, password: str) -> str:
 
 
 class Store:
-    """All reads and writes of the shop; one instance per sandbox process."""
+    """All reads and writes of the shop; one instance per sandbox process.
 
-    def __init__(self, path: Path) -> None:
+    With a `tracer`, every statement run during a traced request is a CLIENT span (see
+    `harness.sandbox.sqltrace`); without one, OpenTelemetry is not even imported.
+    """
+
+    def __init__(self, path: Path, *, tracer: Tracer | None = None) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        factory = sqlite3.Connection
+        if tracer is not None:
+            from harness.sandbox.sqltrace import traced_connection_class
+
+            factory = traced_connection_class(tracer)
+        self._db = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, factory=factory
+        )
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")

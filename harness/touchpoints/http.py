@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, overload
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from opentelemetry.context import Context
 from pydantic import TypeAdapter, ValidationError
 
 from harness.errors import (
@@ -24,6 +25,7 @@ from harness.errors import (
     StepTimeout,
 )
 from harness.records import RequestRecord
+from harness.telemetry import spans
 
 T = TypeVar("T")
 
@@ -146,10 +148,12 @@ class HttpClient:
         observer: RequestObserver | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        trace_parent: Callable[[], Context | None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.transport = transport
         self.observer = observer
+        self.trace_parent = trace_parent
         self.headers: dict[str, str] = {
             "accept": "application/json",
             "user-agent": "journey-harness",
@@ -200,13 +204,17 @@ class HttpClient:
             body = data.encode() if isinstance(data, str) else data
         if headers:
             final_headers.update({k.lower(): v for k, v in headers.items()})
+        parent = self.trace_parent() if self.trace_parent is not None else None
+        span = spans.start_request(parent, method.upper(), url, final_headers)
         request = HttpRequest(method.upper(), url, final_headers, body, timeout or self.timeout)
         started = time.perf_counter()
         try:
             raw = self.transport.send(request)
         except (StepTimeout, ConnectionFailed) as exc:
+            spans.end_request(span, None, exc.kind.value)
             self._observe(request, None, started, f"{type(exc).__name__}: {exc}")
             raise
+        spans.end_request(span, raw.status, None)
         response = Response(
             request.method, url, raw.status, raw.headers, raw.body, _ms_since(started)
         )

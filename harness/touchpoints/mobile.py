@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+
+from opentelemetry.context import Context
 
 from harness.touchpoints.http import DEFAULT_TIMEOUT, HttpClient, HttpTransport, RequestObserver
 
@@ -42,8 +44,16 @@ class MobileClient(HttpClient):
         observer: RequestObserver | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        trace_parent: Callable[[], Context | None] | None = None,
     ) -> None:
-        super().__init__(base_url, transport, observer=observer, headers=headers, timeout=timeout)
+        super().__init__(
+            base_url,
+            transport,
+            observer=observer,
+            headers=headers,
+            timeout=timeout,
+            trace_parent=trace_parent,
+        )
         self.device = device
         self.use_device(device)
 

@@ -21,14 +21,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
+from opentelemetry import trace
+from opentelemetry.context import Context
+
 from harness.errors import (
     BrowserError,
     ConnectionFailed,
     ExpectationFailed,
+    StepError,
     StepTimeout,
     UsageError,
 )
 from harness.records import RequestRecord
+from harness.telemetry import spans
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -252,6 +257,7 @@ class WebSession:
         self._tracing = False
         self._requests: list[RequestRecord] = []
         self.closed = False
+        self.trace_parent: Callable[[], Context | None] = lambda: None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -376,7 +382,7 @@ class WebSession:
 
         Any status of 400 or more fails the step unless it equals `expect_status`.
         """
-        return self.host.call(self._goto(path, expect_status))
+        return self._act("goto", path, self._goto(path, expect_status))
 
     async def _goto(self, path: str, expect_status: int | None) -> int:
         url = path if "://" in path else urljoin(self.base_url, path.lstrip("/"))
@@ -398,17 +404,22 @@ class WebSession:
 
     def click(self, selector: str) -> None:
         """Click the element matching `selector` once it is visible and enabled."""
-        self.host.call(self._guard(self.page_async.click(selector), f"click {selector}"))
+        self._act(
+            "click", selector, self._guard(self.page_async.click(selector), f"click {selector}")
+        )
 
     def fill(self, selector: str, value: str) -> None:
         """Type `value` into the input matching `selector`."""
-        self.host.call(self._guard(self.page_async.fill(selector, value), f"fill {selector}"))
+        self._act(
+            "fill", selector, self._guard(self.page_async.fill(selector, value), f"fill {selector}")
+        )
 
     def select(self, selector: str, value: str) -> None:
         """Choose `value` in the `<select>` matching `selector`."""
-        self.host.call(
-            self._guard(self.page_async.select_option(selector, value), f"select in {selector}")
+        action = self._guard(
+            self.page_async.select_option(selector, value), f"select in {selector}"
         )
+        self._act("select", selector, action)
 
     def text(self, selector: str) -> str:
         """The visible text of the first element matching `selector`."""
@@ -425,13 +436,17 @@ class WebSession:
         wait = self.page_async.locator(selector).first.wait_for(
             state="visible", timeout=(timeout or self.action_timeout) * 1000
         )
-        self.host.call(self._guard(wait, f"wait for {selector}"))
+        self._act("wait for", selector, self._guard(wait, f"wait for {selector}"))
 
     def expect_text(
         self, selector: str, text: str | re.Pattern[str], *, timeout: float | None = None
     ) -> str:
         """Wait until the element matching `selector` contains `text` (or matches the pattern)."""
-        return self.host.call(self._expect_text(selector, text, timeout or self.action_timeout))
+        return self._act(
+            "expect text",
+            selector,
+            self._expect_text(selector, text, timeout or self.action_timeout),
+        )
 
     async def _expect_text(self, selector: str, text: str | re.Pattern[str], timeout: float) -> str:
         loop = asyncio.get_running_loop()
@@ -460,7 +475,33 @@ class WebSession:
         wait = self.page_async.wait_for_url(
             pattern, timeout=(timeout or self.navigation_timeout) * 1000, wait_until="commit"
         )
-        self.host.call(self._guard(wait, f"wait for the URL to match {pattern}"))
+        self._act(
+            "wait for url", str(pattern), self._guard(wait, f"wait for the URL to match {pattern}")
+        )
+
+    def _act(self, action: str, subject: str, awaitable: Coroutine[Any, Any, T]) -> T:
+        """Run one browser action under its own span; while tracing, the requests it causes
+        carry that span's `traceparent`, so the target's server spans join the journey trace."""
+        span = spans.start_action(
+            self.trace_parent(), f"web {action} {subject}"[:120], {"harness.web.action": action}
+        )
+        headers = (
+            spans.trace_headers(trace.set_span_in_context(span)) if span.is_recording() else None
+        )
+        try:
+            result = self.host.call(self._with_headers(headers, awaitable))
+        except StepError as exc:
+            spans.end_span(span, exc.kind.value, str(exc))
+            raise
+        spans.end_span(span)
+        return result
+
+    async def _with_headers(
+        self, headers: dict[str, str] | None, awaitable: Coroutine[Any, Any, T]
+    ) -> T:
+        if headers and self._context is not None:
+            await self._context.set_extra_http_headers(headers)
+        return await awaitable
 
     async def _guard(self, awaitable: Awaitable[T], what: str, *, navigation: bool = False) -> T:
         """Await a Playwright call, turning its errors into classified step errors."""
