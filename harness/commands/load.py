@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,11 +18,14 @@ from harness.commands.common import (
     run_inputs,
     start_telemetry,
 )
+from harness.config import HarnessConfig
 from harness.engine import locust_driver, locust_users
 from harness.engine.collector import LoadAggregator
+from harness.engine.locust_driver import LoadOutcome
 from harness.engine.network import free_port
 from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
 from harness.engine.summary import (
+    Health,
     assess_health,
     latency_rows,
     progress_line,
@@ -31,31 +34,49 @@ from harness.engine.summary import (
 )
 from harness.errors import UsageError
 from harness.exitcodes import ExitCode
+from harness.journey import Journey
 from harness.results import RunDirectory, new_run_id
 from harness.targets import Target
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
+
+
 def run(options: argparse.Namespace) -> int:
     """Run the load command; returns the exit code."""
+    return execute(options, mode="load", targets=_one_target, judge=_error_rate_judge(options))
+
+
+def execute(
+    options: argparse.Namespace,
+    *,
+    mode: str,
+    targets: Callable[[argparse.Namespace, HarnessConfig, ExitStack, Path], list[Target]],
+    judge: Judge,
+) -> int:
+    """Drive the journeys on Locust against `targets` (one, or baseline and candidate), write
+    the run folder, then let `judge` decide the exit code."""
     inputs = run_inputs(options, select_journeys=not options.worker)
     if options.worker:
         return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
     config = inputs.config
     with ExitStack() as stack:
-        run_id = new_run_id("load")
-        sandbox_traces = merge_traces_on_exit(inputs.results_root / run_id, stack)
-        target = resolve_target(options, config, stack, sandbox_traces=sandbox_traces)
-        _check_allowed(target)
-        check_reachable(target)
-        plan = _plan(options, inputs.seed, target, run_id, str(inputs.results_root), config)
+        run_id = new_run_id(mode)
+        run_path = inputs.results_root / run_id
+        merge_traces_on_exit(run_path, stack)
+        chosen = targets(options, config, stack, run_path)
+        for target in chosen:
+            _check_allowed(target)
+            check_reachable(target)
+        plan = _plan(options, inputs.seed, chosen, run_id, str(inputs.results_root), config)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
         telemetry = start_telemetry(options, run.path, run_id, stack)
         run.start(
-            mode="load",
-            target={"target": target.model_dump()},
+            mode=mode,
+            target={_role(i, len(chosen)): t.model_dump() for i, t in enumerate(chosen)},
             seed=inputs.seed,
             config={**config.model_dump(), "plan": json.loads(plan.model_dump_json())},
         )
@@ -63,75 +84,117 @@ def run(options: argparse.Namespace) -> int:
         if telemetry.metrics is not None:
             locust_users.extra_sinks.append(telemetry.metrics)
         describe = _describe(plan)
-        print(
-            f"journey-harness load · target {target.name} ({target.web}) · {describe} · "
-            f"seed {inputs.seed} · run {run_id}",
-            flush=True,
-        )
-        journeys = inputs.journeys
+        where = " vs ".join(f"{t.name} ({t.web})" for t in chosen)
+        print(f"journey-harness {mode} · {where} · {describe} · seed {inputs.seed} · run {run_id}")
         print(
             "  journeys: "
             + ", ".join(
                 f"{j.name} (weight {j.weight}{', browser' if j.uses_browser else ''})"
-                for j in journeys
+                for j in inputs.journeys
             ),
             flush=True,
         )
-
-        def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
-            print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
-
-        web_port = options.web_port if options.web_ui else None
-        if web_port is not None:
-            print(f"  Locust web UI: http://127.0.0.1:{web_port}/", flush=True)
         try:
-            if plan.workers > 1 or options.master:
-                spawn = None
-                port = options.master_port
-                if options.processes:
-                    port = free_port()
-                    spawn = locust_driver.spawn_local_workers(
-                        options.processes, _worker_argv(options, inputs.journey_paths)
-                    )
-                outcome = locust_driver.run_master(
-                    plan,
-                    journeys,
-                    aggregator,
-                    bind_host="127.0.0.1" if options.processes else "0.0.0.0",
-                    bind_port=port,
-                    expect_workers=plan.workers,
-                    spawn_workers=spawn,
-                    progress=progress,
-                    web_ui_port=web_port,
-                )
-            else:
-                outcome = locust_driver.run_local(
-                    plan, journeys, aggregator, progress=progress, web_ui_port=web_port
-                )
+            outcome = _drive(options, plan, inputs.journeys, aggregator, inputs.journey_paths)
         except KeyboardInterrupt:
             run.finish("aborted")
             raise
         except BaseException:
             run.finish("error")
             raise
-        aggregator.hdr.write(run.path / "histograms")
-        for index, (source, totals) in enumerate(sorted(aggregator.sources.items())):
-            totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
-            run.meta.setdefault("sources", {})[str(index)] = source
-        health = assess_health(aggregator, aggregator.iterations)
-        run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
-        per_worker = {k: v.iterations for k, v in aggregator.sources.items()}
+        health = _write_measurements(run, aggregator)
         run.write_text(
             "summary.md",
             summary_markdown(
                 run_id=run_id,
-                target=target.name,
+                target=" vs ".join(t.name for t in chosen),
                 plan_text=describe,
                 elapsed_s=outcome.elapsed_s,
                 aggregator=aggregator,
                 health=health,
             ),
         )
+        print()
+        for line in table(latency_rows(aggregator.hdr, aggregator.journeys)):
+            print(line)
+        print(
+            f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
+            f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
+            f"late {health.late}, dropped {health.dropped}"
+        )
+        if health.saturated:
+            print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
+        if outcome.missing_finals:
+            print(f"  WARNING: no final report from workers {', '.join(outcome.missing_finals)}")
+        return judge(run, aggregator, outcome, health)
+
+
+def _role(index: int, count: int) -> str:
+    return "target" if count == 1 else ("baseline", "candidate")[index]
+
+
+def _one_target(
+    options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
+) -> list[Target]:
+    sandbox_traces = run_path / "traces" / "sandbox.jsonl"
+    return [resolve_target(options, config, stack, sandbox_traces=sandbox_traces)]
+
+
+def _drive(
+    options: argparse.Namespace,
+    plan: LoadPlan,
+    journeys: list[Journey],
+    aggregator: LoadAggregator,
+    journey_paths: list[Path],
+) -> LoadOutcome:
+    def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
+        print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
+
+    web_port = options.web_port if options.web_ui else None
+    if web_port is not None:
+        print(f"  Locust web UI: http://127.0.0.1:{web_port}/", flush=True)
+    if plan.workers > 1 or options.master:
+        spawn = None
+        port = options.master_port
+        if options.processes:
+            port = free_port()
+            spawn = locust_driver.spawn_local_workers(
+                options.processes, _worker_argv(options, journey_paths)
+            )
+        return locust_driver.run_master(
+            plan,
+            journeys,
+            aggregator,
+            bind_host="127.0.0.1" if options.processes else "0.0.0.0",
+            bind_port=port,
+            expect_workers=plan.workers,
+            spawn_workers=spawn,
+            progress=progress,
+            web_ui_port=web_port,
+        )
+    return locust_driver.run_local(
+        plan, journeys, aggregator, progress=progress, web_ui_port=web_port
+    )
+
+
+def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health:
+    """histograms/ (merged and per source), timeline.json and health.json."""
+    aggregator.hdr.write(run.path / "histograms")
+    for index, (source, totals) in enumerate(sorted(aggregator.sources.items())):
+        totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
+        run.meta.setdefault("sources", {})[str(index)] = source
+    run.write_json("timeline.json", aggregator.timeline())
+    health = assess_health(aggregator, aggregator.iterations)
+    run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
+    run.meta["generator"] = health.as_dict()
+    run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
+    return health
+
+
+def _error_rate_judge(options: argparse.Namespace) -> Judge:
+    def judge(
+        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
+    ) -> int:
         iterations, failed = aggregator.iterations, aggregator.failures
         error_rate = 100.0 * failed / iterations if iterations else 0.0
         passed = (
@@ -142,26 +205,8 @@ def run(options: argparse.Namespace) -> int:
             iterations=iterations,
             failed=failed,
             elapsed_s=round(outcome.elapsed_s, 3),
-            workers=per_worker,
-            generator=health.as_dict(),
             missing_workers=outcome.missing_finals,
         )
-        print()
-        journey_counts = {k: v.as_list() for k, v in aggregator.journeys.items()}
-        for line in table(latency_rows(aggregator.hdr, journey_counts)):
-            print(line)
-        print(
-            f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
-            f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-            f"late {health.late}, dropped {health.dropped}"
-            + (
-                f"\n  WARNING: the generator was saturated: {'; '.join(health.reasons)}"
-                if health.saturated
-                else ""
-            )
-        )
-        if outcome.missing_finals:
-            print(f"  WARNING: no final report from workers {', '.join(outcome.missing_finals)}")
         verdict = "PASS" if passed else "FAIL"
         print(
             f"\n{verdict}: {iterations:,} iterations, {failed:,} failed ({error_rate:.2f}%, limit "
@@ -169,18 +214,17 @@ def run(options: argparse.Namespace) -> int:
         )
         return ExitCode.PASSED if passed else ExitCode.FAILED
 
+    return judge
+
 
 def _plan(
     options: argparse.Namespace,
     seed: int,
-    target: Target,
+    targets: list[Target],
     run_id: str,
     results_root: str,
-    config: object,
+    config: HarnessConfig,
 ) -> LoadPlan:
-    from harness.config import HarnessConfig
-
-    assert isinstance(config, HarnessConfig)
     workers = options.processes or (options.expect_workers if options.master else 1)
     try:
         return LoadPlan(
@@ -199,7 +243,7 @@ def _plan(
             seed=seed,
             profile=config.profile,
             locale=config.locale,
-            target=target.model_dump(),
+            targets=[t.model_dump() for t in targets],
             results_root=results_root,
             request_timeout=config.request_timeout,
             action_timeout=config.action_timeout,

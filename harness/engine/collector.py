@@ -52,8 +52,8 @@ class LoadCollector:
 
     def _reset(self) -> None:
         self._hdr = HdrStore()
-        self._journeys: dict[str, Tally] = defaultdict(Tally)
-        self._seconds: dict[int, Tally] = defaultdict(Tally)
+        self._journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)
+        self._seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)
         self._errors: Counter[tuple[str, str, str, str]] = Counter()
         self._lines: list[str] = []
         self._dropped = 0
@@ -80,8 +80,8 @@ class LoadCollector:
             failures=int(record.outcome is Outcome.FAILED),
             late=int((record.late_ms or 0.0) > self.late_after_ms),
         )
-        self._journeys[record.journey].add(tally)
-        self._seconds[int(record.started_at)].add(tally)
+        self._journeys[(record.target, record.journey)].add(tally)
+        self._seconds[(record.target, int(record.started_at))].add(tally)
         if record.outcome is Outcome.FAILED or self._sampled():
             self._lines.append(record.model_dump_json())
 
@@ -100,8 +100,8 @@ class LoadCollector:
         """Everything recorded since the previous call, in a msgpack/JSON-friendly form."""
         delta: Delta = {
             "hdr": self._hdr.encode(),
-            "journeys": {k: v.as_list() for k, v in self._journeys.items()},
-            "seconds": {str(k): v.as_list() for k, v in self._seconds.items()},
+            "journeys": [[*k, *v.as_list()] for k, v in self._journeys.items()],
+            "seconds": [[*k, *v.as_list()] for k, v in self._seconds.items()],
             "errors": [[*k, n] for k, n in self._errors.items()],
             "lines": self._lines,
             "dropped": self._dropped,
@@ -127,8 +127,8 @@ class LoadAggregator:
     def __init__(self, run: RunDirectory | None = None) -> None:
         self.run = run
         self.hdr = HdrStore()
-        self.journeys: dict[str, Tally] = defaultdict(Tally)
-        self.seconds: dict[int, Tally] = defaultdict(Tally)
+        self.journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)  #: (target, journey)
+        self.seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)  #: (target, epoch second)
         self.errors: Counter[tuple[str, str, str, str]] = Counter()
         self.dropped = 0
         self.health: list[dict[str, Any]] = []
@@ -143,12 +143,12 @@ class LoadAggregator:
         totals.hdr.merge(part)
         totals.deltas += 1
         totals.final = totals.final or final
-        for journey, values in delta.get("journeys", {}).items():
+        for target, journey, *values in delta.get("journeys", []):
             tally = Tally(*values)
-            self.journeys[journey].add(tally)
+            self.journeys[(target, journey)].add(tally)
             totals.iterations += tally.iterations
-        for second, values in delta.get("seconds", {}).items():
-            self.seconds[int(second)].add(Tally(*values))
+        for target, second, *values in delta.get("seconds", []):
+            self.seconds[(target, int(second))].add(Tally(*values))
         for *key, count in delta.get("errors", []):
             self.errors[(key[0], key[1], key[2], key[3])] += int(count)
         self.dropped += int(delta.get("dropped", 0))
@@ -175,5 +175,26 @@ class LoadAggregator:
     def rate(self, window_s: float = 5.0, now: float | None = None) -> float:
         """Iterations per second over the last `window_s` complete seconds."""
         end = int(now if now is not None else time.time())
-        seconds = range(end - int(window_s), end)
-        return sum(self.seconds[s].iterations for s in seconds if s in self.seconds) / window_s
+        start = end - int(window_s)
+        return (
+            sum(t.iterations for (_, s), t in self.seconds.items() if start <= s < end) / window_s
+        )
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Iterations, failures and late starts per target and second, in time order."""
+        return [
+            {
+                "target": target,
+                "t": second,
+                "iterations": t.iterations,
+                "failures": t.failures,
+                "late": t.late,
+            }
+            for (target, second), t in sorted(
+                self.seconds.items(), key=lambda kv: (kv[0][1], kv[0][0])
+            )
+        ]
+
+
+def _tally_dict(tally: Tally) -> dict[str, int]:
+    return {"iterations": tally.iterations, "failures": tally.failures, "late": tally.late}

@@ -90,7 +90,7 @@ def _environment(classes: list[Any], plan: LoadPlan | None) -> Environment:
     env = Environment(
         user_classes=classes,
         shape_class=PlanShape(plan) if plan is not None else None,
-        host=str(plan.target["web"]) if plan is not None else None,
+        host=str(plan.targets[-1]["web"]) if plan is not None else None,
         parsed_options=_options(plan),
         stop_timeout=5.0,
     )

@@ -95,7 +95,7 @@ class ProcessState:
     plan: LoadPlan
     journeys: dict[str, Journey]
     collector: LoadCollector
-    settings: RunSettings
+    settings: list[RunSettings]  #: one per target; two in a rehearsal
     sink: LocustStatsSink
     web_gate: BoundedSemaphore
     budget: int
@@ -112,24 +112,34 @@ class ProcessState:
             )
         return self.browser_host
 
-    def new_virtual_user(self) -> VirtualUser:
-        """A virtual user with a process-unique index (the worker index is in the settings)."""
-        return VirtualUser(
-            index=next(self.users), settings=self.settings, sink=self.sink, browser=self.browser
-        )
+    def new_virtual_users(self) -> list[VirtualUser]:
+        """One virtual user per target, sharing a process-unique index, so that baseline and
+        candidate replay the same synthetic people (the worker index is in the settings)."""
+        index = next(self.users)
+        return [
+            VirtualUser(index=index, settings=settings, sink=self.sink, browser=self.browser)
+            for settings in self.settings
+        ]
 
     def run(
-        self, user: VirtualUser, journey: Journey, iteration: int, scheduled: float | None = None
+        self,
+        users: list[VirtualUser],
+        journey: Journey,
+        iteration: int,
+        scheduled: float | None = None,
     ) -> bool:
-        """Run one iteration within the budget and the browser cap; False once over budget."""
+        """Run one iteration on every target, within the budget and the browser cap; False once
+        over budget. With two targets the order alternates, so neither side always goes first."""
         if self.budget <= 0:
             return False
         self.budget -= 1
-        if journey.uses_browser:
-            with self.web_gate:
+        ordered = users if iteration % 2 == 0 else users[::-1]
+        for user in ordered:
+            if journey.uses_browser:
+                with self.web_gate:
+                    user.run_iteration(journey, iteration, scheduled=scheduled)
+            else:
                 user.run_iteration(journey, iteration, scheduled=scheduled)
-        else:
-            user.run_iteration(journey, iteration, scheduled=scheduled)
         return True
 
     def start_arrivals(self) -> None:
@@ -143,7 +153,7 @@ class ProcessState:
             n for n, j in self.journeys.items() if plan.browser_users > 0 or not j.uses_browser
         )
         weights = [self.journeys[n].weight for n in names]
-        rng = random.Random(plan.seed * 1_000_003 + self.settings.worker)
+        rng = random.Random(plan.seed * 1_000_003 + self.settings[0].worker)
         start = time.perf_counter()
         budget = plan.max_iterations // plan.workers
         for k in itertools.count():
@@ -184,20 +194,22 @@ def prepare(
 ) -> ProcessState:
     """Build (or rebuild) this process's state when a test starts."""
     global _state
-    target = Target.model_validate(plan.target)
-    settings = RunSettings(
-        run_id=plan.run_id,
-        target=target,
-        artifacts_dir=Path(plan.results_root) / plan.run_id / "artifacts",
-        seed=plan.seed,
-        worker=worker,
-        profile=plan.profile,
-        locale=plan.locale,
-        request_timeout=plan.request_timeout,
-        action_timeout=plan.action_timeout,
-        navigation_timeout=plan.navigation_timeout,
-        record_browser_trace=plan.record_browser_trace,
-    )
+    settings = [
+        RunSettings(
+            run_id=plan.run_id,
+            target=Target.model_validate(target),
+            artifacts_dir=Path(plan.results_root) / plan.run_id / "artifacts",
+            seed=plan.seed,
+            worker=worker,
+            profile=plan.profile,
+            locale=plan.locale,
+            request_timeout=plan.request_timeout,
+            action_timeout=plan.action_timeout,
+            navigation_timeout=plan.navigation_timeout,
+            record_browser_trace=plan.record_browser_trace,
+        )
+        for target in plan.targets
+    ]
     collector = LoadCollector(
         sample_rate=plan.step_sample_rate, late_after_ms=plan.late_after_ms, seed=plan.seed + worker
     )
@@ -236,20 +248,21 @@ class JourneyUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.virtual_user = state().new_virtual_user()
+        self.virtual_users = state().new_virtual_users()
         self.iteration = 0
 
     @task
     def iterate(self) -> None:
         """Run the next iteration; idle once the run's iteration budget is spent."""
-        if state().run(self.virtual_user, self.journey, self.iteration):
+        if state().run(self.virtual_users, self.journey, self.iteration):
             self.iteration += 1
         else:
             gevent.sleep(POLL_S)
 
     def on_stop(self) -> None:
         """Close this user's connections."""
-        self.virtual_user.close()
+        for user in self.virtual_users:
+            user.close()
 
 
 class ArrivalUser(User):
@@ -259,7 +272,7 @@ class ArrivalUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.virtual_user = state().new_virtual_user()
+        self.virtual_users = state().new_virtual_users()
         self.iteration = 0
 
     @task
@@ -274,12 +287,13 @@ class ArrivalUser(User):
             current.collector.dropped()
             return
         journey = current.journeys[ticket.journey]
-        if current.run(self.virtual_user, journey, self.iteration, scheduled=ticket.intended):
+        if current.run(self.virtual_users, journey, self.iteration, scheduled=ticket.intended):
             self.iteration += 1
 
     def on_stop(self) -> None:
         """Close this user's connections."""
-        self.virtual_user.close()
+        for user in self.virtual_users:
+            user.close()
 
 
 def user_classes(journeys: Sequence[Journey], plan: LoadPlan | None) -> list[type[User]]:

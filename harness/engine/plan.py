@@ -97,7 +97,8 @@ class LoadPlan(BaseModel):
     seed: int = 1
     profile: str = "default"
     locale: str = "en_US"
-    target: dict[str, str | bool]
+    targets: list[dict[str, str | bool]] = Field(min_length=1, max_length=2)
+    #: with two targets (baseline, candidate) every iteration runs on both, interleaved
     results_root: str
     request_timeout: float = 10.0
     action_timeout: float = 5.0

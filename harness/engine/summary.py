@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.engine.collector import LoadAggregator
-from harness.telemetry.hdr import HdrStore, SeriesKey
+from harness.engine.collector import LoadAggregator, Tally
+from harness.telemetry.hdr import HdrStore
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
 LAG_SATURATED_MS = 100.0
@@ -83,40 +83,21 @@ def progress_line(aggregator: LoadAggregator, elapsed: float, total: float, user
     )
 
 
-def latency_rows(store: HdrStore, journeys: dict[str, list[int]]) -> list[list[str]]:
-    """Rows: series, count, failed, p50, p95, p99, max — journeys first, their steps below."""
-    rows = [["journey / step", "touchpoint", "count", "failed", "p50", "p95", "p99", "max"]]
-    for key in sorted(store, key=lambda k: (k.target, k.journey, not k.is_iteration)):
+def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> list[list[str]]:
+    """Rows: series, count, failed, p50, p95, p99, max — journeys first, their steps below;
+    with several targets (a rehearsal) each journey's rows are grouped by target."""
+    several = len({k.target for k in store}) > 1
+    head = ["journey / step", "touchpoint", "count", "failed", "p50", "p95", "p99", "max"]
+    rows = [(["target"] if several else []) + head]
+    for key in sorted(store, key=lambda k: (k.journey, k.target, not k.is_iteration, k.step)):
         s = store.summary(key)
-        failed = str(journeys.get(key.journey, [0, 0])[1]) if key.is_iteration else ""
+        tally = journeys.get((key.target, key.journey))
+        failed = str(tally.failures) if key.is_iteration and tally else ""
         label = key.journey if key.is_iteration else f"  › {key.step}"
-        rows.append(
-            [
-                label,
-                key.touchpoint or "—",
-                f"{s.count:,}",
-                failed,
-                _ms(s.p(50.0)),
-                _ms(s.p(95.0)),
-                _ms(s.p(99.0)),
-                _ms(s.max_ms),
-            ]
-        )
+        cells = [label, key.touchpoint or "—", f"{s.count:,}", failed]
+        cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+        rows.append(([key.target] if several else []) + cells)
     return rows
-
-
-def step_failures(
-    store: HdrStore, errors: dict[tuple[str, str, str, str], int]
-) -> dict[SeriesKey, int]:
-    """Failed count per step series."""
-    found: dict[SeriesKey, int] = {}
-    for key in store:
-        found[key] = sum(
-            n
-            for (j, st, tp, _), n in errors.items()
-            if (j, st, tp) == (key.journey, key.step, key.touchpoint)
-        )
-    return found
 
 
 def table(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -151,7 +132,6 @@ def summary_markdown(
     """summary.md of a load run."""
     iterations = aggregator.iterations
     failed = aggregator.failures
-    journeys = {k: v.as_list() for k, v in aggregator.journeys.items()}
     lines = [
         f"# Load run `{run_id}` against `{target}`",
         "",
@@ -161,7 +141,7 @@ def summary_markdown(
         "",
         "## Latency (HDR, exact to 3 significant digits)",
         "",
-        *markdown_table(latency_rows(aggregator.hdr, journeys)),
+        *markdown_table(latency_rows(aggregator.hdr, aggregator.journeys)),
         "",
         "## Load generator health",
         "",

@@ -20,7 +20,7 @@ TARGET = {"name": "t", "web": "http://127.0.0.1:1/", "api": "x", "mobile": "y"}
 
 
 def plan(**overrides) -> LoadPlan:
-    return LoadPlan(run_id="r", target=TARGET, results_root="/tmp", **overrides)
+    return LoadPlan(run_id="r", targets=[TARGET], results_root="/tmp", **overrides)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,8 @@ def test_deltas_count_every_record_exactly_once() -> None:
     assert (aggregator.iterations, aggregator.failures) == (50, 5)
     assert aggregator.late == 39  # late_ms 11..49 are over the 10 ms limit
     assert aggregator.sources["w1"].final
-    assert aggregator.seconds[1000].iterations == 50
+    assert aggregator.seconds[("t", 1000)].iterations == 50
+    assert aggregator.timeline()[0]["iterations"] == 50
 
 
 def test_sampling_keeps_every_failure() -> None:
@@ -187,7 +188,7 @@ def test_tables_list_journeys_and_steps_with_percentiles() -> None:
         collector.step_finished(step("buy", "pay", 10 + i))
         collector.iteration_finished(iteration("buy", 20 + i))
     aggregator.absorb("local", collector.take_delta())
-    rows = latency_rows(aggregator.hdr, {k: v.as_list() for k, v in aggregator.journeys.items()})
+    rows = latency_rows(aggregator.hdr, aggregator.journeys)
     assert rows[0][:5] == ["journey / step", "touchpoint", "count", "failed", "p50"]
     assert rows[1][0] == "buy" and rows[1][2] == "10"
     assert rows[2][0].endswith("pay") and rows[2][1] == "api"
