@@ -24,7 +24,7 @@ PROG = "harness"
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `harness` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["load"]:
+    if args[:1] in (["load"], ["rehearse"], ["demo"]):
         # Locust monkey-patches the standard library when imported; it must come first.
         import locust  # noqa: F401
     # These two own their argument parsing; pass everything after the command through.
@@ -84,15 +84,54 @@ def _parser() -> argparse.ArgumentParser:
     add_load_arguments(load)
     load.set_defaults(handler=_cmd_load)
 
+    rehearse = commands.add_parser(
+        "rehearse", help="baseline and candidate at once, then the gates and a verdict"
+    )
+    sides = rehearse.add_mutually_exclusive_group()
+    sides.add_argument("--sandbox", action="store_true", help="a baseline and a candidate sandbox")
+    sides.add_argument("--baseline", metavar="T", help="baseline target: name or URL")
+    rehearse.add_argument("--candidate", metavar="T", help="candidate target: name or URL")
+    rehearse.add_argument(
+        "--regression",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="with --sandbox: a regression of the candidate, e.g. latency:api.orders.create=+200ms",
+    )
+    rehearse.add_argument(
+        "--min-samples", type=int, metavar="N", help="minimum samples per side for every gate"
+    )
+    _add_run_options(rehearse)
+    add_load_arguments(rehearse)
+    rehearse.set_defaults(
+        handler=_cmd_rehearse, users=8, spawn_rate=8.0, duration="60s", target=None
+    )
+
+    gates = commands.add_parser("gates", help="re-evaluate the gates of a stored run")
+    compare = commands.add_parser("compare", help="judge a stored run against another")
+    from harness.commands.gates_options import add_compare_arguments, add_gates_arguments
+
+    add_gates_arguments(gates)
+    gates.set_defaults(handler=_cmd_gates)
+    add_compare_arguments(compare)
+    compare.set_defaults(handler=_cmd_compare)
+
     trace = commands.add_parser("trace", help="trace trees of a stored run")
     from harness.commands.trace import add_arguments as add_trace_arguments
 
     add_trace_arguments(trace)
     trace.set_defaults(handler=_cmd_trace)
 
-    demo = commands.add_parser("demo", help="run the sample journeys against the bundled sandbox")
-    _add_run_options(demo)
-    demo.set_defaults(handler=_cmd_smoke, sandbox=True, regression=[], target=None)
+    demo = commands.add_parser(
+        "demo",
+        help="a rehearsal of the bundled sandbox: baseline against a candidate with a seeded "
+        "regression, the gates, and the verdict",
+    )
+    demo.add_argument("--duration", default="45s", help="how long the rehearsal runs")
+    demo.add_argument(
+        "--regression", default=DEMO_REGRESSION, metavar="SPEC", help="the candidate's regression"
+    )
+    demo.set_defaults(handler=_cmd_demo)
 
     commands.add_parser("sandbox", help="serve the bundled sandbox shop (see `harness sandbox -h`)")
     commands.add_parser("synth", help="generate synthetic data (see `harness synth -h`)")
@@ -151,10 +190,45 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+DEMO_REGRESSION = "latency:*.orders.create=+120ms"
+
+
+def _cmd_demo(options: argparse.Namespace) -> int:
+    """A rehearsal whose candidate is known to be worse: it succeeds when the gates catch it."""
+    from harness.commands import rehearse
+
+    argv = ["rehearse", "--sandbox", "--regression", options.regression]
+    argv += ["--duration", options.duration, "--users", "6", "--browser-users", "1"]
+    code = rehearse.run(_parser().parse_args(argv))
+    if code == ExitCode.FAILED:
+        print(f"\ndemo: the gates caught the candidate's seeded regression ({options.regression}).")
+        return ExitCode.PASSED
+    print(f"\ndemo: the gates did not catch {options.regression} (exit code {code}).")
+    return ExitCode.FAILED if code == ExitCode.PASSED else code
+
+
 def _cmd_smoke(options: argparse.Namespace) -> int:
     from harness.commands import smoke
 
     return smoke.run(options)
+
+
+def _cmd_rehearse(options: argparse.Namespace) -> int:
+    from harness.commands import rehearse
+
+    return rehearse.run(options)
+
+
+def _cmd_gates(options: argparse.Namespace) -> int:
+    from harness.commands import rehearse
+
+    return rehearse.gates(options)
+
+
+def _cmd_compare(options: argparse.Namespace) -> int:
+    from harness.commands import rehearse
+
+    return rehearse.compare(options)
 
 
 def _cmd_trace(options: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, SpecError
 from harness.targets import Target, check_url
 
 
@@ -66,6 +66,7 @@ class HarnessConfig(BaseModel):
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
 
     @field_validator("journeys", mode="before")
     @classmethod
@@ -109,6 +110,13 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Loade
         config = HarnessConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source, data)) from None
+    if config.gates:
+        from harness.gates.config import parse_gates
+
+        try:
+            parse_gates(config.gates, where=str(source))
+        except SpecError as exc:
+            raise ConfigError(str(exc)) from None
     return LoadedConfig(config=config, source=source, root=source.parent)
 
 

@@ -125,15 +125,20 @@ def resolve_target(
         )
     if options.target is None:
         raise UsageError("give a target: --target NAME|URL, or --sandbox for the bundled shop")
-    if options.target in config.targets:
-        return config.targets[options.target].resolve(options.target)
-    if "://" not in options.target:
+    return resolve_named_target(options.target, config)
+
+
+def resolve_named_target(name: str, config: HarnessConfig, *, role: str = "target") -> Target:
+    """A target from harness.toml by name, or one laid out like the sandbox from a URL."""
+    if name in config.targets:
+        return config.targets[name].resolve(name)
+    if "://" not in name:
         known = ", ".join(sorted(config.targets)) or "none configured"
         raise UsageError(
-            f"target {options.target!r} is not a URL or a configured target name "
-            f"(configured: {known}); e.g. --target http://127.0.0.1:8800"
+            f"{role} {name!r} is not a URL or a configured target name "
+            f"(configured: {known}); e.g. --{role} http://127.0.0.1:8800"
         )
-    return Target.from_base_url(options.target)
+    return Target.from_base_url(name, name=role if role != "target" else None)
 
 
 def check_reachable(target: Target, timeout: float = 5.0) -> None:

@@ -21,7 +21,7 @@ from harness.commands.common import (
 from harness.config import HarnessConfig
 from harness.engine import locust_driver, locust_users
 from harness.engine.collector import LoadAggregator
-from harness.engine.locust_driver import LoadOutcome
+from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.network import free_port
 from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
 from harness.engine.summary import (
@@ -55,6 +55,7 @@ def execute(
     mode: str,
     targets: Callable[[argparse.Namespace, HarnessConfig, ExitStack, Path], list[Target]],
     judge: Judge,
+    watch: Callable[[list[Target]], Watch | None] | None = None,
 ) -> int:
     """Drive the journeys on Locust against `targets` (one, or baseline and candidate), write
     the run folder, then let `judge` decide the exit code."""
@@ -95,7 +96,12 @@ def execute(
             flush=True,
         )
         try:
-            outcome = _drive(options, plan, inputs.journeys, aggregator, inputs.journey_paths)
+            watcher = watch(chosen) if watch is not None else None
+            outcome = _drive(
+                options, plan, inputs.journeys, aggregator, inputs.journey_paths, watcher
+            )
+            if outcome.aborted:
+                print(f"\nSTOPPED EARLY after {outcome.aborted_at_s:.0f} s: {outcome.aborted}")
         except KeyboardInterrupt:
             run.finish("aborted")
             raise
@@ -146,6 +152,7 @@ def _drive(
     journeys: list[Journey],
     aggregator: LoadAggregator,
     journey_paths: list[Path],
+    watch: Watch | None = None,
 ) -> LoadOutcome:
     def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
         print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
@@ -171,9 +178,10 @@ def _drive(
             spawn_workers=spawn,
             progress=progress,
             web_ui_port=web_port,
+            watch=watch,
         )
     return locust_driver.run_local(
-        plan, journeys, aggregator, progress=progress, web_ui_port=web_port
+        plan, journeys, aggregator, progress=progress, web_ui_port=web_port, watch=watch
     )
 
 
@@ -184,6 +192,7 @@ def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health
         totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
         run.meta.setdefault("sources", {})[str(index)] = source
     run.write_json("timeline.json", aggregator.timeline())
+    run.write_json("counts.json", aggregator.counts())
     health = assess_health(aggregator, aggregator.iterations)
     run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
     run.meta["generator"] = health.as_dict()

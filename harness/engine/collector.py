@@ -54,7 +54,7 @@ class LoadCollector:
         self._hdr = HdrStore()
         self._journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)
         self._seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)
-        self._errors: Counter[tuple[str, str, str, str]] = Counter()
+        self._errors: Counter[tuple[str, str, str, str, str]] = Counter()
         self._lines: list[str] = []
         self._dropped = 0
         self._health: list[dict[str, Any]] = []
@@ -66,7 +66,8 @@ class LoadCollector:
         failed = record.outcome is Outcome.FAILED
         if failed:
             kind = record.error_kind.value if record.error_kind else "unknown"
-            self._errors[(record.journey, record.step, record.touchpoint.value, kind)] += 1
+            where = (record.target, record.journey, record.step, record.touchpoint.value, kind)
+            self._errors[where] += 1
         if failed or self._sampled():
             self._lines.append(record.model_dump_json())
 
@@ -129,7 +130,8 @@ class LoadAggregator:
         self.hdr = HdrStore()
         self.journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)  #: (target, journey)
         self.seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)  #: (target, epoch second)
-        self.errors: Counter[tuple[str, str, str, str]] = Counter()
+        #: failed steps by (target, journey, step, touchpoint, error kind)
+        self.errors: Counter[tuple[str, str, str, str, str]] = Counter()
         self.dropped = 0
         self.health: list[dict[str, Any]] = []
         self.sources: dict[str, SourceTotals] = defaultdict(SourceTotals)
@@ -149,8 +151,8 @@ class LoadAggregator:
             totals.iterations += tally.iterations
         for target, second, *values in delta.get("seconds", []):
             self.seconds[(target, int(second))].add(Tally(*values))
-        for *key, count in delta.get("errors", []):
-            self.errors[(key[0], key[1], key[2], key[3])] += int(count)
+        for target, journey, step, touchpoint, kind, count in delta.get("errors", []):
+            self.errors[(target, journey, step, touchpoint, kind)] += int(count)
         self.dropped += int(delta.get("dropped", 0))
         for sample in delta.get("health", []):
             self.health.append({**sample, "source": source})
@@ -179,6 +181,20 @@ class LoadAggregator:
         return (
             sum(t.iterations for (_, s), t in self.seconds.items() if start <= s < end) / window_s
         )
+
+    def counts(self) -> dict[str, Any]:
+        """Exact iteration tallies per (target, journey) and failed steps by kind, for gates."""
+        return {
+            "journeys": [
+                {"target": t, "journey": j, **_tally_dict(tally)}
+                for (t, j), tally in sorted(self.journeys.items())
+            ],
+            "errors": [
+                {"target": t, "journey": j, "step": s, "touchpoint": tp, "kind": k, "count": n}
+                for (t, j, s, tp, k), n in sorted(self.errors.items())
+            ],
+            "dropped": self.dropped,
+        }
 
     def timeline(self) -> list[dict[str, Any]]:
         """Iterations, failures and late starts per target and second, in time order."""

@@ -70,9 +70,13 @@ class LoadOutcome:
     elapsed_s: float
     workers: int
     missing_finals: list[str]
+    aborted: str | None = None  #: why an abort gate stopped the run early
+    aborted_at_s: float | None = None
 
 
 Progress = Callable[[LoadAggregator, float, int], None]
+#: Called about every second during a run; a returned reason stops the run early.
+Watch = Callable[[LoadAggregator, float], str | None]
 
 
 def _options(plan: LoadPlan | None) -> argparse.Namespace:
@@ -147,6 +151,7 @@ def run_local(
     *,
     progress: Progress | None = None,
     web_ui_port: int | None = None,
+    watch: Watch | None = None,
 ) -> LoadOutcome:
     """Run the plan in this process with Locust's local runner."""
     env = _environment(locust_users.user_classes(journeys, plan), plan)
@@ -173,7 +178,7 @@ def run_local(
             progress(aggregator, time.perf_counter() - started, runner.user_count)
 
     helpers += [gevent.spawn(ship), gevent.spawn(show)]
-    _wait_stopped(runner, plan)
+    aborted = _wait_stopped(runner, plan, aggregator, started, watch)
     gevent.killall(helpers)
     current = locust_users.state()
     current.stop()
@@ -181,17 +186,30 @@ def run_local(
     runner.quit()
     if env.web_ui is not None:
         env.web_ui.stop()
-    return LoadOutcome(aggregator, time.perf_counter() - started, 1, [])
+    elapsed = time.perf_counter() - started
+    return LoadOutcome(aggregator, elapsed, 1, [], *(aborted or (None, None)))
 
 
-def _wait_stopped(runner: Any, plan: LoadPlan) -> None:
-    """Wait for the shape to finish; a hard deadline stops a run that would overrun."""
+def _wait_stopped(
+    runner: Any, plan: LoadPlan, aggregator: LoadAggregator, started: float, watch: Watch | None
+) -> tuple[str, float] | None:
+    """Wait for the shape to finish; a hard deadline stops a run that would overrun, and
+    `watch` may stop it early (returning why and when)."""
     deadline = time.perf_counter() + plan.total_duration_s + 60.0
+    next_look = time.perf_counter() + 1.0
     while runner.state != STATE_STOPPED:
-        if time.perf_counter() > deadline:
+        now = time.perf_counter()
+        if now > deadline:
             runner.stop()
             break
+        if watch is not None and now >= next_look:
+            next_look = now + 1.0
+            reason = watch(aggregator, now - started)
+            if reason is not None:
+                runner.stop()
+                return reason, round(now - started, 3)
         gevent.sleep(0.2)
+    return None
 
 
 def run_master(
@@ -205,6 +223,7 @@ def run_master(
     spawn_workers: Callable[[int], list[subprocess.Popen[bytes]]] | None = None,
     progress: Progress | None = None,
     web_ui_port: int | None = None,
+    watch: Watch | None = None,
 ) -> LoadOutcome:
     """Run the plan as Locust's master over `expect_workers` workers (started by
     `spawn_workers(port)` for `--processes`, or by hand on other machines)."""
@@ -250,7 +269,7 @@ def run_master(
                 progress(aggregator, time.perf_counter() - started, runner.user_count)
 
         shower = gevent.spawn(show)
-        _wait_stopped(runner, plan)
+        aborted = _wait_stopped(runner, plan, aggregator, started, watch)
         final_deadline = time.perf_counter() + FINAL_WAIT_S
         while not finals.issuperset(workers) and time.perf_counter() < final_deadline:
             gevent.sleep(0.1)
@@ -265,7 +284,8 @@ def run_master(
         _stop_children(children)
         if env.web_ui is not None:
             env.web_ui.stop()
-    return LoadOutcome(aggregator, elapsed, len(workers), sorted(set(workers) - finals))
+    missing = sorted(set(workers) - finals)
+    return LoadOutcome(aggregator, elapsed, len(workers), missing, *(aborted or (None, None)))
 
 
 def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) -> int:

@@ -160,8 +160,8 @@ def summary_markdown(
             "| journey | step | touchpoint | kind | count |",
             "|---|---|---|---|---|",
         ]
-        for (journey, step, touchpoint, kind), count in aggregator.errors.most_common(20):
-            lines.append(f"| `{journey}` | `{step}` | {touchpoint} | {kind} | {count:,} |")
+        for (target, journey, step, tp, kind), count in aggregator.errors.most_common(20):
+            lines.append(f"| `{journey}` | `{step}` | {tp} | {kind} | {count:,} ({target}) |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,158 @@
+"""`harness rehearse`: baseline and candidate driven at once with the same journeys and the
+same synthetic people, interleaved; then the gates and a verdict. Also `harness gates` (re-judge a
+stored run) and `harness compare` (judge two stored runs against each other)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from harness.commands import load
+from harness.commands.common import resolve_named_target
+from harness.config import HarnessConfig, load_config
+from harness.engine.collector import LoadAggregator
+from harness.engine.locust_driver import LoadOutcome, Watch
+from harness.engine.summary import Health
+from harness.errors import UsageError
+from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
+from harness.gates.data import RunData, side_by_side
+from harness.gates.outcome import Decision
+from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
+from harness.results import RunDirectory
+from harness.targets import Target
+
+STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run the rehearsal; the exit code is the verdict's."""
+    if not options.worker and not options.sandbox and not (options.baseline and options.candidate):
+        raise UsageError(
+            "give both sides: --baseline T --candidate T (names from harness.toml or URLs), "
+            "or --sandbox [--regression SPEC] for the bundled shop"
+        )
+    return load.execute(
+        options, mode="rehearse", targets=_targets, judge=_judge(options), watch=_watch(options)
+    )
+
+
+def _watch(options: argparse.Namespace) -> Callable[[list[Target]], Watch | None]:
+    def make(targets: list[Target]) -> Watch | None:
+        from harness.gates.abort import AbortWatch
+
+        watch = AbortWatch(
+            configured_gates(options.config, options.min_samples),
+            baseline=targets[0].name,
+            candidate=targets[-1].name,
+        )
+        return watch if watch.gates else None
+
+    return make
+
+
+def _targets(
+    options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
+) -> list[Target]:
+    if options.sandbox:
+        from harness.sandbox.process import SandboxProcess
+
+        sides = []
+        for role, regressions in (("baseline", []), ("candidate", options.regression)):
+            process = SandboxProcess(
+                release=role,
+                regressions=regressions,
+                trace_file=run_path / "traces" / f"sandbox-{role}.jsonl",
+            )
+            urls = process.start()
+            stack.callback(process.stop)
+            knobs = f" with {', '.join(regressions)}" if regressions else ""
+            print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
+            sides.append(
+                Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
+            )
+        return sides
+    baseline = resolve_named_target(options.baseline, config, role="baseline")
+    candidate = resolve_named_target(options.candidate, config, role="candidate")
+    if baseline.name == candidate.name:
+        raise UsageError(f"--baseline and --candidate are the same target ({baseline.name!r})")
+    return [baseline, candidate]
+
+
+def configured_gates(config_file: Path | None, min_samples: int | None) -> list[Gate]:
+    """The gates of harness.toml, or the defaults; `--min-samples` fills in unset minimums."""
+    loaded = load_config(config_file)
+    where = str(loaded.source or "the default gates")
+    gates = parse_gates(loaded.config.gates or DEFAULT_GATES, where=where)
+    if min_samples is not None:
+        gates = [
+            g if g.min_samples else g.model_copy(update={"min_samples": min_samples}) for g in gates
+        ]
+    return gates
+
+
+def _judge(options: argparse.Namespace) -> load.Judge:
+    def judge(
+        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
+    ) -> int:
+        gates = configured_gates(options.config, options.min_samples)
+        data = RunData.load(run.path)
+        verdict = evaluate(data, gates, elapsed_s=round(outcome.elapsed_s, 3))
+        if outcome.aborted:
+            verdict = verdict.model_copy(
+                update={
+                    "decision": Decision.FAIL,
+                    "reasons": [
+                        f"stopped after {outcome.aborted_at_s:.0f} s: {outcome.aborted}",
+                        *verdict.reasons,
+                    ],
+                    "aborted_at_s": outcome.aborted_at_s,
+                    "time_to_decision_s": outcome.aborted_at_s,
+                }
+            )
+        _publish(run.path, verdict)
+        run.finish(
+            STATUS[verdict.decision.value],
+            iterations=aggregator.iterations,
+            failed=aggregator.failures,
+            elapsed_s=round(outcome.elapsed_s, 3),
+            verdict=verdict.decision.value,
+        )
+        print(f"\nverdict: {run.path / 'verdict.json'} · summary: {run.path / 'summary.md'}")
+        return verdict.exit_code
+
+    return judge
+
+
+def _publish(run_dir: Path, verdict: Verdict, *, name: str = "verdict.json") -> None:
+    (run_dir / name).write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    summary = run_dir / "summary.md"
+    previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
+    summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
+    print()
+    print("\n".join(summary_lines(verdict)))
+
+
+def gates(options: argparse.Namespace) -> int:
+    """`harness gates RUN_DIR`: re-evaluate the gates of a stored run (offline)."""
+    data = RunData.load(options.run_dir)
+    verdict = evaluate(data, configured_gates(options.config, options.min_samples))
+    (options.run_dir / "verdict-regated.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+    print("\n".join(summary_lines(verdict)))
+    print(f"\nwritten: {options.run_dir / 'verdict-regated.json'}")
+    return verdict.exit_code
+
+
+def compare(options: argparse.Namespace) -> int:
+    """`harness compare RUN_A RUN_B`: judge run B (candidate) against run A (baseline)."""
+    data = side_by_side(RunData.load(options.baseline_run), RunData.load(options.candidate_run))
+    verdict = evaluate(data, configured_gates(options.config, options.min_samples))
+    out = options.candidate_run / f"compare-{options.baseline_run.name}.json"
+    out.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    print(
+        f"{options.candidate_run.name} (candidate) against {options.baseline_run.name} (baseline)\n"
+    )
+    print("\n".join(summary_lines(verdict)))
+    print(f"\nwritten: {out}")
+    return verdict.exit_code

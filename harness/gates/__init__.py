@@ -1,0 +1,1 @@
+"""Release gates: statistics, Kayenta's judge, gate rules over a run, and the verdict."""

@@ -1,0 +1,100 @@
+"""Early abort: gates marked `abort = true` are judged every second on a sliding window of the
+live run; a breach sustained for the gate's `for` duration stops the run with a fail verdict.
+
+Only gates on counts can be judged live (error-rate thresholds and relative gates, the
+sequential e-value, burn rate): they need the per-second tallies, not whole histograms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.engine.collector import LoadAggregator
+from harness.engine.plan import parse_duration
+from harness.gates.data import RunData
+from harness.gates.outcome import Decision
+from harness.gates.rates import BurnRateGate, SequentialGate
+from harness.gates.rules import GateBase, RelativeGate, ThresholdGate
+from harness.telemetry.hdr import HdrStore
+
+ALL = "(all journeys)"
+
+
+def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
+    """The configured gates that can abort a run."""
+    found: list[GateBase] = []
+    for gate in gates:
+        if not gate.abort:
+            continue
+        if isinstance(gate, (SequentialGate, BurnRateGate)) or (
+            isinstance(gate, (ThresholdGate, RelativeGate)) and gate.metric == "error_rate"
+        ):
+            found.append(gate.model_copy(update={"journey": None}))
+    return found
+
+
+def window_data(
+    aggregator: LoadAggregator, baseline: str | None, candidate: str, window_s: float, now: float
+) -> RunData:
+    """The last `window_s` seconds of a live run as `RunData` (journeys pooled)."""
+    start = int(now - window_s)
+    rows: list[dict[str, Any]] = [
+        {"target": target, "t": second, "iterations": t.iterations, "failures": t.failures}
+        for (target, second), t in sorted(aggregator.seconds.items(), key=lambda kv: kv[0][1])
+        if second >= start
+    ]
+    journeys: dict[tuple[str, str], tuple[int, int]] = {}
+    for target in (baseline, candidate):
+        if target is not None:
+            mine = [r for r in rows if r["target"] == target]
+            n = sum(int(r["iterations"]) for r in mine)
+            f = sum(int(r["failures"]) for r in mine)
+            journeys[(target, ALL)] = (n, f)
+    return RunData(
+        candidate=candidate,
+        baseline=baseline,
+        hdr=HdrStore(),
+        journeys=journeys,
+        step_failures={},
+        step_order={},
+        windows={},
+        failed_traces={},
+        slow_traces={},
+        timeline=rows,
+    )
+
+
+class AbortWatch:
+    """The `watch` callback of the Locust driver."""
+
+    def __init__(
+        self,
+        gates: Sequence[GateBase],
+        *,
+        baseline: str | None,
+        candidate: str,
+        window_s: float = 60.0,
+        clock: float | None = None,
+    ) -> None:
+        self.gates = live_gates(gates)
+        self.baseline = baseline
+        self.candidate = candidate
+        self.window_s = window_s
+        self._since: dict[int, float] = {}
+
+    def __call__(self, aggregator: LoadAggregator, elapsed: float) -> str | None:
+        """A reason to stop now, or None."""
+        import time
+
+        data = window_data(aggregator, self.baseline, self.candidate, self.window_s, time.time())
+        for index, gate in enumerate(self.gates):
+            outcome = gate.evaluate(data)
+            if outcome.decision is not Decision.FAIL:
+                self._since.pop(index, None)
+                continue
+            first = self._since.setdefault(index, elapsed)
+            sustained = parse_duration(gate.abort_for, what=f"{gate.title()}: for")
+            if elapsed - first >= sustained:
+                return f"{gate.title()} breached for {elapsed - first:.0f} s: {outcome.summary}"
+        return None

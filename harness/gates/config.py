@@ -1,0 +1,114 @@
+"""`[[gates]]` in harness.toml: parsed into gate models with did-you-mean errors; the defaults
+used when none are configured."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from harness.errors import SpecError
+from harness.gates.rates import BurnRateGate, FunnelGate, SequentialGate
+from harness.gates.rules import (
+    GateBase,
+    MannWhitneyGate,
+    RelativeGate,
+    TailShiftGate,
+    ThresholdGate,
+)
+
+
+class ScoreGate(GateBase):
+    """Kayenta-style scoring over the other gates: each gate counts in its `group`; a group's
+    score is the share of its gates that passed; the weighted sum decides pass / marginal / fail.
+    Critical gates that fail sink the score to 0."""
+
+    kind: Literal["score"] = "score"
+    groups: dict[str, float] = Field(default_factory=dict)
+    pass_score: float = Field(default=95.0, alias="pass")
+    marginal_score: float = Field(default=75.0, alias="marginal")
+
+
+Gate = Annotated[
+    ThresholdGate
+    | RelativeGate
+    | TailShiftGate
+    | MannWhitneyGate
+    | FunnelGate
+    | BurnRateGate
+    | SequentialGate
+    | ScoreGate,
+    Field(discriminator="kind"),
+]
+KINDS: dict[str, type[GateBase]] = {
+    "threshold": ThresholdGate,
+    "relative": RelativeGate,
+    "tail_shift": TailShiftGate,
+    "mann_whitney": MannWhitneyGate,
+    "funnel": FunnelGate,
+    "burn_rate": BurnRateGate,
+    "sequential": SequentialGate,
+    "score": ScoreGate,
+}
+_ADAPTER: TypeAdapter[Gate] = TypeAdapter(Gate)
+
+#: Used by rehearsals when harness.toml configures no gates.
+DEFAULT_GATES: list[dict[str, Any]] = [
+    {
+        "kind": "relative",
+        "name": "error rate vs baseline",
+        "metric": "error_rate",
+        "margin": "1pp",
+        "critical": True,
+        "group": "errors",
+    },
+    {
+        "kind": "sequential",
+        "name": "error split (anytime-valid)",
+        "alpha": 0.01,
+        "group": "errors",
+        "abort": True,
+    },
+    {
+        "kind": "tail_shift",
+        "name": "tail latency per step (p95, p99)",
+        "margin": "20%",
+        "group": "latency",
+    },
+    {"kind": "mann_whitney", "name": "typical latency per step (Kayenta)", "group": "latency"},
+    {"kind": "funnel", "name": "conversion vs baseline", "max_drop": "5pp", "group": "conversion"},
+    {"kind": "burn_rate", "name": "SLO burn rate (99.5%)", "slo": 0.995, "group": "errors"},
+]
+
+
+def parse_gates(raw: list[dict[str, Any]], *, where: str = "harness.toml") -> list[Gate]:
+    """Validate gate tables; raises `SpecError` naming the gate, the key and what is allowed."""
+    gates = []
+    for index, table in enumerate(raw, start=1):
+        label = f"{where}: gate #{index}" + (f" ({table['name']!r})" if "name" in table else "")
+        kind = table.get("kind")
+        if kind not in KINDS:
+            close = difflib.get_close_matches(str(kind), KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SpecError(
+                f"{label}: kind = {kind!r} is not a gate kind{hint} Allowed: {', '.join(KINDS)}. "
+                'Example: [[gates]] kind = "threshold" metric = "p95" step = "pay" value = "800ms"'
+            )
+        try:
+            gates.append(_ADAPTER.validate_python(table))
+        except ValidationError as exc:
+            raise SpecError(_explain(label, kind, exc)) from None
+    return gates
+
+
+def _explain(label: str, kind: str, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(p) for p in error["loc"] if str(p) != kind]
+    key = ".".join(loc) or "(table)"
+    if error["type"] == "extra_forbidden":
+        fields = sorted((f.alias or name) for name, f in KINDS[kind].model_fields.items())
+        close = difflib.get_close_matches(loc[-1], fields, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return f"{label}: unknown key `{key}` for a {kind} gate{hint} Allowed: {', '.join(fields)}."
+    return f"{label}: `{key}` = {error.get('input')!r} is invalid: {error['msg']}."

@@ -1,0 +1,236 @@
+"""What gates read: one stored run folder (or the live aggregator) as a typed model.
+
+Exact counts come from `counts.json` and the HDR histograms; per-window points, step order and
+example trace ids come from `steps.jsonl`. Gates never read anything else, so `harness gates`
+and `harness compare` work offline on stored runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import UsageError
+from harness.records import IterationRecord, Outcome, StepRecord
+from harness.results import RUN_FILE, read_records
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class StepCounts:
+    """How many iterations reached a step, and how many failed there."""
+
+    reached: int
+    failed: int
+
+    @property
+    def passed(self) -> int:
+        """Iterations that got through the step."""
+        return self.reached - self.failed
+
+
+@dataclass
+class RunData:
+    """The measurements of one run, per target; `baseline` is None for a single-target run."""
+
+    candidate: str
+    baseline: str | None
+    hdr: HdrStore
+    journeys: dict[tuple[str, str], tuple[int, int]]  #: (target, journey) → (iterations, failed)
+    step_failures: dict[tuple[str, str, str, str], int]  #: (target, journey, step, touchpoint)
+    step_order: dict[str, list[tuple[str, str]]]  #: journey → [(step, touchpoint)] in order
+    windows: dict[tuple[str, str, str, str], dict[int, list[float]]]  #: series → second → values
+    failed_traces: dict[tuple[str, str], list[str]]  #: (target, journey) → trace ids
+    slow_traces: dict[tuple[str, str, str, str], list[tuple[float, str]]]
+    timeline: list[dict[str, Any]]
+    health: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[str]:
+        """Baseline (if any) then candidate."""
+        return [t for t in (self.baseline, self.candidate) if t is not None]
+
+    def samples(self, target: str, journey: str, step: str, touchpoint: str) -> np.ndarray:
+        """Every recorded duration (ms) of a series, rebuilt from its HDR histogram (exact to
+        3 significant digits)."""
+        key = SeriesKey(target, journey, step, touchpoint)
+        if self.hdr.count(key) == 0:
+            return np.empty(0)
+        histogram = self.hdr.histogram(key)
+        values, counts = [], []
+        for item in histogram.get_recorded_iterator():
+            values.append(histogram.get_highest_equivalent_value(item.value_iterated_to) / 1000.0)
+            counts.append(item.count_at_value_iterated_to)
+        return np.repeat(np.array(values), np.array(counts))
+
+    def step_series(self, target: str) -> list[SeriesKey]:
+        """The step series (not whole iterations) of a target."""
+        return [k for k in self.hdr if k.target == target and not k.is_iteration]
+
+    def iteration_series(self, target: str) -> list[SeriesKey]:
+        """The whole-iteration series of a target."""
+        return [k for k in self.hdr if k.target == target and k.is_iteration]
+
+    def step_counts(self, target: str, journey: str, step: str, touchpoint: str) -> StepCounts:
+        """Reached and failed counts of one step."""
+        reached = self.hdr.count(SeriesKey(target, journey, step, touchpoint))
+        return StepCounts(reached, self.step_failures.get((target, journey, step, touchpoint), 0))
+
+    def points(
+        self, target: str, journey: str, step: str, touchpoint: str, statistic: str = "p50"
+    ) -> np.ndarray:
+        """One value per second of the run (the median, by default): the time series a canary
+        judge such as Kayenta compares, rather than individual requests."""
+        per_second = self.windows.get((target, journey, step, touchpoint), {})
+        q = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}.get(statistic, 50.0)
+        reduce = np.mean if statistic == "mean" else (lambda v: np.percentile(v, q))
+        return np.array([float(reduce(np.array(v))) for _, v in sorted(per_second.items())])
+
+    def examples(self, target: str, journey: str, step: str | None = None) -> list[str]:
+        """Trace ids worth opening: failed iterations first, then the slowest ones."""
+        found = list(self.failed_traces.get((target, journey), []))[:EXAMPLES]
+        if step is not None:
+            slow = self.slow_traces.get((target, journey, step, ""), [])
+        else:
+            slow = self.slow_traces.get((target, journey, ITERATION, ""), [])
+        found += [t for _, t in sorted(slow, reverse=True) if t not in found]
+        return found[:EXAMPLES]
+
+    @property
+    def config_hash(self) -> str:
+        """A short hash of the run's configuration, for the decision record."""
+        config = json.dumps(self.meta.get("config", {}), sort_keys=True, default=str)
+        return hashlib.sha256(config.encode()).hexdigest()[:16]
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunData:
+        """Read a stored load or rehearsal run; raises `UsageError` when it is not one."""
+        run_file = run_dir / RUN_FILE
+        if not run_file.is_file() or not (run_dir / "histograms" / "index.json").is_file():
+            raise UsageError(
+                f"{run_dir} is not the folder of a load or rehearsal run (no run.json and "
+                "histograms/): give a folder such as results/<run-id>"
+            )
+        meta = json.loads(run_file.read_text(encoding="utf-8"))
+        targets = meta.get("targets", {})
+        if "candidate" in targets:
+            candidate, baseline = targets["candidate"]["name"], targets["baseline"]["name"]
+        else:
+            candidate, baseline = next(iter(targets.values()))["name"], None
+        counts = _json(run_dir / "counts.json", {"journeys": [], "errors": []})
+        data = cls(
+            candidate=candidate,
+            baseline=baseline,
+            hdr=HdrStore.read(run_dir / "histograms"),
+            journeys={
+                (j["target"], j["journey"]): (j["iterations"], j["failures"])
+                for j in counts["journeys"]
+            },
+            step_failures=_step_failures(counts["errors"]),
+            step_order={},
+            windows={},
+            failed_traces={},
+            slow_traces={},
+            timeline=_json(run_dir / "timeline.json", []),
+            health=_json(run_dir / "health.json", {}).get("summary", {}),
+            meta=meta,
+        )
+        data._absorb_records(read_records(run_dir))
+        return data
+
+    def _absorb_records(self, records: Any) -> None:
+        order: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+        windows: dict[tuple[str, str, str, str], dict[int, list[float]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for record in records:
+            if isinstance(record, StepRecord):
+                key = (record.target, record.journey, record.step, record.touchpoint.value)
+                windows[key][int(record.started_at)].append(record.duration_ms)
+                order[record.journey].setdefault(
+                    (record.step, record.touchpoint.value), record.index
+                )
+                if record.trace_id:
+                    self._note_slow((record.target, record.journey, record.step, ""), record)
+            elif isinstance(record, IterationRecord) and record.trace_id:
+                if record.outcome is Outcome.FAILED:
+                    self.failed_traces.setdefault((record.target, record.journey), []).append(
+                        record.trace_id
+                    )
+                self._note_slow((record.target, record.journey, ITERATION, ""), record)
+        self.windows = dict(windows)
+        self.step_order = {j: sorted(steps, key=lambda s: steps[s]) for j, steps in order.items()}
+
+    def _note_slow(
+        self, key: tuple[str, str, str, str], record: StepRecord | IterationRecord
+    ) -> None:
+        slow = self.slow_traces.setdefault(key, [])
+        assert record.trace_id is not None
+        slow.append((record.duration_ms, record.trace_id))
+        if len(slow) > 4 * EXAMPLES:
+            slow.sort(reverse=True)
+            del slow[EXAMPLES:]
+
+
+def _step_failures(errors: list[dict[str, Any]]) -> dict[tuple[str, str, str, str], int]:
+    found: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    for e in errors:
+        found[(e["target"], e["journey"], e["step"], e["touchpoint"])] += int(e["count"])
+    return dict(found)
+
+
+def _json(path: Path, default: Any) -> Any:
+    if not path.is_file():
+        return default
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def side_by_side(baseline: RunData, candidate: RunData) -> RunData:
+    """Two stored runs as one baseline-vs-candidate comparison (for `harness compare`): the
+    candidate side of each run is renamed `baseline` and `candidate`."""
+    store = HdrStore()
+    for run, name in ((baseline, "baseline"), (candidate, "candidate")):
+        for key in run.hdr:
+            if key.target == run.candidate:
+                renamed = SeriesKey(name, key.journey, key.step, key.touchpoint)
+                store.histogram(renamed).add(run.hdr.histogram(key))
+
+    def both(field_name: str) -> dict[Any, Any]:
+        merged: dict[Any, Any] = {}
+        for run, name in ((baseline, "baseline"), (candidate, "candidate")):
+            mapping: dict[Any, Any] = getattr(run, field_name)
+            merged.update({(name, *k[1:]): v for k, v in mapping.items() if k[0] == run.candidate})
+        return merged
+
+    def described(run: RunData) -> dict[str, Any]:
+        return {**run.meta.get("targets", {}).get("target", {}), "run": run.meta.get("run_id")}
+
+    timeline = [r for r in candidate.timeline if r["target"] == candidate.candidate]
+    return RunData(
+        candidate="candidate",
+        baseline="baseline",
+        hdr=store,
+        journeys=both("journeys"),
+        step_failures=both("step_failures"),
+        step_order={**baseline.step_order, **candidate.step_order},
+        windows=both("windows"),
+        failed_traces=both("failed_traces"),
+        slow_traces=both("slow_traces"),
+        timeline=[{**r, "target": "candidate"} for r in timeline],
+        health=candidate.health if candidate.health.get("saturated") else baseline.health,
+        meta={
+            "run_id": None,
+            "seed": candidate.meta.get("seed"),
+            "config": candidate.meta.get("config", {}),
+            "targets": {"baseline": described(baseline), "candidate": described(candidate)},
+        },
+    )

@@ -1,0 +1,221 @@
+"""Gates on counts rather than latencies: conversion funnels, SLO burn rate, and the
+anytime-valid test on how errors split between candidate and baseline."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from harness.gates.data import RunData
+from harness.gates.outcome import Decision, Evidence, GateOutcome
+from harness.gates.rules import GateBase, _needs_baseline
+from harness.gates.values import parse_share
+
+
+class FunnelGate(GateBase):
+    """Per-step and end-to-end conversion of each journey, candidate vs baseline (or web vs
+    mobile journeys on the candidate); fails on a drop beyond `max_drop` percentage points."""
+
+    kind: Literal["funnel"] = "funnel"
+    max_drop: str | float = "5pp"
+    compare: Literal["baseline", "touchpoints"] = "baseline"
+    level: float = 0.95
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Judge every journey's end-to-end and per-step conversion."""
+        if self.compare == "touchpoints":
+            return self.outcome(self._touchpoints(data))
+        missing = _needs_baseline(self, data)
+        if missing:
+            return GateOutcome(
+                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
+            )
+        assert data.baseline is not None
+        evidence: list[Evidence] = []
+        for journey, steps in sorted(data.step_order.items()):
+            if self.journey and journey != self.journey:
+                continue
+            nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
+            nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
+            evidence.append(
+                self._judge(f"`{journey}` end to end", nb - fb, nb, nc - fc, nc, data, journey)
+            )
+            for step, touchpoint in steps:
+                if self.step and step != self.step:
+                    continue
+                b = data.step_counts(data.baseline, journey, step, touchpoint)
+                c = data.step_counts(data.candidate, journey, step, touchpoint)
+                label = f"`{journey}` › `{step}` ({touchpoint})"
+                evidence.append(
+                    self._judge(label, b.passed, b.reached, c.passed, c.reached, data, journey)
+                )
+        return self.outcome(evidence)
+
+    def _touchpoints(self, data: RunData) -> list[Evidence]:
+        pooled: dict[str, list[int]] = {}
+        for journey, steps in data.step_order.items():
+            touchpoint = steps[0][1] if steps else "?"
+            n, failed = data.journeys.get((data.candidate, journey), (0, 0))
+            entry = pooled.setdefault(touchpoint, [0, 0])
+            entry[0] += n - failed
+            entry[1] += n
+        if "web" not in pooled or "mobile" not in pooled:
+            return [
+                Evidence(
+                    series="web vs mobile",
+                    decision=Decision.INCONCLUSIVE,
+                    test="Newcombe",
+                    n_candidate=0,
+                    words="needs journeys that start on the web and on mobile",
+                )
+            ]
+        web, mobile = pooled["web"], pooled["mobile"]
+        return [
+            self._judge("mobile vs web journeys", web[0], web[1], mobile[0], mobile[1], data, None)
+        ]
+
+    def _judge(
+        self, label: str, sb: int, nb: int, sc: int, nc: int, data: RunData, journey: str | None
+    ) -> Evidence:
+        from harness.gates.stats import exact_one_sided_drop, newcombe_difference
+
+        max_drop = parse_share(self.max_drop, what=f"{self.title()}: max_drop")
+        minimum = self.min_samples or 30
+        if min(nb, nc) < minimum:
+            return Evidence(
+                series=label,
+                decision=Decision.INCONCLUSIVE,
+                test="Newcombe",
+                n_baseline=nb,
+                n_candidate=nc,
+                words=f"conversion of {label}: too few ({nb} / {nc}, need {minimum})",
+            )
+        diff, interval = newcombe_difference(sb, nb, sc, nc, level=self.level)
+        drop, drop_low, drop_high = -diff, -interval.high, -interval.low
+        small = min(nb, nc) < 100
+        p_value = exact_one_sided_drop(sb, nb, sc, nc) if small else None
+        if drop_low > max_drop or (
+            small and p_value is not None and p_value < 1 - self.level and drop > max_drop
+        ):
+            decision = Decision.FAIL
+        elif drop_high <= max_drop or (self.journey is None and drop <= max_drop):
+            decision = Decision.PASS
+        else:
+            decision = Decision.INCONCLUSIVE
+        words = (
+            f"conversion of {label} {sb / nb:.1%} → {sc / nc:.1%} (drop {drop * 100:+.1f} pp, "
+            f"{self.level:.0%} CI {drop_low * 100:+.1f} to {drop_high * 100:+.1f} pp, "
+            f"limit {max_drop * 100:.1f} pp, n = {nb:,} / {nc:,})"
+        )
+        return Evidence(
+            series=label,
+            decision=decision,
+            test="Newcombe difference" + (" + one-sided exact test" if small else ""),
+            n_baseline=nb,
+            n_candidate=nc,
+            baseline=sb / nb,
+            candidate=sc / nc,
+            estimate=drop,
+            interval=(drop_low, drop_high),
+            level=self.level,
+            unit="pp",
+            words=words,
+            trace_ids=data.examples(data.candidate, journey) if journey else [],
+        )
+
+
+class BurnRateGate(GateBase):
+    """SLO error-budget burn of the candidate's journeys over the run (long window) and its last
+    twelfth (short window); both at or above `factor` fails (the 'page' pair of the SRE
+    workbook). A burn above 1 over the run is reported as a warning."""
+
+    kind: Literal["burn_rate"] = "burn_rate"
+    slo: float = 0.995
+    factor: float = 14.4
+    short_fraction: float = 1 / 12
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Compute the two burn rates from the candidate's per-second timeline."""
+        from harness.gates.stats import burn_rate
+
+        rows = [r for r in data.timeline if r["target"] == data.candidate]
+        minimum = self.min_samples or 100
+        total = sum(r["iterations"] for r in rows)
+        errors = sum(r["failures"] for r in rows)
+        label = f"journeys on {data.candidate}"
+        if total < minimum:
+            evidence = Evidence(
+                series=label,
+                decision=Decision.INCONCLUSIVE,
+                test="burn rate",
+                n_candidate=total,
+                words=f"burn rate: {total} iterations (need {minimum})",
+            )
+            return self.outcome([evidence])
+        start, end = rows[0]["t"], rows[-1]["t"] + 1
+        cut = end - max(1.0, (end - start) * self.short_fraction)
+        short = [r for r in rows if r["t"] >= cut]
+        long_burn = burn_rate(errors, total, self.slo)
+        short_burn = burn_rate(
+            sum(r["failures"] for r in short), sum(r["iterations"] for r in short), self.slo
+        )
+        failed = long_burn >= self.factor and short_burn >= self.factor
+        warn = "" if long_burn <= 1 else " (over budget: would be a ticket in production)"
+        words = (
+            f"SLO {self.slo:.1%} burn rate {long_burn:.1f}× over the run, "
+            f"{short_burn:.1f}× over its last {self.short_fraction:.0%} "
+            f"(fails at {self.factor:g}× on both){warn}"
+        )
+        evidence = Evidence(
+            series=label,
+            decision=Decision.FAIL if failed else Decision.PASS,
+            test="multi-window burn rate",
+            n_candidate=total,
+            candidate=errors / total,
+            estimate=long_burn,
+            unit="×",
+            words=words,
+        )
+        return self.outcome([evidence])
+
+
+class SequentialGate(GateBase):
+    """Anytime-valid test on how failed iterations split between candidate and baseline: a
+    Beta(1,1)-mixture e-value against the split the traffic shares predict; fails at 1/alpha.
+    Valid however often it is looked at (during a run, at every stage)."""
+
+    kind: Literal["sequential"] = "sequential"
+    alpha: float = 0.01
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Compute the e-value over all journeys."""
+        from harness.gates.stats import sequential_error_split
+
+        missing = _needs_baseline(self, data)
+        if missing:
+            return GateOutcome(
+                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
+            )
+        nb = sum(n for (t, _), (n, _) in data.journeys.items() if t == data.baseline)
+        nc = sum(n for (t, _), (n, _) in data.journeys.items() if t == data.candidate)
+        fb = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.baseline)
+        fc = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.candidate)
+        share = nc / (nb + nc) if nb + nc else 0.5
+        e_value = sequential_error_split(fc, fb, share)
+        failed = e_value >= 1 / self.alpha and fc / max(nc, 1) > fb / max(nb, 1)
+        words = (
+            f"failed iterations split {fb} baseline / {fc} candidate at a {share:.0%} candidate "
+            f"share: e-value {e_value:,.1f} (fails at {1 / self.alpha:g})"
+        )
+        evidence = Evidence(
+            series="all journeys",
+            decision=Decision.FAIL if failed else Decision.PASS,
+            test="Beta-mixture e-value (anytime-valid)",
+            n_baseline=nb,
+            n_candidate=nc,
+            baseline=fb,
+            candidate=fc,
+            estimate=e_value,
+            unit="e",
+            words=words,
+        )
+        return self.outcome([evidence])

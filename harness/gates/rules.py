@@ -1,0 +1,448 @@
+"""The gate kinds: small frozen models registered by `kind`, each with `evaluate(data)`.
+
+Configured in `harness.toml` as `[[gates]]` tables (see `harness.gates.config`); every outcome
+carries its evidence (samples per side, estimate, interval, the test used, example trace ids).
+Statistical gates need a minimum of samples: too few is `inconclusive`, never `pass`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.gates.data import RunData
+from harness.gates.outcome import Decision, Evidence, GateOutcome
+from harness.gates.values import parse_latency_ms, parse_share
+from harness.telemetry.hdr import SeriesKey
+
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
+
+
+class GateBase(BaseModel):
+    """Fields every gate has: a name, a scope (journey, step, touchpoint) and how it counts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str | None = None
+    journey: str | None = None
+    step: str | None = None
+    touchpoint: str | None = None
+    critical: bool = False
+    group: str | None = None
+    weight: float | None = None
+    abort: bool = False
+    abort_for: str = Field(default="10s", alias="for")
+    min_samples: int | None = None
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Judge `data`; every gate kind implements it (the score gate is graded apart)."""
+        raise NotImplementedError(f"{type(self).__name__} is judged by the verdict, not alone")
+
+    def title(self) -> str:
+        """The gate's display name."""
+        if self.name:
+            return self.name
+        scope = ", ".join(f"{k}={v}" for k, v in self.scope().items())
+        return f"{getattr(self, 'kind', 'gate')}" + (f" ({scope})" if scope else "")
+
+    def scope(self) -> dict[str, str]:
+        """The non-empty scope fields."""
+        found = {"journey": self.journey, "step": self.step, "touchpoint": self.touchpoint}
+        return {k: v for k, v in found.items() if v}
+
+    def matches(self, key: SeriesKey) -> bool:
+        """Whether a series is in this gate's scope."""
+        return (
+            (self.journey is None or key.journey == self.journey)
+            and (self.step is None or key.step == self.step)
+            and (self.touchpoint is None or key.touchpoint == self.touchpoint)
+        )
+
+    @property
+    def sweep(self) -> bool:
+        """True when the gate covers every step (no step named): a series whose interval is
+        wide but whose estimate is within the limit then counts as within it."""
+        return self.step is None
+
+    def outcome(self, evidence: list[Evidence]) -> GateOutcome:
+        """Combine per-series evidence into this gate's outcome."""
+        return GateOutcome.combine(
+            name=self.title(),
+            kind=str(getattr(self, "kind", "gate")),
+            evidence=evidence,
+            critical=self.critical,
+            group=self.group,
+            weight=self.weight,
+        )
+
+    def series(self, data: RunData, *, iterations: bool = False) -> list[SeriesKey]:
+        """The candidate's series in scope: steps, or whole iterations when no step is named
+        and `iterations` is asked for."""
+        keys = (
+            data.iteration_series(data.candidate)
+            if iterations
+            else data.step_series(data.candidate)
+        )
+        return [k for k in keys if self.matches(k) or (iterations and self._journey_only(k))]
+
+    def _journey_only(self, key: SeriesKey) -> bool:
+        return self.step is None and (self.journey is None or key.journey == self.journey)
+
+
+def _label(key: SeriesKey) -> str:
+    if key.is_iteration:
+        return f"journey `{key.journey}`"
+    return f"step `{key.step}` of `{key.journey}` on {key.touchpoint}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.0%}"
+
+
+def _needs_baseline(gate: GateBase, data: RunData) -> str | None:
+    return None if data.baseline is not None else f"{gate.title()} needs a baseline to compare with"
+
+
+class ThresholdGate(GateBase):
+    """An absolute limit on a statistic of the candidate: `p95 <= 800ms`, `error_rate <= 0.5%`."""
+
+    kind: Literal["threshold"] = "threshold"
+    metric: str = "p95"
+    op: Literal["<=", "<", ">=", ">"] = "<="
+    value: str | float
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Check the limit on every series in scope."""
+        minimum = self.min_samples or 20
+        evidence = []
+        if self.metric == "error_rate":
+            limit = parse_share(self.value, what=f"{self.title()}: value")
+            for (target, journey), (n, failed) in sorted(data.journeys.items()):
+                if target != data.candidate or (self.journey and journey != self.journey):
+                    continue
+                rate = failed / n if n else 0.0
+                evidence.append(self._judge(f"journey `{journey}`", rate, limit, n, minimum, "%"))
+            return self.outcome(evidence)
+        q = QUANTILES.get(self.metric)
+        limit = parse_latency_ms(self.value, what=f"{self.title()}: value")
+        for key in self.series(data, iterations=self.step is None):
+            values = data.samples(key.target, key.journey, key.step, key.touchpoint)
+            stat = (
+                float(np.mean(values))
+                if self.metric == "mean"
+                else (
+                    float(np.max(values))
+                    if self.metric == "max"
+                    else float(np.quantile(values, q or 0.95))
+                )
+            )
+            evidence.append(self._judge(_label(key), stat, limit, len(values), minimum, "ms"))
+        return self.outcome(evidence)
+
+    def _judge(
+        self, label: str, stat: float, limit: float, n: int, minimum: int, unit: str
+    ) -> Evidence:
+        show = (lambda v: f"{v:.2%}") if unit == "%" else _ms
+        if n < minimum:
+            return Evidence(
+                series=label,
+                decision=Decision.INCONCLUSIVE,
+                test="threshold",
+                n_candidate=n,
+                words=f"{label}: only {n} samples (need {minimum})",
+            )
+        ok = {"<=": stat <= limit, "<": stat < limit, ">=": stat >= limit, ">": stat > limit}[
+            self.op
+        ]
+        words = f"{self.metric} of {label} is {show(stat)} (limit {self.op} {show(limit)}, n = {n})"
+        return Evidence(
+            series=label,
+            decision=Decision.PASS if ok else Decision.FAIL,
+            test="threshold",
+            n_candidate=n,
+            candidate=stat,
+            estimate=stat,
+            unit=unit,
+            words=words,
+        )
+
+
+class RelativeGate(GateBase):
+    """Candidate no worse than baseline by a margin, on a confidence interval: bootstrap of the
+    quantile ratio for latency, Newcombe's interval of the difference for error rates."""
+
+    kind: Literal["relative"] = "relative"
+    metric: str = "p95"
+    margin: str | float = "10%"
+    level: float = 0.95
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Judge each series in scope against the baseline."""
+        missing = _needs_baseline(self, data)
+        if missing:
+            return GateOutcome(
+                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
+            )
+        if self.metric == "error_rate":
+            return self.outcome(
+                _error_rate_evidence(
+                    self, data, parse_share(self.margin, what="margin"), self.level
+                )
+            )
+        q = QUANTILES.get(self.metric, 0.95)
+        margin = parse_share(self.margin, what=f"{self.title()}: margin")
+        evidence = [
+            _quantile_evidence(
+                data, key, q, self.metric, margin, self.level, self.min_samples or 200, self.sweep
+            )
+            for key in self.series(data, iterations=self.step is None)
+        ]
+        return self.outcome(evidence)
+
+
+def _quantile_evidence(
+    data: RunData,
+    key: SeriesKey,
+    q: float,
+    metric: str,
+    margin: float,
+    level: float,
+    minimum: int,
+    sweep: bool,
+) -> Evidence:
+    from harness.gates.stats import bootstrap_quantile_ratio
+
+    assert data.baseline is not None
+    base = data.samples(data.baseline, key.journey, key.step, key.touchpoint)
+    cand = data.samples(key.target, key.journey, key.step, key.touchpoint)
+    label = _label(key)
+    if min(len(base), len(cand)) < minimum:
+        return Evidence(
+            series=label,
+            decision=Decision.INCONCLUSIVE,
+            test="bootstrap quantile ratio",
+            n_baseline=len(base),
+            n_candidate=len(cand),
+            words=f"{metric} of {label}: too few samples "
+            f"({len(base)} / {len(cand)}, need {minimum})",
+        )
+    ratio, interval = bootstrap_quantile_ratio(base, cand, q, level=level, resamples=1000)
+    b, c = float(np.quantile(base, q)), float(np.quantile(cand, q))
+    limit = 1.0 + margin
+    if interval.low > limit:
+        decision = Decision.FAIL
+    elif interval.high <= limit or (sweep and ratio <= limit):
+        decision = Decision.PASS
+    else:
+        decision = Decision.INCONCLUSIVE
+    verb = "rose" if ratio >= 1 else "fell"
+    words = (
+        f"{metric} of {label} {verb} {abs(ratio - 1):.0%} ({_ms(b)} → {_ms(c)}, "
+        f"{level:.0%} CI {_pct(interval.low - 1)} to {_pct(interval.high - 1)}, "
+        f"margin +{margin:.0%}, n = {len(base):,} / {len(cand):,})"
+    )
+    return Evidence(
+        series=label,
+        decision=decision,
+        test=f"bootstrap ratio of {metric}",
+        n_baseline=len(base),
+        n_candidate=len(cand),
+        baseline=b,
+        candidate=c,
+        estimate=ratio,
+        interval=(interval.low, interval.high),
+        level=level,
+        unit="ratio",
+        words=words,
+        trace_ids=data.examples(key.target, key.journey, key.step or None),
+    )
+
+
+def _error_rate_evidence(
+    gate: GateBase, data: RunData, margin: float, level: float
+) -> list[Evidence]:
+    from harness.gates.stats import newcombe_difference
+
+    assert data.baseline is not None
+    minimum = gate.min_samples or 100
+    evidence = []
+    journeys = sorted({j for (_, j) in data.journeys})
+    for journey in journeys:
+        if gate.journey and journey != gate.journey:
+            continue
+        nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
+        nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
+        label = f"journey `{journey}`"
+        if min(nb, nc) < minimum:
+            evidence.append(
+                Evidence(
+                    series=label,
+                    decision=Decision.INCONCLUSIVE,
+                    test="Newcombe",
+                    n_baseline=nb,
+                    n_candidate=nc,
+                    words=f"error rate of {label}: too few iterations "
+                    f"({nb} / {nc}, need {minimum})",
+                )
+            )
+            continue
+        diff, interval = newcombe_difference(fb, nb, fc, nc, level=level)
+        if interval.low > margin:
+            decision = Decision.FAIL
+        elif interval.high <= margin or (gate.journey is None and diff <= margin):
+            decision = Decision.PASS
+        else:
+            decision = Decision.INCONCLUSIVE
+        words = (
+            f"error rate of {label} {fb / nb:.2%} → {fc / nc:.2%} ({diff * 100:+.2f} pp, "
+            f"{level:.0%} CI {interval.low * 100:+.2f} to {interval.high * 100:+.2f} pp, "
+            f"margin +{margin * 100:.2f} pp, n = {nb:,} / {nc:,})"
+        )
+        evidence.append(
+            Evidence(
+                series=label,
+                decision=decision,
+                test="Newcombe difference of rates",
+                n_baseline=nb,
+                n_candidate=nc,
+                baseline=fb / nb,
+                candidate=fc / nc,
+                estimate=diff,
+                interval=(interval.low, interval.high),
+                level=level,
+                unit="pp",
+                words=words,
+                trace_ids=data.examples(data.candidate, journey),
+            )
+        )
+    return evidence
+
+
+class TailShiftGate(GateBase):
+    """Quantile shift of the slowest requests (p95, p99 by default) with bootstrap intervals:
+    catches regressions that only hit the tail, which Mann-Whitney misses."""
+
+    kind: Literal["tail_shift"] = "tail_shift"
+    quantiles: list[str] = Field(default_factory=lambda: ["p95", "p99"])
+    margin: str | float = "10%"
+    level: float = 0.95
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Judge each step (or the one named) on each quantile that has enough samples."""
+        missing = _needs_baseline(self, data)
+        if missing:
+            return GateOutcome(
+                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
+            )
+        margin = parse_share(self.margin, what=f"{self.title()}: margin")
+        evidence = []
+        for key in self.series(data):
+            for metric in self.quantiles:
+                q = QUANTILES[metric]
+                # about ten observations above the quantile are needed to estimate it at all
+                minimum = self.min_samples or max(200, int(10 / (1 - q)))
+                evidence.append(
+                    _quantile_evidence(
+                        data, key, q, metric, margin, self.level, minimum, self.sweep
+                    )
+                )
+        return self.outcome(evidence)
+
+
+class MannWhitneyGate(GateBase):
+    """Kayenta's judge: Mann-Whitney on per-second points (median by default), Hodges-Lehmann
+    estimate, 98% interval, tolerance 0.25, effect size and direction, as NetflixACAJudge does."""
+
+    kind: Literal["mann_whitney"] = "mann_whitney"
+    statistic: str = "p50"
+    direction: Literal["increase", "decrease", "either"] = "increase"
+    effect_measure: Literal["meanRatio", "cles"] = "meanRatio"
+    allowed_increase: float = 1.0
+    allowed_decrease: float = 1.0
+    must_have_data: bool = False
+
+    def evaluate(self, data: RunData) -> GateOutcome:
+        """Classify each step's per-second points, candidate (experiment) vs baseline (control)."""
+        from harness.gates.kayenta import Label, MetricConfig, classify_metric
+
+        missing = _needs_baseline(self, data)
+        if missing:
+            return GateOutcome(
+                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
+            )
+        assert data.baseline is not None
+        config = MetricConfig(
+            direction=self.direction,
+            critical=self.critical,
+            must_have_data=self.must_have_data,
+            effect_measure=self.effect_measure,
+            allowed_increase=self.allowed_increase,
+            allowed_decrease=self.allowed_decrease,
+        )
+        minimum = self.min_samples or 30
+        evidence = []
+        for key in self.series(data):
+            control = data.points(
+                data.baseline, key.journey, key.step, key.touchpoint, self.statistic
+            )
+            experiment = data.points(
+                key.target, key.journey, key.step, key.touchpoint, self.statistic
+            )
+            label = _label(key)
+            if min(len(control), len(experiment)) < minimum:
+                evidence.append(
+                    Evidence(
+                        series=label,
+                        decision=Decision.INCONCLUSIVE,
+                        test="Mann-Whitney (Kayenta)",
+                        n_baseline=len(control),
+                        n_candidate=len(experiment),
+                        words=f"{label}: {len(control)} / {len(experiment)} "
+                        f"per-second points (need {minimum})",
+                    )
+                )
+                continue
+            result = classify_metric(label, control, experiment, config)
+            decision = {
+                Label.PASS: Decision.PASS,
+                Label.HIGH: Decision.FAIL,
+                Label.LOW: Decision.FAIL,
+                Label.NODATA: Decision.INCONCLUSIVE,
+                Label.NODATA_FAIL: Decision.FAIL,
+                Label.ERROR: Decision.ERROR,
+            }[result.label]
+            interval = (
+                (result.low, result.high)
+                if result.low is not None and result.high is not None
+                else None
+            )
+            low, high = interval if interval else (0.0, 0.0)
+            words = (
+                f"{self.statistic} per second of {label}: {result.label.value} "
+                f"(shift {result.estimate or 0:+.1f} ms, 98% CI {low:+.1f} to {high:+.1f} ms, "
+                f"mean ratio {result.ratio or 0:.2f}, points {len(control)} / {len(experiment)})"
+            )
+            evidence.append(
+                Evidence(
+                    series=label,
+                    decision=decision,
+                    test="Mann-Whitney (Kayenta NetflixACAJudge)",
+                    n_baseline=len(control),
+                    n_candidate=len(experiment),
+                    baseline=float(np.median(control)),
+                    candidate=float(np.median(experiment)),
+                    estimate=result.estimate,
+                    interval=interval,
+                    level=0.98,
+                    unit="ms",
+                    words=words,
+                    trace_ids=data.examples(key.target, key.journey, key.step),
+                )
+            )
+        return self.outcome(evidence)
