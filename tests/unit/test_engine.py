@@ -127,7 +127,7 @@ def test_sampling_keeps_every_failure() -> None:
     delta = collector.take_delta()
     assert len(delta["lines"]) == 3
     assert all(json.loads(line)["outcome"] == "failed" for line in delta["lines"])
-    assert delta["errors"] == [["buy", "pay", "api", "http_status", 3]]
+    assert delta["errors"] == [["t", "buy", "pay", "api", "http_status", 3]]
 
 
 def test_merged_histograms_equal_the_sum_of_sources(tmp_path: Path) -> None:
