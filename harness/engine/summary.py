@@ -76,7 +76,7 @@ def progress_line(aggregator: LoadAggregator, elapsed: float, total: float, user
     p95 = []
     for key in aggregator.hdr:
         if key.is_iteration:
-            p95.append(f"{_short(key.journey)} {_ms(aggregator.hdr.summary(key).p(95.0))}")
+            p95.append(f"{_short(key.journey)} {_ms(aggregator.hdr.percentile(key, 95.0))}")
     return (
         f"  {elapsed:4.0f}s/{total:.0f}s  users {users:<4} {aggregator.rate():7.1f} it/s  "
         f"{iterations:,} it  {failed:,} failed ({share:.1%})  p95 " + " · ".join(p95)

@@ -135,14 +135,19 @@ class ScoreResult:
 
 
 def _ranks_and_sigma(shifted: Array, y: Array) -> tuple[float, float]:
-    """Rank sum of `shifted` in the pooled ranking, and the tie-corrected σ of the statistic."""
+    """Rank sum of `shifted` in the pooled ranking (ties averaged), and the tie-corrected σ of
+    the rank-sum statistic. One sort serves both; this runs at every step of the root search."""
     pooled = np.concatenate([shifted, y])
-    ranks = sps.rankdata(pooled, method="average")
+    order = np.argsort(pooled, kind="stable")
+    ordered = pooled[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    ties = np.diff(np.append(starts, pooled.size)).astype(np.float64)
+    average_rank = starts + (ties + 1.0) / 2.0
+    ranks = np.repeat(average_rank, ties.astype(np.int64))
     nx, ny = float(shifted.size), float(y.size)
-    _, ties = np.unique(pooled, return_counts=True)
-    tie_term = float(np.sum(ties.astype(np.float64) ** 3 - ties)) / ((nx + ny) * (nx + ny - 1))
+    tie_term = float(np.sum(ties**3 - ties)) / ((nx + ny) * (nx + ny - 1))
     sigma = math.sqrt(max(0.0, (nx * ny / 12.0) * ((nx + ny + 1) - tie_term)))
-    return float(np.sum(ranks[: shifted.size])), sigma
+    return float(np.sum(ranks[order < shifted.size])), sigma
 
 
 def _w_function(x: Array, y: Array) -> Callable[[float, float], float]:

@@ -18,6 +18,9 @@ from harness.gates.values import parse_latency_ms, parse_share
 from harness.telemetry.hdr import SeriesKey
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
+#: Below its minimum a series can still fail on overwhelming evidence, never pass; under this
+#: many samples it is not judged at all.
+FAIL_FLOOR = 100
 
 
 class GateBase(BaseModel):
@@ -222,21 +225,34 @@ def _quantile_evidence(
     base = data.samples(data.baseline, key.journey, key.step, key.touchpoint)
     cand = data.samples(key.target, key.journey, key.step, key.touchpoint)
     label = _label(key)
-    if min(len(base), len(cand)) < minimum:
+    n = min(len(base), len(cand))
+    floor = min(FAIL_FLOOR, minimum)
+    too_few = (
+        f"{metric} of {label}: too few samples to pass ({len(base)} / {len(cand)}, need {minimum})"
+    )
+    if n < floor:
         return Evidence(
             series=label,
             decision=Decision.INCONCLUSIVE,
             test="bootstrap quantile ratio",
             n_baseline=len(base),
             n_candidate=len(cand),
-            words=f"{metric} of {label}: too few samples "
-            f"({len(base)} / {len(cand)}, need {minimum})",
+            words=too_few,
         )
     ratio, interval = bootstrap_quantile_ratio(base, cand, q, level=level, resamples=1000)
     b, c = float(np.quantile(base, q)), float(np.quantile(cand, q))
     limit = 1.0 + margin
     if interval.low > limit:
-        decision = Decision.FAIL
+        decision = Decision.FAIL  # clear enough even below the minimum needed to pass
+    elif n < minimum:
+        return Evidence(
+            series=label,
+            decision=Decision.INCONCLUSIVE,
+            test="bootstrap quantile ratio",
+            n_baseline=len(base),
+            n_candidate=len(cand),
+            words=too_few,
+        )
     elif interval.high <= limit or (sweep and ratio <= limit):
         decision = Decision.PASS
     else:
@@ -345,8 +361,9 @@ class TailShiftGate(GateBase):
         for key in self.series(data):
             for metric in self.quantiles:
                 q = QUANTILES[metric]
-                # about ten observations above the quantile are needed to estimate it at all
-                minimum = self.min_samples or max(200, int(10 / (1 - q)))
+                # To pass within a 20% margin at p95/p50 ≈ 2.5 a side needs about 500 samples
+                # (reference §6.2); a quantile needs at least 20 observations above it.
+                minimum = self.min_samples or max(500, int(20 / (1 - q)))
                 evidence.append(
                     _quantile_evidence(
                         data, key, q, metric, margin, self.level, minimum, self.sweep
@@ -363,9 +380,14 @@ class MannWhitneyGate(GateBase):
     statistic: str = "p50"
     direction: Literal["increase", "decrease", "either"] = "increase"
     effect_measure: Literal["meanRatio", "cles"] = "meanRatio"
-    allowed_increase: float = 1.0
-    allowed_decrease: float = 1.0
+    allowed_increase: float | None = None  #: default 1.0 for meanRatio, 0.5 for cles (Kayenta)
+    allowed_decrease: float | None = None
     must_have_data: bool = False
+
+    def _allowed(self, value: float | None) -> float:
+        if value is not None:
+            return value
+        return 0.5 if self.effect_measure == "cles" else 1.0
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Classify each step's per-second points, candidate (experiment) vs baseline (control)."""
@@ -382,8 +404,8 @@ class MannWhitneyGate(GateBase):
             critical=self.critical,
             must_have_data=self.must_have_data,
             effect_measure=self.effect_measure,
-            allowed_increase=self.allowed_increase,
-            allowed_decrease=self.allowed_decrease,
+            allowed_increase=self._allowed(self.allowed_increase),
+            allowed_decrease=self._allowed(self.allowed_decrease),
         )
         minimum = self.min_samples or 30
         evidence = []

@@ -68,7 +68,6 @@ class Summary:
     key: SeriesKey
     count: int
     min_ms: float
-    mean_ms: float
     max_ms: float
     percentiles_ms: Mapping[float, float]
 
@@ -115,16 +114,22 @@ class HdrStore:
             self.histogram(key).add(histogram)
 
     def summary(self, key: SeriesKey, percentiles: Iterable[float] = PERCENTILES) -> Summary:
-        """Count, min, mean, max and percentiles of `key`, in milliseconds."""
+        """Count, min, max and percentiles of `key`, in milliseconds (one pass over the
+        buckets for all percentiles: the library walks its buckets in Python)."""
         h = self.histogram(key)
+        wanted = list(percentiles)
+        values = h.get_percentile_to_value_dict(wanted) if h.get_total_count() else {}
         return Summary(
             key=key,
             count=int(h.get_total_count()),
             min_ms=h.get_min_value() / 1000.0 if h.get_total_count() else 0.0,
-            mean_ms=h.get_mean_value() / 1000.0,
             max_ms=h.get_max_value() / 1000.0,
-            percentiles_ms={p: h.get_value_at_percentile(p) / 1000.0 for p in percentiles},
+            percentiles_ms={p: values.get(p, 0) / 1000.0 for p in wanted},
         )
+
+    def percentile(self, key: SeriesKey, percentile: float) -> float:
+        """One percentile of `key` in milliseconds (cheaper than a full summary)."""
+        return float(self.histogram(key).get_value_at_percentile(percentile)) / 1000.0
 
     def encode(self) -> dict[str, str]:
         """A JSON-friendly form: encoded key → base64 HDR payload."""
