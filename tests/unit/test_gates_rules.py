@@ -31,7 +31,7 @@ def make_data(
 ) -> RunData:
     store = HdrStore()
     windows = {}
-    for target, values, n, failed in (
+    for target, values, n, _failed in (
         ("baseline", base, iterations[0], step_failures[0]),
         ("candidate", cand, iterations[1], step_failures[1]),
     ):
