@@ -104,6 +104,10 @@ def _ms(value: float) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
+def _level(level: float) -> str:
+    return f"{level:.0%}" if round(level, 2) == level else f"{level:.2%}".rstrip("0")
+
+
 def _pct(value: float) -> str:
     return f"{value:+.0%}"
 
@@ -200,13 +204,22 @@ class RelativeGate(GateBase):
             )
         q = QUANTILES.get(self.metric, 0.95)
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
+        keys = self.series(data, iterations=self.step is None)
+        level = sweep_level(self.level, len(keys), self.sweep)
+        minimum = self.min_samples or 200
         evidence = [
-            _quantile_evidence(
-                data, key, q, self.metric, margin, self.level, self.min_samples or 200, self.sweep
-            )
-            for key in self.series(data, iterations=self.step is None)
+            _quantile_evidence(data, key, q, self.metric, margin, level, minimum, self.sweep)
+            for key in keys
         ]
         return self.outcome(evidence)
+
+
+def sweep_level(level: float, tests: int, sweep: bool) -> float:
+    """The per-series confidence level of a gate that sweeps `tests` series at once: Bonferroni,
+    so that the gate as a whole keeps its nominal false-alarm rate."""
+    if not sweep or tests <= 1:
+        return level
+    return 1.0 - (1.0 - level) / tests
 
 
 def _quantile_evidence(
@@ -253,14 +266,16 @@ def _quantile_evidence(
             n_candidate=len(cand),
             words=too_few,
         )
-    elif interval.high <= limit or (sweep and ratio <= limit):
+    elif interval.high <= limit or (sweep and (ratio <= limit or interval.low <= 1.0)):
+        # A sweep passes a series unless it shows a significant rise (its lower bound above
+        # 1) that is not yet clearly beyond the margin: that one is inconclusive.
         decision = Decision.PASS
     else:
         decision = Decision.INCONCLUSIVE
     verb = "rose" if ratio >= 1 else "fell"
     words = (
         f"{metric} of {label} {verb} {abs(ratio - 1):.0%} ({_ms(b)} → {_ms(c)}, "
-        f"{level:.0%} CI {_pct(interval.low - 1)} to {_pct(interval.high - 1)}, "
+        f"{_level(level)} CI {_pct(interval.low - 1)} to {_pct(interval.high - 1)}, "
         f"margin +{margin:.0%}, n = {len(base):,} / {len(cand):,})"
     )
     return Evidence(
@@ -357,17 +372,17 @@ class TailShiftGate(GateBase):
                 name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
             )
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
+        keys = self.series(data)
+        level = sweep_level(self.level, len(keys) * len(self.quantiles), self.sweep)
         evidence = []
-        for key in self.series(data):
+        for key in keys:
             for metric in self.quantiles:
                 q = QUANTILES[metric]
                 # To pass within a 20% margin at p95/p50 ≈ 2.5 a side needs about 500 samples
                 # (reference §6.2); a quantile needs at least 20 observations above it.
                 minimum = self.min_samples or max(500, int(20 / (1 - q)))
                 evidence.append(
-                    _quantile_evidence(
-                        data, key, q, metric, margin, self.level, minimum, self.sweep
-                    )
+                    _quantile_evidence(data, key, q, metric, margin, level, minimum, self.sweep)
                 )
         return self.outcome(evidence)
 
