@@ -1,0 +1,85 @@
+"""`harness rehearse` on the sandbox: an identical candidate passes; each kind of regression
+fails the gate that should catch it; a run too short for the gates is inconclusive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import only_run_dir, run_cli
+
+pytestmark = pytest.mark.integration
+
+PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0", "--users", "6"]
+
+
+def rehearse(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    result = run_cli("rehearse", "--sandbox", *args, "--results", str(tmp_path), timeout=200)
+    run_dir = only_run_dir(tmp_path)
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    return result.code, verdict, result.out + result.err
+
+
+def gate(verdict: dict, kind: str) -> dict:
+    return next(g for g in verdict["gates"] if g["kind"] == kind)
+
+
+def test_identical_candidate_passes(tmp_path: Path) -> None:
+    code, verdict, output = rehearse(tmp_path, *PROTOCOL, "--duration", "30s")
+    assert (code, verdict["decision"]) == (0, "pass"), output[-3000:]
+    assert verdict["baseline"]["name"] == "baseline" and verdict["candidate"]["name"] == "candidate"
+    assert verdict["seed"] and verdict["config_hash"]
+    assert "PASS" in output
+
+
+def test_latency_on_checkout_fails_naming_the_step(tmp_path: Path) -> None:
+    code, verdict, output = rehearse(
+        tmp_path, *PROTOCOL, "--duration", "20s", "--regression", "latency:*.orders.create=+150ms"
+    )
+    assert (code, verdict["decision"]) == (1, "fail"), output[-3000:]
+    tail = gate(verdict, "tail_shift")
+    assert tail["decision"] == "fail"
+    assert "step `pay`" in tail["summary"] or "step `place order`" in tail["summary"]
+    assert "FAIL:" in output
+
+
+def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path) -> None:
+    code, verdict, output = rehearse(
+        tmp_path,
+        *PROTOCOL,
+        "--duration",
+        "35s",
+        "--regression",
+        "latency:api.orders.create=+300ms@10%",
+    )
+    assert code == 1, output[-3000:]
+    assert gate(verdict, "tail_shift")["decision"] == "fail"
+    kayenta = gate(verdict, "mann_whitney")
+    pay = next(e for e in kayenta["evidence"] if "`pay`" in e["series"])
+    assert pay["decision"] == "pass", pay["words"]
+
+
+def test_two_percent_errors_fail(tmp_path: Path) -> None:
+    code, verdict, output = rehearse(
+        tmp_path, *PROTOCOL, "--duration", "25s", "--regression", "errors:*.orders.create=2%"
+    )
+    assert (code, verdict["decision"]) == (1, "fail"), output[-3000:]
+    assert gate(verdict, "relative")["decision"] == "fail"
+
+
+def test_a_blocked_funnel_step_fails_the_funnel_gate(tmp_path: Path) -> None:
+    code, verdict, output = rehearse(
+        tmp_path, *PROTOCOL, "--duration", "20s", "--regression", "funnel:checkout=20%"
+    )
+    assert code == 1, output[-3000:]
+    funnel = gate(verdict, "funnel")
+    assert funnel["decision"] == "fail"
+    assert "conversion of" in funnel["summary"]
+
+
+def test_a_run_too_short_for_the_gates_is_inconclusive(tmp_path: Path) -> None:
+    code, verdict, output = rehearse(tmp_path, *PROTOCOL, "--duration", "3s")
+    assert (code, verdict["decision"]) == (4, "inconclusive"), output[-3000:]
+    assert "INCONCLUSIVE" in output
