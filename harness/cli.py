@@ -174,6 +174,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="RATE",
         help="share of journey traces kept (failed and slowest are always kept)",
     )
+    parser.add_argument(
+        "--no-traces", action="store_true", help="record no spans at all (no traces.jsonl)"
+    )
 
 
 @contextmanager

@@ -64,9 +64,11 @@ def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> 
 def start_telemetry(
     options: argparse.Namespace, run_dir: Path, run_id: str, stack: ExitStack
 ) -> Telemetry:
-    """Wire tracing for this run and flush it when `stack` closes."""
+    """Wire tracing for this run and flush it when `stack` closes (nothing with --no-traces)."""
     from harness.telemetry import tracing
 
+    if getattr(options, "no_traces", False):
+        return tracing.Telemetry(provider=None)
     telemetry = tracing.setup(
         trace_file=run_dir / TRACES_FILE,
         run_id=run_id,
@@ -77,11 +79,16 @@ def start_telemetry(
     return telemetry
 
 
-def merge_traces_on_exit(run_dir: Path, stack: ExitStack) -> Path:
+def merge_traces_on_exit(
+    run_dir: Path, stack: ExitStack, options: argparse.Namespace
+) -> Path | None:
     """Register, first, the merge of other processes' span files into traces.jsonl, so that it
-    runs last (after the sandbox has stopped and flushed); returns the sandbox's span file."""
+    runs last (after the sandbox has stopped and flushed); returns the sandbox's span file
+    (None with --no-traces)."""
     from harness.telemetry.tracing import merge_trace_parts
 
+    if getattr(options, "no_traces", False):
+        return None
     stack.callback(merge_trace_parts, run_dir)
     return run_dir / "traces" / "sandbox.jsonl"
 

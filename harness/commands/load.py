@@ -66,7 +66,7 @@ def execute(
     with ExitStack() as stack:
         run_id = new_run_id(mode)
         run_path = inputs.results_root / run_id
-        merge_traces_on_exit(run_path, stack)
+        merge_traces_on_exit(run_path, stack, options)
         chosen = targets(options, config, stack, run_path)
         for target in chosen:
             _check_allowed(target)
@@ -142,7 +142,7 @@ def _role(index: int, count: int) -> str:
 def _one_target(
     options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
 ) -> list[Target]:
-    sandbox_traces = run_path / "traces" / "sandbox.jsonl"
+    sandbox_traces = None if options.no_traces else run_path / "traces" / "sandbox.jsonl"
     return [resolve_target(options, config, stack, sandbox_traces=sandbox_traces)]
 
 
@@ -258,6 +258,7 @@ def _plan(
             action_timeout=config.action_timeout,
             navigation_timeout=config.navigation_timeout,
             keyword=options.keyword,
+            traces=not options.no_traces,
             trace_sample=options.trace_sample,
             otlp_endpoint=options.otlp_endpoint,
         )

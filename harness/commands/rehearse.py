@@ -63,7 +63,9 @@ def _targets(
             process = SandboxProcess(
                 release=role,
                 regressions=regressions,
-                trace_file=run_path / "traces" / f"sandbox-{role}.jsonl",
+                trace_file=None
+                if options.no_traces
+                else run_path / "traces" / f"sandbox-{role}.jsonl",
             )
             urls = process.start()
             stack.callback(process.stop)

@@ -29,7 +29,7 @@ def run(options: argparse.Namespace) -> int:
     seed = inputs.seed
     with ExitStack() as stack:
         run_id = new_run_id("smoke")
-        sandbox_traces = merge_traces_on_exit(inputs.results_root / run_id, stack)
+        sandbox_traces = merge_traces_on_exit(inputs.results_root / run_id, stack, options)
         target = resolve_target(options, config, stack, sandbox_traces=sandbox_traces)
         check_reachable(target)
         run = RunDirectory(inputs.results_root, run_id)

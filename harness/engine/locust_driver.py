@@ -300,12 +300,16 @@ def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) 
         plan = LoadPlan.model_validate_json(getattr(environment.parsed_options, PLAN_OPTION))
         index = runner.worker_index
         parts = Path(plan.results_root) / plan.run_id / "traces"
-        wired = tracing.setup(
-            trace_file=parts / f"worker-{index}.jsonl",
-            run_id=plan.run_id,
-            endpoint=plan.otlp_endpoint,
-            sample_rate=plan.trace_sample,
-            worker=index,
+        wired = (
+            tracing.setup(
+                trace_file=parts / f"worker-{index}.jsonl",
+                run_id=plan.run_id,
+                endpoint=plan.otlp_endpoint,
+                sample_rate=plan.trace_sample,
+                worker=index,
+            )
+            if plan.traces
+            else tracing.Telemetry(provider=None)
         )
         telemetry.append(wired)
         if wired.metrics is not None:

@@ -104,6 +104,7 @@ class LoadPlan(BaseModel):
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
     record_browser_trace: bool = True
+    traces: bool = True
     trace_sample: float = Field(default=1.0, ge=0, le=1)
     otlp_endpoint: str | None = None
     keyword: str | None = None

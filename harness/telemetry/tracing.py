@@ -92,7 +92,7 @@ class JourneySampler(SpanProcessor):
 class Telemetry:
     """The wired SDK of one process; `shutdown()` flushes everything."""
 
-    provider: TracerProvider
+    provider: TracerProvider | None  #: None when tracing is switched off (`--no-traces`)
     samplers: list[JourneySampler] = field(default_factory=list)
     metrics: MetricsSink | None = None
     meter_provider: Any = None
@@ -100,7 +100,8 @@ class Telemetry:
     def shutdown(self) -> None:
         """Flush and close the exporters, and stop routing harness spans here."""
         spans.use_provider(None)
-        self.provider.shutdown()
+        if self.provider is not None:
+            self.provider.shutdown()
         if self.meter_provider is not None:
             self.meter_provider.shutdown()
 
