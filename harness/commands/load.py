@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 
 from pydantic import ValidationError
 
@@ -97,9 +99,11 @@ def execute(
         )
         try:
             watcher = watch(chosen) if watch is not None else None
-            outcome = _drive(
-                options, plan, inputs.journeys, aggregator, inputs.journey_paths, watcher
-            )
+            stop = locust_driver.StopRequest()
+            with _signals_stop(stop):
+                outcome = _drive(
+                    options, plan, inputs.journeys, aggregator, inputs.journey_paths, watcher, stop
+                )
             if outcome.aborted:
                 print(f"\nSTOPPED EARLY after {outcome.aborted_at_s:.0f} s: {outcome.aborted}")
         except KeyboardInterrupt:
@@ -132,7 +136,32 @@ def execute(
             print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
         if outcome.missing_finals:
             print(f"  WARNING: no final report from workers {', '.join(outcome.missing_finals)}")
+        if outcome.interrupted:
+            run.finish(
+                "aborted",
+                reason=outcome.interrupted,
+                iterations=aggregator.iterations,
+                failed=aggregator.failures,
+                elapsed_s=round(outcome.elapsed_s, 3),
+            )
+            print(f"\nABORTED by {outcome.interrupted}: partial results in {run.path}")
+            return ExitCode.HARNESS_ERROR
         return judge(run, aggregator, outcome, health)
+
+
+@contextmanager
+def _signals_stop(stop: locust_driver.StopRequest) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the users; what was measured is still written."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.request(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _role(index: int, count: int) -> str:
@@ -153,6 +182,7 @@ def _drive(
     aggregator: LoadAggregator,
     journey_paths: list[Path],
     watch: Watch | None = None,
+    stop: locust_driver.StopRequest | None = None,
 ) -> LoadOutcome:
     def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
         print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
@@ -179,9 +209,16 @@ def _drive(
             progress=progress,
             web_ui_port=web_port,
             watch=watch,
+            stop=stop,
         )
     return locust_driver.run_local(
-        plan, journeys, aggregator, progress=progress, web_ui_port=web_port, watch=watch
+        plan,
+        journeys,
+        aggregator,
+        progress=progress,
+        web_ui_port=web_port,
+        watch=watch,
+        stop=stop,
     )
 
 

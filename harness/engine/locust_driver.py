@@ -72,6 +72,18 @@ class LoadOutcome:
     missing_finals: list[str]
     aborted: str | None = None  #: why an abort gate stopped the run early
     aborted_at_s: float | None = None
+    interrupted: str | None = None  #: the signal that stopped the run (SIGINT, SIGTERM)
+
+
+@dataclass
+class StopRequest:
+    """Set from a signal handler: the run stops its users and still writes what it measured."""
+
+    reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        """Ask the run to stop (idempotent)."""
+        self.reason = self.reason or reason
 
 
 Progress = Callable[[LoadAggregator, float, int], None]
@@ -152,6 +164,7 @@ def run_local(
     progress: Progress | None = None,
     web_ui_port: int | None = None,
     watch: Watch | None = None,
+    stop: StopRequest | None = None,
 ) -> LoadOutcome:
     """Run the plan in this process with Locust's local runner."""
     env = _environment(locust_users.user_classes(journeys, plan), plan)
@@ -178,7 +191,7 @@ def run_local(
             progress(aggregator, time.perf_counter() - started, runner.user_count)
 
     helpers += [gevent.spawn(ship), gevent.spawn(show)]
-    aborted = _wait_stopped(runner, plan, aggregator, started, watch)
+    aborted = _wait_stopped(runner, plan, aggregator, started, watch, stop)
     gevent.killall(helpers)
     current = locust_users.state()
     current.stop()
@@ -187,11 +200,18 @@ def run_local(
     if env.web_ui is not None:
         env.web_ui.stop()
     elapsed = time.perf_counter() - started
-    return LoadOutcome(aggregator, elapsed, 1, [], *(aborted or (None, None)))
+    outcome = LoadOutcome(aggregator, elapsed, 1, [], *(aborted or (None, None)))
+    outcome.interrupted = stop.reason if stop is not None else None
+    return outcome
 
 
 def _wait_stopped(
-    runner: Any, plan: LoadPlan, aggregator: LoadAggregator, started: float, watch: Watch | None
+    runner: Any,
+    plan: LoadPlan,
+    aggregator: LoadAggregator,
+    started: float,
+    watch: Watch | None,
+    stop: StopRequest | None = None,
 ) -> tuple[str, float] | None:
     """Wait for the shape to finish; a hard deadline stops a run that would overrun, and
     `watch` may stop it early (returning why and when)."""
@@ -199,7 +219,7 @@ def _wait_stopped(
     next_look = time.perf_counter() + 1.0
     while runner.state != STATE_STOPPED:
         now = time.perf_counter()
-        if now > deadline:
+        if now > deadline or (stop is not None and stop.reason is not None):
             runner.stop()
             break
         if watch is not None and now >= next_look:
@@ -224,6 +244,7 @@ def run_master(
     progress: Progress | None = None,
     web_ui_port: int | None = None,
     watch: Watch | None = None,
+    stop: StopRequest | None = None,
 ) -> LoadOutcome:
     """Run the plan as Locust's master over `expect_workers` workers (started by
     `spawn_workers(port)` for `--processes`, or by hand on other machines)."""
@@ -269,7 +290,7 @@ def run_master(
                 progress(aggregator, time.perf_counter() - started, runner.user_count)
 
         shower = gevent.spawn(show)
-        aborted = _wait_stopped(runner, plan, aggregator, started, watch)
+        aborted = _wait_stopped(runner, plan, aggregator, started, watch, stop)
         final_deadline = time.perf_counter() + FINAL_WAIT_S
         while not finals.issuperset(workers) and time.perf_counter() < final_deadline:
             gevent.sleep(0.1)
@@ -285,7 +306,9 @@ def run_master(
         if env.web_ui is not None:
             env.web_ui.stop()
     missing = sorted(set(workers) - finals)
-    return LoadOutcome(aggregator, elapsed, len(workers), missing, *(aborted or (None, None)))
+    outcome = LoadOutcome(aggregator, elapsed, len(workers), missing, *(aborted or (None, None)))
+    outcome.interrupted = stop.reason if stop is not None else None
+    return outcome
 
 
 def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) -> int:
