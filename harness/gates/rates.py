@@ -7,7 +7,7 @@ from typing import Literal
 
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome
-from harness.gates.rules import GateBase, _needs_baseline
+from harness.gates.rules import GateBase
 from harness.gates.values import parse_share
 
 
@@ -24,11 +24,9 @@ class FunnelGate(GateBase):
         """Judge every journey's end-to-end and per-step conversion."""
         if self.compare == "touchpoints":
             return self.outcome(self._touchpoints(data))
-        missing = _needs_baseline(self, data)
-        if missing:
-            return GateOutcome(
-                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
-            )
+        refused = self.without_baseline(data)
+        if refused is not None:
+            return refused
         assert data.baseline is not None
         evidence: list[Evidence] = []
         for journey, steps in sorted(data.step_order.items()):
@@ -190,11 +188,9 @@ class SequentialGate(GateBase):
         """Compute the e-value over all journeys."""
         from harness.gates.stats import sequential_error_split
 
-        missing = _needs_baseline(self, data)
-        if missing:
-            return GateOutcome(
-                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
-            )
+        refused = self.without_baseline(data)
+        if refused is not None:
+            return refused
         nb = sum(n for (t, _), (n, _) in data.journeys.items() if t == data.baseline)
         nc = sum(n for (t, _), (n, _) in data.journeys.items() if t == data.candidate)
         fb = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.baseline)

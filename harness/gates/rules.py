@@ -43,6 +43,17 @@ class GateBase(BaseModel):
         """Judge `data`; every gate kind implements it (the score gate is graded apart)."""
         raise NotImplementedError(f"{type(self).__name__} is judged by the verdict, not alone")
 
+    def without_baseline(self, data: RunData) -> GateOutcome | None:
+        """An error outcome when this comparing gate has no baseline to compare with."""
+        if data.baseline is not None:
+            return None
+        return GateOutcome(
+            name=self.title(),
+            kind=str(getattr(self, "kind", "gate")),
+            decision=Decision.ERROR,
+            summary=f"{self.title()} needs a baseline to compare with",
+        )
+
     def title(self) -> str:
         """The gate's display name."""
         if self.name:
@@ -110,10 +121,6 @@ def _level(level: float) -> str:
 
 def _pct(value: float) -> str:
     return f"{value:+.0%}"
-
-
-def _needs_baseline(gate: GateBase, data: RunData) -> str | None:
-    return None if data.baseline is not None else f"{gate.title()} needs a baseline to compare with"
 
 
 class ThresholdGate(GateBase):
@@ -191,11 +198,9 @@ class RelativeGate(GateBase):
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Judge each series in scope against the baseline."""
-        missing = _needs_baseline(self, data)
-        if missing:
-            return GateOutcome(
-                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
-            )
+        refused = self.without_baseline(data)
+        if refused is not None:
+            return refused
         if self.metric == "error_rate":
             return self.outcome(
                 _error_rate_evidence(
@@ -366,11 +371,9 @@ class TailShiftGate(GateBase):
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Judge each step (or the one named) on each quantile that has enough samples."""
-        missing = _needs_baseline(self, data)
-        if missing:
-            return GateOutcome(
-                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
-            )
+        refused = self.without_baseline(data)
+        if refused is not None:
+            return refused
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
         keys = self.series(data)
         level = sweep_level(self.level, len(keys) * len(self.quantiles), self.sweep)
@@ -408,11 +411,9 @@ class MannWhitneyGate(GateBase):
         """Classify each step's per-second points, candidate (experiment) vs baseline (control)."""
         from harness.gates.kayenta import Label, MetricConfig, classify_metric
 
-        missing = _needs_baseline(self, data)
-        if missing:
-            return GateOutcome(
-                name=self.title(), kind=self.kind, decision=Decision.ERROR, summary=missing
-            )
+        refused = self.without_baseline(data)
+        if refused is not None:
+            return refused
         assert data.baseline is not None
         config = MetricConfig(
             direction=self.direction,
