@@ -381,9 +381,9 @@ class TailShiftGate(GateBase):
         for key in keys:
             for metric in self.quantiles:
                 q = QUANTILES[metric]
-                # To pass within a 20% margin at p95/p50 ≈ 2.5 a side needs about 500 samples
-                # (reference §6.2); a quantile needs at least 20 observations above it.
-                minimum = self.min_samples or max(500, int(20 / (1 - q)))
+                # Do not gate p95 on fewer than ~200 samples, nor p99 on fewer than ~1,000: a
+                # quantile needs about ten observations above it (reference §6.2).
+                minimum = self.min_samples or max(200, int(10 / (1 - q)))
                 evidence.append(
                     _quantile_evidence(data, key, q, metric, margin, level, minimum, self.sweep)
                 )
