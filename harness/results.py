@@ -94,6 +94,8 @@ class RunDirectory:
         if not lines:
             return
         with self._lock:
+            if self._steps.closed:
+                return  # a delta arriving after the run closed: its counts merged, lines lost
             self._steps.write("\n".join(lines) + "\n")
             self._steps.flush()
 

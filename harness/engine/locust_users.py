@@ -222,6 +222,11 @@ def prepare(
         web_gate=BoundedSemaphore(max(1, plan.browser_users)),
         budget=max(1, plan.max_iterations // plan.workers),
     )
+    if plan.browser_users > 0 and any(j.uses_browser for j in journeys):
+        # Start Playwright's driver and Chromium before any user opens a connection: spawning
+        # them through asyncio under gevent's patched subprocess can close a pipe descriptor
+        # twice, and a socket that reused that number would then share it with another.
+        _state.browser().start()
     if plan.shape is ShapeKind.ARRIVAL:
         _state.start_arrivals()
     return _state

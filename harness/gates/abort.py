@@ -89,7 +89,10 @@ class AbortWatch:
 
         data = window_data(aggregator, self.baseline, self.candidate, self.window_s, time.time())
         for index, gate in enumerate(self.gates):
-            outcome = gate.evaluate(data)
+            try:
+                outcome = gate.evaluate(data)
+            except Exception:  # a live gate that cannot judge yet must never stop the run
+                continue
             if outcome.decision is not Decision.FAIL:
                 self._since.pop(index, None)
                 continue

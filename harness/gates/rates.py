@@ -195,7 +195,17 @@ class SequentialGate(GateBase):
         nc = sum(n for (t, _), (n, _) in data.journeys.items() if t == data.candidate)
         fb = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.baseline)
         fc = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.candidate)
-        share = nc / (nb + nc) if nb + nc else 0.5
+        if nb == 0 or nc == 0:
+            evidence = Evidence(
+                series="all journeys",
+                decision=Decision.INCONCLUSIVE,
+                test="Beta-mixture e-value",
+                n_baseline=nb,
+                n_candidate=nc,
+                words="error split: one side has no iterations yet",
+            )
+            return self.outcome([evidence])
+        share = nc / (nb + nc)
         e_value = sequential_error_split(fc, fb, share)
         failed = e_value >= 1 / self.alpha and fc / max(nc, 1) > fb / max(nb, 1)
         words = (
