@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     add_compare_arguments(compare)
     compare.set_defaults(handler=_cmd_compare)
 
+    report = commands.add_parser("report", help="re-render the reports of a stored run")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.set_defaults(handler=_cmd_report)
+
     trace = commands.add_parser("trace", help="trace trees of a stored run")
     from harness.commands.trace import add_arguments as add_trace_arguments
 
@@ -232,6 +236,15 @@ def _cmd_compare(options: argparse.Namespace) -> int:
     from harness.commands import rehearse
 
     return rehearse.compare(options)
+
+
+def _cmd_report(options: argparse.Namespace) -> int:
+    from harness.commands.common import publish_reports
+
+    if not (options.run_dir / "run.json").is_file():
+        raise UsageError(f"{options.run_dir} is not a run folder (no run.json)")
+    publish_reports(options.run_dir)
+    return ExitCode.PASSED
 
 
 def _cmd_trace(options: argparse.Namespace) -> int:

@@ -93,6 +93,19 @@ def merge_traces_on_exit(
     return run_dir / "traces" / "sandbox.jsonl"
 
 
+def publish_reports(run_dir: Path) -> None:
+    """Write report.html, junit.xml and summary.json for a finished (or aborted) run; a report
+    that cannot be written is a warning, never the run's failure."""
+    from harness.report import write_all
+
+    try:
+        paths = write_all(run_dir)
+    except OSError as exc:
+        print(f"WARNING: could not write the reports of {run_dir}: {exc}")
+        return
+    print(f"report: {paths[0]} · junit: {paths[1]}", flush=True)
+
+
 class FanOut:
     """A `RunSink` that sends every record to several sinks."""
 

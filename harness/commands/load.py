@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from harness.commands.common import (
     check_reachable,
     merge_traces_on_exit,
+    publish_reports,
     resolve_target,
     run_inputs,
     start_telemetry,
@@ -145,8 +146,11 @@ def execute(
                 elapsed_s=round(outcome.elapsed_s, 3),
             )
             print(f"\nABORTED by {outcome.interrupted}: partial results in {run.path}")
+            publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
-        return judge(run, aggregator, outcome, health)
+        code = judge(run, aggregator, outcome, health)
+        publish_reports(run.path)
+        return code
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from harness.commands.common import (
     FanOut,
     check_reachable,
     merge_traces_on_exit,
+    publish_reports,
     resolve_target,
     run_inputs,
     start_telemetry,
@@ -77,4 +78,5 @@ def run(options: argparse.Namespace) -> int:
             f"\n{'FAIL' if failed else 'PASS'}: {len(iterations) - len(failed)}/{len(iterations)} "
             f"journeys passed · results in {run.path}"
         )
+        publish_reports(run.path)
         return ExitCode.FAILED if failed else ExitCode.PASSED

@@ -221,7 +221,13 @@ class HttpClient:
         self._observe(request, raw.status, started, None)
         if expect is None:
             if raw.status >= 400:
-                response.expect(*range(200, 400))
+                raise HttpStatusError(
+                    f"{response.method} {_path(url)} answered {raw.status}, expected a status "
+                    f"below 400{_excerpt(raw.body)}",
+                    status=raw.status,
+                    method=response.method,
+                    url=url,
+                )
         else:
             response.expect(*((expect,) if isinstance(expect, int) else expect))
         return response

@@ -209,6 +209,8 @@ class BrowserHost:
             loop.call_soon_threadsafe(loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=5)
+                if not self._thread.is_alive():
+                    loop.close()
 
     @property
     def browser(self) -> Browser:

@@ -1,0 +1,56 @@
+"""Reports of a stored run folder: `report.html` for people, `junit.xml` for CI, `summary.json`
+for machines.
+
+Each writer reads `results/<run-id>/` only (so it works offline, on any mode, and on a run
+that was killed half-way: what is missing is shown as "not recorded") and writes its file into
+the same folder. Importing this package is cheap; matplotlib loads on the first report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["write_all", "write_junit", "write_report", "write_summary_json"]
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write `report.html` into `run_dir` and return its path.
+
+    Raises only `OSError` when the file cannot be written; unreadable inputs become
+    "not recorded" sections.
+    """
+    from harness.report.folder import read_run
+    from harness.report.page import write_page
+
+    return write_page(read_run(Path(run_dir)))
+
+
+def write_junit(run_dir: Path) -> Path:
+    """Write `junit.xml` into `run_dir` (one case per journey for smoke and load runs, one per
+    gate for rehearsals) and return its path. Raises only `OSError` on writing."""
+    from harness.report.folder import read_run
+    from harness.report.junit import write_junit_file
+
+    return write_junit_file(read_run(Path(run_dir)))
+
+
+def write_summary_json(run_dir: Path) -> Path:
+    """Write `summary.json` into `run_dir` (mode, status, decision, counts, per-journey
+    percentiles and failures, gate decisions) and return its path. Raises only `OSError` on
+    writing."""
+    from harness.report.folder import read_run
+    from harness.report.summary import write_summary_file
+
+    return write_summary_file(read_run(Path(run_dir)))
+
+
+def write_all(run_dir: Path) -> list[Path]:
+    """Read the run folder once and write report.html, junit.xml and summary.json (the end of
+    every run); returns their paths. Raises only `OSError` on writing."""
+    from harness.report.folder import read_run
+    from harness.report.junit import write_junit_file
+    from harness.report.page import write_page
+    from harness.report.summary import write_summary_file
+
+    run = read_run(Path(run_dir))
+    return [write_page(run), write_junit_file(run), write_summary_file(run)]

@@ -1,0 +1,152 @@
+"""The failures section: each distinct failure once, with how often it happened, its
+screenshot (embedded) and its trace tree."""
+
+from __future__ import annotations
+
+import base64
+import io
+import tempfile
+from collections import defaultdict
+from html import escape
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from harness.records import IterationRecord
+from harness.report.folder import RunFolder
+from harness.report.junit import failure_line
+from harness.telemetry.otlp_json import SpanRow, read_spans
+from harness.telemetry.trace_view import JourneyTrace, build_tree, render, trace_files
+
+SHOWN = 8  #: distinct failures shown in full; the rest are counted
+SCREENSHOT_BOX = (960, 1800)  #: screenshots are scaled down to fit this box (px)
+SCREENSHOT_BYTES = 250_000  #: larger PNGs are reduced to a 256-colour palette
+
+
+def failures_section(run: RunFolder) -> str:
+    """The failures as HTML: grouped by journey, step, touchpoint and error kind."""
+    failed = run.failed_iterations()
+    if not failed:
+        if "steps.jsonl" in run.missing:
+            return "<p class=muted>Failures not recorded (no steps.jsonl).</p>"
+        return "<p>No iteration failed.</p>"
+    groups: dict[tuple[str, str, str, str], list[IterationRecord]] = defaultdict(list)
+    for record in failed:
+        touchpoint = record.failed_touchpoint.value if record.failed_touchpoint else ""
+        kind = record.error_kind.value if record.error_kind else ""
+        groups[(record.journey, record.failed_step or "", touchpoint, kind)].append(record)
+    ordered = sorted(groups.values(), key=len, reverse=True)
+    examples = [_example(records) for records in ordered[:SHOWN]]
+    trees = trace_trees(run, {r.trace_id for r in examples if r.trace_id})
+    parts = [
+        f"<p>{_plural(len(failed), 'failed iteration')}, "
+        f"{_plural(len(groups), 'distinct failure')}.</p>"
+    ]
+    for records, example in zip(ordered[:SHOWN], examples, strict=True):
+        by_target: dict[str, int] = defaultdict(int)
+        for r in records:
+            by_target[r.target] += 1
+        times = ", ".join(f"{n:,} on {escape(t)}" for t, n in sorted(by_target.items()))
+        parts.append("<article class=failure>")
+        parts.append(f"<h3>{escape(failure_line(example))}</h3>")
+        parts.append(f"<p class=muted>{times}; example trace {escape(example.trace_id or '—')}</p>")
+        for recorded in example.artifacts:
+            parts.append(_artifact(run, recorded))
+        tree = trees.get(example.trace_id or "")
+        if tree:
+            parts.append(
+                f"<details open><summary>Trace tree</summary><pre>{escape(tree)}</pre></details>"
+            )
+        elif example.trace_id:
+            parts.append("<p class=muted>Trace tree not recorded (no matching spans).</p>")
+        parts.append("</article>")
+    if len(ordered) > SHOWN:
+        rest = sum(len(r) for r in ordered[SHOWN:])
+        parts.append(
+            f"<p class=muted>…and {len(ordered) - SHOWN} more kinds ({rest:,} failures).</p>"
+        )
+    return "\n".join(parts)
+
+
+def _example(records: list[IterationRecord]) -> IterationRecord:
+    """The first record with a screenshot, else the first with a trace, else the first."""
+    for test in (lambda r: any(a.endswith(".png") for a in r.artifacts), lambda r: r.trace_id):
+        for record in records:
+            if test(record):
+                return record
+    return records[0]
+
+
+def _artifact(run: RunFolder, recorded: str) -> str:
+    path = run.artifact(recorded)
+    name = escape(Path(recorded).name)
+    if path is None:
+        return f"<p class=muted>artifact {name}: not found</p>"
+    if path.suffix != ".png":
+        hint = " (open with <code>playwright show-trace</code>)" if path.suffix == ".zip" else ""
+        return f"<p class=muted>artifact: <code>{escape(str(path))}</code>{hint}</p>"
+    data = screenshot_png(path)
+    if data is None:
+        return f"<p class=muted>screenshot {name}: unreadable</p>"
+    encoded = base64.b64encode(data).decode("ascii")
+    return (
+        f'<figure class=shot><img alt="screenshot {name}" src="data:image/png;base64,{encoded}">'
+        f"<figcaption>Screenshot at the failure: <code>{escape(str(path))}</code></figcaption>"
+        "</figure>"
+    )
+
+
+def screenshot_png(path: Path) -> bytes | None:
+    """A PNG of the screenshot scaled to fit `SCREENSHOT_BOX` and, when large, reduced to a
+    palette; None when the file is not an image."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            shot = image.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    shot.thumbnail(SCREENSHOT_BOX)
+    buffer = io.BytesIO()
+    shot.save(buffer, format="PNG", optimize=True)
+    if buffer.tell() > SCREENSHOT_BYTES:
+        buffer = io.BytesIO()
+        shot.quantize(256).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def trace_trees(run: RunFolder, trace_ids: set[str]) -> dict[str, str]:
+    """The rendered trace tree of each trace id found in the run's traces.
+
+    Only the lines that mention a wanted id are parsed: a long run's traces.jsonl holds tens
+    of megabytes, of which a report needs a handful of traces.
+    """
+    if not trace_ids:
+        return {}
+    rows: dict[str, list[SpanRow]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="harness-report-") as scratch:
+        wanted = Path(scratch) / "wanted.jsonl"
+        with open(wanted, "w", encoding="utf-8") as out:
+            for path in trace_files(run.path):
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        for line in handle:
+                            if line.endswith("\n") and any(t in line for t in trace_ids):
+                                out.write(line)
+                except OSError:
+                    continue
+        try:
+            for row in read_spans(wanted):
+                if row.trace_id in trace_ids:
+                    rows[row.trace_id].append(row)
+        except (ValueError, KeyError):
+            return {}
+    trees = {}
+    for trace_id, spans in rows.items():
+        root = build_tree(spans)
+        if root is not None:
+            trees[trace_id] = "\n".join(render(JourneyTrace(root, len(spans))))
+    return trees
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

@@ -1,0 +1,273 @@
+"""One stored run folder, read once and forgivingly, for the reports.
+
+Every file is optional: a run killed half-way may hold only `run.json` and part of
+`steps.jsonl`. What could not be read is listed in `missing` (and shown as "not recorded"),
+never raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from harness.gates.verdict import Verdict
+from harness.records import IterationRecord, Outcome, StepRecord
+from harness.results import RUN_FILE, STEPS_FILE, read_records
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+
+PERCENTILES = (50.0, 95.0, 99.0)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Latency values (ms, ascending) and how often each occurred: one series' distribution,
+    rebuilt from its HDR histogram or from step records."""
+
+    values_ms: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def total(self) -> int:
+        """How many values the distribution holds."""
+        return int(self.counts.sum())
+
+    def percentile(self, percentile: float) -> float:
+        """The value at `percentile`, chosen the way HDR histograms choose it."""
+        if self.total == 0:
+            return 0.0
+        rank = max(1, int(percentile / 100.0 * self.total + 0.5))
+        index = int(np.searchsorted(np.cumsum(self.counts), rank))
+        return float(self.values_ms[min(index, len(self.values_ms) - 1)])
+
+    def cdf(self, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+        """(latency, cumulative share) with at most `points` points."""
+        if self.total == 0:
+            return np.empty(0), np.empty(0)
+        shares = np.cumsum(self.counts) / self.total
+        if len(shares) > points:
+            pick = np.unique(np.searchsorted(shares, np.linspace(0, 1, points), side="left"))
+            pick = pick[pick < len(shares)]
+            return self.values_ms[pick], shares[pick]
+        return self.values_ms, shares
+
+    @classmethod
+    def of(cls, values: list[float]) -> Distribution:
+        """The distribution of raw values."""
+        found, counts = np.unique(np.asarray(values, dtype=float), return_counts=True)
+        return cls(found, counts)
+
+
+@dataclass(frozen=True)
+class JourneyTally:
+    """Iterations and failed iterations of one journey on one target."""
+
+    iterations: int
+    failures: int
+
+
+@dataclass
+class RunFolder:
+    """What the reports read from `results/<run-id>/`."""
+
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+    steps: list[StepRecord] = field(default_factory=list)
+    iterations: list[IterationRecord] = field(default_factory=list)
+    hdr: HdrStore | None = None
+    counts: dict[str, Any] | None = None
+    timeline: list[dict[str, Any]] | None = None
+    health: dict[str, Any] | None = None
+    verdict: Verdict | None = None
+    missing: dict[str, str] = field(default_factory=dict)  #: file → why it was not read
+    _durations_cache: dict[SeriesKey, list[float]] | None = field(default=None, repr=False)
+    _distributions: dict[SeriesKey, Distribution] = field(default_factory=dict, repr=False)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (the folder name when run.json is missing)."""
+        return str(self.meta.get("run_id") or self.path.name)
+
+    @property
+    def mode(self) -> str:
+        """smoke, load or rehearse: from run.json, else guessed from the files present."""
+        mode = self.meta.get("mode")
+        if isinstance(mode, str) and mode:
+            return mode
+        if self.verdict is not None:
+            return "rehearse"
+        return "load" if self.hdr is not None or self.counts is not None else "smoke"
+
+    @property
+    def status(self) -> str:
+        """passed, failed, aborted, error, running, or `not recorded`."""
+        return str(self.meta.get("status") or "not recorded")
+
+    @property
+    def targets(self) -> list[str]:
+        """Target names: baseline first, then candidate (or the one target)."""
+        names: list[str] = []
+        declared = self.meta.get("targets") or {}
+        for role in ("baseline", "candidate", "target"):
+            entry = declared.get(role)
+            if isinstance(entry, dict) and entry.get("name"):
+                names.append(str(entry["name"]))
+        seen = {r.target for r in self.iterations} | {r.target for r in self.steps}
+        if self.hdr is not None:
+            seen |= {k.target for k in self.hdr}
+        return names + sorted(seen - set(names))
+
+    @property
+    def config_hash(self) -> str:
+        """The verdict's config hash, or the same hash computed from run.json's config."""
+        if self.verdict is not None:
+            return self.verdict.config_hash
+        config = json.dumps(self.meta.get("config", {}), sort_keys=True, default=str)
+        return hashlib.sha256(config.encode()).hexdigest()[:16]
+
+    def journeys(self) -> list[str]:
+        """Every journey seen, in first-seen order."""
+        found = dict.fromkeys(r.journey for r in self.steps)
+        found.update(dict.fromkeys(r.journey for r in self.iterations))
+        if self.hdr is not None:
+            found.update(dict.fromkeys(k.journey for k in self.hdr))
+        if self.counts is not None:
+            found.update(dict.fromkeys(j["journey"] for j in self.counts.get("journeys", [])))
+        return list(found)
+
+    def step_order(self, journey: str) -> list[tuple[str, str]]:
+        """(step, touchpoint) of a journey, in the order the journey runs them."""
+        order: dict[tuple[str, str], int] = {}
+        for r in self.steps:
+            if r.journey == journey:
+                order.setdefault((r.step, r.touchpoint.value), r.index)
+        if self.hdr is not None:
+            for k in self.hdr:
+                if k.journey == journey and not k.is_iteration:
+                    order.setdefault((k.step, k.touchpoint), len(order) + 1000)
+        return sorted(order, key=lambda s: order[s])
+
+    def tally(self, target: str, journey: str) -> JourneyTally:
+        """Exact counts from counts.json when recorded, else from the iteration records."""
+        if self.counts is not None:
+            for j in self.counts.get("journeys", []):
+                if j["target"] == target and j["journey"] == journey:
+                    return JourneyTally(int(j["iterations"]), int(j["failures"]))
+        done = [r for r in self.iterations if r.target == target and r.journey == journey]
+        return JourneyTally(len(done), sum(r.outcome is Outcome.FAILED for r in done))
+
+    def distribution(self, key: SeriesKey) -> Distribution:
+        """A series' latencies: from its HDR histogram in load runs, else from the records."""
+        found = self._distributions.get(key)
+        if found is None:
+            if self.hdr is not None and self.hdr.count(key):
+                found = hdr_distribution(self.hdr.histogram(key))
+            else:
+                found = Distribution.of(self._durations().get(key, []))
+            self._distributions[key] = found
+        return found
+
+    def count(self, key: SeriesKey) -> int:
+        """How many values a series holds (exact from HDR in load runs)."""
+        if self.hdr is not None and self.hdr.count(key):
+            return self.hdr.count(key)
+        return len(self._durations().get(key, []))
+
+    def series(self) -> list[SeriesKey]:
+        """Every latency series: iterations and steps, per target."""
+        keys = set(self._durations())
+        if self.hdr is not None:
+            keys |= {k for k in self.hdr if self.hdr.count(k)}
+        return sorted(keys)
+
+    def _durations(self) -> dict[SeriesKey, list[float]]:
+        if self._durations_cache is None:
+            found: dict[SeriesKey, list[float]] = defaultdict(list)
+            for s in self.steps:
+                key = SeriesKey(s.target, s.journey, s.step, s.touchpoint.value)
+                found[key].append(s.duration_ms)
+            for i in self.iterations:
+                found[SeriesKey(i.target, i.journey, ITERATION, "")].append(i.duration_ms)
+            self._durations_cache = dict(found)
+        return self._durations_cache
+
+    def failed_iterations(self) -> list[IterationRecord]:
+        """Failed iterations in the order they happened."""
+        failed = [r for r in self.iterations if r.outcome is Outcome.FAILED]
+        return sorted(failed, key=lambda r: r.started_at)
+
+    def artifact(self, recorded: str) -> Path | None:
+        """Where an artifact recorded as `recorded` is now: under this folder's artifacts/
+        (the run folder may have moved), else at the recorded path."""
+        moved = self.path / "artifacts" / Path(recorded).name
+        if moved.is_file():
+            return moved
+        original = Path(recorded)
+        return original if original.is_file() else None
+
+
+def hdr_distribution(histogram: Any) -> Distribution:
+    """The recorded values of an HDR histogram (each bucket's highest equivalent value, in ms)
+    and their counts, computed from its counts array with numpy: the library's own recorded
+    iterator walks every sub-bucket in Python, seconds for a report's hundred series."""
+    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    index = np.nonzero(counts)[0]
+    half_magnitude = histogram.sub_bucket_half_count_magnitude
+    half = histogram.sub_bucket_half_count
+    bucket = (index >> half_magnitude) - 1
+    sub_bucket = (index & (half - 1)) + half
+    first = bucket < 0
+    sub_bucket[first] -= half
+    bucket[first] = 0
+    shift = bucket + histogram.unit_magnitude
+    highest = (sub_bucket << shift) + (np.int64(1) << shift) - 1
+    return Distribution(highest.astype(float) / 1000.0, counts[index].astype(np.int64))
+
+
+def read_run(path: Path) -> RunFolder:
+    """Read whatever a run folder holds; missing or unreadable files are noted, not raised."""
+    run = RunFolder(path=path)
+    run.meta = _json(run, RUN_FILE, {})
+    try:
+        for record in read_records(path):
+            if isinstance(record, IterationRecord):
+                run.iterations.append(record)
+            else:
+                run.steps.append(record)
+    except FileNotFoundError:
+        run.missing[STEPS_FILE] = "not recorded"
+    except (OSError, ValueError) as exc:  # a corrupt line: keep what came before it
+        run.missing[STEPS_FILE] = f"unreadable after {len(run.steps)} steps: {exc}"
+    if (path / "histograms" / "index.json").is_file():
+        try:
+            run.hdr = HdrStore.read(path / "histograms")
+        except (OSError, ValueError, KeyError) as exc:
+            run.missing["histograms"] = f"unreadable: {exc}"
+    else:
+        run.missing["histograms"] = "not recorded"
+    run.counts = _json(run, "counts.json", None)
+    run.timeline = _json(run, "timeline.json", None)
+    run.health = _json(run, "health.json", None)
+    verdict = _json(run, "verdict.json", None)
+    if verdict is not None:
+        try:
+            run.verdict = Verdict.model_validate(verdict)
+        except ValidationError as exc:
+            run.missing["verdict.json"] = f"unreadable: {exc.error_count()} invalid fields"
+    return run
+
+
+def _json(run: RunFolder, name: str, default: Any) -> Any:
+    try:
+        return json.loads((run.path / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        run.missing[name] = "not recorded"
+    except (OSError, ValueError) as exc:
+        run.missing[name] = f"unreadable: {exc}"
+    return default
