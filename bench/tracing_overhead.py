@@ -1,0 +1,81 @@
+"""Load throughput with tracing at 100% sampling against tracing off, alternated in one run.
+
+    .venv/bin/python bench/tracing_overhead.py [--rounds 3] [--duration 12s] [--users 10]
+
+Starts one sandbox, then runs `harness load` against it (API and mobile journeys, no browser)
+alternately with full tracing and with `--no-traces`, and prints iterations per second of each
+and the ratio traced / untraced (goal ≥ 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from harness.sandbox.process import SandboxProcess  # noqa: E402 - after the path set-up above
+
+
+def run_once(base: str, results: Path, duration: str, users: int, traced: bool) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "load",
+        "--target",
+        base,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(users),
+        "--duration",
+        duration,
+        "--browser-users",
+        "0",
+        "-k",
+        "not browse and not cross",
+        "--results",
+        str(results),
+    ]
+    if not traced:
+        command.append("--no-traces")
+    subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=600)
+    run_dir = max(results.iterdir(), key=lambda p: p.stat().st_mtime)
+    run = json.loads((run_dir / "run.json").read_text())
+    return float(run["iterations"]) / float(run["elapsed_s"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", default="12s")
+    parser.add_argument("--users", type=int, default=10)
+    options = parser.parse_args()
+    traced, plain = [], []
+    with SandboxProcess() as sandbox, tempfile.TemporaryDirectory() as tmp:
+        for index in range(options.rounds):
+            for on in (True, False) if index % 2 == 0 else (False, True):
+                rate = run_once(sandbox.urls.base, Path(tmp), options.duration, options.users, on)
+                (traced if on else plain).append(rate)
+                print(
+                    f"round {index + 1}: tracing {'on ' if on else 'off'} {rate:8.1f} it/s",
+                    flush=True,
+                )
+    best_on, best_off = max(traced), max(plain)
+    ratio = best_on / best_off
+    print(
+        f"\nbest: traced {best_on:.1f} it/s, untraced {best_off:.1f} it/s, "
+        f"ratio {ratio:.2f} (goal ≥ 0.9)"
+    )
+    print(json.dumps({"traced": traced, "untraced": plain, "ratio": round(ratio, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
