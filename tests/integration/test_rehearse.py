@@ -46,13 +46,16 @@ def test_latency_on_checkout_fails_naming_the_step(tmp_path: Path) -> None:
 
 
 def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path) -> None:
+    # 5% of orders delayed: p99 moves by ~300 ms while each second's median moves by one rank
+    # at most. At 10% the per-second median itself drifts by ~1 ms and the Mann-Whitney judge
+    # sometimes (rightly) sees that, which made this test flaky on CI.
     code, verdict, output = rehearse(
         tmp_path,
         *PROTOCOL,
         "--duration",
         "35s",
         "--regression",
-        "latency:api.orders.create=+300ms@10%",
+        "latency:api.orders.create=+300ms@5%",
     )
     assert code == 1, output[-3000:]
     assert gate(verdict, "tail_shift")["decision"] == "fail"
