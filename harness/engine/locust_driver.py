@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from locust.rpc import Message
 from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
 from harness.engine import locust_users
+from harness.engine.children import SpawnedProcess
 from harness.engine.collector import LoadAggregator
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError
@@ -240,7 +240,7 @@ def run_master(
     bind_host: str = "127.0.0.1",
     bind_port: int = 5557,
     expect_workers: int,
-    spawn_workers: Callable[[int], list[subprocess.Popen[bytes]]] | None = None,
+    spawn_workers: Callable[[int], list[SpawnedProcess]] | None = None,
     progress: Progress | None = None,
     web_ui_port: int | None = None,
     watch: Watch | None = None,
@@ -268,11 +268,11 @@ def run_master(
     try:
         deadline = time.perf_counter() + WORKER_WAIT_S
         while len(runner.clients.ready) < expect_workers:
-            exited = [c.args for c in children if c.poll() is not None]
+            exited = [c for c in children if c.poll() is not None]
             if exited:
                 raise HarnessError(
                     f"a worker process exited before the run started (code "
-                    f"{children[0].returncode}); see its output above"
+                    f"{exited[0].returncode}); see its output above"
                 )
             if time.perf_counter() > deadline:
                 raise HarnessError(
@@ -360,12 +360,10 @@ def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) 
     return 0
 
 
-def spawn_local_workers(
-    count: int, argv: Sequence[str]
-) -> Callable[[int], list[subprocess.Popen[bytes]]]:
+def spawn_local_workers(count: int, argv: Sequence[str]) -> Callable[[int], list[SpawnedProcess]]:
     """For `--processes N`: start N `harness load --worker` processes on loopback."""
 
-    def spawn(port: int) -> list[subprocess.Popen[bytes]]:
+    def spawn(port: int) -> list[SpawnedProcess]:
         command = [
             sys.executable,
             "-m",
@@ -379,19 +377,11 @@ def spawn_local_workers(
             *argv,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        return [subprocess.Popen(command, env=env) for _ in range(count)]
+        return [SpawnedProcess(command, env) for _ in range(count)]
 
     return spawn
 
 
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+def _stop_children(children: list[SpawnedProcess]) -> None:
     for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.terminate()
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        child.stop()

@@ -152,6 +152,51 @@ def test_master_and_two_workers_merge_histograms_exactly(
     assert {r["worker"] for r in lines(run_dir)} == {0, 1}
 
 
+def test_processes_two_starts_local_workers_that_run_and_end(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # Workers are spawned from Locust's monkey-patched master after its listener greenlet is
+    # running; a Python-level fork ran that greenlet in the child, which then never exec'd.
+    harness = [sys.executable, "-m", "harness.cli", "load", "--target", sandbox.base]
+    process = subprocess.Popen(
+        [
+            *harness,
+            "--processes",
+            "2",
+            "--users",
+            "4",
+            "--spawn-rate",
+            "4",
+            "--duration",
+            "5s",
+            "--browser-users",
+            "0",
+            "-k",
+            "not browse and not cross",
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, out + err
+    run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
+    assert len(run["workers"]) == 2 and all(n > 0 for n in run["workers"].values())
+    assert run["missing_workers"] == []
+    # No worker (nor a stray forked copy of the master) outlives the run.
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
+
+
 def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:
     with SandboxProcess() as target:
         command = [
