@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness.report.offline import open_offline  # noqa: E402
 from harness.touchpoints.web import CHROMIUM_FLAGS, find_chromium  # noqa: E402
 
 
@@ -37,16 +37,7 @@ def main() -> int:
             executable_path=find_chromium(), args=list(CHROMIUM_FLAGS)
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-
-            def refuse(route: Any) -> None:
-                if route.request.url.startswith("file:"):
-                    route.continue_()
-                else:
-                    route.abort()
-
-            page.route("**/*", refuse)
-            page.goto(report.resolve().as_uri(), wait_until="load")
+            page, _ = open_offline(browser, report)
             page.screenshot(path=str(output), full_page=options.full_page)
         finally:
             browser.close()

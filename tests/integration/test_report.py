@@ -4,6 +4,8 @@ broken checkout button), opened offline in real headless Chromium."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -13,8 +15,9 @@ from typing import Any
 import pytest
 
 from harness.report import write_all
+from harness.report.offline import open_offline
 from harness.touchpoints.web import CHROMIUM_FLAGS, find_chromium
-from tests.integration.conftest import only_run_dir, run_cli
+from tests.integration.conftest import REPO, only_run_dir, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -55,26 +58,6 @@ def browser() -> Iterator[Any]:
         )
         yield launched
         launched.close()
-
-
-def open_offline(browser: Any, report: Path) -> tuple[Any, list[str]]:
-    """Open the report with every non-file request refused; return the page and the errors
-    (console errors, page errors and refused requests)."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-
-    def refuse(route: Any) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            problems.append(f"network request: {route.request.url}")
-            route.abort()
-
-    page.route("**/*", refuse)
-    page.goto(report.as_uri(), wait_until="load")
-    return page, problems
 
 
 def charts_drawn(page: Any) -> list[int]:
@@ -130,3 +113,14 @@ def test_smoke_report_embeds_the_failure_screenshot(browser: Any, smoke: Path) -
     failure = ET.parse(junit).getroot().find("testsuite/testcase/failure")
     assert failure is not None
     assert (failure.get("message") or "").startswith("browse_and_buy › checkout [web] assertion:")
+
+
+def test_report_screenshot_script_writes_a_png(rehearsal: Path, tmp_path: Path) -> None:
+    output = tmp_path / "report.png"
+    script = REPO / "scripts" / "report_screenshot.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(rehearsal), str(output)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
