@@ -1,0 +1,437 @@
+"""The drill proxy: an HTTP/1.1 reverse proxy on asyncio streams that injects faults.
+
+Each client connection gets its own upstream connection, opened on its first request and kept
+alive as long as both sides keep theirs, so requests keep their order and no pool is needed.
+Bodies are relayed as they arrive (Content-Length, chunked, or until close), never buffered
+whole; headers are forwarded as received, except `traceparent`/`tracestate` when a fault drops
+them. One proxy serves one upstream origin; the touchpoint of a request (for faults scoped to
+`api`, `web` or `mobile`) is found from its path prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import socket
+import struct
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from harness.faults.spec import Fault, FaultKind
+
+__all__ = ["DEFAULT_TOUCHPOINTS", "FaultProxy", "RequestHead"]
+
+#: Path prefix → touchpoint, longest first; the sandbox's layout.
+DEFAULT_TOUCHPOINTS: dict[str, str] = {"/api/v1": "api", "/mobile/v2": "mobile", "/": "web"}
+_HEAD_LIMIT = 64 * 1024
+_CHUNK = 64 * 1024
+_IDENTITY_HEADERS = (b"authorization", b"cookie", b"x-device-id")
+_DROPPED = (b"traceparent", b"tracestate")
+
+
+class _Sink(Protocol):
+    """Where a body goes: a stream writer, or nowhere."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+class _Malformed(Exception):
+    """A request or response the proxy cannot frame."""
+
+
+@dataclass
+class RequestHead:
+    """A parsed request head: the request line and the raw header lines."""
+
+    method: str
+    target: str
+    version: bytes
+    lines: list[bytes]
+
+    @property
+    def path(self) -> str:
+        """The path without query string."""
+        return self.target.split("?", 1)[0]
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of header `name` (lower case), or None."""
+        prefix = name + b":"
+        for line in self.lines:
+            if line[: len(prefix)].lower() == prefix:
+                return line[len(prefix) :].strip()
+        return None
+
+    def keep_alive(self) -> bool:
+        """Whether the client wants the connection kept after this exchange."""
+        connection = (self.header(b"connection") or b"").lower()
+        if self.version == b"HTTP/1.0":
+            return b"keep-alive" in connection
+        return b"close" not in connection
+
+
+@dataclass
+class _Plan:
+    """What the faults decided for one request."""
+
+    reset: bool = False
+    status: int | None = None
+    delay_s: float = 0.0
+    delay_ratio: float = 0.0
+    bandwidth: float = 0.0
+    drop_trace: bool = False
+    applied: list[str] = field(default_factory=list)
+
+
+class FaultProxy:
+    """Forward to `upstream` (an http URL's origin), injecting `faults` inside their windows.
+
+    `touchpoints` maps path prefixes to touchpoints; `seed` fixes the dice; `counts` tallies
+    requests (`requests`) and each fault spec that was applied.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        faults: Sequence[Fault] = (),
+        *,
+        touchpoints: Mapping[str, str] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        parts = urlsplit(upstream)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the drill proxy forwards to http:// origins only, not {upstream!r}")
+        self.upstream_host = parts.hostname
+        self.upstream_port = parts.port or 80
+        self.faults = tuple(faults)
+        prefixes = touchpoints or DEFAULT_TOUCHPOINTS
+        self.touchpoints = sorted(prefixes.items(), key=lambda kv: -len(kv[0]))
+        self.rng = random.Random(seed)
+        self.counts: Counter[str] = Counter()
+        self.started = time.monotonic()
+        self.started_epoch = time.time()
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen on `host:port` (0: a free port) and return the port; the fault clock starts."""
+        self._server = await asyncio.start_server(
+            self._serve, host, port, limit=_HEAD_LIMIT, reuse_address=True
+        )
+        self.started = time.monotonic()
+        self.started_epoch = time.time()
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop listening and drop every open connection."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def touchpoint(self, path: str) -> str:
+        """The touchpoint a path belongs to."""
+        for prefix, touchpoint in self.touchpoints:
+            if path.startswith(prefix):
+                return touchpoint
+        return "web"
+
+    def plan(self, head: RequestHead, now: float | None = None) -> _Plan:
+        """Roll the dice of every active fault that matches this request."""
+        plan = _Plan()
+        if not self.faults:
+            return plan
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        path, touchpoint = head.path, self.touchpoint(head.path)
+        for fault in self.faults:
+            if not fault.active(elapsed) or not fault.matches(head.method, path, touchpoint):
+                continue
+            if fault.kind is FaultKind.FUNNEL:
+                hit = _bucket(fault.scope, head) < fault.share
+            else:
+                hit = fault.share >= 1.0 or self.rng.random() < fault.share
+            if not hit:
+                continue
+            plan.applied.append(fault.spec)
+            if fault.kind is FaultKind.RESET:
+                plan.reset = True
+            elif fault.kind in (FaultKind.ERRORS, FaultKind.FUNNEL):
+                plan.status = plan.status or fault.status
+            elif fault.kind is FaultKind.LATENCY:
+                plan.delay_s += fault.delay_s
+                plan.delay_ratio += fault.delay_ratio
+            elif fault.kind is FaultKind.JITTER:
+                plan.delay_s += self.rng.uniform(0.0, fault.jitter_s)
+            elif fault.kind is FaultKind.BANDWIDTH:
+                plan.bandwidth = fault.bandwidth
+            else:
+                plan.drop_trace = True
+        return plan
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
+            while True:
+                head = await _read_request_head(reader)
+                if head is None:
+                    break
+                self.counts["requests"] += 1
+                plan = self.plan(head)
+                for spec in plan.applied:
+                    self.counts[spec] += 1
+                if plan.reset:
+                    _reset(writer)
+                    return
+                if plan.status is not None:
+                    await _discard_body(reader, head)
+                    await asyncio.sleep(plan.delay_s)
+                    await _answer(writer, plan.status, head.keep_alive())
+                    if not head.keep_alive():
+                        break
+                    continue
+                if upstream is None or upstream[0].at_eof():
+                    if upstream is not None:
+                        upstream[1].close()
+                    upstream = await self._connect(writer)
+                    if upstream is None:
+                        await _discard_body(reader, head)
+                        await _answer(writer, 502, head.keep_alive())
+                        break
+                keep = await self._exchange(head, plan, reader, writer, *upstream)
+                if not keep:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except _Malformed:
+            with contextlib.suppress(ConnectionError):
+                await _answer(writer, 400, False)
+        finally:
+            if upstream is not None:
+                upstream[1].close()
+            writer.close()
+            self._connections.discard(task)
+
+    async def _connect(
+        self, writer: asyncio.StreamWriter
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        try:
+            pair = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port, limit=_HEAD_LIMIT
+            )
+        except OSError:
+            return None
+        sock = pair[1].get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return pair
+
+    async def _exchange(
+        self,
+        head: RequestHead,
+        plan: _Plan,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Forward one request and relay its response; True when both connections stay open."""
+        lines = head.lines
+        if plan.drop_trace:
+            lines = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower() not in _DROPPED]
+        request_line = f"{head.method} {head.target} ".encode() + head.version
+        up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
+        sent = time.monotonic()
+        await _relay_body(reader, up_writer, head.header, request=True)
+        await up_writer.drain()
+        while True:
+            raw = await up_reader.readuntil(b"\r\n\r\n")
+            status, response_lines = _parse_response_head(raw)
+            if not 100 <= status < 200 or status == 101:
+                break
+            writer.write(raw)  # 100 Continue and friends: relay, then read the real answer
+        delay = plan.delay_s + plan.delay_ratio * (time.monotonic() - sent)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        writer.write(raw)
+
+        def header(name: bytes) -> bytes | None:
+            return _find(response_lines, name)
+
+        if head.method == "HEAD" or status in (204, 304):
+            until_close = False
+        else:
+            until_close = await _relay_body(
+                up_reader, writer, header, request=False, bandwidth=plan.bandwidth
+            )
+        await writer.drain()
+        upstream_keeps = b"close" not in (header(b"connection") or b"").lower()
+        return head.keep_alive() and upstream_keeps and not until_close
+
+
+async def _read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
+    try:
+        raw = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial.strip():
+            raise _Malformed("truncated request head") from None
+        return None
+    lines = raw[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+        raise _Malformed(f"bad request line {lines[0][:80]!r}")
+    return RequestHead(parts[0].decode("latin-1"), parts[1].decode("latin-1"), parts[2], lines[1:])
+
+
+def _parse_response_head(raw: bytes) -> tuple[int, list[bytes]]:
+    lines = raw[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise _Malformed(f"bad status line {lines[0][:80]!r}")
+    return int(parts[1]), lines[1:]
+
+
+def _find(lines: list[bytes], name: bytes) -> bytes | None:
+    prefix = name + b":"
+    for line in lines:
+        if line[: len(prefix)].lower() == prefix:
+            return line[len(prefix) :].strip()
+    return None
+
+
+async def _relay_body(
+    source: asyncio.StreamReader,
+    sink: _Sink,
+    header: Callable[[bytes], bytes | None],
+    *,
+    request: bool,
+    bandwidth: float = 0.0,
+) -> bool:
+    """Copy one message body as it arrives; True when it was delimited by the connection's
+    close (a response without length or chunking)."""
+    encoding = (header(b"transfer-encoding") or b"").lower()
+    length_text = header(b"content-length")
+    pace = _Pace(bandwidth)
+    if b"chunked" in encoding:
+        while True:
+            size_line = await source.readuntil(b"\r\n")
+            sink.write(size_line)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _Malformed(f"bad chunk size {size_line[:40]!r}") from None
+            if size == 0:
+                while True:  # trailers, up to the empty line
+                    trailer = await source.readuntil(b"\r\n")
+                    sink.write(trailer)
+                    if trailer == b"\r\n":
+                        return False
+            await _copy(source, sink, size + 2, pace)
+    if length_text is not None:
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise _Malformed(f"bad Content-Length {length_text[:40]!r}") from None
+        await _copy(source, sink, length, pace)
+        return False
+    if request:
+        return False
+    while True:
+        chunk = await source.read(_CHUNK)
+        if not chunk:
+            return True
+        await pace.write(sink, chunk)
+
+
+async def _copy(source: asyncio.StreamReader, sink: _Sink, length: int, pace: _Pace) -> None:
+    remaining = length
+    while remaining > 0:
+        chunk = await source.read(min(remaining, _CHUNK))
+        if not chunk:
+            raise asyncio.IncompleteReadError(b"", remaining)
+        remaining -= len(chunk)
+        await pace.write(sink, chunk)
+
+
+class _Pace:
+    """Writes at most `rate` bytes per second (0: as fast as the sink takes them)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    async def write(self, sink: _Sink, data: bytes) -> None:
+        """Write `data`, in timed slices when a rate is set; waits while the sink is full."""
+        if self.rate <= 0.0:
+            sink.write(data)
+            await sink.drain()  # returns at once unless the peer is slower than the source
+            return
+        piece = max(1, int(self.rate / 20))  # twenty slices a second
+        for start in range(0, len(data), piece):
+            part = data[start : start + piece]
+            sink.write(part)
+            await sink.drain()
+            await asyncio.sleep(len(part) / self.rate)
+
+
+class _Discard:
+    """A sink that drops what it is given (the body of a request answered by a fault)."""
+
+    def write(self, data: bytes) -> None:
+        """Drop `data`."""
+
+    async def drain(self) -> None:
+        """Nothing to wait for."""
+
+
+async def _discard_body(reader: asyncio.StreamReader, head: RequestHead) -> None:
+    await _relay_body(reader, _Discard(), head.header, request=True)
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, keep_alive: bool) -> None:
+    body = b'{"error": "injected by the harness drill proxy"}'
+    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}.get(status, "Error")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nx-harness-fault: injected\r\n"
+        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    await writer.drain()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close the client's connection with a TCP reset (SO_LINGER 0), answering nothing."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def _bucket(step: str, head: RequestHead) -> float:
+    """A stable number in [0, 1) per user (first of Authorization, Cookie, X-Device-Id) and
+    funnel step, so a blocked user stays blocked; per request when none is sent."""
+    for name in _IDENTITY_HEADERS:
+        value = head.header(name)
+        if value:
+            digest = hashlib.blake2b(step.encode() + b"\0" + value, digest_size=8).digest()
+            return int.from_bytes(digest, "big") / 2**64
+    return random.random()
