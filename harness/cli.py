@@ -24,7 +24,7 @@ PROG = "harness"
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `harness` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] in (["load"], ["rehearse"], ["demo"]):
+    if args[:1] in (["load"], ["rehearse"], ["rollout"], ["demo"]):
         # Locust monkey-patches the standard library when imported; it must come first.
         import locust  # noqa: F401
     # These two own their argument parsing; pass everything after the command through.
@@ -101,11 +101,29 @@ def _parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--min-samples", type=int, metavar="N", help="minimum samples per side for every gate"
     )
+    rehearse.add_argument(
+        "--flag-matrix",
+        metavar="NAME=A,B",
+        help="compare two variants of one flag on one deployment (--sandbox or --candidate T), "
+        "e.g. new_checkout=on,off: the off value is the baseline",
+    )
     _add_run_options(rehearse)
     add_load_arguments(rehearse)
     rehearse.set_defaults(
         handler=_cmd_rehearse, users=8, spawn_rate=8.0, duration="60s", target=None
     )
+
+    rollout = commands.add_parser(
+        "rollout",
+        help="a staged rollout rehearsal: the candidate's share widens stage by stage while the "
+        "gates pass, and rolls back when one fails",
+    )
+    from harness.commands.rollout_options import add_arguments as add_rollout_arguments
+
+    add_rollout_arguments(rollout)
+    _add_run_options(rollout)
+    add_load_arguments(rollout)
+    rollout.set_defaults(handler=_cmd_rollout, users=8, spawn_rate=8.0, target=None)
 
     gates = commands.add_parser("gates", help="re-evaluate the gates of a stored run")
     compare = commands.add_parser("compare", help="judge a stored run against another")
@@ -224,6 +242,12 @@ def _cmd_rehearse(options: argparse.Namespace) -> int:
     from harness.commands import rehearse
 
     return rehearse.run(options)
+
+
+def _cmd_rollout(options: argparse.Namespace) -> int:
+    from harness.commands import rollout
+
+    return rollout.run(options)
 
 
 def _cmd_gates(options: argparse.Namespace) -> int:

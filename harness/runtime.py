@@ -26,6 +26,7 @@ from harness.targets import Target
 from harness.telemetry import spans
 
 if TYPE_CHECKING:
+    from harness.flags import IterationFlags
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.http import HttpTransport
     from harness.touchpoints.mobile import MobileClient
@@ -59,6 +60,7 @@ class RunSettings:
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
     record_browser_trace: bool = True
+    flags: dict[str, str] = field(default_factory=dict)  #: feature-flag values (`--flags`)
 
 
 class _StepFailed(Exception):
@@ -196,6 +198,7 @@ class JourneyContext:
         self._api: ApiClient | None = None
         self._mobile: MobileClient | None = None
         self._synth: IterationData | None = None
+        self._flags: IterationFlags | None = None
         self._trace: Context = Context()
         self._active_trace: Context = self._trace
 
@@ -223,6 +226,18 @@ class JourneyContext:
         return self._synth
 
     @property
+    def flags(self) -> IterationFlags:
+        """This iteration's feature flags (`--flags`, `--flag-matrix`), evaluated through
+        OpenFeature with the synthetic person as targeting key; sent with every request."""
+        if self._flags is None:
+            from harness.flags import iteration_flags
+
+            self._flags = iteration_flags(
+                self.settings.target.name, self.settings.flags, self.user.id
+            )
+        return self._flags
+
+    @property
     def user(self) -> Person:
         """The synthetic person of this iteration, the same on every touchpoint."""
         return self.synth.person
@@ -242,6 +257,7 @@ class JourneyContext:
                     action_timeout=self.settings.action_timeout,
                     navigation_timeout=self.settings.navigation_timeout,
                     record_trace=self.settings.record_browser_trace,
+                    extra_headers=self.flags.header() if self.settings.flags else None,
                 )
             except Exception as exc:
                 spans.end_span(span, type(exc).__name__, str(exc))
@@ -263,6 +279,8 @@ class JourneyContext:
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
             )
+            if self.settings.flags:
+                self._api.headers.update(self.flags.header())
         return self._api
 
     @property
@@ -279,6 +297,8 @@ class JourneyContext:
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
             )
+            if self.settings.flags:
+                self._mobile.headers.update(self.flags.header())
         return self._mobile
 
     def _trace_parent(self) -> Context:

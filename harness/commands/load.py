@@ -37,6 +37,7 @@ from harness.engine.summary import (
 )
 from harness.errors import UsageError
 from harness.exitcodes import ExitCode
+from harness.flags import parse_flags
 from harness.journey import Journey
 from harness.results import RunDirectory, new_run_id
 from harness.targets import Target
@@ -49,7 +50,25 @@ Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
 
 def run(options: argparse.Namespace) -> int:
     """Run the load command; returns the exit code."""
-    return execute(options, mode="load", targets=_one_target, judge=_error_rate_judge(options))
+    return execute(
+        options,
+        mode="load",
+        targets=_one_target,
+        judge=_error_rate_judge(options),
+        customize=with_flags([parse_flags(options.flags)]),
+    )
+
+
+def with_flags(per_target: list[dict[str, str]]) -> Callable[[LoadPlan], LoadPlan]:
+    """A plan amendment giving each target its feature-flag values (`--flags`); none if all
+    sets are empty."""
+
+    def customize(plan: LoadPlan) -> LoadPlan:
+        if not any(per_target):
+            return plan
+        return plan.model_copy(update={"flags": per_target[: len(plan.targets)]})
+
+    return customize
 
 
 def execute(
@@ -59,9 +78,11 @@ def execute(
     targets: Callable[[argparse.Namespace, HarnessConfig, ExitStack, Path], list[Target]],
     judge: Judge,
     watch: Callable[[list[Target]], Watch | None] | None = None,
+    customize: Callable[[LoadPlan], LoadPlan] | None = None,
 ) -> int:
     """Drive the journeys on Locust against `targets` (one, or baseline and candidate), write
-    the run folder, then let `judge` decide the exit code."""
+    the run folder, then let `judge` decide the exit code. `customize` may amend the plan
+    (feature flags per target, a staged rollout's cohort routing) before it runs."""
     inputs = run_inputs(options, select_journeys=not options.worker)
     if options.worker:
         return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
@@ -75,6 +96,8 @@ def execute(
             _check_allowed(target)
             check_reachable(target)
         plan = _plan(options, inputs.seed, chosen, run_id, str(inputs.results_root), config)
+        if customize is not None:
+            plan = customize(plan)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
         telemetry = start_telemetry(options, run.path, run_id, stack)

@@ -49,5 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--master-host", default="127.0.0.1")
     where.add_argument("--master-port", type=int, default=5557)
     where.add_argument("--expect-workers", type=int, default=1)
+    parser.add_argument(
+        "--flags",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="feature flags for every target, sent with each request (X-Feature-Flags) and "
+        "read by journeys as j.flags, e.g. --flags new_checkout=on",
+    )
     parser.add_argument("--web-ui", action="store_true", help="serve Locust's web UI too")
     parser.add_argument("--web-port", type=int, default=8089)

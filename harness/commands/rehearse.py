@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from harness.commands import load
 from harness.commands.common import resolve_named_target
@@ -16,6 +17,7 @@ from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.summary import Health
 from harness.errors import UsageError
+from harness.flags import control_value, parse_flag_matrix, parse_flags
 from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.gates.data import RunData, side_by_side
 from harness.gates.outcome import Decision
@@ -28,13 +30,68 @@ STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "e
 
 def run(options: argparse.Namespace) -> int:
     """Run the rehearsal; the exit code is the verdict's."""
+    if options.flag_matrix:
+        return _flag_matrix(options)
     if not options.worker and not options.sandbox and not (options.baseline and options.candidate):
         raise UsageError(
             "give both sides: --baseline T --candidate T (names from harness.toml or URLs), "
             "or --sandbox [--regression SPEC] for the bundled shop"
         )
     return load.execute(
-        options, mode="rehearse", targets=_targets, judge=_judge(options), watch=_watch(options)
+        options,
+        mode="rehearse",
+        targets=rehearsal_targets,
+        judge=_judge(options),
+        watch=_watch(options),
+        customize=load.with_flags([parse_flags(options.flags)] * 2),
+    )
+
+
+def _flag_matrix(options: argparse.Namespace) -> int:
+    """`--flag-matrix NAME=A,B`: one deployment, its two flag variants compared as baseline
+    (the "off" value, else the first) and candidate, exactly as two releases are."""
+    name, values = parse_flag_matrix(options.flag_matrix)
+    if len(values) != 2:
+        raise UsageError(
+            f"--flag-matrix {options.flag_matrix!r}: a run compares two variants; give exactly "
+            f"two values, e.g. --flag-matrix {name}=on,off (run again for other pairs)"
+        )
+    if options.baseline and options.candidate:
+        raise UsageError(
+            "--flag-matrix compares two variants of ONE deployment: give --sandbox or "
+            "--candidate T, not both --baseline and --candidate"
+        )
+    control = control_value(values)
+    treatment = next(v for v in values if v != control)
+    common = parse_flags(options.flags)
+    variants = [{**common, name: control}, {**common, name: treatment}]
+
+    def targets(
+        options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
+    ) -> list[Target]:
+        if options.sandbox:
+            deployment = _start_sandbox("candidate", options.regression, options, stack, run_path)
+        else:
+            wanted = options.candidate or options.baseline
+            if not wanted:
+                raise UsageError(
+                    "--flag-matrix needs the deployment to run against: --sandbox, or "
+                    "--candidate T (a name from harness.toml or a URL)"
+                )
+            deployment = resolve_named_target(wanted, config, role="candidate")
+        print(f"flag matrix: baseline {name}={control}, candidate {name}={treatment}", flush=True)
+        return [
+            deployment.model_copy(update={"name": f"{name}.{control}"}),
+            deployment.model_copy(update={"name": f"{name}.{treatment}"}),
+        ]
+
+    return load.execute(
+        options,
+        mode="rehearse",
+        targets=targets,
+        judge=_judge(options),
+        watch=_watch(options),
+        customize=load.with_flags(variants),
     )
 
 
@@ -52,29 +109,15 @@ def _watch(options: argparse.Namespace) -> Callable[[list[Target]], Watch | None
     return make
 
 
-def _targets(
+def rehearsal_targets(
     options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
 ) -> list[Target]:
+    """Baseline and candidate: two sandboxes (`--sandbox`), or `--baseline` and `--candidate`."""
     if options.sandbox:
-        from harness.sandbox.process import SandboxProcess
-
-        sides = []
-        for role, regressions in (("baseline", []), ("candidate", options.regression)):
-            process = SandboxProcess(
-                release=role,
-                regressions=regressions,
-                trace_file=None
-                if options.no_traces
-                else run_path / "traces" / f"sandbox-{role}.jsonl",
-            )
-            urls = process.start()
-            stack.callback(process.stop)
-            knobs = f" with {', '.join(regressions)}" if regressions else ""
-            print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
-            sides.append(
-                Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
-            )
-        return sides
+        return [
+            _start_sandbox(role, regressions, options, stack, run_path)
+            for role, regressions in (("baseline", []), ("candidate", options.regression))
+        ]
     baseline = resolve_named_target(options.baseline, config, role="baseline")
     candidate = resolve_named_target(options.candidate, config, role="candidate")
     if baseline.name == candidate.name:
@@ -82,11 +125,32 @@ def _targets(
     return [baseline, candidate]
 
 
-def configured_gates(config_file: Path | None, min_samples: int | None) -> list[Gate]:
-    """The gates of harness.toml, or the defaults; `--min-samples` fills in unset minimums."""
+def _start_sandbox(
+    role: str, regressions: list[str], options: argparse.Namespace, stack: ExitStack, run_path: Path
+) -> Target:
+    from harness.sandbox.process import SandboxProcess
+
+    process = SandboxProcess(
+        release=role,
+        regressions=regressions,
+        trace_file=None if options.no_traces else run_path / "traces" / f"sandbox-{role}.jsonl",
+    )
+    urls = process.start()
+    stack.callback(process.stop)
+    knobs = f" with {', '.join(regressions)}" if regressions else ""
+    print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
+    return Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
+
+
+def configured_gates(
+    config_file: Path | None,
+    min_samples: int | None,
+    defaults: list[dict[str, Any]] = DEFAULT_GATES,
+) -> list[Gate]:
+    """The gates of harness.toml, or `defaults`; `--min-samples` fills in unset minimums."""
     loaded = load_config(config_file)
     where = str(loaded.source or "the default gates")
-    gates = parse_gates(loaded.config.gates or DEFAULT_GATES, where=where)
+    gates = parse_gates(loaded.config.gates or defaults, where=where)
     if min_samples is not None:
         gates = [
             g if g.min_samples else g.model_copy(update={"min_samples": min_samples}) for g in gates

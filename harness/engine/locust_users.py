@@ -25,6 +25,7 @@ from harness.engine.collector import LoadCollector
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
+from harness.rollout.cohort import CohortRouter
 from harness.runtime import RunSettings, RunSink, VirtualUser
 from harness.targets import Target
 from harness.touchpoints.web import BrowserHost
@@ -103,6 +104,7 @@ class ProcessState:
     browser_host: BrowserHost | None = None
     users: itertools.count[int] = field(default_factory=itertools.count)
     scheduler: gevent.Greenlet | None = None
+    router: CohortRouter | None = None  #: a staged rollout: one target per person
 
     def browser(self) -> BrowserHost:
         """This process's Chromium, hosted on a greenlet, pinned away from the generator."""
@@ -133,6 +135,9 @@ class ProcessState:
         if self.budget <= 0:
             return False
         self.budget -= 1
+        if self.router is not None:
+            person = users[0].synth_source.scope(users[0].index, iteration).person
+            users = [users[self.router.side(person.id)]]
         ordered = users if iteration % 2 == 0 else users[::-1]
         for user in ordered:
             if journey.uses_browser:
@@ -207,8 +212,9 @@ def prepare(
             action_timeout=plan.action_timeout,
             navigation_timeout=plan.navigation_timeout,
             record_browser_trace=plan.record_browser_trace,
+            flags=plan.flags[index] if plan.flags else {},
         )
-        for target in plan.targets
+        for index, target in enumerate(plan.targets)
     ]
     collector = LoadCollector(
         sample_rate=plan.step_sample_rate, late_after_ms=plan.late_after_ms, seed=plan.seed + worker
@@ -221,6 +227,9 @@ def prepare(
         sink=LocustStatsSink(collector, environment),
         web_gate=BoundedSemaphore(max(1, plan.browser_users)),
         budget=max(1, plan.max_iterations // plan.workers),
+        router=None
+        if plan.cohort_share is None
+        else CohortRouter(plan.cohort_share, salt=plan.cohort_salt),
     )
     if plan.browser_users > 0 and any(j.uses_browser for j in journeys):
         # Start Playwright's driver and Chromium before any user opens a connection: spawning

@@ -109,6 +109,11 @@ class LoadPlan(BaseModel):
     otlp_endpoint: str | None = None
     keyword: str | None = None
     journeys: list[str] = Field(default_factory=list)
+    flags: list[dict[str, str]] = Field(default_factory=list)  #: feature flags, one set per target
+    #: a staged rollout: each iteration goes to ONE target, the candidate for this share (percent)
+    #: of people by a sticky cohort hash (`harness.rollout.cohort`); None: every target
+    cohort_share: float | None = Field(default=None, ge=0, le=100)
+    cohort_salt: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> LoadPlan:

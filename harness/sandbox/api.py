@@ -34,7 +34,11 @@ async def openapi(request: Request, shop: Shop) -> Response:
 
 
 async def health(request: Request, shop: Shop) -> Response:
-    return JSONResponse({"status": "ok", "release": shop.profile.release})
+    profile = shop.profile
+    body: dict[str, Any] = {"status": "ok", "release": profile.release}
+    if profile.regressions:
+        body["regressions"] = profile.effects_report()
+    return JSONResponse(body)
 
 
 async def products_list(request: Request, shop: Shop) -> Response:

@@ -19,8 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from harness.flags import FLAG_HEADER, flags_on
 from harness.sandbox import api, mobile, pages, web
-from harness.sandbox.profile import ReleaseProfile
+from harness.sandbox.profile import ReleaseProfile, RouteEffects
 from harness.sandbox.routes import API_PREFIX, MOBILE_PREFIX, ROUTES, RouteInfo, Surface
 from harness.sandbox.shop import Handler, Invalid, Shop, StepUnavailable, Unauthorized, error
 from harness.sandbox.store import Store
@@ -34,6 +35,13 @@ HANDLERS: dict[str, Handler] = {**web.HANDLERS, **api.HANDLERS, **mobile.HANDLER
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+#: The candidate's code path behind the `new_checkout` flag: placing an order. It answers with
+#: `X-Checkout: new`; regressions with `;flag=new_checkout` act only there.
+NEW_CHECKOUT = "new_checkout"
+NEW_CHECKOUT_ROUTES = frozenset(
+    {"api.orders.create", "mobile.orders.create", "web.checkout.submit"}
+)
 
 # Path parameters are integers everywhere; a non-integer id is simply an unknown path.
 _CONVERTERS = {"{id}": "{id:int}", "{product_id}": "{product_id:int}"}
@@ -76,11 +84,24 @@ async def _regression_delay(spec: str, seconds: float, tracer: Tracer | None) ->
 
 
 def _endpoint(route: RouteInfo, handler: Handler, shop: Shop, tracer: Tracer | None) -> Endpoint:
-    effects = shop.profile.route(route.name)
+    plain = shop.profile.route(route.name)
     profile = shop.profile
     is_mobile = route.surface is Surface.MOBILE
+    flagged = bool(profile.flag_effects) or (
+        profile.has_new_checkout and route.name in NEW_CHECKOUT_ROUTES
+    )
 
     async def endpoint(request: Request) -> Response:
+        flags = flags_on(request.headers.get(FLAG_HEADER, "")) if flagged else frozenset()
+        effects = profile.route(route.name, flags) if flags else plain
+        for spec, seconds in profile.contend(effects):
+            await _regression_delay(spec, seconds, tracer)
+        response = await _handled(request, effects)
+        if NEW_CHECKOUT in flags and profile.has_new_checkout and route.name in NEW_CHECKOUT_ROUTES:
+            response.headers["x-checkout"] = "new"
+        return response
+
+    async def _handled(request: Request, effects: RouteEffects) -> Response:
         if effects.delays:
             for spec, seconds in profile.roll_delays(effects):
                 await _regression_delay(spec, seconds, tracer)

@@ -94,7 +94,13 @@ _SCHEMAS: Json = {
             cvc=_STR,
         ),
     ),
-    "Health": _obj(["status", "release"], status=_STR, release=_STR),
+    "Health": _obj(
+        ["status", "release"],
+        status=_STR,
+        release=_STR,
+        # With regressions: per spec, requests changed so far and the first one's epoch time.
+        regressions={"type": "array", "items": {"type": "object"}},
+    ),
 }
 
 # name -> (request schema or None, success status, success schema or None, error statuses)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from harness.sandbox.contract import ContractRules
@@ -21,10 +23,22 @@ RELEASES: tuple[str, ...] = ("baseline", "candidate")
 
 @dataclass(frozen=True)
 class RouteEffects:
-    """What the regressions do to one route: delays `(seconds, share, spec)` and error shares."""
+    """What the regressions do to one route: delays `(seconds, share, spec)`, error shares
+    `(share, spec)` and lock contention `(seconds per other request in flight, spec)`."""
 
     delays: tuple[tuple[float, float, str], ...] = ()
-    error_shares: tuple[float, ...] = ()
+    error_shares: tuple[tuple[float, str], ...] = ()
+    contention: tuple[tuple[float, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.delays or self.error_shares or self.contention)
+
+    def __add__(self, other: RouteEffects) -> RouteEffects:
+        return RouteEffects(
+            self.delays + other.delays,
+            self.error_shares + other.error_shares,
+            self.contention + other.contention,
+        )
 
 
 _NO_EFFECTS = RouteEffects()
@@ -38,25 +52,37 @@ def funnel_bucket(step: str, email: str) -> float:
 
 @dataclass
 class ReleaseProfile:
-    """How this sandbox process behaves: its release name and regression effects."""
+    """How this sandbox process behaves: its release name and regression effects.
+
+    Regressions attached to a flag (`;flag=new_checkout`) act only on the candidate's code path
+    behind that flag; the baseline has no such path, so they never act there. The profile also
+    counts, per spec, how many requests a regression changed and when it first did (served by
+    `/api/v1/health`, so that a rehearsal can time detection from the first effect).
+    """
 
     release: str = "baseline"
     regressions: Sequence[Regression] = ()
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        delays: dict[str, list[tuple[float, float, str]]] = {}
-        errors: dict[str, list[float]] = {}
         self.funnel_shares: dict[str, float] = {}
+        self.first_effect: dict[str, float] = {}
+        self.effect_counts: Counter[str] = Counter()
+        self.lock_free_at: dict[str, float] = {}  #: per contention spec, when its lock frees
         hidden: set[str] = set()
         rules = []
+        plain: list[Regression] = []
+        flagged: dict[str, list[Regression]] = {}
         for reg in self.regressions:
-            if reg.kind is RegressionKind.LATENCY:
-                for name in reg.routes:
-                    delays.setdefault(name, []).append((reg.delay, reg.share, reg.spec))
-            elif reg.kind is RegressionKind.ERRORS:
-                for name in reg.routes:
-                    errors.setdefault(name, []).append(reg.share)
+            if reg.flag is not None:
+                if self.release == "candidate":
+                    flagged.setdefault(reg.flag, []).append(reg)
+            elif reg.kind in (
+                RegressionKind.LATENCY,
+                RegressionKind.ERRORS,
+                RegressionKind.CONTENTION,
+            ):
+                plain.append(reg)
             elif reg.kind is RegressionKind.FUNNEL:
                 # Several specs for one step: the largest share wins (buckets are nested).
                 self.funnel_shares[reg.target] = max(
@@ -66,16 +92,39 @@ class ReleaseProfile:
                 hidden.add(reg.target)
             elif reg.contract is not None:
                 rules.append(reg.contract)
-        self.effects: dict[str, RouteEffects] = {
-            name: RouteEffects(tuple(delays.get(name, ())), tuple(errors.get(name, ())))
-            for name in set(delays) | set(errors)
-        }
+        self.effects = _route_effects(plain)
+        self.flag_effects = {flag: _route_effects(regs) for flag, regs in flagged.items()}
         self.hidden_testids: frozenset[str] = frozenset(hidden)
         self.contract = ContractRules(rules)
 
-    def route(self, name: str) -> RouteEffects:
-        """The effects on route `name` (empty when no regression touches it)."""
-        return self.effects.get(name, _NO_EFFECTS)
+    def route(self, name: str, flags: Collection[str] = ()) -> RouteEffects:
+        """The effects on route `name` for a request with `flags` on (empty when no regression
+        touches it)."""
+        effects = self.effects.get(name, _NO_EFFECTS)
+        for flag in flags:
+            effects = effects + self.flag_effects.get(flag, {}).get(name, _NO_EFFECTS)
+        return effects
+
+    @property
+    def has_new_checkout(self) -> bool:
+        """Whether this release has the `new_checkout` code path (the candidate does)."""
+        return self.release == "candidate"
+
+    def noticed(self, spec: str) -> None:
+        """Count a request that regression `spec` changed, and remember the first one."""
+        self.effect_counts[spec] += 1
+        self.first_effect.setdefault(spec, time.time())
+
+    def effects_report(self) -> list[dict[str, object]]:
+        """Per regression spec: requests changed so far and when the first one was."""
+        return [
+            {
+                "spec": reg.spec,
+                "requests": self.effect_counts.get(reg.spec, 0),
+                "first_effect_at": self.first_effect.get(reg.spec),
+            }
+            for reg in self.regressions
+        ]
 
     def delay(self, effects: RouteEffects) -> float:
         """Seconds to delay this request (each latency regression rolls its own share)."""
@@ -83,17 +132,62 @@ class ReleaseProfile:
 
     def roll_delays(self, effects: RouteEffects) -> list[tuple[str, float]]:
         """The latency specs that delay this request, each with its seconds (rolled per spec)."""
-        return [
+        rolled = [
             (spec, seconds)
             for seconds, share, spec in effects.delays
             if share >= 1.0 or self.rng.random() < share
         ]
+        for spec, _ in rolled:
+            self.noticed(spec)
+        return rolled
+
+    def contend(self, effects: RouteEffects) -> list[tuple[str, float]]:
+        """The waits of this request for the locks of contention specs: each matched request
+        holds its spec's lock for the spec's duration after it arrives (as a background job
+        would), so a request waits only while an earlier one still holds it. Alone, nobody
+        waits; as requests come closer together the queue, and the wait, grow."""
+        waits = []
+        now = time.monotonic()
+        for seconds, spec in effects.contention:
+            free_at = self.lock_free_at.get(spec, 0.0)
+            wait = max(0.0, free_at - now)
+            self.lock_free_at[spec] = now + wait + seconds
+            if wait > 0.0:
+                self.noticed(spec)
+                waits.append((spec, wait))
+        return waits
 
     def inject_error(self, effects: RouteEffects) -> bool:
         """True when this request should answer 500."""
-        return any(share >= 1.0 or self.rng.random() < share for share in effects.error_shares)
+        for share, spec in effects.error_shares:
+            if share >= 1.0 or self.rng.random() < share:
+                self.noticed(spec)
+                return True
+        return False
 
     def step_blocked(self, step: str, email: str) -> bool:
         """True when funnel step `step` is blocked for the user with this email."""
         share = self.funnel_shares.get(step, 0.0)
         return share > 0.0 and funnel_bucket(step, email) < share
+
+
+def _route_effects(regressions: Sequence[Regression]) -> dict[str, RouteEffects]:
+    delays: dict[str, list[tuple[float, float, str]]] = {}
+    errors: dict[str, list[tuple[float, str]]] = {}
+    contention: dict[str, list[tuple[float, str]]] = {}
+    for reg in regressions:
+        for name in reg.routes:
+            if reg.kind is RegressionKind.LATENCY:
+                delays.setdefault(name, []).append((reg.delay, reg.share, reg.spec))
+            elif reg.kind is RegressionKind.ERRORS:
+                errors.setdefault(name, []).append((reg.share, reg.spec))
+            elif reg.kind is RegressionKind.CONTENTION:
+                contention.setdefault(name, []).append((reg.delay, reg.spec))
+    return {
+        name: RouteEffects(
+            tuple(delays.get(name, ())),
+            tuple(errors.get(name, ())),
+            tuple(contention.get(name, ())),
+        )
+        for name in set(delays) | set(errors) | set(contention)
+    }

@@ -8,6 +8,15 @@ Grammar (one spec per `--regression`):
     contract:FIELD=string|missing|null change one field of JSON payloads (`order.total`)
     ui:TESTID                          remove elements with that data-testid from web pages
     funnel:STEP=SHARE%                 block STEP (signup|cart|checkout) for SHARE% of users
+    contention:ROUTE=+DURATION         lock contention: each matched request holds a lock for
+                                       DURATION after it arrives (a background job of the new
+                                       code); a request arriving while it is held waits, so it
+                                       shows only when requests come closer than DURATION apart
+                                       and grows sharply with load
+
+Any latency, errors or contention spec may end with `;flag=new_checkout`: it then applies only
+to the candidate's new checkout path, i.e. to requests that carry the flag on (see
+`harness.sandbox.flags`).
 
 ROUTE is an fnmatch glob over route names (`api.orders.create`, `*.orders.create`, `web.*`) or
 over path templates when it starts with `/` (`/api/v1/orders`). Parsing never touches the web
@@ -19,7 +28,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from harness.errors import SpecError
@@ -30,6 +39,7 @@ from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes
 __all__ = [
     "FUNNEL_STEPS",
     "MAX_DELAY_SECONDS",
+    "SANDBOX_FLAGS",
     "Regression",
     "RegressionKind",
     "parse_regression",
@@ -38,20 +48,25 @@ __all__ = [
 
 MAX_DELAY_SECONDS = 60.0
 FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
+#: Feature flags the sandbox's candidate knows (each guards a code path regressions can target).
+SANDBOX_FLAGS: tuple[str, ...] = ("new_checkout",)
 
 _DURATION = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s)$")
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 
 class RegressionKind(StrEnum):
-    """The five kinds of regression a sandbox release can carry."""
+    """The kinds of regression a sandbox release can carry."""
 
     LATENCY = "latency"
     ERRORS = "errors"
     CONTRACT = "contract"
     UI = "ui"
     FUNNEL = "funnel"
+    CONTENTION = "contention"
 
+
+_FLAGGABLE = (RegressionKind.LATENCY, RegressionKind.ERRORS, RegressionKind.CONTENTION)
 
 _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.LATENCY: "latency:api.orders.create=+200ms or latency:web.*=+300ms@10%",
@@ -59,6 +74,7 @@ _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.CONTRACT: "contract:order.total=string",
     RegressionKind.UI: "ui:place-order",
     RegressionKind.FUNNEL: "funnel:checkout=20%",
+    RegressionKind.CONTENTION: "contention:*.orders.create=+40ms;flag=new_checkout",
 }
 
 
@@ -69,7 +85,8 @@ class Regression:
     `routes` holds the route names a latency, errors or funnel regression applies to; `delay`
     is in seconds; `share` is a fraction in [0, 1] (tail share for latency, error rate, share
     of blocked users for funnel); `contract` is set for contract regressions and `target`
-    keeps the ROUTE pattern, FIELD, TESTID or STEP as written.
+    keeps the ROUTE pattern, FIELD, TESTID or STEP as written. `flag` names the feature flag
+    whose code path the regression is attached to (None: every request of the routes).
     """
 
     spec: str
@@ -79,6 +96,7 @@ class Regression:
     delay: float = 0.0
     share: float = 1.0
     contract: ContractRule | None = None
+    flag: str | None = None
 
 
 def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
@@ -88,7 +106,32 @@ def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
 
 def parse_regression(spec: str) -> Regression:
     """Parse one `KIND:...` spec into a `Regression`; raises `SpecError` when it is malformed."""
-    text = spec.strip()
+    body, semicolon, qualifier = spec.strip().partition(";")
+    regression = _parse_body(spec.strip(), body.strip())
+    if not semicolon:
+        return regression
+    return replace(regression, flag=_parse_flag(spec, regression.kind, qualifier.strip()))
+
+
+def _parse_flag(spec: str, kind: RegressionKind, qualifier: str) -> str:
+    name, eq, flag = (part.strip() for part in qualifier.partition("="))
+    example = _EXAMPLES[RegressionKind.CONTENTION]
+    if kind not in _FLAGGABLE:
+        raise SpecError(
+            f"regression spec {spec!r}: only {', '.join(k.value for k in _FLAGGABLE)} specs can "
+            f"be attached to a flag with ;flag=NAME. Example: {example}"
+        )
+    if name != "flag" or not eq or flag not in SANDBOX_FLAGS:
+        raise SpecError(
+            f"regression spec {spec!r} has an invalid qualifier {qualifier!r}"
+            f"{_did_you_mean(flag, SANDBOX_FLAGS) if name == 'flag' else ''}: after ';' write "
+            f"flag=NAME, where NAME is one of the sandbox's flags ({', '.join(SANDBOX_FLAGS)}). "
+            f"Example: {example}"
+        )
+    return flag
+
+
+def _parse_body(spec: str, text: str) -> Regression:
     kind_text, sep, rest = text.partition(":")
     kinds = ", ".join(kind.value for kind in RegressionKind)
     if not sep or not kind_text:
@@ -106,7 +149,7 @@ def parse_regression(spec: str) -> Regression:
         ) from None
     rest = rest.strip()
     if kind is RegressionKind.UI:
-        return _parse_ui(text, rest)
+        return _parse_ui(spec, rest)
     target, eq, value = (part.strip() for part in rest.partition("="))
     if not eq or not target or not value:
         shape = {
@@ -114,19 +157,22 @@ def parse_regression(spec: str) -> Regression:
             RegressionKind.ERRORS: "errors:ROUTE=SHARE%",
             RegressionKind.CONTRACT: "contract:FIELD=string|missing|null",
             RegressionKind.FUNNEL: "funnel:STEP=SHARE%",
+            RegressionKind.CONTENTION: "contention:ROUTE=+DURATION",
         }[kind]
         raise SpecError(
             f"regression spec {spec!r} is incomplete: a {kind} spec has the form {shape}. "
             f"Example: {_EXAMPLES[kind]}"
         )
     if kind is RegressionKind.LATENCY:
-        return _parse_latency(text, target, value)
+        return _parse_latency(spec, target, value)
+    if kind is RegressionKind.CONTENTION:
+        return _parse_contention(spec, target, value)
     if kind is RegressionKind.ERRORS:
-        share = _percent(text, kind, value, "the share of failing requests")
-        return Regression(text, kind, target, routes=_routes(text, kind, target), share=share)
+        share = _percent(spec, kind, value, "the share of failing requests")
+        return Regression(spec, kind, target, routes=_routes(spec, kind, target), share=share)
     if kind is RegressionKind.CONTRACT:
-        return _parse_contract(text, target, value)
-    return _parse_funnel(text, target, value)
+        return _parse_contract(spec, target, value)
+    return _parse_funnel(spec, target, value)
 
 
 def _parse_latency(spec: str, target: str, value: str) -> Regression:
@@ -148,6 +194,20 @@ def _parse_latency(spec: str, target: str, value: str) -> Regression:
         )
     share = _percent(spec, kind, tail.strip(), "the share of delayed requests") if at else 1.0
     return Regression(spec, kind, target, routes=routes, delay=delay, share=share)
+
+
+def _parse_contention(spec: str, target: str, value: str) -> Regression:
+    kind = RegressionKind.CONTENTION
+    routes = _routes(spec, kind, target)
+    match = _DURATION.match(value)
+    delay = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0) if match else 0.0
+    if not 0.0 < delay <= MAX_DELAY_SECONDS:
+        raise SpecError(
+            f"regression spec {spec!r} has an invalid hold {value!r}: how long each request "
+            f"holds the lock is a duration in ms or s, more than 0 and at most "
+            f"{MAX_DELAY_SECONDS:g}s (+40ms). Example: {_EXAMPLES[kind]}"
+        )
+    return Regression(spec, kind, target, routes=routes, delay=delay)
 
 
 def _parse_contract(spec: str, target: str, value: str) -> Regression:

@@ -1,0 +1,285 @@
+"""`harness rollout`: a rehearsal whose traffic split changes by stage.
+
+Baseline and candidate run at once, as in `harness rehearse`, but each synthetic person goes to
+ONE of them, chosen by a sticky cohort hash: the candidate's share follows `--stages`, and the
+gates judge each stage's window (see `harness.rollout.controller`). Exit 0 promoted, 1 rolled
+back, 3 a hook failed, 4 held for want of evidence.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from harness.commands import load
+from harness.commands.rehearse import configured_gates, rehearsal_targets
+from harness.engine.collector import LoadAggregator
+from harness.engine.locust_driver import LoadOutcome, Watch
+from harness.engine.plan import LoadPlan, parse_duration
+from harness.engine.summary import Health
+from harness.errors import HarnessError, UsageError
+from harness.exitcodes import ExitCode
+from harness.flags import parse_flags
+from harness.gates.config import Gate
+from harness.gates.outcome import Decision
+from harness.gates.verdict import summary_lines, summary_markdown
+from harness.results import RunDirectory
+from harness.rollout.controller import RolloutController
+from harness.rollout.hooks import is_url
+from harness.rollout.stages import ROLLOUT_FILE, RolloutOutcome, RolloutRecord, parse_stages
+from harness.targets import Target, check_url
+
+#: Used by rollouts when harness.toml configures no gates: a stage's window is short and its
+#: candidate cohort small, so no per-second Kayenta points and no p99; minimums via
+#: `--min-samples` (default 100 per series and side).
+ROLLOUT_GATES: list[dict[str, Any]] = [
+    {
+        "kind": "relative",
+        "name": "error rate vs baseline",
+        "metric": "error_rate",
+        "margin": "1pp",
+        "critical": True,
+        "group": "errors",
+    },
+    {"kind": "sequential", "name": "error split (anytime-valid)", "alpha": 0.01, "group": "errors"},
+    {
+        "kind": "relative",
+        "name": "journey latency (p50)",
+        "metric": "p50",
+        "margin": "25%",
+        "group": "latency",
+    },
+    {
+        "kind": "tail_shift",
+        "name": "tail latency per step (p95)",
+        "quantiles": ["p95"],
+        "margin": "25%",
+        "group": "latency",
+    },
+    {"kind": "funnel", "name": "conversion vs baseline", "max_drop": "5pp", "group": "conversion"},
+]
+DEFAULT_MIN_SAMPLES = 100
+RUN_STATUS = {
+    RolloutOutcome.PROMOTED: "passed",
+    RolloutOutcome.ROLLED_BACK: "failed",
+    RolloutOutcome.STOPPED: "error",
+    RolloutOutcome.HELD: "inconclusive",
+    RolloutOutcome.UNFINISHED: "inconclusive",
+}
+EXIT = {
+    RolloutOutcome.PROMOTED: ExitCode.PASSED,
+    RolloutOutcome.ROLLED_BACK: ExitCode.FAILED,
+    RolloutOutcome.STOPPED: ExitCode.HARNESS_ERROR,
+    RolloutOutcome.HELD: ExitCode.INCONCLUSIVE,
+    RolloutOutcome.UNFINISHED: ExitCode.INCONCLUSIVE,
+}
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run the staged rollout; the exit code says how it ended."""
+    if not options.sandbox and not (options.baseline and options.candidate):
+        raise UsageError(
+            "give both sides: --baseline T --candidate T (names from harness.toml or URLs), "
+            "or --sandbox [--regression SPEC] for the bundled shop. Example: harness rollout "
+            "--sandbox --stages 5,25,50,100 --stage-duration 30s"
+        )
+    if options.processes or options.master or options.worker:
+        raise UsageError(
+            "harness rollout runs its users in one process (the controller changes the cohort "
+            "share in that process): drop --processes, --master and --worker"
+        )
+    shares = parse_stages(options.stages)
+    stage_s = parse_duration(options.stage_duration, what="--stage-duration")
+    if not 0 <= options.max_extensions <= 20:
+        raise UsageError(
+            f"--max-extensions {options.max_extensions}: give 0 to 20 (how many times an "
+            "inconclusive stage runs again before the rollout holds), e.g. --max-extensions 2"
+        )
+    hooks = _hooks(options)
+    min_samples = options.min_samples or DEFAULT_MIN_SAMPLES
+    gates = configured_gates(options.config, min_samples, ROLLOUT_GATES)
+    flags = parse_flags(options.flags)
+    # Room for every stage to use all its extensions, then the driver's own minute of slack.
+    options.duration = f"{stage_s * (len(shares) - 1) * (options.max_extensions + 1) + 5:.0f}s"
+    holder: dict[str, RolloutController] = {}
+
+    def customize(plan: LoadPlan) -> LoadPlan:
+        return load.with_flags([flags, flags])(plan).model_copy(
+            update={"cohort_share": shares[0], "cohort_salt": f"rollout-{plan.seed}"}
+        )
+
+    print(
+        f"staged rollout: {' → '.join(f'{s:g}%' for s in shares)}, {stage_s:g} s per stage, "
+        f"up to {options.max_extensions} extensions, at least {min_samples} samples per series",
+        flush=True,
+    )
+    return load.execute(
+        options,
+        mode="rollout",
+        targets=rehearsal_targets,
+        judge=_judge(options, holder),
+        watch=_watch(shares, stage_s, options.max_extensions, gates, hooks, min_samples, holder),
+        customize=customize,
+    )
+
+
+def _hooks(options: argparse.Namespace) -> dict[str, str]:
+    hooks = {}
+    for name in ("on_stage", "on_promote", "on_rollback"):
+        action = (getattr(options, name) or "").strip()
+        if not action:
+            continue
+        if is_url(action):
+            check_url(action, f"--{name.replace('_', '-')}")
+        hooks[name] = action
+    return hooks
+
+
+def _watch(
+    shares: list[float],
+    stage_s: float,
+    max_extensions: int,
+    gates: list[Gate],
+    hooks: dict[str, str],
+    min_samples: int,
+    holder: dict[str, RolloutController],
+) -> Callable[[list[Target]], Watch | None]:
+    def make(targets: list[Target]) -> Watch | None:
+        from harness.engine import locust_users
+
+        def set_share(share: float) -> None:
+            router = locust_users.state().router if locust_users._state is not None else None
+            if router is not None:
+                router.set_share(share)
+
+        controller = RolloutController(
+            shares=shares,
+            stage_duration_s=stage_s,
+            max_extensions=max_extensions,
+            gates=gates,
+            baseline=targets[0],
+            candidate=targets[-1],
+            set_share=set_share,
+            hooks=hooks,
+            min_samples=min_samples,
+            offload=_in_thread,
+        )
+        holder["controller"] = controller
+        locust_users.extra_sinks.append(controller.window)
+        if not controller.start():
+            locust_users.extra_sinks.remove(controller.window)
+            raise HarnessError(
+                f"{controller.record.reasons[0]} before any traffic was sent; fix the hook "
+                "(it receives the stage and decision as JSON on stdin, or as a POST body)"
+            )
+        return controller
+
+    return make
+
+
+def _in_thread(work: Callable[[], Any]) -> Any:
+    """Run `work` on a real OS thread and wait for it cooperatively (the users keep running)."""
+    import gevent
+
+    return gevent.get_hub().threadpool.apply(work)
+
+
+def _judge(options: argparse.Namespace, holder: dict[str, RolloutController]) -> load.Judge:
+    def judge(
+        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
+    ) -> int:
+        from harness.engine import locust_users
+
+        controller = holder["controller"]
+        if controller.window in locust_users.extra_sinks:
+            locust_users.extra_sinks.remove(controller.window)
+        record = controller.record
+        if record.outcome is RolloutOutcome.UNFINISHED:
+            record.reasons = [outcome.aborted or "the run ended before the rollout decided"]
+        run.write_text(ROLLOUT_FILE, record.model_dump_json(indent=2) + "\n")
+        verdict = controller.verdict
+        if verdict is not None:
+            decision = {
+                RolloutOutcome.PROMOTED: Decision.PASS,
+                RolloutOutcome.ROLLED_BACK: Decision.FAIL,
+                RolloutOutcome.STOPPED: Decision.ERROR,
+            }.get(record.outcome, Decision.INCONCLUSIVE)
+            verdict = verdict.model_copy(
+                update={
+                    "decision": decision,
+                    "reasons": [*_headline(record), *verdict.reasons],
+                    "run_id": run.path.name,
+                    "time_to_decision_s": record.detection_s,
+                }
+            )
+            (run.path / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+            summary = run.path / "summary.md"
+            previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
+            summary.write_text(
+                summary_markdown(verdict) + "\n" + _timeline_markdown(record) + previous,
+                encoding="utf-8",
+            )
+            print()
+            print("\n".join(summary_lines(verdict)))
+        print()
+        print("\n".join(timeline_lines(record)))
+        code = EXIT[record.outcome]
+        run.finish(
+            RUN_STATUS[record.outcome],
+            iterations=aggregator.iterations,
+            failed=aggregator.failures,
+            elapsed_s=round(outcome.elapsed_s, 3),
+            verdict=record.outcome.value,
+        )
+        print(f"\nrollout: {run.path / ROLLOUT_FILE} · summary: {run.path / 'summary.md'}")
+        return code
+
+    return judge
+
+
+def _headline(record: RolloutRecord) -> list[str]:
+    words = {
+        RolloutOutcome.PROMOTED: "promoted to 100%",
+        RolloutOutcome.ROLLED_BACK: f"rolled back at stage {len(record.stages)}",
+        RolloutOutcome.HELD: f"held at {record.final_share:g}%",
+        RolloutOutcome.STOPPED: "stopped by a failing hook",
+        RolloutOutcome.UNFINISHED: "unfinished",
+    }[record.outcome]
+    line = f"staged rollout {words}"
+    if record.outcome is RolloutOutcome.ROLLED_BACK and record.stages:
+        last = record.stages[-1]
+        line = f"staged rollout rolled back at {last.share:g}% (stage {last.stage})"
+        if record.detection_s is not None:
+            line += (
+                f", {record.detection_s:.1f} s after the regression's first effect "
+                f"({record.first_effect_source})"
+            )
+    return [line, *(r for r in record.reasons if r.startswith("hook "))]
+
+
+def timeline_lines(record: RolloutRecord) -> list[str]:
+    """The stage timeline in plain words, one line per look."""
+    lines = [f"stage timeline ({record.outcome.value}, final share {record.final_share:g}%):"]
+    for s in record.stages:
+        failing = [g.name for g in s.gates if g.decision == "fail"]
+        unsure = [g.name for g in s.gates if g.decision == "inconclusive"]
+        detail = (
+            f"failed: {', '.join(failing)}"
+            if failing
+            else (f"inconclusive: {', '.join(unsure)}" if unsure else "all gates pass")
+        )
+        lines.append(
+            f"  {s.stage}. {s.share:g}% look {s.look} [{s.started_s:.0f}–{s.ended_s:.0f} s] "
+            f"samples {s.baseline.iterations} baseline / {s.candidate.iterations} candidate · "
+            f"{detail} → {s.decision.value}"
+            + (f" to {s.next_share:g}%" if s.next_share != s.share else "")
+        )
+    for call in record.hooks:
+        lines.append(f"  hook {call.hook}: {'ok' if call.ok else 'FAILED'} · {call.detail}")
+    return lines
+
+
+def _timeline_markdown(record: RolloutRecord) -> str:
+    body = "\n".join(timeline_lines(record))
+    return f"## Staged rollout\n\n```\n{body}\n```\n\n"

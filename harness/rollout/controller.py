@@ -1,0 +1,318 @@
+"""The rollout controller: the Locust driver's `watch`, deciding at the end of every stage.
+
+It keeps the records of the current stage (as a `RunSink` of the load process), and when the
+stage's time is up judges the candidate cohort against the baseline cohort over that window
+with the configured gates: pass widens the share (or promotes at the last stage), inconclusive
+extends the stage up to `max_extensions` times and then holds, fail rolls back (all traffic to
+the baseline) and stops. Every look becomes a `StageRecord`; hooks are called with each one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.engine.collector import LoadAggregator
+from harness.gates.config import Gate
+from harness.gates.data import RunData
+from harness.gates.outcome import Decision
+from harness.gates.verdict import Verdict, evaluate
+from harness.records import IterationRecord, StepRecord
+from harness.rollout.hooks import call_hook
+from harness.rollout.stages import (
+    Cohort,
+    GateLine,
+    RolloutOutcome,
+    RolloutRecord,
+    StageDecision,
+    StageRecord,
+)
+from harness.rollout.window import window_data
+from harness.targets import Target
+
+
+class StageWindow:
+    """A `RunSink` keeping the records of iterations that started since `since` (epoch s)."""
+
+    def __init__(self) -> None:
+        self.since = time.time()
+        self.records: list[StepRecord | IterationRecord] = []
+
+    def restart(self, since: float) -> None:
+        """Forget everything before `since`: a new stage begins."""
+        self.since = since
+        self.records = [r for r in self.records if r.started_at >= since]
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Keep the step if it started in the window."""
+        if record.started_at >= self.since:
+            self.records.append(record)
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Keep the iteration if it started in the window."""
+        if record.started_at >= self.since:
+            self.records.append(record)
+
+
+class RolloutController:
+    """Drives the share through the stages; call it about once a second with the aggregator."""
+
+    def __init__(
+        self,
+        *,
+        shares: Sequence[float],
+        stage_duration_s: float,
+        max_extensions: int,
+        gates: Sequence[Gate],
+        baseline: Target,
+        candidate: Target,
+        set_share: Callable[[float], None],
+        hooks: dict[str, str],
+        min_samples: int | None = None,
+        meta: dict[str, Any] | None = None,
+        offload: Callable[[Callable[[], Any]], Any] | None = None,
+    ) -> None:
+        self.shares = list(shares)
+        self.stage_duration_s = stage_duration_s
+        self.max_extensions = max_extensions
+        self.gates = list(gates)
+        self.baseline = baseline
+        self.candidate = candidate
+        self.set_share = set_share
+        self.hooks = hooks
+        self.meta = meta or {}
+        #: runs the gates' evaluation (seconds of CPU for bootstraps) off the event loop, so the
+        #: users' iterations in flight are not stalled and mismeasured meanwhile
+        self.offload = offload or (lambda work: work())
+        self.window = StageWindow()
+        self.record = RolloutRecord(
+            shares=self.shares,
+            stage_duration_s=stage_duration_s,
+            max_extensions=max_extensions,
+            min_samples=min_samples,
+        )
+        self.stage = 0  #: index into shares of the stage running now
+        self.look = 1
+        self.stage_started = 0.0
+        self.deadline = 0.0
+        self.verdict: Verdict | None = None  #: the gates' verdict at the deciding look
+        self.stopped: str | None = None
+
+    @property
+    def share(self) -> float:
+        """The candidate's share of people now."""
+        return self.record.final_share
+
+    def start(self) -> bool:
+        """Begin at the first share: call `on_stage` with decision `start`; False if it failed
+        (nothing has run yet, so nothing needs rolling back)."""
+        now = time.time()
+        self.record.started_at = now
+        self.stage_started = now
+        self.deadline = now + self.stage_duration_s
+        self.window.restart(now)
+        self._apply(self.shares[0])
+        event = self._event(StageDecision.START, None)
+        return self._hook("on_stage", event, roll_back_on_failure=False)
+
+    def __call__(self, aggregator: LoadAggregator, elapsed: float) -> str | None:
+        """The `watch` of the Locust driver: a reason to stop the run once the rollout has
+        decided, else None."""
+        if self.stopped is not None:
+            return self.stopped
+        now = time.time()
+        if now < self.deadline:
+            return None
+        self._judge(now)
+        return self.stopped
+
+    def _judge(self, now: float) -> None:
+        share = self.shares[self.stage]
+        records = list(self.window.records)
+        elapsed = round(now - self.record.started_at, 3)
+
+        def judge() -> tuple[RunData, Verdict]:
+            data = window_data(
+                records, baseline=self.baseline.name, candidate=self.candidate.name, meta=self.meta
+            )
+            return data, evaluate(data, self.gates, elapsed_s=elapsed)
+
+        data, verdict = self.offload(judge)
+        last_judged = self.stage + 1 >= len(self.shares) - 1
+        if verdict.decision is Decision.FAIL:
+            decision, next_share = StageDecision.ROLLBACK, 0.0
+        elif verdict.decision is Decision.PASS:
+            decision = StageDecision.PROMOTE if last_judged else StageDecision.WIDEN
+            next_share = self.shares[self.stage + 1]
+        elif self.look <= self.max_extensions:
+            decision, next_share = StageDecision.EXTEND, share
+        else:
+            decision, next_share = StageDecision.HOLD, share
+        stage = self._stage_record(data, verdict, decision, share, next_share, now)
+        self.record.stages.append(stage)
+        self.verdict = verdict
+        if decision is StageDecision.EXTEND:
+            self.look += 1
+            self.deadline = now + self.stage_duration_s
+            self._hook("on_stage", self._event(decision, stage))
+            return
+        if decision is StageDecision.WIDEN:
+            self.stage += 1
+            self.look = 1
+            self.stage_started = now
+            self.deadline = now + self.stage_duration_s
+            self.window.restart(now)
+            self._apply(next_share)
+            self._hook("on_stage", self._event(decision, stage))
+            return
+        self._apply(next_share)
+        self.record.decided_at = now
+        if decision is StageDecision.ROLLBACK:
+            self._time_detection(now)
+            self._finish(RolloutOutcome.ROLLED_BACK, verdict.reasons[:3], "rolled back")
+            event = self._event(decision, stage)
+            self._hook("on_rollback", event, roll_back_on_failure=False)
+            self._hook("on_stage", event, roll_back_on_failure=False)
+        elif decision is StageDecision.PROMOTE:
+            self._finish(
+                RolloutOutcome.PROMOTED, [f"every stage passed up to {share:g}%"], "promoted"
+            )
+            if self._hook("on_stage", self._event(decision, stage)):
+                self._hook("on_promote", self._event(decision, stage))
+        else:
+            why = verdict.reasons[:3]
+            self._finish(RolloutOutcome.HELD, why, f"held at {share:g}%")
+            self._hook("on_stage", self._event(decision, stage))
+
+    def _stage_record(
+        self,
+        data: RunData,
+        verdict: Verdict,
+        decision: StageDecision,
+        share: float,
+        next_share: float,
+        now: float,
+    ) -> StageRecord:
+        def cohort(target: str) -> Cohort:
+            mine = [(n, f) for (t, _), (n, f) in data.journeys.items() if t == target]
+            return Cohort(iterations=sum(n for n, _ in mine), failed=sum(f for _, f in mine))
+
+        judged = [
+            e.n_candidate
+            for g in verdict.gates
+            for e in g.evidence
+            if e.decision is not Decision.INCONCLUSIVE and e.n_candidate is not None
+        ]
+        start = self.record.started_at
+        return StageRecord(
+            stage=self.stage + 1,
+            share=share,
+            look=self.look,
+            started_s=round(self.stage_started - start, 3),
+            ended_s=round(now - start, 3),
+            baseline=cohort(self.baseline.name),
+            candidate=cohort(self.candidate.name),
+            min_candidate_samples=min(judged, default=0),
+            decision=decision,
+            next_share=next_share,
+            reasons=verdict.reasons[:4],
+            gates=[
+                GateLine(name=g.name, decision=g.decision.value, summary=g.summary)
+                for g in verdict.gates
+            ],
+            evidence=verdict.gates,
+        )
+
+    def _apply(self, share: float) -> None:
+        self.set_share(share)
+        self.record.final_share = share
+
+    def _finish(self, outcome: RolloutOutcome, reasons: list[str], words: str) -> None:
+        self.record.outcome = outcome
+        self.record.reasons = reasons
+        self.stopped = f"rollout {words}"
+
+    def _event(self, decision: StageDecision, stage: StageRecord | None) -> dict[str, Any]:
+        """The JSON a hook receives: the decision, the stage and the share from now on."""
+        event: dict[str, Any] = {
+            "decision": decision.value,
+            "stage": self.stage + 1,
+            "share": self.record.final_share,
+            "shares": self.shares,
+            "baseline": self.baseline.name,
+            "candidate": self.candidate.name,
+            "run_id": self.meta.get("run_id"),
+        }
+        if stage is not None:
+            event["evidence"] = {
+                "share": stage.share,
+                "look": stage.look,
+                "window_s": [stage.started_s, stage.ended_s],
+                "baseline": stage.baseline.model_dump(),
+                "candidate": stage.candidate.model_dump(),
+                "gates": [g.model_dump() for g in stage.gates],
+            }
+            event["reason"] = stage.reasons[0] if stage.reasons else decision.value
+        return event
+
+    def _hook(self, hook: str, event: dict[str, Any], *, roll_back_on_failure: bool = True) -> bool:
+        """Call a configured hook; a failure is recorded and stops the rollout safely: all
+        traffic back to the baseline, and `on_rollback` told (unless it is what failed)."""
+        action = self.hooks.get(hook)
+        if not action:
+            return True
+        call = call_hook(hook, action, event)
+        self.record.hooks.append(call)
+        print(f"  hook {hook}: {'ok' if call.ok else 'FAILED'} ({call.detail})", flush=True)
+        if call.ok:
+            return True
+        reason = f"hook {hook} failed ({call.detail}); the rollout stopped"
+        self.record.reasons = [reason, *self.record.reasons]
+        self.record.outcome = RolloutOutcome.STOPPED
+        self.stopped = reason
+        if self.record.final_share > 0:
+            self._apply(0.0)
+            if roll_back_on_failure and hook != "on_rollback" and self.hooks.get("on_rollback"):
+                stop = {
+                    **event,
+                    "decision": StageDecision.STOP.value,
+                    "share": 0.0,
+                    "reason": reason,
+                }
+                rollback = call_hook("on_rollback", self.hooks["on_rollback"], stop)
+                self.record.hooks.append(rollback)
+        return False
+
+    def _time_detection(self, now: float) -> None:
+        """From the regression's first effect to now: as the candidate reports it (the bundled
+        sandbox serves it on /health), else from the candidate's first traffic."""
+        first = _first_effect(self.candidate)
+        if first is not None:
+            self.record.first_effect_at, self.record.first_effect_source = (
+                first,
+                "candidate /health",
+            )
+        else:
+            self.record.first_effect_at = self.record.started_at
+            self.record.first_effect_source = "first candidate traffic"
+        self.record.detection_s = round(now - self.record.first_effect_at, 3)
+
+
+def _first_effect(target: Target) -> float | None:
+    """The earliest `first_effect_at` in the target's `/health` regressions, if it says."""
+    try:
+        with urllib.request.urlopen(target.api.rstrip("/") + "/health", timeout=2.0) as reply:
+            body = json.loads(reply.read(65536))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("regressions"), list):
+        return None
+    found = [
+        r["first_effect_at"]
+        for r in body["regressions"]
+        if isinstance(r, dict) and isinstance(r.get("first_effect_at"), (int, float))
+    ]
+    return min(found, default=None)

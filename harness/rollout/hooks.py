@@ -1,0 +1,103 @@
+"""Rollout hooks: the team's own flag or router automation, called at each stage decision.
+
+A hook is a shell command or an http(s) URL. A command runs under `/bin/sh -c` with the event
+as JSON on its standard input and in `$HARNESS_ROLLOUT_EVENT`; it succeeds when it exits 0. A
+URL receives the event as a JSON `POST`; it succeeds on a 2xx answer. Either must finish within
+the timeout. Commands are started with `posix_spawn`, as load workers are, so that nothing of
+the gevent-patched harness runs in the child (see `harness.engine.children`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from harness.engine.children import SpawnedProcess
+from harness.rollout.stages import HookCall
+
+HOOKS = ("on_stage", "on_promote", "on_rollback")
+TIMEOUT_S = 10.0
+_TAIL = 400
+
+
+def is_url(action: str) -> bool:
+    """Whether a hook is a webhook URL rather than a shell command."""
+    return action.startswith(("http://", "https://"))
+
+
+def call_hook(
+    hook: str, action: str, event: dict[str, Any], timeout_s: float = TIMEOUT_S
+) -> HookCall:
+    """Run one hook with `event`; never raises for the hook's own failure (it is reported in
+    the returned `HookCall`)."""
+    started = time.perf_counter()
+    payload = json.dumps(event, sort_keys=True)
+    if is_url(action):
+        ok, detail = _post(action, payload, timeout_s)
+    else:
+        ok, detail = _run(action, payload, timeout_s)
+    return HookCall(
+        hook=hook,
+        action=action,
+        event=event,
+        ok=ok,
+        detail=detail,
+        elapsed_s=round(time.perf_counter() - started, 3),
+    )
+
+
+def _post(url: str, payload: str, timeout_s: float) -> tuple[bool, str]:
+    request = urllib.request.Request(
+        url,
+        data=payload.encode(),
+        headers={"content-type": "application/json", "user-agent": "journey-harness rollout"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
+            body = reply.read(_TAIL).decode("utf-8", "replace")
+            return 200 <= reply.status < 300, f"HTTP {reply.status} {body}".strip()
+    except urllib.error.HTTPError as exc:
+        body = exc.read(_TAIL).decode("utf-8", "replace")
+        return False, f"HTTP {exc.code} {body}".strip()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"could not reach {url}: {reason}"
+
+
+def _run(command: str, payload: str, timeout_s: float) -> tuple[bool, str]:
+    with tempfile.TemporaryDirectory(prefix="harness-hook-") as folder:
+        event_file = Path(folder) / "event.json"
+        event_file.write_text(payload, encoding="utf-8")
+        output = Path(folder) / "output.log"
+        env = {**os.environ, "HARNESS_ROLLOUT_EVENT": payload}
+        # stdin from the event file, stdout and stderr to one log: set up by the shell itself,
+        # so that posix_spawn needs no file actions.
+        argv = [
+            "/bin/sh",
+            "-c",
+            f'exec <"$1" >"$2" 2>&1; {command}',
+            "harness-hook",
+            str(event_file),
+            str(output),
+        ]
+        child = SpawnedProcess(argv, env)
+        code = child.wait(timeout_s)
+        if code is None:
+            child.stop(grace_s=0.0)
+            return False, f"timed out after {timeout_s:g} s{_tail(output)}"
+        return code == 0, f"exit {code}{_tail(output)}"
+
+
+def _tail(output: Path) -> str:
+    try:
+        text = output.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    return f": {text[-_TAIL:]}" if text else ""

@@ -1,0 +1,218 @@
+"""Staged rollout pieces without servers: sticky cohorts, stage plans, the controller's
+decisions on fake records, hooks as real shell commands, flags through OpenFeature, and the
+sandbox's flag-scoped and contention regressions."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import SpecError
+from harness.flags import (
+    FLAG_HEADER,
+    control_value,
+    flags_on,
+    iteration_flags,
+    parse_flag_matrix,
+    parse_flags,
+)
+from harness.gates.config import parse_gates
+from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
+from harness.rollout.cohort import CohortRouter, bucket
+from harness.rollout.controller import RolloutController
+from harness.rollout.hooks import call_hook
+from harness.rollout.stages import RolloutOutcome, StageDecision, parse_stages
+from harness.sandbox.profile import ReleaseProfile
+from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
+from harness.targets import Target
+
+BASE = Target.from_base_url("http://127.0.0.1:1", name="baseline")
+CAND = Target.from_base_url("http://127.0.0.1:2", name="candidate")
+
+
+def test_cohorts_are_sticky_as_the_share_widens() -> None:
+    keys = [f"person-{i}" for i in range(5000)]
+    router = CohortRouter(salt="s")
+    seen: set[str] = set()
+    for share in (1, 5, 25, 50, 100):
+        router.set_share(share)
+        now = {k for k in keys if router.in_candidate(k)}
+        assert seen <= now  # nobody who saw the candidate is sent back
+        assert abs(len(now) / len(keys) - share / 100) < 0.03
+        seen = now
+    router.set_share(0)
+    assert not any(router.in_candidate(k) for k in keys)
+    assert bucket("a", "x") == bucket("a", "x") != bucket("a", "y")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("1,5,25", "end at 100"),
+        ("5,5,100", "rise strictly"),
+        ("x,100", "not a percentage"),
+        ("100", "below 100"),
+        ("0,100", "above 0"),
+    ],
+)
+def test_stage_plans_are_checked(text: str, needle: str) -> None:
+    with pytest.raises(SpecError, match=needle):
+        parse_stages(text)
+    assert parse_stages("1,5%,25,50,100") == [1, 5, 25, 50, 100]
+
+
+def test_flag_specs() -> None:
+    assert parse_flags(["new_checkout=on", "a=1,b=v2"]) == {
+        "new_checkout": "on",
+        "a": "1",
+        "b": "v2",
+    }
+    assert parse_flag_matrix("new_checkout=on,off") == ("new_checkout", ["on", "off"])
+    assert control_value(["on", "off"]) == "off" and control_value(["v1", "v2"]) == "v1"
+    for bad in ("new_checkout", "=on", "new checkout=on"):
+        with pytest.raises(SpecError, match="--flags"):
+            parse_flags([bad])
+    with pytest.raises(SpecError, match="at least two different values"):
+        parse_flag_matrix("new_checkout=on")
+
+
+def test_flags_are_evaluated_through_openfeature_per_domain() -> None:
+    on = iteration_flags("variant-on", {"new_checkout": "on"}, "person-1")
+    off = iteration_flags("variant-off", {"new_checkout": "off"}, "person-1")
+    assert on.enabled("new_checkout") and not off.enabled("new_checkout")
+    assert on.header() == {FLAG_HEADER: "new_checkout=on"}
+    assert flags_on(on.header()[FLAG_HEADER]) == {"new_checkout"}
+    assert on.value("unknown", "dflt") == "dflt"
+    assert iteration_flags("none", {}, "p").header() == {}
+
+
+def test_flag_scoped_and_contention_regressions_in_the_sandbox_profile() -> None:
+    reg = parse_regression("contention:*.orders.create=+40ms;flag=new_checkout")
+    assert (reg.kind, reg.flag, reg.delay) == (RegressionKind.CONTENTION, "new_checkout", 0.04)
+    with pytest.raises(SpecError, match="did you mean 'new_checkout'"):
+        parse_regression("latency:api.orders.create=+1ms;flag=new_chekout")
+    specs = parse_regressions(["latency:api.orders.create=+100ms;flag=new_checkout"])
+    candidate = ReleaseProfile("candidate", specs, random.Random(1))
+    assert candidate.route("api.orders.create").delays == ()
+    assert candidate.route("api.orders.create", {"new_checkout"}).delays[0][0] == 0.1
+    # The baseline has no new checkout path: a flagged regression never acts there.
+    assert not ReleaseProfile("baseline", specs).route("api.orders.create", {"new_checkout"})
+
+
+def test_contention_waits_only_when_requests_come_close_together() -> None:
+    profile = ReleaseProfile("candidate", parse_regressions(["contention:api.orders.create=+20ms"]))
+    effects = profile.route("api.orders.create")
+    assert profile.contend(effects) == []  # alone: no wait
+    time.sleep(0.03)
+    assert profile.contend(effects) == []  # the lock was free again
+    time.sleep(0.03)
+    waits = [w for _ in range(4) for _, w in profile.contend(effects)]  # a burst of four
+    assert len(waits) == 3 and waits == sorted(waits) and waits[-1] > 0.05  # the queue grows
+    report = profile.effects_report()[0]
+    assert report["requests"] == 3 and isinstance(report["first_effect_at"], float)
+
+
+def _records(target: str, n: int, ms: float, failed: int = 0) -> list[Any]:
+    out: list[Any] = []
+    rng = random.Random(hash(target) & 0xFFFF)
+    for i in range(n):
+        duration = ms * (0.8 + 0.4 * rng.random())
+        outcome = Outcome.FAILED if i < failed else Outcome.PASSED
+        common = dict(
+            run_id="r",
+            target=target,
+            journey="j",
+            worker=0,
+            user=i,
+            iteration=0,
+            started_at=time.time(),
+            duration_ms=duration,
+            outcome=outcome,
+        )
+        out.append(StepRecord(step="pay", index=0, touchpoint=Touchpoint.API, **common))
+        out.append(IterationRecord(steps_passed=1, steps_total=1, **common))
+    return out
+
+
+def _controller(
+    tmp_path: Path, hooks: dict[str, str], shares: list[float]
+) -> tuple[RolloutController, list[float]]:
+    applied: list[float] = []
+    gates = parse_gates(
+        [
+            {"kind": "relative", "metric": "error_rate", "margin": "1pp", "critical": True},
+            {"kind": "tail_shift", "quantiles": ["p95"], "margin": "20%"},
+        ]
+    )
+    controller = RolloutController(
+        shares=shares,
+        stage_duration_s=0.0,
+        max_extensions=1,
+        gates=gates,
+        baseline=BASE,
+        candidate=CAND,
+        set_share=applied.append,
+        hooks=hooks,
+        min_samples=50,
+    )
+    return controller, applied
+
+
+def test_controller_widens_extends_holds_and_promotes(tmp_path: Path) -> None:
+    controller, applied = _controller(tmp_path, {}, [10, 50, 100])
+    assert controller.start()
+    assert controller(None, 0) is None  # type: ignore[arg-type]  # an empty window: extend
+    assert controller.record.stages[-1].decision is StageDecision.EXTEND
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 200, 20)
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    assert controller.record.stages[-1].decision is StageDecision.WIDEN and applied[-1] == 50
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
+    assert controller(None, 0) == "rollout promoted"  # type: ignore[arg-type]
+    assert controller.record.outcome is RolloutOutcome.PROMOTED and applied[-1] == 100
+    held, _ = _controller(tmp_path, {}, [10, 100])
+    held.start()
+    held(None, 0)  # type: ignore[arg-type]
+    assert held(None, 0) == "rollout held at 10%"  # type: ignore[arg-type]
+
+
+def test_controller_rolls_back_and_calls_the_hook_once(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    hooks = {"on_rollback": f"cat >> {out}; echo >> {out}", "on_stage": "true"}
+    controller, applied = _controller(tmp_path, hooks, [25, 50, 100])
+    assert controller.start()
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 60)
+    assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
+    assert applied[-1] == 0 and controller.record.outcome is RolloutOutcome.ROLLED_BACK
+    events = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert len(events) == 1 and events[0]["decision"] == "rollback" and events[0]["stage"] == 1
+    assert "p95" in events[0]["reason"]
+    assert [c.hook for c in controller.record.hooks] == ["on_stage", "on_rollback", "on_stage"]
+
+
+def test_a_failing_hook_stops_the_rollout_safely(tmp_path: Path) -> None:
+    out = tmp_path / "rollback.json"
+    hooks = {"on_stage": "echo router refused >&2; exit 7", "on_rollback": f"cat > {out}"}
+    controller, applied = _controller(tmp_path, hooks, [25, 50, 100])
+    assert not controller.start()  # the start hook failed: nothing ran, nothing to roll back
+    assert controller.record.outcome is RolloutOutcome.STOPPED
+    assert "exit 7: router refused" in controller.record.reasons[0]
+    controller, applied = _controller(
+        tmp_path, {**hooks, "on_stage": "grep -q start"}, [25, 50, 100]
+    )
+    assert controller.start()
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
+    reason = controller(None, 0)  # type: ignore[arg-type]  # widen: on_stage now fails
+    assert reason is not None and reason.startswith("hook on_stage failed")
+    assert applied[-1] == 0 and json.loads(out.read_text())["decision"] == "stop"
+
+
+def test_hooks_report_timeouts_and_unreachable_urls() -> None:
+    slow = call_hook("on_stage", "sleep 5", {"decision": "start"}, timeout_s=0.3)
+    assert not slow.ok and "timed out" in slow.detail
+    gone = call_hook("on_stage", "http://127.0.0.1:9/hook", {"decision": "start"}, timeout_s=1)
+    assert not gone.ok and "could not reach" in gone.detail
