@@ -68,7 +68,7 @@ def start_telemetry(
     from harness.telemetry import tracing
 
     if getattr(options, "no_traces", False):
-        return tracing.Telemetry(provider=None)
+        return tracing.switched_off()
     telemetry = tracing.setup(
         trace_file=run_dir / TRACES_FILE,
         run_id=run_id,

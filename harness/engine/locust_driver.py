@@ -332,7 +332,7 @@ def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) 
                 worker=index,
             )
             if plan.traces
-            else tracing.Telemetry(provider=None)
+            else tracing.switched_off()
         )
         telemetry.append(wired)
         if wired.metrics is not None:

@@ -59,30 +59,70 @@ def spans_to_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
 def _span(span: ReadableSpan) -> dict[str, Any]:
     context = span.context
     assert context is not None
+    return span_json(
+        context.trace_id,
+        context.span_id,
+        span.parent.span_id if span.parent is not None else 0,
+        span.name,
+        span.kind.value,
+        span.start_time or 0,
+        span.end_time or 0,
+        span.attributes,
+        span.status.status_code.value,
+        span.status.description,
+        [(e.name, e.timestamp, e.attributes) for e in span.events],
+    )
+
+
+def span_json(
+    trace_id: int,
+    span_id: int,
+    parent_id: int,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    attributes: Any,
+    status_code: int,
+    status_text: str | None,
+    events: Sequence[tuple[str, int, Any]],
+) -> dict[str, Any]:
+    """One span in OTLP/JSON, from its parts (`kind` and `status_code` as the API's enums'
+    values; a `parent_id` of 0 means a root)."""
     encoded: dict[str, Any] = {
-        "traceId": f"{context.trace_id:032x}",
-        "spanId": f"{context.span_id:016x}",
-        "name": span.name,
-        "kind": span.kind.value + 1,  # the SDK's enum starts at INTERNAL = 0; OTLP's at 1
-        "startTimeUnixNano": str(span.start_time or 0),
-        "endTimeUnixNano": str(span.end_time or 0),
-        "attributes": _encode_attributes(span.attributes),
-        "status": {"code": span.status.status_code.value},
+        "traceId": f"{trace_id:032x}",
+        "spanId": f"{span_id:016x}",
+        "name": name,
+        "kind": kind + 1,  # the API's enum starts at INTERNAL = 0; OTLP's at 1
+        "startTimeUnixNano": str(start_ns),
+        "endTimeUnixNano": str(end_ns),
+        "attributes": _encode_attributes(attributes),
+        "status": {"code": status_code},
     }
-    if span.parent is not None:
-        encoded["parentSpanId"] = f"{span.parent.span_id:016x}"
-    if span.status.description:
-        encoded["status"]["message"] = span.status.description
-    if span.events:
+    if parent_id:
+        encoded["parentSpanId"] = f"{parent_id:016x}"
+    if status_text:
+        encoded["status"]["message"] = status_text
+    if events:
         encoded["events"] = [
-            {
-                "timeUnixNano": str(event.timestamp),
-                "name": event.name,
-                "attributes": _encode_attributes(event.attributes),
-            }
-            for event in span.events
+            {"timeUnixNano": str(ts), "name": event, "attributes": _encode_attributes(attrs)}
+            for event, ts, attrs in events
         ]
     return encoded
+
+
+def export_request(
+    resource_attributes: Any, scope: str, span_dicts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An OTLP/JSON export request of one resource and one scope."""
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": _encode_attributes(resource_attributes)},
+                "scopeSpans": [{"scope": {"name": scope, "version": ""}, "spans": span_dicts}],
+            }
+        ]
+    }
 
 
 def _encode_attributes(attributes: Any) -> list[dict[str, Any]]:
@@ -118,13 +158,21 @@ class OtlpJsonLinesExporter(SpanExporter):
         """Write the batch and flush it."""
         if not spans:
             return SpanExportResult.SUCCESS
-        line = json.dumps(spans_to_otlp_json(spans), separators=(",", ":"))
+        return (
+            SpanExportResult.SUCCESS
+            if self.write(spans_to_otlp_json(spans))
+            else (SpanExportResult.FAILURE)
+        )
+
+    def write(self, request: dict[str, Any]) -> bool:
+        """Append one export request as a line and flush it; False once shut down."""
+        line = json.dumps(request, separators=(",", ":"))
         with self._lock:
             if self._file.closed:
-                return SpanExportResult.FAILURE
+                return False
             self._file.write(line + "\n")
             self._file.flush()
-        return SpanExportResult.SUCCESS
+        return True
 
     def shutdown(self) -> None:
         """Close the file."""

@@ -3,7 +3,9 @@
 One trace per journey iteration: `journey <name>` (root) → `step <name>` → one span per HTTP
 request (HTTP client semantic conventions) or browser action. Run id, journey and step travel as
 W3C baggage; `traceparent` is injected into every request so the target's spans join the trace.
-Without an SDK wired (see `harness.telemetry.tracing`), all of this is a cheap no-op.
+Without a tracer provider wired (see `harness.telemetry.tracing`), all of this is a no-op that
+costs next to nothing. Propagation is always W3C Trace Context plus W3C Baggage, written directly
+(the baggage header is cached per set of entries: encoding it cost more than the request span).
 """
 
 from __future__ import annotations
@@ -13,37 +15,61 @@ from collections.abc import MutableMapping
 from urllib.parse import urlsplit
 
 from opentelemetry import baggage, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
-from opentelemetry.propagate import inject
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Span, SpanContext, SpanKind, Status, StatusCode
 
 TRACER_NAME = "journey-harness"
 SYNTHETIC = {"user_agent.synthetic.type": "test"}
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(?=/|$)")
 
 
-_provider: trace.TracerProvider | None = None
+_CACHE_LIMIT = 4096
+_tracer_in_use: trace.Tracer | None = None
+_baggage_headers: dict[tuple[tuple[str, object], ...], str] = {}
+_templates: dict[str, tuple[str, str, int]] = {}
+_journey_baggage: dict[tuple[str, str], Context] = {}  # contexts are immutable: shared safely
+
+
+_tracing_off = False
 
 
 def use_provider(provider: trace.TracerProvider | None) -> None:
-    """Send the harness's spans to `provider` (set at the CLI or plugin edge; None resets)."""
-    global _provider
-    _provider = provider
+    """Send the harness's spans to `provider` (set at the CLI or plugin edge; None resets to the
+    global provider; a `NoOpTracerProvider` switches tracing off, `--no-traces`)."""
+    global _tracer_in_use, _tracing_off
+    _tracing_off = isinstance(provider, trace.NoOpTracerProvider)
+    _tracer_in_use = None if provider is None or _tracing_off else provider.get_tracer(TRACER_NAME)
 
 
-def _tracer() -> trace.Tracer:
-    if _provider is not None:
-        return _provider.get_tracer(TRACER_NAME)
-    return trace.get_tracer(TRACER_NAME)
+def _tracer() -> trace.Tracer | None:
+    """The tracer in use: the one wired here, else the global provider's; None when tracing is
+    off or no provider is set anywhere (then nothing is recorded and no header is sent)."""
+    if _tracer_in_use is not None:
+        return _tracer_in_use
+    if _tracing_off:
+        return None
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider):
+        return None
+    return provider.get_tracer(TRACER_NAME)
 
 
 def start_iteration(
     *, run_id: str, journey: str, target: str, worker: int, user: int, iteration: int
 ) -> tuple[Span, Context]:
     """Start the root span of one journey iteration; return it and the context to parent on."""
-    ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
-    ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
-    span = _tracer().start_span(
+    tracer = _tracer()
+    if tracer is None:
+        return INVALID_SPAN, Context()
+    ctx = _journey_baggage.get((run_id, journey))
+    if ctx is None:
+        ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
+        ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
+        if len(_journey_baggage) >= _CACHE_LIMIT:
+            _journey_baggage.clear()
+        _journey_baggage[(run_id, journey)] = ctx
+    span = tracer.start_span(
         f"journey {journey}",
         context=ctx,
         kind=SpanKind.INTERNAL,
@@ -64,8 +90,11 @@ def start_step(
     parent: Context, *, step: str, touchpoint: str, target: str, iteration: int
 ) -> tuple[Span, Context]:
     """Start the span of one step under its iteration."""
+    tracer = _tracer()
+    if tracer is None:
+        return INVALID_SPAN, parent
     ctx = baggage.set_baggage("harness.step", step, context=parent)
-    span = _tracer().start_span(
+    span = tracer.start_span(
         f"step {step}",
         context=ctx,
         attributes={
@@ -88,9 +117,11 @@ def start_request(
     parent: Context | None, method: str, url: str, headers: MutableMapping[str, str]
 ) -> Span:
     """Start an HTTP client span and inject `traceparent`/`baggage` into `headers`."""
-    parts = urlsplit(url)
-    template = url_template(parts.path)
-    span = _tracer().start_span(
+    tracer = _tracer()
+    if tracer is None:
+        return INVALID_SPAN
+    template, host, port = _url_parts(url)
+    span = tracer.start_span(
         f"{method} {template}",
         context=parent,
         kind=SpanKind.CLIENT,
@@ -99,16 +130,55 @@ def start_request(
             "http.request.method": method,
             "url.full": url,
             "url.template": template,
-            "server.address": parts.hostname or "",
-            "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+            "server.address": host,
+            "server.port": port,
         },
     )
-    inject(headers, context=trace.set_span_in_context(span, parent))
+    _inject(headers, span.get_span_context(), parent)
     return span
+
+
+def _url_parts(url: str) -> tuple[str, str, int]:
+    """(url.template, server.address, server.port) of a URL, cached: journeys repeat URLs."""
+    found = _templates.get(url)
+    if found is None:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = (url_template(parts.path), parts.hostname or "", port)
+        if len(_templates) >= _CACHE_LIMIT:
+            _templates.clear()
+        _templates[url] = found
+    return found
+
+
+def _inject(headers: MutableMapping[str, str], span: SpanContext, ctx: Context | None) -> None:
+    """`traceparent` (and `tracestate`) for `span`, and the `baggage` of `ctx`."""
+    if span.is_valid:
+        headers["traceparent"] = (
+            f"00-{span.trace_id:032x}-{span.span_id:016x}-{span.trace_flags:02x}"
+        )
+        if span.trace_state:
+            headers["tracestate"] = span.trace_state.to_header()
+    entries = baggage.get_all(ctx)
+    if not entries:
+        return
+    key = tuple(entries.items())
+    header = _baggage_headers.get(key)
+    if header is None:
+        carrier: dict[str, str] = {}
+        W3CBaggagePropagator().inject(carrier, context=ctx)
+        header = carrier.get("baggage", "")
+        if len(_baggage_headers) >= _CACHE_LIMIT:
+            _baggage_headers.clear()
+        _baggage_headers[key] = header
+    if header:
+        headers["baggage"] = header
 
 
 def end_request(span: Span, status: int | None, error_type: str | None) -> None:
     """Finish an HTTP client span with its status code or error type."""
+    if not span.is_recording():
+        return
     if status is not None:
         span.set_attribute("http.response.status_code", status)
         if status >= 400:
@@ -121,11 +191,16 @@ def end_request(span: Span, status: int | None, error_type: str | None) -> None:
 
 def start_action(parent: Context | None, name: str, attributes: dict[str, str]) -> Span:
     """Start the span of a browser navigation or action."""
-    return _tracer().start_span(name, context=parent, attributes={**SYNTHETIC, **attributes})
+    tracer = _tracer()
+    if tracer is None:
+        return INVALID_SPAN
+    return tracer.start_span(name, context=parent, attributes={**SYNTHETIC, **attributes})
 
 
 def end_span(span: Span, error_type: str | None = None, message: str | None = None) -> None:
     """Finish a span, marking it failed when `error_type` is given."""
+    if not span.is_recording():
+        return
     if error_type is not None:
         span.set_attribute("error.type", error_type)
         span.set_status(Status(StatusCode.ERROR, message))
@@ -136,7 +211,7 @@ def trace_headers(ctx: Context | None) -> dict[str, str]:
     """`traceparent` (and `baggage`) for requests made under `ctx`, e.g. by the browser."""
     headers: dict[str, str] = {}
     if ctx is not None:
-        inject(headers, context=ctx)
+        _inject(headers, trace.get_current_span(ctx).get_span_context(), ctx)
     return headers
 
 

@@ -1,109 +1,117 @@
-"""Wiring the OpenTelemetry SDK, at the CLI or pytest-plugin edge only.
+"""Wiring OpenTelemetry, at the CLI or pytest-plugin edge only.
 
-Spans go to `traces.jsonl` in the run folder (always) and to an OTLP/HTTP endpoint when one is
-given. `JourneySampler` keeps a share of journey traces (`--trace-sample`) but always every
-failed one and the slowest ones. With an endpoint, step and journey durations also go out as
-OTel exponential histograms, with iteration and error counters.
+The journey process records spans with the light tracer of `harness.telemetry.recorder` (the
+code above it sees only the OpenTelemetry API) into a spool; a sidecar process samples the
+spans and exports them to `traces.jsonl` in the run folder (always) and, through the SDK's
+exporter, to an OTLP/HTTP endpoint when one is given. Its `RowSampler` keeps a share of journey
+traces (`--trace-sample`) but always every failed one and the slowest ones. With an endpoint,
+step and journey durations also go out as OTel exponential histograms, with iteration and error
+counters.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import threading
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.context import Context
+from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import StatusCode
 
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.telemetry import spans
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter
+from harness.telemetry.recorder import LightTracerProvider, SpanSpool
 
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
-MAX_PENDING_TRACES = 20_000
-SLOW_WINDOW = 200
-
-
-class JourneySampler(SpanProcessor):
-    """Holds a trace's spans until its `journey` root ends, then keeps or drops the whole trace:
-    kept when sampled by trace id, when the journey failed, or when it is among the slowest
-    (at or above the 95th percentile of that journey's recent iterations)."""
-
-    def __init__(self, delegate: SpanProcessor, rate: float) -> None:
-        self.delegate = delegate
-        self.rate = rate
-        self._pending: dict[int, list[ReadableSpan]] = defaultdict(list)
-        self._recent: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=SLOW_WINDOW))
-        self._lock = threading.Lock()
-        self.kept = 0
-        self.dropped = 0
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Nothing to do until spans end."""
-
-    def on_end(self, span: ReadableSpan) -> None:
-        """Buffer a child span, or decide the fate of a finished journey trace."""
-        if self.rate >= 1.0:
-            self.delegate.on_end(span)
-            return
-        trace_id = span.context.trace_id if span.context else 0
-        is_root = span.parent is None and span.name.startswith("journey ")
-        with self._lock:
-            if not is_root:
-                if len(self._pending) >= MAX_PENDING_TRACES and trace_id not in self._pending:
-                    self._pending.pop(next(iter(self._pending)))  # an orphan; keep memory bounded
-                self._pending[trace_id].append(span)
-                return
-            held = self._pending.pop(trace_id, [])
-            keep = self._keep(span, trace_id)
-        if keep:
-            self.kept += 1
-            for child in (*held, span):
-                self.delegate.on_end(child)
-        else:
-            self.dropped += 1
-
-    def _keep(self, root: ReadableSpan, trace_id: int) -> bool:
-        journey = str((root.attributes or {}).get("harness.journey", root.name))
-        duration = (root.end_time or 0) - (root.start_time or 0)
-        recent = self._recent[journey]
-        slow = len(recent) >= 20 and duration >= sorted(recent)[int(0.95 * len(recent))]
-        recent.append(duration)
-        failed = root.status.status_code is StatusCode.ERROR
-        sampled = (trace_id & 0xFFFFFFFF) / 0xFFFFFFFF < self.rate
-        return sampled or failed or slow
-
-    def shutdown(self) -> None:
-        """Shut the delegate down (pending orphans are dropped)."""
-        self.delegate.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Flush the delegate."""
-        return self.delegate.force_flush(timeout_millis)
+SIDECAR_WAIT_S = 600.0
+NOTICE_S = 5.0
 
 
 @dataclass
 class Telemetry:
-    """The wired SDK of one process; `shutdown()` flushes everything."""
+    """The wired tracing of one process; `shutdown()` flushes everything."""
 
-    provider: TracerProvider | None  #: None when tracing is switched off (`--no-traces`)
-    samplers: list[JourneySampler] = field(default_factory=list)
+    provider: trace.TracerProvider | None  #: None when tracing is switched off (`--no-traces`)
+    sidecar: SpanSidecar | None = None
     metrics: MetricsSink | None = None
     meter_provider: Any = None
 
     def shutdown(self) -> None:
-        """Flush and close the exporters, and stop routing harness spans here."""
+        """Stop routing harness spans here, close the spool and wait for the sidecar to have
+        exported it; flush the metrics."""
         spans.use_provider(None)
-        if self.provider is not None:
+        if self.provider is not None and hasattr(self.provider, "shutdown"):
             self.provider.shutdown()
+        if self.sidecar is not None:
+            self.sidecar.finish()
         if self.meter_provider is not None:
             self.meter_provider.shutdown()
+
+
+class SpanSidecar:
+    """The `harness.telemetry.sidecar` process that exports this process's span spool."""
+
+    def __init__(
+        self,
+        spool: Path,
+        *,
+        out: Path,
+        resource: dict[str, Any],
+        endpoint: str | None,
+        sample_rate: float,
+    ) -> None:
+        from harness.engine.children import SpawnedProcess
+
+        self.spool = spool
+        self.stats = spool.with_suffix(".stats.json")
+        argv = [
+            sys.executable,
+            "-m",
+            "harness.telemetry.sidecar",
+            str(spool),
+            "--out",
+            str(out),
+            "--resource",
+            json.dumps(resource),
+            "--sample",
+            repr(sample_rate),
+            "--parent",
+            str(os.getpid()),
+            "--stats",
+            str(self.stats),
+        ]
+        if endpoint:
+            argv += ["--endpoint", endpoint]
+        self.process = SpawnedProcess(argv, dict(os.environ))
+
+    def finish(self, timeout_s: float = SIDECAR_WAIT_S) -> dict[str, int]:
+        """Wait for the sidecar to export the closed spool (saying so every few seconds);
+        returns its span counts. A sidecar that does not finish in time is stopped, and the
+        spool kept for a look."""
+        waited = 0.0
+        while self.process.wait(min(NOTICE_S, timeout_s - waited)) is None:
+            waited += NOTICE_S
+            if waited >= timeout_s:
+                self.process.stop(grace_s=0)
+                print(f"traces: the span exporter did not finish; spans kept in {self.spool}")
+                return {}
+            print(f"traces: exporting spans… ({waited:.0f} s)", flush=True)
+        try:
+            counts: dict[str, int] = json.loads(self.stats.read_text())
+        except (OSError, ValueError):
+            print(f"traces: the span exporter failed (exit {self.process.returncode})")
+            return {}
+        self.stats.unlink()
+        return counts
+
+
+def switched_off() -> Telemetry:
+    """`--no-traces`: no spans and no trace headers in this process until `shutdown()`."""
+    spans.use_provider(trace.NoOpTracerProvider())
+    return Telemetry(provider=None)
 
 
 def setup(
@@ -115,29 +123,27 @@ def setup(
     service_name: str = "journey-harness",
     worker: int = 0,
 ) -> Telemetry:
-    """Wire tracing (and metrics, with an endpoint) for this process."""
+    """Wire tracing (and metrics, with an endpoint) for this process: spans are recorded by
+    the light tracer into a spool next to `trace_file`, and exported by a sidecar process."""
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or None
-    resource = Resource.create(
-        {
-            "service.name": service_name,
-            "service.instance.id": f"{run_id}-{worker}-{os.getpid()}",
-            "harness.run_id": run_id,
-        }
+    resource = {
+        "service.name": service_name,
+        "service.instance.id": f"{run_id}-{worker}-{os.getpid()}",
+        "harness.run_id": run_id,
+    }
+    spool = trace_file.with_name(f"{trace_file.stem}-{os.getpid()}.spool")
+    span_spool = SpanSpool(spool)
+    provider = LightTracerProvider(span_spool)
+    sidecar = SpanSidecar(
+        spool,
+        out=trace_file,
+        resource=resource,
+        endpoint=_signal_url(endpoint, "traces") if endpoint else None,
+        sample_rate=sample_rate,
     )
-    provider = TracerProvider(resource=resource)
-    exporters: list[SpanExporter] = [OtlpJsonLinesExporter(trace_file)]
+    telemetry = Telemetry(provider=provider, sidecar=sidecar)
     if endpoint:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporters.append(OTLPSpanExporter(endpoint=_signal_url(endpoint, "traces")))
-    telemetry = Telemetry(provider=provider)
-    for exporter in exporters:
-        batch = BatchSpanProcessor(exporter, schedule_delay_millis=500, max_queue_size=65_536)
-        sampler = JourneySampler(batch, sample_rate)
-        telemetry.samplers.append(sampler)
-        provider.add_span_processor(sampler)
-    if endpoint:
-        telemetry.meter_provider, telemetry.metrics = _metrics(resource, endpoint)
+        telemetry.meter_provider, telemetry.metrics = _metrics(Resource.create(resource), endpoint)
     spans.use_provider(provider)
     return telemetry
 

@@ -13,9 +13,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from harness import journey
 from harness.telemetry import spans
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter
+from harness.telemetry.otlp_json import OtlpJsonLinesExporter, read_spans
+from harness.telemetry.recorder import LightTracerProvider, SpanSpool, read_spool
+from harness.telemetry.sidecar import SpoolExport
 from harness.telemetry.trace_view import load_traces, render, select_traces
-from harness.telemetry.tracing import JourneySampler
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
 
@@ -92,23 +93,71 @@ def test_without_an_sdk_nothing_is_recorded() -> None:
 
 
 def test_sampler_keeps_failed_and_slow_traces_and_a_share_of_the_rest(tmp_path: Path) -> None:
-    memory = InMemorySpanExporter()
-    sampler = JourneySampler(SimpleSpanProcessor(memory), rate=0.0)
-    provider = TracerProvider()
-    provider.add_span_processor(sampler)
-    spans.use_provider(provider)
+    spool = SpanSpool(tmp_path / "spans.spool")
+    spans.use_provider(LightTracerProvider(spool))
     try:
         for _ in range(30):
             run_once(two_steps, transport=FakeTransport(lambda r: json_response(200, {})))
         run_once(two_steps, transport=FakeTransport(shop))  # fails
     finally:
         spans.use_provider(None)
-    roots = [s for s in memory.get_finished_spans() if s.name.startswith("journey ")]
+        spool.close()
+    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "t"}, sample_rate=0.0)
+    with open(spool.path, "rb") as handle:
+        assert export.follow(handle)  # reached the end mark
+    export.shutdown()
+    rows = list(read_spans(tmp_path / "traces.jsonl"))
+    roots = [r for r in rows if r.name.startswith("journey ")]
     assert any(r.attributes["harness.outcome"] == "failed" for r in roots)
-    assert sampler.dropped >= 20
+    assert export.spans == 31 * 5 and export.sampler.dropped >= 20
     # Kept traces are whole: every kept span belongs to a kept root.
-    kept_traces = {r.context.trace_id for r in roots}
-    assert {s.context.trace_id for s in memory.get_finished_spans()} == kept_traces
+    kept_traces = {r.trace_id for r in roots}
+    assert {r.trace_id for r in rows} == kept_traces
+    assert len(rows) == 5 * len(roots)
+
+
+def test_light_tracer_spans_round_trip_through_the_spool(tmp_path: Path) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    spans.use_provider(LightTracerProvider(spool))
+    try:
+        record, _ = run_once(two_steps, transport=FakeTransport(shop))
+    finally:
+        spans.use_provider(None)
+        spool.close()
+    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "harness-test"})
+    with open(spool.path, "rb") as handle:
+        assert export.follow(handle)
+    export.shutdown()
+    rows = {r.name: r for r in read_spans(tmp_path / "traces.jsonl")}
+    root = rows["journey two_steps"]
+    assert root.trace_id == record.trace_id and root.parent_id is None
+    assert root.service == "harness-test" and root.status == "STATUS_CODE_ERROR"
+    assert rows["step first"].parent_id == root.span_id
+    request = rows["GET /api/v1/orders/{id}"]
+    assert request.parent_id == rows["step first"].span_id
+    assert request.kind == "SPAN_KIND_CLIENT"
+    # OTLP/JSON carries 64-bit integers as strings.
+    assert request.attributes["http.response.status_code"] == "200"
+    assert request.attributes["server.port"] == "80"
+
+
+def test_a_torn_spool_record_is_left_for_later(tmp_path: Path) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    spool.add((1, 2, 0, "journey x", 0, 10, 20, {}, 0, None, []))
+    spool.flush()
+    spool.add((1, 3, 2, "step y", 0, 11, 19, {"a": 1}, 0, None, []))
+    spool.flush()
+    spool._file.close()  # killed: no end mark
+    data = spool.path.read_bytes()
+    spool.path.write_bytes(data[:-3])  # a kill in the middle of the second write
+    with open(spool.path, "rb") as handle:
+        batches = list(read_spool(handle))
+        assert [len(b or []) for b in batches] == [1]
+        assert handle.tell() == _first_record_size(data)
+
+
+def _first_record_size(data: bytes) -> int:
+    return 4 + int.from_bytes(data[:4], "big")
 
 
 def test_trace_tree_from_a_stored_file(tmp_path: Path) -> None:

@@ -1,0 +1,82 @@
+"""The span sidecar as a real process: it exports a finished run's spans and exits, and it keeps
+every span spooled by a process that was killed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from harness import journey
+from harness.telemetry import tracing
+from harness.telemetry.otlp_json import read_spans
+from harness.testing import FakeTransport, json_response, run_once
+
+
+@journey
+def one_step(j):
+    with j.step("only", on="api"):
+        j.api.get("/ping")
+
+
+def test_setup_exports_through_the_sidecar_and_cleans_up(tmp_path: Path) -> None:
+    telemetry = tracing.setup(trace_file=tmp_path / "traces.jsonl", run_id="run-1")
+    try:
+        records = [
+            run_once(one_step, transport=FakeTransport(lambda r: json_response(200, {})))[0]
+            for _ in range(5)
+        ]
+    finally:
+        telemetry.shutdown()
+    assert telemetry.sidecar is not None and telemetry.sidecar.process.returncode == 0
+    rows = list(read_spans(tmp_path / "traces.jsonl"))
+    assert len(rows) == 5 * 3  # journey, step, request
+    assert {r.trace_id for r in rows} == {r.trace_id for r in records}
+    assert {r.service for r in rows} == {"journey-harness"}
+    assert list(tmp_path.iterdir()) == [tmp_path / "traces.jsonl"]  # spool and stats removed
+
+
+def test_spans_spooled_before_a_kill_are_exported(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from harness import journey
+        from harness.telemetry import tracing
+        from harness.testing import FakeTransport, json_response, run_once
+
+        @journey
+        def one_step(j):
+            with j.step("only", on="api"):
+                j.api.get("/ping")
+
+        telemetry = tracing.setup(trace_file=Path({str(tmp_path / "traces.jsonl")!r}), run_id="r")
+        for _ in range(20):
+            run_once(one_step, transport=FakeTransport(lambda r: json_response(200, {{}})))
+        telemetry.provider.spool.flush()
+        print(telemetry.sidecar.process.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert child.returncode == -9, child.stderr
+    sidecar_pid = int(child.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _alive(sidecar_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(sidecar_pid), "the orphaned sidecar did not finish"
+    rows = list(read_spans(tmp_path / "traces.jsonl"))
+    assert len(rows) == 20 * 3
+    assert len({r.trace_id for r in rows}) == 20
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
