@@ -24,7 +24,7 @@ PROG = "harness"
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `harness` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] in (["load"], ["rehearse"], ["rollout"], ["demo"]):
+    if args[:1] in (["load"], ["rehearse"], ["drill"], ["rollout"], ["demo"]):
         # Locust monkey-patches the standard library when imported; it must come first.
         import locust  # noqa: F401
     # These two own their argument parsing; pass everything after the command through.
@@ -125,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     add_load_arguments(rollout)
     rollout.set_defaults(handler=_cmd_rollout, users=8, spawn_rate=8.0, target=None)
 
+    _add_drill_parser(commands)
+
     gates = commands.add_parser("gates", help="re-evaluate the gates of a stored run")
     compare = commands.add_parser("compare", help="judge a stored run against another")
     from harness.commands.gates_options import add_compare_arguments, add_gates_arguments
@@ -158,6 +160,69 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sandbox", help="serve the bundled sandbox shop (see `harness sandbox -h`)")
     commands.add_parser("synth", help="generate synthetic data (see `harness synth -h`)")
     return parser
+
+
+def _add_drill_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.commands.load_options import add_arguments as add_load_arguments
+
+    drill = commands.add_parser(
+        "drill",
+        help="inject known faults between the harness and a target: which gates catch what, "
+        "and how fast; --aa --runs N for the gates' false-alarm rate",
+    )
+    where = drill.add_mutually_exclusive_group()
+    where.add_argument("--target", metavar="T", help="target name from harness.toml, or a URL")
+    where.add_argument(
+        "--sandbox", action="store_true", help="two sandboxes of one release, one per side"
+    )
+    drill.add_argument(
+        "--regression",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="with --sandbox: a knob of the drilled release, on both sides (e.g. give a route "
+        "a realistic service time: latency:api.orders.create=+50ms)",
+    )
+    drill.add_argument(
+        "--baseline",
+        metavar="T",
+        help="another deployment of the same release for the baseline side (default: T itself)",
+    )
+    drill.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a fault for the candidate side, each drilled in its own run, e.g. "
+        "latency:api.orders.create=+300ms@10%%, errors:api=2%%,after=10s,for=10s",
+    )
+    drill.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="GATE",
+        help="a gate (name or kind) that must catch every fault (default: any gate)",
+    )
+    drill.add_argument("--aa", action="store_true", help="baseline against itself, no fault")
+    drill.add_argument("--runs", type=int, default=10, help="with --aa: how many runs")
+    drill.add_argument(
+        "--direct-baseline",
+        action="store_true",
+        help="the baseline side bypasses the proxy (default: through a proxy with no fault)",
+    )
+    drill.add_argument(
+        "--replay-step",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="grid, in seconds, on which times to detect and to recover are found",
+    )
+    drill.add_argument(
+        "--min-samples", type=int, metavar="N", help="minimum samples per side for every gate"
+    )
+    _add_run_options(drill)
+    add_load_arguments(drill)
+    drill.set_defaults(handler=_cmd_drill, users=6, spawn_rate=6.0, duration="20s")
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -248,6 +313,12 @@ def _cmd_rollout(options: argparse.Namespace) -> int:
     from harness.commands import rollout
 
     return rollout.run(options)
+
+
+def _cmd_drill(options: argparse.Namespace) -> int:
+    from harness.commands import drill
+
+    return drill.run(options)
 
 
 def _cmd_gates(options: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from harness.gates.rules import (
     TailShiftGate,
     ThresholdGate,
 )
+from harness.gates.traces import TraceCompletenessGate
 
 
 class ScoreGate(GateBase):
@@ -38,6 +39,7 @@ Gate = Annotated[
     | FunnelGate
     | BurnRateGate
     | SequentialGate
+    | TraceCompletenessGate
     | ScoreGate,
     Field(discriminator="kind"),
 ]
@@ -49,6 +51,7 @@ KINDS: dict[str, type[GateBase]] = {
     "funnel": FunnelGate,
     "burn_rate": BurnRateGate,
     "sequential": SequentialGate,
+    "trace_completeness": TraceCompletenessGate,
     "score": ScoreGate,
 }
 _ADAPTER: TypeAdapter[Gate] = TypeAdapter(Gate)
@@ -79,6 +82,12 @@ DEFAULT_GATES: list[dict[str, Any]] = [
     {"kind": "mann_whitney", "name": "typical latency per step (Kayenta)", "group": "latency"},
     {"kind": "funnel", "name": "conversion vs baseline", "max_drop": "5pp", "group": "conversion"},
     {"kind": "burn_rate", "name": "SLO burn rate (99.5%)", "slo": 0.995, "group": "errors"},
+    {
+        "kind": "trace_completeness",
+        "name": "trace completeness vs baseline",
+        "max_drop": "5pp",
+        "group": "observability",
+    },
 ]
 
 

@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from harness.errors import UsageError
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.results import RUN_FILE, read_records
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+
+if TYPE_CHECKING:
+    from harness.gates.traces import TraceJoin
 
 EXAMPLES = 3
 
@@ -53,6 +56,8 @@ class RunData:
     timeline: list[dict[str, Any]]
     health: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
+    trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
 
     @property
     def targets(self) -> list[str]:
@@ -143,6 +148,7 @@ class RunData:
             timeline=_json(run_dir / "timeline.json", []),
             health=_json(run_dir / "health.json", {}).get("summary", {}),
             meta=meta,
+            run_dir=run_dir,
         )
         data._absorb_records(read_records(run_dir))
         return data

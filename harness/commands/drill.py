@@ -1,0 +1,316 @@
+"""`harness drill`: rehearse a target against itself with known faults injected between the
+harness and the candidate side, and report which gates caught which fault, how fast, and how
+often the gates raise false alarms (`--aa`).
+
+Each fault is drilled in its own rehearsal, so every gate that trips can be put down to it: the
+baseline side reaches the target through a proxy with no fault (or directly, with
+`--direct-baseline`), the candidate side through a proxy with the fault. With `--sandbox` each
+side gets its own sandbox of the same release (journeys create accounts, and both sides replay
+the same synthetic people). The run is never stopped early, so that recovery after a fault's
+window can be seen; the gates are judged once the run folder is complete (spans included), then
+replayed on windows of it for the times to detect and to recover.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from harness.commands import load
+from harness.commands.common import publish_reports, resolve_named_target
+from harness.commands.rehearse import configured_gates
+from harness.config import HarnessConfig, load_config
+from harness.drill.findings import AaRun, DrillRecord, FaultFinding, GateHit
+from harness.engine.collector import LoadAggregator
+from harness.engine.locust_driver import LoadOutcome
+from harness.engine.summary import Health
+from harness.errors import UsageError
+from harness.exitcodes import ExitCode
+from harness.faults.process import ProxyProcess
+from harness.faults.spec import Fault, parse_faults
+from harness.gates.config import Gate, ScoreGate
+from harness.gates.data import RunData
+from harness.gates.outcome import Decision
+from harness.gates.verdict import Verdict, evaluate, summary_markdown
+from harness.results import RUN_FILE, RunDirectory, new_run_id
+from harness.targets import Target
+
+STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run every fault's drill (or the A/A runs); exit 1 when the gates are blind to a fault or
+    cried wolf, 0 otherwise."""
+    faults = parse_faults(options.fault)
+    if options.worker:
+        raise UsageError("a drill drives its own load; it does not run as a --worker")
+    if not options.sandbox and not options.target:
+        raise UsageError(
+            "give a target: --target NAME|URL (both sides hit it), or --sandbox for the "
+            "bundled shop; e.g. harness drill --sandbox --fault 'errors:api.orders.create=2%'"
+        )
+    if options.aa == bool(faults):
+        raise UsageError(
+            "give faults to drill (--fault SPEC, repeatable, e.g. --fault "
+            "'latency:api.orders.create=+300ms@10%') or --aa --runs N for false alarms, not both"
+        )
+    if options.runs < 1:
+        raise UsageError(f"--runs must be at least 1 (got {options.runs})")
+    loaded = load_config(options.config)
+    root = Path(options.results or (loaded.root / loaded.config.results)).resolve()
+    drill_id = new_run_id("drill")
+    folder = root / drill_id
+    folder.mkdir(parents=True, exist_ok=True)
+    gates = configured_gates(options.config, options.min_samples)
+    target_name = "sandbox" if options.sandbox else str(options.target)
+    record = DrillRecord(drill_id=drill_id, target=target_name, gates=[g.title() for g in gates])
+    print(f"journey-harness drill {drill_id} · {target_name} · results in {folder}", flush=True)
+    if options.aa:
+        for index in range(options.runs):
+            print(f"\n== A/A run {index + 1} of {options.runs}", flush=True)
+            outcome = _drill_run(options, folder, None, gates)
+            if outcome is None:
+                return ExitCode.HARNESS_ERROR
+            record.aa.append(_aa_run(*outcome))
+            _write(folder, record)
+    for fault in faults:
+        print(f"\n== fault {fault.spec}", flush=True)
+        outcome = _drill_run(options, folder, fault, gates)
+        if outcome is None:
+            return ExitCode.HARNESS_ERROR
+        finding = _finding(fault, options.expect, gates, *outcome, step_s=options.replay_step)
+        record.faults.append(finding)
+        from harness.drill.report import fault_lines
+
+        print("\n".join(fault_lines(finding)), flush=True)
+        _write(folder, record)
+    return _conclude(folder, record)
+
+
+class _Run:
+    """What one drill run left behind for the analysis."""
+
+    def __init__(self) -> None:
+        self.run_dir: Path | None = None
+        self.proxies: list[ProxyProcess] = []
+        self.wall_s = 0.0
+
+
+def _drill_run(
+    options: argparse.Namespace, folder: Path, fault: Fault | None, gates: list[Gate]
+) -> tuple[_Run, Verdict, RunData] | None:
+    """One rehearsal through the proxies; then the verdict on the complete run folder."""
+    sub = argparse.Namespace(**vars(options))
+    sub.results = folder
+    state = _Run()
+
+    def targets(
+        opts: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
+    ) -> list[Target]:
+        state.run_dir = run_path
+        base, cand = _deployments(opts, config, stack, run_path)
+        specs = [fault.spec] if fault is not None else []
+        if not opts.direct_baseline:
+            base = _through_proxy(base, [], stack, state, seed=opts.seed)
+        cand = _through_proxy(cand, specs, stack, state, seed=opts.seed)
+        return [base.model_copy(update={"name": "baseline"}), cand]
+
+    def judge(
+        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
+    ) -> int:
+        run.finish(
+            "judging",
+            iterations=aggregator.iterations,
+            failed=aggregator.failures,
+            elapsed_s=round(outcome.elapsed_s, 3),
+        )
+        return ExitCode.PASSED
+
+    started = time.perf_counter()
+    code = load.execute(sub, mode="drill", targets=targets, judge=judge, watch=None)
+    state.wall_s = time.perf_counter() - started
+    if code != ExitCode.PASSED or state.run_dir is None:
+        return None
+    data = RunData.load(state.run_dir)
+    verdict = evaluate(data, gates, elapsed_s=None)
+    _publish(state.run_dir, verdict)
+    return state, verdict, data
+
+
+def _deployments(
+    options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
+) -> tuple[Target, Target]:
+    """The deployments behind the baseline and candidate sides: two sandboxes of the same
+    release (with `--regression` knobs on both), or the target (twice, or `--baseline` for the
+    baseline side)."""
+    if options.sandbox:
+        from harness.sandbox.process import SandboxProcess
+
+        sides = []
+        for role in ("baseline", "candidate"):
+            trace_file: Path | None = run_path / "traces" / f"sandbox-{role}.jsonl"
+            if options.no_traces:
+                trace_file = None
+            process = SandboxProcess(
+                release="baseline", regressions=options.regression, trace_file=trace_file
+            )
+            urls = process.start()
+            stack.callback(process.stop)
+            sides.append(
+                Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
+            )
+        return sides[0], sides[1]
+    target = resolve_named_target(options.target, config)
+    baseline = (
+        resolve_named_target(options.baseline, config, role="baseline")
+        if options.baseline
+        else target
+    )
+    return baseline, target
+
+
+def _through_proxy(
+    target: Target, specs: list[str], stack: ExitStack, state: _Run, *, seed: int | None
+) -> Target:
+    """`target` with each of its origins behind a drill proxy carrying `specs`."""
+    urls = {"web": target.web, "api": target.api, "mobile": target.mobile}
+    origins: dict[str, dict[str, str]] = {}
+    for touchpoint, url in urls.items():
+        parts = urlsplit(url)
+        if parts.scheme != "http":
+            raise UsageError(
+                f"the drill proxy speaks plain HTTP; {touchpoint} of {target.name!r} is {url}. "
+                "Drill a plain-http deployment (e.g. a staging host's internal port)"
+            )
+        origin = f"{parts.scheme}://{parts.netloc}"
+        origins.setdefault(origin, {})[parts.path.rstrip("/") or "/"] = touchpoint
+    rewritten = dict(urls)
+    for origin, touchpoints in origins.items():
+        proxy = ProxyProcess(origin, specs, touchpoints=touchpoints, seed=seed)
+        proxy.start()
+        stack.callback(proxy.stop)
+        state.proxies.append(proxy)
+        for touchpoint, url in urls.items():
+            if url.startswith(origin):
+                rewritten[touchpoint] = proxy.url + url[len(origin) :]
+    label = f" with {', '.join(specs)}" if specs else " (no fault)"
+    print(f"{target.name}: {target.web} behind the drill proxy {rewritten['web']}{label}")
+    return target.model_copy(update=rewritten)
+
+
+def _publish(run_dir: Path, verdict: Verdict) -> None:
+    """verdict.json and summary.md of one drill run, run.json's status, and its reports."""
+    (run_dir / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n", "utf-8")
+    summary = run_dir / "summary.md"
+    previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
+    summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
+    meta = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    meta.update(status=STATUS[verdict.decision.value], verdict=verdict.decision.value)
+    (run_dir / RUN_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    publish_reports(run_dir)
+
+
+def _finding(
+    fault: Fault,
+    expected: list[str],
+    gates: list[Gate],
+    state: _Run,
+    verdict: Verdict,
+    data: RunData,
+    *,
+    step_s: float,
+) -> FaultFinding:
+    """Which gates tripped, whether the expected ones did, and when."""
+    from harness.drill.replay import StoredRun, detection_times, recovery_times
+
+    assert state.run_dir is not None
+    stored = StoredRun.read(state.run_dir, data)
+    proxy = state.proxies[-1]  # the candidate's proxies are started last
+    onset = max(proxy.clock + fault.after_s, stored.start)
+    ends = None if fault.ends_s is None else proxy.clock + fault.ends_s
+    failed_names = {o.name for o in verdict.gates if o.decision is Decision.FAIL}
+    tripped = [g for g in gates if g.title() in failed_names and not isinstance(g, ScoreGate)]
+    detected = detection_times(stored, tripped, onset, step_s=step_s)
+    recovered: dict[str, float | None] = {}
+    if ends is not None and ends < stored.end:
+        recovered = recovery_times(stored, tripped, ends, step_s=step_s)
+    hits = [
+        GateHit(
+            name=o.name,
+            kind=o.kind,
+            decision=o.decision.value,
+            summary=o.summary,
+            detected_after_s=detected.get(o.name),
+            recovered_after_s=recovered.get(o.name),
+        )
+        for o in verdict.gates
+    ]
+    failed = [h for h in hits if h.decision == "fail"]
+    caught_by = [h.name for h in failed if not expected or h.name in expected or h.kind in expected]
+    applied = sum(p.counts.get(fault.spec, 0) for p in state.proxies)
+    requests = sum(p.counts.get("requests", 0) for p in state.proxies if fault.spec in p.faults)
+    return FaultFinding(
+        fault=fault.spec,
+        run_id=state.run_dir.name,
+        decision=verdict.decision.value,
+        caught=bool(caught_by),
+        caught_by=caught_by,
+        expected=list(expected),
+        gates=hits,
+        onset_s=round(onset - stored.start, 1),
+        window_s=fault.for_s,
+        run_s=round(stored.end - stored.start, 1),
+        wall_s=round(state.wall_s, 1),
+        proxy_requests=requests,
+        proxy_applied=applied,
+    )
+
+
+def _aa_run(state: _Run, verdict: Verdict, data: RunData) -> AaRun:
+    assert state.run_dir is not None
+    return AaRun(
+        run_id=state.run_dir.name,
+        decision=verdict.decision.value,
+        failed=[g.name for g in verdict.gates if g.decision is Decision.FAIL],
+        inconclusive=[g.name for g in verdict.gates if g.decision is Decision.INCONCLUSIVE],
+        wall_s=round(state.wall_s, 1),
+    )
+
+
+def _write(folder: Path, record: DrillRecord) -> None:
+    from harness.drill.report import summary_markdown as drill_markdown
+    from harness.drill.report import write_report
+
+    (folder / "drill.json").write_text(record.model_dump_json(indent=2) + "\n", "utf-8")
+    (folder / "summary.md").write_text(drill_markdown(record), encoding="utf-8")
+    write_report(folder, record)
+
+
+def _conclude(folder: Path, record: DrillRecord) -> int:
+    from harness.drill.report import aa_lines, matrix_lines
+
+    print()
+    for line in [*matrix_lines(record), *aa_lines(record)]:
+        print(line)
+    print(f"\ndrill: {folder / 'drill.json'} · report: {folder / 'report.html'}")
+    blind = record.blind
+    alarms = [r for r in record.aa if r.decision == "fail"]
+    if blind:
+        print(f"\nFAIL: the gates are blind to {', '.join(f.fault for f in blind)}")
+        return ExitCode.FAILED
+    if alarms:
+        print(
+            f"\nFAIL: {len(alarms)} of {len(record.aa)} A/A runs failed (false alarms: "
+            + ", ".join(sorted({g for r in alarms for g in r.failed}))
+            + ")"
+        )
+        return ExitCode.FAILED
+    if record.faults:
+        print(f"\nPASS: every fault was caught ({len(record.faults)})")
+    else:
+        print(f"\nPASS: no false alarm in {len(record.aa)} A/A runs")
+    return ExitCode.PASSED
