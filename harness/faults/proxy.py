@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -47,14 +47,47 @@ class _Malformed(Exception):
     """A request or response the proxy cannot frame."""
 
 
+@dataclass(frozen=True)
+class Framing:
+    """How a message's body is delimited, and its Connection header (lower case)."""
+
+    chunked: bool = False
+    length: int | None = None
+    connection: bytes = b""
+
+    @property
+    def has_body(self) -> bool:
+        """Whether a request with this framing carries a body."""
+        return self.chunked or bool(self.length)
+
+
+def framing(lines: list[bytes]) -> Framing:
+    """Read Content-Length, Transfer-Encoding and Connection from header lines in one pass."""
+    chunked, length, connection = False, None, b""
+    for line in lines:
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                raise _Malformed(f"bad Content-Length {value[:40]!r}") from None
+        elif key == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif key == b"connection":
+            connection = value.strip().lower()
+    return Framing(chunked, length, connection)
+
+
 @dataclass
 class RequestHead:
-    """A parsed request head: the request line and the raw header lines."""
+    """A parsed request head: the request line, the raw header lines and the body's framing."""
 
     method: str
     target: str
     version: bytes
     lines: list[bytes]
+    framing: Framing = field(default_factory=Framing)
 
     @property
     def path(self) -> str:
@@ -71,7 +104,7 @@ class RequestHead:
 
     def keep_alive(self) -> bool:
         """Whether the client wants the connection kept after this exchange."""
-        connection = (self.header(b"connection") or b"").lower()
+        connection = self.framing.connection
         if self.version == b"HTTP/1.0":
             return b"keep-alive" in connection
         return b"close" not in connection
@@ -260,8 +293,10 @@ class FaultProxy:
         request_line = f"{head.method} {head.target} ".encode() + head.version
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()
-        await _relay_body(reader, up_writer, head.header, request=True)
-        await up_writer.drain()
+        if head.framing.has_body:
+            await _relay_body(reader, up_writer, head.framing, request=True)
+        if up_writer.transport.get_write_buffer_size():
+            await up_writer.drain()
         while True:
             raw = await up_reader.readuntil(b"\r\n\r\n")
             status, response_lines = _parse_response_head(raw)
@@ -271,19 +306,21 @@ class FaultProxy:
         delay = plan.delay_s + plan.delay_ratio * (time.monotonic() - sent)
         if delay > 0:
             await asyncio.sleep(delay)
-        writer.write(raw)
-
-        def header(name: bytes) -> bytes | None:
-            return _find(response_lines, name)
-
+        response = framing(response_lines)
+        until_close = False
         if head.method == "HEAD" or status in (204, 304):
-            until_close = False
+            writer.write(raw)
+        elif response.length is not None and response.length <= _CHUNK and not plan.bandwidth:
+            # The common case, a small body: one read, one write with the head.
+            writer.write(raw + await up_reader.readexactly(response.length))
         else:
+            writer.write(raw)
             until_close = await _relay_body(
-                up_reader, writer, header, request=False, bandwidth=plan.bandwidth
+                up_reader, writer, response, request=False, bandwidth=plan.bandwidth
             )
-        await writer.drain()
-        upstream_keeps = b"close" not in (header(b"connection") or b"").lower()
+        if writer.transport.get_write_buffer_size():
+            await writer.drain()
+        upstream_keeps = b"close" not in response.connection
         return head.keep_alive() and upstream_keeps and not until_close
 
 
@@ -298,7 +335,10 @@ async def _read_request_head(reader: asyncio.StreamReader) -> RequestHead | None
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
         raise _Malformed(f"bad request line {lines[0][:80]!r}")
-    return RequestHead(parts[0].decode("latin-1"), parts[1].decode("latin-1"), parts[2], lines[1:])
+    headers = lines[1:]
+    return RequestHead(
+        parts[0].decode("latin-1"), parts[1].decode("latin-1"), parts[2], headers, framing(headers)
+    )
 
 
 def _parse_response_head(raw: bytes) -> tuple[int, list[bytes]]:
@@ -309,28 +349,18 @@ def _parse_response_head(raw: bytes) -> tuple[int, list[bytes]]:
     return int(parts[1]), lines[1:]
 
 
-def _find(lines: list[bytes], name: bytes) -> bytes | None:
-    prefix = name + b":"
-    for line in lines:
-        if line[: len(prefix)].lower() == prefix:
-            return line[len(prefix) :].strip()
-    return None
-
-
 async def _relay_body(
     source: asyncio.StreamReader,
     sink: _Sink,
-    header: Callable[[bytes], bytes | None],
+    frame: Framing,
     *,
     request: bool,
     bandwidth: float = 0.0,
 ) -> bool:
     """Copy one message body as it arrives; True when it was delimited by the connection's
     close (a response without length or chunking)."""
-    encoding = (header(b"transfer-encoding") or b"").lower()
-    length_text = header(b"content-length")
     pace = _Pace(bandwidth)
-    if b"chunked" in encoding:
+    if frame.chunked:
         while True:
             size_line = await source.readuntil(b"\r\n")
             sink.write(size_line)
@@ -345,12 +375,8 @@ async def _relay_body(
                     if trailer == b"\r\n":
                         return False
             await _copy(source, sink, size + 2, pace)
-    if length_text is not None:
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise _Malformed(f"bad Content-Length {length_text[:40]!r}") from None
-        await _copy(source, sink, length, pace)
+    if frame.length is not None:
+        await _copy(source, sink, frame.length, pace)
         return False
     if request:
         return False
@@ -402,7 +428,8 @@ class _Discard:
 
 
 async def _discard_body(reader: asyncio.StreamReader, head: RequestHead) -> None:
-    await _relay_body(reader, _Discard(), head.header, request=True)
+    if head.framing.has_body:
+        await _relay_body(reader, _Discard(), head.framing, request=True)
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, keep_alive: bool) -> None:
