@@ -91,7 +91,9 @@ def _flag_matrix(options: argparse.Namespace) -> int:
         targets=targets,
         judge=_judge(options),
         watch=_watch(options),
-        customize=load.with_flags(variants),
+        customize=lambda plan: load.with_flags(variants)(plan).model_copy(
+            update={"one_deployment": True}
+        ),
     )
 
 

@@ -204,7 +204,7 @@ def prepare(
             run_id=plan.run_id,
             target=Target.model_validate(target),
             artifacts_dir=Path(plan.results_root) / plan.run_id / "artifacts",
-            seed=plan.seed,
+            seed=plan.seed + (index if plan.one_deployment else 0),
             worker=worker,
             profile=plan.profile,
             locale=plan.locale,

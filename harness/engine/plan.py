@@ -114,6 +114,9 @@ class LoadPlan(BaseModel):
     #: of people by a sticky cohort hash (`harness.rollout.cohort`); None: every target
     cohort_share: float | None = Field(default=None, ge=0, le=100)
     cohort_salt: str = ""
+    #: the targets are variants of ONE deployment (a flag matrix): each gets its own synthetic
+    #: people (seed + its index), since one person cannot sign up twice on one shop
+    one_deployment: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> LoadPlan:

@@ -323,3 +323,50 @@ def impact_map(edges: Mapping[tuple[str, str, str], set[str]]) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+DECISION_COLOURS = {
+    "widen": "#059669",
+    "promote": "#059669",
+    "extend": "#d97706",
+    "hold": "#d97706",
+    "rollback": "#dc2626",
+    "stop": "#dc2626",
+}
+
+
+def stage_timeline(stages: Sequence[Mapping[str, Any]], final_share: float) -> str:
+    """A staged rollout over time: the candidate's share per stage window (a step line), each
+    look's decision as a coloured marker at the window's end."""
+    with _style():
+        fig = Figure(figsize=(7.0, 2.1))
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.22, top=0.88)
+        ax = fig.subplots()
+        xs: list[float] = []
+        ys: list[float] = []
+        for stage in stages:
+            xs += [float(stage["started_s"]), float(stage["ended_s"])]
+            ys += [float(stage["share"])] * 2
+        if stages:
+            end = float(stages[-1]["ended_s"])
+            xs += [end, end + max(1.0, 0.05 * end)]
+            ys += [final_share, final_share]
+        ax.plot(xs, ys, color=target_colour(1), linewidth=1.6, drawstyle="steps-post")
+        for stage in stages:
+            colour = DECISION_COLOURS.get(str(stage["decision"]), "#6b7280")
+            ax.plot([stage["ended_s"]], [stage["share"]], "o", color=colour, markersize=6)
+            ax.annotate(
+                str(stage["decision"]),
+                (float(stage["ended_s"]), float(stage["share"])),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=7.5,
+                color=colour,
+            )
+        ax.set_ylim(0, 112)
+        ax.set_yticks([0, 25, 50, 75, 100])
+        ax.set_ylabel("candidate share %")
+        ax.set_xlabel("seconds since the rollout started")
+        ax.set_title("candidate share by stage, and each look's decision", loc="left")
+        return _svg(fig)

@@ -11,6 +11,7 @@ from pathlib import Path
 from harness.report import sections
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
+from harness.report.rollout import stage_timeline
 
 REPORT_FILE = "report.html"
 
@@ -69,6 +70,7 @@ Section = tuple[str, str, Callable[[RunFolder], str]]
 
 SECTIONS: tuple[Section, ...] = (
     ("gates", "Release gates", sections.gates),
+    ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
     ("throughput", "Throughput and errors over time", sections.throughput),
     ("funnels", "Funnels", sections.funnels),
