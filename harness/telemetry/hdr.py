@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
@@ -25,9 +25,9 @@ PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 INDEX_FILE = "index.json"
 
 
-@dataclass(frozen=True, order=True)
-class SeriesKey:
-    """What one histogram measures; `step == ""` means the whole journey iteration."""
+class SeriesKey(NamedTuple):
+    """What one histogram measures; `step == ""` means the whole journey iteration. (A named
+    tuple: two are built and hashed per iteration at load, and a tuple's hash is C.)"""
 
     target: str
     journey: str
@@ -150,7 +150,7 @@ class HdrStore:
         for key in self:
             name = _file_name(key)
             (folder / name).write_bytes(self._series[key].encode())
-            index.append({**key.__dict__, "file": name, "count": self.count(key)})
+            index.append({**key._asdict(), "file": name, "count": self.count(key)})
         (folder / INDEX_FILE).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
 
     @classmethod

@@ -46,7 +46,7 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 #: One ended span: (trace id, span id, parent span id or 0, name, kind, start ns, end ns,
 #: attributes, status code, status description, events as (name, ns, attributes)).
 Row = tuple[
-    int, int, int, str, int, int, int, dict[str, Any], int, str | None, list[tuple[Any, ...]]
+    int, int, int, str, int, int, int, dict[str, Any], int, str | None, tuple[tuple[Any, ...], ...]
 ]
 
 
@@ -217,13 +217,15 @@ class LightSpan(trace.Span):
                 context.span_id,
                 self._parent,
                 self._name,
-                self._kind.value,
+                self._kind._value_,  # `.value` is a descriptor call; this is a plain read
                 self._start,
                 self._end,
                 self._attributes,
-                self._status.value,
+                self._status._value_,
                 self._status_text,
-                self._events,
+                # A tuple of plain values: the garbage collector stops tracking it, and rows
+                # waiting for their batch no longer cost every collection a scan.
+                tuple(self._events),
             )
         )
 

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter, export_request, span_json
+from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
 from harness.telemetry.recorder import Row, read_spool
 
 POLL_S = 0.2
@@ -123,9 +123,7 @@ class SpoolExport:
         kept = self.sampler.sample(rows)
         if not kept:
             return
-        self.file.write(
-            export_request(self.resource_attributes, self.scope_name, [span_json(*r) for r in kept])
-        )
+        self.file.write(rows_to_otlp_json(self.resource_attributes, self.scope_name, kept))
         if self.otlp is not None:
             self.otlp.export([self._span(row) for row in kept])
 

@@ -192,7 +192,7 @@ class HttpClient:
         timeout: float | None = None,
     ) -> Response:
         """Send one request relative to the base URL and check its status."""
-        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+        url = _join(self.base_url, path) if "://" not in path else path
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
         final_headers = dict(self.headers)
@@ -280,24 +280,18 @@ class GeventTransport:
         import gevent
         from geventhttpclient.client import HTTPClient
 
-        parts = urlsplit(request.url)
-        secure = parts.scheme == "https"
-        port = parts.port or (443 if secure else 80)
-        key = (parts.scheme, parts.hostname or "", port)
+        key, target = _origin_and_target(request.url)
         client = self._clients.get(key)
         if client is None:
             client = HTTPClient(
                 key[1],
-                port,
-                ssl=secure,
+                key[2],
+                ssl=key[0] == "https",
                 concurrency=self.concurrency,
                 connection_timeout=self.connection_timeout,
                 network_timeout=request.timeout,
             )
             self._clients[key] = client
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
         deadline = gevent.Timeout(request.timeout)
         deadline.start()
         try:
@@ -349,6 +343,34 @@ def _excerpt(content: bytes, limit: int = 160) -> str:
         return ""
     text = content[:limit].decode("utf-8", errors="replace").replace("\n", " ")
     return f" (body: {text}{'…' if len(content) > limit else ''})"
+
+
+_JOINED: dict[tuple[str, str], str] = {}
+_SPLIT: dict[str, tuple[tuple[str, str, int], str]] = {}
+_CACHE_LIMIT = 4096
+
+
+def _origin_and_target(url: str) -> tuple[tuple[str, str, int], str]:
+    """((scheme, host, port), path?query) of a URL, cached like `_join`."""
+    found = _SPLIT.get(url)
+    if found is None:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if len(_SPLIT) >= _CACHE_LIMIT:
+            _SPLIT.clear()
+        found = _SPLIT[url] = ((parts.scheme, parts.hostname or "", port), target)
+    return found
+
+
+def _join(base_url: str, path: str) -> str:
+    """`path` under `base_url`, cached: journeys repeat their paths and `urljoin` is slow."""
+    url = _JOINED.get((base_url, path))
+    if url is None:
+        if len(_JOINED) >= _CACHE_LIMIT:
+            _JOINED.clear()
+        url = _JOINED[(base_url, path)] = urljoin(base_url, path.lstrip("/"))
+    return url
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}

@@ -3,6 +3,7 @@ traceparent on requests, the keep-failed sampler and the terminal tree."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from harness import journey
 from harness.telemetry import spans
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter, read_spans
+from harness.telemetry.otlp_json import OtlpJsonLinesExporter, read_spans, rows_to_otlp_json
 from harness.telemetry.recorder import LightTracerProvider, SpanSpool, read_spool
 from harness.telemetry.sidecar import SpoolExport
 from harness.telemetry.trace_view import load_traces, render, select_traces
@@ -180,3 +181,47 @@ def test_trace_tree_from_a_stored_file(tmp_path: Path) -> None:
     assert "├─ step first [api]" in text
     assert "└─ step second [mobile]" in text
     assert "GET /mobile/v2/broken" in text and "✗ 500" in text
+
+
+def test_otlp_json_text_encodes_every_value_kind_and_escapes_strings() -> None:
+    row = (
+        0xABC,
+        0x12,
+        0x34,
+        'GET /q?"x"',
+        2,  # SERVER in the API's enum
+        100,
+        250,
+        {"s": 'a "quoted"\nline é', "b": True, "i": 7, "f": 1.5, "l": ["x", 2]},
+        2,
+        "boom",
+        [("exception", 200, {"exception.type": "ValueError"})],
+    )
+    message = json.loads(rows_to_otlp_json({"service.name": "svc"}, "scope", [row]))
+    resource = message["resourceSpans"][0]
+    assert resource["resource"]["attributes"] == [
+        {"key": "service.name", "value": {"stringValue": "svc"}}
+    ]
+    span = resource["scopeSpans"][0]["spans"][0]
+    assert resource["scopeSpans"][0]["scope"] == {"name": "scope", "version": ""}
+    assert span["traceId"] == f"{0xABC:032x}" and span["spanId"] == f"{0x12:016x}"
+    assert span["parentSpanId"] == f"{0x34:016x}" and span["name"] == 'GET /q?"x"'
+    assert span["kind"] == 3 and span["status"] == {"code": 2, "message": "boom"}
+    assert (span["startTimeUnixNano"], span["endTimeUnixNano"]) == ("100", "250")
+    assert span["attributes"] == [
+        {"key": "s", "value": {"stringValue": 'a "quoted"\nline é'}},
+        {"key": "b", "value": {"boolValue": True}},
+        {"key": "i", "value": {"intValue": "7"}},
+        {"key": "f", "value": {"doubleValue": 1.5}},
+        {
+            "key": "l",
+            "value": {"arrayValue": {"values": [{"stringValue": "x"}, {"intValue": "2"}]}},
+        },
+    ]
+    assert span["events"] == [
+        {
+            "timeUnixNano": "200",
+            "name": "exception",
+            "attributes": [{"key": "exception.type", "value": {"stringValue": "ValueError"}}],
+        }
+    ]
