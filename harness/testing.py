@@ -72,8 +72,10 @@ def run_once(
     user: int = 0,
     iteration: int = 0,
     artifacts_dir: Path | None = None,
+    flags: dict[str, str] | None = None,
 ) -> tuple[IterationRecord, RecordingSink]:
-    """Run one iteration of `journey` with fakes; web steps start a real Chromium if used."""
+    """Run one iteration of `journey` with fakes; web steps start a real Chromium if used.
+    `flags` sets feature-flag values (`j.flags`, sent as `X-Feature-Flags`)."""
     spec = journey if isinstance(journey, Journey) else _spec_of(journey)
     sink = RecordingSink()
     settings = RunSettings(
@@ -81,6 +83,7 @@ def run_once(
         target=target or Target.from_base_url("http://shop.test", name="fake"),
         artifacts_dir=artifacts_dir or Path(tempfile.mkdtemp(prefix="harness-artifacts-")),
         seed=seed,
+        flags=dict(flags or {}),
     )
     with browser_host_for() as browser:
         virtual_user = VirtualUser(

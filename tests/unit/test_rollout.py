@@ -216,3 +216,65 @@ def test_hooks_report_timeouts_and_unreachable_urls() -> None:
     assert not slow.ok and "timed out" in slow.detail
     gone = call_hook("on_stage", "http://127.0.0.1:9/hook", {"decision": "start"}, timeout_s=1)
     assert not gone.ok and "could not reach" in gone.detail
+
+
+def test_journeys_read_flags_and_requests_carry_them() -> None:
+    from harness.testing import FakeTransport, json_response, run_once
+
+    seen: list[str] = []
+
+    def checkout(j: Any) -> None:
+        with j.step("pay", on="api"):
+            path = "/orders/v2" if j.flags.enabled("new_checkout") else "/orders"
+            seen.append(path)
+            j.api.post(path, json={}, expect=201)
+
+    transport = FakeTransport(lambda request: json_response(201, {}))
+    record, _ = run_once(checkout, transport=transport, flags={"new_checkout": "on"})
+    assert record.outcome is Outcome.PASSED and seen == ["/orders/v2"]
+    assert transport.requests[0].headers[FLAG_HEADER] == "new_checkout=on"
+    plain = FakeTransport(lambda request: json_response(201, {}))
+    run_once(checkout, transport=plain)
+    assert seen[-1] == "/orders" and FLAG_HEADER not in plain.requests[0].headers
+
+
+class _Receiver:
+    """A real HTTP server on loopback that keeps the JSON bodies POSTed to it."""
+
+    def __init__(self, status: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                received.append(json.loads(body))
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"noted")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/rollout"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhooks_receive_the_event_and_a_refusal_is_a_failure() -> None:
+    accepting, refusing = _Receiver(200), _Receiver(503)
+    try:
+        ok = call_hook("on_promote", accepting.url, {"decision": "promote", "stage": 2})
+        assert ok.ok and ok.detail == "HTTP 200 noted"
+        assert accepting.received == [{"decision": "promote", "stage": 2}]
+        refused = call_hook("on_stage", refusing.url, {"decision": "widen"})
+        assert not refused.ok and refused.detail.startswith("HTTP 503")
+    finally:
+        accepting.close()
+        refusing.close()
