@@ -93,7 +93,7 @@ def execute(
         merge_traces_on_exit(run_path, stack, options)
         chosen = targets(options, config, stack, run_path)
         for target in chosen:
-            _check_allowed(target)
+            _check_allowed(target, getattr(options, "allow_production", []))
             check_reachable(target)
         plan = _plan(options, inputs.seed, chosen, run_id, str(inputs.results_root), config)
         if customize is not None:
@@ -346,8 +346,14 @@ def _describe(plan: LoadPlan) -> str:
     return f"{shape}, {plan.browser_users} browser users per process, {procs}"
 
 
-def _check_allowed(target: Target) -> None:
-    """Load goes to loopback, or to targets marked `allow_load = true` in harness.toml."""
+def _check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:
+    """Load goes to loopback, or to targets marked `allow_load = true` in harness.toml; a target
+    marked `production = true` also needs `--allow-production NAME`."""
+    if target.production and target.name not in allow_production:
+        raise UsageError(
+            f"refusing to send load to {target.name!r}: it is marked production in harness.toml. "
+            f"If you mean it, name it: --allow-production {target.name}"
+        )
     if target.allow_load:
         return
     outside = sorted(h for h in target.hosts if h not in LOOPBACK)

@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="web journeys at once, per process",
     )
     shape.add_argument("--max-iterations", type=int, default=1_000_000, help="hard bound")
+    parser.add_argument(
+        "--allow-production",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="send load to a target marked `production = true` in harness.toml; name it",
+    )
     shape.add_argument(
         "--step-sample-rate",
         type=float,
