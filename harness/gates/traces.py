@@ -23,15 +23,15 @@ from harness.gates.outcome import Decision, Evidence, GateOutcome
 from harness.gates.rules import GateBase
 from harness.gates.values import parse_share
 
-# The field order of harness.telemetry.otlp_json, which writes every span file of a run (the
-# harness's and the sandbox's): a regex scan is about 7 times faster than parsing 150 MB of JSON.
+# The field order of the OTLP JSON lines the harness and the sandbox write (ids, the parent's id
+# before or after the name, then kind and start): a regex scan is about 7 times faster than
+# parsing 150 MB of JSON.
+_IDS = rb'"traceId":"([0-9a-f]{32})","spanId":"[0-9a-f]{16}",(?:"parentSpanId":"[0-9a-f]{16}",)?'
 _JOURNEY = re.compile(
-    rb'"traceId":"([0-9a-f]{32})","spanId":"[0-9a-f]{16}","name":"journey [^"]*","kind":\d,'
-    rb'"startTimeUnixNano":"(\d+)"[^\]]*?"harness\.target","value":\{"stringValue":"([^"]*)"'
+    _IDS + rb'"name":"journey [^"]*","kind":\d,"startTimeUnixNano":"(\d+)"'
+    rb'[^\]]*?"harness\.target","value":\{"stringValue":"([^"]*)"'
 )
-_SERVER = re.compile(
-    rb'"traceId":"([0-9a-f]{32})","spanId":"[0-9a-f]{16}","name":"[^"]*","kind":2,'
-)
+_SERVER = re.compile(_IDS + rb'"name":"[^"]*","kind":2,')
 
 
 @dataclass(frozen=True)

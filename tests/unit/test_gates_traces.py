@@ -13,13 +13,17 @@ from harness.gates.traces import TraceCompletenessGate, TraceJoin, read_trace_jo
 from harness.telemetry.hdr import HdrStore
 
 
-def _span(trace: str, name: str, kind: int, start: int, target: str | None = None) -> dict:
+def _span(
+    trace: str, name: str, kind: int, start: int, target: str | None = None, parent: str = ""
+) -> dict:
     attributes = [{"key": "user_agent.synthetic.type", "value": {"stringValue": "test"}}]
     if target is not None:
         attributes.append({"key": "harness.target", "value": {"stringValue": target}})
+    ids = {"traceId": trace, "spanId": "0123456789abcdef"}
+    if parent:  # the span writers differ on where the parent's id goes: before the name here
+        ids["parentSpanId"] = parent
     return {
-        "traceId": trace,
-        "spanId": "0123456789abcdef",
+        **ids,
         "name": name,
         "kind": kind,
         "startTimeUnixNano": str(start),
@@ -48,7 +52,9 @@ def test_read_trace_joins_from_the_run_file_and_unmerged_parts(tmp_path: Path) -
     ]
     (tmp_path / "traces.jsonl").write_text(_line(harness_spans) + '{"torn": ')
     (tmp_path / "traces").mkdir()
-    server = [_span(f"{i:032x}", "POST /api/v1/orders", 2, 1) for i in (0, 2)]
+    server = [_span(f"{0:032x}", "POST /api/v1/orders", 2, 1)]  # parent's id at the end
+    server[0]["parentSpanId"] = "fedcba9876543210"
+    server.append(_span(f"{2:032x}", "GET /api/v1/orders", 2, 1, parent="fedcba9876543210"))
     (tmp_path / "traces" / "sandbox-baseline.jsonl").write_text(_line(server))
     joins = sorted(read_trace_joins(tmp_path), key=lambda j: j.started_at)
     assert [j.joined for j in joins] == [True, False, True, False]
