@@ -22,6 +22,7 @@ from opentelemetry.context import Context
 from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord, Touchpoint
+from harness.redact import redact
 from harness.targets import Target
 from harness.telemetry import spans
 
@@ -155,14 +156,17 @@ class Step:
 
 
 def classify(exc: BaseException, journey: Journey) -> tuple[ErrorKind, str]:
-    """The error kind and message for an exception raised inside a step."""
+    """The error kind and message (secrets redacted) for an exception raised inside a step."""
     if isinstance(exc, StepError):
-        return exc.kind, str(exc)
+        return exc.kind, redact(str(exc))
     if isinstance(exc, AssertionError):
-        return ErrorKind.ASSERTION, str(exc) or f"assertion failed at {_journey_frame(exc)}"
+        return ErrorKind.ASSERTION, redact(str(exc)) or f"assertion failed at {_journey_frame(exc)}"
     return (
         ErrorKind.JOURNEY,
-        f"error in journey `{journey.name}` at {_journey_frame(exc)}: {type(exc).__name__}: {exc}",
+        redact(
+            f"error in journey `{journey.name}` at {_journey_frame(exc)}: "
+            f"{type(exc).__name__}: {exc}"
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from harness.redact import redact_url
 from harness.sandbox.routes import ROUTES
 
 __all__ = ["BAGGAGE_KEYS", "TracingMiddleware", "server_address"]
@@ -67,7 +68,7 @@ class TracingMiddleware:
         }
         query: bytes = scope.get("query_string", b"")
         if query:
-            attributes["url.query"] = query.decode("latin-1")
+            attributes["url.query"] = redact_url("?" + query.decode("latin-1"))[1:]
         agent = headers.get("user-agent")
         if agent is not None:
             attributes["user_agent.original"] = agent

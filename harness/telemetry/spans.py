@@ -19,6 +19,8 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanContext, SpanKind, Status, StatusCode
 
+from harness.redact import redact, redact_url
+
 TRACER_NAME = "journey-harness"
 SYNTHETIC = {"user_agent.synthetic.type": "test"}
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(?=/|$)")
@@ -27,7 +29,7 @@ _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(
 _CACHE_LIMIT = 4096
 _tracer_in_use: trace.Tracer | None = None
 _baggage_headers: dict[tuple[tuple[str, object], ...], str] = {}
-_templates: dict[str, tuple[str, str, int]] = {}
+_templates: dict[str, tuple[str, str, int, str]] = {}
 _journey_baggage: dict[tuple[str, str], Context] = {}  # contexts are immutable: shared safely
 
 
@@ -120,7 +122,7 @@ def start_request(
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN
-    template, host, port = _url_parts(url)
+    template, host, port, safe_url = _url_parts(url)
     span = tracer.start_span(
         f"{method} {template}",
         context=parent,
@@ -128,7 +130,7 @@ def start_request(
         attributes={
             **SYNTHETIC,
             "http.request.method": method,
-            "url.full": url,
+            "url.full": safe_url,
             "url.template": template,
             "server.address": host,
             "server.port": port,
@@ -138,13 +140,14 @@ def start_request(
     return span
 
 
-def _url_parts(url: str) -> tuple[str, str, int]:
-    """(url.template, server.address, server.port) of a URL, cached: journeys repeat URLs."""
+def _url_parts(url: str) -> tuple[str, str, int, str]:
+    """(url.template, server.address, server.port, url.full with secrets redacted) of a URL,
+    cached: journeys repeat URLs."""
     found = _templates.get(url)
     if found is None:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = (url_template(parts.path), parts.hostname or "", port)
+        found = (url_template(parts.path), parts.hostname or "", port, redact_url(url))
         if len(_templates) >= _CACHE_LIMIT:
             _templates.clear()
         _templates[url] = found
@@ -203,7 +206,7 @@ def end_span(span: Span, error_type: str | None = None, message: str | None = No
         return
     if error_type is not None:
         span.set_attribute("error.type", error_type)
-        span.set_status(Status(StatusCode.ERROR, message))
+        span.set_status(Status(StatusCode.ERROR, redact(message) if message else message))
     span.end()
 
 

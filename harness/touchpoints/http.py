@@ -25,6 +25,7 @@ from harness.errors import (
     StepTimeout,
 )
 from harness.records import RequestRecord
+from harness.redact import redact, redact_url
 from harness.telemetry import spans
 
 T = TypeVar("T")
@@ -259,10 +260,10 @@ class HttpClient:
             self.observer(
                 RequestRecord(
                     method=request.method,
-                    url=request.url,
+                    url=redact_url(request.url),
                     status=status,
                     duration_ms=_ms_since(started),
-                    error=error,
+                    error=redact(error) if error else None,
                 )
             )
 

@@ -33,6 +33,7 @@ from harness.errors import (
     UsageError,
 )
 from harness.records import RequestRecord
+from harness.redact import redact, redact_url
 from harness.telemetry import spans
 
 if TYPE_CHECKING:
@@ -341,7 +342,12 @@ class WebSession:
         timing = request.timing
         duration = max(0.0, float(timing.get("responseEnd", -1)))
         self._requests.append(
-            RequestRecord(method=request.method, url=request.url, status=None, duration_ms=duration)
+            RequestRecord(
+                method=request.method,
+                url=redact_url(request.url),
+                status=None,
+                duration_ms=duration,
+            )
         )
 
     def _on_request_failed(self, request: Any) -> None:
@@ -350,10 +356,10 @@ class WebSession:
         self._requests.append(
             RequestRecord(
                 method=request.method,
-                url=request.url,
+                url=redact_url(request.url),
                 status=None,
                 duration_ms=0.0,
-                error=request.failure or "failed",
+                error=redact(request.failure or "failed"),
             )
         )
 

@@ -1,0 +1,81 @@
+"""Secrets out of everything a run writes: `steps.jsonl`, traces, reports and JUnit.
+
+Redacted wherever the harness turns something it saw into text it keeps: request URLs (query
+parameters with a sensitive name), step and iteration messages (which quote response bodies),
+and span attributes and messages. What counts as a secret: values of `Authorization`, `Cookie`
+and `Set-Cookie`; bearer and basic credentials; values of keys named like a token, password,
+secret, API key, session, card number or security code (in query strings, forms, JSON and
+`key: value` text); and card numbers (13–19 digits passing the Luhn check), kept as their last
+four digits.
+"""
+
+from __future__ import annotations
+
+import re
+
+REDACTED = "[redacted]"
+
+_NAME = (
+    r"(?:access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|token|password|passwd|"
+    r"pwd|secret|client[_-]?secret|api[_-]?key|apikey|session(?:[_-]?id)?|card[_-]?number|"
+    r"cardnumber|pan|cvc|cvv|security[_-]?code)"
+)
+_HEADER = re.compile(
+    r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie)(\s*[:=]\s*)([^\n]+)"
+)
+_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_JSON_PAIR = re.compile(rf'(?i)("{_NAME}"\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.]*)')
+_KEY_VALUE = re.compile(rf"(?i)(?<![\w-])({_NAME})(=|:\s*)([^\s&;,\"']+)")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_QUERY_NAME = re.compile(rf"(?i)^{_NAME}$")
+
+
+def redact(text: str) -> str:
+    """`text` with every secret it holds replaced."""
+    if not text:
+        return text
+    text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _JSON_PAIR.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    return _CARD.sub(_card, text)
+
+
+def redact_url(url: str) -> str:
+    """`url` with the values of sensitive query parameters replaced (and any card number)."""
+    if "?" not in url:
+        return url if not _CARD.search(url) else _CARD.sub(_card, url)
+    found = _URLS.get(url)
+    if found is None:
+        base, _, query = url.partition("?")
+        query, hash_mark, fragment = query.partition("#")
+        pairs = []
+        for pair in query.split("&"):
+            name, equals, _value = pair.partition("=")
+            pairs.append(f"{name}={REDACTED}" if equals and _QUERY_NAME.match(name) else pair)
+        found = _CARD.sub(_card, f"{base}?{'&'.join(pairs)}{hash_mark}{fragment}")
+        if len(_URLS) >= _URLS_LIMIT:
+            _URLS.clear()
+        _URLS[url] = found
+    return found
+
+
+_URLS: dict[str, str] = {}
+_URLS_LIMIT = 4096
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if not 13 <= len(digits) <= 19 or not _luhn(digits):
+        return match.group(0)
+    return f"••••{digits[-4:]}"
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0

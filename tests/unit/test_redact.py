@@ -1,0 +1,90 @@
+"""Secrets never reach what a run writes: the redaction rules, and the records and spans of a
+failed journey whose request and response carry secrets (JUnit and the report are built from
+those records and spans)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import journey
+from harness.redact import REDACTED, redact, redact_url
+from harness.telemetry import spans
+from harness.telemetry.recorder import LightTracerProvider, SpanSpool
+from harness.telemetry.sidecar import SpoolExport
+from harness.testing import FakeTransport, json_response, run_once
+
+CARD = "4111 1111 1111 1111"
+SECRETS = ("s3cr3t-tok", "hunter2", "4111111111111111", CARD, "sess-XYZ", "abcdef123456")
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        ("Authorization: Bearer abcdef123456", "Authorization: ", "abcdef123456"),
+        ("sent bearer abcdef123456 to /x", "sent bearer", "abcdef123456"),
+        ('{"password": "hunter2", "name": "Ann"}', '"name": "Ann"', "hunter2"),
+        ('{"card_number":"4111111111111111"}', '"card_number"', "4111111111111111"),
+        ("token=s3cr3t-tok&page=2", "page=2", "s3cr3t-tok"),
+        ("Cookie: session=sess-XYZ; theme=dark", "Cookie: ", "sess-XYZ"),
+        (f"card {CARD} declined", "••••1111 declined", CARD),
+        ("api_key: abc-def-ghi", "api_key: ", "abc-def-ghi"),
+    ],
+)
+def test_redact_removes_the_secret_and_keeps_the_rest(text: str, kept: str, gone: str) -> None:
+    cleaned = redact(text)
+    assert gone not in cleaned and kept in cleaned
+
+
+def test_redact_leaves_ordinary_numbers_and_ids_alone() -> None:
+    text = "order 1234567890123 of 2026-11-29 took 1234 ms; trace 4bf92f3577b34da6a3ce929d0e0e4736"
+    assert redact(text) == text  # 13 digits but not a Luhn-valid card; ids are hex
+
+
+def test_redact_url_masks_sensitive_query_values_only() -> None:
+    url = "http://shop.test/api/v1/orders?page=2&access_token=s3cr3t-tok&sort=asc#top"
+    assert (
+        redact_url(url)
+        == f"http://shop.test/api/v1/orders?page=2&access_token={REDACTED}&sort=asc#top"
+    )
+    assert redact_url("http://shop.test/products/42") == "http://shop.test/products/42"
+
+
+def leaky(request):  # a server that echoes secrets in a 500
+    body = {"error": f"card {CARD} declined", "password": "hunter2", "session": "sess-XYZ"}
+    return json_response(500, body)
+
+
+@journey
+def pay_with_secrets(j):
+    with j.step("pay", on="api"):
+        j.api.bearer("abcdef123456")
+        j.api.post("/payments?token=s3cr3t-tok", json={"card_number": CARD.replace(" ", "")})
+
+
+def test_records_and_spans_of_a_failed_step_hold_no_secret(tmp_path: Path) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    spans.use_provider(LightTracerProvider(spool))
+    try:
+        record, sink = run_once(pay_with_secrets, transport=FakeTransport(leaky))
+    finally:
+        spans.use_provider(None)
+        spool.close()
+    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "t"})
+    with open(spool.path, "rb") as handle:
+        export.follow(handle)
+    export.shutdown()
+    written = {
+        "steps": "\n".join(s.model_dump_json() for s in sink.steps),
+        "iteration": record.model_dump_json(),
+        "traces": (tmp_path / "traces.jsonl").read_text(),
+    }
+    assert record.outcome == "failed" and "declined" in record.message
+    for name, text in written.items():
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} leaked into {name}"
+    assert "••••1111" in written["iteration"]
+    request = json.loads(written["steps"])["requests"][0]
+    assert request["url"].endswith(f"/payments?token={REDACTED}")
