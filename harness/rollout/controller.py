@@ -109,6 +109,11 @@ class RolloutController:
     def start(self) -> bool:
         """Begin at the first share: call `on_stage` with decision `start`; False if it failed
         (nothing has run yet, so nothing needs rolling back)."""
+        # Judge an empty window once, before any traffic: the gates import their statistics
+        # (scipy) on first use, which would otherwise stall the first stage's decision.
+        evaluate(
+            window_data([], baseline=self.baseline.name, candidate=self.candidate.name), self.gates
+        )
         now = time.time()
         self.record.started_at = now
         self.stage_started = now
@@ -141,6 +146,9 @@ class RolloutController:
             return data, evaluate(data, self.gates, elapsed_s=elapsed)
 
         data, verdict = self.offload(judge)
+        # The share changes only now: iterations that started while the gates were judging ran
+        # at the old share and must not count in the next stage's window.
+        decided = time.time()
         last_judged = self.stage + 1 >= len(self.shares) - 1
         if verdict.decision is Decision.FAIL:
             decision, next_share = StageDecision.ROLLBACK, 0.0
@@ -152,26 +160,27 @@ class RolloutController:
         else:
             decision, next_share = StageDecision.HOLD, share
         stage = self._stage_record(data, verdict, decision, share, next_share, now)
+        stage = stage.model_copy(update={"judge_s": round(decided - now, 3)})
         self.record.stages.append(stage)
         self.verdict = verdict
         if decision is StageDecision.EXTEND:
             self.look += 1
-            self.deadline = now + self.stage_duration_s
+            self.deadline = decided + self.stage_duration_s
             self._hook("on_stage", self._event(decision, stage))
             return
         if decision is StageDecision.WIDEN:
             self.stage += 1
             self.look = 1
-            self.stage_started = now
-            self.deadline = now + self.stage_duration_s
-            self.window.restart(now)
             self._apply(next_share)
+            self.stage_started = decided
+            self.deadline = decided + self.stage_duration_s
+            self.window.restart(decided)
             self._hook("on_stage", self._event(decision, stage))
             return
         self._apply(next_share)
-        self.record.decided_at = now
+        self.record.decided_at = decided
         if decision is StageDecision.ROLLBACK:
-            self._time_detection(now)
+            self._time_detection(decided)
             self._finish(RolloutOutcome.ROLLED_BACK, verdict.reasons[:3], "rolled back")
             event = self._event(decision, stage)
             self._hook("on_rollback", event, roll_back_on_failure=False)

@@ -89,6 +89,7 @@ class StageRecord(BaseModel):
     baseline: Cohort
     candidate: Cohort
     min_candidate_samples: int  #: the fewest candidate samples of any series judged
+    judge_s: float = 0.0  #: how long the gates took (the old share ran on meanwhile)
     decision: StageDecision
     next_share: float
     reasons: list[str] = Field(default_factory=list)

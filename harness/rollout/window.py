@@ -7,9 +7,23 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from harness.gates.data import RunData
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+
+
+class WindowData(RunData):
+    """`RunData` of records held in memory: a series' samples are its recorded durations
+    themselves (exact, and read at once rather than walked out of an HDR histogram, which
+    took seconds per stage in pure Python while the users waited)."""
+
+    raw: dict[tuple[str, str, str, str], list[float]]
+
+    def samples(self, target: str, journey: str, step: str, touchpoint: str) -> np.ndarray:
+        """Every recorded duration (ms) of a series."""
+        return np.array(self.raw.get((target, journey, step, touchpoint), ()), dtype=float)
 
 
 def window_data(
@@ -18,11 +32,12 @@ def window_data(
     baseline: str | None,
     candidate: str,
     meta: dict[str, Any] | None = None,
-) -> RunData:
+) -> WindowData:
     """HDR histograms, per-journey and per-second tallies, step failures, per-second points,
     step order and example traces of `records`, for baseline against candidate."""
     kept = list(records)
     hdr = HdrStore()
+    raw: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
     journeys: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     failures: dict[tuple[str, str, str, str], int] = defaultdict(int)
     seconds: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
@@ -30,10 +45,12 @@ def window_data(
         if isinstance(record, StepRecord):
             key = SeriesKey(record.target, record.journey, record.step, record.touchpoint.value)
             hdr.record(key, record.duration_ms)
+            raw[(key.target, key.journey, key.step, key.touchpoint)].append(record.duration_ms)
             if record.outcome is Outcome.FAILED:
                 failures[(key.target, key.journey, key.step, key.touchpoint)] += 1
             continue
         hdr.record(SeriesKey(record.target, record.journey, ITERATION, ""), record.duration_ms)
+        raw[(record.target, record.journey, ITERATION, "")].append(record.duration_ms)
         failed = int(record.outcome is Outcome.FAILED)
         for tally in (
             journeys[(record.target, record.journey)],
@@ -41,7 +58,7 @@ def window_data(
         ):
             tally[0] += 1
             tally[1] += failed
-    data = RunData(
+    data = WindowData(
         candidate=candidate,
         baseline=baseline,
         hdr=hdr,
@@ -57,6 +74,7 @@ def window_data(
         ],
         meta=meta or {},
     )
+    data.raw = dict(raw)
     # The same reading of step records as a stored run's (points, order, example traces).
     data._absorb_records(kept)
     return data
