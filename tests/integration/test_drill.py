@@ -1,0 +1,152 @@
+"""`harness drill` on the sandbox, through real drill proxies, with real Locust: the default gates
+catch each fault of the issue and report when; a fault no gate catches exits 1; A/A runs raise no
+false alarm; a bad spec is a usage error. API-only journeys and short runs keep each under a
+minute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0", "--users", "6"]
+
+
+def drill(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    result = run_cli("drill", "--sandbox", *PROTOCOL, *args, "--results", str(tmp_path))
+    output = result.out + result.err
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(folders) == 1, output[-3000:]
+    record = json.loads((folders[0] / "drill.json").read_text())
+    assert (folders[0] / "report.html").is_file() and (folders[0] / "summary.md").is_file()
+    return result.code, record, output
+
+
+def hit(finding: dict, kind: str) -> dict:
+    return next(g for g in finding["gates"] if g["kind"] == kind)
+
+
+def test_uniform_latency_of_a_fifth_on_one_step_is_caught(tmp_path: Path) -> None:
+    # The sandbox's pay step takes ~5 ms, all of it noise on a shared 2-core machine; give its
+    # route a realistic 30 ms of service time on both sides, then slow the candidate's by 20%.
+    code, record, output = drill(
+        tmp_path,
+        "--duration",
+        "34s",
+        "--regression",
+        "latency:api.orders.create=+30ms",
+        "--fault",
+        "latency:api.orders.create=+20%",
+    )
+    assert code == 0, output[-3000:]
+    (finding,) = record["faults"]
+    kayenta = hit(finding, "mann_whitney")
+    assert kayenta["decision"] == "fail" and "`pay`" in kayenta["summary"]
+    assert kayenta["detected_after_s"] is not None
+    assert finding["proxy_applied"] > 100
+    assert "PASS: every fault was caught" in output
+
+
+def test_tail_latency_on_a_tenth_of_one_route_is_caught_by_tail_shift(tmp_path: Path) -> None:
+    code, record, output = drill(
+        tmp_path,
+        "--duration",
+        "20s",
+        "--fault",
+        "latency:api.orders.create=+300ms@10%",
+        "--expect",
+        "tail_shift",
+    )
+    assert code == 0, output[-3000:]
+    (finding,) = record["faults"]
+    assert finding["caught_by"] == ["tail latency per step (p95, p99)"]
+    assert 0 < hit(finding, "tail_shift")["detected_after_s"] <= 20
+    assert "coverage:" in output and "tail_shift" in output
+
+
+def test_two_percent_errors_on_one_route_are_caught(tmp_path: Path) -> None:
+    code, record, output = drill(
+        tmp_path, "--duration", "20s", "--fault", "errors:mobile.orders.create=2%"
+    )
+    assert code == 0, output[-3000:]
+    (finding,) = record["faults"]
+    caught = {g["kind"]: g["detected_after_s"] for g in finding["gates"] if g["decision"] == "fail"}
+    assert {"relative", "sequential"} & set(caught), finding
+    assert all(seconds is not None for seconds in caught.values())
+
+
+def test_a_blocked_funnel_step_is_caught_by_the_funnel_gate(tmp_path: Path) -> None:
+    code, record, output = drill(
+        tmp_path, "--duration", "15s", "--fault", "funnel:checkout=20%", "--expect", "funnel"
+    )
+    assert code == 0, output[-3000:]
+    (finding,) = record["faults"]
+    funnel = hit(finding, "funnel")
+    assert funnel["decision"] == "fail" and funnel["detected_after_s"] is not None
+
+
+def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -> None:
+    code, record, output = drill(
+        tmp_path,
+        "--duration",
+        "15s",
+        "--fault",
+        "traceparent:*=drop",
+        "--expect",
+        "trace_completeness",
+    )
+    assert code == 0, output[-3000:]
+    (finding,) = record["faults"]
+    traces = hit(finding, "trace_completeness")
+    assert traces["decision"] == "fail" and "→ 0.0%" in traces["summary"]
+    assert traces["detected_after_s"] is not None
+    # the fault touched tracing only: no latency, error or conversion gate tripped
+    assert finding["caught_by"] == ["trace completeness vs baseline"]
+
+
+def test_a_fault_in_a_window_is_detected_and_the_gates_recover(tmp_path: Path) -> None:
+    code, record, output = drill(
+        tmp_path, "--duration", "20s", "--fault", "funnel:checkout=30%,after=3s,for=6s"
+    )
+    assert code == 0, output[-3000:]
+    (finding,) = record["faults"]
+    assert finding["window_s"] == 6.0
+    funnel = hit(finding, "funnel")
+    assert funnel["decision"] == "fail"
+    assert funnel["detected_after_s"] is not None and funnel["recovered_after_s"] is not None
+    assert "passed again" in output
+
+
+def test_a_fault_the_expected_gate_misses_exits_1_naming_it(tmp_path: Path) -> None:
+    code, record, output = drill(
+        tmp_path,
+        "--duration",
+        "8s",
+        "--fault",
+        "jitter:api.products.get=1ms",
+        "--expect",
+        "trace_completeness",
+    )
+    assert code == 1, output[-3000:]
+    assert record["faults"][0]["caught"] is False
+    assert "the gates are blind to jitter:api.products.get=1ms" in output
+
+
+def test_aa_runs_raise_no_false_alarm(tmp_path: Path) -> None:
+    code, record, output = drill(tmp_path, "--aa", "--runs", "2", "--duration", "10s")
+    assert code == 0, output[-3000:]
+    assert [run["decision"] for run in record["aa"]].count("fail") == 0
+    assert len(record["aa"]) == 2
+    assert "A/A: 2 runs" in output
+
+
+def test_a_malformed_fault_spec_is_a_usage_error() -> None:
+    result = run_cli("drill", "--sandbox", "--fault", "latency:api.orders.create=fast")
+    assert result.code == 2
+    assert "is not a duration" in result.err and "Example:" in result.err
+    assert "Traceback" not in result.err
