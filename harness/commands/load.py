@@ -87,6 +87,11 @@ def execute(
     if options.worker:
         return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
     config = inputs.config
+    # A malformed duration or stage list is the user's mistake (exit 2): say so before any
+    # target is started or reached.
+    parse_duration(options.duration)
+    if options.steps:
+        parse_stages(options.steps)
     with ExitStack() as stack:
         run_id = new_run_id(mode)
         run_path = inputs.results_root / run_id

@@ -97,7 +97,7 @@ def parse_gates(raw: list[dict[str, Any]], *, where: str = "harness.toml") -> li
     for index, table in enumerate(raw, start=1):
         label = f"{where}: gate #{index}" + (f" ({table['name']!r})" if "name" in table else "")
         kind = table.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             close = difflib.get_close_matches(str(kind), KINDS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise SpecError(
