@@ -32,7 +32,8 @@ from harness.targets import Target, check_url
 
 #: Used by rollouts when harness.toml configures no gates: a stage's window is short and its
 #: candidate cohort small, so no per-second Kayenta points and no p99; minimums via
-#: `--min-samples` (default 100 per series and side).
+#: `--min-samples` (default 100 per series and side). Gates with `abort = true` that count
+#: (the anytime-valid error split) are also judged every second during a stage.
 ROLLOUT_GATES: list[dict[str, Any]] = [
     {
         "kind": "relative",
@@ -42,7 +43,13 @@ ROLLOUT_GATES: list[dict[str, Any]] = [
         "critical": True,
         "group": "errors",
     },
-    {"kind": "sequential", "name": "error split (anytime-valid)", "alpha": 0.01, "group": "errors"},
+    {
+        "kind": "sequential",
+        "name": "error split (anytime-valid)",
+        "alpha": 0.01,
+        "group": "errors",
+        "abort": True,  # looked at every second of a stage: a breach rolls back at once
+    },
     {
         "kind": "relative",
         "name": "journey latency (p50)",
@@ -272,7 +279,7 @@ def timeline_lines(record: RolloutRecord) -> list[str]:
         lines.append(
             f"  {s.stage}. {s.share:g}% look {s.look} [{s.started_s:.0f}–{s.ended_s:.0f} s] "
             f"samples {s.baseline.iterations} baseline / {s.candidate.iterations} candidate · "
-            f"{detail} → {s.decision.value}"
+            f"{detail} → {s.decision.value}{' (early, by a live gate)' if s.early else ''}"
             + (f" to {s.next_share:g}%" if s.next_share != s.share else "")
         )
     for call in record.hooks:

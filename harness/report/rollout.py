@@ -55,6 +55,8 @@ def stage_timeline(run: RunFolder) -> str:
         decision = str(s["decision"])
         badge = _BADGE.get(decision, "fail")
         move = f" → {s['next_share']:g}%" if s["next_share"] != s["share"] else ""
+        if s.get("early"):
+            move += " (early, by a live gate)"
         rows.append(
             f"<tr><td class=num>{s['stage']}</td><td class=num>{s['share']:g}%</td>"
             f"<td class=num>{s['look']}</td>"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.engine.collector import LoadAggregator
+from harness.gates.abort import live_gates
 from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
@@ -99,6 +100,9 @@ class RolloutController:
         self.stage_started = 0.0
         self.deadline = 0.0
         self.verdict: Verdict | None = None  #: the gates' verdict at the deciding look
+        #: gates marked `abort = true` that can be judged on counts alone (the anytime-valid
+        #: error split): looked at every second during a stage, a breach rolls back at once
+        self.live = live_gates(self.gates)
         self.stopped: str | None = None
 
     @property
@@ -129,12 +133,25 @@ class RolloutController:
         if self.stopped is not None:
             return self.stopped
         now = time.time()
-        if now < self.deadline:
-            return None
-        self._judge(now)
+        if now >= self.deadline:
+            self._judge(now)
+        elif self.live and self._breached():
+            self._judge(now, early=True)
         return self.stopped
 
-    def _judge(self, now: float) -> None:
+    def _breached(self) -> bool:
+        """Whether a live gate fails on the iterations of the stage so far."""
+        iterations = [r for r in self.window.records if isinstance(r, IterationRecord)]
+        data = window_data(iterations, baseline=self.baseline.name, candidate=self.candidate.name)
+        for gate in self.live:
+            try:
+                if gate.evaluate(data).decision is Decision.FAIL:
+                    return True
+            except Exception:  # a live gate that cannot judge yet must never stop the rollout
+                continue
+        return False
+
+    def _judge(self, now: float, *, early: bool = False) -> None:
         share = self.shares[self.stage]
         records = list(self.window.records)
         elapsed = round(now - self.record.started_at, 3)
@@ -160,7 +177,7 @@ class RolloutController:
         else:
             decision, next_share = StageDecision.HOLD, share
         stage = self._stage_record(data, verdict, decision, share, next_share, now)
-        stage = stage.model_copy(update={"judge_s": round(decided - now, 3)})
+        stage = stage.model_copy(update={"judge_s": round(decided - now, 3), "early": early})
         self.record.stages.append(stage)
         self.verdict = verdict
         if decision is StageDecision.EXTEND:

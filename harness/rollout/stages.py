@@ -90,6 +90,7 @@ class StageRecord(BaseModel):
     candidate: Cohort
     min_candidate_samples: int  #: the fewest candidate samples of any series judged
     judge_s: float = 0.0  #: how long the gates took (the old share ran on meanwhile)
+    early: bool = False  #: decided before the stage's end, by a live gate (`abort = true`)
     decision: StageDecision
     next_share: float
     reasons: list[str] = Field(default_factory=list)

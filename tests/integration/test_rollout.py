@@ -85,6 +85,22 @@ def test_a_regression_under_load_rolls_back_with_enough_evidence(tmp_path: Path)
     assert "rolled back at" in output
 
 
+def test_errors_roll_back_early_on_the_anytime_valid_split(tmp_path: Path) -> None:
+    """The error split is looked at every second of a stage: a candidate failing one order in
+    ten is rolled back long before its 40 s stage would end."""
+    code, record, output = rollout(
+        tmp_path,
+        *("--users", "8", "--stages", "50,100", "--stage-duration", "40s"),
+        *("--regression", "errors:*.orders.create=10%"),
+    )
+    assert (code, record["outcome"]) == (1, "rolled_back"), output[-3000:]
+    look = record["stages"][-1]
+    assert look["early"] and look["decision"] == "rollback" and look["ended_s"] < 30
+    split = next(g for g in look["gates"] if g["name"] == "error split (anytime-valid)")
+    assert split["decision"] == "fail"
+    assert "early, by a live gate" in output
+
+
 def test_a_failing_hook_stops_the_rollout_before_any_load(tmp_path: Path) -> None:
     result = run_cli(
         "rollout",

@@ -278,3 +278,26 @@ def test_webhooks_receive_the_event_and_a_refusal_is_a_failure() -> None:
     finally:
         accepting.close()
         refusing.close()
+
+
+def test_a_live_error_split_rolls_back_before_the_stage_ends(tmp_path: Path) -> None:
+    applied: list[float] = []
+    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True}])
+    controller = RolloutController(
+        shares=[50, 100],
+        stage_duration_s=3600.0,
+        max_extensions=0,
+        gates=gates,
+        baseline=BASE,
+        candidate=CAND,
+        set_share=applied.append,
+        hooks={},
+    )
+    assert controller.start()
+    controller.window.records += _records("baseline", 200, 20) + _records("candidate", 200, 20)
+    assert controller(None, 0) is None  # type: ignore[arg-type]  # no errors: the stage goes on
+    controller.window.records += _records("baseline", 200, 20, failed=1)
+    controller.window.records += _records("candidate", 200, 20, failed=30)
+    assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
+    look = controller.record.stages[-1]
+    assert look.early and look.decision is StageDecision.ROLLBACK and applied[-1] == 0
