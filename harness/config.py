@@ -52,6 +52,21 @@ class TargetConfig(BaseModel):
         )
 
 
+class RolloutConfig(BaseModel):
+    """`[rollout]`: defaults of `harness rollout` (its flags override each one), so that the
+    team's hooks live with the targets they drive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stages: str = "1,5,25,50,100"
+    stage_duration: str = "60s"
+    max_extensions: int = 2
+    min_samples: int | None = None
+    on_stage: str | None = None  #: shell command or http(s) URL
+    on_promote: str | None = None
+    on_rollback: str | None = None
+
+
 class HarnessConfig(BaseModel):
     """The whole configuration; every key has a default so an empty file is valid."""
 
@@ -67,6 +82,7 @@ class HarnessConfig(BaseModel):
     navigation_timeout: float = 15.0
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
 
     @field_validator("journeys", mode="before")
     @classmethod
@@ -137,6 +153,8 @@ def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
         model: type[BaseModel] = HarnessConfig
         if len(loc) >= 3 and loc[0] == "targets":
             model = TargetConfig
+        elif len(loc) == 2 and loc[0] == "rollout":
+            model = RolloutConfig
         allowed = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""

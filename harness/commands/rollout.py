@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.commands import load
 from harness.commands.rehearse import configured_gates, rehearsal_targets
+from harness.config import load_config
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.plan import LoadPlan, parse_duration
@@ -96,6 +97,7 @@ def run(options: argparse.Namespace) -> int:
             "harness rollout runs its users in one process (the controller changes the cohort "
             "share in that process): drop --processes, --master and --worker"
         )
+    _fill_from_config(options)
     shares = parse_stages(options.stages)
     stage_s = parse_duration(options.stage_duration, what="--stage-duration")
     if not 0 <= options.max_extensions <= 20:
@@ -129,6 +131,22 @@ def run(options: argparse.Namespace) -> int:
         watch=_watch(shares, stage_s, options.max_extensions, gates, hooks, min_samples, holder),
         customize=customize,
     )
+
+
+def _fill_from_config(options: argparse.Namespace) -> None:
+    """Options not given on the command line come from `[rollout]` in harness.toml."""
+    settings = load_config(options.config).config.rollout
+    for name in (
+        "stages",
+        "stage_duration",
+        "max_extensions",
+        "min_samples",
+        "on_stage",
+        "on_promote",
+        "on_rollback",
+    ):
+        if getattr(options, name, None) is None:
+            setattr(options, name, getattr(settings, name))
 
 
 def _hooks(options: argparse.Namespace) -> dict[str, str]:

@@ -22,17 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stages = parser.add_argument_group("stages")
     stages.add_argument(
         "--stages",
-        default="1,5,25,50,100",
         metavar="P,P,...,100",
-        help="the candidate's share of people per stage, rising to 100 (default 1,5,25,50,100)",
+        help="the candidate's share of people per stage, rising to 100 (default: [rollout] "
+        "stages in harness.toml, else 1,5,25,50,100)",
     )
     stages.add_argument(
-        "--stage-duration", default="60s", metavar="D", help="how long each stage runs (60s)"
+        "--stage-duration", metavar="D", help="how long each stage runs (default 60s)"
     )
     stages.add_argument(
         "--max-extensions",
         type=int,
-        default=2,
         metavar="N",
         help="times an inconclusive stage runs again before the rollout holds (default 2)",
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import only_run_dir, run_cli
+from tests.integration.conftest import REPO, only_run_dir, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +114,20 @@ def test_a_failing_hook_stops_the_rollout_before_any_load(tmp_path: Path) -> Non
     assert result.code == 3, result.out + result.err
     assert "hook on_stage failed (exit 3: router says no)" in result.err
     assert "Traceback" not in result.err
+
+
+def test_hooks_and_stages_from_harness_toml(tmp_path: Path) -> None:
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        f'journeys = "{REPO / "journeys"}"\n[rollout]\nstages = "50,100"\n'
+        'stage_duration = "5s"\non_stage = "echo from the config >&2; exit 9"\n'
+    )
+    result = run_cli(
+        "rollout", "--sandbox", *PROTOCOL, "--config", str(config), "--results", str(tmp_path)
+    )
+    assert result.code == 3, result.out + result.err
+    assert "hook on_stage failed (exit 9: from the config)" in result.err
+    assert "50% → 100%, 5 s per stage" in result.out
 
 
 @pytest.mark.parametrize(

@@ -301,3 +301,19 @@ def test_a_live_error_split_rolls_back_before_the_stage_ends(tmp_path: Path) -> 
     assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
     look = controller.record.stages[-1]
     assert look.early and look.decision is StageDecision.ROLLBACK and applied[-1] == 0
+
+
+def test_rollout_settings_in_harness_toml(tmp_path: Path) -> None:
+    from harness.config import load_config
+    from harness.errors import ConfigError
+
+    config = tmp_path / "harness.toml"
+    config.write_text('[rollout]\nstages = "10,50,100"\non_rollback = "./router.sh rollback"\n')
+    settings = load_config(config).config.rollout
+    assert (settings.stages, settings.on_rollback) == ("10,50,100", "./router.sh rollback")
+    assert settings.stage_duration == "60s" and settings.on_stage is None
+    config.write_text('[rollout]\non_rollbak = "x"\n')
+    with pytest.raises(
+        ConfigError, match=r"unknown key `rollout\.on_rollbak`; did you mean `on_rollback`"
+    ):
+        load_config(config)
