@@ -222,7 +222,7 @@ def _add_drill_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     _add_run_options(drill)
     add_load_arguments(drill)
-    drill.set_defaults(handler=_cmd_drill, users=6, spawn_rate=6.0, duration="20s")
+    drill.set_defaults(handler=_cmd_drill, users=6, spawn_rate=6.0, duration="40s")
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:

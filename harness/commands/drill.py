@@ -75,7 +75,10 @@ def run(options: argparse.Namespace) -> int:
             outcome = _drill_run(options, folder, None, gates)
             if outcome is None:
                 return ExitCode.HARNESS_ERROR
-            record.aa.append(_aa_run(*outcome))
+            aa = _aa_run(*outcome)
+            record.aa.append(aa)
+            failed = f": failed {', '.join(aa.failed)}" if aa.failed else ""
+            print(f"A/A run {index + 1}: {aa.decision}{failed} ({aa.run_id})", flush=True)
             _write(folder, record)
     for fault in faults:
         print(f"\n== fault {fault.spec}", flush=True)
@@ -131,13 +134,15 @@ def _drill_run(
         return ExitCode.PASSED
 
     started = time.perf_counter()
-    code = load.execute(sub, mode="drill", targets=targets, judge=judge, watch=None)
+    # A rehearsal in every respect (reports, JUnit per gate); run.json says which drill and fault.
+    code = load.execute(sub, mode="rehearse", targets=targets, judge=judge, watch=None)
     state.wall_s = time.perf_counter() - started
     if code != ExitCode.PASSED or state.run_dir is None:
         return None
     data = RunData.load(state.run_dir)
     verdict = evaluate(data, gates, elapsed_s=None)
-    _publish(state.run_dir, verdict)
+    drilled = {"drill_id": folder.name, "fault": fault.spec if fault is not None else None}
+    _publish(state.run_dir, verdict, drilled)
     return state, verdict, data
 
 
@@ -202,7 +207,7 @@ def _through_proxy(
     return target.model_copy(update=rewritten)
 
 
-def _publish(run_dir: Path, verdict: Verdict) -> None:
+def _publish(run_dir: Path, verdict: Verdict, drilled: dict[str, str | None]) -> None:
     """verdict.json and summary.md of one drill run, run.json's status, and its reports."""
     (run_dir / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n", "utf-8")
     summary = run_dir / "summary.md"
@@ -210,6 +215,7 @@ def _publish(run_dir: Path, verdict: Verdict) -> None:
     summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
     meta = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     meta.update(status=STATUS[verdict.decision.value], verdict=verdict.decision.value)
+    meta["drill"] = drilled
     (run_dir / RUN_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     publish_reports(run_dir)
 
