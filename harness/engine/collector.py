@@ -19,6 +19,7 @@ from harness.results import RunDirectory
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 
 Delta = dict[str, Any]
+CHECKPOINT_S = 10.0  #: how often a running load writes its merged histograms
 
 
 @dataclass
@@ -136,6 +137,7 @@ class LoadAggregator:
         self.health: list[dict[str, Any]] = []
         self.sources: dict[str, SourceTotals] = defaultdict(SourceTotals)
         self._lines_file = None
+        self._checkpointed = time.monotonic()
 
     def absorb(self, source: str, delta: Delta, *, final: bool = False) -> None:
         """Merge one delta from `source` (a worker id, or `local`)."""
@@ -158,6 +160,15 @@ class LoadAggregator:
             self.health.append({**sample, "source": source})
         if self.run is not None:
             self.run.append_lines(delta.get("lines", []))
+            if not final and time.monotonic() - self._checkpointed >= CHECKPOINT_S:
+                self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Write the merged histograms so far (replacing the previous checkpoint), so that a
+        run killed without a chance to finish can still be judged from its folder."""
+        self._checkpointed = time.monotonic()
+        if self.run is not None:
+            self.hdr.replace_folder(self.run.path / "histograms")
 
     @property
     def iterations(self) -> int:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +154,19 @@ class HdrStore:
             (folder / name).write_bytes(self._series[key].encode())
             index.append({**key._asdict(), "file": name, "count": self.count(key)})
         (folder / INDEX_FILE).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+
+    def replace_folder(self, folder: Path) -> None:
+        """`write` into a fresh folder, then swap it in for `folder`: a reader (or a kill) sees
+        the previous set or the new one, never half of one."""
+        fresh = folder.with_name(f"{folder.name}.new")
+        stale = folder.with_name(f"{folder.name}.old")
+        shutil.rmtree(fresh, ignore_errors=True)
+        self.write(fresh)
+        if folder.exists():
+            shutil.rmtree(stale, ignore_errors=True)
+            os.replace(folder, stale)
+        os.replace(fresh, folder)
+        shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
     def read(cls, folder: Path) -> HdrStore:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.gates.data import RunData
 from harness.sandbox.process import SandboxUrls
 from harness.telemetry.hdr import HdrStore
 from tests.integration.conftest import REPO, only_run_dir
@@ -65,3 +66,55 @@ def test_sigterm_marks_the_run_aborted_and_keeps_its_measurements(
     assert sum(store.count(k) for k in store if k.is_iteration) == run["iterations"]
     assert (run_dir / "summary.md").is_file()
     assert stopped_after < 15  # generous: the run itself had 54 s left
+
+
+def test_after_sigkill_every_flushed_line_is_readable_and_the_spans_are_kept(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "harness.cli", "load", "--target", sandbox.base, "--users", "3",
+        "--duration", "60s", "--browser-users", "0", "-k", "api_catalog",
+        "--results", str(tmp_path),
+    ]  # fmt: skip
+    load = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            # Killed once a histogram checkpoint (every 10 s) has been written.
+            if list(tmp_path.glob("*/histograms/index.json")):
+                break
+            time.sleep(0.5)
+        load.send_signal(signal.SIGKILL)
+        load.wait(timeout=10)
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
+    run_dir = only_run_dir(tmp_path)
+    steps_file = run_dir / "steps.jsonl"
+    with open(steps_file, "a", encoding="utf-8") as handle:
+        handle.write('{"kind": "step", "journey": "torn by the ki')  # as a kill mid-write would
+    complete = steps_file.read_text().splitlines()[:-1]
+    assert len(complete) > 10
+    assert all(json.loads(line)["run_id"] == run_dir.name for line in complete)
+    # The readers skip the torn line: the report is re-rendered from the folder, and the run's
+    # data (records and the last histogram checkpoint) loads as the gates would read it.
+    report = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "report", str(run_dir)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert (run_dir / "report.html").stat().st_size > 10_000
+    data = RunData.load(run_dir)
+    assert sum(data.hdr.count(key) for key in data.hdr) > 0
+    # The orphaned span sidecar exported what was spooled before the kill, then exited.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and list(run_dir.glob("*.spool")):
+        size = (
+            (run_dir / "traces.jsonl").stat().st_size if (run_dir / "traces.jsonl").exists() else 0
+        )
+        time.sleep(1.5)
+        if size and size == (run_dir / "traces.jsonl").stat().st_size:
+            break
+    spans = [line for line in (run_dir / "traces.jsonl").read_text().splitlines() if line]
+    assert spans and all(json.loads(line)["resourceSpans"] for line in spans)
