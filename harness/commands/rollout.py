@@ -28,7 +28,13 @@ from harness.gates.verdict import summary_lines, summary_markdown
 from harness.results import RunDirectory
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
-from harness.rollout.stages import ROLLOUT_FILE, RolloutOutcome, RolloutRecord, parse_stages
+from harness.rollout.stages import (
+    ROLLOUT_FILE,
+    RolloutOutcome,
+    RolloutRecord,
+    StageDecision,
+    parse_stages,
+)
 from harness.targets import Target, check_url
 
 #: Used by rollouts when harness.toml configures no gates: a stage's window is short and its
@@ -289,11 +295,14 @@ def timeline_lines(record: RolloutRecord) -> list[str]:
     for s in record.stages:
         failing = [g.name for g in s.gates if g.decision == "fail"]
         unsure = [g.name for g in s.gates if g.decision == "inconclusive"]
-        detail = (
-            f"failed: {', '.join(failing)}"
-            if failing
-            else (f"inconclusive: {', '.join(unsure)}" if unsure else "all gates pass")
-        )
+        if failing:
+            detail = f"failed: {', '.join(failing)}"
+        elif unsure:
+            detail = f"inconclusive: {', '.join(unsure)}"
+        elif s.decision in (StageDecision.WIDEN, StageDecision.PROMOTE):
+            detail = "all gates pass"
+        else:
+            detail = (s.reasons[0] if s.reasons else "")[:110]
         lines.append(
             f"  {s.stage}. {s.share:g}% look {s.look} [{s.started_s:.0f}–{s.ended_s:.0f} s] "
             f"samples {s.baseline.iterations} baseline / {s.candidate.iterations} candidate · "

@@ -163,6 +163,7 @@ class RolloutController:
             return data, evaluate(data, self.gates, elapsed_s=elapsed)
 
         data, verdict = self.offload(judge)
+        verdict = _every_series_judged(verdict)
         # The share changes only now: iterations that started while the gates were judging ran
         # at the old share and must not count in the next stage's window.
         decided = time.time()
@@ -325,6 +326,29 @@ class RolloutController:
             self.record.first_effect_at = self.record.started_at
             self.record.first_effect_source = "first candidate traffic"
         self.record.detection_s = round(now - self.record.first_effect_at, 3)
+
+
+def _every_series_judged(verdict: Verdict) -> Verdict:
+    """A stage widens only when every series in the gates' scope had its minimum samples: a
+    rehearsal's gate passes on the series it could judge, but widening a rollout on a step
+    nobody could judge yet would be a pass without evidence. Such a stage is inconclusive (it
+    runs on, then holds)."""
+    if verdict.decision is not Decision.PASS:
+        return verdict
+    unjudged = [
+        e
+        for g in verdict.gates
+        for e in g.evidence
+        if e.decision is Decision.INCONCLUSIVE and e.estimate is None
+    ]
+    if not unjudged:
+        return verdict
+    names = sorted({e.series for e in unjudged})
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    reason = f"too few samples yet to widen on {len(names)} series: {shown} ({unjudged[0].words})"
+    return verdict.model_copy(
+        update={"decision": Decision.INCONCLUSIVE, "reasons": [reason, *verdict.reasons]}
+    )
 
 
 def _first_effect(target: Target) -> float | None:

@@ -317,3 +317,19 @@ def test_rollout_settings_in_harness_toml(tmp_path: Path) -> None:
         ConfigError, match=r"unknown key `rollout\.on_rollbak`; did you mean `on_rollback`"
     ):
         load_config(config)
+
+
+def test_a_stage_widens_only_when_every_series_has_its_minimum(tmp_path: Path) -> None:
+    controller, applied = _controller(tmp_path, {}, [25, 50, 100])
+    assert controller.start()
+    rare = [
+        r.model_copy(update={"step": "receipt"})
+        for r in _records("candidate", 10, 20)
+        if isinstance(r, StepRecord)
+    ]
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
+    controller.window.records += rare
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    look = controller.record.stages[-1]
+    assert look.decision is StageDecision.EXTEND and applied[-1] == 25
+    assert look.reasons[0].startswith("too few samples yet to widen on 1 series: step `receipt`")
