@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     smoke = commands.add_parser("smoke", help="run every journey once (CI smoke)")
     _add_target_options(smoke)
     _add_run_options(smoke)
+    smoke.add_argument(
+        "--flags",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="feature flags, sent with each request (X-Feature-Flags) and read as j.flags",
+    )
     smoke.set_defaults(handler=_cmd_smoke)
 
     load = commands.add_parser("load", help="journeys at load on Locust")

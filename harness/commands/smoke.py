@@ -17,6 +17,7 @@ from harness.commands.common import (
 from harness.console import ConsoleSink, closing_table, summary_markdown
 from harness.drivers.smoke import run_smoke
 from harness.exitcodes import ExitCode
+from harness.flags import parse_flags
 from harness.records import Outcome
 from harness.results import RunDirectory, new_run_id
 from harness.runtime import RunSettings
@@ -57,6 +58,7 @@ def run(options: argparse.Namespace) -> int:
             request_timeout=config.request_timeout,
             action_timeout=config.action_timeout,
             navigation_timeout=config.navigation_timeout,
+            flags=parse_flags(options.flags),
         )
         console = ConsoleSink()
         sink = FanOut(run, console, *([telemetry.metrics] if telemetry.metrics else []))

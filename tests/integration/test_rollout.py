@@ -173,3 +173,18 @@ def test_a_flag_matrix_finds_the_regression_in_the_flagged_variant_only(tmp_path
         assert e["candidate"] - e["baseline"] > 100, e["words"]
     others = [e for e in p95 if e not in paid and e["decision"] == "fail"]
     assert not others, [e["words"] for e in others]
+
+
+def test_smoke_sends_flags_and_only_the_flagged_path_regresses(tmp_path: Path) -> None:
+    """On a candidate whose new checkout answers 500, a smoke run with the flag on fails at
+    `pay` (the flag reached the target), and the same run without it passes."""
+    from harness.sandbox.process import SandboxProcess
+
+    with SandboxProcess(
+        release="candidate", regressions=["errors:api.orders.create=100%;flag=new_checkout"]
+    ) as shop:
+        args = ("smoke", "--target", shop.urls.base, "-k", "api_catalog_and_orders")
+        flagged = run_cli(*args, "--flags", "new_checkout=on", "--results", str(tmp_path / "on"))
+        plain = run_cli(*args, "--results", str(tmp_path / "off"), timeout=60)
+    assert flagged.code == 1 and "pay" in flagged.out and "500" in flagged.out, flagged.out
+    assert plain.code == 0, plain.out + plain.err
