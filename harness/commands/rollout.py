@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from harness.commands import load
 from harness.commands.rehearse import configured_gates, rehearsal_targets
-from harness.config import load_config
+from harness.config import HarnessConfig, load_config
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.plan import LoadPlan, parse_duration
@@ -98,6 +100,11 @@ def run(options: argparse.Namespace) -> int:
             "or --sandbox [--regression SPEC] for the bundled shop. Example: harness rollout "
             "--sandbox --stages 5,25,50,100 --stage-duration 30s"
         )
+    if options.shape == "steps":
+        raise UsageError(
+            "harness rollout: --shape steps sets its own duration, but a rollout runs until its "
+            "stages decide; use --shape ramp (the default) or --shape arrival --rate N"
+        )
     if options.processes or options.master or options.worker:
         raise UsageError(
             "harness rollout runs its users in one process (the controller changes the cohort "
@@ -118,6 +125,13 @@ def run(options: argparse.Namespace) -> int:
     # Room for every stage to use all its extensions, then the driver's own minute of slack.
     options.duration = f"{stage_s * (len(shares) - 1) * (options.max_extensions + 1) + 5:.0f}s"
     holder: dict[str, RolloutController] = {}
+    folder: list[Path] = []
+
+    def targets(
+        options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
+    ) -> list[Target]:
+        folder.append(run_path)
+        return rehearsal_targets(options, config, stack, run_path)
 
     def customize(plan: LoadPlan) -> LoadPlan:
         return load.with_flags([flags, flags])(plan).model_copy(
@@ -132,9 +146,11 @@ def run(options: argparse.Namespace) -> int:
     return load.execute(
         options,
         mode="rollout",
-        targets=rehearsal_targets,
+        targets=targets,
         judge=_judge(options, holder),
-        watch=_watch(shares, stage_s, options.max_extensions, gates, hooks, min_samples, holder),
+        watch=_watch(
+            shares, stage_s, options.max_extensions, gates, hooks, min_samples, holder, folder
+        ),
         customize=customize,
     )
 
@@ -175,6 +191,7 @@ def _watch(
     hooks: dict[str, str],
     min_samples: int,
     holder: dict[str, RolloutController],
+    folder: list[Path],
 ) -> Callable[[list[Target]], Watch | None]:
     def make(targets: list[Target]) -> Watch | None:
         from harness.engine import locust_users
@@ -195,6 +212,7 @@ def _watch(
             hooks=hooks,
             min_samples=min_samples,
             offload=_in_thread,
+            record_file=folder[0] / ROLLOUT_FILE if folder else None,
         )
         holder["controller"] = controller
         locust_users.extra_sinks.append(controller.window)

@@ -13,6 +13,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.engine.collector import LoadAggregator
@@ -75,6 +76,7 @@ class RolloutController:
         min_samples: int | None = None,
         meta: dict[str, Any] | None = None,
         offload: Callable[[Callable[[], Any]], Any] | None = None,
+        record_file: Path | None = None,
     ) -> None:
         self.shares = list(shares)
         self.stage_duration_s = stage_duration_s
@@ -88,6 +90,8 @@ class RolloutController:
         #: runs the gates' evaluation (seconds of CPU for bootstraps) off the event loop, so the
         #: users' iterations in flight are not stalled and mismeasured meanwhile
         self.offload = offload or (lambda work: work())
+        #: where the record is rewritten after every look, so an interrupted rollout keeps it
+        self.record_file = record_file
         self.window = StageWindow()
         self.record = RolloutRecord(
             shares=self.shares,
@@ -125,7 +129,9 @@ class RolloutController:
         self.window.restart(now)
         self._apply(self.shares[0])
         event = self._event(StageDecision.START, None)
-        return self._hook("on_stage", event, roll_back_on_failure=False)
+        started = self._hook("on_stage", event, roll_back_on_failure=False)
+        self.save()
+        return started
 
     def __call__(self, aggregator: LoadAggregator, elapsed: float) -> str | None:
         """The `watch` of the Locust driver: a reason to stop the run once the rollout has
@@ -135,8 +141,10 @@ class RolloutController:
         now = time.time()
         if now >= self.deadline:
             self._judge(now)
+            self.save()
         elif self.live and self._breached():
             self._judge(now, early=True)
+            self.save()
         return self.stopped
 
     def _breached(self) -> bool:
@@ -213,6 +221,15 @@ class RolloutController:
             why = verdict.reasons[:3]
             self._finish(RolloutOutcome.HELD, why, f"held at {share:g}%")
             self._hook("on_stage", self._event(decision, stage))
+
+    def save(self) -> None:
+        """Write the record so far to `record_file` (atomically: a reader never sees half)."""
+        if self.record_file is None:
+            return
+        self.record_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.record_file.with_suffix(".partial")
+        partial.write_text(self.record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        partial.replace(self.record_file)
 
     def _stage_record(
         self,

@@ -7,6 +7,10 @@ the flag in the flagged variant only."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +192,41 @@ def test_smoke_sends_flags_and_only_the_flagged_path_regresses(tmp_path: Path) -
         plain = run_cli(*args, "--results", str(tmp_path / "off"), timeout=60)
     assert flagged.code == 1 and "pay" in flagged.out and "500" in flagged.out, flagged.out
     assert plain.code == 0, plain.out + plain.err
+
+
+def test_an_interrupted_rollout_keeps_its_stage_record(tmp_path: Path) -> None:
+    """rollout.json is rewritten after every look, so SIGTERM mid-rollout keeps the decisions
+    made so far (and the run is marked aborted)."""
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "rollout",
+        "--sandbox",
+        *PROTOCOL,
+        *("--users", "4", "--stages", "50,100", "--stage-duration", "3s"),
+        *("--min-samples", "100000", "--max-extensions", "20"),  # looks that never decide
+        *("--results", str(tmp_path)),
+    ]
+    child = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 40
+        record = None
+        while time.monotonic() < deadline and record is None:
+            time.sleep(0.5)
+            found = list(tmp_path.glob("*/rollout.json"))
+            if found and json.loads(found[0].read_text())["stages"]:
+                record = found[0]
+        assert record is not None, "no look recorded within 40 s"
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 3 and "Traceback" not in err, out + err
+    kept = json.loads(record.read_text())
+    assert kept["stages"] and kept["stages"][0]["decision"] == "extend"
+    assert json.loads((record.parent / "run.json").read_text())["status"] == "aborted"
