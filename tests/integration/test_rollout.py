@@ -59,7 +59,7 @@ def test_a_regression_under_load_rolls_back_with_enough_evidence(tmp_path: Path)
         tmp_path,
         *("--users", "10", "--stages", "20,60,100", "--stage-duration", "5s"),
         *("--min-samples", "50", "--max-extensions", "4"),
-        *("--regression", "contention:*.orders.create=+25ms"),
+        *("--regression", "contention:*.orders.create=+30ms"),
         *("--on-rollback", f"cat >> {events}; echo >> {events}"),
     )
     assert (code, record["outcome"]) == (1, "rolled_back"), output[-3000:]
