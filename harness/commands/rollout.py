@@ -213,6 +213,7 @@ def _watch(
             min_samples=min_samples,
             offload=_in_thread,
             record_file=folder[0] / ROLLOUT_FILE if folder else None,
+            meta={"run_id": folder[0].name} if folder else None,
         )
         holder["controller"] = controller
         locust_users.extra_sinks.append(controller.window)

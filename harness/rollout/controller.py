@@ -280,7 +280,9 @@ class RolloutController:
         self.stopped = f"rollout {words}"
 
     def _event(self, decision: StageDecision, stage: StageRecord | None) -> dict[str, Any]:
-        """The JSON a hook receives: the decision, the stage and the share from now on."""
+        """The JSON a hook receives: the decision, then `stage` and `share` from now on (the
+        stage starting, the candidate's share to route); `evidence` is the window judged (its
+        stage, share, look, cohorts and gates) and `reason` the first reason."""
         event: dict[str, Any] = {
             "decision": decision.value,
             "stage": self.stage + 1,
@@ -292,6 +294,7 @@ class RolloutController:
         }
         if stage is not None:
             event["evidence"] = {
+                "stage": stage.stage,
                 "share": stage.share,
                 "look": stage.look,
                 "window_s": [stage.started_s, stage.ended_s],

@@ -81,6 +81,8 @@ def test_a_regression_under_load_rolls_back_with_enough_evidence(tmp_path: Path)
     assert len(lines) == 1, lines
     assert lines[0]["decision"] == "rollback" and lines[0]["stage"] == last["stage"]
     assert lines[0]["share"] == 0 and lines[0]["evidence"]["share"] == last["share"]
+    assert lines[0]["evidence"]["stage"] == last["stage"]
+    assert lines[0]["run_id"] == only_run_dir(tmp_path / "runs").name
     assert "p95" in lines[0]["reason"] or "latency" in lines[0]["reason"]
     assert [h["hook"] for h in record["hooks"]] == ["on_rollback"]
     # Detection is timed from the first request the contention slowed, as the sandbox says.
