@@ -2,16 +2,18 @@
 
     .venv/bin/python bench/proxy_overhead.py [--quick] [--json] [--rounds N] [--seconds S]
 
-Two measurements, each made of pairs alternated within this one run (direct, proxy, proxy,
-direct, ...) so that a busy machine hits both sides alike; the ratios are medians per pair:
+Measurements made of pairs alternated within this one run (direct, proxy, proxy, direct, ...)
+so that a busy machine hits both sides alike; the ratios are medians per pair:
 
-  throughput  a closed-loop client of the kind the harness uses (geventhttpclient, keep-alive,
-              16 concurrent greenlets, one process) against nginx, direct and through the proxy
-              (goal: proxy >= 0.8 x direct).
-  latency     the same client with one connection, one request at a time: p50 through the proxy
-              minus p50 direct (goal: < 1 ms).
-  wrk         (for information) wrk's ceiling, 1 thread and 16 connections, direct and through the
-              proxy: the most the proxy can forward on one core.
+  harness     throughput of `harness load` itself (20 users of a one-request API journey, one
+              process, tracing on, at least 8 s so start-up does not weigh) against nginx, direct
+              and through the proxy: the load a drill puts through it (goal: proxy >= 0.8 x
+              direct).
+  latency     a geventhttpclient client with one connection, one request at a time: p50 through
+              the proxy minus p50 direct (goal: < 1 ms).
+  saturating  (for information) the same client with 16 greenlets in a tight loop, several times
+              what a harness process sends, and wrk's ceiling (1 thread, 16 connections): what the
+              proxy can forward on a shared core.
 
 Target: nginx (Debian package `nginx`), started here on a loopback port with its own config and
 files in a temporary folder; without nginx, the sandbox's `/api/v1/health`. Every process started
@@ -193,6 +195,59 @@ def client(url: str, concurrency: int, seconds: float) -> dict[str, float]:
     return result
 
 
+def harness_rate(base: str, seconds: float, work: Path) -> dict[str, float]:
+    """`harness load` of the one-request `bench_ping` journey against `base` (its API base then
+    serves /api/v1/ping.json); requests per second and failures, from its run.json."""
+    results = work / f"harness-{time.monotonic_ns()}"
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "load",
+        "--target",
+        base,
+        "--journeys",
+        str(ROOT / "bench" / "journeys" / "bench_load.py"),
+        "-k",
+        "bench_ping",
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--duration",
+        f"{seconds:g}s",
+        "--browser-users",
+        "0",
+        "--seed",
+        "1",
+        "--max-error-rate",
+        "100",
+        "--results",
+        str(results),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_PING_URL": ""}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        _, err = proc.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        raise RuntimeError(f"harness load against {base} did not finish") from None
+    runs = [p for p in results.iterdir() if (p / "run.json").is_file()] if results.is_dir() else []
+    if not runs:
+        raise RuntimeError(f"harness load wrote no run: {err.decode(errors='replace')[-600:]}")
+    meta = json.loads((runs[0] / "run.json").read_text())
+    elapsed = float(meta.get("elapsed_s") or seconds)
+    return {
+        "rate": int(meta.get("iterations", 0)) / elapsed,
+        "errors": float(meta.get("failed", 0)),
+    }
+
+
 def wrk(url: str, seconds: float) -> float | None:
     """wrk's requests per second (1 thread, 16 connections), None without wrk."""
     binary = shutil.which("wrk")
@@ -244,7 +299,20 @@ def main() -> int:
             say(f"target {url} · proxy {proxied} · {rounds} rounds of {seconds:g} s")
             client(url, 4, 1.0)  # warm both paths up
             client(proxied, 4, 1.0)
-            say("\nthroughput: 16 greenlets, keep-alive (requests/s)")
+            say("\nharness load: 20 users of one GET per iteration (requests/s)")
+            harness = alternate(
+                origin.group(1),
+                proxy.url,
+                rounds,
+                lambda u: harness_rate(u, max(seconds, 8.0), Path(tmp)),
+            )
+            for d, p in harness:
+                say(
+                    f"  direct {d['rate']:8,.0f}/s  proxy {p['rate']:8,.0f}/s  "
+                    f"ratio {p['rate'] / max(d['rate'], 1e-9):.2f}  "
+                    f"(errors {d['errors']:.0f}/{p['errors']:.0f})"
+                )
+            say("\nsaturating client: 16 greenlets in a tight loop (requests/s; for information)")
             throughput = alternate(url, proxied, rounds, lambda u: client(u, 16, seconds))
             for d, p in throughput:
                 say(
@@ -266,20 +334,23 @@ def main() -> int:
                 say("  wrk not found (Debian package `wrk`): skipped")
             else:
                 say(f"  direct {ceiling[0]:,.0f}/s  proxy {ceiling[1]:,.0f}/s")
-    ratio = statistics.median(p["rate"] / max(d["rate"], 1e-9) for d, p in throughput)
+    ratio = statistics.median(p["rate"] / max(d["rate"], 1e-9) for d, p in harness)
+    saturated = statistics.median(p["rate"] / max(d["rate"], 1e-9) for d, p in throughput)
     added = statistics.median(p["p50_ms"] - d["p50_ms"] for d, p in latency)
-    errors = sum(d["errors"] + p["errors"] for d, p in throughput + latency)
+    errors = sum(d["errors"] + p["errors"] for d, p in harness + throughput + latency)
     ok = ratio >= GOAL_THROUGHPUT and added < GOAL_ADDED_P50_MS and errors == 0
     say(
-        f"\nthroughput through the proxy: {ratio:.2f} x direct (goal >= {GOAL_THROUGHPUT}) · "
-        f"added p50 {added:.3f} ms (goal < {GOAL_ADDED_P50_MS:g} ms) · errors {errors:.0f} · "
-        f"{'OK' if ok else 'MISS'}"
+        f"\nharness throughput through the proxy: {ratio:.2f} x direct (goal >= "
+        f"{GOAL_THROUGHPUT}) · added p50 {added:.3f} ms (goal < {GOAL_ADDED_P50_MS:g} ms) · "
+        f"errors {errors:.0f} · {'OK' if ok else 'MISS'}\n"
+        f"(saturating client: {saturated:.2f} x direct; for information)"
     )
     if args.json:
         print(
             json.dumps(
                 {
                     "throughput_ratio": round(ratio, 3),
+                    "saturating_ratio": round(saturated, 3),
                     "added_p50_ms": round(added, 3),
                     "wrk_direct": ceiling[0],
                     "wrk_proxy": ceiling[1],
