@@ -116,11 +116,12 @@ def _drill_run(
     ) -> list[Target]:
         state.run_dir = run_path
         base, cand = _deployments(opts, config, stack, run_path)
+        base = base.model_copy(update={"name": "baseline"})
+        cand = cand.model_copy(update={"name": "candidate"})
         specs = [fault.spec] if fault is not None else []
         if not opts.direct_baseline:
             base = _through_proxy(base, [], stack, state, seed=opts.seed)
-        cand = _through_proxy(cand, specs, stack, state, seed=opts.seed)
-        return [base.model_copy(update={"name": "baseline"}), cand]
+        return [base, _through_proxy(cand, specs, stack, state, seed=opts.seed)]
 
     def judge(
         run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
