@@ -141,10 +141,27 @@ def _drill_run(
     if code != ExitCode.PASSED or state.run_dir is None:
         return None
     data = RunData.load(state.run_dir)
+    _warn_if_baseline_unhealthy(data)
     verdict = evaluate(data, gates, elapsed_s=None)
     drilled = {"drill_id": folder.name, "fault": fault.spec if fault is not None else None}
     _publish(state.run_dir, verdict, drilled)
     return state, verdict, data
+
+
+def _warn_if_baseline_unhealthy(data: RunData) -> None:
+    """A drill compares against a healthy baseline; say so when the baseline side failed often
+    (on one deployment, both sides replay the same synthetic people and collide)."""
+    assert data.baseline is not None
+    runs = [v for (target, _), v in data.journeys.items() if target == data.baseline]
+    iterations, failed = sum(n for n, _ in runs), sum(f for _, f in runs)
+    if iterations and failed / iterations > 0.05:
+        print(
+            f"WARNING: the baseline side failed {failed:,} of {iterations:,} iterations "
+            f"({failed / iterations:.0%}), so gates may trip for reasons other than the fault. "
+            "Against one deployment both sides replay the same synthetic people (accounts "
+            "collide): give --baseline T2, a second deployment of the same release.",
+            flush=True,
+        )
 
 
 def _deployments(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.sandbox.process import SandboxUrls
 from tests.integration.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -150,3 +151,26 @@ def test_a_malformed_fault_spec_is_a_usage_error() -> None:
     assert result.code == 2
     assert "is not a duration" in result.err and "Example:" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_target_drilled_against_itself_warns_when_its_baseline_side_fails(
+    tmp_path: Path, sandbox: SandboxUrls
+) -> None:
+    # One deployment for both sides: both replay the same synthetic people, so accounts collide.
+    result = run_cli(
+        "drill",
+        "--target",
+        sandbox.base,
+        *PROTOCOL,
+        "-k",
+        "api_catalog",
+        "--duration",
+        "6s",
+        "--fault",
+        "traceparent:*=drop",
+        "--results",
+        str(tmp_path),
+    )
+    output = result.out + result.err
+    assert "WARNING: the baseline side failed" in output and "--baseline T2" in output
+    assert "behind the drill proxy" in output
