@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.errors import SpecError
 from harness.faults.spec import FaultKind, parse_fault, parse_faults, scope_matches
@@ -99,3 +101,17 @@ def test_scopes_touchpoint_route_path_and_funnel() -> None:
     funnel = FaultKind.FUNNEL
     assert scope_matches("checkout", funnel, "POST", "/mobile/v2/orders", "mobile")
     assert not scope_matches("checkout", funnel, "GET", "/api/v1/products", "api")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=60)
+    | st.from_regex(r"[a-z]{0,12}:[a-z.*/]{0,20}=[+0-9.]{0,6}(ms|s|%)?[@,]?.{0,12}")
+)
+def test_only_spec_errors_escape_the_parser(text: str) -> None:
+    try:
+        fault = parse_fault(text)
+    except SpecError as exc:
+        assert "Example:" in str(exc)
+    else:
+        assert fault.kind in FaultKind
