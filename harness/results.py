@@ -111,13 +111,23 @@ class RunDirectory:
                 self._steps.close()
 
 
-def read_records(run_dir: Path) -> Iterator[StepRecord | IterationRecord]:
-    """The records of a stored run, skipping a torn (partly written) last line."""
+def read_records(
+    run_dir: Path, *, passed_limit: int | None = None
+) -> Iterator[StepRecord | IterationRecord]:
+    """The records of a stored run, skipping a torn (partly written) last line. With
+    `passed_limit`, passed steps and passed iterations beyond that many each are skipped unread
+    (every failure is kept): what a report needs of a long load run, in bounded memory."""
     path = run_dir / STEPS_FILE
+    passed = {True: 0, False: 0}  # iteration? → passed records kept
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             if not line.endswith("\n"):
                 return  # torn by a kill mid-write
+            if passed_limit is not None and '"outcome":"passed"' in line:
+                kind = '"kind":"iteration"' in line
+                if passed[kind] >= passed_limit:
+                    continue
+                passed[kind] += 1
             data = json.loads(line)
             if data.get("kind") == "iteration":
                 yield IterationRecord.model_validate(data)

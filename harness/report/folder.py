@@ -72,6 +72,9 @@ class JourneyTally:
     failures: int
 
 
+PASSED_KEPT = 20_000  #: passed steps (and iterations) a load run's report reads
+
+
 @dataclass
 class RunFolder:
     """What the reports read from `results/<run-id>/`."""
@@ -234,8 +237,12 @@ def read_run(path: Path) -> RunFolder:
     """Read whatever a run folder holds; missing or unreadable files are noted, not raised."""
     run = RunFolder(path=path)
     run.meta = _json(run, RUN_FILE, {})
+    # A load run's counts and latencies come from counts.json and histograms/: of its passed
+    # records a sample is enough (the impact map, step order), which keeps a long run's report
+    # in bounded memory. Smoke runs have neither file and keep every record.
+    summarised = (path / "counts.json").is_file() and (path / "histograms").is_dir()
     try:
-        for record in read_records(path):
+        for record in read_records(path, passed_limit=PASSED_KEPT if summarised else None):
             if isinstance(record, IterationRecord):
                 run.iterations.append(record)
             else:

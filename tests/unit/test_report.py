@@ -355,3 +355,28 @@ def test_partial_folders_never_raise(tmp_path: Path, contents: str) -> None:
         assert error is not None and "verdict.json" in (error.get("message") or "")
     if contents == "torn":
         assert data["counts"]["steps"] == 1
+
+
+def test_a_load_runs_report_reads_a_bounded_sample_of_passed_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.report import folder
+
+    monkeypatch.setattr(folder, "PASSED_KEPT", 5)
+    lines = []
+    for i in range(40):
+        outcome = Outcome.FAILED if i % 10 == 0 else Outcome.PASSED
+        step = StepRecord(
+            run_id="r", target="t", journey="j", step="s", index=0, touchpoint=Touchpoint.API,
+            worker=0, user=1, iteration=i, started_at=1.0 + i, duration_ms=2.0, outcome=outcome,
+            error_kind=ErrorKind.HTTP_STATUS if outcome is Outcome.FAILED else None,
+        )  # fmt: skip
+        lines.append(step.model_dump_json())
+    (tmp_path / "steps.jsonl").write_text("\n".join(lines) + "\n")
+    every = folder.read_run(tmp_path)  # a smoke-like folder: every record
+    assert len(every.steps) == 40
+    (tmp_path / "counts.json").write_text("{}")
+    (tmp_path / "histograms").mkdir()
+    sampled = folder.read_run(tmp_path)
+    assert len(sampled.steps) == 5 + 4  # 5 passed kept, every one of the 4 failures
+    assert sum(s.outcome is Outcome.FAILED for s in sampled.steps) == 4
