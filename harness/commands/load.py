@@ -164,7 +164,10 @@ def execute(
         if health.saturated:
             print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
         if outcome.missing_finals:
-            print(f"  WARNING: no final report from workers {', '.join(outcome.missing_finals)}")
+            print(
+                f"  WARNING: lost workers {', '.join(outcome.missing_finals)}: no final report; "
+                "their measurements up to their last report are included, so the run fails"
+            )
         if outcome.interrupted:
             run.finish(
                 "aborted",

@@ -284,15 +284,29 @@ def run_master(
         started = time.perf_counter()
         runner.start_shape()
 
+        lost: dict[str, float] = {}
+
         def show() -> None:
-            while progress is not None:
+            while True:
                 gevent.sleep(2.0)
-                progress(aggregator, time.perf_counter() - started, runner.user_count)
+                elapsed = time.perf_counter() - started
+                gone = {node.id for node in runner.clients.missing} - finals - set(lost)
+                for worker in sorted(gone & set(workers)):
+                    lost[worker] = elapsed
+                    print(
+                        f"  WORKER LOST at {elapsed:.0f} s: {worker} stopped answering; the run "
+                        "goes on with the others and keeps what it reported",
+                        flush=True,
+                    )
+                if progress is not None:
+                    progress(aggregator, elapsed, runner.user_count)
 
         shower = gevent.spawn(show)
         aborted = _wait_stopped(runner, plan, aggregator, started, watch, stop)
         final_deadline = time.perf_counter() + FINAL_WAIT_S
-        while not finals.issuperset(workers) and time.perf_counter() < final_deadline:
+        while not finals.issuperset(set(workers) - set(lost)):
+            if time.perf_counter() >= final_deadline:
+                break
             gevent.sleep(0.1)
         shower.kill()
         # A worker that reported "stopped" is no longer among the master's clients until it

@@ -197,6 +197,48 @@ def test_processes_two_starts_local_workers_that_run_and_end(
         os.killpg(process.pid, 0)
 
 
+def test_a_lost_worker_is_reported_and_the_master_goes_on(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "harness.cli", "load", "--target", sandbox.base, "--processes", "2",
+        "--users", "4", "--spawn-rate", "4", "--duration", "14s", "--browser-users", "0",
+        "-k", "not browse and not cross", "--results", str(tmp_path),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        victim = None
+        deadline = time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            steps = list(tmp_path.glob("*/steps.jsonl"))
+            if steps and steps[0].stat().st_size > 5_000:  # both workers are running journeys
+                workers = subprocess.run(
+                    ["pgrep", "-s", str(process.pid), "-f", "harness.cli load --worker"],
+                    capture_output=True, text=True, check=False,
+                ).stdout.split()  # fmt: skip
+                victim = int(workers[0]) if workers else None
+        assert victim is not None, "no worker to stop"
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        out, err = process.communicate(timeout=120)
+        ended_after = time.monotonic() - killed_at
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert "WORKER LOST at" in out and "Traceback" not in out + err
+    assert process.returncode == 1, out + err
+    assert ended_after < 45, "the master should not wait long for a worker it knows is lost"
+    run_dir = only_run_dir(tmp_path)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert len(run["missing_workers"]) == 1
+    assert run["iterations"] > 0 and (run_dir / "report.html").exists()
+
+
 def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:
     with SandboxProcess() as target:
         command = [
