@@ -114,6 +114,7 @@ class BrowserHost:
         self._thread: threading.Thread | None = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self.restarts = 0  #: times Chromium was launched again after it stopped
         self._lock = threading.Lock()
 
     @property
@@ -142,7 +143,8 @@ class BrowserHost:
         # driver (and so Chromium) on the browser cores, then give this thread its cores back.
         previous = _set_affinity(self.cpus)
         try:
-            self._playwright = await async_playwright().start()
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
             return await self._playwright.chromium.launch(
                 executable_path=self.executable,
                 headless=self.headless,
@@ -177,8 +179,11 @@ class BrowserHost:
         record_trace: bool = True,
         extra_headers: dict[str, str] | None = None,
     ) -> WebSession:
-        """A fresh browser context (cookies, storage) for one journey iteration."""
+        """A fresh browser context (cookies, storage) for one journey iteration; a Chromium that
+        crashed (or was killed) since the last one is launched again first."""
         self.start()
+        if not self.call(self._connected()):
+            self._relaunch()
         session = WebSession(
             self,
             base_url=base_url,
@@ -188,6 +193,21 @@ class BrowserHost:
         )
         self.call(session._open(device, record_trace, extra_headers or {}))
         return session
+
+    async def _connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    def _relaunch(self) -> None:
+        with self._lock:
+            if self.call(self._connected()):
+                return
+            self.restarts += 1
+            print(
+                f"  Chromium stopped (crashed or killed); launching it again (restart "
+                f"{self.restarts})",
+                flush=True,
+            )
+            self._browser = self.call(self._launch())
 
     def close(self) -> None:
         """Close Chromium and stop the loop thread; safe to call twice."""

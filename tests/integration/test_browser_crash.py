@@ -1,0 +1,69 @@
+"""Chromium dies in the middle of a web step: that iteration fails as a browser error (recorded
+like any other failure), and the next iteration gets a freshly launched Chromium."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from harness import journey
+from harness.journey import journeys_in
+from harness.records import Outcome
+from harness.runtime import RunSettings, VirtualUser, browser_host_for
+from harness.sandbox.process import SandboxUrls
+from harness.targets import Target
+from harness.testing import RecordingSink
+from harness.touchpoints.web import BrowserHost
+
+
+def _kill_chromium() -> int:
+    doomed = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
+    for process in doomed:
+        process.send_signal(signal.SIGKILL)
+    psutil.wait_procs(doomed, timeout=10)
+    time.sleep(0.5)  # let Playwright notice the disconnection
+    return len(doomed)
+
+
+@journey
+def crash_midway(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+    with j.step("after the crash", on="web"):
+        assert _kill_chromium() > 0
+        j.web.goto("/")
+
+
+@journey
+def browse(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        j.web.expect_visible("[data-testid=product-link]")
+
+
+def test_a_crashed_chromium_fails_its_iteration_and_is_launched_again(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    sink = RecordingSink()
+    settings = RunSettings(
+        run_id="crash",
+        target=Target.from_base_url(sandbox.base, name="sandbox"),
+        artifacts_dir=tmp_path,
+        action_timeout=3.0,
+        navigation_timeout=5.0,
+    )
+    with browser_host_for() as browser:
+        host: Callable[[], BrowserHost] = browser
+        user = VirtualUser(index=0, settings=settings, sink=sink, browser=host)
+        crashed = user.run_iteration(journeys_in({"j": crash_midway})[0], 0)
+        after = user.run_iteration(journeys_in({"j": browse})[0], 1)
+        restarts = host().restarts
+    assert crashed.outcome is Outcome.FAILED
+    assert crashed.failed_step == "after the crash" and crashed.error_kind == "browser"
+    assert [s.outcome for s in sink.steps[:2]] == [Outcome.PASSED, Outcome.FAILED]
+    assert after.outcome is Outcome.PASSED, after.message
+    assert restarts == 1
