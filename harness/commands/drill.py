@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +26,8 @@ from harness.commands.common import publish_reports, resolve_named_target
 from harness.commands.rehearse import configured_gates
 from harness.config import HarnessConfig, load_config
 from harness.drill.findings import AaRun, DrillRecord, FaultFinding, GateHit
+from harness.drill.report import aa_lines, fault_lines, matrix_lines, write_report
+from harness.drill.report import summary_markdown as drill_markdown
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome
 from harness.engine.summary import Health
@@ -76,7 +79,7 @@ def run(options: argparse.Namespace) -> int:
             if outcome is None:
                 return ExitCode.HARNESS_ERROR
             aa = _aa_run(*outcome)
-            record.aa.append(aa)
+            record = record.model_copy(update={"aa": [*record.aa, aa]})
             failed = f": failed {', '.join(aa.failed)}" if aa.failed else ""
             print(f"A/A run {index + 1}: {aa.decision}{failed} ({aa.run_id})", flush=True)
             _write(folder, record)
@@ -86,21 +89,19 @@ def run(options: argparse.Namespace) -> int:
         if outcome is None:
             return ExitCode.HARNESS_ERROR
         finding = _finding(fault, options.expect, gates, *outcome, step_s=options.replay_step)
-        record.faults.append(finding)
-        from harness.drill.report import fault_lines
-
+        record = record.model_copy(update={"faults": [*record.faults, finding]})
         print("\n".join(fault_lines(finding)), flush=True)
         _write(folder, record)
     return _conclude(folder, record)
 
 
+@dataclass
 class _Run:
     """What one drill run left behind for the analysis."""
 
-    def __init__(self) -> None:
-        self.run_dir: Path | None = None
-        self.proxies: list[ProxyProcess] = []
-        self.wall_s = 0.0
+    run_dir: Path | None = None
+    proxies: list[ProxyProcess] = field(default_factory=list)
+    wall_s: float = 0.0
 
 
 def _drill_run(
@@ -306,17 +307,12 @@ def _aa_run(state: _Run, verdict: Verdict, data: RunData) -> AaRun:
 
 
 def _write(folder: Path, record: DrillRecord) -> None:
-    from harness.drill.report import summary_markdown as drill_markdown
-    from harness.drill.report import write_report
-
     (folder / "drill.json").write_text(record.model_dump_json(indent=2) + "\n", "utf-8")
     (folder / "summary.md").write_text(drill_markdown(record), encoding="utf-8")
     write_report(folder, record)
 
 
 def _conclude(folder: Path, record: DrillRecord) -> int:
-    from harness.drill.report import aa_lines, matrix_lines
-
     print()
     for line in [*matrix_lines(record), *aa_lines(record)]:
         print(line)

@@ -10,12 +10,30 @@ from pathlib import Path
 
 import pytest
 
+from harness.report.offline import open_offline
 from harness.sandbox.process import SandboxUrls
+from harness.touchpoints.web import CHROMIUM_FLAGS, find_chromium
 from tests.integration.conftest import run_cli
 
 pytestmark = pytest.mark.integration
 
 PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0", "--users", "6"]
+
+
+def coverage_offline(report: Path) -> tuple[str, list[str]]:
+    """The coverage table's text in the drill's report.html, opened offline in Chromium, and
+    what went wrong on the page."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=find_chromium(), args=list(CHROMIUM_FLAGS)
+        )
+        try:
+            page, problems = open_offline(browser, report)
+            return page.locator("#coverage table").inner_text(), problems
+        finally:
+            browser.close()
 
 
 def drill(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
@@ -81,6 +99,7 @@ def test_two_percent_errors_on_one_route_are_caught(tmp_path: Path) -> None:
     assert all(seconds is not None for seconds in caught.values())
 
 
+@pytest.mark.browser
 def test_a_blocked_funnel_step_is_caught_by_the_funnel_gate(tmp_path: Path) -> None:
     code, record, output = drill(
         tmp_path, "--duration", "15s", "--fault", "funnel:checkout=20%", "--expect", "funnel"
@@ -89,6 +108,11 @@ def test_a_blocked_funnel_step_is_caught_by_the_funnel_gate(tmp_path: Path) -> N
     (finding,) = record["faults"]
     funnel = hit(finding, "funnel")
     assert funnel["decision"] == "fail" and funnel["detected_after_s"] is not None
+    # the coverage matrix in the drill's report.html, opened offline in real Chromium
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    table, problems = coverage_offline(folder / "report.html")
+    assert "funnel:checkout=20%" in table and f"✗ {funnel['detected_after_s']:g} s" in table
+    assert problems == []
 
 
 def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -> None:
