@@ -19,7 +19,7 @@ import numpy as np
 from harness.errors import UsageError
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.results import RUN_FILE, read_records
-from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
 
 if TYPE_CHECKING:
     from harness.gates.traces import TraceJoin
@@ -70,12 +70,8 @@ class RunData:
         key = SeriesKey(target, journey, step, touchpoint)
         if self.hdr.count(key) == 0:
             return np.empty(0)
-        histogram = self.hdr.histogram(key)
-        values, counts = [], []
-        for item in histogram.get_recorded_iterator():
-            values.append(histogram.get_highest_equivalent_value(item.value_iterated_to) / 1000.0)
-            counts.append(item.count_at_value_iterated_to)
-        return np.repeat(np.array(values), np.array(counts))
+        values, counts = recorded_values(self.hdr.histogram(key))
+        return np.repeat(values, counts)
 
     def step_series(self, target: str) -> list[SeriesKey]:
         """The step series (not whole iterations) of a target."""

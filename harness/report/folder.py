@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from harness.gates.verdict import Verdict
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.results import RUN_FILE, STEPS_FILE, read_records
-from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
 
 PERCENTILES = (50.0, 95.0, 99.0)
 
@@ -216,21 +216,8 @@ class RunFolder:
 
 
 def hdr_distribution(histogram: Any) -> Distribution:
-    """The recorded values of an HDR histogram (each bucket's highest equivalent value, in ms)
-    and their counts, computed from its counts array with numpy: the library's own recorded
-    iterator walks every sub-bucket in Python, seconds for a report's hundred series."""
-    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
-    index = np.nonzero(counts)[0]
-    half_magnitude = histogram.sub_bucket_half_count_magnitude
-    half = histogram.sub_bucket_half_count
-    bucket = (index >> half_magnitude) - 1
-    sub_bucket = (index & (half - 1)) + half
-    first = bucket < 0
-    sub_bucket[first] -= half
-    bucket[first] = 0
-    shift = bucket + histogram.unit_magnitude
-    highest = (sub_bucket << shift) + (np.int64(1) << shift) - 1
-    return Distribution(highest.astype(float) / 1000.0, counts[index].astype(np.int64))
+    """The recorded values of an HDR histogram and their counts (see `recorded_values`)."""
+    return Distribution(*recorded_values(histogram))
 
 
 def read_run(path: Path) -> RunFolder:
