@@ -115,3 +115,17 @@ def test_only_spec_errors_escape_the_parser(text: str) -> None:
         assert "Example:" in str(exc)
     else:
         assert fault.kind in FaultKind
+
+
+def test_public_api_is_pinned() -> None:
+    import harness.faults
+
+    assert harness.faults.__all__ == [
+        "Fault",
+        "FaultKind",
+        "FaultProxy",
+        "ProxyProcess",
+        "parse_fault",
+        "parse_faults",
+    ]
+    assert all(hasattr(harness.faults, name) for name in harness.faults.__all__)
