@@ -287,6 +287,15 @@ def metadata(run: RunFolder) -> str:
     ]
     if run.verdict is not None:
         rows.append(("time to decision", f"{run.verdict.time_to_decision_s or 0:.1f} s"))
+    drill = meta.get("drill") or {}
+    if drill:  # a run of `harness drill`: its coverage matrix is in the drill's folder
+        fault = drill.get("fault") or "none (A/A)"
+        rows.append(
+            (
+                "failure drill",
+                f"{drill.get('drill_id')} · fault {fault} · coverage in ../report.html",
+            )
+        )
     plan = (meta.get("config") or {}).get("plan") or {}
     if plan:
         keys = ("shape", "users", "spawn_rate", "duration_s", "browser_users", "workers", "rate")

@@ -132,6 +132,10 @@ def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -
     assert traces["detected_after_s"] is not None
     # the fault touched tracing only: no latency, error or conversion gate tripped
     assert finding["caught_by"] == ["trace completeness vs baseline"]
+    # the run is an ordinary rehearsal folder whose report names the drill and the fault
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    page = (folder / finding["run_id"] / "report.html").read_text()
+    assert "failure drill" in page and "traceparent:*=drop" in page
 
 
 def test_a_fault_in_a_window_is_detected_and_the_gates_recover(tmp_path: Path) -> None:
