@@ -108,6 +108,10 @@ def main() -> int:
                 child.kill()
             child.wait()
             log.close()
+        if child.returncode != 0:
+            tail = (results / "stdout.log").read_text(errors="replace").splitlines()[-15:]
+            say(f"harness load exited {child.returncode}; the end of its output:")
+            say("\n".join(f"    {line}" for line in tail))
         run = next(p for p in results.iterdir() if p.is_dir())
         meta = json.loads((run / "run.json").read_text())
         final_bytes = _folder_bytes(run)
