@@ -28,8 +28,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from load_overhead import nginx_target  # noqa: E402 - the load bench's nginx
 
 from harness.faults.process import ProxyProcess  # noqa: E402
 from harness.sandbox.process import SandboxProcess  # noqa: E402
@@ -87,92 +87,21 @@ print(json.dumps({
 }))
 """
 
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/tmp_body;
-  proxy_temp_path {d}/tmp_proxy;
-  fastcgi_temp_path {d}/tmp_fastcgi;
-  uwsgi_temp_path {d}/tmp_uwsgi;
-  scgi_temp_path {d}/tmp_scgi;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  server {{
-    listen 127.0.0.1:{port};
-    root {d}/www;
-    default_type application/json;
-    location / {{ }}
-  }}
-}}
-"""
-
 
 def say(text: str = "") -> None:
     print(text, file=OUT, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def target(work: Path) -> Iterator[str]:
-    """The URL of a tiny JSON document: nginx's, else the sandbox's health route."""
-    binary = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
-    )
-    if binary is None:
-        say("nginx not found (Debian package `nginx`): using the sandbox's /api/v1/health")
-        with SandboxProcess() as box:
-            yield box.urls.api + "/health"
-        return
-    folder = work / "nginx"
-    (folder / "www" / "api" / "v1").mkdir(parents=True)
-    (folder / "www" / "api" / "v1" / "ping.json").write_text('{"status":"ok"}\n')
-    for path in [folder, *folder.rglob("*")]:  # nginx's worker may run as `nobody`
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    for parent in folder.parents:  # and must be able to walk down to it
-        if parent in (Path("/tmp"), Path(tempfile.gettempdir())):
-            break
-        with contextlib.suppress(OSError):
-            parent.chmod(parent.stat().st_mode | 0o005)
-    port = free_port()
-    (folder / "nginx.conf").write_text(NGINX_CONF.format(d=folder, port=port))
-    with open(folder / "stderr.log", "wb") as stderr:
-        proc = subprocess.Popen(
-            [binary, "-c", str(folder / "nginx.conf"), "-p", str(folder)],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "nginx did not start: "
-                        + (folder / "stderr.log").read_text(errors="replace")[-400:]
-                    ) from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/api/v1/ping.json"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGQUIT)  # graceful: the master stops its worker
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """The URL of a tiny JSON document: the load bench's nginx, else the sandbox's health
+    route."""
+    with nginx_target(work) as nginx:
+        if nginx is None:
+            with SandboxProcess() as box:
+                yield box.urls.api + "/health"
+        else:
+            yield f"{nginx.base}/api/v1/ping.json"
 
 
 def client(url: str, concurrency: int, seconds: float) -> dict[str, float]:
