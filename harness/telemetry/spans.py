@@ -28,12 +28,10 @@ _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(
 
 _CACHE_LIMIT = 4096
 _tracer_in_use: trace.Tracer | None = None
+_tracing_off = False
 _baggage_headers: dict[tuple[tuple[str, object], ...], str] = {}
 _templates: dict[str, tuple[str, str, int, str]] = {}
 _journey_baggage: dict[tuple[str, str], Context] = {}  # contexts are immutable: shared safely
-
-
-_tracing_off = False
 
 
 def use_provider(provider: trace.TracerProvider | None) -> None:
