@@ -180,8 +180,13 @@ def test_a_flag_matrix_finds_the_regression_in_the_flagged_variant_only(tmp_path
     # `reorder` also reorders (a second, slower route), so its interval is wider: the two steps
     # that only place an order must fail.
     assert all(e["decision"] == "fail" for e in paid if "`reorder`" not in e["series"]), paid
-    others = [e for e in p95 if e not in paid and e["decision"] == "fail"]
-    assert not others, [e["words"] for e in others]
+    # Steps away from checkout do not carry the regression. (Their p95 is a few ms, and on a
+    # busy 2-core machine such a tail can still move by a few ms and trip the 20% margin — that
+    # noise is not the flag's 150 ms.)
+    others = [e for e in p95 if e not in paid]
+    assert others
+    moved = [e for e in others if e["candidate"] - e["baseline"] > 50]
+    assert not moved, [e["words"] for e in moved]
 
 
 def test_smoke_sends_flags_and_only_the_flagged_path_regresses(tmp_path: Path) -> None:
