@@ -42,7 +42,9 @@ def test_same_seed_same_people_per_virtual_user(tmp_path: Path) -> None:
             "--results",
             str(tmp_path / name),
         )
-        assert result.code in (0, 4), result.out + result.err
+        # Who is replayed is checked here, not the verdict: a few seconds of identical sides can
+        # still trip a tail gate on a busy machine. Exit 2 or 3 would be a real error.
+        assert result.code in (0, 1, 4), result.out + result.err
         runs.append(people(tmp_path / name))
     first, second = runs
     common = set(first) & set(second)
