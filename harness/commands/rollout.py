@@ -24,7 +24,7 @@ from harness.engine.summary import Health
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
-from harness.gates.config import Gate
+from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
 from harness.results import RunDirectory
@@ -43,22 +43,9 @@ from harness.targets import Target, check_url
 #: candidate cohort small, so no per-second Kayenta points and no p99; minimums via
 #: `--min-samples` (default 100 per series and side). Gates with `abort = true` that count
 #: (the anytime-valid error split) are also judged every second during a stage.
+_SHARED = ("error rate vs baseline", "error split (anytime-valid)", "conversion vs baseline")
 ROLLOUT_GATES: list[dict[str, Any]] = [
-    {
-        "kind": "relative",
-        "name": "error rate vs baseline",
-        "metric": "error_rate",
-        "margin": "1pp",
-        "critical": True,
-        "group": "errors",
-    },
-    {
-        "kind": "sequential",
-        "name": "error split (anytime-valid)",
-        "alpha": 0.01,
-        "group": "errors",
-        "abort": True,  # looked at every second of a stage: a breach rolls back at once
-    },
+    *(g for g in DEFAULT_GATES if g["name"] in _SHARED[:2]),
     {
         "kind": "relative",
         "name": "journey latency (p50)",
@@ -73,7 +60,7 @@ ROLLOUT_GATES: list[dict[str, Any]] = [
         "margin": "25%",
         "group": "latency",
     },
-    {"kind": "funnel", "name": "conversion vs baseline", "max_drop": "5pp", "group": "conversion"},
+    *(g for g in DEFAULT_GATES if g["name"] == _SHARED[2]),
 ]
 DEFAULT_MIN_SAMPLES = 100
 RUN_STATUS = {
