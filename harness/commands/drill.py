@@ -137,7 +137,9 @@ def _drill_run(
 
     started = time.perf_counter()
     # A rehearsal in every respect (reports, JUnit per gate); run.json says which drill and fault.
-    code = load.execute(sub, mode="rehearse", targets=targets, judge=judge, watch=None)
+    code = load.execute(
+        sub, mode="rehearse", targets=targets, judge=judge, watch=None, reports=False
+    )
     state.wall_s = time.perf_counter() - started
     if code != ExitCode.PASSED or state.run_dir is None:
         return None

@@ -79,10 +79,13 @@ def execute(
     judge: Judge,
     watch: Callable[[list[Target]], Watch | None] | None = None,
     customize: Callable[[LoadPlan], LoadPlan] | None = None,
+    reports: bool = True,
 ) -> int:
     """Drive the journeys on Locust against `targets` (one, or baseline and candidate), write
     the run folder, then let `judge` decide the exit code. `customize` may amend the plan
-    (feature flags per target, a staged rollout's cohort routing) before it runs."""
+    (feature flags per target, a staged rollout's cohort routing) before it runs. With
+    `reports=False` a judged run's reports are left to the caller (a drill judges after the
+    targets have stopped and flushed their spans, then renders once)."""
     inputs = run_inputs(options, select_journeys=not options.worker)
     if options.worker:
         return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
@@ -180,7 +183,8 @@ def execute(
             publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
         code = judge(run, aggregator, outcome, health)
-        publish_reports(run.path)
+        if reports:
+            publish_reports(run.path)
         return code
 
 

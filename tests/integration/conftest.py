@@ -50,3 +50,24 @@ def only_run_dir(results: Path) -> Path:
     runs = [p for p in results.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+@dataclass(frozen=True)
+class LatencyRehearsal:
+    """One rehearsal whose candidate's orders are 150 ms slower, shared by the tests that need
+    a failed rehearsal (the gate that names the step, the report opened offline)."""
+
+    run_dir: Path
+    code: int
+    output: str
+
+
+@pytest.fixture(scope="session")
+def latency_rehearsal(tmp_path_factory: pytest.TempPathFactory) -> LatencyRehearsal:
+    results = tmp_path_factory.mktemp("latency-rehearsal")
+    done = run_cli(
+        "rehearse", "--sandbox", "--duration", "15s", "-k", "not browse and not cross",
+        "--browser-users", "0", "--users", "6", "--regression", "latency:*.orders.create=+150ms",
+        "--results", str(results), timeout=240,
+    )  # fmt: skip
+    return LatencyRehearsal(only_run_dir(results), done.code, done.out + done.err)

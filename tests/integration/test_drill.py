@@ -53,10 +53,14 @@ def hit(finding: dict, kind: str) -> dict:
 def test_uniform_latency_of_a_fifth_on_one_step_is_caught(tmp_path: Path) -> None:
     # The sandbox's pay step takes ~5 ms, all of it noise on a shared 2-core machine; give its
     # route a realistic 30 ms of service time on both sides, then slow the candidate's by 20%.
+    # Kayenta's judge wants 30 per-second points by default; 20 keep this run under half a
+    # minute (the A/A runs below keep the defaults).
     code, record, output = drill(
         tmp_path,
         "--duration",
-        "34s",
+        "24s",
+        "--min-samples",
+        "20",
         "--regression",
         "latency:api.orders.create=+30ms",
         "--fault",
@@ -75,7 +79,7 @@ def test_tail_latency_on_a_tenth_of_one_route_is_caught_by_tail_shift(tmp_path: 
     code, record, output = drill(
         tmp_path,
         "--duration",
-        "20s",
+        "15s",
         "--fault",
         "latency:api.orders.create=+300ms@10%",
         "--expect",
@@ -84,13 +88,13 @@ def test_tail_latency_on_a_tenth_of_one_route_is_caught_by_tail_shift(tmp_path: 
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]
     assert finding["caught_by"] == ["tail latency per step (p95, p99)"]
-    assert 0 < hit(finding, "tail_shift")["detected_after_s"] <= 20
+    assert 0 < hit(finding, "tail_shift")["detected_after_s"] <= 15
     assert "coverage:" in output and "tail_shift" in output
 
 
 def test_two_percent_errors_on_one_route_are_caught(tmp_path: Path) -> None:
     code, record, output = drill(
-        tmp_path, "--duration", "20s", "--fault", "errors:mobile.orders.create=2%"
+        tmp_path, "--duration", "14s", "--fault", "errors:mobile.orders.create=2%"
     )
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]
@@ -102,7 +106,7 @@ def test_two_percent_errors_on_one_route_are_caught(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_a_blocked_funnel_step_is_caught_by_the_funnel_gate(tmp_path: Path) -> None:
     code, record, output = drill(
-        tmp_path, "--duration", "15s", "--fault", "funnel:checkout=20%", "--expect", "funnel"
+        tmp_path, "--duration", "12s", "--fault", "funnel:checkout=20%", "--expect", "funnel"
     )
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]
@@ -119,7 +123,7 @@ def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -
     code, record, output = drill(
         tmp_path,
         "--duration",
-        "15s",
+        "10s",
         "--fault",
         "traceparent:*=drop",
         "--expect",
@@ -140,11 +144,11 @@ def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -
 
 def test_a_fault_in_a_window_is_detected_and_the_gates_recover(tmp_path: Path) -> None:
     code, record, output = drill(
-        tmp_path, "--duration", "20s", "--fault", "funnel:checkout=30%,after=3s,for=6s"
+        tmp_path, "--duration", "15s", "--fault", "funnel:checkout=30%,after=3s,for=5s"
     )
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]
-    assert finding["window_s"] == 6.0
+    assert finding["window_s"] == 5.0
     funnel = hit(finding, "funnel")
     assert funnel["decision"] == "fail"
     assert funnel["detected_after_s"] is not None and funnel["recovered_after_s"] is not None
@@ -155,7 +159,7 @@ def test_a_fault_the_expected_gate_misses_exits_1_naming_it(tmp_path: Path) -> N
     code, record, output = drill(
         tmp_path,
         "--duration",
-        "8s",
+        "5s",
         "--fault",
         "jitter:api.products.get=1ms",
         "--expect",
@@ -167,7 +171,7 @@ def test_a_fault_the_expected_gate_misses_exits_1_naming_it(tmp_path: Path) -> N
 
 
 def test_aa_runs_raise_no_false_alarm(tmp_path: Path) -> None:
-    code, record, output = drill(tmp_path, "--aa", "--runs", "2", "--duration", "10s")
+    code, record, output = drill(tmp_path, "--aa", "--runs", "2", "--duration", "8s")
     assert code == 0, output[-3000:]
     assert [run["decision"] for run in record["aa"]].count("fail") == 0
     assert len(record["aa"]) == 2

@@ -1,5 +1,6 @@
 """`harness rehearse` on the sandbox: an identical candidate passes; each kind of regression
-fails the gate that should catch it; a run too short for the gates is inconclusive."""
+fails the gate that should catch it; a run too short for the gates is inconclusive. (Errors on
+one route failing the error gates are proved through the drill proxy, in test_drill.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import only_run_dir, run_cli
+from tests.integration.conftest import LatencyRehearsal, only_run_dir, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -34,26 +35,29 @@ def test_identical_candidate_passes(tmp_path: Path) -> None:
     assert "PASS" in output
 
 
-def test_latency_on_checkout_fails_naming_the_step(tmp_path: Path) -> None:
-    code, verdict, output = rehearse(
-        tmp_path, *PROTOCOL, "--duration", "20s", "--regression", "latency:*.orders.create=+150ms"
-    )
-    assert (code, verdict["decision"]) == (1, "fail"), output[-3000:]
+def test_latency_on_checkout_fails_naming_the_step(latency_rehearsal: LatencyRehearsal) -> None:
+    # the +150 ms rehearsal that test_report.py also opens (one run for both)
+    run = latency_rehearsal
+    verdict = json.loads((run.run_dir / "verdict.json").read_text())
+    assert (run.code, verdict["decision"]) == (1, "fail"), run.output[-3000:]
     tail = gate(verdict, "tail_shift")
     assert tail["decision"] == "fail"
     assert "step `pay`" in tail["summary"] or "step `place order`" in tail["summary"]
-    assert "FAIL:" in output
+    assert "FAIL:" in run.output
 
 
 def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path) -> None:
     # 5% of orders delayed: p99 moves by ~300 ms while each second's median moves by one rank
     # at most. At 10% the per-second median itself drifts by ~1 ms and the Mann-Whitney judge
-    # sometimes (rightly) sees that, which made this test flaky on CI.
+    # sometimes (rightly) sees that, which made this test flaky on CI. 20 per-second points
+    # instead of Kayenta's 30 keep the run short.
     code, verdict, output = rehearse(
         tmp_path,
         *PROTOCOL,
         "--duration",
-        "35s",
+        "24s",
+        "--min-samples",
+        "20",
         "--regression",
         "latency:api.orders.create=+300ms@5%",
     )
@@ -64,17 +68,9 @@ def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path)
     assert pay["decision"] == "pass", pay["words"]
 
 
-def test_two_percent_errors_fail(tmp_path: Path) -> None:
-    code, verdict, output = rehearse(
-        tmp_path, *PROTOCOL, "--duration", "25s", "--regression", "errors:*.orders.create=2%"
-    )
-    assert (code, verdict["decision"]) == (1, "fail"), output[-3000:]
-    assert gate(verdict, "relative")["decision"] == "fail"
-
-
 def test_a_blocked_funnel_step_fails_the_funnel_gate(tmp_path: Path) -> None:
     code, verdict, output = rehearse(
-        tmp_path, *PROTOCOL, "--duration", "20s", "--regression", "funnel:checkout=20%"
+        tmp_path, *PROTOCOL, "--duration", "14s", "--regression", "funnel:checkout=20%"
     )
     assert code == 1, output[-3000:]
     funnel = gate(verdict, "funnel")

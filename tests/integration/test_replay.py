@@ -38,7 +38,7 @@ def test_same_seed_same_people_per_virtual_user(tmp_path: Path) -> None:
             "--browser-users",
             "0",
             "--duration",
-            "5s",
+            "4s",
             "--results",
             str(tmp_path / name),
         )
