@@ -96,6 +96,8 @@ class Step:
             touchpoint=self.touchpoint.value,
             target=self.context.settings.target.name,
             iteration=self.context.iteration,
+            run_id=self.context.settings.run_id,
+            journey=self.context.journey.name,
         )
         self._started_at = time.time()
         self._t0 = time.perf_counter()
@@ -146,7 +148,7 @@ class Step:
             artifacts=artifacts,
             requests=tuple(self.requests),
             person=context._person_id(),
-            trace_id=spans.trace_id_of(self._span),
+            trace_id=context._trace_id,  # the step's span is in its iteration's trace
         )
         context._step_count += 1
         context.records.append(record)
@@ -205,6 +207,7 @@ class JourneyContext:
         self._flags: IterationFlags | None = None
         self._trace: Context = Context()
         self._active_trace: Context = self._trace
+        self._trace_id: str | None = None
 
     def step(self, name: str, *, on: str | Touchpoint) -> Step:
         """A measured step on touchpoint `on` (`web`, `api` or `mobile`)."""
@@ -384,6 +387,7 @@ class VirtualUser:
             iteration=iteration,
         )
         context._active_trace = context._trace
+        context._trace_id = spans.trace_id_of(root)
         started_at = time.time()
         t0 = time.perf_counter()
         late_ms = None if scheduled is None else round(max(0.0, t0 - scheduled) * 1000.0, 3)
@@ -424,7 +428,7 @@ class VirtualUser:
             artifacts=failure.artifacts if failure else (),
             person=context._person_id(),
             late_ms=late_ms,
-            trace_id=spans.trace_id_of(root),
+            trace_id=context._trace_id,
         )
         if record.person is not None:
             root.set_attribute("harness.person", record.person)

@@ -123,6 +123,7 @@ def journey_context(
         iteration=0,
     )
     context._active_trace = context._trace
+    context._trace_id = spans.trace_id_of(root)
     try:
         yield context
     finally:

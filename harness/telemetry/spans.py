@@ -11,10 +11,11 @@ costs next to nothing. Propagation is always W3C Trace Context plus W3C Baggage,
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from urllib.parse import urlsplit
 
 from opentelemetry import baggage, trace
+from opentelemetry.baggage import _BAGGAGE_KEY
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanContext, SpanKind, Status, StatusCode
@@ -32,6 +33,9 @@ _tracing_off = False
 _baggage_headers: dict[tuple[tuple[str, object], ...], str] = {}
 _templates: dict[str, tuple[str, str, int, str]] = {}
 _journey_baggage: dict[tuple[str, str], Context] = {}  # contexts are immutable: shared safely
+_step_baggage: dict[tuple[str, str, str], Context] = {}
+#: id(baggage entries) → (those entries, their header): steps share their entries' object
+_headers_by_entries: dict[int, tuple[object, str]] = {}
 
 
 def use_provider(provider: trace.TracerProvider | None) -> None:
@@ -87,16 +91,34 @@ def start_iteration(
 
 
 def start_step(
-    parent: Context, *, step: str, touchpoint: str, target: str, iteration: int
+    parent: Context,
+    *,
+    step: str,
+    touchpoint: str,
+    target: str,
+    iteration: int,
+    run_id: str = "",
+    journey: str = "",
 ) -> tuple[Span, Context]:
-    """Start the span of one step under its iteration."""
+    """Start the span of one step under its iteration. With `run_id` and `journey` (the
+    iteration's baggage) the step's baggage context is built once per step name and shared."""
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN, parent
-    ctx = baggage.set_baggage("harness.step", step, context=parent)
+    if journey:
+        ctx = _step_baggage.get((run_id, journey, step))
+        if ctx is None:
+            ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
+            ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
+            ctx = baggage.set_baggage("harness.step", step, context=ctx)
+            if len(_step_baggage) >= _CACHE_LIMIT:
+                _step_baggage.clear()
+            _step_baggage[(run_id, journey, step)] = ctx
+    else:
+        ctx = baggage.set_baggage("harness.step", step, context=parent)
     span = tracer.start_span(
         f"step {step}",
-        context=ctx,
+        context=parent,
         attributes={
             **SYNTHETIC,
             "harness.step": step,
@@ -160,9 +182,26 @@ def _inject(headers: MutableMapping[str, str], span: SpanContext, ctx: Context |
         )
         if span.trace_state:
             headers["tracestate"] = span.trace_state.to_header()
-    entries = baggage.get_all(ctx)
+    if not ctx:
+        return
+    entries = ctx.get(_BAGGAGE_KEY)
     if not entries:
         return
+    # Every request of a step shares its context's entries: find their header by identity
+    # (checked, as an id may be reused once an object is gone), else by value.
+    known = _headers_by_entries.get(id(entries))
+    if known is not None and known[0] is entries:
+        header = known[1]
+    else:
+        header = _baggage_header(baggage.get_all(ctx), ctx)
+        if len(_headers_by_entries) >= _CACHE_LIMIT:
+            _headers_by_entries.clear()
+        _headers_by_entries[id(entries)] = (entries, header)
+    if header:
+        headers["baggage"] = header
+
+
+def _baggage_header(entries: Mapping[str, object], ctx: Context) -> str:
     key = tuple(entries.items())
     header = _baggage_headers.get(key)
     if header is None:
@@ -172,8 +211,7 @@ def _inject(headers: MutableMapping[str, str], span: SpanContext, ctx: Context |
         if len(_baggage_headers) >= _CACHE_LIMIT:
             _baggage_headers.clear()
         _baggage_headers[key] = header
-    if header:
-        headers["baggage"] = header
+    return header
 
 
 def end_request(span: Span, status: int | None, error_type: str | None) -> None:

@@ -82,6 +82,10 @@ def test_one_trace_per_iteration_with_parent_links(exporter: InMemorySpanExporte
     assert traceparent.split("-")[1] == f"{root.context.trace_id:032x}"
     assert traceparent.split("-")[2] == f"{request.context.span_id:016x}"
     assert "harness.step=first" in seen_headers[0]["baggage"]
+    # each step's own baggage (built once per step name and shared by its requests)
+    second = seen_headers[1]["baggage"]
+    assert "harness.step=second" in second and "harness.journey=two_steps" in second
+    assert "harness.run_id=" in second
     assert record.trace_id == f"{root.context.trace_id:032x}"
     assert sink.steps[0].trace_id == record.trace_id
 
