@@ -198,11 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Ctrl-C and a SIGTERM to the process group are for the run: its process closes the spool
     # and this follows to the end mark (or, orphaned, to the last complete batch).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # The lowest CPU priority: on a busy machine the load generator and the target come first
     # and the exporter catches up when a core is free (its spool absorbs the backlog).
     with contextlib.suppress(OSError):
         os.nice(19)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         ended = run(options.spool, export, parent=options.parent)
     finally:

@@ -97,25 +97,23 @@ def start_step(
     touchpoint: str,
     target: str,
     iteration: int,
-    run_id: str = "",
-    journey: str = "",
+    run_id: str,
+    journey: str,
 ) -> tuple[Span, Context]:
-    """Start the span of one step under its iteration. With `run_id` and `journey` (the
-    iteration's baggage) the step's baggage context is built once per step name and shared."""
+    """Start the span of one step under its iteration. The step's baggage (run id, journey,
+    step) is a context built once per step name and shared, so that its requests find their
+    `baggage` header by identity."""
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN, parent
-    if journey:
-        ctx = _step_baggage.get((run_id, journey, step))
-        if ctx is None:
-            ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
-            ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
-            ctx = baggage.set_baggage("harness.step", step, context=ctx)
-            if len(_step_baggage) >= _CACHE_LIMIT:
-                _step_baggage.clear()
-            _step_baggage[(run_id, journey, step)] = ctx
-    else:
-        ctx = baggage.set_baggage("harness.step", step, context=parent)
+    ctx = _step_baggage.get((run_id, journey, step))
+    if ctx is None:
+        ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
+        ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
+        ctx = baggage.set_baggage("harness.step", step, context=ctx)
+        if len(_step_baggage) >= _CACHE_LIMIT:
+            _step_baggage.clear()
+        _step_baggage[(run_id, journey, step)] = ctx
     span = tracer.start_span(
         f"step {step}",
         context=parent,

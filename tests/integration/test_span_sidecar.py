@@ -3,6 +3,7 @@ every span spooled by a process that was killed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -36,6 +37,20 @@ def test_setup_exports_through_the_sidecar_and_cleans_up(tmp_path: Path) -> None
     assert {r.trace_id for r in rows} == {r.trace_id for r in records}
     assert {r.service for r in rows} == {"journey-harness"}
     assert list(tmp_path.iterdir()) == [tmp_path / "traces.jsonl"]  # spool and stats removed
+
+
+def test_the_sidecar_runs_at_the_lowest_cpu_priority(tmp_path: Path) -> None:
+    # it must never take a core from the load generator or the target on a busy machine
+    telemetry = tracing.setup(trace_file=tmp_path / "traces.jsonl", run_id="run-1")
+    try:
+        assert telemetry.sidecar is not None
+        pid = telemetry.sidecar.process.pid
+        deadline = time.monotonic() + 20
+        while os.getpriority(os.PRIO_PROCESS, pid) != 19 and time.monotonic() < deadline:
+            time.sleep(0.05)  # it lowers its own priority once it has started
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+    finally:
+        telemetry.shutdown()
 
 
 def test_spans_spooled_before_a_kill_are_exported(tmp_path: Path) -> None:
