@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.context import Context
+from opentelemetry.trace import Span
 
 from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
@@ -209,6 +210,21 @@ class JourneyContext:
         self._active_trace: Context = self._trace
         self._trace_id: str | None = None
 
+    def start_trace(self) -> Span:
+        """Start this iteration's root span: its context becomes the parent of every step, and
+        its trace id that of every record. Returns the root span, for the caller to end."""
+        root, self._trace = spans.start_iteration(
+            run_id=self.settings.run_id,
+            journey=self.journey.name,
+            target=self.settings.target.name,
+            worker=self.settings.worker,
+            user=self.user_index,
+            iteration=self.iteration,
+        )
+        self._active_trace = self._trace
+        self._trace_id = spans.trace_id_of(root)
+        return root
+
     def step(self, name: str, *, on: str | Touchpoint) -> Step:
         """A measured step on touchpoint `on` (`web`, `api` or `mobile`)."""
         try:
@@ -378,16 +394,7 @@ class VirtualUser:
         """
         context = JourneyContext(self, journey, iteration)
         _ = self.synth_source  # loads word lists once, outside any measured step
-        root, context._trace = spans.start_iteration(
-            run_id=self.settings.run_id,
-            journey=journey.name,
-            target=self.settings.target.name,
-            worker=self.settings.worker,
-            user=self.index,
-            iteration=iteration,
-        )
-        context._active_trace = context._trace
-        context._trace_id = spans.trace_id_of(root)
+        root = context.start_trace()
         started_at = time.time()
         t0 = time.perf_counter()
         late_ms = None if scheduled is None else round(max(0.0, t0 - scheduled) * 1000.0, 3)

@@ -43,9 +43,10 @@ from harness.targets import Target, check_url
 #: candidate cohort small, so no per-second Kayenta points and no p99; minimums via
 #: `--min-samples` (default 100 per series and side). Gates with `abort = true` that count
 #: (the anytime-valid error split) are also judged every second during a stage.
-_SHARED = ("error rate vs baseline", "error split (anytime-valid)", "conversion vs baseline")
+_ERROR_GATES = ("error rate vs baseline", "error split (anytime-valid)")
+_FUNNEL_GATE = "conversion vs baseline"
 ROLLOUT_GATES: list[dict[str, Any]] = [
-    *(g for g in DEFAULT_GATES if g["name"] in _SHARED[:2]),
+    *(g for g in DEFAULT_GATES if g["name"] in _ERROR_GATES),
     {
         "kind": "relative",
         "name": "journey latency (p50)",
@@ -60,7 +61,7 @@ ROLLOUT_GATES: list[dict[str, Any]] = [
         "margin": "25%",
         "group": "latency",
     },
-    *(g for g in DEFAULT_GATES if g["name"] == _SHARED[2]),
+    *(g for g in DEFAULT_GATES if g["name"] == _FUNNEL_GATE),
 ]
 DEFAULT_MIN_SAMPLES = 100
 RUN_STATUS = {

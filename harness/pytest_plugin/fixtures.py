@@ -114,16 +114,7 @@ def journey_context(
     journey = Journey(name=name, func=_no_body, module=str(request.node.nodeid))
     user = VirtualUser(index=session.next_user(), settings=settings, sink=sink, browser=browser)
     context = JourneyContext(user, journey, iteration=0)
-    root, context._trace = spans.start_iteration(
-        run_id=settings.run_id,
-        journey=name,
-        target=settings.target.name,
-        worker=settings.worker,
-        user=user.index,
-        iteration=0,
-    )
-    context._active_trace = context._trace
-    context._trace_id = spans.trace_id_of(root)
+    root = context.start_trace()
     try:
         yield context
     finally:

@@ -11,10 +11,13 @@ costs next to nothing. Propagation is always W3C Trace Context plus W3C Baggage,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from urllib.parse import urlsplit
 
 from opentelemetry import baggage, trace
+
+# the key of the entries' dict in a context: `baggage.get_all` returns a fresh read-only view of
+# it, whose identity cannot say whether two contexts share their entries
 from opentelemetry.baggage import _BAGGAGE_KEY
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
@@ -30,12 +33,11 @@ _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(
 _CACHE_LIMIT = 4096
 _tracer_in_use: trace.Tracer | None = None
 _tracing_off = False
-_baggage_headers: dict[tuple[tuple[str, object], ...], str] = {}
+#: id(baggage entries) → (those entries, their header)
+_baggage_headers: dict[int, tuple[object, str]] = {}
 _templates: dict[str, tuple[str, str, int, str]] = {}
 _journey_baggage: dict[tuple[str, str], Context] = {}  # contexts are immutable: shared safely
 _step_baggage: dict[tuple[str, str, str], Context] = {}
-#: id(baggage entries) → (those entries, their header): steps share their entries' object
-_headers_by_entries: dict[int, tuple[object, str]] = {}
 
 
 def use_provider(provider: trace.TracerProvider | None) -> None:
@@ -185,31 +187,20 @@ def _inject(headers: MutableMapping[str, str], span: SpanContext, ctx: Context |
     entries = ctx.get(_BAGGAGE_KEY)
     if not entries:
         return
-    # Every request of a step shares its context's entries: find their header by identity
-    # (checked, as an id may be reused once an object is gone), else by value.
-    known = _headers_by_entries.get(id(entries))
+    # The harness's contexts share their entries' object (built once per journey and per step),
+    # so a header is found by identity (checked: an id may be reused once an object is gone).
+    known = _baggage_headers.get(id(entries))
     if known is not None and known[0] is entries:
         header = known[1]
     else:
-        header = _baggage_header(baggage.get_all(ctx), ctx)
-        if len(_headers_by_entries) >= _CACHE_LIMIT:
-            _headers_by_entries.clear()
-        _headers_by_entries[id(entries)] = (entries, header)
-    if header:
-        headers["baggage"] = header
-
-
-def _baggage_header(entries: Mapping[str, object], ctx: Context) -> str:
-    key = tuple(entries.items())
-    header = _baggage_headers.get(key)
-    if header is None:
         carrier: dict[str, str] = {}
         W3CBaggagePropagator().inject(carrier, context=ctx)
         header = carrier.get("baggage", "")
         if len(_baggage_headers) >= _CACHE_LIMIT:
             _baggage_headers.clear()
-        _baggage_headers[key] = header
-    return header
+        _baggage_headers[id(entries)] = (entries, header)
+    if header:
+        headers["baggage"] = header
 
 
 def end_request(span: Span, status: int | None, error_type: str | None) -> None:
