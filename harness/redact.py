@@ -42,11 +42,14 @@ def redact(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`url` with the values of sensitive query parameters replaced (and any card number)."""
-    if "?" not in url:
-        return url if not _CARD.search(url) else _CARD.sub(_card, url)
+    """`url` with the values of sensitive query parameters replaced (and any card number);
+    cached, since journeys repeat their URLs."""
     found = _URLS.get(url)
-    if found is None:
+    if found is not None:
+        return found
+    if "?" not in url:
+        found = url if not _CARD.search(url) else _CARD.sub(_card, url)
+    else:
         base, _, query = url.partition("?")
         query, hash_mark, fragment = query.partition("#")
         pairs = []
@@ -54,9 +57,9 @@ def redact_url(url: str) -> str:
             name, equals, _value = pair.partition("=")
             pairs.append(f"{name}={REDACTED}" if equals and _QUERY_NAME.match(name) else pair)
         found = _CARD.sub(_card, f"{base}?{'&'.join(pairs)}{hash_mark}{fragment}")
-        if len(_URLS) >= _URLS_LIMIT:
-            _URLS.clear()
-        _URLS[url] = found
+    if len(_URLS) >= _URLS_LIMIT:
+        _URLS.clear()
+    _URLS[url] = found
     return found
 
 

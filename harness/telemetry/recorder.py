@@ -9,12 +9,14 @@ object whose `end()` appends one tuple to a list; batches are `marshal`led to th
 µs a span). The SDK still does everything after that — sampling, `ReadableSpan`s, the OTLP/JSON
 file and OTLP/HTTP exporters — on the other core.
 
-Spool format: records of a 4-byte big-endian length and a `marshal` payload (a list of `Row`s);
-a zero length marks the end. A torn last record (a killed process) is ignored by the reader.
+Spool format: records of a 4-byte big-endian length and a payload of `marshal`led `Row`s, one
+after another; a zero length marks the end. A torn last record (a killed process) is ignored by
+the reader.
 """
 
 from __future__ import annotations
 
+import io
 import marshal
 import os
 import random
@@ -34,6 +36,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
+    TraceState,
 )
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
@@ -57,16 +60,19 @@ class SpanSpool:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
-        self._rows: list[Row] = []
+        self._rows: list[bytes] = []  #: each ended span, already marshalled
         self._oldest = 0.0
         self.spans = 0
 
     def add(self, row: Row) -> None:
-        """Keep one span; write the batch when it is full or half a second old."""
+        """Keep one span; write the batch when it is full or half a second old. The row is
+        marshalled at once: bytes are not tracked by the garbage collector, and thousands of
+        rows waiting for their batch (each with a dict of attributes) made every collection
+        scan them."""
         rows = self._rows
         if not rows:
             self._oldest = time.monotonic()
-        rows.append(row)
+        rows.append(marshal.dumps(row))
         if len(rows) >= BATCH_SPANS or time.monotonic() - self._oldest >= BATCH_AGE_S:
             self.flush()
 
@@ -76,7 +82,7 @@ class SpanSpool:
         if not self._rows or self._file.closed:
             return
         rows, self._rows = self._rows, []
-        payload = marshal.dumps(rows)
+        payload = b"".join(rows)
         self._file.write(HEADER.pack(len(payload)) + payload)
         self.spans += len(rows)
 
@@ -106,7 +112,11 @@ def read_spool(handle: IO[bytes]) -> Iterator[list[Row] | None]:
         if len(payload) < size:
             handle.seek(start)
             return
-        yield marshal.loads(payload)
+        rows = io.BytesIO(payload)
+        batch: list[Row] = []
+        while rows.tell() < size:
+            batch.append(marshal.load(rows))
+        yield batch
 
 
 class LightSpan(trace.Span):
@@ -120,26 +130,28 @@ class LightSpan(trace.Span):
         "_kind",
         "_name",
         "_parent",
+        "_span_id",
         "_spool",
         "_start",
         "_status",
         "_status_text",
+        "_trace_id",
+        "_trace_state",
     )
 
     def __init__(
         self,
         spool: SpanSpool,
         name: str,
-        context: SpanContext,
-        parent: int,
+        ids: tuple[int, int, int, TraceState | None],
         kind: SpanKind,
         attributes: Attributes,
         start_ns: int,
     ) -> None:
         self._spool = spool
         self._name = name
-        self._context = context
-        self._parent = parent
+        self._trace_id, self._span_id, self._parent, self._trace_state = ids
+        self._context: SpanContext | None = None  # built when asked for: most never are
         self._kind = kind
         self._attributes: dict[str, Any] = dict(attributes) if attributes else {}
         self._start = start_ns
@@ -150,7 +162,16 @@ class LightSpan(trace.Span):
 
     def get_span_context(self) -> SpanContext:
         """This span's ids."""
+        if self._context is None:
+            self._context = SpanContext(
+                self._trace_id, self._span_id, False, _SAMPLED, self._trace_state
+            )
         return self._context
+
+    def traceparent(self) -> str:
+        """The W3C `traceparent` of this span (always sampled), without building its
+        `SpanContext`."""
+        return f"00-{self._trace_id:032x}-{self._span_id:016x}-01"
 
     def is_recording(self) -> bool:
         """True until the span ends."""
@@ -210,11 +231,10 @@ class LightSpan(trace.Span):
         if self._end:
             return
         self._end = end_time or time.time_ns()
-        context = self._context
         self._spool.add(
             (
-                context.trace_id,
-                context.span_id,
+                self._trace_id,
+                self._span_id,
                 self._parent,
                 self._name,
                 self._kind._value_,  # `.value` is a descriptor call; this is a plain read
@@ -261,17 +281,18 @@ class LightTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         """A recording span under the span current in `context`."""
-        parent = trace.get_current_span(context).get_span_context()
+        parent = trace.get_current_span(context)
         span_id = self._ids.getrandbits(64) or 1
-        if parent.is_valid:
-            ids = SpanContext(parent.trace_id, span_id, False, _SAMPLED, parent.trace_state)
-            parent_id = parent.span_id
+        ids: tuple[int, int, int, TraceState | None]
+        if type(parent) is LightSpan:  # the usual case: no SpanContext to build or read
+            ids = (parent._trace_id, span_id, parent._span_id, parent._trace_state)
         else:
-            ids = SpanContext(self._ids.getrandbits(128) or 1, span_id, False, _SAMPLED)
-            parent_id = 0
-        return LightSpan(
-            self.spool, name, ids, parent_id, kind, attributes, start_time or time.time_ns()
-        )
+            remote = parent.get_span_context()
+            if remote.is_valid:
+                ids = (remote.trace_id, span_id, remote.span_id, remote.trace_state)
+            else:
+                ids = (self._ids.getrandbits(128) or 1, span_id, 0, None)
+        return LightSpan(self.spool, name, ids, kind, attributes, start_time or time.time_ns())
 
     @_agnosticcontextmanager  # the API's own decorator, which the signature asks for
     def start_as_current_span(

@@ -21,9 +21,10 @@ from opentelemetry import baggage, trace
 from opentelemetry.baggage import _BAGGAGE_KEY
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
-from opentelemetry.trace import INVALID_SPAN, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
 from harness.redact import redact, redact_url
+from harness.telemetry.recorder import LightSpan
 
 TRACER_NAME = "journey-harness"
 SYNTHETIC = {"user_agent.synthetic.type": "test"}
@@ -156,7 +157,7 @@ def start_request(
             "server.port": port,
         },
     )
-    _inject(headers, span.get_span_context(), parent)
+    _inject(headers, span, parent)
     return span
 
 
@@ -174,14 +175,20 @@ def _url_parts(url: str) -> tuple[str, str, int, str]:
     return found
 
 
-def _inject(headers: MutableMapping[str, str], span: SpanContext, ctx: Context | None) -> None:
+def _inject(headers: MutableMapping[str, str], span: Span, ctx: Context | None) -> None:
     """`traceparent` (and `tracestate`) for `span`, and the `baggage` of `ctx`."""
-    if span.is_valid:
-        headers["traceparent"] = (
-            f"00-{span.trace_id:032x}-{span.span_id:016x}-{span.trace_flags:02x}"
-        )
-        if span.trace_state:
-            headers["tracestate"] = span.trace_state.to_header()
+    if type(span) is LightSpan:  # the harness's own tracer: its header without a SpanContext
+        headers["traceparent"] = span.traceparent()
+        if span._trace_state:
+            headers["tracestate"] = span._trace_state.to_header()
+    else:
+        ids = span.get_span_context()
+        if ids.is_valid:
+            headers["traceparent"] = (
+                f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
+            )
+            if ids.trace_state:
+                headers["tracestate"] = ids.trace_state.to_header()
     if not ctx:
         return
     entries = ctx.get(_BAGGAGE_KEY)
@@ -239,11 +246,13 @@ def trace_headers(ctx: Context | None) -> dict[str, str]:
     """`traceparent` (and `baggage`) for requests made under `ctx`, e.g. by the browser."""
     headers: dict[str, str] = {}
     if ctx is not None:
-        _inject(headers, trace.get_current_span(ctx).get_span_context(), ctx)
+        _inject(headers, trace.get_current_span(ctx), ctx)
     return headers
 
 
 def trace_id_of(span: Span) -> str | None:
     """The hex trace id of a recording span, else None."""
+    if type(span) is LightSpan:
+        return f"{span._trace_id:032x}"
     context = span.get_span_context()
     return f"{context.trace_id:032x}" if context.is_valid else None

@@ -1,7 +1,7 @@
 """HTTP JSON clients for the `api` and `mobile` touchpoints.
 
 One narrow seam makes them testable: an `HttpTransport` with one `send` method. The real one,
-`GeventTransport`, is geventhttpclient (the client under Locust's FastHttpUser); tests use
+`GeventTransport`, speaks HTTP/1.1 on gevent sockets (`harness.touchpoints.wire`); tests use
 `harness.testing.FakeTransport`.
 """
 
@@ -27,6 +27,7 @@ from harness.errors import (
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.telemetry import spans
+from harness.touchpoints.wire import ConnectFailed, Connection, WireError, WireTimeout
 
 T = TypeVar("T")
 
@@ -270,64 +271,41 @@ class HttpClient:
 
 @dataclass
 class GeventTransport:
-    """geventhttpclient with one keep-alive connection pool per origin."""
+    """HTTP/1.1 on gevent sockets (`harness.touchpoints.wire`): one keep-alive connection per
+    origin, since a virtual user sends one request at a time."""
 
     connection_timeout: float = 5.0
-    concurrency: int = 1
-    _clients: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    _connections: dict[tuple[str, str, int], Connection] = field(default_factory=dict)
 
     def send(self, request: HttpRequest) -> RawResponse:
         """Send `request`, reading the whole body."""
-        import gevent
-        from geventhttpclient.client import HTTPClient
-
         key, target = _origin_and_target(request.url)
-        client = self._clients.get(key)
-        if client is None:
-            client = HTTPClient(
-                key[1],
-                key[2],
-                ssl=key[0] == "https",
-                concurrency=self.concurrency,
-                connection_timeout=self.connection_timeout,
-                network_timeout=request.timeout,
+        connection = self._connections.get(key)
+        if connection is None:
+            connection = self._connections[key] = Connection(
+                *key, connect_timeout=self.connection_timeout
             )
-            self._clients[key] = client
-        deadline = gevent.Timeout(request.timeout)
-        deadline.start()
         try:
-            response = client.request(
-                request.method, target, body=request.body or b"", headers=dict(request.headers)
+            status, headers, body = connection.request(
+                request.method, target, request.headers, request.body, request.timeout
             )
-            body = response.read()
-            headers = {k.lower(): v for k, v in response.items()}
-            return RawResponse(response.status_code, headers, body)
-        except gevent.Timeout as exc:
-            if exc is not deadline:
-                raise
+        except WireTimeout:
             raise StepTimeout(
                 f"{request.method} {_path(request.url)} timed out after {request.timeout:g} s"
             ) from None
-        except TimeoutError:
-            raise StepTimeout(
-                f"{request.method} {_path(request.url)} timed out after {request.timeout:g} s"
-            ) from None
-        except OSError as exc:
+        except ConnectFailed as exc:
             raise ConnectionFailed(
-                f"{request.method} {request.url} could not connect: {exc.strerror or exc}"
+                f"{request.method} {request.url} could not connect: {exc}"
             ) from None
-        except Exception as exc:  # geventhttpclient's parser and pool raise their own types
-            raise ConnectionFailed(
-                f"{request.method} {request.url} failed: {type(exc).__name__}: {exc}"
-            ) from None
-        finally:
-            deadline.close()
+        except WireError as exc:
+            raise ConnectionFailed(f"{request.method} {request.url} failed: {exc}") from None
+        return RawResponse(status, headers, body)
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        """Close every connection."""
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
 
 
 def _ms_since(started: float) -> float:

@@ -1,0 +1,276 @@
+"""HTTP/1.1 over one keep-alive gevent socket: the transport under the `api` and `mobile` clients.
+
+Why not geventhttpclient (the client under Locust's FastHttpSession), which the harness used
+before: measured here against nginx with 20 greenlets on one core, a GET through its
+`HTTPClient` costs ≈ 56 µs of CPU — a liveness `select` before every reuse of a pooled socket,
+a Python callback per header from its C parser, a header object validated twice — where
+writing the request with one `sendall` and parsing the head with `bytes` methods costs ≈ 18 µs.
+Those 38 µs were a third of a one-request journey's whole cost at load.
+
+What it does: `Content-Length` and `chunked` bodies, bodies read to the close, no body for
+`HEAD`, 1xx, 204 and 304; `Connection: close` honoured; a reused connection that the server has
+closed meanwhile (an idle keep-alive timeout) is reconnected once, when not a byte of the
+answer had arrived; one deadline over the whole exchange. What it leaves out, since the
+harness never asks for it: compression (no `accept-encoding` is sent), redirects, proxies,
+HTTP/2. Raises `WireTimeout` and `WireError`; `harness.touchpoints.http` turns them into step
+errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+MAX_HEAD = 64 * 1024
+RECV_SIZE = 65536
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class WireError(Exception):
+    """The connection failed or the server answered something that is not HTTP/1.x."""
+
+
+class WireTimeout(WireError):
+    """The exchange did not finish before its deadline."""
+
+
+class ConnectFailed(WireError):
+    """No connection could be opened (refused, unreachable, or not within the timeout)."""
+
+
+class _Closed(WireError):
+    """The server closed the connection before sending a byte of its answer."""
+
+
+def encode_request(
+    method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
+) -> bytes:
+    """The request head and body as bytes (`host` and `content-length` added)."""
+    lines = [f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"]
+    for name, value in headers.items():
+        if "\n" in value or "\r" in value:
+            raise WireError(f"header {name!r} holds a line break")
+        lines.append(f"{name}: {value}\r\n")
+    if body:
+        lines.append(f"content-length: {len(body)}\r\n\r\n")
+        return "".join(lines).encode("latin-1") + body
+    if method in ("POST", "PUT", "PATCH"):
+        lines.append("content-length: 0\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+    """(status, protocol version, headers with lower-case names) of a response head without
+    its blank line. Repeated headers are joined with `, `."""
+    try:
+        text = head.decode("latin-1")
+        status_line, *lines = text.split("\r\n")
+        version, status_text = status_line.split(" ", 2)[:2]
+        if not version.startswith("HTTP/1."):
+            raise ValueError(version)
+        status = int(status_text)
+    except ValueError:
+        raise WireError(f"not an HTTP/1.x answer: {head[:60]!r}") from None
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return status, version, headers
+
+
+class Connection:
+    """One keep-alive connection to one origin, used by one greenlet at a time."""
+
+    def __init__(self, scheme: str, host: str, port: int, *, connect_timeout: float = 5.0) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.connect_timeout = connect_timeout
+        default = 443 if scheme == "https" else 80
+        self.host_header = host if port == default else f"{host}:{port}"
+        if ":" in host and not host.startswith("["):  # an IPv6 literal
+            self.host_header = f"[{host}]" if port == default else f"[{host}]:{port}"
+        self._sock: Any = None
+        self._buffer = b""
+        self._answered = False
+        self._timers: dict[float, Any] = {}
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request and read its whole answer: (status, headers, body), all within
+        `timeout` seconds."""
+        payload = encode_request(method, target, self.host_header, headers, body)
+        if self._buffer:  # bytes beyond the last answer: the stream cannot be trusted
+            self.close()
+        # One timer over the whole exchange, kept per timeout value: a gevent socket with a
+        # timeout of its own would start a timer around every wait instead.
+        timer = self._timers.get(timeout)
+        if timer is None:
+            import gevent
+
+            timer = self._timers[timeout] = gevent.Timeout(timeout)
+        timer.start()
+        try:
+            reused = self._sock is not None
+            try:
+                return self._exchange(method, payload)
+            except _Closed:
+                if not reused:
+                    raise WireError("the server closed the connection without answering") from None
+            # The server closed a connection it had kept idle: once more, on a new one.
+            self.close()
+            try:
+                return self._exchange(method, payload)
+            except _Closed:
+                raise WireError("the server closed the connection without answering") from None
+        except BaseException as exc:
+            if exc is timer:
+                self.close()
+                raise WireTimeout("timed out") from None
+            raise
+        finally:
+            timer.cancel()
+
+    def _exchange(self, method: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
+        self._answered = False
+        try:
+            sock = self._sock if self._sock is not None else self._connect()
+            sock.sendall(payload)
+            return self._read(method)
+        except WireError:
+            self.close()
+            raise
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.close()
+            if self._answered:
+                raise WireError(exc.strerror or str(exc)) from None
+            raise _Closed() from None
+        except OSError as exc:
+            self.close()
+            raise WireError(exc.strerror or str(exc)) from None
+        except BaseException:  # the deadline, or the greenlet being killed
+            self.close()
+            raise
+
+    def _connect(self) -> Any:
+        import socket as stdlib_socket
+
+        from gevent import socket
+
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        except TimeoutError:
+            raise ConnectFailed(f"no connection within {self.connect_timeout:g} s") from None
+        except OSError as exc:
+            raise ConnectFailed(exc.strerror or str(exc)) from None
+        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+        if self.scheme == "https":
+            from gevent import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+        sock.settimeout(None)  # the exchange's timer bounds every wait
+        self._sock = sock
+        self._buffer = b""
+        return sock
+
+    def _recv(self) -> bytes:
+        chunk: bytes = self._sock.recv(RECV_SIZE)
+        if chunk:
+            self._answered = True
+        return chunk
+
+    def _read(self, method: str) -> tuple[int, dict[str, str], bytes]:
+        buffer = self._buffer
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                status, version, headers = parse_head(buffer[:end])
+                buffer = buffer[end + 4 :]
+                if 100 <= status < 200:  # an interim answer: the real one follows
+                    continue
+                break
+            if len(buffer) > MAX_HEAD:
+                raise WireError(f"response head larger than {MAX_HEAD} bytes")
+            chunk = self._recv()
+            if not chunk:
+                if buffer or self._answered:
+                    raise WireError("the server closed the connection mid-answer")
+                raise _Closed()
+            buffer += chunk
+        closing = headers.get("connection", "").lower() == "close" or (
+            version == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive"
+        )
+        if method == "HEAD" or status in _NO_BODY_STATUS:
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body, buffer = self._read_chunked(buffer)
+        elif "content-length" in headers:
+            try:
+                length = int(headers["content-length"])
+            except ValueError:
+                raise WireError(f"bad content-length {headers['content-length']!r}") from None
+            while len(buffer) < length:
+                chunk = self._recv()
+                if not chunk:
+                    raise WireError("the server closed the connection mid-body")
+                buffer += chunk
+            body, buffer = buffer[:length], buffer[length:]
+        else:  # the body runs to the end of the connection
+            parts = [buffer]
+            while chunk := self._recv():
+                parts.append(chunk)
+            body, buffer, closing = b"".join(parts), b"", True
+        self._buffer = buffer
+        if closing:
+            self.close()
+        return status, headers, body
+
+    def _read_chunked(self, buffer: bytes) -> tuple[bytes, bytes]:
+        parts: list[bytes] = []
+        while True:
+            while (line_end := buffer.find(b"\r\n")) < 0:
+                buffer += self._more()
+            size_text = buffer[:line_end].split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise WireError(f"bad chunk size {size_text[:20]!r}") from None
+            buffer = buffer[line_end + 2 :]
+            if size == 0:
+                # trailers, if any, end with a blank line
+                while (trailer_end := buffer.find(b"\r\n")) != 0:
+                    if trailer_end > 0:
+                        buffer = buffer[trailer_end + 2 :]
+                        continue
+                    buffer += self._more()
+                return b"".join(parts), buffer[2:]
+            while len(buffer) < size + 2:
+                buffer += self._more()
+            parts.append(buffer[:size])
+            buffer = buffer[size + 2 :]
+
+    def _more(self) -> bytes:
+        chunk = self._recv()
+        if not chunk:
+            raise WireError("the server closed the connection mid-body")
+        return chunk
+
+    def close(self) -> None:
+        """Close the socket; the next request opens a new one."""
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+                self._buffer = b""

@@ -1,0 +1,258 @@
+"""The HTTP/1.1 transport against a scripted server on loopback: body framings, keep-alive and
+its loss, deadlines, refusals, and what it writes on the wire."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from harness.errors import ConnectionFailed, StepTimeout
+from harness.touchpoints.http import GeventTransport, HttpRequest
+from harness.touchpoints.wire import WireError, encode_request, parse_head
+
+#: A scripted server's reply to one request: the bytes to send and whether to close after them.
+Reply = tuple[bytes, bool]
+
+
+class Scripted:
+    """A loopback server answering the n-th request on any connection with `replies[n]`, and
+    keeping every request it read."""
+
+    def __init__(self, replies: list[Reply | Callable[[socket.socket], None]]) -> None:
+        self.replies = replies
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while self.replies:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + buffer[:length])
+                buffer = buffer[length:]
+                reply = self.replies.pop(0)
+                if callable(reply):
+                    reply(conn)
+                    return
+                data, close = reply
+                conn.sendall(data)
+                if close:
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._listener.close()
+
+
+Start = Callable[..., Scripted]
+
+
+@pytest.fixture
+def server() -> Iterator[Start]:
+    started: list[Scripted] = []
+
+    def start(*replies: Reply | Callable[[socket.socket], None]) -> Scripted:
+        started.append(Scripted(list(replies)))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.close()
+
+
+def ok(body: bytes = b'{"ok":true}', *, close: bool = False, extra: str = "") -> Reply:
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+    return (head + extra + "\r\n").encode() + body, close
+
+
+def get(
+    url: str, method: str = "GET", body: bytes | None = None, timeout: float = 5.0
+) -> HttpRequest:
+    return HttpRequest(method, url, {"accept": "application/json"}, body, timeout)
+
+
+def test_keep_alive_reuses_one_connection_and_writes_a_plain_request(server: Start) -> None:
+    s = server(ok(b"one"), ok(b"two"))
+    transport = GeventTransport()
+    try:
+        first = transport.send(get(f"{s.url}/a?x=1"))
+        second = transport.send(get(f"{s.url}/b", "POST", b'{"n":1}'))
+    finally:
+        transport.close()
+    assert (first.status, first.body, second.body) == (200, b"one", b"two")
+    assert first.headers["content-type"] == "application/json"
+    assert s.connections == 1
+    assert (
+        s.requests[0]
+        == (
+            f"GET /a?x=1 HTTP/1.1\r\nhost: 127.0.0.1:{s.port}\r\naccept: application/json\r\n\r\n"
+        ).encode()
+    )
+    assert s.requests[1].endswith(b'content-length: 7\r\n\r\n{"n":1}')
+
+
+def test_chunked_body_with_extensions_and_trailers(server: Start) -> None:
+    body = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"5;name=x\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: 1\r\n\r\n"
+    )
+    s = server((body, False), ok(b"after"))
+    transport = GeventTransport()
+    try:
+        assert transport.send(get(s.url)).body == b"hello world"
+        assert transport.send(get(s.url)).body == b"after"
+    finally:
+        transport.close()
+    assert s.connections == 1
+
+
+def test_close_delimited_body_and_connection_close(server: Start) -> None:
+    s = server(
+        (b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end", True),
+        ok(b"next", close=True, extra="connection: close\r\n"),
+        ok(b"third"),
+    )
+    transport = GeventTransport()
+    try:
+        assert transport.send(get(s.url)).body == b"until the end"
+        assert transport.send(get(s.url)).body == b"next"
+        assert transport.send(get(s.url)).body == b"third"
+    finally:
+        transport.close()
+    assert s.connections == 3
+
+
+def test_no_body_for_head_204_and_304_and_interim_answers_skipped(server: Start) -> None:
+    s = server(
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\n", False),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", False),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n", False),
+        ok(b"still in step"),
+    )
+    transport = GeventTransport()
+    try:
+        head = transport.send(get(s.url, "HEAD"))
+        assert (head.status, head.body, head.headers["content-length"]) == (200, b"", "500")
+        assert transport.send(get(s.url)).status == 204
+        assert transport.send(get(s.url)).status == 304
+        assert transport.send(get(s.url)).body == b"still in step"
+    finally:
+        transport.close()
+    assert s.connections == 1
+
+
+def test_a_keep_alive_connection_the_server_dropped_is_reopened_once(server: Start) -> None:
+    s = server(ok(b"first", close=True), ok(b"second"))  # closes without saying so
+    transport = GeventTransport()
+    try:
+        assert transport.send(get(s.url)).body == b"first"
+        time.sleep(0.05)
+        assert transport.send(get(s.url)).body == b"second"
+    finally:
+        transport.close()
+    assert s.connections == 2
+
+
+def test_a_new_connection_closed_without_an_answer_fails(server: Start) -> None:
+    s = server(lambda conn: None)
+    transport = GeventTransport()
+    with pytest.raises(ConnectionFailed, match="closed the connection without answering"):
+        transport.send(get(s.url))
+    transport.close()
+
+
+def test_an_answer_cut_short_fails(server: Start) -> None:
+    s = server((b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this", True))
+    transport = GeventTransport()
+    with pytest.raises(ConnectionFailed, match="mid-body"):
+        transport.send(get(s.url))
+    transport.close()
+
+
+def test_the_deadline_covers_the_whole_exchange(server: Start) -> None:
+    def drip(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n")
+        for _ in range(50):  # each byte well within any per-read timeout
+            time.sleep(0.02)
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                return
+
+    s = server(drip)
+    transport = GeventTransport()
+    started = time.monotonic()
+    with pytest.raises(StepTimeout, match=r"GET / timed out after 0.3 s"):
+        transport.send(get(s.url + "/", timeout=0.3))
+    assert time.monotonic() - started < 0.8
+    transport.close()
+
+
+def test_refused_connection_is_a_connection_failure() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = GeventTransport()
+    with pytest.raises(ConnectionFailed, match="could not connect: Connection refused"):
+        transport.send(get(f"http://127.0.0.1:{port}/"))
+
+
+def test_not_http_is_a_connection_failure(server: Start) -> None:
+    s = server((b"SSH-2.0-OpenSSH\r\n\r\n", True))
+    transport = GeventTransport()
+    with pytest.raises(ConnectionFailed, match=r"not an HTTP/1\.x answer"):
+        transport.send(get(s.url))
+    transport.close()
+
+
+def test_head_parsing_joins_repeated_headers_and_lowers_names() -> None:
+    status, version, headers = parse_head(
+        b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nSET-COOKIE: b=2\r\nX-Empty:\r\nbad line"
+    )
+    assert (status, version) == (201, "HTTP/1.1")
+    assert headers == {"set-cookie": "a=1, b=2", "x-empty": ""}
+
+
+def test_header_values_cannot_smuggle_lines() -> None:
+    with pytest.raises(WireError, match="line break"):
+        encode_request("GET", "/", "h", {"x-evil": "1\r\nhost: other"}, None)
+    assert encode_request("PUT", "/p", "h", {}, None).endswith(b"content-length: 0\r\n\r\n")
