@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.trace import (
     Link,
     SpanContext,
@@ -38,6 +38,10 @@ from opentelemetry.trace import (
     TraceFlags,
     TraceState,
 )
+
+# the key of the current span in a context (what `trace.get_current_span` reads, minus its ABC
+# isinstance check, which cost more than the lookup)
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
@@ -281,13 +285,13 @@ class LightTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         """A recording span under the span current in `context`."""
-        parent = trace.get_current_span(context)
+        parent = (context if context is not None else get_current()).get(_SPAN_KEY)
         span_id = self._ids.getrandbits(64) or 1
         ids: tuple[int, int, int, TraceState | None]
         if type(parent) is LightSpan:  # the usual case: no SpanContext to build or read
             ids = (parent._trace_id, span_id, parent._span_id, parent._trace_state)
         else:
-            remote = parent.get_span_context()
+            remote = trace.get_current_span(context).get_span_context()
             if remote.is_valid:
                 ids = (remote.trace_id, span_id, remote.span_id, remote.trace_state)
             else:

@@ -193,3 +193,23 @@ def test_tables_list_journeys_and_steps_with_percentiles() -> None:
     assert rows[1][0] == "buy" and rows[1][2] == "10"
     assert rows[2][0].endswith("pay") and rows[2][1] == "api"
     assert "it/s" in progress_line(aggregator, 3.0, 30.0, 4)
+
+
+def test_a_load_process_collects_garbage_less_often_and_freezes_its_start_up() -> None:
+    """In its own process (it imports Locust): preparing a load raises the collector's
+    thresholds and freezes what was alive at start-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from locust.env import Environment\n"
+        "from harness.engine import locust_users\n"
+        "from harness.engine.plan import LoadPlan\n"
+        f"plan = LoadPlan(run_id='r', targets=[{TARGET!r}], results_root='/tmp')\n"
+        "before = gc.get_threshold()\n"
+        "locust_users.prepare(plan, [], 0, Environment())\n"
+        "print(before, gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split(") ") == ["(700, 10, 10", "(20000, 10, 10", "True\n"]
