@@ -9,14 +9,12 @@ object whose `end()` appends one tuple to a list; batches are `marshal`led to th
 µs a span). The SDK still does everything after that — sampling, `ReadableSpan`s, the OTLP/JSON
 file and OTLP/HTTP exporters — on the other core.
 
-Spool format: records of a 4-byte big-endian length and a payload of `marshal`led `Row`s, one
-after another; a zero length marks the end. A torn last record (a killed process) is ignored by
-the reader.
+Spool format: records of a 4-byte big-endian length and a `marshal` payload (a list of `Row`s);
+a zero length marks the end. A torn last record (a killed process) is ignored by the reader.
 """
 
 from __future__ import annotations
 
-import io
 import marshal
 import os
 import random
@@ -64,19 +62,18 @@ class SpanSpool:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
-        self._rows: list[bytes] = []  #: each ended span, already marshalled
+        self._rows: list[Row] = []
         self._oldest = 0.0
         self.spans = 0
 
     def add(self, row: Row) -> None:
-        """Keep one span; write the batch when it is full or half a second old. The row is
-        marshalled at once: bytes are not tracked by the garbage collector, and thousands of
-        rows waiting for their batch (each with a dict of attributes) made every collection
-        scan them."""
+        """Keep one span; write the batch when it is full or half a second old. (Marshalling a
+        batch costs half what marshalling its rows one by one does; the rows waiting meanwhile
+        are why load processes collect garbage less often, see `tune_garbage_collector`.)"""
         rows = self._rows
         if not rows:
             self._oldest = time.monotonic()
-        rows.append(marshal.dumps(row))
+        rows.append(row)
         if len(rows) >= BATCH_SPANS or time.monotonic() - self._oldest >= BATCH_AGE_S:
             self.flush()
 
@@ -86,7 +83,7 @@ class SpanSpool:
         if not self._rows or self._file.closed:
             return
         rows, self._rows = self._rows, []
-        payload = b"".join(rows)
+        payload = marshal.dumps(rows)
         self._file.write(HEADER.pack(len(payload)) + payload)
         self.spans += len(rows)
 
@@ -116,11 +113,7 @@ def read_spool(handle: IO[bytes]) -> Iterator[list[Row] | None]:
         if len(payload) < size:
             handle.seek(start)
             return
-        rows = io.BytesIO(payload)
-        batch: list[Row] = []
-        while rows.tell() < size:
-            batch.append(marshal.load(rows))
-        yield batch
+        yield marshal.loads(payload)
 
 
 class LightSpan(trace.Span):
@@ -162,7 +155,7 @@ class LightSpan(trace.Span):
         self._end = 0
         self._status = StatusCode.UNSET
         self._status_text: str | None = None
-        self._events: list[tuple[Any, ...]] = []
+        self._events: list[tuple[Any, ...]] | None = None  # most spans have none
 
     def get_span_context(self) -> SpanContext:
         """This span's ids."""
@@ -194,6 +187,8 @@ class LightSpan(trace.Span):
     ) -> None:
         """Record an event."""
         event_attributes = dict(attributes) if attributes else {}
+        if self._events is None:
+            self._events = []
         self._events.append((name, timestamp or time.time_ns(), event_attributes))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
@@ -249,7 +244,7 @@ class LightSpan(trace.Span):
                 self._status_text,
                 # A tuple of plain values: the garbage collector stops tracking it, and rows
                 # waiting for their batch no longer cost every collection a scan.
-                tuple(self._events),
+                tuple(self._events) if self._events else (),
             )
         )
 

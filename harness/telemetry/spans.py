@@ -22,12 +22,14 @@ from opentelemetry.baggage import _BAGGAGE_KEY
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from harness.redact import redact, redact_url
 from harness.telemetry.recorder import LightSpan
 
 TRACER_NAME = "journey-harness"
-SYNTHETIC = {"user_agent.synthetic.type": "test"}
+SYNTHETIC_KEY, SYNTHETIC_VALUE = "user_agent.synthetic.type", "test"
+SYNTHETIC = {SYNTHETIC_KEY: SYNTHETIC_VALUE}
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(?=/|$)")
 
 
@@ -36,9 +38,10 @@ _tracer_in_use: trace.Tracer | None = None
 _tracing_off = False
 #: id(baggage entries) → (those entries, their header)
 _baggage_headers: dict[int, tuple[object, str]] = {}
-_templates: dict[str, tuple[str, str, int, str]] = {}
-_journey_baggage: dict[tuple[str, str], Context] = {}  # contexts are immutable: shared safely
-_step_baggage: dict[tuple[str, str, str], Context] = {}
+_requests: dict[tuple[str, str], tuple[str, dict[str, AttributeValue]]] = {}
+#: baggage contexts (immutable: shared safely) and span names, per journey and per step
+_journey_baggage: dict[tuple[str, str], tuple[Context, str]] = {}
+_step_baggage: dict[tuple[str, str, str], tuple[Context, str]] = {}
 
 
 def use_provider(provider: trace.TracerProvider | None) -> None:
@@ -69,19 +72,20 @@ def start_iteration(
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN, Context()
-    ctx = _journey_baggage.get((run_id, journey))
-    if ctx is None:
+    found = _journey_baggage.get((run_id, journey))
+    if found is None:
         ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
         ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
         if len(_journey_baggage) >= _CACHE_LIMIT:
             _journey_baggage.clear()
-        _journey_baggage[(run_id, journey)] = ctx
+        found = _journey_baggage[(run_id, journey)] = (ctx, f"journey {journey}")
+    ctx, name = found
     span = tracer.start_span(
-        f"journey {journey}",
-        context=ctx,
-        kind=SpanKind.INTERNAL,
-        attributes={
-            **SYNTHETIC,
+        name,
+        ctx,
+        SpanKind.INTERNAL,
+        {
+            SYNTHETIC_KEY: SYNTHETIC_VALUE,
             "harness.run_id": run_id,
             "harness.journey": journey,
             "harness.target": target,
@@ -109,19 +113,21 @@ def start_step(
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN, parent
-    ctx = _step_baggage.get((run_id, journey, step))
-    if ctx is None:
+    found = _step_baggage.get((run_id, journey, step))
+    if found is None:
         ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
         ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
         ctx = baggage.set_baggage("harness.step", step, context=ctx)
         if len(_step_baggage) >= _CACHE_LIMIT:
             _step_baggage.clear()
-        _step_baggage[(run_id, journey, step)] = ctx
+        found = _step_baggage[(run_id, journey, step)] = (ctx, f"step {step}")
+    ctx, name = found
     span = tracer.start_span(
-        f"step {step}",
-        context=parent,
-        attributes={
-            **SYNTHETIC,
+        name,
+        parent,
+        SpanKind.INTERNAL,
+        {
+            SYNTHETIC_KEY: SYNTHETIC_VALUE,
             "harness.step": step,
             "harness.touchpoint": touchpoint,
             "harness.target": target,
@@ -143,35 +149,33 @@ def start_request(
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN
-    template, host, port, safe_url = _url_parts(url)
-    span = tracer.start_span(
-        f"{method} {template}",
-        context=parent,
-        kind=SpanKind.CLIENT,
-        attributes={
-            **SYNTHETIC,
-            "http.request.method": method,
-            "url.full": safe_url,
-            "url.template": template,
-            "server.address": host,
-            "server.port": port,
-        },
-    )
+    name, attributes = _request_parts(method, url)
+    span = tracer.start_span(name, parent, SpanKind.CLIENT, attributes)  # a tracer copies them
     _inject(headers, span, parent)
     return span
 
 
-def _url_parts(url: str) -> tuple[str, str, int, str]:
-    """(url.template, server.address, server.port, url.full with secrets redacted) of a URL,
-    cached: journeys repeat URLs."""
-    found = _templates.get(url)
+def _request_parts(method: str, url: str) -> tuple[str, dict[str, AttributeValue]]:
+    """The name and attributes of a request span (method, url.template, server.address and
+    port, url.full with secrets redacted), cached: journeys repeat their requests."""
+    found = _requests.get((method, url))
     if found is None:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = (url_template(parts.path), parts.hostname or "", port, redact_url(url))
-        if len(_templates) >= _CACHE_LIMIT:
-            _templates.clear()
-        _templates[url] = found
+        template = url_template(parts.path)
+        found = (
+            f"{method} {template}",
+            {
+                SYNTHETIC_KEY: SYNTHETIC_VALUE,
+                "http.request.method": method,
+                "url.full": redact_url(url),
+                "url.template": template,
+                "server.address": parts.hostname or "",
+                "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+            },
+        )
+        if len(_requests) >= _CACHE_LIMIT:
+            _requests.clear()
+        _requests[(method, url)] = found
     return found
 
 
