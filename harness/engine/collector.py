@@ -53,6 +53,8 @@ class LoadCollector:
 
     def _reset(self) -> None:
         self._hdr = HdrStore()
+        #: durations waiting to go into `_hdr` in one batch (see `HdrStore.record_many`)
+        self._durations: dict[SeriesKey, list[float]] = defaultdict(list)
         self._journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)
         self._seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)
         self._errors: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -63,7 +65,7 @@ class LoadCollector:
     def step_finished(self, record: StepRecord) -> None:
         """Record a step's duration; keep its line if it failed or was sampled."""
         key = SeriesKey(record.target, record.journey, record.step, record.touchpoint.value)
-        self._hdr.record(key, record.duration_ms)
+        self._durations[key].append(record.duration_ms)
         failed = record.outcome is Outcome.FAILED
         if failed:
             kind = record.error_kind.value if record.error_kind else "unknown"
@@ -76,7 +78,7 @@ class LoadCollector:
         """Record an iteration's duration (from its scheduled start in open-model runs)."""
         self.total_iterations += 1
         key = SeriesKey(record.target, record.journey, ITERATION, "")
-        self._hdr.record(key, record.duration_ms)
+        self._durations[key].append(record.duration_ms)
         tally = Tally(
             iterations=1,
             failures=int(record.outcome is Outcome.FAILED),
@@ -100,6 +102,8 @@ class LoadCollector:
 
     def take_delta(self) -> Delta:
         """Everything recorded since the previous call, in a msgpack/JSON-friendly form."""
+        for key, durations in self._durations.items():
+            self._hdr.record_many(key, durations)
         delta: Delta = {
             "hdr": self._hdr.encode(),
             "journeys": [[*k, *v.as_list()] for k, v in self._journeys.items()],

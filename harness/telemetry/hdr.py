@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -124,6 +124,34 @@ class HdrStore:
             self.histogram(key).record_corrected_value(value, round(expected_interval_ms * 1000))
         else:
             self.histogram(key).record_value(value)
+
+    def record_many(self, key: SeriesKey, durations_ms: Sequence[float]) -> None:
+        """Record many durations at once, with numpy: the same counts as `record` one by one
+        (values rounded and clamped alike), at a few percent of its cost, which a load
+        process paid twice per iteration."""
+        import numpy as np
+
+        if not durations_ms:
+            return
+        h = self.histogram(key)
+        values = np.clip(
+            np.rint(np.asarray(durations_ms, dtype=np.float64) * 1000.0), LOWEST_US, HIGHEST_US
+        ).astype(np.int64)
+        # the library's `_counts_index_for`, vectorised: bit_length(v | mask) is the exponent
+        # frexp gives (exact: every value is below 2**53)
+        _, bit_length = np.frexp((values | h.sub_bucket_mask).astype(np.float64))
+        bucket = (
+            bit_length.astype(np.int64) - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        )
+        sub_bucket = values >> (bucket + h.unit_magnitude)
+        index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (
+            sub_bucket - h.sub_bucket_half_count
+        )
+        counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
+        np.add.at(counts, index, 1)
+        h.total_count += len(values)
+        h.min_value = min(h.min_value, int(values.min()))
+        h.max_value = max(h.max_value, int(values.max()))
 
     def count(self, key: SeriesKey) -> int:
         """How many values `key` holds."""

@@ -140,17 +140,23 @@ class LightSpan(trace.Span):
         self,
         spool: SpanSpool,
         name: str,
-        ids: tuple[int, int, int, TraceState | None],
+        trace_id: int,
+        span_id: int,
+        parent: int,
+        trace_state: TraceState | None,
         kind: SpanKind,
-        attributes: Attributes,
+        attributes: dict[str, Any],
         start_ns: int,
     ) -> None:
         self._spool = spool
         self._name = name
-        self._trace_id, self._span_id, self._parent, self._trace_state = ids
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._parent = parent
+        self._trace_state = trace_state
         self._context: SpanContext | None = None  # built when asked for: most never are
         self._kind = kind
-        self._attributes: dict[str, Any] = dict(attributes) if attributes else {}
+        self._attributes = attributes  # the tracer's own copy
         self._start = start_ns
         self._end = 0
         self._status = StatusCode.UNSET
@@ -282,16 +288,37 @@ class LightTracer(trace.Tracer):
         """A recording span under the span current in `context`."""
         parent = (context if context is not None else get_current()).get(_SPAN_KEY)
         span_id = self._ids.getrandbits(64) or 1
-        ids: tuple[int, int, int, TraceState | None]
+        # The attributes are copied, as the API promises callers; the harness's own spans pass
+        # a `dict`, which copies fastest.
+        own = attributes.copy() if type(attributes) is dict else dict(attributes or {})
+        start = start_time or time.time_ns()
         if type(parent) is LightSpan:  # the usual case: no SpanContext to build or read
-            ids = (parent._trace_id, span_id, parent._span_id, parent._trace_state)
-        else:
-            remote = trace.get_current_span(context).get_span_context()
-            if remote.is_valid:
-                ids = (remote.trace_id, span_id, remote.span_id, remote.trace_state)
-            else:
-                ids = (self._ids.getrandbits(128) or 1, span_id, 0, None)
-        return LightSpan(self.spool, name, ids, kind, attributes, start_time or time.time_ns())
+            return LightSpan(
+                self.spool,
+                name,
+                parent._trace_id,
+                span_id,
+                parent._span_id,
+                parent._trace_state,
+                kind,
+                own,
+                start,
+            )
+        remote = trace.get_current_span(context).get_span_context()
+        if remote.is_valid:
+            return LightSpan(
+                self.spool,
+                name,
+                remote.trace_id,
+                span_id,
+                remote.span_id,
+                remote.trace_state,
+                kind,
+                own,
+                start,
+            )
+        trace_id = self._ids.getrandbits(128) or 1
+        return LightSpan(self.spool, name, trace_id, span_id, 0, None, kind, own, start)
 
     @_agnosticcontextmanager  # the API's own decorator, which the signature asks for
     def start_as_current_span(

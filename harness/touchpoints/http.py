@@ -156,13 +156,26 @@ class HttpClient:
         self.transport = transport
         self.observer = observer
         self.trace_parent = trace_parent
-        self.headers: dict[str, str] = {
+        self._initial_headers: dict[str, str] = {
             "accept": "application/json",
             "user-agent": "journey-harness",
             **{k.lower(): v for k, v in (headers or {}).items()},
         }
+        self.headers = dict(self._initial_headers)
         self.timeout = timeout
         self.token: str | None = None
+
+    def renew(
+        self,
+        observer: RequestObserver | None,
+        trace_parent: Callable[[], Context | None] | None,
+    ) -> None:
+        """Make this client as new for another iteration (its headers as first given, no
+        token), keeping its transport: cheaper than building one per iteration."""
+        self.observer = observer
+        self.trace_parent = trace_parent
+        self.headers = dict(self._initial_headers)
+        self.token = None
 
     def bearer(self, token: str | None) -> None:
         """Send `Authorization: Bearer <token>` with every later request (None removes it)."""

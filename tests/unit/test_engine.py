@@ -160,6 +160,37 @@ def test_hdr_store_percentiles_are_exact_to_three_digits(tmp_path: Path) -> None
     assert again.summary(key).p(99.0) == summary.p(99.0)
 
 
+def test_recording_in_a_batch_equals_recording_one_by_one() -> None:
+    import random
+
+    rng = random.Random(5)
+    durations = [0.0, 0.0004, 0.0005, 0.0015, 1e-3, 2.5e6, 3.6e6, 9e9]  # edges, clamped ones
+    durations += [10 ** rng.uniform(-3, 7) for _ in range(20_000)]  # 1 µs .. 3 hours
+    durations += [rng.randrange(1, 5_000_000) / 1000.0 for _ in range(20_000)]  # exact µs
+    one, batch = HdrStore(), HdrStore()
+    key = SeriesKey("t", "j", "s", "api")
+    for value in durations:
+        one.record(key, value)
+    batch.record_many(key, durations[:7])
+    batch.record_many(key, durations[7:])
+    a, b = one.histogram(key), batch.histogram(key)
+    assert list(a.counts) == list(b.counts)
+    assert (a.total_count, a.min_value, a.max_value) == (b.total_count, b.min_value, b.max_value)
+    assert one.summary(key) == batch.summary(key)
+
+
+def test_the_collector_counts_steps_recorded_between_deltas() -> None:
+    collector = LoadCollector()
+    for ms in (1.0, 2.0, 3.0):
+        collector.step_finished(step("j", "s", ms))
+    first = HdrStore.decode(collector.take_delta()["hdr"])
+    collector.step_finished(step("j", "s", 4.0))
+    second = HdrStore.decode(collector.take_delta()["hdr"])
+    key = SeriesKey("t", "j", "s", "api")
+    assert (first.count(key), second.count(key)) == (3, 1)
+    assert 4.0 <= second.summary(key).max_ms <= 4.0 * 1.001  # within 3 significant digits
+
+
 def test_coordinated_omission_correction_backfills() -> None:
     store = HdrStore()
     key = SeriesKey("t", "j", ITERATION, "")

@@ -3,6 +3,8 @@ iteration, and nothing here opens a socket."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 
@@ -156,6 +158,51 @@ def test_transport_is_reused_across_steps_and_closed_at_the_end() -> None:
     run_once(reuse, transport=transport)
     assert len(transport.requests) == 2
     assert transport.closed
+
+
+def test_the_api_client_is_renewed_for_each_iteration_of_a_virtual_user() -> None:
+    """One client per virtual user, but nothing an iteration set reaches the next one."""
+    from harness.journey import journeys_in
+    from harness.runtime import RunSettings, VirtualUser
+    from harness.targets import Target
+    from harness.testing import RecordingSink
+
+    seen: list[dict[str, str]] = []
+    clients: list[object] = []
+
+    def handler(request: HttpRequest) -> RawResponse:
+        seen.append(dict(request.headers))
+        return json_response(200, {"token": "t0k"})
+
+    @journey
+    def signs_in_once(j):
+        with j.step("call", on="api"):
+            if j.iteration == 0:
+                j.api.bearer("first")
+                j.api.headers["x-only-first"] = "1"
+            j.api.get("/me")
+            clients.append(j.api)
+
+    transport = FakeTransport(handler)
+    sink = RecordingSink()
+    user = VirtualUser(
+        index=0,
+        settings=RunSettings(
+            run_id="r", target=Target.from_base_url("http://shop.test"), artifacts_dir=Path(".")
+        ),
+        sink=sink,
+        browser=lambda: None,  # type: ignore[arg-type,return-value]
+        transport_factory=lambda: transport,
+    )
+    (spec,) = journeys_in({"f": signs_in_once})
+    for i in range(2):
+        user.run_iteration(spec, i)
+    assert [r.outcome for r in sink.iterations] == [Outcome.PASSED, Outcome.PASSED]
+    assert seen[0]["authorization"] == "Bearer first" and seen[0]["x-only-first"] == "1"
+    assert "authorization" not in seen[1] and "x-only-first" not in seen[1]
+    assert seen[1]["accept"] == "application/json"
+    assert [len(r.requests) for r in sink.steps] == [1, 1]  # each step saw only its request
+    assert clients[0] is clients[1]  # built once per virtual user
 
 
 def test_bearer_token_is_sent_after_sign_in() -> None:
