@@ -98,7 +98,6 @@ class Connection:
         self._sock: Any = None
         self._buffer = b""
         self._answered = False
-        self._timers: dict[float, Any] = {}
 
     def request(
         self,
@@ -113,13 +112,12 @@ class Connection:
         payload = encode_request(method, target, self.host_header, headers, body)
         if self._buffer:  # bytes beyond the last answer: the stream cannot be trusted
             self.close()
-        # One timer over the whole exchange, kept per timeout value: a gevent socket with a
-        # timeout of its own would start a timer around every wait instead.
-        timer = self._timers.get(timeout)
-        if timer is None:
-            import gevent
+        # One timer over the whole exchange: a gevent socket with a timeout of its own would
+        # start a timer around every wait instead. A new one each time: a gevent `Timeout`
+        # started again after `cancel()` keeps its first deadline (gevent 26.9).
+        import gevent
 
-            timer = self._timers[timeout] = gevent.Timeout(timeout)
+        timer = gevent.Timeout(timeout)
         timer.start()
         try:
             reused = self._sock is not None
@@ -140,7 +138,7 @@ class Connection:
                 raise WireTimeout("timed out") from None
             raise
         finally:
-            timer.cancel()
+            timer.close()
 
     def _exchange(self, method: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
         self._answered = False

@@ -227,6 +227,28 @@ def test_the_deadline_covers_the_whole_exchange(server: Start) -> None:
     transport.close()
 
 
+def test_each_request_has_its_own_deadline(server: Start) -> None:
+    """Ten answers of 50 ms on one connection with a 0.3 s timeout: each is well within it
+    (a gevent timer reused across requests kept its first deadline and failed the sixth)."""
+
+    def slow(conn: socket.socket) -> None:  # called with the first request already read
+        for n in range(10):
+            head = b"" if n else b"\r\n\r\n"
+            while not head.endswith(b"\r\n\r\n"):
+                head += conn.recv(1)
+            time.sleep(0.05)
+            conn.sendall(ok(b"late")[0])
+
+    s = server(slow)
+    transport = GeventTransport()
+    try:
+        bodies = [transport.send(get(s.url, timeout=0.3)).body for _ in range(10)]
+    finally:
+        transport.close()
+    assert bodies == [b"late"] * 10
+    assert s.connections == 1
+
+
 def test_refused_connection_is_a_connection_failure() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
