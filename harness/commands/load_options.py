@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="B",
         help="web journeys at once, per process",
     )
+    shape.add_argument(
+        "--browser-cpus",
+        default="auto",
+        metavar="auto|none|LIST",
+        help="cores for Chromium, which the generator then keeps off: auto (the last core when "
+        "there are two or more), none, or a list such as 2,3",
+    )
     shape.add_argument("--max-iterations", type=int, default=1_000_000, help="hard bound")
     parser.add_argument(
         "--allow-production",

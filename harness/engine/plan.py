@@ -91,6 +91,9 @@ class LoadPlan(BaseModel):
     late_after_ms: float = 10.0  #: an iteration starting later than this after its slot is late
     drop_after_s: float = 5.0  #: an arrival still waiting this long is dropped
     browser_users: int = Field(default=1, ge=0)  #: concurrent web iterations per process
+    #: cores for Chromium: `auto` (the last core when there are two or more), `none`, or a
+    #: comma-separated list; the generator process then keeps off them
+    browser_cpus: str = "auto"
     step_sample_rate: float = Field(default=1.0, ge=0, le=1)  #: share of passed steps written
     max_iterations: int = Field(default=1_000_000, ge=1)  #: hard bound over the whole run
     workers: int = Field(default=1, ge=1)  #: processes that generate load
@@ -126,6 +129,7 @@ class LoadPlan(BaseModel):
             )
         if self.shape is ShapeKind.STEPS and not self.stages:
             raise UsageError("--shape steps needs --steps, e.g. --steps 10x30s,20x1m")
+        parse_cpus(self.browser_cpus)
         return self
 
     @property
@@ -149,3 +153,22 @@ class LoadPlan(BaseModel):
         if self.shape is ShapeKind.ARRIVAL:
             return self.max_users * self.workers
         return self.users
+
+
+def parse_cpus(spec: str) -> set[int] | None:
+    """`--browser-cpus`: None for `auto` (decided by the load process) and `none` (no pinning:
+    an empty set), else the listed cores. Raises `UsageError` naming the value."""
+    text = spec.strip().lower()
+    if text == "auto":
+        return None
+    if text == "none":
+        return set()
+    try:
+        cpus = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        cpus = set()
+    if not cpus or min(cpus) < 0:
+        raise UsageError(
+            f"--browser-cpus {spec!r}: give auto, none, or a list of core numbers such as 2,3"
+        )
+    return cpus

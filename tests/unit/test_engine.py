@@ -244,3 +244,42 @@ def test_a_load_process_collects_garbage_less_often_and_freezes_its_start_up() -
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split(") ") == ["(700, 10, 10", "(20000, 10, 10", "True\n"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "cpus"), [("auto", None), ("none", set()), ("2,3", {2, 3}), (" 1 ", {1})]
+)
+def test_browser_cpus_are_auto_none_or_a_list(spec: str, cpus: set[int] | None) -> None:
+    from harness.engine.plan import parse_cpus
+
+    assert parse_cpus(spec) == cpus
+    assert plan(browser_cpus=spec).browser_cpus == spec
+
+
+@pytest.mark.parametrize("spec", ["", "last", "1,x", "-1"])
+def test_bad_browser_cpus_name_the_value(spec: str) -> None:
+    with pytest.raises(UsageError, match="--browser-cpus"):
+        plan(browser_cpus=spec)
+
+
+def test_chromium_cores_and_the_generator_kept_off_them() -> None:
+    """In its own process (it imports Locust and changes its own affinity)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from harness.engine.locust_users import browser_cpus, keep_off\n"
+        "mine = sorted(os.sched_getaffinity(0))\n"
+        "auto = browser_cpus('auto')\n"
+        "assert auto == ({mine[-1]} if len(mine) > 1 else None), auto\n"
+        "assert browser_cpus('none') is None\n"
+        "assert browser_cpus(str(mine[0])) == {mine[0]}\n"
+        "assert browser_cpus('4095') is None  # not a core of this process\n"
+        "keep_off(auto)\n"
+        "left = sorted(os.sched_getaffinity(0))\n"
+        "assert left == (mine[:-1] if len(mine) > 1 else mine), left\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout == "ok\n", out.stderr
