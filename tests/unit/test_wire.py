@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -278,3 +279,57 @@ def test_header_values_cannot_smuggle_lines() -> None:
     with pytest.raises(WireError, match="line break"):
         encode_request("GET", "/", "h", {"x-evil": "1\r\nhost: other"}, None)
     assert encode_request("PUT", "/p", "h", {}, None).endswith(b"content-length: 0\r\n\r\n")
+
+
+def test_https_verifies_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS through gevent's ssl: a server whose certificate the client trusts answers; the same
+    server is refused when its self-signed certificate is not trusted."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://localhost:{server.server_address[1]}/x"
+    try:
+        with pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            GeventTransport().send(get(url))
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        transport = GeventTransport()
+        try:
+            assert [transport.send(get(url)).body for _ in range(2)] == [b"ok", b"ok"]
+            assert len(transport._connections) == 1
+        finally:
+            transport.close()
+    finally:
+        server.shutdown()
+        server.server_close()
