@@ -322,7 +322,7 @@ def _plan(
             rate=options.rate,
             max_users=options.max_users,
             browser_users=options.browser_users,
-            browser_cpus=getattr(options, "browser_cpus", "auto"),
+            browser_cpus=options.browser_cpus,
             step_sample_rate=options.step_sample_rate,
             max_iterations=options.max_iterations,
             workers=workers,

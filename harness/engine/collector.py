@@ -52,8 +52,8 @@ class LoadCollector:
         self.total_iterations = 0
 
     def _reset(self) -> None:
-        self._hdr = HdrStore()
-        #: durations waiting to go into `_hdr` in one batch (see `HdrStore.record_many`)
+        #: durations since the last delta, recorded into histograms in one batch per series
+        #: (`HdrStore.record_many`) when the delta is taken
         self._durations: dict[SeriesKey, list[float]] = defaultdict(list)
         self._journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)
         self._seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)
@@ -102,10 +102,11 @@ class LoadCollector:
 
     def take_delta(self) -> Delta:
         """Everything recorded since the previous call, in a msgpack/JSON-friendly form."""
+        hdr = HdrStore()
         for key, durations in self._durations.items():
-            self._hdr.record_many(key, durations)
+            hdr.record_many(key, durations)
         delta: Delta = {
-            "hdr": self._hdr.encode(),
+            "hdr": hdr.encode(),
             "journeys": [[*k, *v.as_list()] for k, v in self._journeys.items()],
             "seconds": [[*k, *v.as_list()] for k, v in self._seconds.items()],
             "errors": [[*k, n] for k, n in self._errors.items()],

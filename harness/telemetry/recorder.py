@@ -292,33 +292,26 @@ class LightTracer(trace.Tracer):
         # a `dict`, which copies fastest.
         own = attributes.copy() if type(attributes) is dict else dict(attributes or {})
         start = start_time or time.time_ns()
+        trace_state: TraceState | None
         if type(parent) is LightSpan:  # the usual case: no SpanContext to build or read
-            return LightSpan(
-                self.spool,
-                name,
+            trace_id, parent_id, trace_state = (
                 parent._trace_id,
-                span_id,
                 parent._span_id,
                 parent._trace_state,
-                kind,
-                own,
-                start,
             )
-        remote = trace.get_current_span(context).get_span_context()
-        if remote.is_valid:
-            return LightSpan(
-                self.spool,
-                name,
-                remote.trace_id,
-                span_id,
-                remote.span_id,
-                remote.trace_state,
-                kind,
-                own,
-                start,
-            )
-        trace_id = self._ids.getrandbits(128) or 1
-        return LightSpan(self.spool, name, trace_id, span_id, 0, None, kind, own, start)
+        else:
+            remote = trace.get_current_span(context).get_span_context()
+            if remote.is_valid:
+                trace_id, parent_id, trace_state = (
+                    remote.trace_id,
+                    remote.span_id,
+                    remote.trace_state,
+                )
+            else:
+                trace_id, parent_id, trace_state = self._ids.getrandbits(128) or 1, 0, None
+        return LightSpan(
+            self.spool, name, trace_id, span_id, parent_id, trace_state, kind, own, start
+        )
 
     @_agnosticcontextmanager  # the API's own decorator, which the signature asks for
     def start_as_current_span(

@@ -27,7 +27,13 @@ from harness.errors import (
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.telemetry import spans
-from harness.touchpoints.wire import ConnectFailed, Connection, WireError, WireTimeout
+from harness.touchpoints.wire import (
+    ConnectFailed,
+    Connection,
+    WireError,
+    WireTimeout,
+    default_port,
+)
 
 T = TypeVar("T")
 
@@ -347,7 +353,7 @@ def _origin_and_target(url: str) -> tuple[tuple[str, str, int], str]:
     found = _SPLIT.get(url)
     if found is None:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or default_port(parts.scheme)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if len(_SPLIT) >= _CACHE_LIMIT:
             _SPLIT.clear()

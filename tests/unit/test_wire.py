@@ -100,6 +100,14 @@ def server() -> Iterator[Start]:
         s.close()
 
 
+@pytest.fixture
+def transport() -> Iterator[GeventTransport]:
+    """The transport under test, its connections closed after the test, pass or fail."""
+    made = GeventTransport()
+    yield made
+    made.close()
+
+
 def ok(body: bytes = b'{"ok":true}', *, close: bool = False, extra: str = "") -> Reply:
     head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
     return (head + extra + "\r\n").encode() + body, close
@@ -111,14 +119,12 @@ def get(
     return HttpRequest(method, url, {"accept": "application/json"}, body, timeout)
 
 
-def test_keep_alive_reuses_one_connection_and_writes_a_plain_request(server: Start) -> None:
+def test_keep_alive_reuses_one_connection_and_writes_a_plain_request(
+    server: Start, transport: GeventTransport
+) -> None:
     s = server(ok(b"one"), ok(b"two"))
-    transport = GeventTransport()
-    try:
-        first = transport.send(get(f"{s.url}/a?x=1"))
-        second = transport.send(get(f"{s.url}/b", "POST", b'{"n":1}'))
-    finally:
-        transport.close()
+    first = transport.send(get(f"{s.url}/a?x=1"))
+    second = transport.send(get(f"{s.url}/b", "POST", b'{"n":1}'))
     assert (first.status, first.body, second.body) == (200, b"one", b"two")
     assert first.headers["content-type"] == "application/json"
     assert s.connections == 1
@@ -131,85 +137,75 @@ def test_keep_alive_reuses_one_connection_and_writes_a_plain_request(server: Sta
     assert s.requests[1].endswith(b'content-length: 7\r\n\r\n{"n":1}')
 
 
-def test_chunked_body_with_extensions_and_trailers(server: Start) -> None:
+def test_chunked_body_with_extensions_and_trailers(
+    server: Start, transport: GeventTransport
+) -> None:
     body = (
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
         b"5;name=x\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: 1\r\n\r\n"
     )
     s = server((body, False), ok(b"after"))
-    transport = GeventTransport()
-    try:
-        assert transport.send(get(s.url)).body == b"hello world"
-        assert transport.send(get(s.url)).body == b"after"
-    finally:
-        transport.close()
+    assert transport.send(get(s.url)).body == b"hello world"
+    assert transport.send(get(s.url)).body == b"after"
     assert s.connections == 1
 
 
-def test_close_delimited_body_and_connection_close(server: Start) -> None:
+def test_close_delimited_body_and_connection_close(
+    server: Start, transport: GeventTransport
+) -> None:
     s = server(
         (b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end", True),
         ok(b"next", close=True, extra="connection: close\r\n"),
         ok(b"third"),
     )
-    transport = GeventTransport()
-    try:
-        assert transport.send(get(s.url)).body == b"until the end"
-        assert transport.send(get(s.url)).body == b"next"
-        assert transport.send(get(s.url)).body == b"third"
-    finally:
-        transport.close()
+    assert transport.send(get(s.url)).body == b"until the end"
+    assert transport.send(get(s.url)).body == b"next"
+    assert transport.send(get(s.url)).body == b"third"
     assert s.connections == 3
 
 
-def test_no_body_for_head_204_and_304_and_interim_answers_skipped(server: Start) -> None:
+def test_no_body_for_head_204_and_304_and_interim_answers_skipped(
+    server: Start, transport: GeventTransport
+) -> None:
     s = server(
         (b"HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\n", False),
         (b"HTTP/1.1 204 No Content\r\n\r\n", False),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n", False),
         ok(b"still in step"),
     )
-    transport = GeventTransport()
-    try:
-        head = transport.send(get(s.url, "HEAD"))
-        assert (head.status, head.body, head.headers["content-length"]) == (200, b"", "500")
-        assert transport.send(get(s.url)).status == 204
-        assert transport.send(get(s.url)).status == 304
-        assert transport.send(get(s.url)).body == b"still in step"
-    finally:
-        transport.close()
+    head = transport.send(get(s.url, "HEAD"))
+    assert (head.status, head.body, head.headers["content-length"]) == (200, b"", "500")
+    assert transport.send(get(s.url)).status == 204
+    assert transport.send(get(s.url)).status == 304
+    assert transport.send(get(s.url)).body == b"still in step"
     assert s.connections == 1
 
 
-def test_a_keep_alive_connection_the_server_dropped_is_reopened_once(server: Start) -> None:
+def test_a_keep_alive_connection_the_server_dropped_is_reopened_once(
+    server: Start, transport: GeventTransport
+) -> None:
     s = server(ok(b"first", close=True), ok(b"second"))  # closes without saying so
-    transport = GeventTransport()
-    try:
-        assert transport.send(get(s.url)).body == b"first"
-        time.sleep(0.05)
-        assert transport.send(get(s.url)).body == b"second"
-    finally:
-        transport.close()
+    assert transport.send(get(s.url)).body == b"first"
+    time.sleep(0.05)
+    assert transport.send(get(s.url)).body == b"second"
     assert s.connections == 2
 
 
-def test_a_new_connection_closed_without_an_answer_fails(server: Start) -> None:
+def test_a_new_connection_closed_without_an_answer_fails(
+    server: Start, transport: GeventTransport
+) -> None:
     s = server(lambda conn: None)
-    transport = GeventTransport()
     with pytest.raises(ConnectionFailed, match="closed the connection without answering"):
         transport.send(get(s.url))
-    transport.close()
 
 
-def test_an_answer_cut_short_fails(server: Start) -> None:
+def test_an_answer_cut_short_fails(server: Start, transport: GeventTransport) -> None:
     s = server((b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this", True))
-    transport = GeventTransport()
     with pytest.raises(ConnectionFailed, match="mid-body"):
         transport.send(get(s.url))
-    transport.close()
 
 
-def test_the_deadline_covers_the_whole_exchange(server: Start) -> None:
+def test_the_deadline_covers_the_whole_exchange(server: Start, transport: GeventTransport) -> None:
     def drip(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n")
         for _ in range(50):  # each byte well within any per-read timeout
@@ -220,15 +216,13 @@ def test_the_deadline_covers_the_whole_exchange(server: Start) -> None:
                 return
 
     s = server(drip)
-    transport = GeventTransport()
     started = time.monotonic()
     with pytest.raises(StepTimeout, match=r"GET / timed out after 0.3 s"):
         transport.send(get(s.url + "/", timeout=0.3))
     assert time.monotonic() - started < 0.8
-    transport.close()
 
 
-def test_each_request_has_its_own_deadline(server: Start) -> None:
+def test_each_request_has_its_own_deadline(server: Start, transport: GeventTransport) -> None:
     """Ten answers of 50 ms on one connection with a 0.3 s timeout: each is well within it
     (a gevent timer reused across requests kept its first deadline and failed the sixth)."""
 
@@ -241,30 +235,23 @@ def test_each_request_has_its_own_deadline(server: Start) -> None:
             conn.sendall(ok(b"late")[0])
 
     s = server(slow)
-    transport = GeventTransport()
-    try:
-        bodies = [transport.send(get(s.url, timeout=0.3)).body for _ in range(10)]
-    finally:
-        transport.close()
+    bodies = [transport.send(get(s.url, timeout=0.3)).body for _ in range(10)]
     assert bodies == [b"late"] * 10
     assert s.connections == 1
 
 
-def test_refused_connection_is_a_connection_failure() -> None:
+def test_refused_connection_is_a_connection_failure(transport: GeventTransport) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    transport = GeventTransport()
     with pytest.raises(ConnectionFailed, match="could not connect: Connection refused"):
         transport.send(get(f"http://127.0.0.1:{port}/"))
 
 
-def test_not_http_is_a_connection_failure(server: Start) -> None:
+def test_not_http_is_a_connection_failure(server: Start, transport: GeventTransport) -> None:
     s = server((b"SSH-2.0-OpenSSH\r\n\r\n", True))
-    transport = GeventTransport()
     with pytest.raises(ConnectionFailed, match=r"not an HTTP/1\.x answer"):
         transport.send(get(s.url))
-    transport.close()
 
 
 def test_head_parsing_joins_repeated_headers_and_lowers_names() -> None:
@@ -281,7 +268,9 @@ def test_header_values_cannot_smuggle_lines() -> None:
     assert encode_request("PUT", "/p", "h", {}, None).endswith(b"content-length: 0\r\n\r\n")
 
 
-def test_https_verifies_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_verifies_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: GeventTransport
+) -> None:
     """TLS through gevent's ssl: a server whose certificate the client trusts answers; the same
     server is refused when its self-signed certificate is not trusted."""
     import http.server
@@ -324,12 +313,8 @@ def test_https_verifies_the_certificate(tmp_path: Path, monkeypatch: pytest.Monk
         with pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED"):
             GeventTransport().send(get(url))
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        transport = GeventTransport()
-        try:
-            assert [transport.send(get(url)).body for _ in range(2)] == [b"ok", b"ok"]
-            assert len(transport._connections) == 1
-        finally:
-            transport.close()
+        assert [transport.send(get(url)).body for _ in range(2)] == [b"ok", b"ok"]
+        assert len(transport._connections) == 1
     finally:
         server.shutdown()
         server.server_close()
