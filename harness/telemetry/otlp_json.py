@@ -51,8 +51,13 @@ def spans_to_otlp_json(spans: Sequence[ReadableSpan]) -> str:
 
 
 def rows_to_otlp_json(resource_attributes: Any, scope: str, rows: Iterable[SpanParts]) -> str:
-    """The OTLP/JSON text of an export request of one resource and one scope."""
-    return _request_text([(resource_attributes, scope, "", [span_text(row) for row in rows])])
+    """The OTLP/JSON text of an export request of one resource and one scope. A row's
+    attributes may be a spool pair (shared, own) (see `harness.telemetry.recorder`): the
+    shared dict's text is made once for all the rows that hold it."""
+    shared: dict[int, str] = {}  # id → text, valid while `rows` holds those dicts
+    return _request_text(
+        [(resource_attributes, scope, "", [span_text(row, shared) for row in rows])]
+    )
 
 
 def _request_text(groups: list[tuple[Any, str, str, list[str]]]) -> str:
@@ -97,16 +102,22 @@ def _row(span: ReadableSpan) -> SpanParts:
     )
 
 
-def span_text(row: SpanParts) -> str:
-    """One span in OTLP/JSON text."""
+def span_text(row: SpanParts, shared: dict[int, str] | None = None) -> str:
+    """One span in OTLP/JSON text (`shared`: the texts of shared attribute dicts, by id, as
+    `rows_to_otlp_json` keeps them)."""
     trace_id, span_id, parent_id, name, kind, start, end, attributes, code, message, events = row
     parent = f',"parentSpanId":"{parent_id:016x}"' if parent_id else ""
     status = f'{{"code":{code},"message":{_str(message)}}}' if message else f'{{"code":{code}}}'
+    attributes_text = (
+        _pair_text(attributes, shared)
+        if type(attributes) is tuple
+        else _attributes_text(attributes)
+    )
     text = (
         f'{{"traceId":"{trace_id:032x}","spanId":"{span_id:016x}"{parent},"name":{_str(name)},'
         # the API's SpanKind starts at INTERNAL = 0; OTLP's at 1
         f'"kind":{kind + 1},"startTimeUnixNano":"{start}","endTimeUnixNano":"{end}",'
-        f'"attributes":{_attributes_text(attributes)},"status":{status}'
+        f'"attributes":{attributes_text},"status":{status}'
     )
     if events:
         encoded = ",".join(
@@ -120,6 +131,7 @@ def span_text(row: SpanParts) -> str:
 _str = json.encoder.encode_basestring_ascii  # the C encoder, when available
 _PAIRS: dict[tuple[str, str], str] = {}
 _PAIRS_LIMIT = 8192
+_KEYS: dict[str, str] = {}  #: key → the text of a key/value pair up to its value
 
 
 def _attributes_text(attributes: Any) -> str:
@@ -127,7 +139,8 @@ def _attributes_text(attributes: Any) -> str:
         return "[]"
     parts = []
     for key, value in attributes.items():
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             # Most string attributes repeat (journey, step, touchpoint, route): encode them once.
             pair = _PAIRS.get((key, value))
             if pair is None:
@@ -136,8 +149,38 @@ def _attributes_text(attributes: Any) -> str:
                 pair = _PAIRS[(key, value)] = f'{{"key":{_str(key)},"value":{_value_text(value)}}}'
             parts.append(pair)
         else:
-            parts.append(f'{{"key":{_str(key)},"value":{_value_text(value)}}}')
+            prefix = _KEYS.get(key)
+            if prefix is None:
+                if len(_KEYS) >= _PAIRS_LIMIT:
+                    _KEYS.clear()
+                prefix = _KEYS[key] = f'{{"key":{_str(key)},"value":'
+            if kind is int:  # iteration, user, status code: the usual non-string values
+                parts.append(f'{prefix}{{"intValue":"{value}"}}}}')
+            else:
+                parts.append(f"{prefix}{_value_text(value)}}}")
     return f"[{','.join(parts)}]"
+
+
+def _pair_text(pair: tuple[dict[str, Any], dict[str, Any]], known: dict[int, str] | None) -> str:
+    shared, own = pair
+    text = known.get(id(shared)) if known is not None else None
+    if text is None:
+        text = _attributes_text(shared)
+        if known is not None:
+            known[id(shared)] = text
+    if not own:
+        return text
+    if text == "[]":
+        return _attributes_text(own)
+    return f"{text[:-1]},{_attributes_text(own)[1:]}"
+
+
+def merged(attributes: Any) -> dict[str, Any]:
+    """The attributes of a span row as one dict (a spool pair merged)."""
+    if type(attributes) is tuple:
+        shared, own = attributes
+        return {**shared, **own}
+    return dict(attributes or {})
 
 
 def _value_text(value: Any) -> str:

@@ -1,16 +1,22 @@
 """A light OpenTelemetry tracer for processes that run journeys: spans through the API, recorded
-as plain tuples and spooled to a file that `harness.telemetry.sidecar` turns into SDK spans and
+as plain rows and spooled to a file that `harness.telemetry.sidecar` turns into SDK spans and
 exports, in its own process.
 
 Why not the SDK's `Tracer` here: under gevent an SDK span cost ≈ 55 µs to start and end (four
 gevent locks, attribute cleaning, a tracer lookup) plus ≈ 27 µs to encode as OTLP JSON — three
 spans per iteration cut a one-request journey's throughput by half. A span here is a slotted
-object whose `end()` appends one tuple to a list; batches are `marshal`led to the spool (a few
-µs a span). The SDK still does everything after that — sampling, `ReadableSpan`s, the OTLP/JSON
-file and OTLP/HTTP exporters — on the other core.
+object around its row (a list it fills as it goes); `end()` appends that row to the batch, and
+batches are `marshal`led to the spool. The harness's own journey, step and request spans start
+through `LightTracer.root`/`child` (see `harness.telemetry.spans`) with attributes they share
+with every span of that journey, step or request, never copied. The SDK still does everything
+after that — sampling, `ReadableSpan`s, the OTLP/JSON file and OTLP/HTTP exporters — on the
+other core.
 
 Spool format: records of a 4-byte big-endian length and a `marshal` payload (a list of `Row`s);
 a zero length marks the end. A torn last record (a killed process) is ignored by the reader.
+In a spooled row the attributes may be a pair (shared, own): a dict that many spans share (the
+harness's spans of one journey, step or request: never changed once made) and the span's own;
+`marshal` writes a shared dict once per batch, and the sidecar encodes it once per batch.
 """
 
 from __future__ import annotations
@@ -44,15 +50,23 @@ from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
 HEADER = struct.Struct(">I")
-BATCH_SPANS = 2048
+BATCH_SPANS = 256  # measured: 2048 waiting rows cost a load process more than the writes saved
 BATCH_AGE_S = 0.5
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NONE: dict[str, Any] = {}  #: the shared attributes of spans started through the API: none
+_OK = StatusCode.OK._value_
+_UNSET = StatusCode.UNSET._value_
+_INTERNAL = SpanKind.INTERNAL._value_
+CLIENT = SpanKind.CLIENT._value_
+INTERNAL = _INTERNAL
 
 #: One ended span: (trace id, span id, parent span id or 0, name, kind, start ns, end ns,
 #: attributes, status code, status description, events as (name, ns, attributes)).
 Row = tuple[
     int, int, int, str, int, int, int, dict[str, Any], int, str | None, tuple[tuple[Any, ...], ...]
 ]
+#: A row as the spool holds it: a `Row`, or the list a `LightSpan` fills in the same order.
+SpooledRow = Row | list[Any]
 
 
 class SpanSpool:
@@ -62,19 +76,19 @@ class SpanSpool:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
-        self._rows: list[Row] = []
-        self._oldest = 0.0
+        self._rows: list[SpooledRow] = []
+        self._due = 0.0  #: when the pending batch is to be written at the latest
         self.spans = 0
 
-    def add(self, row: Row) -> None:
-        """Keep one span; write the batch when it is full or half a second old. (Marshalling a
-        batch costs half what marshalling its rows one by one does; the rows waiting meanwhile
-        are why load processes collect garbage less often, see `tune_garbage_collector`.)"""
+    def add(self, row: SpooledRow) -> None:
+        """Keep one span; write the batch when it is full or half a second old. (`LightSpan.end`
+        does the same inline. Marshalling a batch costs half what marshalling its rows one by
+        one does, and writes a shared attribute dict once.)"""
         rows = self._rows
-        if not rows:
-            self._oldest = time.monotonic()
         rows.append(row)
-        if len(rows) >= BATCH_SPANS or time.monotonic() - self._oldest >= BATCH_AGE_S:
+        if len(rows) == 1:
+            self._due = time.monotonic() + BATCH_AGE_S
+        elif len(rows) >= BATCH_SPANS or time.monotonic() >= self._due:
             self.flush()
 
     def flush(self) -> None:
@@ -96,9 +110,11 @@ class SpanSpool:
         self._file.close()
 
 
-def read_spool(handle: IO[bytes]) -> Iterator[list[Row] | None]:
+def read_spool(handle: IO[bytes], *, merge: bool = True) -> Iterator[list[Row] | None]:
     """Batches from a spool from the handle's position; None at the end mark. Stops (leaving the
-    position before it) at an incomplete record, so a reader can come back for more."""
+    position before it) at an incomplete record, so a reader can come back for more. With
+    `merge=False` rows keep their (shared, own) attribute pairs (the sidecar encodes a shared
+    dict once per batch)."""
     while True:
         start = handle.tell()
         head = handle.read(HEADER.size)
@@ -113,80 +129,89 @@ def read_spool(handle: IO[bytes]) -> Iterator[list[Row] | None]:
         if len(payload) < size:
             handle.seek(start)
             return
-        yield marshal.loads(payload)
+        rows = marshal.loads(payload)
+        if not merge:
+            yield rows
+            continue
+        for index, row in enumerate(rows):
+            if type(row[7]) is tuple:
+                shared, own = row[7]
+                rows[index] = (*row[:7], {**shared, **own}, *row[8:])
+        yield rows
 
 
 class LightSpan(trace.Span):
-    """A recording span that becomes one `Row` on `end()`."""
+    """A recording span that is its spool row: `end()` hands that row (a list, in `Row`
+    order) to the spool, with this span's own attributes and events put in."""
 
-    __slots__ = (
-        "_attributes",
-        "_context",
-        "_end",
-        "_events",
-        "_kind",
-        "_name",
-        "_parent",
-        "_span_id",
-        "_spool",
-        "_start",
-        "_status",
-        "_status_text",
-        "_trace_id",
-        "_trace_state",
-    )
+    __slots__ = ("_attributes", "_context", "_events", "_hex", "_row", "_spool", "_trace_state")
 
     def __init__(
         self,
         spool: SpanSpool,
-        name: str,
-        trace_id: int,
-        span_id: int,
-        parent: int,
-        trace_state: TraceState | None,
-        kind: SpanKind,
-        attributes: dict[str, Any],
-        start_ns: int,
+        row: list[Any],
+        trace_state: TraceState | None = None,
+        trace_hex: str | None = None,
     ) -> None:
         self._spool = spool
-        self._name = name
-        self._trace_id = trace_id
-        self._span_id = span_id
-        self._parent = parent
+        #: [trace id, span id, parent span id or 0, name, kind value, start ns, end ns (0 until
+        #: it ends), shared attributes (never changed: many spans hold the same dict), status
+        #: code value, status description, events]
+        self._row = row
         self._trace_state = trace_state
+        self._hex = trace_hex  #: the trace id in hex, once someone needed it
         self._context: SpanContext | None = None  # built when asked for: most never are
-        self._kind = kind
-        self._attributes = attributes  # the tracer's own copy
-        self._start = start_ns
-        self._end = 0
-        self._status = StatusCode.UNSET
-        self._status_text: str | None = None
+        self._attributes: dict[str, Any] | None = None  # this span's own, made on first need
         self._events: list[tuple[Any, ...]] | None = None  # most spans have none
+
+    @property
+    def _trace_id(self) -> int:
+        return int(self._row[0])
+
+    @property
+    def _span_id(self) -> int:
+        return int(self._row[1])
 
     def get_span_context(self) -> SpanContext:
         """This span's ids."""
         if self._context is None:
-            self._context = SpanContext(
-                self._trace_id, self._span_id, False, _SAMPLED, self._trace_state
-            )
+            row = self._row
+            self._context = SpanContext(row[0], row[1], False, _SAMPLED, self._trace_state)
         return self._context
+
+    def trace_hex(self) -> str:
+        """The trace id in lower-case hex (formatted once per span)."""
+        if self._hex is None:
+            self._hex = f"{self._row[0]:032x}"
+        return self._hex
 
     def traceparent(self) -> str:
         """The W3C `traceparent` of this span (always sampled), without building its
         `SpanContext`."""
-        return f"00-{self._trace_id:032x}-{self._span_id:016x}-01"
+        return f"00-{self._hex or self.trace_hex()}-{self._row[1]:016x}-01"
 
     def is_recording(self) -> bool:
         """True until the span ends."""
-        return self._end == 0
+        return not self._row[6]
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
-        """Set one attribute (values are the harness's own, already of OTel types)."""
-        self._attributes[key] = value
+        """Set one attribute (values are the harness's own, already of OTel types); ignored
+        once the span has ended, as the SDK does."""
+        if self._row[6]:
+            return
+        if self._attributes is None:
+            self._attributes = {key: value}
+        else:
+            self._attributes[key] = value
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         """Set several attributes."""
-        self._attributes.update(attributes)
+        if self._row[6]:
+            return
+        if self._attributes is None:
+            self._attributes = dict(attributes)
+        else:
+            self._attributes.update(attributes)
 
     def add_event(
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
@@ -202,16 +227,17 @@ class LightSpan(trace.Span):
 
     def update_name(self, name: str) -> None:
         """Rename the span."""
-        self._name = name
+        self._row[3] = name
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         """Set the status; an explicit OK is final, as the specification asks."""
-        if self._status is StatusCode.OK:
+        row = self._row
+        if row[8] == _OK or row[6]:
             return
         if isinstance(status, Status):
-            self._status, self._status_text = status.status_code, status.description
+            row[8], row[9] = status.status_code._value_, status.description
         else:
-            self._status, self._status_text = status, description
+            row[8], row[9] = status._value_, description
 
     def record_exception(
         self,
@@ -233,26 +259,23 @@ class LightSpan(trace.Span):
 
     def end(self, end_time: int | None = None) -> None:
         """End the span (again is a no-op) and hand its row to the spool."""
-        if self._end:
+        row = self._row
+        if row[6]:
             return
-        self._end = end_time or time.time_ns()
-        self._spool.add(
-            (
-                self._trace_id,
-                self._span_id,
-                self._parent,
-                self._name,
-                self._kind._value_,  # `.value` is a descriptor call; this is a plain read
-                self._start,
-                self._end,
-                self._attributes,
-                self._status._value_,
-                self._status_text,
-                # A tuple of plain values: the garbage collector stops tracking it, and rows
-                # waiting for their batch no longer cost every collection a scan.
-                tuple(self._events) if self._events else (),
-            )
-        )
+        row[6] = end_time or time.time_ns()
+        own = self._attributes
+        if own:
+            row[7] = (row[7], own) if row[7] else own
+        if self._events:
+            # A tuple of plain values: the garbage collector stops tracking it.
+            row[10] = tuple(self._events)
+        spool = self._spool  # `SpanSpool.add`, inline: this runs for every span
+        rows = spool._rows
+        rows.append(row)
+        if len(rows) == 1:
+            spool._due = time.monotonic() + BATCH_AGE_S
+        elif len(rows) >= BATCH_SPANS or time.monotonic() >= spool._due:
+            spool.flush()
 
     def __exit__(
         self,
@@ -288,15 +311,12 @@ class LightTracer(trace.Tracer):
         """A recording span under the span current in `context`."""
         parent = (context if context is not None else get_current()).get(_SPAN_KEY)
         span_id = self._ids.getrandbits(64) or 1
-        # The attributes are copied, as the API promises callers; the harness's own spans pass
-        # a `dict`, which copies fastest.
-        own = attributes.copy() if type(attributes) is dict else dict(attributes or {})
         start = start_time or time.time_ns()
         trace_state: TraceState | None
         if type(parent) is LightSpan:  # the usual case: no SpanContext to build or read
             trace_id, parent_id, trace_state = (
-                parent._trace_id,
-                parent._span_id,
+                parent._row[0],
+                parent._row[1],
                 parent._trace_state,
             )
         else:
@@ -309,9 +329,76 @@ class LightTracer(trace.Tracer):
                 )
             else:
                 trace_id, parent_id, trace_state = self._ids.getrandbits(128) or 1, 0, None
-        return LightSpan(
-            self.spool, name, trace_id, span_id, parent_id, trace_state, kind, own, start
+        span = LightSpan(
+            self.spool,
+            [trace_id, span_id, parent_id, name, kind._value_, start, 0, _NONE, _UNSET, None, ()],
+            trace_state,
         )
+        if attributes:
+            # copied, as the API promises callers
+            span._attributes = attributes.copy() if type(attributes) is dict else dict(attributes)
+        return span
+
+    # The harness's own spans (`harness.telemetry.spans`) start here, past the API's generic
+    # `start_span`: no context to search, no attributes to copy (a shared dict plus a few own).
+
+    def root(self, name: str, shared: dict[str, Any], own: dict[str, Any] | None) -> LightSpan:
+        """A span that starts a new trace (its hex id made at once: the harness's records and
+        every request's `traceparent` need it)."""
+        ids = self._ids.getrandbits
+        trace_id = ids(128) or 1
+        span = LightSpan(
+            self.spool,
+            [
+                trace_id,
+                ids(64) or 1,
+                0,
+                name,
+                _INTERNAL,
+                time.time_ns(),
+                0,
+                shared,
+                _UNSET,
+                None,
+                (),
+            ],
+            None,
+            f"{trace_id:032x}",
+        )
+        span._attributes = own
+        return span
+
+    def child(
+        self,
+        name: str,
+        parent: LightSpan,
+        kind: int,
+        shared: dict[str, Any],
+        own: dict[str, Any] | None,
+    ) -> LightSpan:
+        """A span under `parent`, in its trace (`kind`: a `SpanKind` value)."""
+        above = parent._row
+        span = LightSpan(
+            self.spool,
+            [
+                above[0],
+                self._ids.getrandbits(64) or 1,
+                above[1],
+                name,
+                kind,
+                time.time_ns(),
+                0,
+                shared,
+                _UNSET,
+                None,
+                (),
+            ],
+            parent._trace_state,
+            parent._hex,
+        )
+        if own is not None:
+            span._attributes = own
+        return span
 
     @_agnosticcontextmanager  # the API's own decorator, which the signature asks for
     def start_as_current_span(

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
+from harness.telemetry.otlp_json import OtlpJsonLinesExporter, merged, rows_to_otlp_json
 from harness.telemetry.recorder import Row, read_spool
 
 POLL_S = 0.2
@@ -77,7 +77,7 @@ class RowSampler:
 
     def _keep(self, root: Row) -> bool:
         trace_id, _, _, name, _, start, end, attributes, status, _, _ = root
-        journey = str(attributes.get("harness.journey", name))
+        journey = str(merged(attributes).get("harness.journey", name))
         duration = end - start
         recent = self._recent[journey]
         slow = len(recent) >= 20 and duration >= sorted(recent)[int(0.95 * len(recent))]
@@ -129,7 +129,7 @@ class SpoolExport:
 
     def follow(self, handle: IO[bytes]) -> bool:
         """Export every complete batch from the handle's position; True at the end mark."""
-        for rows in read_spool(handle):
+        for rows in read_spool(handle, merge=False):
             if rows is None:
                 return True
             self.batch(rows)
@@ -148,7 +148,7 @@ class SpoolExport:
             context=SpanContext(trace_id, span_id, False, _FLAGS),
             parent=SpanContext(trace_id, parent_id, False, _FLAGS) if parent_id else None,
             resource=self.resource,
-            attributes=attributes,
+            attributes=merged(attributes),
             events=[Event(n, a, timestamp=ts) for n, ts, a in events],
             kind=_KINDS.get(kind, SpanKind.INTERNAL),
             status=Status(_STATUS.get(code, StatusCode.UNSET), text),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import MutableMapping
+from typing import cast
 from urllib.parse import urlsplit
 
 from opentelemetry import baggage, trace
@@ -22,10 +23,14 @@ from opentelemetry.baggage import _BAGGAGE_KEY
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
+
+# the key of the current span in a context: a context is built here in one step, as
+# `trace.set_span_in_context` would build it (a copy, then a second copy with the span)
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
 
 from harness.redact import redact, redact_url
-from harness.telemetry.recorder import LightSpan
+from harness.telemetry.recorder import CLIENT, INTERNAL, LightSpan, LightTracer
 
 TRACER_NAME = "journey-harness"
 SYNTHETIC_KEY, SYNTHETIC_VALUE = "user_agent.synthetic.type", "test"
@@ -35,21 +40,49 @@ _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,})(
 
 _CACHE_LIMIT = 4096
 _tracer_in_use: trace.Tracer | None = None
+_light: LightTracer | None = None  #: the tracer in use when it is the harness's own
 _tracing_off = False
 #: id(baggage entries) → (those entries, their header)
 _baggage_headers: dict[int, tuple[object, str]] = {}
 _requests: dict[tuple[str, str], tuple[str, dict[str, AttributeValue]]] = {}
-#: baggage contexts (immutable: shared safely) and span names, per journey and per step
-_journey_baggage: dict[tuple[str, str], tuple[Context, str]] = {}
-_step_baggage: dict[tuple[str, str, str], tuple[Context, str]] = {}
+#: per journey (run, journey, target) and per step (run, journey, step, touchpoint, target):
+#: the span's name, its attributes that never change (shared by every span of that journey or
+#: step: never modified), and its baggage context (immutable: shared safely)
+_journeys: dict[tuple[str, ...], tuple[str, dict[str, AttributeValue], Context]] = {}
+_steps: dict[tuple[str, ...], tuple[str, dict[str, AttributeValue], Context]] = {}
 
 
 def use_provider(provider: trace.TracerProvider | None) -> None:
     """Send the harness's spans to `provider` (set at the CLI or plugin edge; None resets to the
     global provider; a `NoOpTracerProvider` switches tracing off, `--no-traces`)."""
-    global _tracer_in_use, _tracing_off
+    global _tracer_in_use, _tracing_off, _light
     _tracing_off = isinstance(provider, trace.NoOpTracerProvider)
     _tracer_in_use = None if provider is None or _tracing_off else provider.get_tracer(TRACER_NAME)
+    _light = _tracer_in_use if type(_tracer_in_use) is LightTracer else None
+
+
+def _baggage_context(entries: dict[str, str]) -> Context:
+    ctx = Context()
+    for key, value in entries.items():
+        ctx = baggage.set_baggage(key, value, context=ctx)
+    return ctx
+
+
+def _parts(
+    cache: dict[tuple[str, ...], tuple[str, dict[str, AttributeValue], Context]],
+    key: tuple[str, ...],
+    name: str,
+    shared: dict[str, AttributeValue],
+    entries: dict[str, str],
+) -> tuple[str, dict[str, AttributeValue], Context]:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    found = cache[key] = (
+        name,
+        {SYNTHETIC_KEY: SYNTHETIC_VALUE, **shared},
+        _baggage_context(entries),
+    )
+    return found
 
 
 def _tracer() -> trace.Tracer | None:
@@ -69,32 +102,25 @@ def start_iteration(
     *, run_id: str, journey: str, target: str, worker: int, user: int, iteration: int
 ) -> tuple[Span, Context]:
     """Start the root span of one journey iteration; return it and the context to parent on."""
-    tracer = _tracer()
-    if tracer is None:
+    tracer = None if _light is not None else _tracer()
+    if _light is None and tracer is None:
         return INVALID_SPAN, Context()
-    found = _journey_baggage.get((run_id, journey))
-    if found is None:
-        ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
-        ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
-        if len(_journey_baggage) >= _CACHE_LIMIT:
-            _journey_baggage.clear()
-        found = _journey_baggage[(run_id, journey)] = (ctx, f"journey {journey}")
-    ctx, name = found
-    span = tracer.start_span(
-        name,
-        ctx,
-        SpanKind.INTERNAL,
-        {
-            SYNTHETIC_KEY: SYNTHETIC_VALUE,
-            "harness.run_id": run_id,
-            "harness.journey": journey,
-            "harness.target": target,
-            "harness.worker": worker,
-            "harness.user": user,
-            "harness.iteration": iteration,
-        },
+    name, shared, ctx = _journeys.get((run_id, journey, target)) or _parts(
+        _journeys,
+        (run_id, journey, target),
+        f"journey {journey}",
+        {"harness.run_id": run_id, "harness.journey": journey, "harness.target": target},
+        {"harness.run_id": run_id, "harness.journey": journey},
     )
-    return span, trace.set_span_in_context(span, ctx)
+    own = {"harness.worker": worker, "harness.user": user, "harness.iteration": iteration}
+    span: Span
+    if _light is not None:
+        span = _light.root(name, shared, own)
+    else:
+        assert tracer is not None
+        span = tracer.start_span(name, ctx, SpanKind.INTERNAL, {**shared, **own})
+    # the context `set_span_in_context` would make, in one copy instead of two
+    return span, Context({**ctx, _SPAN_KEY: span})
 
 
 def start_step(
@@ -110,31 +136,28 @@ def start_step(
     """Start the span of one step under its iteration. The step's baggage (run id, journey,
     step) is a context built once per step name and shared, so that its requests find their
     `baggage` header by identity."""
-    tracer = _tracer()
-    if tracer is None:
+    above = parent.get(_SPAN_KEY)
+    light = _light if type(above) is LightSpan else None
+    tracer = None if light is not None else _tracer()
+    if light is None and tracer is None:
         return INVALID_SPAN, parent
-    found = _step_baggage.get((run_id, journey, step))
-    if found is None:
-        ctx = baggage.set_baggage("harness.run_id", run_id, context=Context())
-        ctx = baggage.set_baggage("harness.journey", journey, context=ctx)
-        ctx = baggage.set_baggage("harness.step", step, context=ctx)
-        if len(_step_baggage) >= _CACHE_LIMIT:
-            _step_baggage.clear()
-        found = _step_baggage[(run_id, journey, step)] = (ctx, f"step {step}")
-    ctx, name = found
-    span = tracer.start_span(
-        name,
-        parent,
-        SpanKind.INTERNAL,
-        {
-            SYNTHETIC_KEY: SYNTHETIC_VALUE,
-            "harness.step": step,
-            "harness.touchpoint": touchpoint,
-            "harness.target": target,
-            "harness.iteration": iteration,
-        },
+    key = (run_id, journey, step, touchpoint, target)
+    name, shared, ctx = _steps.get(key) or _parts(
+        _steps,
+        key,
+        f"step {step}",
+        {"harness.step": step, "harness.touchpoint": touchpoint, "harness.target": target},
+        {"harness.run_id": run_id, "harness.journey": journey, "harness.step": step},
     )
-    return span, trace.set_span_in_context(span, ctx)
+    span: Span
+    if light is not None:
+        own = {"harness.iteration": iteration}
+        span = light.child(name, cast(LightSpan, above), INTERNAL, shared, own)
+    else:
+        assert tracer is not None
+        attributes = {**shared, "harness.iteration": iteration}
+        span = tracer.start_span(name, parent, SpanKind.INTERNAL, attributes)
+    return span, Context({**ctx, _SPAN_KEY: span})
 
 
 def url_template(path: str) -> str:
@@ -146,6 +169,17 @@ def start_request(
     parent: Context | None, method: str, url: str, headers: MutableMapping[str, str]
 ) -> Span:
     """Start an HTTP client span and inject `traceparent`/`baggage` into `headers`."""
+    above = parent.get(_SPAN_KEY) if parent else None
+    if _light is not None and type(above) is LightSpan and parent is not None:
+        # The harness's own tracer under its own span (every API and mobile request at load):
+        # the same span and headers as below, in fewer steps.
+        name, attributes = _requests.get((method, url)) or _request_parts(method, url)
+        light = _light.child(name, above, CLIENT, attributes, None)
+        headers["traceparent"] = f"00-{light._hex or light.trace_hex()}-{light._row[1]:016x}-01"
+        if above._trace_state:
+            headers["tracestate"] = above._trace_state.to_header()
+        _inject_baggage(headers, parent)
+        return light
     tracer = _tracer()
     if tracer is None:
         return INVALID_SPAN
@@ -193,8 +227,11 @@ def _inject(headers: MutableMapping[str, str], span: Span, ctx: Context | None) 
             )
             if ids.trace_state:
                 headers["tracestate"] = ids.trace_state.to_header()
-    if not ctx:
-        return
+    if ctx:
+        _inject_baggage(headers, ctx)
+
+
+def _inject_baggage(headers: MutableMapping[str, str], ctx: Context) -> None:
     entries = ctx.get(_BAGGAGE_KEY)
     if not entries:
         return
@@ -254,6 +291,6 @@ def trace_headers(ctx: Context | None) -> dict[str, str]:
 def trace_id_of(span: Span) -> str | None:
     """The hex trace id of a recording span, else None."""
     if type(span) is LightSpan:
-        return f"{span._trace_id:032x}"
+        return span._hex or span.trace_hex()
     context = span.get_span_context()
     return f"{context.trace_id:032x}" if context.is_valid else None

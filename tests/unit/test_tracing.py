@@ -4,7 +4,7 @@ traceparent on requests, the keep-failed sampler and the terminal tree."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -229,3 +229,115 @@ def test_otlp_json_text_encodes_every_value_kind_and_escapes_strings() -> None:
             "attributes": [{"key": "exception.type", "value": {"stringValue": "ValueError"}}],
         }
     ]
+
+
+def _sdk_spans(journey_func: Callable[..., None]) -> dict[str, dict[str, object]]:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    spans.use_provider(provider)
+    try:
+        run_once(journey_func, transport=FakeTransport(shop))
+    finally:
+        spans.use_provider(None)
+    found = {s.name: s for s in memory.get_finished_spans()}
+    names = {s.context.span_id: s.name for s in found.values()}
+    return {
+        name: {
+            "parent": names.get(s.parent.span_id) if s.parent else None,
+            "kind": s.kind.name,
+            "status": s.status.status_code.name,
+            # OTLP/JSON writes integers as strings
+            "attributes": {
+                k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                for k, v in (s.attributes or {}).items()
+            },
+        }
+        for name, s in found.items()
+    }
+
+
+def _light_spans(journey_func: Callable[..., None], tmp_path: Path) -> dict[str, dict[str, object]]:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    spans.use_provider(LightTracerProvider(spool))
+    try:
+        run_once(journey_func, transport=FakeTransport(shop))
+    finally:
+        spans.use_provider(None)
+        spool.close()
+    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "t"})
+    with open(spool.path, "rb") as handle:
+        assert export.follow(handle)
+    export.shutdown()
+    found = {r.name: r for r in read_spans(tmp_path / "traces.jsonl")}
+    names = {r.span_id: r.name for r in found.values()}
+    return {
+        name: {
+            "parent": names.get(r.parent_id) if r.parent_id else None,
+            "kind": r.kind.removeprefix("SPAN_KIND_"),
+            "status": r.status.removeprefix("STATUS_CODE_"),
+            "attributes": r.attributes,
+        }
+        for name, r in found.items()
+    }
+
+
+def test_the_light_tracers_spans_are_the_sdks_attribute_for_attribute(tmp_path: Path) -> None:
+    """The harness's own tracer takes a shorter path for its journey, step and request spans
+    (a shared attribute dict plus the span's own, encoded once per batch): what reaches the
+    trace file must be what the SDK records for the same journey through the API."""
+    sdk = _sdk_spans(two_steps)
+    light = _light_spans(two_steps, tmp_path)
+    assert set(light) == set(sdk)
+    for name in sdk:
+        sdk_attributes = dict(sdk[name]["attributes"])  # type: ignore[call-overload]
+        light_attributes = dict(light[name]["attributes"])  # type: ignore[call-overload]
+        assert light_attributes == sdk_attributes, name
+        assert light[name]["parent"] == sdk[name]["parent"], name
+        assert light[name]["kind"] == sdk[name]["kind"], name
+        assert light[name]["status"] == sdk[name]["status"], name
+
+
+def test_a_batch_writes_each_shared_attribute_dict_once(tmp_path: Path) -> None:
+    """The attributes every request span to one URL shares are one dict, which `marshal`
+    writes once per batch: 200 requests take less room than 200 copies of it would."""
+    spool = SpanSpool(tmp_path / "spans.spool")
+    spans.use_provider(LightTracerProvider(spool))
+    try:
+        _, ctx = spans.start_iteration(
+            run_id="r", journey="j", target="t", worker=0, user=0, iteration=0
+        )
+        _, step = spans.start_step(
+            ctx, step="s", touchpoint="api", target="t", iteration=0, run_id="r", journey="j"
+        )
+        for _ in range(200):
+            spans.end_request(
+                spans.start_request(step, "GET", "http://shop.test/api/v1/products", {}), 200, None
+            )
+        _, shared = spans._request_parts("GET", "http://shop.test/api/v1/products")
+    finally:
+        spans.use_provider(None)
+        spool.close()
+    import marshal
+
+    assert spool.path.stat().st_size < 200 * len(marshal.dumps(shared))
+    with open(spool.path, "rb") as handle:
+        rows = [row for batch in read_spool(handle) if batch for row in batch]
+    assert len(rows) == 200
+    assert all(row[7] == {**shared, "http.response.status_code": 200} for row in rows)
+
+
+def test_a_light_span_ignores_attributes_and_status_set_after_it_ended(tmp_path: Path) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    tracer = LightTracerProvider(spool).get_tracer("t")
+    span = tracer.start_span("x", attributes={"a": 1})
+    span.set_status(spans.StatusCode.OK)
+    span.set_status(spans.StatusCode.ERROR)  # an explicit OK is final
+    span.end()
+    span.set_attribute("b", 2)
+    span.end()  # again: no second row
+    spool.close()
+    with open(spool.path, "rb") as handle:
+        rows = [row for batch in read_spool(handle) if batch for row in batch]
+    assert len(rows) == 1
+    assert rows[0][7] == {"a": 1} and rows[0][8] == spans.StatusCode.OK.value
