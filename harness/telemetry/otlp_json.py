@@ -175,14 +175,6 @@ def _pair_text(pair: tuple[dict[str, Any], dict[str, Any]], known: dict[int, str
     return f"{text[:-1]},{_attributes_text(own)[1:]}"
 
 
-def merged(attributes: Any) -> dict[str, Any]:
-    """The attributes of a span row as one dict (a spool pair merged)."""
-    if type(attributes) is tuple:
-        shared, own = attributes
-        return {**shared, **own}
-    return dict(attributes or {})
-
-
 def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return '{"boolValue":true}' if value else '{"boolValue":false}'

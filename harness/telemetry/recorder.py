@@ -50,15 +50,15 @@ from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
 HEADER = struct.Struct(">I")
-BATCH_SPANS = 256  # measured: 2048 waiting rows cost a load process more than the writes saved
+# measured in one process: a one-request iteration cost ≈ 2 µs less with 256 than with 2,048
+BATCH_SPANS = 256
 BATCH_AGE_S = 0.5
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NONE: dict[str, Any] = {}  #: the shared attributes of spans started through the API: none
 _OK = StatusCode.OK._value_
 _UNSET = StatusCode.UNSET._value_
-_INTERNAL = SpanKind.INTERNAL._value_
+INTERNAL = SpanKind.INTERNAL._value_  #: the kinds as a row holds them
 CLIENT = SpanKind.CLIENT._value_
-INTERNAL = _INTERNAL
 
 #: One ended span: (trace id, span id, parent span id or 0, name, kind, start ns, end ns,
 #: attributes, status code, status description, events as (name, ns, attributes)).
@@ -81,9 +81,9 @@ class SpanSpool:
         self.spans = 0
 
     def add(self, row: SpooledRow) -> None:
-        """Keep one span; write the batch when it is full or half a second old. (`LightSpan.end`
-        does the same inline. Marshalling a batch costs half what marshalling its rows one by
-        one does, and writes a shared attribute dict once.)"""
+        """Keep one span; write the batch when it is full or half a second old. (Marshalling a
+        batch costs half what marshalling its rows one by one does, and writes a shared
+        attribute dict once.)"""
         rows = self._rows
         rows.append(row)
         if len(rows) == 1:
@@ -135,9 +135,16 @@ def read_spool(handle: IO[bytes], *, merge: bool = True) -> Iterator[list[Row] |
             continue
         for index, row in enumerate(rows):
             if type(row[7]) is tuple:
-                shared, own = row[7]
-                rows[index] = (*row[:7], {**shared, **own}, *row[8:])
+                rows[index] = (*row[:7], merged(row[7]), *row[8:])
         yield rows
+
+
+def merged(attributes: Any) -> dict[str, Any]:
+    """The attributes of a spooled row as one dict (a (shared, own) pair merged)."""
+    if type(attributes) is tuple:
+        shared, own = attributes
+        return {**shared, **own}
+    return dict(attributes or {})
 
 
 class LightSpan(trace.Span):
@@ -163,14 +170,6 @@ class LightSpan(trace.Span):
         self._context: SpanContext | None = None  # built when asked for: most never are
         self._attributes: dict[str, Any] | None = None  # this span's own, made on first need
         self._events: list[tuple[Any, ...]] | None = None  # most spans have none
-
-    @property
-    def _trace_id(self) -> int:
-        return int(self._row[0])
-
-    @property
-    def _span_id(self) -> int:
-        return int(self._row[1])
 
     def get_span_context(self) -> SpanContext:
         """This span's ids."""
@@ -269,13 +268,7 @@ class LightSpan(trace.Span):
         if self._events:
             # A tuple of plain values: the garbage collector stops tracking it.
             row[10] = tuple(self._events)
-        spool = self._spool  # `SpanSpool.add`, inline: this runs for every span
-        rows = spool._rows
-        rows.append(row)
-        if len(rows) == 1:
-            spool._due = time.monotonic() + BATCH_AGE_S
-        elif len(rows) >= BATCH_SPANS or time.monotonic() >= spool._due:
-            spool.flush()
+        self._spool.add(row)
 
     def __exit__(
         self,
@@ -354,7 +347,7 @@ class LightTracer(trace.Tracer):
                 ids(64) or 1,
                 0,
                 name,
-                _INTERNAL,
+                INTERNAL,
                 time.time_ns(),
                 0,
                 shared,

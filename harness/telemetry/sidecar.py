@@ -29,8 +29,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter, merged, rows_to_otlp_json
-from harness.telemetry.recorder import Row, read_spool
+from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
+from harness.telemetry.recorder import Row, merged, read_spool
 
 POLL_S = 0.2
 QUIET_S = 1.0

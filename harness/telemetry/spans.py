@@ -173,9 +173,9 @@ def start_request(
     if _light is not None and type(above) is LightSpan and parent is not None:
         # The harness's own tracer under its own span (every API and mobile request at load):
         # the same span and headers as below, in fewer steps.
-        name, attributes = _requests.get((method, url)) or _request_parts(method, url)
+        name, attributes = _request_parts(method, url)
         light = _light.child(name, above, CLIENT, attributes, None)
-        headers["traceparent"] = f"00-{light._hex or light.trace_hex()}-{light._row[1]:016x}-01"
+        headers["traceparent"] = light.traceparent()
         if above._trace_state:
             headers["tracestate"] = above._trace_state.to_header()
         _inject_baggage(headers, parent)
