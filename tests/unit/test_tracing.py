@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -14,12 +15,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from harness import journey
 from harness.telemetry import spans
-from harness.telemetry.otlp_json import OtlpJsonLinesExporter, read_spans, rows_to_otlp_json
+from harness.telemetry.otlp_json import (
+    OtlpJsonLinesExporter,
+    SpanRow,
+    read_spans,
+    rows_to_otlp_json,
+)
 from harness.telemetry.recorder import LightTracerProvider, SpanSpool, read_spool
 from harness.telemetry.sidecar import SpoolExport
 from harness.telemetry.trace_view import load_traces, render, select_traces
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -97,21 +105,34 @@ def test_without_an_sdk_nothing_is_recorded() -> None:
     assert "traceparent" not in seen_headers[0]
 
 
-def test_sampler_keeps_failed_and_slow_traces_and_a_share_of_the_rest(tmp_path: Path) -> None:
+def _through_the_spool(
+    tmp_path: Path, run: Callable[[], T], service: str = "t", sample_rate: float = 1.0
+) -> tuple[T, SpoolExport, list[SpanRow]]:
+    """`run` with the light tracer wired to a spool, then the spool exported as the sidecar
+    does: what `run` returned, the export and the spans it wrote."""
     spool = SpanSpool(tmp_path / "spans.spool")
     spans.use_provider(LightTracerProvider(spool))
     try:
-        for _ in range(30):
-            run_once(two_steps, transport=FakeTransport(lambda r: json_response(200, {})))
-        run_once(two_steps, transport=FakeTransport(shop))  # fails
+        result = run()
     finally:
         spans.use_provider(None)
         spool.close()
-    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "t"}, sample_rate=0.0)
+    export = SpoolExport(
+        tmp_path / "traces.jsonl", {"service.name": service}, sample_rate=sample_rate
+    )
     with open(spool.path, "rb") as handle:
         assert export.follow(handle)  # reached the end mark
     export.shutdown()
-    rows = list(read_spans(tmp_path / "traces.jsonl"))
+    return result, export, list(read_spans(tmp_path / "traces.jsonl"))
+
+
+def test_sampler_keeps_failed_and_slow_traces_and_a_share_of_the_rest(tmp_path: Path) -> None:
+    def run() -> None:
+        for _ in range(30):
+            run_once(two_steps, transport=FakeTransport(lambda r: json_response(200, {})))
+        run_once(two_steps, transport=FakeTransport(shop))  # fails
+
+    _, export, rows = _through_the_spool(tmp_path, run, sample_rate=0.0)
     roots = [r for r in rows if r.name.startswith("journey ")]
     assert any(r.attributes["harness.outcome"] == "failed" for r in roots)
     assert export.spans == 31 * 5 and export.sampler.dropped >= 20
@@ -122,18 +143,10 @@ def test_sampler_keeps_failed_and_slow_traces_and_a_share_of_the_rest(tmp_path: 
 
 
 def test_light_tracer_spans_round_trip_through_the_spool(tmp_path: Path) -> None:
-    spool = SpanSpool(tmp_path / "spans.spool")
-    spans.use_provider(LightTracerProvider(spool))
-    try:
-        record, _ = run_once(two_steps, transport=FakeTransport(shop))
-    finally:
-        spans.use_provider(None)
-        spool.close()
-    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "harness-test"})
-    with open(spool.path, "rb") as handle:
-        assert export.follow(handle)
-    export.shutdown()
-    rows = {r.name: r for r in read_spans(tmp_path / "traces.jsonl")}
+    (record, _), _, found = _through_the_spool(
+        tmp_path, lambda: run_once(two_steps, transport=FakeTransport(shop)), "harness-test"
+    )
+    rows = {r.name: r for r in found}
     root = rows["journey two_steps"]
     assert root.trace_id == record.trace_id and root.parent_id is None
     assert root.service == "harness-test" and root.status == "STATUS_CODE_ERROR"
@@ -258,18 +271,10 @@ def _sdk_spans(journey_func: Callable[..., None]) -> dict[str, dict[str, object]
 
 
 def _light_spans(journey_func: Callable[..., None], tmp_path: Path) -> dict[str, dict[str, object]]:
-    spool = SpanSpool(tmp_path / "spans.spool")
-    spans.use_provider(LightTracerProvider(spool))
-    try:
-        run_once(journey_func, transport=FakeTransport(shop))
-    finally:
-        spans.use_provider(None)
-        spool.close()
-    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "t"})
-    with open(spool.path, "rb") as handle:
-        assert export.follow(handle)
-    export.shutdown()
-    found = {r.name: r for r in read_spans(tmp_path / "traces.jsonl")}
+    _, _, rows = _through_the_spool(
+        tmp_path, lambda: run_once(journey_func, transport=FakeTransport(shop))
+    )
+    found = {r.name: r for r in rows}
     names = {r.span_id: r.name for r in found.values()}
     return {
         name: {
