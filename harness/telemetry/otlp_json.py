@@ -109,7 +109,7 @@ def span_text(row: SpanParts, shared: dict[int, str] | None = None) -> str:
     parent = f',"parentSpanId":"{parent_id:016x}"' if parent_id else ""
     status = f'{{"code":{code},"message":{_str(message)}}}' if message else f'{{"code":{code}}}'
     attributes_text = (
-        _pair_text(attributes, shared)
+        _pair_text(attributes, shared if shared is not None else {})
         if type(attributes) is tuple
         else _attributes_text(attributes)
     )
@@ -161,13 +161,11 @@ def _attributes_text(attributes: Any) -> str:
     return f"[{','.join(parts)}]"
 
 
-def _pair_text(pair: tuple[dict[str, Any], dict[str, Any]], known: dict[int, str] | None) -> str:
+def _pair_text(pair: tuple[dict[str, Any], dict[str, Any]], known: dict[int, str]) -> str:
     shared, own = pair
-    text = known.get(id(shared)) if known is not None else None
+    text = known.get(id(shared))
     if text is None:
-        text = _attributes_text(shared)
-        if known is not None:
-            known[id(shared)] = text
+        text = known[id(shared)] = _attributes_text(shared)
     if not own:
         return text
     if text == "[]":

@@ -50,7 +50,8 @@ from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
 HEADER = struct.Struct(">I")
-# measured in one process: a one-request iteration cost ≈ 2 µs less with 256 than with 2,048
+# measured in one process: a traced one-request iteration cost 8.4 µs more than untraced with
+# batches of 256, 9.9 to 10.1 with 2,048
 BATCH_SPANS = 256
 BATCH_AGE_S = 0.5
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -156,19 +157,39 @@ class LightSpan(trace.Span):
     def __init__(
         self,
         spool: SpanSpool,
-        row: list[Any],
+        ids: tuple[int, int, int],
+        name: str,
+        kind: int,
+        start_ns: int,
+        shared: dict[str, Any],
+        own: dict[str, Any] | None,
         trace_state: TraceState | None = None,
         trace_hex: str | None = None,
     ) -> None:
+        """`ids`: (trace id, span id, parent span id or 0); `kind`: a `SpanKind` value;
+        `shared`: attributes many spans hold (never changed); `own`: this span's, kept as
+        given (the caller's to hand over)."""
         self._spool = spool
+        trace_id, span_id, parent_id = ids
         #: [trace id, span id, parent span id or 0, name, kind value, start ns, end ns (0 until
-        #: it ends), shared attributes (never changed: many spans hold the same dict), status
-        #: code value, status description, events]
-        self._row = row
+        #: it ends), shared attributes, status code value, status description, events]
+        self._row: list[Any] = [
+            trace_id,
+            span_id,
+            parent_id,
+            name,
+            kind,
+            start_ns,
+            0,
+            shared,
+            _UNSET,
+            None,
+            (),
+        ]
         self._trace_state = trace_state
         self._hex = trace_hex  #: the trace id in hex, once someone needed it
         self._context: SpanContext | None = None  # built when asked for: most never are
-        self._attributes: dict[str, Any] | None = None  # this span's own, made on first need
+        self._attributes = own  # made on first need when None
         self._events: list[tuple[Any, ...]] | None = None  # most spans have none
 
     def get_span_context(self) -> SpanContext:
@@ -322,15 +343,22 @@ class LightTracer(trace.Tracer):
                 )
             else:
                 trace_id, parent_id, trace_state = self._ids.getrandbits(128) or 1, 0, None
-        span = LightSpan(
+        # the attributes copied, as the API promises callers
+        own = (
+            (attributes.copy() if type(attributes) is dict else dict(attributes))
+            if attributes
+            else None
+        )
+        return LightSpan(
             self.spool,
-            [trace_id, span_id, parent_id, name, kind._value_, start, 0, _NONE, _UNSET, None, ()],
+            (trace_id, span_id, parent_id),
+            name,
+            kind._value_,
+            start,
+            _NONE,
+            own,
             trace_state,
         )
-        if attributes:
-            # copied, as the API promises callers
-            span._attributes = attributes.copy() if type(attributes) is dict else dict(attributes)
-        return span
 
     # The harness's own spans (`harness.telemetry.spans`) start here, past the API's generic
     # `start_span`: no context to search, no attributes to copy (a shared dict plus a few own).
@@ -340,26 +368,17 @@ class LightTracer(trace.Tracer):
         every request's `traceparent` need it)."""
         ids = self._ids.getrandbits
         trace_id = ids(128) or 1
-        span = LightSpan(
+        return LightSpan(
             self.spool,
-            [
-                trace_id,
-                ids(64) or 1,
-                0,
-                name,
-                INTERNAL,
-                time.time_ns(),
-                0,
-                shared,
-                _UNSET,
-                None,
-                (),
-            ],
+            (trace_id, ids(64) or 1, 0),
+            name,
+            INTERNAL,
+            time.time_ns(),
+            shared,
+            own,
             None,
             f"{trace_id:032x}",
         )
-        span._attributes = own
-        return span
 
     def child(
         self,
@@ -371,27 +390,17 @@ class LightTracer(trace.Tracer):
     ) -> LightSpan:
         """A span under `parent`, in its trace (`kind`: a `SpanKind` value)."""
         above = parent._row
-        span = LightSpan(
+        return LightSpan(
             self.spool,
-            [
-                above[0],
-                self._ids.getrandbits(64) or 1,
-                above[1],
-                name,
-                kind,
-                time.time_ns(),
-                0,
-                shared,
-                _UNSET,
-                None,
-                (),
-            ],
+            (above[0], self._ids.getrandbits(64) or 1, above[1]),
+            name,
+            kind,
+            time.time_ns(),
+            shared,
+            own,
             parent._trace_state,
             parent._hex,
         )
-        if own is not None:
-            span._attributes = own
-        return span
 
     @_agnosticcontextmanager  # the API's own decorator, which the signature asks for
     def start_as_current_span(

@@ -170,21 +170,17 @@ def start_request(
 ) -> Span:
     """Start an HTTP client span and inject `traceparent`/`baggage` into `headers`."""
     above = parent.get(_SPAN_KEY) if parent else None
-    if _light is not None and type(above) is LightSpan and parent is not None:
-        # The harness's own tracer under its own span (every API and mobile request at load):
-        # the same span and headers as below, in fewer steps.
+    span: Span
+    if _light is not None and type(above) is LightSpan:
+        # the harness's own tracer under its own span (every API and mobile request at load)
         name, attributes = _request_parts(method, url)
-        light = _light.child(name, above, CLIENT, attributes, None)
-        headers["traceparent"] = light.traceparent()
-        if above._trace_state:
-            headers["tracestate"] = above._trace_state.to_header()
-        _inject_baggage(headers, parent)
-        return light
-    tracer = _tracer()
-    if tracer is None:
-        return INVALID_SPAN
-    name, attributes = _request_parts(method, url)
-    span = tracer.start_span(name, parent, SpanKind.CLIENT, attributes)  # a tracer copies them
+        span = _light.child(name, above, CLIENT, attributes, None)
+    else:
+        tracer = _tracer()
+        if tracer is None:
+            return INVALID_SPAN
+        name, attributes = _request_parts(method, url)
+        span = tracer.start_span(name, parent, SpanKind.CLIENT, attributes)  # a tracer copies
     _inject(headers, span, parent)
     return span
 
@@ -227,11 +223,8 @@ def _inject(headers: MutableMapping[str, str], span: Span, ctx: Context | None) 
             )
             if ids.trace_state:
                 headers["tracestate"] = ids.trace_state.to_header()
-    if ctx:
-        _inject_baggage(headers, ctx)
-
-
-def _inject_baggage(headers: MutableMapping[str, str], ctx: Context) -> None:
+    if not ctx:
+        return
     entries = ctx.get(_BAGGAGE_KEY)
     if not entries:
         return
