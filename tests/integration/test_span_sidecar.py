@@ -8,11 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import journey
 from harness.telemetry import tracing
 from harness.telemetry.otlp_json import read_spans
+from harness.telemetry.recorder import LightTracer, SpanSpool
 from harness.testing import FakeTransport, json_response, run_once
 
 
@@ -104,3 +106,71 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _sidecar(tmp_path: Path, spool: Path, idle_cores: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.telemetry.sidecar",
+            str(spool),
+            "--out",
+            str(tmp_path / "traces.jsonl"),
+            "--resource",
+            '{"service.name": "t"}',
+            "--parent",
+            str(os.getpid()),
+            "--idle-cores",
+            idle_cores,
+        ]
+    )
+
+
+def _write_while(spool: SpanSpool, until: Callable[[], bool], limit_s: float) -> int:
+    """Spool a one-span trace every 50 ms until `until()` or `limit_s`; returns how many."""
+    tracer = LightTracer(spool)
+    written = 0
+    deadline = time.monotonic() + limit_s
+    while not until() and time.monotonic() < deadline:
+        tracer.root("journey j", {}, None).end()
+        spool.flush()
+        written += 1
+        time.sleep(0.05)
+    return written
+
+
+def test_without_an_idle_core_the_export_waits_until_the_spool_stops_growing(
+    tmp_path: Path,
+) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    out = tmp_path / "traces.jsonl"
+    sidecar = _sidecar(tmp_path, spool.path, "1000")  # never 1,000 idle cores: always waits
+    try:
+        written = _write_while(spool, lambda: False, limit_s=2.0)
+        assert not out.exists() or out.stat().st_size == 0  # nothing exported while it grew
+        deadline = time.monotonic() + 20
+        while len(list(read_spans(out)) if out.exists() else []) < written:
+            assert time.monotonic() < deadline, "the backlog was not exported after the run"
+            time.sleep(0.1)  # the spool is quiet now (no end mark yet): it catches up
+        spool.close()
+        assert sidecar.wait(timeout=20) == 0
+    finally:
+        sidecar.kill()
+        sidecar.wait()
+    assert len(list(read_spans(out))) == written
+
+
+def test_with_an_idle_core_spans_are_exported_while_the_run_goes_on(tmp_path: Path) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    out = tmp_path / "traces.jsonl"
+    sidecar = _sidecar(tmp_path, spool.path, "0")  # 0: never waits
+    try:
+        written = _write_while(spool, lambda: out.exists() and out.stat().st_size > 0, 20.0)
+        assert out.exists() and out.stat().st_size > 0, "nothing exported during the run"
+        spool.close()
+        assert sidecar.wait(timeout=20) == 0
+    finally:
+        sidecar.kill()
+        sidecar.wait()
+    assert len(list(read_spans(out))) == written

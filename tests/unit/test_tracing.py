@@ -4,10 +4,14 @@ traceparent on requests, the keep-failed sampler and the terminal tree."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import psutil
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -22,7 +26,7 @@ from harness.telemetry.otlp_json import (
     rows_to_otlp_json,
 )
 from harness.telemetry.recorder import LightTracerProvider, SpanSpool, read_spool
-from harness.telemetry.sidecar import SpoolExport
+from harness.telemetry.sidecar import MAX_BACKLOG_BYTES, Deferral, MachineLoad, SpoolExport
 from harness.telemetry.trace_view import load_traces, render, select_traces
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
@@ -346,3 +350,49 @@ def test_a_light_span_ignores_attributes_and_status_set_after_it_ended(tmp_path:
         rows = [row for batch in read_spool(handle) if batch for row in batch]
     assert len(rows) == 1
     assert rows[0][7] == {"a": 1} and rows[0][8] == spans.StatusCode.OK.value
+
+
+def test_the_export_waits_while_no_core_is_idle_and_the_spool_grows() -> None:
+    idle = [0.4]
+    deferral = Deferral(1.0, idle=lambda: idle[0])
+    # a run writing its spool on a machine without an idle core: wait
+    assert deferral.wait(size=1000, backlog=1000, now=0.0)
+    assert deferral.wait(size=2000, backlog=2000, now=0.9)
+    # a core came free: export
+    idle[0] = 1.2
+    assert not deferral.wait(size=3000, backlog=3000, now=1.0)
+    idle[0] = 0.1
+    assert deferral.wait(size=4000, backlog=1000, now=1.1)
+    # the spool has stopped growing (the run ended, or paused): catch up whatever the load
+    assert deferral.wait(size=4000, backlog=1000, now=2.0)
+    assert not deferral.wait(size=4000, backlog=1000, now=2.2)
+    # nothing to read, or too much waiting already: no reason to wait
+    assert not deferral.wait(size=5000, backlog=0, now=2.3)
+    assert not deferral.wait(size=6000 + MAX_BACKLOG_BYTES, backlog=MAX_BACKLOG_BYTES, now=2.4)
+    assert deferral.deferred_s > 0
+
+
+def test_an_idle_cores_threshold_of_zero_never_waits() -> None:
+    deferral = Deferral(0.0, idle=lambda: 0.0)
+    assert not deferral.wait(size=1000, backlog=1000, now=0.0)
+    assert not deferral.wait(size=2000, backlog=2000, now=0.1)
+
+
+def test_a_process_burning_a_core_leaves_one_core_fewer_idle() -> None:
+    load = MachineLoad()
+    cores = psutil.cpu_count() or 1
+    burner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass",
+        ]
+    )
+    try:
+        load.idle_cores()
+        time.sleep(0.6)
+        idle = load.idle_cores()
+    finally:
+        burner.kill()
+        burner.wait()
+    assert 0.0 <= idle <= cores - 0.5
