@@ -28,9 +28,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,6 +44,15 @@ from load_overhead import nginx_target  # noqa: E402 - the load bench's nginx, s
 BENCH_JOURNEYS = REPO / "bench" / "journeys" / "bench_load.py"
 
 
+class Run(NamedTuple):
+    """What one `harness load` measured."""
+
+    rate: float  #: iterations per second over the load
+    cpu_per_iteration: float  #: CPU s of the harness and its span exporter, start-up included
+    generator_cpu: float  #: the generator's median CPU % from its health samples
+    wall_s: float  #: start to exit: start-up, load, the span export's catching up, reports
+
+
 def run_once(
     base: str,
     results: Path,
@@ -52,9 +62,8 @@ def run_once(
     *,
     select: Sequence[str] = ("-k", "not browse and not cross"),
     env: dict[str, str] | None = None,
-) -> tuple[float, float, float]:
-    """(iterations per second, CPU seconds per iteration of the harness and its span exporter,
-    start-up and reports included, the generator's median CPU % from its health samples)."""
+) -> Run:
+    """One `harness load`, traced or not."""
     command = [
         sys.executable,
         "-m",
@@ -77,6 +86,7 @@ def run_once(
     if not traced:
         command.append("--no-traces")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     subprocess.run(
         command,
         cwd=REPO,
@@ -86,6 +96,7 @@ def run_once(
         timeout=600,
         env={**os.environ, **(env or {})},
     )
+    wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     run_dir = max(results.iterdir(), key=lambda p: p.stat().st_mtime)
@@ -95,7 +106,9 @@ def run_once(
     # A traced run leaves ≈ 6 MB of traces a second: removed at once, so that the kernel's
     # write-back of one run's files does not run during the next.
     shutil.rmtree(run_dir, ignore_errors=True)
-    return iterations / float(run["elapsed_s"]), cpu / max(iterations, 1.0), health["cpu_median"]
+    return Run(
+        iterations / float(run["elapsed_s"]), cpu / max(iterations, 1.0), health["cpu_median"], wall
+    )
 
 
 def median_interval(values: Sequence[float], *, draws: int = 4000) -> tuple[float, float]:
@@ -109,7 +122,7 @@ def median_interval(values: Sequence[float], *, draws: int = 4000) -> tuple[floa
 
 
 def paired_rounds(
-    title: str, once: Callable[[bool], tuple[float, float, float]], rounds: int, out: TextIO
+    title: str, once: Callable[[bool], Run], rounds: int, out: TextIO
 ) -> dict[str, Any]:
     """Alternate traced and untraced runs `rounds` times; print each run and the medians of the
     rounds' ratios; return them."""
@@ -118,15 +131,18 @@ def paired_rounds(
     plain: list[float] = []
     cpu: dict[bool, list[float]] = {True: [], False: []}
     generator: dict[bool, list[float]] = {True: [], False: []}  #: its median CPU % per run
+    wall: dict[bool, list[float]] = {True: [], False: []}
     for index in range(rounds):
         for on in (True, False) if index % 2 == 0 else (False, True):
-            rate, per_it, busy = once(on)
+            rate, per_it, busy, wall_s = once(on)
             (traced if on else plain).append(rate)
             cpu[on].append(per_it)
             generator[on].append(busy)
+            wall[on].append(wall_s)
             print(
                 f"  round {index + 1}: tracing {'on ' if on else 'off'} {rate:8.1f} it/s, "
-                f"{per_it * 1e6:7.0f} µs CPU per iteration, generator CPU median {busy:.0f}%",
+                f"{per_it * 1e6:7.0f} µs CPU per iteration, generator CPU median {busy:.0f}%, "
+                f"{wall_s:.1f} s start to exit",
                 file=out,
                 flush=True,
             )
@@ -165,7 +181,15 @@ def paired_rounds(
         file=out,
         flush=True,
     )
+    # Without an OTLP endpoint the span export waits for the load to stop, then catches up.
+    print(
+        f"  start to exit, median: traced {statistics.median(wall[True]):.1f} s, untraced "
+        f"{statistics.median(wall[False]):.1f} s (the span export catches up after the load)",
+        file=out,
+        flush=True,
+    )
     return {
+        "wall_s": {"traced": wall[True], "untraced": wall[False]},
         "traced": traced,
         "untraced": plain,
         "ratio": round(ratio, 3),
