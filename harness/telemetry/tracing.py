@@ -87,7 +87,7 @@ class SpanSidecar:
             argv += ["--endpoint", endpoint]
         self.process = SpawnedProcess(argv, dict(os.environ))
 
-    def finish(self, timeout_s: float = SIDECAR_WAIT_S) -> dict[str, float]:
+    def finish(self, timeout_s: float = SIDECAR_WAIT_S) -> dict[str, int]:
         """Wait for the sidecar to export the closed spool (saying so every few seconds);
         returns its span counts. A sidecar that does not finish in time is stopped, and the
         spool kept for a look."""
@@ -100,7 +100,7 @@ class SpanSidecar:
                 return {}
             print(f"traces: exporting spans… ({waited:.0f} s)", flush=True)
         try:
-            counts: dict[str, float] = json.loads(self.stats.read_text())
+            counts: dict[str, int] = json.loads(self.stats.read_text())
         except (OSError, ValueError):
             print(f"traces: the span exporter failed (exit {self.process.returncode})")
             return {}

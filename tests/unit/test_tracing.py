@@ -369,7 +369,6 @@ def test_the_export_waits_while_no_core_is_idle_and_the_spool_grows() -> None:
     # nothing to read, or too much waiting already: no reason to wait
     assert not deferral.wait(size=5000, backlog=0, now=2.3)
     assert not deferral.wait(size=6000 + MAX_BACKLOG_BYTES, backlog=MAX_BACKLOG_BYTES, now=2.4)
-    assert deferral.deferred_s > 0
 
 
 def test_an_idle_cores_threshold_of_zero_never_waits() -> None:
