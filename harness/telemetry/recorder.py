@@ -50,6 +50,7 @@ from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
 HEADER = struct.Struct(">I")
+END_MARK = HEADER.pack(0)  #: the last bytes of a closed spool
 # measured in one process: a traced one-request iteration cost 8.4 µs more than untraced with
 # batches of 256, 9.9 to 10.1 with 2,048
 BATCH_SPANS = 256
@@ -107,7 +108,7 @@ class SpanSpool:
         if self._file.closed:
             return
         self.flush()
-        self._file.write(HEADER.pack(0))
+        self._file.write(END_MARK)
         self._file.close()
 
 

@@ -38,7 +38,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
-from harness.telemetry.recorder import Row, merged, read_spool
+from harness.telemetry.recorder import END_MARK, Row, merged, read_spool
 
 POLL_S = 0.2
 QUIET_S = 1.0
@@ -236,7 +236,8 @@ def run(
             orphaned = parent is not None and os.getppid() != parent
             if deferral is not None and not orphaned:
                 size = os.fstat(handle.fileno()).st_size
-                if deferral.wait(size, size - handle.tell(), time.monotonic()):
+                backlog = size - handle.tell()
+                if not _closed(handle, size) and deferral.wait(size, backlog, time.monotonic()):
                     time.sleep(POLL_S)
                     continue
             position = handle.tell()
@@ -248,6 +249,13 @@ def run(
             if orphaned and now - quiet_since >= QUIET_S:
                 return False
             time.sleep(POLL_S)
+
+
+def _closed(handle: IO[bytes], size: int) -> bool:
+    """Whether the spool (of `size` bytes) ends with its end mark: the run is over, nothing to
+    wait for. (A batch that happens to end with the same bytes only starts the export early.)"""
+    mark = len(END_MARK)
+    return size >= mark and os.pread(handle.fileno(), mark, size - mark) == END_MARK
 
 
 def lowest_priority() -> None:

@@ -25,8 +25,14 @@ from harness.telemetry.otlp_json import (
     read_spans,
     rows_to_otlp_json,
 )
-from harness.telemetry.recorder import LightTracerProvider, SpanSpool, read_spool
-from harness.telemetry.sidecar import MAX_BACKLOG_BYTES, Deferral, MachineLoad, SpoolExport
+from harness.telemetry.recorder import LightTracer, LightTracerProvider, SpanSpool, read_spool
+from harness.telemetry.sidecar import (
+    MAX_BACKLOG_BYTES,
+    Deferral,
+    MachineLoad,
+    SpoolExport,
+)
+from harness.telemetry.sidecar import run as run_sidecar
 from harness.telemetry.trace_view import load_traces, render, select_traces
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
@@ -395,3 +401,17 @@ def test_a_process_burning_a_core_leaves_one_core_fewer_idle() -> None:
         burner.kill()
         burner.wait()
     assert 0.0 <= idle <= cores - 0.5
+
+
+def test_a_closed_spool_is_exported_at_once_however_busy_the_machine(tmp_path: Path) -> None:
+    spool = SpanSpool(tmp_path / "spans.spool")
+    LightTracer(spool).root("journey j", {}, None).end()
+    spool.close()  # the run is over: its end mark is written
+
+    def no_idle_core() -> float:
+        raise AssertionError("the export asked whether to wait for a spool that had ended")
+
+    export = SpoolExport(tmp_path / "traces.jsonl", {"service.name": "t"})
+    assert run_sidecar(spool.path, export, parent=None, deferral=Deferral(1.0, no_idle_core))
+    export.shutdown()
+    assert len(list(read_spans(tmp_path / "traces.jsonl"))) == 1
