@@ -8,7 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness import journey
@@ -108,13 +109,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _sidecar(tmp_path: Path, spool: Path, idle_cores: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+@contextmanager
+def _sidecar_on(tmp_path: Path, spool: SpanSpool, idle_cores: str) -> Iterator[None]:
+    """A real sidecar following `spool` while the block writes it; after the block the spool is
+    closed and the sidecar must exit 0 (it is stopped by PID whatever happens)."""
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "harness.telemetry.sidecar",
-            str(spool),
+            str(spool.path),
             "--out",
             str(tmp_path / "traces.jsonl"),
             "--resource",
@@ -125,6 +129,13 @@ def _sidecar(tmp_path: Path, spool: Path, idle_cores: str) -> subprocess.Popen[b
             idle_cores,
         ]
     )
+    try:
+        yield
+        spool.close()
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+        process.wait()
 
 
 def _write_while(spool: SpanSpool, until: Callable[[], bool], limit_s: float) -> int:
@@ -145,32 +156,20 @@ def test_without_an_idle_core_the_export_waits_until_the_spool_stops_growing(
 ) -> None:
     spool = SpanSpool(tmp_path / "spans.spool")
     out = tmp_path / "traces.jsonl"
-    sidecar = _sidecar(tmp_path, spool.path, "1000")  # never 1,000 idle cores: always waits
-    try:
+    with _sidecar_on(tmp_path, spool, "1000"):  # never 1,000 idle cores: always waits
         written = _write_while(spool, lambda: False, limit_s=2.0)
         assert not out.exists() or out.stat().st_size == 0  # nothing exported while it grew
         deadline = time.monotonic() + 20
         while len(list(read_spans(out)) if out.exists() else []) < written:
             assert time.monotonic() < deadline, "the backlog was not exported after the run"
             time.sleep(0.1)  # the spool is quiet now (no end mark yet): it catches up
-        spool.close()
-        assert sidecar.wait(timeout=20) == 0
-    finally:
-        sidecar.kill()
-        sidecar.wait()
     assert len(list(read_spans(out))) == written
 
 
 def test_with_an_idle_core_spans_are_exported_while_the_run_goes_on(tmp_path: Path) -> None:
     spool = SpanSpool(tmp_path / "spans.spool")
     out = tmp_path / "traces.jsonl"
-    sidecar = _sidecar(tmp_path, spool.path, "0")  # 0: never waits
-    try:
+    with _sidecar_on(tmp_path, spool, "0"):  # 0: never waits
         written = _write_while(spool, lambda: out.exists() and out.stat().st_size > 0, 20.0)
         assert out.exists() and out.stat().st_size > 0, "nothing exported during the run"
-        spool.close()
-        assert sidecar.wait(timeout=20) == 0
-    finally:
-        sidecar.kill()
-        sidecar.wait()
     assert len(list(read_spans(out))) == written
