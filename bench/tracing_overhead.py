@@ -127,25 +127,22 @@ def paired_rounds(
     """Alternate traced and untraced runs `rounds` times; print each run and the medians of the
     rounds' ratios; return them."""
     print(title, file=out, flush=True)
-    traced: list[float] = []
-    plain: list[float] = []
-    cpu: dict[bool, list[float]] = {True: [], False: []}
-    generator: dict[bool, list[float]] = {True: [], False: []}  #: its median CPU % per run
-    wall: dict[bool, list[float]] = {True: [], False: []}
+    runs: dict[bool, list[Run]] = {True: [], False: []}  #: traced, untraced; in round order
     for index in range(rounds):
         for on in (True, False) if index % 2 == 0 else (False, True):
-            rate, per_it, busy, wall_s = once(on)
-            (traced if on else plain).append(rate)
-            cpu[on].append(per_it)
-            generator[on].append(busy)
-            wall[on].append(wall_s)
+            run = once(on)
+            runs[on].append(run)
             print(
-                f"  round {index + 1}: tracing {'on ' if on else 'off'} {rate:8.1f} it/s, "
-                f"{per_it * 1e6:7.0f} µs CPU per iteration, generator CPU median {busy:.0f}%, "
-                f"{wall_s:.1f} s start to exit",
+                f"  round {index + 1}: tracing {'on ' if on else 'off'} {run.rate:8.1f} it/s, "
+                f"{run.cpu_per_iteration * 1e6:7.0f} µs CPU per iteration, generator CPU median "
+                f"{run.generator_cpu:.0f}%, {run.wall_s:.1f} s start to exit",
                 file=out,
                 flush=True,
             )
+    traced, plain = [r.rate for r in runs[True]], [r.rate for r in runs[False]]
+    cpu = {on: [r.cpu_per_iteration for r in runs[on]] for on in runs}
+    generator = {on: [r.generator_cpu for r in runs[on]] for on in runs}
+    wall = {on: [r.wall_s for r in runs[on]] for on in runs}
     # Each round runs both, back to back: its ratio compares like with like on a noisy machine.
     ratios = sorted(on / off for on, off in zip(traced, plain, strict=True) if off > 0)
     ratio = statistics.median(ratios) if ratios else 0.0
@@ -181,7 +178,8 @@ def paired_rounds(
         file=out,
         flush=True,
     )
-    # Without an OTLP endpoint the span export waits for the load to stop, then catches up.
+    # Without an OTLP endpoint the span export waits while no core is idle and catches up
+    # after the load: that shows here, not in throughput.
     print(
         f"  start to exit, median: traced {statistics.median(wall[True]):.1f} s, untraced "
         f"{statistics.median(wall[False]):.1f} s (the span export catches up after the load)",
@@ -207,8 +205,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     # A shared machine's speed drifts by ±20% within a minute: many short paired rounds and
     # their median resolve a 10% difference better than a few long ones.
-    # The sandbox part's rounds scatter by ≈ ±0.07 around their median: 15 state it within
-    # ≈ ±0.03 (its printed 90% interval says how well a given run did).
+    # The sandbox part's single rounds scattered from 0.74 to 1.44 on 2026-11-29; with 15 the
+    # printed 90% interval of their median was 0.05 to 0.13 wide in four runs.
     parser.add_argument("--rounds", type=int, default=15, help="paired rounds of part sandbox")
     parser.add_argument("--generator-rounds", type=int, default=7)
     parser.add_argument("--duration", default="8s")

@@ -141,6 +141,14 @@ def read_spool(handle: IO[bytes], *, merge: bool = True) -> Iterator[list[Row] |
         yield rows
 
 
+def spool_closed(handle: IO[bytes], size: int) -> bool:
+    """Whether the spool open in `handle`, `size` bytes long, ends with the end mark: its writer
+    has closed it. (A batch that happens to end with the same bytes reads as closed too: a
+    reader only starts early.)"""
+    mark = len(END_MARK)
+    return size >= mark and os.pread(handle.fileno(), mark, size - mark) == END_MARK
+
+
 def merged(attributes: Any) -> dict[str, Any]:
     """The attributes of a spooled row as one dict (a (shared, own) pair merged)."""
     if type(attributes) is tuple:
