@@ -23,6 +23,7 @@ from harness.commands.common import (
 )
 from harness.config import HarnessConfig
 from harness.engine import locust_driver, locust_users
+from harness.engine.allocation import allocate
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.network import free_port
@@ -95,6 +96,13 @@ def execute(
     parse_duration(options.duration)
     if options.steps:
         parse_stages(options.steps)
+    # Every selected journey runs, or the run refuses here, before any target is reached.
+    allocate(
+        inputs.journeys,
+        users=_fewest_users(options),
+        browser_users=options.browser_users,
+        workers=_workers(options),
+    )
     with ExitStack() as stack:
         run_id = new_run_id(mode)
         run_path = inputs.results_root / run_id
@@ -116,6 +124,8 @@ def execute(
             config={**config.model_dump(), "plan": json.loads(plan.model_dump_json())},
         )
         aggregator = LoadAggregator(run)
+        aggregator.expect([t.name for t in chosen], [j.name for j in inputs.journeys])
+        run.meta["selected_journeys"] = [j.name for j in inputs.journeys]
         if telemetry.metrics is not None:
             locust_users.extra_sinks.append(telemetry.metrics)
         describe = _describe(plan)
@@ -203,6 +213,21 @@ def _signals_stop(stop: locust_driver.StopRequest) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _workers(options: argparse.Namespace) -> int:
+    """Load processes: `--processes`, the workers a master expects, or this one."""
+    return int(options.processes or (options.expect_workers if options.master else 1))
+
+
+def _fewest_users(options: argparse.Namespace) -> int | None:
+    """The user count that must hold every journey: `--users`, the largest `--steps` stage (each
+    journey runs at least there), None for the open model."""
+    if options.shape == ShapeKind.ARRIVAL.value:
+        return None
+    if options.shape == ShapeKind.STEPS.value and options.steps:
+        return max(stage.users for stage in parse_stages(options.steps))
+    return int(options.users)
+
+
 def _role(index: int, count: int) -> str:
     return "target" if count == 1 else ("baseline", "candidate")[index]
 
@@ -282,8 +307,12 @@ def _error_rate_judge(options: argparse.Namespace) -> Judge:
     ) -> int:
         iterations, failed = aggregator.iterations, aggregator.failures
         error_rate = 100.0 * failed / iterations if iterations else 0.0
+        never = sorted({journey for _, journey in aggregator.never_ran()})
         passed = (
-            iterations > 0 and error_rate <= options.max_error_rate and not outcome.missing_finals
+            iterations > 0
+            and error_rate <= options.max_error_rate
+            and not outcome.missing_finals
+            and not never
         )
         run.finish(
             "passed" if passed else "failed",
@@ -291,8 +320,11 @@ def _error_rate_judge(options: argparse.Namespace) -> Judge:
             failed=failed,
             elapsed_s=round(outcome.elapsed_s, 3),
             missing_workers=outcome.missing_finals,
+            never_ran=never,
         )
         verdict = "PASS" if passed else "FAIL"
+        for journey in never:
+            print(f"\nFAIL: journey `{journey}` never ran (0 iterations)")
         print(
             f"\n{verdict}: {iterations:,} iterations, {failed:,} failed ({error_rate:.2f}%, limit "
             f"{options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s · results in {run.path}"
@@ -310,7 +342,7 @@ def _plan(
     results_root: str,
     config: HarnessConfig,
 ) -> LoadPlan:
-    workers = options.processes or (options.expect_workers if options.master else 1)
+    workers = _workers(options)
     try:
         return LoadPlan(
             run_id=run_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,17 @@ class LoadAggregator:
         self.sources: dict[str, SourceTotals] = defaultdict(SourceTotals)
         self._lines_file = None
         self._checkpointed = time.monotonic()
+
+    def expect(self, targets: Sequence[str], journeys: Sequence[str]) -> None:
+        """List every selected journey on every target from the start, so that one that never
+        runs shows as 0 iterations in every summary instead of vanishing from them."""
+        for target in targets:
+            for journey in journeys:
+                self.journeys[(target, journey)].add(Tally())
+
+    def never_ran(self) -> list[tuple[str, str]]:
+        """(target, journey) of the expected journeys that finished no iteration."""
+        return sorted(k for k, t in self.journeys.items() if t.iterations == 0)
 
     def absorb(self, source: str, delta: Delta, *, final: bool = False) -> None:
         """Merge one delta from `source` (a worker id, or `local`)."""

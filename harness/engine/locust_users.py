@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from gevent.lock import BoundedSemaphore
 from gevent.queue import Empty, Queue
 from locust import User, constant, task
 
+from harness.engine.allocation import weighted_turns
 from harness.engine.collector import LoadCollector
 from harness.engine.plan import LoadPlan, ShapeKind, parse_cpus
 from harness.journey import Journey
@@ -32,6 +32,7 @@ from harness.targets import Target
 from harness.touchpoints.web import BrowserHost
 
 ARRIVAL_USER = "ArrivalUser"
+BROWSER_SLOTS = "browser-slots"
 
 #: More sinks for every record of this process (e.g. OTel metrics); set at the CLI edge.
 extra_sinks: list[RunSink] = []
@@ -158,8 +159,8 @@ class ProcessState:
         names = sorted(
             n for n, j in self.journeys.items() if plan.browser_users > 0 or not j.uses_browser
         )
-        weights = [self.journeys[n].weight for n in names]
-        rng = random.Random(plan.seed * 1_000_003 + self.settings[0].worker)
+        # weighted turns rather than random draws: every journey arrives within one cycle
+        turns = weighted_turns([self.journeys[n].weight for n in names], self.settings[0].worker)
         start = time.perf_counter()
         budget = plan.max_iterations // plan.workers
         for k in itertools.count():
@@ -169,7 +170,7 @@ class ProcessState:
             delay = intended - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)
-            self.arrivals.put(Ticket(intended, rng.choices(names, weights)[0]))
+            self.arrivals.put(Ticket(intended, names[next(turns)]))
 
     def stop(self) -> None:
         """Stop scheduling, count never-started arrivals as dropped, close Chromium."""
@@ -299,10 +300,14 @@ class JourneyUser(User):
         self.virtual_users = state().new_virtual_users()
         self.iteration = 0
 
+    def next_journey(self) -> Journey:
+        """The journey of the next iteration."""
+        return self.journey
+
     @task
     def iterate(self) -> None:
         """Run the next iteration; idle once the run's iteration budget is spent."""
-        if state().run(self.virtual_users, self.journey, self.iteration):
+        if state().run(self.virtual_users, self.next_journey(), self.iteration):
             self.iteration += 1
         else:
             gevent.sleep(POLL_S)
@@ -311,6 +316,25 @@ class JourneyUser(User):
         """Close this user's connections."""
         for user in self.virtual_users:
             user.close()
+
+
+class BrowserSlotUser(JourneyUser):
+    """A browser slot: runs the browser journeys in weighted turn, so that one slot runs every
+    browser journey (each slot starts at a different turn)."""
+
+    abstract = True
+    rotation: ClassVar[tuple[Journey, ...]]
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        first = self.virtual_users[0]
+        self.turns = weighted_turns(
+            [j.weight for j in self.rotation], offset=first.index + first.settings.worker
+        )
+
+    def next_journey(self) -> Journey:
+        """The next browser journey in turn."""
+        return self.rotation[next(self.turns)]
 
 
 class ArrivalUser(User):
@@ -345,39 +369,34 @@ class ArrivalUser(User):
 
 
 def user_classes(journeys: Sequence[Journey], plan: LoadPlan | None) -> list[type[User]]:
-    """The Locust user classes: one per journey, weighted; web journeys fixed to the browser
-    cap (and left out when it is 0); with `plan=None` (a worker) every class, unweighted."""
+    """The Locust user classes. Each API/mobile journey has one class with a single guaranteed
+    user (Locust starts fixed-count users first) and one weighted class for its share of the
+    rest; the browser journeys share one class of `browser_users × workers` rotating slots (see
+    `harness.engine.allocation`). With `plan=None` (a worker) every class, as the master names
+    them."""
     classes: list[type[User]] = []
-    web = [j for j in journeys if j.uses_browser]
-    fixed_by_name: dict[str, int] = {}
-    if plan is not None:
-        fixed = _split(plan.browser_users * plan.workers, [j.weight for j in web])
-        fixed_by_name = {j.name: n for j, n in zip(web, fixed, strict=True)}
+    browser = tuple(j for j in journeys if j.uses_browser)
     for journey in journeys:
-        attributes: dict[str, Any] = {"journey": journey, "weight": journey.weight}
-        if plan is not None and journey.uses_browser:
-            if fixed_by_name.get(journey.name, 0) == 0:
-                continue
-            attributes["fixed_count"] = fixed_by_name[journey.name]
-        classes.append(type(class_name(journey), (JourneyUser,), attributes))
+        if journey.uses_browser:
+            continue
+        common: dict[str, Any] = {"journey": journey}
+        classes.append(
+            type(class_name(journey), (JourneyUser,), {**common, "weight": journey.weight})
+        )
+        classes.append(
+            type(class_name(journey, guaranteed=True), (JourneyUser,), {**common, "fixed_count": 1})
+        )
+    if browser and (plan is None or plan.browser_users > 0):
+        slots = plan.browser_users * plan.workers if plan is not None else 1
+        classes.append(
+            type(BROWSER_SLOTS, (BrowserSlotUser,), {"rotation": browser, "fixed_count": slots})
+        )
     if plan is None or plan.shape is ShapeKind.ARRIVAL:
         return [ArrivalUser] if plan is not None else [*classes, ArrivalUser]
     return classes
 
 
-def class_name(journey: Journey) -> str:
-    """The Locust user-class name of a journey (the same on master and workers)."""
-    return f"journey:{journey.name}"
-
-
-def _split(total: int, weights: list[int]) -> list[int]:
-    """Split `total` by `weights` with the largest-remainder method."""
-    if not weights:
-        return []
-    whole = sum(weights)
-    shares = [total * w / whole for w in weights]
-    counts = [int(s) for s in shares]
-    order = sorted(range(len(weights)), key=lambda i: shares[i] - counts[i], reverse=True)
-    for i in order[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
+def class_name(journey: Journey, *, guaranteed: bool = False) -> str:
+    """The Locust user-class name of a journey (the same on master and workers); the class of
+    its one guaranteed user is suffixed `#1`."""
+    return f"journey:{journey.name}" + ("#1" if guaranteed else "")

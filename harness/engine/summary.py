@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
-from harness.telemetry.hdr import HdrStore
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
 LAG_SATURATED_MS = 100.0
@@ -85,17 +85,28 @@ def progress_line(aggregator: LoadAggregator, elapsed: float, total: float, user
 
 def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> list[list[str]]:
     """Rows: series, count, failed, p50, p95, p99, max — journeys first, their steps below;
-    with several targets (a rehearsal) each journey's rows are grouped by target."""
-    several = len({k.target for k in store}) > 1
+    with several targets (a rehearsal) each journey's rows are grouped by target. A selected
+    journey that never ran is listed with 0 iterations."""
+    several = len({k.target for k in store} | {t for t, _ in journeys}) > 1
     head = ["journey / step", "touchpoint", "count", "failed", "p50", "p95", "p99", "max"]
     rows = [(["target"] if several else []) + head]
-    for key in sorted(store, key=lambda k: (k.journey, k.target, not k.is_iteration, k.step)):
-        s = store.summary(key)
+    measured = {(k.target, k.journey) for k in store if k.is_iteration}
+    unrun = [
+        SeriesKey(target, journey, ITERATION, "")
+        for (target, journey), tally in journeys.items()
+        if tally.iterations == 0 and (target, journey) not in measured
+    ]
+    keys = sorted([*store, *unrun], key=lambda k: (k.journey, k.target, not k.is_iteration, k.step))
+    for key in keys:
         tally = journeys.get((key.target, key.journey))
         failed = str(tally.failures) if key.is_iteration and tally else ""
         label = key.journey if key.is_iteration else f"  › {key.step}"
-        cells = [label, key.touchpoint or "—", f"{s.count:,}", failed]
-        cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+        if key in unrun:
+            cells = [label, "—", "0", failed, "never ran", "-", "-", "-"]
+        else:
+            s = store.summary(key)
+            cells = [label, key.touchpoint or "—", f"{s.count:,}", failed]
+            cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
         rows.append(([key.target] if several else []) + cells)
     return rows
 

@@ -50,8 +50,9 @@ class Verdict(BaseModel):
 
 def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = None) -> Verdict:
     """Evaluate every gate on `data` and decide. A failed critical gate fails the run; any failed
-    gate fails it; a score gate, if configured, grades the rest; any inconclusive gate, or a
-    saturated load generator, makes a would-be pass inconclusive."""
+    gate fails it; a score gate, if configured, grades the rest; any inconclusive gate, a
+    saturated load generator, or a selected journey that never ran makes a would-be pass
+    inconclusive."""
     started = time.perf_counter()
     outcomes: list[GateOutcome] = []
     for gate in gates:
@@ -73,7 +74,12 @@ def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = 
         if isinstance(gate, ScoreGate):
             outcome, score_value = _score(gate, outcomes)
             outcomes.append(outcome)
-    decision, reasons = _decide(outcomes, data.health)
+    unrun = [
+        f"journey `{journey}` never ran on {target} (0 iterations): its gates saw nothing"
+        for (target, journey), (iterations, _) in sorted(data.journeys.items())
+        if iterations == 0
+    ]
+    decision, reasons = _decide(outcomes, data.health, unrun)
     meta = data.meta
     targets = meta.get("targets", {})
     return Verdict(
@@ -93,7 +99,9 @@ def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = 
     )
 
 
-def _decide(outcomes: list[GateOutcome], health: dict[str, Any]) -> tuple[Decision, list[str]]:
+def _decide(
+    outcomes: list[GateOutcome], health: dict[str, Any], unrun: Sequence[str] = ()
+) -> tuple[Decision, list[str]]:
     by = defaultdict(list)
     for outcome in outcomes:
         by[outcome.decision].append(outcome)
@@ -102,7 +110,7 @@ def _decide(outcomes: list[GateOutcome], health: dict[str, Any]) -> tuple[Decisi
     if by[Decision.FAIL]:
         ordered = sorted(by[Decision.FAIL], key=lambda o: not o.critical)
         return Decision.FAIL, [f"{o.name}: {o.summary}" for o in ordered]
-    reasons = [f"{o.name}: {o.summary}" for o in by[Decision.INCONCLUSIVE]]
+    reasons = [*unrun, *(f"{o.name}: {o.summary}" for o in by[Decision.INCONCLUSIVE])]
     if health.get("saturated"):
         reasons.append("the load generator was saturated: " + "; ".join(health.get("reasons", [])))
     if reasons:

@@ -131,10 +131,16 @@ def _gate_cases(run: RunFolder, suite: ET.Element) -> None:
 def _load_cases(run: RunFolder, suite: ET.Element) -> None:
     several = len(run.targets) > 1
     kinds = _error_kinds(run)
+    selected = set(run.meta.get("selected_journeys", []))
     for target in run.targets:
         for journey in run.journeys():
             tally = run.tally(target, journey)
             if tally.iterations == 0 and not kinds.get((target, journey)):
+                if journey in selected:  # selected, yet it never ran: a failure, not a gap
+                    case = _case(
+                        suite, "journeys", f"{journey} ({target})" if several else journey, 0.0
+                    )
+                    ET.SubElement(case, "failure", message="never ran: 0 iterations", type="unrun")
                 continue
             name = f"{journey} ({target})" if several else journey
             case = _case(suite, "journeys", name, 0.0)

@@ -57,6 +57,7 @@ table.evidence { margin: 8px 0 4px; font-size: 12px; }
 .tag { font-size: 11px; border: 1px solid var(--fail); color: var(--fail); border-radius: 4px;
   padding: 0 4px; }
 .muted { color: var(--muted); } .bad { color: var(--fail); font-weight: 600; }
+tr.unrun td { color: var(--fail); font-weight: 600; }
 figure { margin: 12px 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 12px; }
 figure.shot img { max-width: 100%; border: 1px solid var(--line); }

@@ -145,6 +145,12 @@ def latency(run: RunFolder) -> str:
             dists = {t: run.distribution(SeriesKey(t, journey, step, touchpoint)) for t in targets}
             dists = {t: d for t, d in dists.items() if d.total}
             if not dists:
+                if step == ITERATION and journey in run.meta.get("selected_journeys", []):
+                    span = 4 * len(targets) + (len(targets) > 1)
+                    rows.append(
+                        f"<tr class=unrun><td><b>{escape(journey)}</b></td><td>—</td>"
+                        f"<td colspan={span}>never ran: 0 iterations</td></tr>"
+                    )
                 continue
             label = f"<b>{escape(journey)}</b>" if step == ITERATION else f"› {escape(step)}"
             cells = ""

@@ -32,12 +32,13 @@ def summary_data(run: RunFolder) -> dict[str, Any]:
     journeys = []
     totals = {"iterations": 0, "failures": 0}
     per_target: dict[str, dict[str, int]] = {}
+    selected = set(run.meta.get("selected_journeys", []))
     for target in run.targets:
         for journey in run.journeys():
             tally = run.tally(target, journey)
             latency = run.distribution(SeriesKey(target, journey, ITERATION, ""))
-            if tally.iterations == 0 and latency.total == 0:
-                continue
+            if tally.iterations == 0 and latency.total == 0 and journey not in selected:
+                continue  # not a journey of this run; a selected one is listed with 0
             journeys.append(
                 {
                     "target": target,

@@ -51,6 +51,16 @@ CASES = {
         ["load", "--target", NOWHERE, "--duration", "5x"],
         ["duration '5x'", "e.g. 30s"],
     ),
+    "too few users for every journey": (
+        "",
+        ["load", "--sandbox", "--users", "2", "--duration", "10s"],
+        ["`api_catalog_and_orders` would never run", "--users 3 or more"],
+    ),
+    "no browser slot for browser journeys": (
+        "",
+        ["rehearse", "--sandbox", "--browser-users", "0"],
+        ["`web_mobile_api_order`, `browse_and_buy` unrun", "--browser-users 1"],
+    ),
     "bad stages": (
         "",
         ["load", "--target", NOWHERE, "--shape", "steps", "--steps", "10 for 30s"],

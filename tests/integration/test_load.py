@@ -37,20 +37,20 @@ def step_counts(records: list[dict]) -> Counter[SeriesKey]:
 def test_local_load_with_browser_users_summarises_every_journey_and_step(
     sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
+    """Four users and one browser slot run all four sample journeys: each API/mobile journey has
+    its own user, and the slot runs both browser journeys in turn."""
     result = run_cli(
         "load",
         "--target",
         sandbox.base,
         "--users",
-        "6",
+        "4",
         "--spawn-rate",
-        "6",
+        "4",
         "--duration",
-        "8s",
+        "15s",
         "--browser-users",
         "1",
-        "-k",
-        "not cross",
         "--results",
         str(tmp_path),
     )
@@ -59,11 +59,16 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     run_dir = only_run_dir(tmp_path)
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "passed" and run["mode"] == "load" and run["iterations"] > 0
+    counts = json.loads((run_dir / "counts.json").read_text())
+    ran = {j["journey"]: j["iterations"] for j in counts["journeys"]}
+    assert set(ran) == set(run["selected_journeys"]) and len(ran) == 4
+    assert all(n > 0 for n in ran.values()), ran
     summary = (run_dir / "summary.md").read_text()
     for name in (
         "api_catalog_and_orders",
         "mobile_reorder",
         "browse_and_buy",
+        "web_mobile_api_order",
         "› pay",
         "› checkout",
     ):
@@ -291,3 +296,42 @@ def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:
     assert max(r["duration_ms"] for r in iterations) >= 1400
     assert any((r["late_ms"] or 0) > 500 for r in iterations)
     assert "late" in out
+
+
+NEVER_FINISHES = """
+import time
+from harness import journey
+
+
+@journey
+def quick(j):
+    with j.step("look", on="api"):
+        j.api.get("/products")
+
+
+@journey
+def stuck(j):
+    with j.step("wait", on="api"):
+        time.sleep(60)
+"""
+
+
+def test_a_journey_that_never_finishes_is_listed_with_zero_and_fails_the_load(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    (tmp_path / "j").mkdir()
+    (tmp_path / "j" / "two.py").write_text(NEVER_FINISHES)
+    result = run_cli(
+        "load", "--target", sandbox.base, "--journeys", "j", "--users", "2", "--duration", "3s",
+        "--browser-users", "0", "--results", str(tmp_path / "results"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 1, result.out + result.err
+    assert "journey `stuck` never ran (0 iterations)" in result.out
+    run_dir = only_run_dir(tmp_path / "results")
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "failed" and run["never_ran"] == ["stuck"]
+    assert "| stuck | — | 0 | 0 | never ran |" in (run_dir / "summary.md").read_text()
+    listed = json.loads((run_dir / "summary.json").read_text())["journeys"]
+    assert {j["journey"]: j["iterations"] for j in listed}["stuck"] == 0
+    assert 'message="never ran: 0 iterations"' in (run_dir / "junit.xml").read_text()
+    assert "never ran: 0 iterations" in (run_dir / "report.html").read_text()

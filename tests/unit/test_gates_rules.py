@@ -90,6 +90,14 @@ def test_identical_sides_pass_every_default_gate() -> None:
     assert verdict.exit_code == ExitCode.PASSED
 
 
+def test_a_selected_journey_that_never_ran_makes_a_would_be_pass_inconclusive() -> None:
+    data = make_data(lognormal(2000, 1), lognormal(2000, 2))
+    data.journeys.update({("baseline", "cross"): (0, 0), ("candidate", "cross"): (0, 0)})
+    verdict = evaluate(data, parse_gates(DEFAULT_GATES))
+    assert verdict.decision is Decision.INCONCLUSIVE, summary_lines(verdict)
+    assert "journey `cross` never ran on candidate (0 iterations)" in " ".join(verdict.reasons)
+
+
 def test_uniform_latency_fails_tail_shift_and_kayenta_naming_the_step() -> None:
     data = make_data(lognormal(2000, 1), lognormal(2000, 2) + 15.0)
     verdict = evaluate(data, gate("tail_shift") + gate("mann_whitney"))
