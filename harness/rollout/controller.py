@@ -172,6 +172,7 @@ class RolloutController:
 
         data, verdict = self.offload(judge)
         verdict = _every_series_judged(verdict)
+        out_of_reach = self._out_of_reach(verdict, now)
         # The share changes only now: iterations that started while the gates were judging ran
         # at the old share and must not count in the next stage's window.
         decided = time.time()
@@ -181,6 +182,10 @@ class RolloutController:
         elif verdict.decision is Decision.PASS:
             decision = StageDecision.PROMOTE if last_judged else StageDecision.WIDEN
             next_share = self.shares[self.stage + 1]
+        elif out_of_reach is not None:
+            # More looks at this share cannot reach the minimum: hold now, saying what would.
+            decision, next_share = StageDecision.HOLD, share
+            verdict = verdict.model_copy(update={"reasons": [out_of_reach, *verdict.reasons]})
         elif self.look <= self.max_extensions:
             decision, next_share = StageDecision.EXTEND, share
         else:
@@ -221,6 +226,42 @@ class RolloutController:
             why = verdict.reasons[:3]
             self._finish(RolloutOutcome.HELD, why, f"held at {share:g}%")
             self._hook("on_stage", self._event(decision, stage))
+
+    def _out_of_reach(self, verdict: Verdict, now: float) -> str | None:
+        """Why this stage cannot reach its minimum samples within its remaining looks, at the
+        rate its candidate cohort reached them so far (generously: the rate's upper bound), with
+        the `--stage-duration` that would; None when it still can."""
+        needed = self.record.min_samples
+        spent = now - self.stage_started
+        if verdict.decision is not Decision.INCONCLUSIVE or not needed or spent <= 0:
+            return None
+        allowed = self.stage_duration_s * (self.max_extensions + 1)
+        if allowed <= spent:
+            return None  # the last look: holding now or after it is the same
+        short: dict[str, int] = {}
+        for gate in verdict.gates:
+            for e in gate.evidence:
+                unjudged = e.decision is Decision.INCONCLUSIVE and e.estimate is None
+                if unjudged and e.n_candidate < needed:
+                    short[e.series] = min(short.get(e.series, needed), e.n_candidate)
+        if not short:
+            return None
+        series, fewest = min(short.items(), key=lambda item: item[1])
+        upper = fewest + 3.0 * fewest**0.5 + 3.0  # a generous upper bound on a Poisson count
+        if upper * allowed / spent >= needed:
+            return None
+        share = self.shares[self.stage]
+        rate = max(fewest, 1) / spent  # candidate samples per second at this share
+        per_look = needed / rate / (self.max_extensions + 1)
+        return (
+            f"too few samples reachable at {share:g}%: {series} had {fewest} candidate samples "
+            f"in {spent:.0f} s, and {needed} need {'at least ' if fewest == 0 else ''}about "
+            f"{needed / rate:,.0f} s at this share "
+            f"({self.max_extensions + 1} looks of {self.stage_duration_s:g} s allow "
+            f"{allowed:g} s). Give --stage-duration {_duration(per_look)} or more, start at a "
+            f"larger share than {share:g}%, or scope the gates in harness.toml to the journeys "
+            "that reach it (journeys = [...])"
+        )
 
     def save(self) -> None:
         """Write the record so far to `record_file` (atomically: a reader never sees half)."""
@@ -369,6 +410,19 @@ def _every_series_judged(verdict: Verdict) -> Verdict:
     return verdict.model_copy(
         update={"decision": Decision.INCONCLUSIVE, "reasons": [reason, *verdict.reasons]}
     )
+
+
+def _duration(seconds: float) -> str:
+    """A `--stage-duration` value rounded up: `45s`, `4m10s`, `1h5m`."""
+    whole = int(-(-seconds // 5) * 5)  # up to the next 5 s
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
+    return "".join(parts) or "5s"
 
 
 def _first_effect(target: Target) -> float | None:

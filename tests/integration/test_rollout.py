@@ -214,8 +214,10 @@ def test_an_interrupted_rollout_keeps_its_stage_record(tmp_path: Path) -> None:
         "rollout",
         "--sandbox",
         *PROTOCOL,
-        *("--users", "4", "--stages", "50,100", "--stage-duration", "3s"),
-        *("--min-samples", "100000", "--max-extensions", "20"),  # looks that never decide
+        *("--users", "8", "--stages", "50,100", "--stage-duration", "3s"),
+        # looks that do not decide: 500 samples are out of reach in one look of 3 s, and in
+        # reach of 21 (an unreachable minimum would hold at the first look)
+        *("--min-samples", "500", "--max-extensions", "20"),
         *("--results", str(tmp_path)),
     ]
     child = subprocess.Popen(

@@ -333,3 +333,47 @@ def test_a_stage_widens_only_when_every_series_has_its_minimum(tmp_path: Path) -
     look = controller.record.stages[-1]
     assert look.decision is StageDecision.EXTEND and applied[-1] == 25
     assert look.reasons[0].startswith("too few samples yet to widen on 1 series: step `receipt`")
+
+
+def test_a_stage_that_cannot_reach_its_minimum_holds_at_once_with_the_duration_needed(
+    tmp_path: Path,
+) -> None:
+    """5 candidate samples of a step in a 20-second look cannot become 50 in three looks (60 s):
+    the rollout holds after the first look instead of after the third, and names the
+    --stage-duration that would reach it (50 samples at 0.25/s = 200 s, over 3 looks ≈ 70 s)."""
+    controller, applied = _controller(tmp_path, {}, [5, 50, 100])
+    controller.stage_duration_s = 20.0
+    controller.max_extensions = 2
+    assert controller.start()
+    controller.stage_started = time.time() - 20.0
+    controller.deadline = 0.0
+    rare = [
+        r.model_copy(update={"step": "receipt"})
+        for r in _records("candidate", 5, 20)
+        if isinstance(r, StepRecord)
+    ]
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
+    controller.window.records += rare
+    assert controller(None, 0) == "rollout held at 5%"  # type: ignore[arg-type]
+    look = controller.record.stages[-1]
+    assert look.decision is StageDecision.HOLD and look.look == 1 and applied[-1] == 5
+    assert look.reasons[0].startswith("too few samples reachable at 5%: step `receipt`")
+    assert "Give --stage-duration 1m10s or more" in look.reasons[0]
+
+
+def test_a_stage_that_can_still_reach_its_minimum_extends() -> None:
+    controller, _ = _controller(Path("."), {}, [5, 50, 100])
+    controller.stage_duration_s = 20.0
+    controller.max_extensions = 2
+    assert controller.start()
+    controller.stage_started = time.time() - 20.0
+    controller.deadline = 0.0
+    rare = [
+        r.model_copy(update={"step": "receipt"})
+        for r in _records("candidate", 30, 20)
+        if isinstance(r, StepRecord)
+    ]
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
+    controller.window.records += rare
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    assert controller.record.stages[-1].decision is StageDecision.EXTEND
