@@ -109,7 +109,7 @@ def execute(
         merge_traces_on_exit(run_path, stack, options)
         chosen = targets(options, config, stack, run_path)
         for target in chosen:
-            _check_allowed(target, getattr(options, "allow_production", []))
+            check_allowed(target, getattr(options, "allow_production", []))
             check_reachable(target)
         plan = _plan(options, inputs.seed, chosen, run_id, str(inputs.results_root), config)
         if customize is not None:
@@ -391,7 +391,7 @@ def _describe(plan: LoadPlan) -> str:
     return f"{shape}, {plan.browser_users} browser users per process, {procs}"
 
 
-def _check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:
+def check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:
     """Load goes to loopback, or to targets marked `allow_load = true` in harness.toml; a target
     marked `production = true` also needs `--allow-production NAME`."""
     if target.production and target.name not in allow_production:
@@ -403,9 +403,11 @@ def _check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None
         return
     outside = sorted(h for h in target.hosts if h not in LOOPBACK)
     if outside:
+        name = target.name if "://" not in target.name else "staging"
         raise UsageError(
             f"refusing to send load to {', '.join(outside)}: only loopback is allowed by default. "
-            f"Mark the target in harness.toml, e.g. [targets.{target.name}] allow_load = true"
+            f"Mark the target in harness.toml, e.g. [targets.{name}] allow_load = true"
+            + (f' with url = "{target.name}", then --target {name}' if name != target.name else "")
         )
 
 

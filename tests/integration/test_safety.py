@@ -59,3 +59,52 @@ def test_production_target_needs_to_be_named(tmp_path: Path) -> None:
     code, text = _load(tmp_path, "--target", "live", "--allow-production", "live")
     assert code == ExitCode.HARNESS_ERROR, text
     assert "marked production" not in text and "Traceback" not in text
+
+
+def _drill(cwd: Path, *args: str) -> tuple[int, str]:
+    result = run_cli(
+        "drill", *args, "--fault", "latency:api=+1ms", "--journeys", JOURNEYS, "-k", "api_catalog",
+        "--duration", "2s", "--browser-users", "0", "--results", str(cwd / "results"),
+        cwd=cwd, timeout=60,
+    )  # fmt: skip
+    return result.code, result.out + result.err
+
+
+def test_drill_outside_loopback_is_refused_before_any_request(tmp_path: Path) -> None:
+    """The drill puts local proxies in front of the target; the guard checks the real upstream
+    (it once checked the proxies and sent 5,564 requests to 127.0.0.2)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.2", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        code, text = _drill(tmp_path, "--target", f"http://127.0.0.2:{port}")
+        assert code == ExitCode.USAGE, text
+        assert "refusing to send load to 127.0.0.2" in text
+        try:
+            listener.accept()
+            raise AssertionError("the drill connected to 127.0.0.2")
+        except BlockingIOError:
+            pass
+    assert not (tmp_path / "results").exists()
+
+
+def test_drill_checks_each_production_upstream_under_its_own_name(tmp_path: Path) -> None:
+    port = _closed_port()
+    (tmp_path / "harness.toml").write_text(
+        f'[targets.live]\nurl = "http://127.0.0.1:{port}"\nproduction = true\nallow_load = true\n'
+        f'[targets.twin]\nurl = "http://127.0.0.1:{port}"\nproduction = true\n'
+    )
+    code, text = _drill(tmp_path, "--target", "live", "--baseline", "twin")
+    assert code == ExitCode.USAGE and "--allow-production live" in text, text
+    code, text = _drill(
+        tmp_path, "--target", "live", "--baseline", "twin", "--allow-production", "live"
+    )
+    assert code == ExitCode.USAGE and "--allow-production twin" in text, text
+
+
+def test_drill_against_a_dead_target_exits_3_before_any_load(tmp_path: Path) -> None:
+    code, text = _drill(tmp_path, "--target", f"http://127.0.0.1:{_closed_port()}")
+    assert code == ExitCode.HARNESS_ERROR, text
+    assert "did not answer" in text and "PASS" not in text
+    assert not (tmp_path / "results").exists()

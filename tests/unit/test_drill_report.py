@@ -86,3 +86,26 @@ def test_summary_and_report_show_the_matrix(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>") and "Coverage: faults × gates" in page
     assert "run-laten/report.html" in page and "A/A calibration" in page
     assert "<script" not in page and "http" not in page.replace("https://", "")
+
+
+def test_a_drill_whose_baseline_failed_most_iterations_is_inconclusive(tmp_path: Path) -> None:
+    """Against a dead target both sides fail every iteration; the drill once printed "PASS:
+    every fault was caught". A baseline that fails most of its iterations cannot tell."""
+    from harness.drill.findings import conclusion, unhealthy_baseline
+    from tests.unit.test_gates_rules import lognormal, make_data
+
+    values = lognormal(200, 1)
+    dead = make_data(values, values, iterations=(200, 200), failures=(190, 200))
+    why = unhealthy_baseline(dead)
+    assert why is not None and "failed 190 of 200 iterations (95%)" in why
+    assert unhealthy_baseline(make_data(values, values, failures=(5, 5))) is None
+    caught = _finding("errors:api=100%", "fail", 1.0, caught=True)
+    record = DrillRecord(
+        drill_id="d",
+        target="t",
+        gates=GATES,
+        faults=[caught.model_copy(update={"caught": False, "caught_by": [], "unjudgeable": why})],
+    )
+    assert record.blind == [] and record.unjudgeable == [why]
+    code, line = conclusion(record)
+    assert code == 4 and line.startswith("INCONCLUSIVE: the baseline side failed")
