@@ -4,9 +4,12 @@ Redacted wherever the harness turns something it saw into text it keeps: request
 parameters with a sensitive name), step and iteration messages (which quote response bodies),
 and span attributes and messages. What counts as a secret: values of `Authorization`, `Cookie`
 and `Set-Cookie`; bearer and basic credentials; values of keys named like a token, password,
-secret, API key, session, card number or security code (in query strings, forms, JSON and
-`key: value` text); and card numbers (13–19 digits passing the Luhn check), kept as their last
-four digits.
+secret, API or private key, session, credential, signature, one-time password, card number or
+security code anywhere in the name (in query strings, forms, JSON and `key: value` text, so
+`new_password`, `secret_key`, `privateKey`, `x-api-key` and `X-Auth-Token` too), and of keys
+named exactly `key`, `sig`, `pan`, `pin` or `auth`; a password given in words ("password
+Hunter2"); and card numbers (13–19 digits passing the Luhn check), kept as their last four
+digits. Text is redacted whole, before anything cuts it.
 """
 
 from __future__ import annotations
@@ -15,17 +18,23 @@ import re
 
 REDACTED = "[redacted]"
 
-_NAME = (
-    r"(?:access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|token|password|passwd|"
-    r"pwd|secret|client[_-]?secret|api[_-]?key|apikey|session(?:[_-]?id)?|card[_-]?number|"
-    r"cardnumber|pan|cvc|cvv|security[_-]?code)"
+#: words that make a key sensitive wherever they appear in its name (`new_password`,
+#: `secret_key`, `privateKey`, `x-api-key`, `X-Auth-Token`, `sessionid`)
+_WORD = (
+    r"token|password|passwd|passcode|pwd|secret|api[_-]?key|private[_-]?key|access[_-]?key|"
+    r"session|credential|card[_-]?number|cvc|cvv|security[_-]?code|signature|otp"
 )
+#: short names sensitive only on their own (a `key` query parameter, not `monkey`)
+_EXACT = r"key|sig|pan|pin|auth"
+_NAME = rf"(?:[\w.-]*?(?:{_WORD})[\w.-]*|{_EXACT})"
 _HEADER = re.compile(
     r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie)(\s*[:=]\s*)([^\n]+)"
 )
 _SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _JSON_PAIR = re.compile(rf'(?i)("{_NAME}"\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.]*)')
 _KEY_VALUE = re.compile(rf"(?i)(?<![\w-])({_NAME})(=|:\s*)([^\s&;,\"']+)")
+#: a secret named in plain words: "password Hunter2", "passcode is 1234"
+_SPOKEN = re.compile(r"(?i)\b(password|passwd|passcode|pwd)(\s+(?:is\s+)?)(?!\[redacted\])(\S{4,})")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _QUERY_NAME = re.compile(rf"(?i)^{_NAME}$")
 
@@ -38,6 +47,7 @@ def redact(text: str) -> str:
     text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JSON_PAIR.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
     text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _SPOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     return _CARD.sub(_card, text)
 
 

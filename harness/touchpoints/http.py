@@ -336,11 +336,19 @@ def _path(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+#: how much of a body is redacted before its excerpt is cut: far more than the excerpt, so that
+#: a secret that starts inside the excerpt is whole when redacted
+_REDACT_WINDOW = 65536
+
+
 def _excerpt(content: bytes, limit: int = 160) -> str:
+    """The start of a body for an error message: redacted whole first, then cut (cutting first
+    left a token split by the cut unrecognised, and 53 of its 55 characters were kept)."""
     if not content:
         return ""
-    text = content[:limit].decode("utf-8", errors="replace").replace("\n", " ")
-    return f" (body: {text}{'…' if len(content) > limit else ''})"
+    text = redact(content[:_REDACT_WINDOW].decode("utf-8", errors="replace")).replace("\n", " ")
+    cut = len(text) > limit or len(content) > _REDACT_WINDOW
+    return f" (body: {text[:limit]}{'…' if cut else ''})"
 
 
 _JOINED: dict[tuple[str, str], str] = {}

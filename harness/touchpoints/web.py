@@ -493,7 +493,7 @@ class WebSession:
             if loop.time() >= deadline:
                 wanted = text.pattern if isinstance(text, re.Pattern) else text
                 raise ExpectationFailed(
-                    f"{selector} on {_short(self.page_async.url)} shows {seen[:120]!r}, "
+                    f"{selector} on {_short(self.page_async.url)} shows {redact(seen)[:120]!r}, "
                     f"expected it to contain {wanted!r}"
                 )
             await asyncio.sleep(0.05)

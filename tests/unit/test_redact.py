@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import journey
+from harness.errors import HttpStatusError
 from harness.redact import REDACTED, redact, redact_url
 from harness.telemetry import spans
 from harness.telemetry.recorder import LightTracerProvider, SpanSpool
@@ -31,11 +32,41 @@ SECRETS = ("s3cr3t-tok", "hunter2", "4111111111111111", CARD, "sess-XYZ", "abcde
         ("Cookie: session=sess-XYZ; theme=dark", "Cookie: ", "sess-XYZ"),
         (f"card {CARD} declined", "••••1111 declined", CARD),
         ("api_key: abc-def-ghi", "api_key: ", "abc-def-ghi"),
+        ('{"new_password": "hunter2", "id": 7}', '"id": 7', "hunter2"),
+        ('{"secret_key": "s3cr3t-tok"}', '"secret_key"', "s3cr3t-tok"),
+        ('{"privateKey": "abcdef123456"}', '"privateKey"', "abcdef123456"),
+        ("x-api-key: abcdef123456", "x-api-key: ", "abcdef123456"),
+        ("X-Auth-Token: s3cr3t-tok", "X-Auth-Token: ", "s3cr3t-tok"),
+        ("key=abcdef123456&page=2", "page=2", "abcdef123456"),
+        ("sig=abcdef123456&signature=s3cr3t-tok", "sig=", "abcdef123456"),
+        ("otp=123456&email=a@b.c", "email=a@b.c", "123456"),
+        ("wrong password Hunter2 for ann", "for ann", "Hunter2"),
     ],
 )
 def test_redact_removes_the_secret_and_keeps_the_rest(text: str, kept: str, gone: str) -> None:
     cleaned = redact(text)
     assert gone not in cleaned and kept in cleaned
+
+
+def test_redact_leaves_words_that_only_contain_a_short_name_alone() -> None:
+    text = "monkey=3&keyboard=us&author=Ann&pinned=yes"
+    assert redact(text) == text
+
+
+def test_a_secret_split_by_the_excerpt_cut_is_still_redacted() -> None:
+    """Redact the whole body, then cut: a token that crossed the 160-character cut used to leak
+    all but its last characters."""
+    from harness.touchpoints.http import Response
+
+    token = "tok_" + "A1b2C3d4" * 6 + "xyz"  # 55 characters
+    body = ('{"padding": "' + "p" * 100 + '", "access_token": "' + token + '"}').encode()
+    reply = Response(
+        method="GET", url="http://t/x", status=500, headers={}, content=body, elapsed_ms=1.0
+    )
+    with pytest.raises(HttpStatusError) as caught:
+        reply.expect(200)
+    message = str(caught.value)
+    assert "access_token" in message and "A1b2C3d4" not in message
 
 
 def test_redact_leaves_ordinary_numbers_and_ids_alone() -> None:
