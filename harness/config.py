@@ -77,9 +77,10 @@ class HarnessConfig(BaseModel):
     seed: int | None = None  #: None: a fresh seed per run, printed and stored in run.json
     profile: str = "default"
     locale: str = "en_US"
-    request_timeout: float = 10.0
-    action_timeout: float = 5.0
-    navigation_timeout: float = 15.0
+    #: seconds; bounded, so that a typo (0, nan, 1e9) cannot hang or spin a run
+    request_timeout: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
+    action_timeout: float = Field(default=5.0, gt=0, le=600, allow_inf_nan=False)
+    navigation_timeout: float = Field(default=15.0, gt=0, le=600, allow_inf_nan=False)
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from harness.errors import UsageError
 from harness.records import IterationRecord, StepRecord
 
 STEPS_FILE = "steps.jsonl"
@@ -31,13 +32,28 @@ def new_run_id(mode: str) -> str:
     return f"{stamp}-{mode}-{secrets.token_hex(2)}"
 
 
+def ensure_folder(path: Path) -> Path:
+    """Create a results folder (and its parents); raises `UsageError` naming it and why when it
+    cannot be created or written (read-only, a file in the way, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"no permission to write in {path}")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use the results folder {path}: {exc.strerror or exc}. Give a writable one "
+            'with --results DIR (or `results = "DIR"` in harness.toml)'
+        ) from None
+    return path
+
+
 class RunDirectory:
     """Creates and fills one run folder; also the `RunSink` that streams records to disk."""
 
     def __init__(self, root: Path, run_id: str) -> None:
         self.run_id = run_id
         self.path = root / run_id
-        self.path.mkdir(parents=True, exist_ok=True)  # a sandbox may have made traces/ first
+        ensure_folder(self.path)  # a sandbox may have made traces/ first
         self.artifacts = self.path / "artifacts"
         self._steps: IO[str] = open(self.path / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()

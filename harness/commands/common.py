@@ -14,6 +14,7 @@ from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.errors import TargetUnavailable, UsageError
 from harness.journey import Journey, discover, select
 from harness.records import IterationRecord, StepRecord
+from harness.results import ensure_folder
 from harness.runtime import RunSink
 from harness.targets import Target
 
@@ -57,8 +58,9 @@ def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> 
         # A fresh seed per run, so that runs against a long-lived target do not replay the same
         # people (and hit "email taken"); it is printed and stored so `--seed` replays the run.
         seed = random.SystemRandom().randrange(1, 2**24)
-    results_root = options.results or (loaded.root / config.results)
-    return RunInputs(loaded, journeys, seed, Path(results_root).resolve(), list(paths))
+    results_root = Path(options.results or (loaded.root / config.results)).resolve()
+    ensure_folder(results_root)  # a folder that cannot be made is the user's to fix: exit 2
+    return RunInputs(loaded, journeys, seed, results_root, list(paths))
 
 
 def start_telemetry(

@@ -70,6 +70,11 @@ def run(options: argparse.Namespace) -> int:
         )
     if options.runs < 1:
         raise UsageError(f"--runs must be at least 1 (got {options.runs})")
+    if not 0.1 <= options.replay_step <= 60:
+        raise UsageError(
+            f"--replay-step {options.replay_step:g}: give 0.1 to 60 seconds (the grid on which "
+            "times to detect and to recover are found), e.g. --replay-step 1"
+        )
     loaded = load_config(options.config)
     if not options.sandbox:
         _check_upstreams(options, loaded.config)

@@ -44,6 +44,8 @@ from harness.results import RunDirectory, new_run_id
 from harness.targets import Target
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_PROCESSES = 64  #: local worker processes (`--processes`)
+MAX_USERS = 100_000  #: concurrent iterations per process (`--max-users`)
 
 
 Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
@@ -87,6 +89,21 @@ def execute(
     (feature flags per target, a staged rollout's cohort routing) before it runs. With
     `reports=False` a judged run's reports are left to the caller (a drill judges after the
     targets have stopped and flushed their spans, then renders once)."""
+    if options.master and options.worker:
+        raise UsageError(
+            "--master and --worker together: a process is the master or one of its workers; "
+            "start the master with --master, then each worker with --worker --master-host H"
+        )
+    if not 0 <= options.processes <= MAX_PROCESSES:
+        raise UsageError(
+            f"--processes {options.processes}: give 0 to {MAX_PROCESSES} local worker processes "
+            "(more load machines: --master and --worker)"
+        )
+    if not 1 <= options.max_users <= MAX_USERS:
+        raise UsageError(
+            f"--max-users {options.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
+            "per process"
+        )
     inputs = run_inputs(options, select_journeys=not options.worker)
     if options.worker:
         return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)

@@ -20,9 +20,15 @@ from collections.abc import Sequence
 class SpawnedProcess:
     """A child started with `os.posix_spawn`; polled, stopped and killed by its PID."""
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: Sequence[str], env: dict[str, str], *, group: bool = False) -> None:
+        """Start `argv`; with `group=True` the child leads a process group of its own, and every
+        signal goes to that whole group (a shell's own children included)."""
         self.args = list(argv)
-        self.pid = os.posix_spawn(self.args[0], self.args, env)
+        self.group = group
+        if group:
+            self.pid = os.posix_spawn(self.args[0], self.args, env, setpgroup=0)
+        else:
+            self.pid = os.posix_spawn(self.args[0], self.args, env)
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -51,8 +57,12 @@ class SpawnedProcess:
         return self.returncode
 
     def signal(self, signum: int) -> None:
-        """Send `signum` unless the child has already ended."""
-        if self.poll() is None:
+        """Send `signum` unless the child has already ended (to its whole group, if it leads
+        one: then also to what the child left running)."""
+        if self.group:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signum)
+        elif self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 

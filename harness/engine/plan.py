@@ -87,7 +87,7 @@ class LoadPlan(BaseModel):
     duration_s: float = Field(default=30.0, gt=0, le=MAX_DURATION_S)
     stages: list[Stage] = Field(default_factory=list)
     rate: float = Field(default=0.0, ge=0)  #: arrivals per second, whole run (arrival shape)
-    max_users: int = Field(default=50, ge=1)  #: bound on concurrent iterations (arrival shape)
+    max_users: int = Field(default=50, ge=1, le=100_000)  #: concurrent iterations (arrival)
     late_after_ms: float = 10.0  #: an iteration starting later than this after its slot is late
     drop_after_s: float = 5.0  #: an arrival still waiting this long is dropped
     browser_users: int = Field(default=1, ge=0)  #: concurrent web iterations per process
@@ -96,7 +96,7 @@ class LoadPlan(BaseModel):
     browser_cpus: str = "auto"
     step_sample_rate: float = Field(default=1.0, ge=0, le=1)  #: share of passed steps written
     max_iterations: int = Field(default=1_000_000, ge=1)  #: hard bound over the whole run
-    workers: int = Field(default=1, ge=1)  #: processes that generate load
+    workers: int = Field(default=1, ge=1, le=1024)  #: processes that generate load
     seed: int = 1
     profile: str = "default"
     locale: str = "en_US"

@@ -9,14 +9,18 @@ the gevent-patched harness runs in the child (see `harness.engine.children`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.engine.children import SpawnedProcess
 from harness.rollout.stages import HookCall
@@ -53,22 +57,36 @@ def call_hook(
 
 
 def _post(url: str, payload: str, timeout_s: float) -> tuple[bool, str]:
-    request = urllib.request.Request(
-        url,
-        data=payload.encode(),
-        headers={"content-type": "application/json", "user-agent": "journey-harness rollout"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
+    """POST the event; `timeout_s` bounds the whole exchange (a socket timeout alone bounds
+    each read, so a server dripping a byte at a time held a 10-second hook for 52 s)."""
+    parts = urlsplit(url)
+    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_s)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"content-type": "application/json", "user-agent": "journey-harness rollout"}
+    result: list[tuple[bool, str]] = []
+
+    def exchange() -> None:
+        try:
+            connection.request("POST", target, body=payload.encode(), headers=headers)
+            reply = connection.getresponse()
             body = reply.read(_TAIL).decode("utf-8", "replace")
-            return 200 <= reply.status < 300, f"HTTP {reply.status} {body}".strip()
-    except urllib.error.HTTPError as exc:
-        body = exc.read(_TAIL).decode("utf-8", "replace")
-        return False, f"HTTP {exc.code} {body}".strip()
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return False, f"could not reach {url}: {reason}"
+            result.append((200 <= reply.status < 300, f"HTTP {reply.status} {body}".strip()))
+        except (OSError, HTTPException) as exc:
+            result.append((False, f"could not reach {url}: {exc}"))
+
+    worker = threading.Thread(target=exchange, name="harness-webhook", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        if connection.sock is not None:  # wake the exchange: its socket is shut under it
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        connection.close()
+        worker.join(1.0)
+        return False, f"timed out after {timeout_s:g} s"
+    connection.close()
+    return result[0]
 
 
 def _run(command: str, payload: str, timeout_s: float) -> tuple[bool, str]:
@@ -87,11 +105,14 @@ def _run(command: str, payload: str, timeout_s: float) -> tuple[bool, str]:
             str(event_file),
             str(output),
         ]
-        child = SpawnedProcess(argv, env)
+        # Its own process group: on a timeout the shell and everything it started are killed
+        # (killing the shell alone left a hook's work running, finishing 20 s later).
+        child = SpawnedProcess(argv, env, group=True)
         code = child.wait(timeout_s)
         if code is None:
             child.stop(grace_s=0.0)
             return False, f"timed out after {timeout_s:g} s{_tail(output)}"
+        child.signal(signal.SIGKILL)  # anything the hook left behind in its group
         return code == 0, f"exit {code}{_tail(output)}"
 
 

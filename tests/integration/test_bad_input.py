@@ -61,6 +61,46 @@ CASES = {
         ["rehearse", "--sandbox", "--browser-users", "0"],
         ["`web_mobile_api_order`, `browse_and_buy` unrun", "--browser-users 1"],
     ),
+    "master and worker at once": (
+        "",
+        ["load", "--target", NOWHERE, "--master", "--worker"],
+        ["--master and --worker together"],
+    ),
+    "too many local processes": (
+        "",
+        ["load", "--target", NOWHERE, "--processes", "500"],
+        ["--processes 500", "0 to 64"],
+    ),
+    "unbounded concurrency": (
+        "",
+        [
+            "load",
+            "--target",
+            NOWHERE,
+            "--shape",
+            "arrival",
+            "--rate",
+            "5",
+            "--max-users",
+            "10000000",
+        ],
+        ["--max-users 10000000", "100,000"],
+    ),
+    "replay step of zero": (
+        "",
+        ["drill", "--target", NOWHERE, "--fault", "latency:api=+1ms", "--replay-step", "0"],
+        ["--replay-step 0", "0.1 to 60"],
+    ),
+    "request timeout not a number": (
+        "request_timeout = nan\n",
+        ["smoke", "--target", NOWHERE],
+        ["request_timeout", "finite number"],
+    ),
+    "results folder that cannot be made": (
+        "",
+        ["smoke", "--target", NOWHERE, "--results", "/proc/harness-results"],
+        ["cannot use the results folder /proc/harness-results", "--results DIR"],
+    ),
     "bad stages": (
         "",
         ["load", "--target", NOWHERE, "--shape", "steps", "--steps", "10 for 30s"],

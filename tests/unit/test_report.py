@@ -333,6 +333,18 @@ def test_load_junit_fails_a_journey_with_failed_iterations(tmp_path: Path) -> No
     assert cases["ok"].find("failure") is None
 
 
+def test_an_aborted_run_is_never_green_in_junit(tmp_path: Path) -> None:
+    folder = tmp_path / "load"
+    folder.mkdir()
+    _run_json(folder, "load", "aborted", {"target": {"name": "sandbox"}})
+    counts = {"journeys": [{"target": "sandbox", "journey": "ok", "iterations": 5, "failures": 0}]}
+    (folder / "counts.json").write_text(json.dumps(counts))
+    suite = ET.parse(write_junit(folder)).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "1"
+    error = suite.find("testcase[@name='run completed']/error")
+    assert error is not None and "did not complete" in (error.get("message") or "")
+
+
 @pytest.mark.parametrize("contents", ["empty", "run.json only", "torn"])
 def test_partial_folders_never_raise(tmp_path: Path, contents: str) -> None:
     folder = tmp_path / "partial"

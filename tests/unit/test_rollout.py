@@ -377,3 +377,51 @@ def test_a_stage_that_can_still_reach_its_minimum_extends() -> None:
     controller.window.records += rare
     assert controller(None, 0) is None  # type: ignore[arg-type]
     assert controller.record.stages[-1].decision is StageDecision.EXTEND
+
+
+def test_a_command_hook_that_times_out_is_killed_with_everything_it_started(
+    tmp_path: Path,
+) -> None:
+    """The hook's whole process group is killed: killing the shell alone left the hook's script
+    running, and it finished after the harness had given up."""
+    late = tmp_path / "finished"
+    script = tmp_path / "deploy.sh"
+    script.write_text(f"sleep 2\ntouch {late}\n")
+    call = call_hook("on_stage", f"sh {script}", {"decision": "start"}, timeout_s=0.3)
+    assert not call.ok and "timed out" in call.detail
+    time.sleep(2.5)
+    assert not late.exists()
+
+
+def test_a_webhook_deadline_covers_the_whole_exchange() -> None:
+    """A server that answers a byte every 0.2 s never trips a per-read socket timeout; the
+    hook's deadline still ends the exchange."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=drip, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    try:
+        started = time.monotonic()
+        call = call_hook("on_stage", url, {"decision": "start"}, timeout_s=1.0)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        server.close()
+    assert not call.ok and "timed out after 1 s" in call.detail
+    assert took < 10.0  # bounded by the deadline (plus a second to unwind), not the 20 s drip
