@@ -30,7 +30,8 @@ def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
         if isinstance(gate, (SequentialGate, BurnRateGate)) or (
             isinstance(gate, (ThresholdGate, RelativeGate)) and gate.metric == "error_rate"
         ):
-            found.append(gate.model_copy(update={"journey": None}))
+            # the live window pools every journey into one (ALL): a journey scope would miss it
+            found.append(gate.model_copy(update={"journey": None, "journeys": None}))
     return found
 
 

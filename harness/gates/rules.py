@@ -7,13 +7,15 @@ Statistical gates need a minimum of samples: too few is `inconclusive`, never `p
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.gates.data import RunData
-from harness.gates.outcome import Decision, Evidence, GateOutcome
+from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_latency_ms, parse_share
 from harness.telemetry.hdr import SeriesKey
 
@@ -21,23 +23,54 @@ QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 #: Below its minimum a series can still fail on overwhelming evidence, never pass; under this
 #: many samples it is not judged at all.
 FAIL_FLOOR = 100
+TOUCHPOINTS = ("web", "api", "mobile")
 
 
 class GateBase(BaseModel):
-    """Fields every gate has: a name, a scope (journey, step, touchpoint) and how it counts."""
+    """Fields every gate has: a name, a scope (journeys, step, touchpoints) and how it counts.
+
+    The scope is narrowed explicitly: `journey` / `journeys = [...]` and `touchpoint` /
+    `touchpoints = ["api", "mobile"]`. The gate passes only when every series in it was judged.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     name: str | None = None
     journey: str | None = None
+    journeys: list[str] | None = None
     step: str | None = None
     touchpoint: str | None = None
+    touchpoints: list[str] | None = None
     critical: bool = False
     group: str | None = None
     weight: float | None = None
     abort: bool = False
     abort_for: str = Field(default="10s", alias="for")
     min_samples: int | None = None
+
+    @field_validator("touchpoint", "touchpoints")
+    @classmethod
+    def _known_touchpoints(cls, value: str | list[str] | None) -> str | list[str] | None:
+        names = [value] if isinstance(value, str) else value or []
+        for name in names:
+            if name not in TOUCHPOINTS:
+                close = difflib.get_close_matches(name, TOUCHPOINTS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"{name!r} is not a touchpoint{hint} Allowed: {', '.join(TOUCHPOINTS)}. "
+                    'Example: touchpoints = ["api", "mobile"]'
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_spelling(self) -> GateBase:
+        for single, plural in (("journey", "journeys"), ("touchpoint", "touchpoints")):
+            if getattr(self, single) is not None and getattr(self, plural) is not None:
+                raise ValueError(
+                    f"give `{single}` or `{plural}`, not both "
+                    f'(e.g. {plural} = ["{getattr(self, single)}"])'
+                )
+        return self
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Judge `data`; every gate kind implements it (the score gate is graded apart)."""
@@ -63,15 +96,52 @@ class GateBase(BaseModel):
 
     def scope(self) -> dict[str, str]:
         """The non-empty scope fields."""
-        found = {"journey": self.journey, "step": self.step, "touchpoint": self.touchpoint}
+        found = {
+            "journey": self.journey,
+            "journeys": ",".join(self.journeys) if self.journeys else None,
+            "step": self.step,
+            "touchpoint": self.touchpoint,
+            "touchpoints": ",".join(self.touchpoints) if self.touchpoints else None,
+        }
         return {k: v for k, v in found.items() if v}
 
+    @property
+    def named_journey(self) -> str | None:
+        """The one journey the gate is about, if it names exactly one."""
+        if self.journey is not None:
+            return self.journey
+        return self.journeys[0] if self.journeys and len(self.journeys) == 1 else None
+
+    def in_journeys(self, journey: str) -> bool:
+        """Whether `journey` is among the gate's journeys (all, when none are named)."""
+        if self.journey is not None:
+            return journey == self.journey
+        return self.journeys is None or journey in self.journeys
+
+    def in_touchpoints(self, touchpoint: str) -> bool:
+        """Whether `touchpoint` is among the gate's touchpoints (all, when none are named)."""
+        if self.touchpoint is not None:
+            return touchpoint == self.touchpoint
+        return self.touchpoints is None or touchpoint in self.touchpoints
+
+    def journey_in_scope(self, data: RunData, journey: str) -> bool:
+        """Whether a journey as a whole is in scope: named (or none named), and, when the gate
+        names touchpoints, with at least one step on one of them."""
+        if not self.in_journeys(journey):
+            return False
+        if self.touchpoint is None and self.touchpoints is None:
+            return True
+        steps = data.step_order.get(journey) or [
+            (k.step, k.touchpoint) for k in data.hdr if k.journey == journey and not k.is_iteration
+        ]
+        return any(self.in_touchpoints(touchpoint) for _, touchpoint in steps)
+
     def matches(self, key: SeriesKey) -> bool:
-        """Whether a series is in this gate's scope."""
+        """Whether a step series is in this gate's scope."""
         return (
-            (self.journey is None or key.journey == self.journey)
+            self.in_journeys(key.journey)
             and (self.step is None or key.step == self.step)
-            and (self.touchpoint is None or key.touchpoint == self.touchpoint)
+            and self.in_touchpoints(key.touchpoint)
         )
 
     @property
@@ -92,23 +162,60 @@ class GateBase(BaseModel):
         )
 
     def series(self, data: RunData, *, iterations: bool = False) -> list[SeriesKey]:
-        """The candidate's series in scope: steps, or whole iterations when no step is named
-        and `iterations` is asked for."""
-        keys = (
-            data.iteration_series(data.candidate)
-            if iterations
-            else data.step_series(data.candidate)
-        )
-        return [k for k in keys if self.matches(k) or (iterations and self._journey_only(k))]
+        """The series in scope, keyed by the candidate: steps, or whole iterations when no
+        step is named and `iterations` is asked for. A series the baseline has and the
+        candidate lacks is in scope too (with no samples, it cannot pass)."""
+        found: dict[SeriesKey, None] = {}
+        for target in data.targets:
+            keys = data.iteration_series(target) if iterations else data.step_series(target)
+            for k in keys:
+                key = SeriesKey(data.candidate, k.journey, k.step, k.touchpoint)
+                if self.matches(key) if not key.is_iteration else self._journey_only(data, key):
+                    found.setdefault(key)
+        return list(found)
 
-    def _journey_only(self, key: SeriesKey) -> bool:
-        return self.step is None and (self.journey is None or key.journey == self.journey)
+    def _journey_only(self, data: RunData, key: SeriesKey) -> bool:
+        return self.step is None and self.journey_in_scope(data, key.journey)
 
 
-def _label(key: SeriesKey) -> str:
+class Place(TypedDict):
+    """The evidence fields that say where a series belongs (journey None: every journey)."""
+
+    journey: str | None
+    step: str | None
+    touchpoint: str | None
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a series is of: a journey's step on a touchpoint, or (step None) the journey as a
+    whole; the coverage table of the verdict is keyed by it."""
+
+    journey: str
+    step: str | None
+    touchpoint: str | None
+
+    @property
+    def label(self) -> str:
+        """`step `pay` of `buy` on api`, or `journey `buy``."""
+        if self.step is None:
+            return f"journey `{self.journey}`"
+        return f"step `{self.step}` of `{self.journey}` on {self.touchpoint}"
+
+    def fields(self) -> Place:
+        """The evidence fields that say where it belongs."""
+        return {"journey": self.journey, "step": self.step, "touchpoint": self.touchpoint}
+
+
+#: The place of a series of every journey at once (a run-wide count).
+EVERYWHERE: Place = {"journey": None, "step": None, "touchpoint": None}
+
+
+def where_of(key: SeriesKey) -> Where:
+    """Where a series key belongs."""
     if key.is_iteration:
-        return f"journey `{key.journey}`"
-    return f"step `{key.step}` of `{key.journey}` on {key.touchpoint}"
+        return Where(key.journey, None, None)
+    return Where(key.journey, key.step, key.touchpoint)
 
 
 def _ms(value: float) -> str:
@@ -138,43 +245,49 @@ class ThresholdGate(GateBase):
         if self.metric == "error_rate":
             limit = parse_share(self.value, what=f"{self.title()}: value")
             for (target, journey), (n, failed) in sorted(data.journeys.items()):
-                if target != data.candidate or (self.journey and journey != self.journey):
+                if target != data.candidate or not self.journey_in_scope(data, journey):
                     continue
                 rate = failed / n if n else 0.0
-                evidence.append(self._judge(f"journey `{journey}`", rate, limit, n, minimum, "%"))
+                where = Where(journey, None, None)
+                evidence.append(self._judge(where, "error rate", rate, limit, n, minimum, "%"))
             return self.outcome(evidence)
         q = QUANTILES.get(self.metric)
         limit = parse_latency_ms(self.value, what=f"{self.title()}: value")
         for key in self.series(data, iterations=self.step is None):
             values = data.samples(key.target, key.journey, key.step, key.touchpoint)
-            stat = (
-                float(np.mean(values))
-                if self.metric == "mean"
-                else (
-                    float(np.max(values))
-                    if self.metric == "max"
-                    else float(np.quantile(values, q or 0.95))
-                )
+            if len(values) == 0:
+                stat = 0.0
+            elif self.metric == "mean":
+                stat = float(np.mean(values))
+            elif self.metric == "max":
+                stat = float(np.max(values))
+            else:
+                stat = float(np.quantile(values, q or 0.95))
+            evidence.append(
+                self._judge(where_of(key), self.metric, stat, limit, len(values), minimum, "ms")
             )
-            evidence.append(self._judge(_label(key), stat, limit, len(values), minimum, "ms"))
         return self.outcome(evidence)
 
     def _judge(
-        self, label: str, stat: float, limit: float, n: int, minimum: int, unit: str
+        self, where: Where, metric: str, stat: float, limit: float, n: int, minimum: int, unit: str
     ) -> Evidence:
         show = (lambda v: f"{v:.2%}") if unit == "%" else _ms
+        label = where.label
         if n < minimum:
-            return Evidence(
+            return unjudged(
                 series=label,
-                decision=Decision.INCONCLUSIVE,
+                what=f"{metric} of {label}",
                 test="threshold",
+                n_baseline=None,
                 n_candidate=n,
-                words=f"{label}: only {n} samples (need {minimum})",
+                n_needed=minimum,
+                counts="samples" if unit == "ms" else "iterations",
+                **where.fields(),
             )
         ok = {"<=": stat <= limit, "<": stat < limit, ">=": stat >= limit, ">": stat > limit}[
             self.op
         ]
-        words = f"{self.metric} of {label} is {show(stat)} (limit {self.op} {show(limit)}, n = {n})"
+        words = f"{metric} of {label} is {show(stat)} (limit {self.op} {show(limit)}, n = {n})"
         return Evidence(
             series=label,
             decision=Decision.PASS if ok else Decision.FAIL,
@@ -184,6 +297,7 @@ class ThresholdGate(GateBase):
             estimate=stat,
             unit=unit,
             words=words,
+            **where.fields(),
         )
 
 
@@ -242,46 +356,42 @@ def _quantile_evidence(
     assert data.baseline is not None
     base = data.samples(data.baseline, key.journey, key.step, key.touchpoint)
     cand = data.samples(key.target, key.journey, key.step, key.touchpoint)
-    label = _label(key)
+    where = where_of(key)
+    label = where.label
     n = min(len(base), len(cand))
-    floor = min(FAIL_FLOOR, minimum)
-    too_few = (
-        f"{metric} of {label}: too few samples to pass ({len(base)} / {len(cand)}, need {minimum})"
+    test = "bootstrap quantile ratio"
+    too_few = unjudged(
+        series=label,
+        what=f"{metric} of {label}",
+        test=test,
+        n_baseline=len(base),
+        n_candidate=len(cand),
+        n_needed=minimum,
+        **where.fields(),
     )
-    if n < floor:
-        return Evidence(
-            series=label,
-            decision=Decision.INCONCLUSIVE,
-            test="bootstrap quantile ratio",
-            n_baseline=len(base),
-            n_candidate=len(cand),
-            words=too_few,
-        )
+    if n < min(FAIL_FLOOR, minimum):
+        return too_few
     ratio, interval = bootstrap_quantile_ratio(base, cand, q, level=level, resamples=1000)
     b, c = float(np.quantile(base, q)), float(np.quantile(cand, q))
     limit = 1.0 + margin
+    needed = None
     if interval.low > limit:
         decision = Decision.FAIL  # clear enough even below the minimum needed to pass
     elif n < minimum:
-        return Evidence(
-            series=label,
-            decision=Decision.INCONCLUSIVE,
-            test="bootstrap quantile ratio",
-            n_baseline=len(base),
-            n_candidate=len(cand),
-            words=too_few,
-        )
+        return too_few
     elif interval.high <= limit or (sweep and (ratio <= limit or interval.low <= 1.0)):
         # A sweep passes a series unless it shows a significant rise (its lower bound above
         # 1) that is not yet clearly beyond the margin: that one is inconclusive.
         decision = Decision.PASS
     else:
         decision = Decision.INCONCLUSIVE
+        needed = needed_to_decide(n, ratio, (interval.low, interval.high), limit)
     verb = "rose" if ratio >= 1 else "fell"
     words = (
         f"{metric} of {label} {verb} {abs(ratio - 1):.0%} ({_ms(b)} → {_ms(c)}, "
         f"{_level(level)} CI {_pct(interval.low - 1)} to {_pct(interval.high - 1)}, "
         f"margin +{margin:.0%}, n = {len(base):,} / {len(cand):,})"
+        + (f"; about {needed:,} per side would decide it" if needed else "")
     )
     return Evidence(
         series=label,
@@ -297,6 +407,8 @@ def _quantile_evidence(
         unit="ratio",
         words=words,
         trace_ids=data.examples(key.target, key.journey, key.step or None),
+        n_needed=needed,
+        **where.fields(),
     )
 
 
@@ -310,35 +422,40 @@ def _error_rate_evidence(
     evidence = []
     journeys = sorted({j for (_, j) in data.journeys})
     for journey in journeys:
-        if gate.journey and journey != gate.journey:
+        if not gate.journey_in_scope(data, journey):
             continue
         nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
         nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
-        label = f"journey `{journey}`"
+        where = Where(journey, None, None)
+        label = where.label
         if min(nb, nc) < minimum:
             evidence.append(
-                Evidence(
+                unjudged(
                     series=label,
-                    decision=Decision.INCONCLUSIVE,
+                    what=f"error rate of {label}",
                     test="Newcombe",
                     n_baseline=nb,
                     n_candidate=nc,
-                    words=f"error rate of {label}: too few iterations "
-                    f"({nb} / {nc}, need {minimum})",
+                    n_needed=minimum,
+                    counts="iterations",
+                    **where.fields(),
                 )
             )
             continue
         diff, interval = newcombe_difference(fb, nb, fc, nc, level=level)
+        needed = None
         if interval.low > margin:
             decision = Decision.FAIL
-        elif interval.high <= margin or (gate.journey is None and diff <= margin):
+        elif interval.high <= margin or (gate.named_journey is None and diff <= margin):
             decision = Decision.PASS
         else:
             decision = Decision.INCONCLUSIVE
+            needed = needed_to_decide(min(nb, nc), diff, (interval.low, interval.high), margin)
         words = (
             f"error rate of {label} {fb / nb:.2%} → {fc / nc:.2%} ({diff * 100:+.2f} pp, "
             f"{level:.0%} CI {interval.low * 100:+.2f} to {interval.high * 100:+.2f} pp, "
             f"margin +{margin * 100:.2f} pp, n = {nb:,} / {nc:,})"
+            + (f"; about {needed:,} iterations per side would decide it" if needed else "")
         )
         evidence.append(
             Evidence(
@@ -355,6 +472,9 @@ def _error_rate_evidence(
                 unit="pp",
                 words=words,
                 trace_ids=data.examples(data.candidate, journey),
+                n_needed=needed,
+                counts="iterations",
+                **where.fields(),
             )
         )
     return evidence
@@ -432,17 +552,20 @@ class MannWhitneyGate(GateBase):
             experiment = data.points(
                 key.target, key.journey, key.step, key.touchpoint, self.statistic
             )
-            label = _label(key)
+            where = where_of(key)
+            label = where.label
             if min(len(control), len(experiment)) < minimum:
+                # Kayenta compares one point per second: a longer run, not more users, adds them
                 evidence.append(
-                    Evidence(
+                    unjudged(
                         series=label,
-                        decision=Decision.INCONCLUSIVE,
+                        what=f"{self.statistic} per second of {label}",
                         test="Mann-Whitney (Kayenta)",
                         n_baseline=len(control),
                         n_candidate=len(experiment),
-                        words=f"{label}: {len(control)} / {len(experiment)} "
-                        f"per-second points (need {minimum})",
+                        n_needed=minimum,
+                        counts="per-second points",
+                        **where.fields(),
                     )
                 )
                 continue
@@ -481,6 +604,10 @@ class MannWhitneyGate(GateBase):
                     unit="ms",
                     words=words,
                     trace_ids=data.examples(key.target, key.journey, key.step),
+                    judged=decision is not Decision.INCONCLUSIVE,
+                    n_needed=minimum if decision is Decision.INCONCLUSIVE else None,
+                    counts="per-second points",
+                    **where.fields(),
                 )
             )
         return self.outcome(evidence)

@@ -170,8 +170,10 @@ class RolloutController:
             )
             return data, evaluate(data, self.gates, elapsed_s=elapsed)
 
+        # A gate passes only when every series in its scope was judged, so a stage never
+        # widens on a step nobody could judge yet: such a stage is inconclusive (it runs on,
+        # then holds), and the verdict says how long the stage would need.
         data, verdict = self.offload(judge)
-        verdict = _every_series_judged(verdict)
         # The share changes only now: iterations that started while the gates were judging ran
         # at the old share and must not count in the next stage's window.
         decided = time.time()
@@ -244,12 +246,7 @@ class RolloutController:
             mine = [(n, f) for (t, _), (n, f) in data.journeys.items() if t == target]
             return Cohort(iterations=sum(n for n, _ in mine), failed=sum(f for _, f in mine))
 
-        judged = [
-            e.n_candidate
-            for g in verdict.gates
-            for e in g.evidence
-            if e.decision is not Decision.INCONCLUSIVE and e.n_candidate is not None
-        ]
+        judged = [e.n_candidate for g in verdict.gates for e in g.evidence if e.judged]
         start = self.record.started_at
         return StageRecord(
             stage=self.stage + 1,
@@ -346,29 +343,6 @@ class RolloutController:
             self.record.first_effect_at = self.record.started_at
             self.record.first_effect_source = "first candidate traffic"
         self.record.detection_s = round(now - self.record.first_effect_at, 3)
-
-
-def _every_series_judged(verdict: Verdict) -> Verdict:
-    """A stage widens only when every series in the gates' scope had its minimum samples: a
-    rehearsal's gate passes on the series it could judge, but widening a rollout on a step
-    nobody could judge yet would be a pass without evidence. Such a stage is inconclusive (it
-    runs on, then holds)."""
-    if verdict.decision is not Decision.PASS:
-        return verdict
-    unjudged = [
-        e
-        for g in verdict.gates
-        for e in g.evidence
-        if e.decision is Decision.INCONCLUSIVE and e.estimate is None
-    ]
-    if not unjudged:
-        return verdict
-    names = sorted({e.series for e in unjudged})
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    reason = f"too few samples yet to widen on {len(names)} series: {shown} ({unjudged[0].words})"
-    return verdict.model_copy(
-        update={"decision": Decision.INCONCLUSIVE, "reasons": [reason, *verdict.reasons]}
-    )
 
 
 def _first_effect(target: Target) -> float | None:
