@@ -30,8 +30,10 @@ def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
         if isinstance(gate, (SequentialGate, BurnRateGate)) or (
             isinstance(gate, (ThresholdGate, RelativeGate)) and gate.metric == "error_rate"
         ):
-            # the live window pools every journey into one (ALL): a journey scope would miss it
-            found.append(gate.model_copy(update={"journey": None, "journeys": None}))
+            # the live window pools every journey into one (ALL), without steps: a journey or
+            # touchpoint scope would leave the gate nothing to judge
+            unscoped = dict.fromkeys(("journey", "journeys", "touchpoint", "touchpoints"))
+            found.append(gate.model_copy(update=unscoped))
     return found
 
 

@@ -254,3 +254,25 @@ def test_a_verdict_written_before_coverage_still_reads() -> None:
     assert Evidence.model_validate(old).judged is False
     judged = {**old, "decision": "pass", "estimate": 1.0}
     assert Evidence.model_validate(json.loads(json.dumps(judged))).judged is True
+
+
+def test_a_scoped_error_gate_still_aborts_on_the_pooled_live_window() -> None:
+    from harness.gates.abort import ALL, live_gates
+
+    scoped = parse_gates(
+        [
+            {
+                "kind": "relative", "metric": "error_rate", "margin": "1pp", "abort": True,
+                "journeys": ["shop"], "touchpoints": ["api"],
+            }
+        ]
+    )  # fmt: skip
+    (live,) = live_gates(scoped)
+    window = RunData(
+        candidate="candidate", baseline="baseline", hdr=HdrStore(),
+        journeys={("baseline", ALL): (1000, 0), ("candidate", ALL): (1000, 100)},
+        step_failures={}, step_order={}, windows={}, failed_traces={}, slow_traces={},
+        timeline=[],
+    )  # fmt: skip
+    assert scoped[0].evaluate(window).decision is Decision.INCONCLUSIVE  # nothing in its scope
+    assert live.evaluate(window).decision is Decision.FAIL
