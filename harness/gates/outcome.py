@@ -100,7 +100,9 @@ class Evidence(BaseModel):
     def at_rate(self, run_s: float | None) -> Evidence:
         """This evidence with `minutes_needed` filled in from the rate this run measured: `n`
         per side over `run_s` seconds of run. Unchanged when nothing is needed."""
-        if not self.short or self.n_needed is None or not run_s or run_s <= 0:
+        if not self.short or self.n_needed is None or self.minutes_needed is not None:
+            return self
+        if not run_s or run_s <= 0:
             return self
         sides = [n for n in (self.n_baseline, self.n_candidate) if n is not None]
         slowest = min(sides)

@@ -48,6 +48,11 @@ class GateBase(BaseModel):
     abort_for: str = Field(default="10s", alias="for")
     min_samples: int | None = None
 
+    @field_validator("journeys", "touchpoints", mode="before")
+    @classmethod
+    def _one_name_is_a_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
     @field_validator("touchpoint", "touchpoints")
     @classmethod
     def _known_touchpoints(cls, value: str | list[str] | None) -> str | list[str] | None:

@@ -143,6 +143,8 @@ def test_touchpoints_narrow_the_scope_explicitly() -> None:
     assert {e.journey for e in evaluate(data, only_app).gates[0].evidence} == {"app"}
     single = parse_gates([{"kind": "tail_shift", "journey": "app", "touchpoint": "mobile"}])
     assert evaluate(data, single).decision is Decision.PASS
+    one_name = parse_gates([{"kind": "tail_shift", "touchpoints": "mobile"}])[0]
+    assert one_name.touchpoints == ["mobile"]
 
 
 def test_scope_keys_are_checked_with_a_suggestion() -> None:
@@ -188,7 +190,9 @@ def test_minutes_needed_come_from_this_runs_rate() -> None:
         series="s", decision=Decision.INCONCLUSIVE, test="t", n_baseline=30, n_candidate=6,
         judged=False, n_needed=100,
     )  # fmt: skip
-    assert lopsided.at_rate(120.0).minutes_needed == pytest.approx(100 / (6 / 120) / 60, abs=0.01)
+    timed = lopsided.at_rate(120.0)
+    assert timed.minutes_needed == pytest.approx(100 / (6 / 120) / 60, abs=0.01)
+    assert timed.at_rate(60.0) == timed  # timed once
     empty = lopsided.model_copy(update={"n_candidate": 0})
     assert empty.at_rate(120.0).minutes_needed is None
     assert "none on the candidate: a longer run would not help" in empty.shortfall()
