@@ -12,10 +12,11 @@ from typing import Any
 
 from harness.engine.collector import LoadAggregator
 from harness.engine.plan import parse_duration
+from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.rates import BurnRateGate, SequentialGate
-from harness.gates.rules import GateBase, RelativeGate, ThresholdGate
+from harness.gates.rules import RelativeGate, ThresholdGate
 from harness.telemetry.hdr import HdrStore
 
 ALL = "(all journeys)"

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from harness.errors import SpecError
+from harness.gates.base import GateBase
 from harness.gates.rates import BurnRateGate, FunnelGate, SequentialGate
 from harness.gates.rules import (
-    GateBase,
     MannWhitneyGate,
     RelativeGate,
     TailShiftGate,

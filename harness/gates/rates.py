@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from harness.gates.base import EVERYWHERE, GateBase, Where
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
-from harness.gates.rules import EVERYWHERE, GateBase, Where
 from harness.gates.values import parse_share
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
-from harness.gates.rules import GateBase
 from harness.gates.values import parse_share
 
 # The field order of the OTLP JSON lines the harness and the sandbox write (ids, the parent's id
