@@ -202,10 +202,10 @@ def latency(run: RunFolder) -> str:
     return f"<table class=latency>{''.join(rows)}</table>" + "".join(figures)
 
 
-Place = tuple[str, str | None, str | None]
+RowKey = tuple[str, str | None, str | None]
 
 
-def _coverage(run: RunFolder) -> dict[Place, CoverageRow]:
+def _coverage(run: RunFolder) -> dict[RowKey, CoverageRow]:
     if run.verdict is None:
         return {}
     return {(r.journey, r.step, r.touchpoint): r for r in run.verdict.coverage}
