@@ -12,10 +12,11 @@ from typing import Any
 
 from harness.engine.collector import LoadAggregator
 from harness.engine.plan import parse_duration
+from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.rates import BurnRateGate, SequentialGate
-from harness.gates.rules import GateBase, RelativeGate, ThresholdGate
+from harness.gates.rules import RelativeGate, ThresholdGate
 from harness.telemetry.hdr import HdrStore
 
 ALL = "(all journeys)"
@@ -30,7 +31,10 @@ def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
         if isinstance(gate, (SequentialGate, BurnRateGate)) or (
             isinstance(gate, (ThresholdGate, RelativeGate)) and gate.metric == "error_rate"
         ):
-            found.append(gate.model_copy(update={"journey": None}))
+            # the live window pools every journey into one (ALL), without steps: a journey or
+            # touchpoint scope would leave the gate nothing to judge
+            unscoped = dict.fromkeys(("journey", "journeys", "touchpoint", "touchpoints"))
+            found.append(gate.model_copy(update=unscoped))
     return found
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from harness.errors import SpecError
+from harness.gates.base import GateBase
 from harness.gates.rates import BurnRateGate, FunnelGate, SequentialGate
 from harness.gates.rules import (
-    GateBase,
     MannWhitneyGate,
     RelativeGate,
     TailShiftGate,
@@ -120,4 +120,7 @@ def _explain(label: str, kind: str, exc: ValidationError) -> str:
         close = difflib.get_close_matches(loc[-1], fields, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         return f"{label}: unknown key `{key}` for a {kind} gate{hint} Allowed: {', '.join(fields)}."
-    return f"{label}: `{key}` = {error.get('input')!r} is invalid: {error['msg']}."
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a rule across keys (e.g. `journey` and `journeys` both given)
+        return f"{label}: {message}."
+    return f"{label}: `{key}` = {error.get('input')!r} is invalid: {message}."

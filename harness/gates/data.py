@@ -73,6 +73,17 @@ class RunData:
         values, counts = recorded_values(self.hdr.histogram(key))
         return np.repeat(values, counts)
 
+    def run_seconds(self) -> float | None:
+        """The seconds of run these measurements span: from the first second in which an
+        iteration started to the last (per-second step points when there is no timeline).
+        None when nothing was recorded. Rates (samples per second) are over this."""
+        seconds = [float(row["t"]) for row in self.timeline]
+        if not seconds:
+            seconds = [float(s) for points in self.windows.values() for s in points]
+        if not seconds:
+            return None
+        return max(seconds) - min(seconds) + 1.0
+
     def step_series(self, target: str) -> list[SeriesKey]:
         """The step series (not whole iterations) of a target."""
         return [k for k in self.hdr if k.target == target and not k.is_iteration]

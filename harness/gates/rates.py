@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from harness.gates.base import EVERYWHERE, GateBase, Where
 from harness.gates.data import RunData
-from harness.gates.outcome import Decision, Evidence, GateOutcome
-from harness.gates.rules import GateBase
+from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
 
 
@@ -30,21 +30,23 @@ class FunnelGate(GateBase):
         assert data.baseline is not None
         evidence: list[Evidence] = []
         for journey, steps in sorted(data.step_order.items()):
-            if self.journey and journey != self.journey:
+            if not self.journey_in_scope(data, journey):
                 continue
             nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
             nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
+            whole = Where(journey, None, None)
             evidence.append(
-                self._judge(f"`{journey}` end to end", nb - fb, nb, nc - fc, nc, data, journey)
+                self._judge(f"`{journey}` end to end", nb - fb, nb, nc - fc, nc, data, whole)
             )
             for step, touchpoint in steps:
-                if self.step and step != self.step:
+                if (self.step and step != self.step) or not self.in_touchpoints(touchpoint):
                     continue
                 b = data.step_counts(data.baseline, journey, step, touchpoint)
                 c = data.step_counts(data.candidate, journey, step, touchpoint)
                 label = f"`{journey}` › `{step}` ({touchpoint})"
+                where = Where(journey, step, touchpoint)
                 evidence.append(
-                    self._judge(label, b.passed, b.reached, c.passed, c.reached, data, journey)
+                    self._judge(label, b.passed, b.reached, c.passed, c.reached, data, where)
                 )
         return self.outcome(evidence)
 
@@ -63,6 +65,7 @@ class FunnelGate(GateBase):
                     decision=Decision.INCONCLUSIVE,
                     test="Newcombe",
                     n_candidate=0,
+                    judged=False,
                     words="needs journeys that start on the web and on mobile",
                 )
             ]
@@ -72,37 +75,45 @@ class FunnelGate(GateBase):
         ]
 
     def _judge(
-        self, label: str, sb: int, nb: int, sc: int, nc: int, data: RunData, journey: str | None
+        self, label: str, sb: int, nb: int, sc: int, nc: int, data: RunData, where: Where | None
     ) -> Evidence:
         from harness.gates.stats import exact_one_sided_drop, newcombe_difference
 
         max_drop = parse_share(self.max_drop, what=f"{self.title()}: max_drop")
         minimum = self.min_samples or 30
+        place = where.fields() if where is not None else EVERYWHERE
+        journey = place["journey"]
+        counts = "iterations" if where is None or where.step is None else "samples"
         if min(nb, nc) < minimum:
-            return Evidence(
+            return unjudged(
                 series=label,
-                decision=Decision.INCONCLUSIVE,
+                what=f"conversion of {label}",
                 test="Newcombe",
                 n_baseline=nb,
                 n_candidate=nc,
-                words=f"conversion of {label}: too few ({nb} / {nc}, need {minimum})",
+                n_needed=minimum,
+                counts=counts,
+                **place,
             )
         diff, interval = newcombe_difference(sb, nb, sc, nc, level=self.level)
         drop, drop_low, drop_high = -diff, -interval.high, -interval.low
         small = min(nb, nc) < 100
         p_value = exact_one_sided_drop(sb, nb, sc, nc) if small else None
+        needed = None
         if drop_low > max_drop or (
             small and p_value is not None and p_value < 1 - self.level and drop > max_drop
         ):
             decision = Decision.FAIL
-        elif drop_high <= max_drop or (self.journey is None and drop <= max_drop):
+        elif drop_high <= max_drop or (self.named_journey is None and drop <= max_drop):
             decision = Decision.PASS
         else:
             decision = Decision.INCONCLUSIVE
+            needed = needed_to_decide(min(nb, nc), drop, (drop_low, drop_high), max_drop)
         words = (
             f"conversion of {label} {sb / nb:.1%} → {sc / nc:.1%} (drop {drop * 100:+.1f} pp, "
             f"{self.level:.0%} CI {drop_low * 100:+.1f} to {drop_high * 100:+.1f} pp, "
             f"limit {max_drop * 100:.1f} pp, n = {nb:,} / {nc:,})"
+            + (f"; about {needed:,} {counts} per side would decide it" if needed else "")
         )
         return Evidence(
             series=label,
@@ -118,6 +129,9 @@ class FunnelGate(GateBase):
             unit="pp",
             words=words,
             trace_ids=data.examples(data.candidate, journey) if journey else [],
+            n_needed=needed,
+            counts=counts,
+            **place,
         )
 
 
@@ -141,12 +155,14 @@ class BurnRateGate(GateBase):
         errors = sum(r["failures"] for r in rows)
         label = f"journeys on {data.candidate}"
         if total < minimum:
-            evidence = Evidence(
+            evidence = unjudged(
                 series=label,
-                decision=Decision.INCONCLUSIVE,
+                what=f"burn rate of {label}",
                 test="burn rate",
+                n_baseline=None,
                 n_candidate=total,
-                words=f"burn rate: {total} iterations (need {minimum})",
+                n_needed=minimum,
+                counts="iterations",
             )
             return self.outcome([evidence])
         start, end = rows[0]["t"], rows[-1]["t"] + 1
@@ -196,13 +212,14 @@ class SequentialGate(GateBase):
         fb = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.baseline)
         fc = sum(f for (t, _), (_, f) in data.journeys.items() if t == data.candidate)
         if nb == 0 or nc == 0:
-            evidence = Evidence(
+            evidence = unjudged(
                 series="all journeys",
-                decision=Decision.INCONCLUSIVE,
+                what="error split",
                 test="Beta-mixture e-value",
                 n_baseline=nb,
                 n_candidate=nc,
-                words="error split: one side has no iterations yet",
+                n_needed=1,
+                counts="iterations",
             )
             return self.outcome([evidence])
         share = nc / (nb + nc)

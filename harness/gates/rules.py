@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from harness.gates.base import GateBase, Where, where_of
 from harness.gates.data import RunData
-from harness.gates.outcome import Decision, Evidence, GateOutcome
+from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_latency_ms, parse_share
 from harness.telemetry.hdr import SeriesKey
 
@@ -21,94 +22,6 @@ QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 #: Below its minimum a series can still fail on overwhelming evidence, never pass; under this
 #: many samples it is not judged at all.
 FAIL_FLOOR = 100
-
-
-class GateBase(BaseModel):
-    """Fields every gate has: a name, a scope (journey, step, touchpoint) and how it counts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    name: str | None = None
-    journey: str | None = None
-    step: str | None = None
-    touchpoint: str | None = None
-    critical: bool = False
-    group: str | None = None
-    weight: float | None = None
-    abort: bool = False
-    abort_for: str = Field(default="10s", alias="for")
-    min_samples: int | None = None
-
-    def evaluate(self, data: RunData) -> GateOutcome:
-        """Judge `data`; every gate kind implements it (the score gate is graded apart)."""
-        raise NotImplementedError(f"{type(self).__name__} is judged by the verdict, not alone")
-
-    def without_baseline(self, data: RunData) -> GateOutcome | None:
-        """An error outcome when this comparing gate has no baseline to compare with."""
-        if data.baseline is not None:
-            return None
-        return GateOutcome(
-            name=self.title(),
-            kind=str(getattr(self, "kind", "gate")),
-            decision=Decision.ERROR,
-            summary=f"{self.title()} needs a baseline to compare with",
-        )
-
-    def title(self) -> str:
-        """The gate's display name."""
-        if self.name:
-            return self.name
-        scope = ", ".join(f"{k}={v}" for k, v in self.scope().items())
-        return f"{getattr(self, 'kind', 'gate')}" + (f" ({scope})" if scope else "")
-
-    def scope(self) -> dict[str, str]:
-        """The non-empty scope fields."""
-        found = {"journey": self.journey, "step": self.step, "touchpoint": self.touchpoint}
-        return {k: v for k, v in found.items() if v}
-
-    def matches(self, key: SeriesKey) -> bool:
-        """Whether a series is in this gate's scope."""
-        return (
-            (self.journey is None or key.journey == self.journey)
-            and (self.step is None or key.step == self.step)
-            and (self.touchpoint is None or key.touchpoint == self.touchpoint)
-        )
-
-    @property
-    def sweep(self) -> bool:
-        """True when the gate covers every step (no step named): a series whose interval is
-        wide but whose estimate is within the limit then counts as within it."""
-        return self.step is None
-
-    def outcome(self, evidence: list[Evidence]) -> GateOutcome:
-        """Combine per-series evidence into this gate's outcome."""
-        return GateOutcome.combine(
-            name=self.title(),
-            kind=str(getattr(self, "kind", "gate")),
-            evidence=evidence,
-            critical=self.critical,
-            group=self.group,
-            weight=self.weight,
-        )
-
-    def series(self, data: RunData, *, iterations: bool = False) -> list[SeriesKey]:
-        """The candidate's series in scope: steps, or whole iterations when no step is named
-        and `iterations` is asked for."""
-        keys = (
-            data.iteration_series(data.candidate)
-            if iterations
-            else data.step_series(data.candidate)
-        )
-        return [k for k in keys if self.matches(k) or (iterations and self._journey_only(k))]
-
-    def _journey_only(self, key: SeriesKey) -> bool:
-        return self.step is None and (self.journey is None or key.journey == self.journey)
-
-
-def _label(key: SeriesKey) -> str:
-    if key.is_iteration:
-        return f"journey `{key.journey}`"
-    return f"step `{key.step}` of `{key.journey}` on {key.touchpoint}"
 
 
 def _ms(value: float) -> str:
@@ -138,43 +51,49 @@ class ThresholdGate(GateBase):
         if self.metric == "error_rate":
             limit = parse_share(self.value, what=f"{self.title()}: value")
             for (target, journey), (n, failed) in sorted(data.journeys.items()):
-                if target != data.candidate or (self.journey and journey != self.journey):
+                if target != data.candidate or not self.journey_in_scope(data, journey):
                     continue
                 rate = failed / n if n else 0.0
-                evidence.append(self._judge(f"journey `{journey}`", rate, limit, n, minimum, "%"))
+                where = Where(journey, None, None)
+                evidence.append(self._judge(where, "error rate", rate, limit, n, minimum, "%"))
             return self.outcome(evidence)
         q = QUANTILES.get(self.metric)
         limit = parse_latency_ms(self.value, what=f"{self.title()}: value")
         for key in self.series(data, iterations=self.step is None):
             values = data.samples(key.target, key.journey, key.step, key.touchpoint)
-            stat = (
-                float(np.mean(values))
-                if self.metric == "mean"
-                else (
-                    float(np.max(values))
-                    if self.metric == "max"
-                    else float(np.quantile(values, q or 0.95))
-                )
+            if len(values) == 0:
+                stat = 0.0
+            elif self.metric == "mean":
+                stat = float(np.mean(values))
+            elif self.metric == "max":
+                stat = float(np.max(values))
+            else:
+                stat = float(np.quantile(values, q or 0.95))
+            evidence.append(
+                self._judge(where_of(key), self.metric, stat, limit, len(values), minimum, "ms")
             )
-            evidence.append(self._judge(_label(key), stat, limit, len(values), minimum, "ms"))
         return self.outcome(evidence)
 
     def _judge(
-        self, label: str, stat: float, limit: float, n: int, minimum: int, unit: str
+        self, where: Where, metric: str, stat: float, limit: float, n: int, minimum: int, unit: str
     ) -> Evidence:
         show = (lambda v: f"{v:.2%}") if unit == "%" else _ms
+        label = where.label
         if n < minimum:
-            return Evidence(
+            return unjudged(
                 series=label,
-                decision=Decision.INCONCLUSIVE,
+                what=f"{metric} of {label}",
                 test="threshold",
+                n_baseline=None,
                 n_candidate=n,
-                words=f"{label}: only {n} samples (need {minimum})",
+                n_needed=minimum,
+                counts="samples" if unit == "ms" else "iterations",
+                **where.fields(),
             )
         ok = {"<=": stat <= limit, "<": stat < limit, ">=": stat >= limit, ">": stat > limit}[
             self.op
         ]
-        words = f"{self.metric} of {label} is {show(stat)} (limit {self.op} {show(limit)}, n = {n})"
+        words = f"{metric} of {label} is {show(stat)} (limit {self.op} {show(limit)}, n = {n})"
         return Evidence(
             series=label,
             decision=Decision.PASS if ok else Decision.FAIL,
@@ -184,6 +103,7 @@ class ThresholdGate(GateBase):
             estimate=stat,
             unit=unit,
             words=words,
+            **where.fields(),
         )
 
 
@@ -242,46 +162,42 @@ def _quantile_evidence(
     assert data.baseline is not None
     base = data.samples(data.baseline, key.journey, key.step, key.touchpoint)
     cand = data.samples(key.target, key.journey, key.step, key.touchpoint)
-    label = _label(key)
+    where = where_of(key)
+    label = where.label
     n = min(len(base), len(cand))
-    floor = min(FAIL_FLOOR, minimum)
-    too_few = (
-        f"{metric} of {label}: too few samples to pass ({len(base)} / {len(cand)}, need {minimum})"
+    test = "bootstrap quantile ratio"
+    too_few = unjudged(
+        series=label,
+        what=f"{metric} of {label}",
+        test=test,
+        n_baseline=len(base),
+        n_candidate=len(cand),
+        n_needed=minimum,
+        **where.fields(),
     )
-    if n < floor:
-        return Evidence(
-            series=label,
-            decision=Decision.INCONCLUSIVE,
-            test="bootstrap quantile ratio",
-            n_baseline=len(base),
-            n_candidate=len(cand),
-            words=too_few,
-        )
+    if n < min(FAIL_FLOOR, minimum):
+        return too_few
     ratio, interval = bootstrap_quantile_ratio(base, cand, q, level=level, resamples=1000)
     b, c = float(np.quantile(base, q)), float(np.quantile(cand, q))
     limit = 1.0 + margin
+    needed = None
     if interval.low > limit:
         decision = Decision.FAIL  # clear enough even below the minimum needed to pass
     elif n < minimum:
-        return Evidence(
-            series=label,
-            decision=Decision.INCONCLUSIVE,
-            test="bootstrap quantile ratio",
-            n_baseline=len(base),
-            n_candidate=len(cand),
-            words=too_few,
-        )
+        return too_few
     elif interval.high <= limit or (sweep and (ratio <= limit or interval.low <= 1.0)):
         # A sweep passes a series unless it shows a significant rise (its lower bound above
         # 1) that is not yet clearly beyond the margin: that one is inconclusive.
         decision = Decision.PASS
     else:
         decision = Decision.INCONCLUSIVE
+        needed = needed_to_decide(n, ratio, (interval.low, interval.high), limit)
     verb = "rose" if ratio >= 1 else "fell"
     words = (
         f"{metric} of {label} {verb} {abs(ratio - 1):.0%} ({_ms(b)} → {_ms(c)}, "
         f"{_level(level)} CI {_pct(interval.low - 1)} to {_pct(interval.high - 1)}, "
         f"margin +{margin:.0%}, n = {len(base):,} / {len(cand):,})"
+        + (f"; about {needed:,} per side would decide it" if needed else "")
     )
     return Evidence(
         series=label,
@@ -297,6 +213,8 @@ def _quantile_evidence(
         unit="ratio",
         words=words,
         trace_ids=data.examples(key.target, key.journey, key.step or None),
+        n_needed=needed,
+        **where.fields(),
     )
 
 
@@ -310,35 +228,40 @@ def _error_rate_evidence(
     evidence = []
     journeys = sorted({j for (_, j) in data.journeys})
     for journey in journeys:
-        if gate.journey and journey != gate.journey:
+        if not gate.journey_in_scope(data, journey):
             continue
         nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
         nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
-        label = f"journey `{journey}`"
+        where = Where(journey, None, None)
+        label = where.label
         if min(nb, nc) < minimum:
             evidence.append(
-                Evidence(
+                unjudged(
                     series=label,
-                    decision=Decision.INCONCLUSIVE,
+                    what=f"error rate of {label}",
                     test="Newcombe",
                     n_baseline=nb,
                     n_candidate=nc,
-                    words=f"error rate of {label}: too few iterations "
-                    f"({nb} / {nc}, need {minimum})",
+                    n_needed=minimum,
+                    counts="iterations",
+                    **where.fields(),
                 )
             )
             continue
         diff, interval = newcombe_difference(fb, nb, fc, nc, level=level)
+        needed = None
         if interval.low > margin:
             decision = Decision.FAIL
-        elif interval.high <= margin or (gate.journey is None and diff <= margin):
+        elif interval.high <= margin or (gate.named_journey is None and diff <= margin):
             decision = Decision.PASS
         else:
             decision = Decision.INCONCLUSIVE
+            needed = needed_to_decide(min(nb, nc), diff, (interval.low, interval.high), margin)
         words = (
             f"error rate of {label} {fb / nb:.2%} → {fc / nc:.2%} ({diff * 100:+.2f} pp, "
             f"{level:.0%} CI {interval.low * 100:+.2f} to {interval.high * 100:+.2f} pp, "
             f"margin +{margin * 100:.2f} pp, n = {nb:,} / {nc:,})"
+            + (f"; about {needed:,} iterations per side would decide it" if needed else "")
         )
         evidence.append(
             Evidence(
@@ -355,6 +278,9 @@ def _error_rate_evidence(
                 unit="pp",
                 words=words,
                 trace_ids=data.examples(data.candidate, journey),
+                n_needed=needed,
+                counts="iterations",
+                **where.fields(),
             )
         )
     return evidence
@@ -432,17 +358,20 @@ class MannWhitneyGate(GateBase):
             experiment = data.points(
                 key.target, key.journey, key.step, key.touchpoint, self.statistic
             )
-            label = _label(key)
+            where = where_of(key)
+            label = where.label
             if min(len(control), len(experiment)) < minimum:
+                # Kayenta compares one point per second: a longer run, not more users, adds them
                 evidence.append(
-                    Evidence(
+                    unjudged(
                         series=label,
-                        decision=Decision.INCONCLUSIVE,
+                        what=f"{self.statistic} per second of {label}",
                         test="Mann-Whitney (Kayenta)",
                         n_baseline=len(control),
                         n_candidate=len(experiment),
-                        words=f"{label}: {len(control)} / {len(experiment)} "
-                        f"per-second points (need {minimum})",
+                        n_needed=minimum,
+                        counts="per-second points",
+                        **where.fields(),
                     )
                 )
                 continue
@@ -481,6 +410,10 @@ class MannWhitneyGate(GateBase):
                     unit="ms",
                     words=words,
                     trace_ids=data.examples(key.target, key.journey, key.step),
+                    judged=decision is not Decision.INCONCLUSIVE,
+                    n_needed=minimum if decision is Decision.INCONCLUSIVE else None,
+                    counts="per-second points",
+                    **where.fields(),
                 )
             )
         return self.outcome(evidence)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from harness.gates.base import GateBase
 from harness.gates.data import RunData
-from harness.gates.outcome import Decision, Evidence, GateOutcome
-from harness.gates.rules import GateBase
+from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
 
 # The field order of the OTLP JSON lines the harness and the sandbox write (ids, the parent's id
@@ -131,29 +131,33 @@ class TraceCompletenessGate(GateBase):
         if min(nb, nc) < minimum:
             return self.outcome(
                 [
-                    Evidence(
+                    unjudged(
                         series=label,
-                        decision=Decision.INCONCLUSIVE,
+                        what=label,
                         test="Newcombe",
                         n_baseline=nb,
                         n_candidate=nc,
-                        words=f"{label}: too few traces ({nb} / {nc}, need {minimum})",
+                        n_needed=minimum,
+                        counts="traces",
                     )
                 ]
             )
         max_drop = parse_share(self.max_drop, what=f"{self.title()}: max_drop")
         diff, interval = newcombe_difference(sb, nb, sc, nc, level=self.level)
         drop, low, high = -diff, -interval.high, -interval.low
+        needed = None
         if low > max_drop:
             decision = Decision.FAIL
         elif high <= max_drop or drop <= max_drop:
             decision = Decision.PASS
         else:
             decision = Decision.INCONCLUSIVE
+            needed = needed_to_decide(min(nb, nc), drop, (low, high), max_drop)
         words = (
             f"{label}: {sb / nb:.1%} → {sc / nc:.1%} (drop {drop * 100:+.1f} pp, "
             f"{self.level:.0%} CI {low * 100:+.1f} to {high * 100:+.1f} pp, limit "
             f"{max_drop * 100:.1f} pp, n = {nb:,} / {nc:,})"
+            + (f"; about {needed:,} traces per side would decide it" if needed else "")
         )
         return self.outcome(
             [
@@ -170,6 +174,8 @@ class TraceCompletenessGate(GateBase):
                     level=self.level,
                     unit="pp",
                     words=words,
+                    n_needed=needed,
+                    counts="traces",
                 )
             ]
         )

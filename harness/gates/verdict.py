@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.exitcodes import ExitCode
 from harness.gates.config import Gate, ScoreGate
+from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_table
 from harness.gates.data import RunData
-from harness.gates.outcome import Decision, GateOutcome
+from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
 
 
 class Verdict(BaseModel):
@@ -36,6 +37,13 @@ class Verdict(BaseModel):
     generator: dict[str, Any] = Field(default_factory=dict)
     score: float | None = None
     gates: list[GateOutcome]
+    #: every journey, step and touchpoint with the gates that judged it, and why others could not
+    coverage: list[CoverageRow] = Field(default_factory=list)
+    #: seconds of run the measurements span: the rates behind `minutes_needed` are over it
+    run_s: float | None = None
+    #: the run length (minutes, at this run's rates) that would give every unjudged series the
+    #: samples its gate needs; None when every series was judged or no rate says
+    minutes_needed: float | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -50,16 +58,19 @@ class Verdict(BaseModel):
 
 def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = None) -> Verdict:
     """Evaluate every gate on `data` and decide. A failed critical gate fails the run; any failed
-    gate fails it; a score gate, if configured, grades the rest; any inconclusive gate, a
-    saturated load generator, or a selected journey that never ran makes a would-be pass
-    inconclusive."""
+    gate fails it; a score gate, if configured, grades the rest; any inconclusive gate (one that
+    could not judge every series in its scope), a saturated load generator, or a selected
+    journey that never ran makes a would-be pass inconclusive. Each series short of samples is
+    timed at the rate this run measured it: over the seconds its records span, else over
+    `elapsed_s`."""
     started = time.perf_counter()
+    run_s = data.run_seconds() or elapsed_s
     outcomes: list[GateOutcome] = []
     for gate in gates:
         if isinstance(gate, ScoreGate):
             continue
         try:
-            outcomes.append(gate.evaluate(data))
+            outcomes.append(gate.evaluate(data).at_rate(run_s))
         except Exception as exc:  # a broken gate is an error of the verdict, not a crash
             outcomes.append(
                 GateOutcome(
@@ -96,7 +107,21 @@ def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = 
         generator=data.health,
         score=score_value,
         gates=outcomes,
+        coverage=coverage_table(data, outcomes),
+        run_s=run_s,
+        minutes_needed=_minutes_needed(outcomes),
     )
+
+
+def _minutes_needed(outcomes: list[GateOutcome]) -> float | None:
+    found = [
+        e.minutes_needed
+        for o in outcomes
+        if o.decision is Decision.INCONCLUSIVE
+        for e in o.evidence
+        if e.short and e.minutes_needed is not None
+    ]
+    return max(found, default=None)
 
 
 def _decide(
@@ -163,7 +188,8 @@ def _score(gate: ScoreGate, outcomes: list[GateOutcome]) -> tuple[GateOutcome, f
 
 
 def summary_lines(verdict: Verdict) -> list[str]:
-    """The verdict in plain words: the decision, why, and every gate with its finding."""
+    """The verdict in plain words: the decision, why, how long a run would need when it could
+    not judge everything, and every gate with its finding."""
     head = {
         Decision.PASS: "PASS",
         Decision.FAIL: "FAIL",
@@ -172,6 +198,12 @@ def summary_lines(verdict: Verdict) -> list[str]:
     }[verdict.decision]
     lines = [f"{head}: {verdict.reasons[0]}" if verdict.reasons else head]
     lines += [f"  also: {r}" for r in verdict.reasons[1:4]]
+    if verdict.decision is Decision.INCONCLUSIVE and verdict.minutes_needed is not None:
+        lines.append(
+            f"  needs: a run of {minutes(verdict.minutes_needed)} at this run's rates "
+            "would give every series in the gates' scope the samples they need "
+            "(or narrow a gate's scope with journeys = [...] / touchpoints = [...])"
+        )
     lines.append("")
     mark = {Decision.PASS: "✓", Decision.FAIL: "✗", Decision.INCONCLUSIVE: "?", Decision.ERROR: "!"}
     for gate in verdict.gates:
@@ -180,21 +212,22 @@ def summary_lines(verdict: Verdict) -> list[str]:
             f"  {mark[gate.decision]} {gate.name}{critical}: {gate.decision.value} — {gate.summary}"
         )
         for evidence in gate.evidence:
-            if (
-                evidence.decision in (Decision.FAIL, Decision.INCONCLUSIVE)
-                and evidence.estimate is not None
+            if evidence.decision is Decision.FAIL or (
+                evidence.decision is Decision.INCONCLUSIVE and evidence.judged
             ):
-                traces = (
-                    f" · traces {', '.join(t[:12] for t in evidence.trace_ids)}"
-                    if evidence.trace_ids
-                    else ""
-                )
-                lines.append(f"      {mark[evidence.decision]} {evidence.words}{traces}")
+                lines.append(f"      {mark[evidence.decision]} {evidence.words}{_traces(evidence)}")
     return lines
 
 
+def _traces(evidence: Evidence) -> str:
+    if not evidence.trace_ids:
+        return ""
+    return f" · traces {', '.join(t[:12] for t in evidence.trace_ids)}"
+
+
 def summary_markdown(verdict: Verdict) -> str:
-    """The verdict as Markdown (a CI job summary)."""
+    """The verdict as Markdown (a CI job summary), with its coverage table."""
     lines = summary_lines(verdict)
     body = "\n".join(lines[1:]).strip("\n")
-    return f"## Verdict: {lines[0]}\n\n```\n{body}\n```\n"
+    table = coverage_markdown(verdict.coverage)
+    return f"## Verdict: {lines[0]}\n\n```\n{body}\n```\n" + (f"\n{table}" if table else "")

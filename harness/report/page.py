@@ -46,6 +46,8 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: lef
 th { background: #f3f4f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.worse { color: var(--fail); font-weight: 700; }
+td.unjudged { color: var(--muted); font-style: italic; }
+.notjudged { color: var(--inconclusive); font-weight: 600; white-space: nowrap; }
 table.meta th { width: 160px; }
 table.gates { width: 100%; }
 details summary { cursor: pointer; }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlsplit
 
-from harness.gates.outcome import Evidence
+from harness.gates.coverage import CoverageRow, coverage_headline
+from harness.gates.outcome import Decision, Evidence
 from harness.report import charts
 from harness.report.folder import Distribution, RunFolder
 from harness.report.junit import failure_line
@@ -15,8 +16,6 @@ from harness.telemetry.spans import url_template
 
 NOT_RECORDED = "<p class=muted>Not recorded for this run{why}.</p>"
 MIN_CDF_VALUES = 3  #: a CDF of one or two values (a smoke run) says nothing
-TAIL_WARNING = 0.20  #: a p95 this much above the baseline's is highlighted…
-MIN_HIGHLIGHT = 20  #: …when both sides have this many values
 
 
 def not_recorded(why: str = "") -> str:
@@ -90,7 +89,31 @@ def gates(run: RunFolder) -> str:
             f"</summary>{evidence}</details></td></tr>"
         )
     head = "<tr><th>decision</th><th>gate (click for evidence)</th></tr>"
-    return f"<table class=gates>{head}{''.join(rows)}</table>"
+    return f"<table class=gates>{head}{''.join(rows)}</table>" + _coverage_table(
+        run.verdict.coverage
+    )
+
+
+def _coverage_table(rows: list[CoverageRow]) -> str:
+    """Per journey, step and touchpoint: the gates that judged it, and those that could not
+    (n per side against the n needed)."""
+    if not rows:
+        return ""
+    body = []
+    for row in rows:
+        judged = ", ".join(row.judged_by) or "—"
+        missing = "; ".join(f"{c.gate}: {c.why()}" for c in row.unjudged)
+        marked = f"<span class=notjudged>{escape(missing)}</span>" if missing else "—"
+        name = escape(row.label) if row.gates else f"{escape(row.label)} <i>(no gate)</i>"
+        body.append(f"<tr><td>{name}</td><td>{escape(judged)}</td><td>{marked}</td></tr>")
+    head = (
+        "<tr><th>journey › step (touchpoint)</th><th>judged by</th>"
+        "<th>not judged: n per side of n needed</th></tr>"
+    )
+    return (
+        f"<details class=coverage><summary>{escape(coverage_headline(rows))}</summary>"
+        f"<table class=coverage>{head}{''.join(body)}</table></details>"
+    )
 
 
 def _evidence_table(evidence: list[Evidence]) -> str:
@@ -113,6 +136,8 @@ def _evidence_table(evidence: list[Evidence]) -> str:
             level = f" ({e.level:.2%})" if e.level else ""
             interval = f"{_num(e.interval[0])} to {_num(e.interval[1])}{level}"
         n = f"{_count(e.n_baseline)} / {_count(e.n_candidate)}"
+        if e.n_needed is not None:
+            n += f"<br><span class=muted>of {e.n_needed:,} {escape(e.counts)} needed</span>"
         traces = (
             f"<br><span class=muted>traces {escape(', '.join(t[:12] for t in e.trace_ids))}</span>"
             if e.trace_ids
@@ -129,14 +154,18 @@ def _evidence_table(evidence: list[Evidence]) -> str:
 
 
 def latency(run: RunFolder) -> str:
-    """A percentile table per journey and step, and CDFs with the targets overlaid."""
+    """A percentile table per journey and step, and CDFs with the targets overlaid. With a
+    verdict, each row says which gates judged it: a change is red only where a gate failed,
+    and a row a gate could not judge is marked with its n against the n needed."""
     series = run.series()
     if not series:
         return not_recorded("no step was measured")
     targets = run.targets
+    coverage = _coverage(run)
     cols = "".join(f"<th>{escape(t)} n</th><th>p50</th><th>p95</th><th>p99</th>" for t in targets)
     delta = "<th>p95 change</th>" if len(targets) > 1 else ""
-    rows = [f"<tr><th>journey / step</th><th>touchpoint</th>{cols}{delta}</tr>"]
+    judged = "<th>gates</th>" if coverage else ""
+    rows = [f"<tr><th>journey / step</th><th>touchpoint</th>{cols}{delta}{judged}</tr>"]
     figures = []
     for journey in run.journeys():
         keys = [(ITERATION, ""), *run.step_order(journey)]
@@ -153,6 +182,9 @@ def latency(run: RunFolder) -> str:
                     )
                 continue
             label = f"<b>{escape(journey)}</b>" if step == ITERATION else f"› {escape(step)}"
+            row = coverage.get(
+                (journey, None, None) if step == ITERATION else (journey, step, touchpoint)
+            )
             cells = ""
             for t in targets:
                 d = dists.get(t)
@@ -163,7 +195,9 @@ def latency(run: RunFolder) -> str:
                     f"<td class=num>{_ms(d.percentile(p))}</td>" for p in (50.0, 95.0, 99.0)
                 )
             if len(targets) > 1:
-                cells += _change(dists.get(targets[0]), dists.get(targets[-1]))
+                cells += _change(dists.get(targets[0]), dists.get(targets[-1]), row)
+            if coverage:
+                cells += _judged_cell(row)
             rows.append(f"<tr><td>{label}</td><td>{escape(touchpoint or '—')}</td>{cells}</tr>")
             title = "whole journey" if step == ITERATION else f"{step} [{touchpoint}]"
             if max(d.total for d in dists.values()) >= MIN_CDF_VALUES:
@@ -174,16 +208,52 @@ def latency(run: RunFolder) -> str:
     return f"<table class=latency>{''.join(rows)}</table>" + "".join(figures)
 
 
-def _change(base: Distribution | None, cand: Distribution | None) -> str:
+RowKey = tuple[str, str | None, str | None]
+
+
+def _coverage(run: RunFolder) -> dict[RowKey, CoverageRow]:
+    if run.verdict is None:
+        return {}
+    return {(r.journey, r.step, r.touchpoint): r for r in run.verdict.coverage}
+
+
+def _change(base: Distribution | None, cand: Distribution | None, row: CoverageRow | None) -> str:
+    """The p95 change: red only when a gate failed on the row, muted when no gate judged it
+    (a change no gate could test is not a finding)."""
     if base is None or cand is None or not base.total or not cand.total:
         return "<td></td>"
     before, after = base.percentile(95.0), cand.percentile(95.0)
     if before <= 0:
         return "<td></td>"
     change = after / before - 1
-    enough = min(base.total, cand.total) >= MIN_HIGHLIGHT
-    cls = "num worse" if change > TAIL_WARNING and enough else "num"
+    cls = "num"
+    if row is not None and row.failed:
+        cls = "num worse"
+    elif row is not None and row.unjudged:
+        cls = "num unjudged"
     return f"<td class='{cls}'>{change:+.0%}</td>"
+
+
+def _judged_cell(row: CoverageRow | None) -> str:
+    """Which gates judged a row: failed ones named in red, a row a gate could not judge
+    marked `not judged: 8/100` (the fewest per side against the most needed)."""
+    if row is None or not row.gates:
+        return "<td class=muted>no gate</td>"
+    parts = []
+    failed = [c.gate for c in row.gates if c.decision is Decision.FAIL]
+    if failed:
+        parts.append(f"<span class=bad>failed: {escape(', '.join(failed))}</span>")
+    missing = row.unjudged
+    if missing:
+        worst = max(missing, key=lambda c: c.n_needed or 0)
+        n = min(x for x in (worst.n_baseline, worst.n_candidate) if x is not None)
+        need = f"/{worst.n_needed:,}" if worst.n_needed is not None else ""
+        why = "; ".join(f"{c.gate}: {c.why()}" for c in missing)
+        parts.append(f"<span class=notjudged title='{escape(why)}'>not judged: {n:,}{need}</span>")
+    judged = len(row.judged_by)
+    if judged and not failed:
+        parts.append(f"<span class=muted>judged by {judged} of {len(row.gates)}</span>")
+    return f"<td>{' '.join(parts)}</td>"
 
 
 def throughput(run: RunFolder) -> str:

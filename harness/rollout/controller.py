@@ -170,8 +170,10 @@ class RolloutController:
             )
             return data, evaluate(data, self.gates, elapsed_s=elapsed)
 
+        # A gate passes only when every series in its scope was judged, so a stage never
+        # widens on a step nobody could judge yet: such a stage is inconclusive (it runs on,
+        # then holds), and the verdict says how long the stage would need.
         data, verdict = self.offload(judge)
-        verdict = _every_series_judged(verdict)
         out_of_reach = self._out_of_reach(verdict, now)
         # The share changes only now: iterations that started while the gates were judging ran
         # at the old share and must not count in the next stage's window.
@@ -228,28 +230,25 @@ class RolloutController:
             self._hook("on_stage", self._event(decision, stage))
 
     def _out_of_reach(self, verdict: Verdict, now: float) -> str | None:
-        """Why this stage cannot reach its minimum samples within its remaining looks, at the
-        rate its candidate cohort reached them so far (generously: the rate's upper bound), with
-        the `--stage-duration` that would; None when it still can."""
-        needed = self.record.min_samples
+        """Why this stage cannot reach some series' minimum samples within its remaining looks,
+        at the rate its candidate cohort reached them so far (generously: the count's upper
+        bound), with the `--stage-duration` that would; None when every series still can."""
         spent = now - self.stage_started
-        if verdict.decision is not Decision.INCONCLUSIVE or not needed or spent <= 0:
-            return None
         allowed = self.stage_duration_s * (self.max_extensions + 1)
-        if allowed <= spent:
-            return None  # the last look: holding now or after it is the same
-        short: dict[str, int] = {}
+        if verdict.decision is not Decision.INCONCLUSIVE or spent <= 0 or allowed <= spent:
+            return None  # decided, or the last look: holding now or after it is the same
+        worst: tuple[float, str, int, int] | None = None  # (reach, series, n, needed)
         for gate in verdict.gates:
             for e in gate.evidence:
-                unjudged = e.decision is Decision.INCONCLUSIVE and e.estimate is None
-                if unjudged and e.n_candidate < needed:
-                    short[e.series] = min(short.get(e.series, needed), e.n_candidate)
-        if not short:
+                if e.judged or not e.n_needed or e.n_candidate >= e.n_needed:
+                    continue
+                upper = e.n_candidate + 3.0 * e.n_candidate**0.5 + 3.0  # Poisson, generously
+                reach = upper * allowed / spent / e.n_needed
+                if worst is None or reach < worst[0]:
+                    worst = (reach, e.series, e.n_candidate, e.n_needed)
+        if worst is None or worst[0] >= 1.0:
             return None
-        series, fewest = min(short.items(), key=lambda item: item[1])
-        upper = fewest + 3.0 * fewest**0.5 + 3.0  # a generous upper bound on a Poisson count
-        if upper * allowed / spent >= needed:
-            return None
+        _, series, fewest, needed = worst
         share = self.shares[self.stage]
         rate = max(fewest, 1) / spent  # candidate samples per second at this share
         per_look = needed / rate / (self.max_extensions + 1)
@@ -285,12 +284,7 @@ class RolloutController:
             mine = [(n, f) for (t, _), (n, f) in data.journeys.items() if t == target]
             return Cohort(iterations=sum(n for n, _ in mine), failed=sum(f for _, f in mine))
 
-        judged = [
-            e.n_candidate
-            for g in verdict.gates
-            for e in g.evidence
-            if e.decision is not Decision.INCONCLUSIVE and e.n_candidate is not None
-        ]
+        judged = [e.n_candidate for g in verdict.gates for e in g.evidence if e.judged]
         start = self.record.started_at
         return StageRecord(
             stage=self.stage + 1,
@@ -387,29 +381,6 @@ class RolloutController:
             self.record.first_effect_at = self.record.started_at
             self.record.first_effect_source = "first candidate traffic"
         self.record.detection_s = round(now - self.record.first_effect_at, 3)
-
-
-def _every_series_judged(verdict: Verdict) -> Verdict:
-    """A stage widens only when every series in the gates' scope had its minimum samples: a
-    rehearsal's gate passes on the series it could judge, but widening a rollout on a step
-    nobody could judge yet would be a pass without evidence. Such a stage is inconclusive (it
-    runs on, then holds)."""
-    if verdict.decision is not Decision.PASS:
-        return verdict
-    unjudged = [
-        e
-        for g in verdict.gates
-        for e in g.evidence
-        if e.decision is Decision.INCONCLUSIVE and e.estimate is None
-    ]
-    if not unjudged:
-        return verdict
-    names = sorted({e.series for e in unjudged})
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    reason = f"too few samples yet to widen on {len(names)} series: {shown} ({unjudged[0].words})"
-    return verdict.model_copy(
-        update={"decision": Decision.INCONCLUSIVE, "reasons": [reason, *verdict.reasons]}
-    )
 
 
 def _duration(seconds: float) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LatencyRehearsal, only_run_dir, run_cli
+from harness.gates.config import DEFAULT_GATES
+from tests.integration.conftest import REPO, LatencyRehearsal, only_run_dir, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +28,69 @@ def gate(verdict: dict, kind: str) -> dict:
     return next(g for g in verdict["gates"] if g["kind"] == kind)
 
 
+def config_file(tmp_path: Path, gates: list[dict]) -> Path:
+    """A harness.toml with these `[[gates]]` (and the repository's journeys)."""
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        f"journeys = {json.dumps(str(REPO / 'journeys'))}\n\n"
+        + "".join(
+            "[[gates]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in g.items()) + "\n"
+            for g in gates
+        )
+    )
+    return config
+
+
 def test_identical_candidate_passes(tmp_path: Path) -> None:
-    code, verdict, output = rehearse(tmp_path, *PROTOCOL, "--duration", "30s")
+    # The default gates with the tail gate on p95 alone: p99 needs 999 samples a side per step,
+    # ≈ 490 in 30 s here, and a gate passes only when every series in its scope was judged
+    # (with p99, a 30-second run is rightly inconclusive, naming the minutes it would need).
+    p95 = [{**g, "quantiles": ["p95"]} if g["kind"] == "tail_shift" else g for g in DEFAULT_GATES]
+    config = config_file(tmp_path, p95)
+    code, verdict, output = rehearse(
+        tmp_path / "runs", *PROTOCOL, "--duration", "30s", "--config", str(config)
+    )
     assert (code, verdict["decision"]) == (0, "pass"), output[-3000:]
+    assert all(row["gates"] for row in verdict["coverage"])  # every step in some gate's scope
     assert verdict["baseline"]["name"] == "baseline" and verdict["candidate"]["name"] == "candidate"
     assert verdict["seed"] and verdict["config_hash"]
     assert "PASS" in output
+
+
+def test_web_steps_short_of_samples_are_named_and_gates_scoped_to_api_and_mobile_judge(
+    tmp_path: Path,
+) -> None:
+    # One browser user gets a few iterations of the web journey in 15 s, far below what the
+    # default gates need: the verdict names the web steps and the minutes a run would need.
+    code, verdict, output = rehearse(
+        tmp_path / "runs", "-k", "not cross", "--browser-users", "1", "--users", "4",
+        "--duration", "15s",
+    )  # fmt: skip
+    assert (code, verdict["decision"]) == (4, "inconclusive"), output[-3000:]
+    tail = gate(verdict, "tail_shift")
+    assert tail["decision"] == "inconclusive"
+    web = [e for e in tail["evidence"] if e["touchpoint"] == "web"]
+    assert web and not any(e["judged"] for e in web)
+    assert all(e["n_needed"] and e["minutes_needed"] for e in web)
+    assert "on web (n = " in tail["summary"] and "at this run's rate" in tail["summary"]
+    assert "needs: a run of" in output
+    rows = [r for r in verdict["coverage"] if r["touchpoint"] == "web"]
+    assert rows and all(not c["judged"] for r in rows for c in r["gates"])
+    run_dir = only_run_dir(tmp_path / "runs")
+    assert "not judged: " in (run_dir / "report.html").read_text()
+    # The same run, judged with the gates scoped to api and mobile: no web series in scope,
+    # and every api and mobile series judged (at minimums this short run reaches).
+    scoped = [
+        {"kind": "tail_shift", "quantiles": ["p95"], "margin": "20%", "min_samples": 40},
+        {"kind": "funnel", "max_drop": "5pp"},
+    ]
+    config = config_file(tmp_path, [{**g, "touchpoints": ["api", "mobile"]} for g in scoped])
+    again = run_cli("gates", str(run_dir), "--config", str(config))
+    regated = json.loads((run_dir / "verdict-regated.json").read_text())
+    for outcome in regated["gates"]:
+        assert all(e["touchpoint"] != "web" for e in outcome["evidence"]), outcome
+        assert all(e["judged"] for e in outcome["evidence"]), again.out
+    assert regated["decision"] in ("pass", "inconclusive"), again.out  # saturation may hold it
 
 
 def test_latency_on_checkout_fails_naming_the_step(latency_rehearsal: LatencyRehearsal) -> None:

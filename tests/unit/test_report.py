@@ -392,3 +392,38 @@ def test_a_load_runs_report_reads_a_bounded_sample_of_passed_records(
     sampled = folder.read_run(tmp_path)
     assert len(sampled.steps) == 5 + 4  # 5 passed kept, every one of the 4 failures
     assert sum(s.outcome is Outcome.FAILED for s in sampled.steps) == 4
+
+
+def test_the_latency_table_marks_unjudged_rows_and_reds_only_what_a_gate_failed(
+    rehearsal_run: Path,
+) -> None:
+    from harness.gates.config import parse_gates
+    from harness.gates.data import RunData
+    from harness.gates.verdict import evaluate
+
+    # a thin web step whose p95 rose 44% (30 samples a side: enough to highlight before, far
+    # too few for the tail gate's 200), beside the fixture's `pay`, 120 ms slower on 300
+    store = HdrStore.read(rehearsal_run / "histograms")
+    extra = []
+    for target, ms in (("baseline", 200.0), ("candidate", 300.0)):
+        for i in range(30):
+            store.record(SeriesKey(target, "api_orders", "filter", "web"), ms + i)
+            extra.append(_step("api_orders", "filter", 2, "web", target=target, iteration=i, ms=ms))
+    store.write(rehearsal_run / "histograms")
+    with (rehearsal_run / "steps.jsonl").open("a", encoding="utf-8") as steps:
+        steps.write("".join(r.model_dump_json() + "\n" for r in extra))
+    gates = parse_gates([{"kind": "tail_shift", "name": "tail", "quantiles": ["p95"]}])
+    verdict = evaluate(RunData.load(rehearsal_run), gates)
+    assert verdict.decision is Decision.FAIL  # `pay` failed; `filter` could not be judged
+    (rehearsal_run / "verdict.json").write_text(verdict.model_dump_json(), encoding="utf-8")
+    html = write_report(rehearsal_run).read_text(encoding="utf-8")
+    rows = {
+        re.sub(r"<[^>]+>", "", m.group(1)).strip(): m.group(0)
+        for m in re.finditer(r"<tr><td>(.*?)</td><td>[a-z—]+</td>.*?</tr>", html)
+    }
+    assert "class='num worse'" in rows["› pay"] and "failed: tail" in rows["› pay"]
+    filter_row = rows["› filter"]
+    assert re.search(r"class='num unjudged'>\+4\d%", filter_row) and "worse" not in filter_row
+    assert "not judged: 30/200" in filter_row
+    assert "worse" not in rows["› list"] and "judged by 1 of 1" in rows["› list"]
+    assert "Coverage: 2 of 3 rows in the gates&#x27; scope judged by every gate" in html

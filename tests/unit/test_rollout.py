@@ -332,15 +332,20 @@ def test_a_stage_widens_only_when_every_series_has_its_minimum(tmp_path: Path) -
     assert controller(None, 0) is None  # type: ignore[arg-type]
     look = controller.record.stages[-1]
     assert look.decision is StageDecision.EXTEND and applied[-1] == 25
-    assert look.reasons[0].startswith("too few samples yet to widen on 1 series: step `receipt`")
+    # the tail gate cannot judge `receipt`, so it is inconclusive (not a pass on `pay` alone)
+    assert look.reasons[0].startswith(
+        "tail_shift: not judged on 1 of 2 series: step `receipt` of `j` on api "
+        "(n = 0 / 10 of 200 needed per side; none on the baseline"
+    )
 
 
 def test_a_stage_that_cannot_reach_its_minimum_holds_at_once_with_the_duration_needed(
     tmp_path: Path,
 ) -> None:
-    """5 candidate samples of a step in a 20-second look cannot become 50 in three looks (60 s):
-    the rollout holds after the first look instead of after the third, and names the
-    --stage-duration that would reach it (50 samples at 0.25/s = 200 s, over 3 looks ≈ 70 s)."""
+    """5 candidate samples of a step in a 20-second look cannot become the 200 its tail gate
+    needs in three looks (60 s): the rollout holds after the first look instead of after the
+    third, and names the --stage-duration that would reach it (200 samples at 0.25/s = 800 s,
+    over 3 looks ≈ 4m30s)."""
     controller, applied = _controller(tmp_path, {}, [5, 50, 100])
     controller.stage_duration_s = 20.0
     controller.max_extensions = 2
@@ -358,7 +363,7 @@ def test_a_stage_that_cannot_reach_its_minimum_holds_at_once_with_the_duration_n
     look = controller.record.stages[-1]
     assert look.decision is StageDecision.HOLD and look.look == 1 and applied[-1] == 5
     assert look.reasons[0].startswith("too few samples reachable at 5%: step `receipt`")
-    assert "Give --stage-duration 1m10s or more" in look.reasons[0]
+    assert "Give --stage-duration 4m30s or more" in look.reasons[0]
 
 
 def test_a_stage_that_can_still_reach_its_minimum_extends() -> None:
@@ -370,7 +375,7 @@ def test_a_stage_that_can_still_reach_its_minimum_extends() -> None:
     controller.deadline = 0.0
     rare = [
         r.model_copy(update={"step": "receipt"})
-        for r in _records("candidate", 30, 20)
+        for r in _records("candidate", 60, 20)
         if isinstance(r, StepRecord)
     ]
     controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
