@@ -341,11 +341,17 @@ def _cmd_compare(options: argparse.Namespace) -> int:
 
 
 def _cmd_report(options: argparse.Namespace) -> int:
-    from harness.commands.common import publish_reports
 
     if not (options.run_dir / "run.json").is_file():
         raise UsageError(f"{options.run_dir} is not a run folder (no run.json)")
-    publish_reports(options.run_dir)
+    from harness.report import write_all
+
+    try:
+        paths = write_all(options.run_dir)
+    except OSError as exc:  # the reports were asked for: not writing them is this run's failure
+        print(f"harness report: could not write the reports of {options.run_dir}: {exc}")
+        return ExitCode.HARNESS_ERROR
+    print(f"report: {paths[0]} · junit: {paths[1]}", flush=True)
     return ExitCode.PASSED
 
 

@@ -6,6 +6,7 @@ written so that a killed run keeps what it measured. `read_records` tolerates a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -30,6 +31,27 @@ def new_run_id(mode: str) -> str:
     """A sortable, unique run id such as `20261128-153012-smoke-3fa2`."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{mode}-{secrets.token_hex(2)}"
+
+
+def replace_file(path: Path, text: str | bytes) -> Path:
+    """Write `path` whole or not at all: into a new file beside it (never through a symlink,
+    never over a file being read), then renamed over it, which replaces a symlink itself rather
+    than what it points to. Raises `OSError` (a full disk, say) leaving the old file as it was."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(partial, flags, 0o644)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+    return path
 
 
 def ensure_folder(path: Path) -> Path:

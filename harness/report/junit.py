@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.gates.outcome import Decision
 from harness.records import IterationRecord, Outcome
 from harness.report.folder import RunFolder
+from harness.results import replace_file
 
 JUNIT_FILE = "junit.xml"
 
@@ -59,7 +60,8 @@ def junit_xml(run: RunFolder) -> ET.ElementTree[ET.Element]:
 def write_junit_file(run: RunFolder) -> Path:
     """Write `junit.xml` into the run folder and return its path."""
     path = run.path / JUNIT_FILE
-    junit_xml(run).write(path, encoding="utf-8", xml_declaration=True)
+    document = junit_xml(run).getroot()
+    replace_file(path, ET.tostring(document, encoding="utf-8", xml_declaration=True))
     return path
 
 

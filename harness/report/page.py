@@ -12,6 +12,7 @@ from harness.report import sections
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
 from harness.report.rollout import stage_timeline
+from harness.results import replace_file
 
 REPORT_FILE = "report.html"
 
@@ -121,5 +122,5 @@ def render_page(run: RunFolder) -> str:
 def write_page(run: RunFolder) -> Path:
     """Write report.html into the run folder and return its path."""
     path = run.path / REPORT_FILE
-    path.write_text(render_page(run), encoding="utf-8")
+    replace_file(path, render_page(run))
     return path

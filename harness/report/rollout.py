@@ -28,7 +28,8 @@ def stage_timeline(run: RunFolder) -> str:
         f"{record.get('final_share', 0):g}% · plan "
         f"{' → '.join(f'{s:g}%' for s in record.get('shares', []))}, "
         f"{record.get('stage_duration_s', 0):g} s per stage, up to "
-        f"{record.get('max_extensions', 0)} extensions, at least {record.get('min_samples')} "
+        f"{_num(record.get('max_extensions', 0))} extensions, at least "
+        f"{_num(record.get('min_samples'))} "
         f"samples per series</p>"
     )
     if record.get("detection_s") is not None:
@@ -53,13 +54,13 @@ def stage_timeline(run: RunFolder) -> str:
             for g in s.get("gates", [])
         )
         decision = str(s["decision"])
-        badge = _BADGE.get(decision, "fail")
+        badge = _BADGE.get(decision, "fail")  # one of the badge classes, never the file's text
         move = f" → {s['next_share']:g}%" if s["next_share"] != s["share"] else ""
         if s.get("early"):
             move += " (early, by a live gate)"
         rows.append(
-            f"<tr><td class=num>{s['stage']}</td><td class=num>{s['share']:g}%</td>"
-            f"<td class=num>{s['look']}</td>"
+            f"<tr><td class=num>{_num(s['stage'])}</td><td class=num>{s['share']:g}%</td>"
+            f"<td class=num>{_num(s['look'])}</td>"
             f"<td class=num>{s['started_s']:.0f}–{s['ended_s']:.0f} s</td>"
             f"<td class=num>{s['baseline']['iterations']:,} / {s['candidate']['iterations']:,}"
             f"</td><td>{gates}</td>"
@@ -77,3 +78,8 @@ def stage_timeline(run: RunFolder) -> str:
     )
     hooks_html = f"<h3>Hooks</h3><ul>{hooks}</ul>" if hooks else ""
     return f"{head}<ul>{reasons}</ul>{chart}{table}{hooks_html}"
+
+
+def _num(value: object) -> str:
+    """A number from rollout.json as text, escaped: the file may have been crafted."""
+    return escape(str(value))

@@ -303,6 +303,9 @@ def _failed_steps(run: RunFolder) -> dict[tuple[str, str, str, str], int]:
     return found
 
 
+_HEALTH_FACTS = ("cpu_median", "cpu_max", "browser_cpu_max", "lag_p95_ms", "late", "dropped")
+
+
 def generator_health(run: RunFolder) -> str:
     """The load generator's CPU, Chromium CPU and lag over time, and the saturation call."""
     if not run.health or not run.health.get("samples"):
@@ -313,11 +316,11 @@ def generator_health(run: RunFolder) -> str:
         if summary.get("saturated")
         else "<p>The generator kept up.</p>"
     )
+    fact = {k: escape(str(summary.get(k, "?"))) for k in _HEALTH_FACTS}  # from a file: escaped
     facts = (
-        f"<p class=muted>CPU median {summary.get('cpu_median', '?')}% (max "
-        f"{summary.get('cpu_max', '?')}%), Chromium max {summary.get('browser_cpu_max', '?')}%, "
-        f"lag p95 {summary.get('lag_p95_ms', '?')} ms, late starts {summary.get('late', '?')}, "
-        f"dropped {summary.get('dropped', '?')}</p>"
+        f"<p class=muted>CPU median {fact['cpu_median']}% (max {fact['cpu_max']}%), Chromium max "
+        f"{fact['browser_cpu_max']}%, lag p95 {fact['lag_p95_ms']} ms, late starts "
+        f"{fact['late']}, dropped {fact['dropped']}</p>"
     )
     return words + facts + figure(charts.health(run.health["samples"]), "Load generator health")
 

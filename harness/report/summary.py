@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.report.folder import PERCENTILES, RunFolder
+from harness.results import replace_file
 from harness.telemetry.hdr import ITERATION, SeriesKey
 
 SUMMARY_FILE = "summary.json"
@@ -93,5 +94,5 @@ def summary_data(run: RunFolder) -> dict[str, Any]:
 def write_summary_file(run: RunFolder) -> Path:
     """Write summary.json into the run folder and return its path."""
     path = run.path / SUMMARY_FILE
-    path.write_text(json.dumps(summary_data(run), indent=2) + "\n", encoding="utf-8")
+    replace_file(path, json.dumps(summary_data(run), indent=2) + "\n")
     return path

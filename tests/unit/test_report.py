@@ -427,3 +427,71 @@ def test_the_latency_table_marks_unjudged_rows_and_reds_only_what_a_gate_failed(
     assert "not judged: 30/200" in filter_row
     assert "worse" not in rows["› list"] and "judged by 1 of 1" in rows["› list"]
     assert "Coverage: 2 of 3 rows in the gates&#x27; scope judged by every gate" in html
+
+
+SCRIPT = "<script>alert(1)</script>"
+ATTRIBUTE = "'><img src=x onerror=alert(2)>"
+
+
+def test_a_crafted_run_folder_cannot_put_markup_into_the_report(tmp_path: Path) -> None:
+    """rollout.json and health.json values are text, not markup (4 alerts fired in Chromium)."""
+    folder = tmp_path / "crafted"
+    folder.mkdir()
+    _run_json(folder, "rollout", "failed", {"baseline": {"name": "b"}, "candidate": {"name": "c"}})
+    stage = {
+        "stage": SCRIPT, "share": 5.0, "look": ATTRIBUTE, "started_s": 0.0, "ended_s": 1.0,
+        "baseline": {"iterations": 1}, "candidate": {"iterations": 1},
+        "decision": SCRIPT, "next_share": 5.0,
+        "gates": [{"name": SCRIPT, "decision": ATTRIBUTE, "summary": ATTRIBUTE}],
+    }  # fmt: skip
+    rollout = {
+        "outcome": SCRIPT, "final_share": 5.0, "shares": [5.0], "stage_duration_s": 1.0,
+        "max_extensions": SCRIPT, "min_samples": ATTRIBUTE, "reasons": [SCRIPT],
+        "stages": [stage], "hooks": [],
+    }  # fmt: skip
+    (folder / "rollout.json").write_text(json.dumps(rollout))
+    summary = {
+        "saturated": True, "reasons": [SCRIPT], "cpu_median": SCRIPT, "cpu_max": ATTRIBUTE,
+        "browser_cpu_max": SCRIPT, "lag_p95_ms": SCRIPT, "late": SCRIPT, "dropped": SCRIPT,
+    }  # fmt: skip
+    samples = [{"t": 1.0, "cpu": 50.0, "lag_ms": 1.0, "browser_cpu": 0.0}]
+    (folder / "health.json").write_text(json.dumps({"summary": summary, "samples": samples}))
+    page = write_report(folder).read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
+
+
+def test_the_report_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    _run_json(folder, "load", "passed", {"target": {"name": "sandbox"}})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (folder / "report.html").symlink_to(victim)
+    write_all(folder)
+    assert victim.read_text() == "keep me"
+    assert (
+        not (folder / "report.html").is_symlink()
+        and "<html" in (folder / "report.html").read_text()
+    )
+    assert not list(folder.glob(".*.partial"))
+
+
+def test_harness_report_on_a_full_disk_exits_3_and_keeps_the_old_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from harness import cli
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    _run_json(folder, "load", "passed", {"target": {"name": "sandbox"}})
+    (folder / "report.html").write_text("the old report")
+
+    def full(path: Path, text: str | bytes) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("harness.report.page.replace_file", full)
+    assert cli.main(["report", str(folder)]) == 3
+    assert (folder / "report.html").read_text() == "the old report"
