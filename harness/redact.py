@@ -51,6 +51,21 @@ def redact(text: str) -> str:
     return _CARD.sub(_card, text)
 
 
+#: ANSI escape sequences (CSI, OSC, and two-character ones) and every other control character
+#: but tab and newline: text a target sends must not move a terminal's cursor, retitle it, or
+#: make junit.xml invalid XML
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|"
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def plain(text: str) -> str:
+    """`text` redacted and without control characters or terminal escapes (a message quoting
+    what a target sent, as every output may show it)."""
+    return _CONTROL.sub("", redact(text)) if text else text
+
+
 def redact_url(url: str) -> str:
     """`url` with the values of sensitive query parameters replaced (and any card number);
     cached, since journeys repeat their URLs."""

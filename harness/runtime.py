@@ -23,7 +23,7 @@ from opentelemetry.trace import Span
 from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord, Touchpoint
-from harness.redact import redact
+from harness.redact import plain
 from harness.targets import Target
 from harness.telemetry import spans
 
@@ -159,14 +159,15 @@ class Step:
 
 
 def classify(exc: BaseException, journey: Journey) -> tuple[ErrorKind, str]:
-    """The error kind and message (secrets redacted) for an exception raised inside a step."""
+    """The error kind and message (secrets redacted, control characters removed) for an
+    exception raised inside a step."""
     if isinstance(exc, StepError):
-        return exc.kind, redact(str(exc))
+        return exc.kind, plain(str(exc))
     if isinstance(exc, AssertionError):
-        return ErrorKind.ASSERTION, redact(str(exc)) or f"assertion failed at {_journey_frame(exc)}"
+        return ErrorKind.ASSERTION, plain(str(exc)) or f"assertion failed at {_journey_frame(exc)}"
     return (
         ErrorKind.JOURNEY,
-        redact(
+        plain(
             f"error in journey `{journey.name}` at {_journey_frame(exc)}: "
             f"{type(exc).__name__}: {exc}"
         ),

@@ -4,6 +4,7 @@ those records and spans)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -119,3 +120,27 @@ def test_records_and_spans_of_a_failed_step_hold_no_secret(tmp_path: Path) -> No
     assert "••••1111" in written["iteration"]
     request = json.loads(written["steps"])["requests"][0]
     assert request["url"].endswith(f"/payments?token={REDACTED}")
+
+
+def test_a_message_from_the_target_loses_its_control_characters() -> None:
+    """ANSI escapes and control characters a target sends reach neither the terminal nor
+    junit.xml (where they made the XML invalid)."""
+    import xml.etree.ElementTree as ET
+
+    def hostile(request):
+        raw = json_response(500, {})
+        body = b"\x1b[2J\x1b]0;pwned\x07boom\x00\x08\x1b[31mred"
+        return dataclasses.replace(raw, body=body)
+
+    @journey
+    def poke(j):
+        with j.step("poke", on="api"):
+            j.api.get("/x")
+
+    record, _ = run_once(poke, transport=FakeTransport(hostile))
+    message = record.message or ""
+    assert "boom" in message and "red" in message
+    assert not any(ord(c) < 32 and c not in "\t\n" for c in message), repr(message)
+    assert "pwned" not in message  # the terminal-title sequence went whole
+    element = ET.Element("failure", message=message)
+    ET.fromstring(ET.tostring(element))  # valid XML
