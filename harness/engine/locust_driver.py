@@ -9,6 +9,7 @@ a live progress line, and a generator-health sampler in every load process.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -113,6 +114,18 @@ def _environment(classes: list[Any], plan: LoadPlan | None) -> Environment:
     return env
 
 
+def _serve_web_ui(env: Environment, port: int) -> None:
+    """Locust's web UI on loopback. Its index page lists "extra arguments" by parsing the
+    process's command line with Locust's own parser, which refuses the harness's options (every
+    page load ended the run with exit 2): it parses an empty command line instead."""
+    from locust import argument_parser
+
+    original = argument_parser.ui_extra_args_dict
+    if not isinstance(original, functools.partial):
+        argument_parser.ui_extra_args_dict = functools.partial(original, [])
+    env.create_web_ui("127.0.0.1", port)
+
+
 def _health_loop(env: Environment) -> None:
     """Every second: this process's CPU, its Chromium's CPU, event-loop lag, late starts."""
     me = psutil.Process()
@@ -176,7 +189,7 @@ def run_local(
 
     env.events.test_start.add_listener(on_start)
     if web_ui_port is not None:
-        env.create_web_ui("127.0.0.1", web_ui_port)
+        _serve_web_ui(env, web_ui_port)
     started = time.perf_counter()
     runner.start_shape()
 
@@ -263,7 +276,7 @@ def run_master(
     env.events.worker_report.add_listener(on_report)
     runner.register_message(FINAL_MESSAGE, on_final)
     if web_ui_port is not None:
-        env.create_web_ui("127.0.0.1", web_ui_port)
+        _serve_web_ui(env, web_ui_port)
     children = spawn_workers(bind_port) if spawn_workers else []
     try:
         deadline = time.perf_counter() + WORKER_WAIT_S

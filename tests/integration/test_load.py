@@ -335,3 +335,36 @@ def test_a_journey_that_never_finishes_is_listed_with_zero_and_fails_the_load(
     assert {j["journey"]: j["iterations"] for j in listed}["stuck"] == 0
     assert 'message="never ran: 0 iterations"' in (run_dir / "junit.xml").read_text()
     assert "never ran: 0 iterations" in (run_dir / "report.html").read_text()
+
+
+def test_the_locust_web_ui_answers_during_a_run_on_loopback(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    """--web-ui serves Locust's UI on 127.0.0.1 while the run goes on (its index page once
+    parsed the harness's command line and ended every run with exit 2)."""
+    import urllib.request
+
+    port = free_port()
+    command = [
+        sys.executable, "-m", "harness.cli", "load", "--target", sandbox.base, "--users", "2",
+        "--duration", "8s", "--browser-users", "0", "-k", "not browse and not cross",
+        "--web-ui", "--web-port", str(port), "--results", str(tmp_path),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        status, deadline = None, time.monotonic() + 60
+        while status is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
+                    status = reply.status
+            except OSError:
+                time.sleep(0.3)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert status == 200, out + err
+    assert process.returncode == 0, out + err
