@@ -13,6 +13,7 @@ import platform
 import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -61,6 +62,28 @@ def ensure_folder(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         if not os.access(path, os.W_OK | os.X_OK):
             raise PermissionError(f"no permission to write in {path}")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use the results folder {path}: {exc.strerror or exc}. Give a writable one "
+            'with --results DIR (or `results = "DIR"` in harness.toml)'
+        ) from None
+    return path
+
+
+def check_folder(path: Path) -> Path:
+    """Check, without creating anything, that a results folder exists writable or could be made:
+    a run refused before its first request leaves no folder behind. Raises `UsageError` as
+    `ensure_folder` does."""
+    probe = path
+    try:
+        while not probe.exists():
+            if probe.is_symlink():  # a dangling link: mkdir would fail on it
+                raise FileExistsError(f"{probe} is a link to nothing")
+            probe = probe.parent
+        if not probe.is_dir():
+            raise NotADirectoryError(f"{probe} is not a folder")
+        # os.access says yes to root even where the file system says no (/proc): try it
+        os.rmdir(tempfile.mkdtemp(prefix=".harness-probe-", dir=probe))
     except OSError as exc:
         raise UsageError(
             f"cannot use the results folder {path}: {exc.strerror or exc}. Give a writable one "

@@ -14,7 +14,7 @@ from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.errors import TargetUnavailable, UsageError
 from harness.journey import Journey, discover, select
 from harness.records import IterationRecord, StepRecord
-from harness.results import ensure_folder
+from harness.results import check_folder
 from harness.runtime import RunSink
 from harness.targets import Target
 
@@ -59,7 +59,7 @@ def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> 
         # people (and hit "email taken"); it is printed and stored so `--seed` replays the run.
         seed = random.SystemRandom().randrange(1, 2**24)
     results_root = Path(options.results or (loaded.root / config.results)).resolve()
-    ensure_folder(results_root)  # a folder that cannot be made is the user's to fix: exit 2
+    check_folder(results_root)  # a folder that cannot be made is the user's to fix: exit 2
     return RunInputs(loaded, journeys, seed, results_root, list(paths))
 
 

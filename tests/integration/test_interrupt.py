@@ -52,7 +52,7 @@ def test_sigterm_marks_the_run_aborted_and_keeps_its_measurements(
     finally:
         if load.poll() is None:
             load.kill()
-            load.wait()
+            load.communicate()  # reaps it and closes its pipes
 
     assert load.returncode == 3, out + err
     assert "ABORTED by SIGTERM" in out and "Traceback" not in err
@@ -89,7 +89,7 @@ def test_after_sigkill_every_flushed_line_is_readable_and_the_spans_are_kept(
     finally:
         if load.poll() is None:
             load.kill()
-            load.wait()
+            load.communicate()  # reaps it and closes its pipes
     run_dir = only_run_dir(tmp_path)
     steps_file = run_dir / "steps.jsonl"
     with open(steps_file, "a", encoding="utf-8") as handle:

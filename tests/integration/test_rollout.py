@@ -237,7 +237,7 @@ def test_an_interrupted_rollout_keeps_its_stage_record(tmp_path: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
-            child.wait()
+            child.communicate()  # reaps it and closes its pipes
     assert child.returncode == 3 and "Traceback" not in err, out + err
     kept = json.loads(record.read_text())
     assert kept["stages"] and kept["stages"][0]["decision"] == "extend"

@@ -135,7 +135,7 @@ def _sidecar_on(tmp_path: Path, spool: SpanSpool, idle_cores: str) -> Iterator[N
         assert process.wait(timeout=20) == 0
     finally:
         process.kill()
-        process.wait()
+        process.communicate()  # reaps it and closes its pipes
 
 
 def _write_while(spool: SpanSpool, until: Callable[[], bool], limit_s: float) -> int:

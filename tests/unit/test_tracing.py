@@ -399,7 +399,7 @@ def test_a_process_burning_a_core_leaves_one_core_fewer_idle() -> None:
         idle = load.idle_cores()
     finally:
         burner.kill()
-        burner.wait()
+        burner.communicate()  # reaps it and closes its pipes
     assert 0.0 <= idle <= cores - 0.5
 
 
