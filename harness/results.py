@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import UsageError
-from harness.records import IterationRecord, StepRecord
+from harness.records import IterationRecord, StepRecord, record_json
 
 STEPS_FILE = "steps.jsonl"
 RUN_FILE = "run.json"
@@ -68,6 +68,12 @@ def ensure_folder(path: Path) -> Path:
             'with --results DIR (or `results = "DIR"` in harness.toml)'
         ) from None
     return path
+
+
+def incomplete_marker(part: Path) -> Path:
+    """The file beside a span file (`traces/*.jsonl`) whose process could not finish writing it,
+    saying why."""
+    return part.with_name(part.name + ".incomplete")
 
 
 def check_folder(path: Path) -> Path:
@@ -144,11 +150,11 @@ class RunDirectory:
 
     def step_finished(self, record: StepRecord) -> None:
         """Append a step record and flush it."""
-        self._append(record.model_dump_json(exclude_defaults=False))
+        self._append(record_json(record))
 
     def iteration_finished(self, record: IterationRecord) -> None:
         """Append an iteration record and flush it."""
-        self._append(record.model_dump_json())
+        self._append(record_json(record))
 
     def append_lines(self, lines: list[str]) -> None:
         """Append already-serialised record lines (from a worker) and flush them."""
