@@ -17,6 +17,7 @@ from types import FrameType
 
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
+from harness.redact import redact
 
 PROG = "harness"
 LOAD_TRACE_SAMPLE = 0.01  #: load, rehearse, rollout, drill: keep 1% of the passing traces
@@ -47,10 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = options.handler(options)
             return code
     except UsageError as exc:
-        print(f"{PROG} {options.command}: {exc}", file=sys.stderr)
+        print(f"{PROG} {options.command}: {redact(str(exc))}", file=sys.stderr)
         return ExitCode.USAGE
     except HarnessError as exc:
-        print(f"{PROG} {options.command}: {exc}", file=sys.stderr)
+        print(f"{PROG} {options.command}: {redact(str(exc))}", file=sys.stderr)
         return ExitCode.HARNESS_ERROR
     except KeyboardInterrupt:
         print(f"{PROG} {options.command}: interrupted", file=sys.stderr)

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from harness.errors import UsageError
 from harness.records import IterationRecord, StepRecord, record_json
+from harness.redact import command_line, stored
 
 STEPS_FILE = "steps.jsonl"
 RUN_FILE = "run.json"
@@ -121,11 +122,12 @@ class RunDirectory:
             "started_at": _now(),
             "ended_at": None,
             "seed": seed,
-            "targets": target,
-            "config": config,
+            # stored without URL credentials, sensitive query parameters or option values
+            "targets": stored(target),
+            "config": stored(config),
             "versions": _versions(),
             "git_revision": _git_revision(),
-            "command": sys.argv,
+            "command": command_line(sys.argv),
             "host": platform.node(),
             "pid": os.getpid(),
         }

@@ -41,6 +41,7 @@ from harness.errors import UsageError
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.journey import Journey
+from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
 
@@ -151,7 +152,7 @@ def execute(
         if telemetry.metrics is not None:
             locust_users.extra_sinks.append(telemetry.metrics)
         describe = _describe(plan)
-        where = " vs ".join(f"{t.name} ({t.web})" for t in chosen)
+        where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
         print(f"journey-harness {mode} · {where} · {describe} · seed {inputs.seed} · run {run_id}")
         print(
             "  journeys: "
