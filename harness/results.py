@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -110,6 +110,10 @@ class RunDirectory:
         self._steps: IO[str] = open(self.path / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
         self.meta: dict[str, Any] = {}
+        #: the first write that failed (a full disk, a quota): the run stops and exits 3
+        self.write_error: str | None = None
+        #: told of that first failure (the load run's stop request)
+        self.on_write_error: Callable[[str], None] | None = None
 
     def start(
         self, *, mode: str, target: dict[str, Any], seed: int, config: dict[str, Any]
@@ -134,15 +138,31 @@ class RunDirectory:
         self.write_json(RUN_FILE, self.meta)
 
     def finish(self, status: str, **extra: Any) -> None:
-        """Mark the run `passed`, `failed`, `aborted` or `error` in run.json."""
+        """Mark the run `passed`, `failed`, `aborted` or `error` in run.json (where it can still
+        be written: a failure is noted in `write_error`, never raised)."""
         self.meta.update(status=status, ended_at=_now(), **extra)
-        self.write_json(RUN_FILE, self.meta)
+        try:
+            self.write_json(RUN_FILE, self.meta)
+        except OSError as exc:
+            self.failed_to_write(RUN_FILE, exc)
 
     def write_json(self, name: str, data: Any) -> None:
         """Write a JSON file atomically (write to a temporary name, then rename)."""
+        text = json.dumps(data, indent=2, default=str) + "\n"
         tmp = self.path / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path / name)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self.path / name)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            target = self.path / name
+            if not target.is_file() or target.is_symlink():
+                raise
+            # A full disk has no room for a second copy; the file's own blocks still take the
+            # new text (run.json's `error` after a disk filled up during the run).
+            with open(target, "r+", encoding="utf-8") as out:
+                out.write(text)
+                out.truncate()
 
     def write_text(self, name: str, text: str) -> Path:
         """Write a text file into the run folder."""
@@ -160,24 +180,34 @@ class RunDirectory:
 
     def append_lines(self, lines: list[str]) -> None:
         """Append already-serialised record lines (from a worker) and flush them."""
-        if not lines:
-            return
-        with self._lock:
-            if self._steps.closed:
-                return  # a delta arriving after the run closed: its counts merged, lines lost
-            self._steps.write("\n".join(lines) + "\n")
-            self._steps.flush()
+        if lines:
+            self._append("\n".join(lines))
 
-    def _append(self, line: str) -> None:
+    def _append(self, text: str) -> None:
         with self._lock:
-            self._steps.write(line + "\n")
-            self._steps.flush()
+            if self._steps.closed or self.write_error is not None:
+                return  # after the run closed (counts merged, lines lost), or a failed write
+            try:
+                self._steps.write(text + "\n")
+                self._steps.flush()
+            except OSError as exc:
+                self.failed_to_write(STEPS_FILE, exc)
+
+    def failed_to_write(self, name: str, exc: OSError) -> None:
+        """Note the first write that failed and tell `on_write_error`; later ones are
+        ignored (the run is stopping)."""
+        if self.write_error is not None:
+            return
+        self.write_error = f"cannot write {self.path / name}: {exc.strerror or exc}"
+        if self.on_write_error is not None:
+            self.on_write_error(self.write_error)
 
     def close(self) -> None:
         """Close steps.jsonl."""
         with self._lock:
             if not self._steps.closed:
-                self._steps.close()
+                with contextlib.suppress(OSError):  # its last flush failed: noted already
+                    self._steps.close()
 
 
 def read_records(

@@ -94,7 +94,15 @@ def merge_traces_on_exit(
 
     if getattr(options, "no_traces", False):
         return None
-    stack.callback(merge_trace_parts, run_dir, missing, getattr(options, "trace_sample", 1.0))
+
+    def merge() -> None:
+        try:
+            merge_trace_parts(run_dir, missing, getattr(options, "trace_sample", 1.0))
+        except OSError as exc:  # a full disk: the spans stay where they were written
+            if missing is not None:
+                missing.append(f"the span files could not be merged ({exc.strerror or exc})")
+
+    stack.callback(merge)
     return run_dir / "traces" / "sandbox.jsonl"
 
 

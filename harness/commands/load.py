@@ -165,6 +165,7 @@ def execute(
         try:
             watcher = watch(chosen) if watch is not None else None
             stop = locust_driver.StopRequest()
+            run.on_write_error = stop.request  # a full disk stops the run (exit 3)
             with _signals_stop(stop):
                 outcome = _drive(
                     options, plan, inputs.journeys, aggregator, inputs.journey_paths, watcher, stop
@@ -177,18 +178,22 @@ def execute(
         except BaseException:
             run.finish("error")
             raise
-        health = _write_measurements(run, aggregator)
-        run.write_text(
-            "summary.md",
-            summary_markdown(
-                run_id=run_id,
-                target=" vs ".join(t.name for t in chosen),
-                plan_text=describe,
-                elapsed_s=outcome.elapsed_s,
-                aggregator=aggregator,
-                health=health,
-            ),
-        )
+        try:
+            health = _write_measurements(run, aggregator)
+            run.write_text(
+                "summary.md",
+                summary_markdown(
+                    run_id=run_id,
+                    target=" vs ".join(t.name for t in chosen),
+                    plan_text=describe,
+                    elapsed_s=outcome.elapsed_s,
+                    aggregator=aggregator,
+                    health=health,
+                ),
+            )
+        except OSError as exc:
+            run.failed_to_write("the run's measurements", exc)
+            health = assess_health(aggregator, aggregator.iterations)
         print()
         for line in table(latency_rows(aggregator.hdr, aggregator.journeys)):
             print(line)
@@ -204,7 +209,9 @@ def execute(
                 f"  WARNING: lost workers {', '.join(outcome.missing_finals)}: no final report; "
                 "their measurements up to their last report are included, so the run fails"
             )
-        if outcome.interrupted:
+        if run.write_error is not None:
+            pass  # said and recorded below, once the stack has closed
+        elif outcome.interrupted:
             run.finish(
                 "aborted",
                 reason=outcome.interrupted,
@@ -218,6 +225,14 @@ def execute(
     # Here the stack has closed: the span sidecar has written every span (or given up within its
     # deadline), the targets have stopped and flushed theirs, the parts are merged, and
     # steps.jsonl is closed. Only now may gates read the folder.
+    if run.write_error is not None:
+        run.finish("error", reason=run.write_error, iterations=aggregator.iterations)
+        print(
+            f"\nERROR: {run.write_error}. The run stopped there; what could be written is in "
+            f"{run.path}. Free some space (harness results prune) or give --results DIR.",
+            flush=True,
+        )
+        return ExitCode.HARNESS_ERROR
     _record_evidence(run, telemetry, missing)
     if outcome.interrupted:
         publish_reports(run.path)
@@ -249,7 +264,10 @@ def _record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str]
         run.meta["incomplete_evidence"] = missing
         for part in missing:
             print(f"WARNING: incomplete evidence: {part}", flush=True)
-    run.write_json(RUN_FILE, run.meta)
+    try:
+        run.write_json(RUN_FILE, run.meta)
+    except OSError as exc:
+        run.failed_to_write(RUN_FILE, exc)
 
 
 @contextmanager

@@ -194,8 +194,11 @@ class LoadAggregator:
         """Write the merged histograms so far (replacing the previous checkpoint), so that a
         run killed without a chance to finish can still be judged from its folder."""
         self._checkpointed = time.monotonic()
-        if self.run is not None:
-            self.hdr.replace_folder(self.run.path / "histograms")
+        if self.run is not None and self.run.write_error is None:
+            try:
+                self.hdr.replace_folder(self.run.path / "histograms")
+            except OSError as exc:
+                self.run.failed_to_write("histograms", exc)
 
     @property
     def iterations(self) -> int:

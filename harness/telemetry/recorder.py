@@ -81,6 +81,8 @@ class SpanSpool:
         self._rows: list[SpooledRow] = []
         self._due = 0.0  #: when the pending batch is to be written at the latest
         self.spans = 0
+        self.lost = 0  #: spans that could not be written (a full disk)
+        self.error: str | None = None  #: why, the first time
 
     def add(self, row: SpooledRow) -> None:
         """Keep one span; write the batch when it is full or half a second old. (Marshalling a
@@ -100,15 +102,23 @@ class SpanSpool:
             return
         rows, self._rows = self._rows, []
         payload = marshal.dumps(rows)
-        self._file.write(HEADER.pack(len(payload)) + payload)
+        try:
+            self._file.write(HEADER.pack(len(payload)) + payload)
+        except OSError as exc:  # a full disk must not fail the journey that ended a span
+            self.lost += len(rows)
+            self.error = self.error or (exc.strerror or str(exc))
+            return
         self.spans += len(rows)
 
     def close(self) -> None:
-        """Flush and write the end mark."""
+        """Flush and write the end mark (when it cannot be written, `error` says why)."""
         if self._file.closed:
             return
         self.flush()
-        self._file.write(END_MARK)
+        try:
+            self._file.write(END_MARK)
+        except OSError as exc:
+            self.error = self.error or (exc.strerror or str(exc))
         self._file.close()
 
 

@@ -475,8 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ended = run(
             options.spool, export, parent=options.parent, deferral=deferral, stopping=stopping
         )
+    except OSError as exc:  # a full disk: the run names its spans as incomplete
+        print(f"span sidecar: cannot write {options.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 3
     finally:
-        export.shutdown()
+        with contextlib.suppress(OSError):
+            export.shutdown()
     if ended:
         with contextlib.suppress(OSError):
             options.spool.unlink()

@@ -59,7 +59,12 @@ class Telemetry:
                 daemon=True,
             )
             metrics.start()
-        if self.sidecar is not None:
+        spool = getattr(self.provider, "spool", None)
+        if self.sidecar is not None and spool is not None and spool.error is not None:
+            # No end mark on a full disk: the sidecar writes what it has and exits on SIGTERM.
+            self.sidecar.process.stop(grace_s=0)
+            self.missing.append(f"the harness's spans ({spool.lost:,} not spooled: {spool.error})")
+        elif self.sidecar is not None:
             self.counts = self.sidecar.finish()
             if not self.counts:
                 self.missing.append(f"the harness's spans ({self.sidecar.problem})")
