@@ -42,6 +42,7 @@ from harness.flags import parse_flags
 from harness.journey import Journey
 from harness.results import RunDirectory, new_run_id
 from harness.targets import Target
+from harness.text import plural
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_PROCESSES = 64  #: local worker processes (`--processes`)
@@ -265,8 +266,14 @@ def _drive(
     watch: Watch | None = None,
     stop: locust_driver.StopRequest | None = None,
 ) -> LoadOutcome:
+    roles = [_role(i, len(plan.targets)) for i in range(len(plan.targets))]
+    sides = {str(t["name"]): role for t, role in zip(plan.targets, roles, strict=True)}
+
     def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
-        print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
+        line = progress_line(
+            agg, elapsed, plan.total_duration_s, users, sides if len(sides) > 1 else None
+        )
+        print(line, flush=True)
 
     web_port = options.web_port if options.web_ui else None
     if web_port is not None:
@@ -338,13 +345,21 @@ def _error_rate_judge(options: argparse.Namespace) -> Judge:
             elapsed_s=round(outcome.elapsed_s, 3),
             missing_workers=outcome.missing_finals,
             never_ran=never,
+            cut_off=aggregator.cut_off,
         )
         verdict = "PASS" if passed else "FAIL"
         for journey in never:
-            print(f"\nFAIL: journey `{journey}` never ran (0 iterations)")
+            cut = sum(t.cut_off for (_, j), t in aggregator.journeys.items() if j == journey)
+            why = (
+                f"finished no iteration ({cut:,} cut off by the end of the load)"
+                if cut
+                else "never ran (0 iterations)"
+            )
+            print(f"\nFAIL: journey `{journey}` {why}")
         print(
-            f"\n{verdict}: {iterations:,} iterations, {failed:,} failed ({error_rate:.2f}%, limit "
-            f"{options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s · results in {run.path}"
+            f"\n{verdict}: {plural(iterations, 'iteration')}, {failed:,} failed "
+            f"({error_rate:.2f}%, limit {options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s "
+            f"· results in {run.path}"
         )
         return ExitCode.PASSED if passed else ExitCode.FAILED
 
@@ -401,11 +416,16 @@ def _describe(plan: LoadPlan) -> str:
             f"for {plan.duration_s:g} s"
         )
     elif plan.shape is ShapeKind.STEPS:
-        shape = "steps " + ", ".join(f"{s.users} users × {s.duration_s:g} s" for s in plan.stages)
+        shape = "steps " + ", ".join(
+            f"{plural(s.users, 'user')} × {s.duration_s:g} s" for s in plan.stages
+        )
     else:
-        shape = f"ramp to {plan.users} users at {plan.spawn_rate:g}/s for {plan.duration_s:g} s"
-    procs = f"{plan.workers} processes" if plan.workers > 1 else "1 process"
-    return f"{shape}, {plan.browser_users} browser users per process, {procs}"
+        shape = (
+            f"ramp to {plural(plan.users, 'user')} at {plan.spawn_rate:g}/s "
+            f"for {plan.duration_s:g} s"
+        )
+    procs = plural(plan.workers, "process", "processes")
+    return f"{shape}, {plural(plan.browser_users, 'browser user')} per process, {procs}"
 
 
 def check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:

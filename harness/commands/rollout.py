@@ -38,6 +38,7 @@ from harness.rollout.stages import (
     parse_stages,
 )
 from harness.targets import Target, check_url
+from harness.text import plural
 
 #: Used by rollouts when harness.toml configures no gates: a stage's window is short and its
 #: candidate cohort small, so no per-second Kayenta points and no p99; minimums via
@@ -128,7 +129,8 @@ def run(options: argparse.Namespace) -> int:
 
     print(
         f"staged rollout: {' → '.join(f'{s:g}%' for s in shares)}, {stage_s:g} s per stage, "
-        f"up to {options.max_extensions} extensions, at least {min_samples} samples per series",
+        f"up to {plural(options.max_extensions, 'extension')}, "
+        f"at least {plural(min_samples, 'sample')} per series",
         flush=True,
     )
     return load.execute(
