@@ -21,6 +21,7 @@ from harness.commands.common import (
     run_inputs,
     start_telemetry,
 )
+from harness.commands.load_judge import load_judge
 from harness.config import HarnessConfig
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
@@ -58,7 +59,7 @@ def run(options: argparse.Namespace) -> int:
         options,
         mode="load",
         targets=_one_target,
-        judge=_error_rate_judge(options),
+        judge=load_judge(options),
         customize=with_flags([parse_flags(options.flags)]),
     )
 
@@ -323,47 +324,6 @@ def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health
     run.meta["generator"] = health.as_dict()
     run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
     return health
-
-
-def _error_rate_judge(options: argparse.Namespace) -> Judge:
-    def judge(
-        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
-    ) -> int:
-        iterations, failed = aggregator.iterations, aggregator.failures
-        error_rate = 100.0 * failed / iterations if iterations else 0.0
-        never = sorted({journey for _, journey in aggregator.never_ran()})
-        passed = (
-            iterations > 0
-            and error_rate <= options.max_error_rate
-            and not outcome.missing_finals
-            and not never
-        )
-        run.finish(
-            "passed" if passed else "failed",
-            iterations=iterations,
-            failed=failed,
-            elapsed_s=round(outcome.elapsed_s, 3),
-            missing_workers=outcome.missing_finals,
-            never_ran=never,
-            cut_off=aggregator.cut_off,
-        )
-        verdict = "PASS" if passed else "FAIL"
-        for journey in never:
-            cut = sum(t.cut_off for (_, j), t in aggregator.journeys.items() if j == journey)
-            why = (
-                f"finished no iteration ({cut:,} cut off by the end of the load)"
-                if cut
-                else "never ran (0 iterations)"
-            )
-            print(f"\nFAIL: journey `{journey}` {why}")
-        print(
-            f"\n{verdict}: {plural(iterations, 'iteration')}, {failed:,} failed "
-            f"({error_rate:.2f}%, limit {options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s "
-            f"· results in {run.path}"
-        )
-        return ExitCode.PASSED if passed else ExitCode.FAILED
-
-    return judge
 
 
 def _plan(

@@ -420,3 +420,66 @@ def test_the_locust_web_ui_answers_during_a_run_on_loopback(
             process.communicate()  # reaps it and closes its pipes
     assert status == 200, out + err
     assert process.returncode == 0, out + err
+
+
+THRESHOLDS = """
+[[gates]]
+kind = "threshold"
+name = "{name}"
+metric = "p95"
+op = "{op}"
+value = "{value}"
+journeys = ["api_catalog_and_orders", "mobile_reorder"]
+{extra}
+
+[[gates]]
+kind = "threshold"
+metric = "error_rate"
+value = "5%"
+
+[[gates]]
+kind = "tail_shift"
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "op", "value", "extra", "expected"),
+    [
+        ("journeys within 30 s", "<=", "30s", "", "pass"),
+        ("catalog under 1 ms", "<", "1ms", "", "fail"),
+        ("a million samples", "<=", "30s", "min_samples = 1000000", "inconclusive"),
+    ],
+)
+def test_load_judges_the_threshold_gates_of_harness_toml(
+    sandbox: SandboxUrls, tmp_path: Path, name: str, op: str, value: str, extra: str, expected: str
+) -> None:
+    """k6-style thresholds: a plain load judges the `threshold` gates (exit 0 when they hold,
+    1 naming the gate when one cannot, 4 when one could not be judged), writes verdict.json,
+    and says once that the gates which compare against a baseline do not apply."""
+    config = tmp_path / "harness.toml"
+    config.write_text(THRESHOLDS.format(name=name, op=op, value=value, extra=extra))
+    result = run_cli(
+        "load", "--target", sandbox.base, "--config", str(config), "--users", "2",
+        "--journeys", str(REPO / "journeys"),
+        "--duration", "5s", "--browser-users", "0", "-k", "api_catalog or mobile_reorder",
+        "--results", str(tmp_path / "results"),
+    )  # fmt: skip
+    out = result.out + result.err
+    assert out.count("not judged in a plain load") == 1, out
+    assert "(tail_shift)" in out
+    assert "judging 2 threshold gates of harness.toml" in out
+    verdict = json.loads((only_run_dir(tmp_path / "results") / "verdict.json").read_text())
+    assert [g["kind"] for g in verdict["gates"]] == ["threshold", "threshold"]
+    if expected == "pass":
+        # a generator saturated by a busy machine cannot vouch for latencies: inconclusive
+        saturated = "the load generator was saturated" in out
+        assert result.code == 0 or (result.code == 4 and saturated), out
+        assert verdict["decision"] == ("pass" if result.code == 0 else "inconclusive")
+    elif expected == "inconclusive":
+        assert result.code == 4, out
+        assert f"INCONCLUSIVE: {name}: " in out and "1,000,000" in out, out
+        assert verdict["decision"] == "inconclusive"
+    else:
+        assert result.code == 1, out
+        assert f"FAIL: {name}: " in out and "limit < 1.0 ms" in out, out
+        assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)
