@@ -155,6 +155,12 @@ def _parser() -> argparse.ArgumentParser:
     add_trace_arguments(trace)
     trace.set_defaults(handler=_cmd_trace)
 
+    results = commands.add_parser("results", help="housekeeping of the results root (prune)")
+    from harness.commands.results import add_arguments as add_results_arguments
+
+    add_results_arguments(results)
+    results.set_defaults(handler=_cmd_results)
+
     demo = commands.add_parser(
         "demo",
         help="a rehearsal of the bundled sandbox: baseline against a candidate with a seeded "
@@ -364,6 +370,12 @@ def _cmd_trace(options: argparse.Namespace) -> int:
     from harness.commands import trace
 
     return trace.run(options)
+
+
+def _cmd_results(options: argparse.Namespace) -> int:
+    from harness.commands import results
+
+    return results.prune(options)
 
 
 def _cmd_load(options: argparse.Namespace) -> int:

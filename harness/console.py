@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from harness.records import IterationRecord, Outcome, StepRecord
+from harness.text import plural
 
 
 def _supports_color(stream: TextIO) -> bool:
@@ -72,7 +73,7 @@ def summary_markdown(title: str, iterations: Sequence[IterationRecord], run_path
     lines = [
         f"# {title}: {verdict}",
         "",
-        f"{len(iterations) - len(failed)} of {len(iterations)} journeys passed. "
+        f"{len(iterations) - len(failed)} of {plural(len(iterations), 'journey')} passed. "
         f"Run folder: `{run_path}`.",
         "",
         "| journey | steps passed | duration | result |",

@@ -22,6 +22,7 @@ from harness.commands.common import (
     run_inputs,
     start_telemetry,
 )
+from harness.commands.load_judge import load_judge
 from harness.config import HarnessConfig
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
@@ -44,6 +45,7 @@ from harness.journey import Journey
 from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
+from harness.text import plural
 
 if TYPE_CHECKING:
     from harness.telemetry.tracing import Telemetry
@@ -62,7 +64,7 @@ def run(options: argparse.Namespace) -> int:
         options,
         mode="load",
         targets=_one_target,
-        judge=_error_rate_judge(options),
+        judge=load_judge(options),
         customize=with_flags([parse_flags(options.flags)]),
     )
 
@@ -320,8 +322,14 @@ def _drive(
     watch: Watch | None = None,
     stop: locust_driver.StopRequest | None = None,
 ) -> LoadOutcome:
+    roles = [_role(i, len(plan.targets)) for i in range(len(plan.targets))]
+    sides = {str(t["name"]): role for t, role in zip(plan.targets, roles, strict=True)}
+
     def progress(agg: LoadAggregator, elapsed: float, users: int) -> None:
-        print(progress_line(agg, elapsed, plan.total_duration_s, users), flush=True)
+        line = progress_line(
+            agg, elapsed, plan.total_duration_s, users, sides if len(sides) > 1 else None
+        )
+        print(line, flush=True)
 
     web_port = options.web_port if options.web_ui else None
     if web_port is not None:
@@ -371,39 +379,6 @@ def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health
     run.meta["generator"] = health.as_dict()
     run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
     return health
-
-
-def _error_rate_judge(options: argparse.Namespace) -> Judge:
-    def judge(
-        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
-    ) -> int:
-        iterations, failed = aggregator.iterations, aggregator.failures
-        error_rate = 100.0 * failed / iterations if iterations else 0.0
-        never = sorted({journey for _, journey in aggregator.never_ran()})
-        passed = (
-            iterations > 0
-            and error_rate <= options.max_error_rate
-            and not outcome.missing_finals
-            and not never
-        )
-        run.finish(
-            "passed" if passed else "failed",
-            iterations=iterations,
-            failed=failed,
-            elapsed_s=round(outcome.elapsed_s, 3),
-            missing_workers=outcome.missing_finals,
-            never_ran=never,
-        )
-        verdict = "PASS" if passed else "FAIL"
-        for journey in never:
-            print(f"\nFAIL: journey `{journey}` never ran (0 iterations)")
-        print(
-            f"\n{verdict}: {iterations:,} iterations, {failed:,} failed ({error_rate:.2f}%, limit "
-            f"{options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s · results in {run.path}"
-        )
-        return ExitCode.PASSED if passed else ExitCode.FAILED
-
-    return judge
 
 
 def _plan(
@@ -456,11 +431,16 @@ def _describe(plan: LoadPlan) -> str:
             f"for {plan.duration_s:g} s"
         )
     elif plan.shape is ShapeKind.STEPS:
-        shape = "steps " + ", ".join(f"{s.users} users × {s.duration_s:g} s" for s in plan.stages)
+        shape = "steps " + ", ".join(
+            f"{plural(s.users, 'user')} × {s.duration_s:g} s" for s in plan.stages
+        )
     else:
-        shape = f"ramp to {plan.users} users at {plan.spawn_rate:g}/s for {plan.duration_s:g} s"
-    procs = f"{plan.workers} processes" if plan.workers > 1 else "1 process"
-    return f"{shape}, {plan.browser_users} browser users per process, {procs}"
+        shape = (
+            f"ramp to {plural(plan.users, 'user')} at {plan.spawn_rate:g}/s "
+            f"for {plan.duration_s:g} s"
+        )
+    procs = plural(plan.workers, "process", "processes")
+    return f"{shape}, {plural(plan.browser_users, 'browser user')} per process, {procs}"
 
 
 def check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:

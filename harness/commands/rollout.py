@@ -40,6 +40,7 @@ from harness.rollout.stages import (
     parse_stages,
 )
 from harness.targets import Target, check_url
+from harness.text import plural
 
 #: Used by rollouts when harness.toml configures no gates: a stage's window is short and its
 #: candidate cohort small, so no per-second Kayenta points and no p99; minimums via
@@ -130,7 +131,8 @@ def run(options: argparse.Namespace) -> int:
 
     print(
         f"staged rollout: {' → '.join(f'{s:g}%' for s in shares)}, {stage_s:g} s per stage, "
-        f"up to {options.max_extensions} extensions, at least {min_samples} samples per series",
+        f"up to {plural(options.max_extensions, 'extension')}, "
+        f"at least {plural(min_samples, 'sample')} per series",
         flush=True,
     )
     return load.execute(

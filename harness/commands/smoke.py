@@ -21,6 +21,7 @@ from harness.flags import parse_flags
 from harness.records import Outcome
 from harness.results import RunDirectory, new_run_id
 from harness.runtime import RunSettings
+from harness.text import plural
 
 
 def run(options: argparse.Namespace) -> int:
@@ -45,7 +46,7 @@ def run(options: argparse.Namespace) -> int:
         )
         print(
             f"journey-harness smoke · target {target.name} ({target.web}) · "
-            f"{len(journeys)} journeys · seed {seed} · run {run_id}",
+            f"{plural(len(journeys), 'journey')} · seed {seed} · run {run_id}",
             flush=True,
         )
         settings = RunSettings(

@@ -8,6 +8,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.exitcodes import ExitCode
 from harness.telemetry.trace_view import load_traces, render, select_traces, trace_files
+from harness.text import plural
 
 DEFAULT_SHOWN = 5
 
@@ -33,7 +34,8 @@ def run(options: argparse.Namespace) -> int:
     if not options.failed and slowest is None and len(traces) > DEFAULT_SHOWN:
         slowest = DEFAULT_SHOWN
         print(
-            f"{len(traces)} traces; showing the {DEFAULT_SHOWN} slowest (see --slowest, --failed)"
+            f"{plural(len(traces), 'trace')}; showing the {DEFAULT_SHOWN} slowest "
+            "(see --slowest, --failed)"
         )
     chosen = select_traces(traces, journey=options.journey, failed=options.failed, slowest=slowest)
     if not chosen:

@@ -29,21 +29,24 @@ CHECKPOINT_S = 10.0  #: how often a running load writes its merged histograms
 
 @dataclass
 class Tally:
-    """Iterations, failures and late starts of one journey (or of a one-second bucket)."""
+    """Iterations, failures and late starts of one journey (or of a one-second bucket), and the
+    iterations still running when the load stopped (`cut_off`: they finished no record)."""
 
     iterations: int = 0
     failures: int = 0
     late: int = 0
+    cut_off: int = 0
 
     def add(self, other: Tally) -> None:
         """Add another tally into this one."""
         self.iterations += other.iterations
         self.failures += other.failures
         self.late += other.late
+        self.cut_off += other.cut_off
 
     def as_list(self) -> list[int]:
-        """Compact wire form."""
-        return [self.iterations, self.failures, self.late]
+        """Compact wire form (a worker of an older release sends the first three only)."""
+        return [self.iterations, self.failures, self.late, self.cut_off]
 
 
 class LoadCollector:
@@ -99,6 +102,11 @@ class LoadCollector:
         self._seconds[(record.target, int(record.started_at))].add(tally)
         if record.outcome is Outcome.FAILED or self._sampled():
             self._lines.append(record_json(record))
+
+    def iteration_cut_off(self, target: str, journey: str) -> None:
+        """Count an iteration that the end of the load stopped before it finished: its finished
+        steps are recorded under `journey`, the iteration itself is not."""
+        self._journeys[(target, journey)].add(Tally(cut_off=1))
 
     def dropped(self, count: int = 1) -> None:
         """Count arrivals that were never started because no user was free in time."""
@@ -163,8 +171,14 @@ class LoadAggregator:
                 self.journeys[(target, journey)].add(Tally())
 
     def never_ran(self) -> list[tuple[str, str]]:
-        """(target, journey) of the expected journeys that finished no iteration."""
+        """(target, journey) of the expected journeys that finished no iteration (including
+        those whose every iteration was cut off by the end of the load)."""
         return sorted(k for k, t in self.journeys.items() if t.iterations == 0)
+
+    @property
+    def cut_off(self) -> int:
+        """Iterations still running when the load stopped, all processes."""
+        return sum(t.cut_off for t in self.journeys.values())
 
     def absorb(self, source: str, delta: Delta, *, final: bool = False) -> None:
         """Merge one delta from `source` (a worker id, or `local`)."""
@@ -254,4 +268,9 @@ class LoadAggregator:
 
 
 def _tally_dict(tally: Tally) -> dict[str, int]:
-    return {"iterations": tally.iterations, "failures": tally.failures, "late": tally.late}
+    return {
+        "iterations": tally.iterations,
+        "failures": tally.failures,
+        "late": tally.late,
+        "cut_off": tally.cut_off,
+    }

@@ -34,6 +34,7 @@ from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError
 from harness.journey import Journey
 from harness.telemetry import tracing
+from harness.text import plural
 
 LOCAL = "local"
 FINAL_MESSAGE = "harness_final"
@@ -289,8 +290,9 @@ def run_master(
                 )
             if time.perf_counter() > deadline:
                 raise HarnessError(
-                    f"only {len(runner.clients.ready)} of {expect_workers} workers connected "
-                    f"to the master on {bind_host}:{bind_port} within {WORKER_WAIT_S:.0f} s"
+                    f"only {len(runner.clients.ready)} of {plural(expect_workers, 'worker')} "
+                    f"connected to the master on {bind_host}:{bind_port} "
+                    f"within {WORKER_WAIT_S:.0f} s"
                 )
             gevent.sleep(0.1)
         workers = list(runner.clients.keys())

@@ -142,11 +142,16 @@ class ProcessState:
             users = [users[self.router.side(person.id)]]
         ordered = users if iteration % 2 == 0 else users[::-1]
         for user in ordered:
-            if journey.uses_browser:
-                with self.web_gate:
+            try:
+                if journey.uses_browser:
+                    with self.web_gate:
+                        user.run_iteration(journey, iteration, scheduled=scheduled)
+                else:
                     user.run_iteration(journey, iteration, scheduled=scheduled)
-            else:
-                user.run_iteration(journey, iteration, scheduled=scheduled)
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # GreenletExit: the load stopped mid-way
+                    self.collector.iteration_cut_off(user.settings.target.name, journey.name)
+                raise
         return True
 
     def start_arrivals(self) -> None:

@@ -4,12 +4,13 @@ and summary.md. Reads only the aggregator (or a stored run's histograms)."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.text import plural
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
 LAG_SATURATED_MS = 100.0
@@ -49,7 +50,7 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
         reasons.append(f"event-loop lag p95 {lag_p95:.0f} ms (≥ {LAG_SATURATED_MS:.0f} ms)")
     late_share = aggregator.late / total_iterations if total_iterations else 0.0
     if late_share > 0.05:
-        reasons.append(f"{aggregator.late} iterations ({late_share:.0%}) started late")
+        reasons.append(f"{plural(aggregator.late, 'iteration')} ({late_share:.0%}) started late")
     if aggregator.dropped:
         reasons.append(f"{aggregator.dropped} scheduled iterations were dropped")
     return Health(
@@ -68,46 +69,73 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
     )
 
 
-def progress_line(aggregator: LoadAggregator, elapsed: float, total: float, users: int) -> str:
-    """`  12s/30s  users 20  41.5 it/s  1,204 it  0 failed  p95 api 12 ms · web 1.9 s`."""
+def progress_line(
+    aggregator: LoadAggregator,
+    elapsed: float,
+    total: float,
+    users: int,
+    sides: Mapping[str, str] | None = None,
+) -> str:
+    """`  12s/30s  users 20  41.5 it/s  1,204 it  0 failed  p95 api 12 ms · web 1.9 s`. The clock
+    stops at the planned duration (then reads `stopping`, while the last iterations finish).
+    With `sides` (target name → `baseline`/`candidate`), the p95s are labelled by side."""
     iterations = aggregator.iterations
     failed = aggregator.failures
     share = failed / iterations if iterations else 0.0
-    p95 = []
+    by_target: dict[str, list[str]] = {}
     for key in aggregator.hdr:
         if key.is_iteration:
-            p95.append(f"{_short(key.journey)} {_ms(aggregator.hdr.percentile(key, 95.0))}")
+            p95 = f"{_short(key.journey)} {_ms(aggregator.hdr.percentile(key, 95.0))}"
+            by_target.setdefault(key.target, []).append(p95)
+    if sides:
+        order = {name: i for i, name in enumerate(sides)}
+        parts = [
+            f"{sides.get(target, target)}: " + " · ".join(values)
+            for target, values in sorted(by_target.items(), key=lambda kv: order.get(kv[0], 99))
+        ]
+        latency = " | ".join(parts)
+    else:
+        latency = " · ".join(v for values in by_target.values() for v in values)
+    clock = f"{min(elapsed, total):4.0f}s/{total:.0f}s" + (" stopping" if elapsed > total else "")
     return (
-        f"  {elapsed:4.0f}s/{total:.0f}s  users {users:<4} {aggregator.rate():7.1f} it/s  "
-        f"{iterations:,} it  {failed:,} failed ({share:.1%})  p95 " + " · ".join(p95)
+        f"  {clock}  users {users:<4} {aggregator.rate():7.1f} it/s  "
+        f"{iterations:,} it  {failed:,} failed ({share:.1%})  p95 " + latency
     )
 
 
 def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> list[list[str]]:
-    """Rows: series, count, failed, p50, p95, p99, max — journeys first, their steps below;
-    with several targets (a rehearsal) each journey's rows are grouped by target. A selected
-    journey that never ran is listed with 0 iterations."""
+    """Rows: series, count, failed, cut off, p50, p95, p99, max — each journey's row first,
+    its own steps below it; with several targets (a rehearsal) each journey's rows are grouped
+    by target. A journey always has its row, so its steps are never shown under another: one
+    whose iterations were all cut off by the end of the load reads "none finished", one that
+    never started an iteration "never ran"."""
     several = len({k.target for k in store} | {t for t, _ in journeys}) > 1
-    head = ["journey / step", "touchpoint", "count", "failed", "p50", "p95", "p99", "max"]
+    head = ["journey / step", "touchpoint", "count", "failed", "cut off"]
+    head += ["p50", "p95", "p99", "max"]
     rows = [(["target"] if several else []) + head]
-    measured = {(k.target, k.journey) for k in store if k.is_iteration}
-    unrun = [
-        SeriesKey(target, journey, ITERATION, "")
-        for (target, journey), tally in journeys.items()
-        if tally.iterations == 0 and (target, journey) not in measured
-    ]
-    keys = sorted([*store, *unrun], key=lambda k: (k.journey, k.target, not k.is_iteration, k.step))
-    for key in keys:
-        tally = journeys.get((key.target, key.journey))
-        failed = str(tally.failures) if key.is_iteration and tally else ""
-        label = key.journey if key.is_iteration else f"  › {key.step}"
-        if key in unrun:
-            cells = [label, "—", "0", failed, "never ran", "-", "-", "-"]
-        else:
-            s = store.summary(key)
-            cells = [label, key.touchpoint or "—", f"{s.count:,}", failed]
+    groups: dict[tuple[str, str], list[SeriesKey]] = {key: [] for key in journeys}
+    for key in store:
+        groups.setdefault((key.target, key.journey), [])
+        if not key.is_iteration:
+            groups[(key.target, key.journey)].append(key)
+    for target, journey in sorted(groups, key=lambda g: (g[1], g[0])):
+        tally = journeys.get((target, journey), Tally())
+        iteration = SeriesKey(target, journey, ITERATION, "")
+        counts = [str(tally.failures), str(tally.cut_off)]
+        if store.count(iteration):
+            s = store.summary(iteration)
+            cells = [journey, "—", f"{s.count:,}", *counts]
             cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
-        rows.append(([key.target] if several else []) + cells)
+        else:
+            started = tally.cut_off or groups[(target, journey)]
+            cells = [journey, "—", "0", *counts]
+            cells += ["none finished" if started else "never ran", "-", "-", "-"]
+        rows.append(([target] if several else []) + cells)
+        for key in sorted(groups[(target, journey)], key=lambda k: k.step):
+            s = store.summary(key)
+            cells = [f"  › {key.step}", key.touchpoint or "—", f"{s.count:,}", "", ""]
+            cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+            rows.append(([target] if several else []) + cells)
     return rows
 
 
@@ -146,9 +174,14 @@ def summary_markdown(
     lines = [
         f"# Load run `{run_id}` against `{target}`",
         "",
-        f"{plan_text}. {iterations:,} iterations in {elapsed_s:.1f} s "
+        f"{plan_text}. {plural(iterations, 'iteration')} in {elapsed_s:.1f} s "
         f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
-        f"({failed / iterations if iterations else 0:.2%}).",
+        f"({failed / iterations if iterations else 0:.2%})"
+        + (
+            f"; {plural(aggregator.cut_off, 'iteration')} cut off by the end of the load."
+            if aggregator.cut_off
+            else "."
+        ),
         "",
         "## Latency (HDR, exact to 3 significant digits)",
         "",

@@ -25,6 +25,7 @@ from harness.pytest_plugin.fixtures import (
     synth,
     web,
 )
+from harness.text import plural
 
 if TYPE_CHECKING:
     from harness.pytest_plugin.state import HarnessSession
@@ -217,7 +218,7 @@ def pytest_terminal_summary(
     iterations = state.ledger.iterations
     failed = sum(1 for i in iterations if i.outcome.value == "failed")
     tr.write_line(
-        f"harness: {len(iterations) - failed}/{len(iterations)} journeys passed · "
+        f"harness: {len(iterations) - failed}/{plural(len(iterations), 'journey')} passed · "
         f"results in {state.run_path}"
     )
 

@@ -370,3 +370,84 @@ def stage_timeline(stages: Sequence[Mapping[str, Any]], final_share: float) -> s
         ax.set_xlabel("seconds since the rollout started")
         ax.set_title("candidate share by stage, and each look's decision", loc="left")
         return _svg(fig)
+
+
+#: A step's latency over time on one target: (window middles in s, p50s, p95s), NaN where empty.
+OverTime = tuple[Sequence[float], Sequence[float], Sequence[float]]
+
+
+def latency_over_time(panels: Sequence[tuple[str, Mapping[str, OverTime]]], span_s: float) -> str:
+    """Small multiples of a step's p95 (solid) and p50 (dashed) per time window, one line of
+    each per target (baseline first), every panel over the run's whole `span_s`: a regression
+    that starts mid-run shows where it starts."""
+    with _style():
+        columns = min(3, len(panels)) or 1
+        rows = math.ceil(len(panels) / columns) or 1
+        height = 2.1 * rows + 0.3
+        fig = Figure(figsize=(3.5 * columns, height))
+        fig.subplots_adjust(
+            left=0.22 / columns,
+            right=0.98,
+            bottom=0.45 / height,
+            top=1 - 0.55 / height,
+            wspace=0.35,
+            hspace=0.6,
+        )
+        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        targets = list(dict.fromkeys(t for _, lines in panels for t in lines))
+        for ax, (title, lines) in zip(axes, panels, strict=False):
+            for target, (t, p50, p95) in lines.items():
+                colour = target_colour(targets.index(target))
+                ax.plot(t, p95, color=colour, linewidth=1.3, marker=".", markersize=2.5)
+                ax.plot(t, p50, color=colour, linewidth=0.9, linestyle="--")
+            ax.set_title(_clip(title, 48), loc="left")
+            ax.set_xlim(0, span_s)
+            ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(_ms_label)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        for ax in axes[len(panels) :]:
+            ax.set_visible(False)
+        handles = [
+            Line2D([], [], color=target_colour(i), linewidth=1.3, label=t)
+            for i, t in enumerate(targets)
+        ]
+        handles += [
+            Line2D([], [], color="#6b7280", linewidth=1.3, label="p95"),
+            Line2D([], [], color="#6b7280", linewidth=0.9, linestyle="--", label="p50"),
+        ]
+        fig.legend(handles=handles, loc="upper right", ncols=len(handles))
+        fig.supxlabel("seconds since the first step", fontsize=8)
+        return _svg(fig)
+
+
+ERROR_COLOURS = ("#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569")
+
+
+def errors_over_time(
+    times: Sequence[float], series: Mapping[tuple[str, str], Sequence[float]]
+) -> str:
+    """Failed steps per window by error kind: colour by kind, solid for the first target
+    (baseline), dashed for the next."""
+    with _style():
+        fig = Figure(figsize=(10, 2.6))
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.18, top=0.9)
+        ax = fig.subplots()
+        targets = list(dict.fromkeys(t for t, _ in series))
+        kinds = sorted({k for _, k in series})
+        styles = ("-", "--", ":", "-.")
+        for (target, kind), counts in series.items():
+            ax.plot(
+                times,
+                counts,
+                color=ERROR_COLOURS[kinds.index(kind) % len(ERROR_COLOURS)],
+                linestyle=styles[targets.index(target) % len(styles)],
+                linewidth=1.3,
+                label=f"{kind} ({target})",
+            )
+        ax.set_ylabel("failed steps / window")
+        ax.set_xlabel("seconds since the first step")
+        ax.set_title("Failed steps by error kind", loc="left")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(loc="upper right", ncols=min(4, len(series)))
+        return _svg(fig)

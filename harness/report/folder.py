@@ -66,10 +66,12 @@ class Distribution:
 
 @dataclass(frozen=True)
 class JourneyTally:
-    """Iterations and failed iterations of one journey on one target."""
+    """Iterations and failed iterations of one journey on one target, and its iterations cut
+    off by the end of a load (they finished no record)."""
 
     iterations: int
     failures: int
+    cut_off: int = 0
 
 
 PASSED_KEPT = 20_000  #: passed steps (and iterations) a load run's report reads
@@ -161,7 +163,9 @@ class RunFolder:
         if self.counts is not None:
             for j in self.counts.get("journeys", []):
                 if j["target"] == target and j["journey"] == journey:
-                    return JourneyTally(int(j["iterations"]), int(j["failures"]))
+                    return JourneyTally(
+                        int(j["iterations"]), int(j["failures"]), int(j.get("cut_off", 0))
+                    )
         done = [r for r in self.iterations if r.target == target and r.journey == journey]
         return JourneyTally(len(done), sum(r.outcome is Outcome.FAILED for r in done))
 
@@ -213,6 +217,18 @@ class RunFolder:
             return moved
         original = Path(recorded)
         return original if original.is_file() else None
+
+
+def unfinished_text(run: RunFolder, journey: str, target: str | None = None) -> str:
+    """What a journey with no finished iteration did (on `target`, else on any): `none
+    finished: 0 iterations, 2 cut off` when the end of the load stopped every one it started,
+    `never ran: 0 iterations` when it started none."""
+    targets = [target] if target is not None else run.targets
+    cut = sum(run.tally(t, journey).cut_off for t in targets)
+    started = cut or any(s.journey == journey and s.target in targets for s in run.steps)
+    if not started:
+        return "never ran: 0 iterations"
+    return "none finished: 0 iterations" + (f", {cut:,} cut off" if cut else "")
 
 
 def hdr_distribution(histogram: Any) -> Distribution:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from harness.gates.outcome import Decision
 from harness.records import IterationRecord, Outcome
-from harness.report.folder import RunFolder
+from harness.report.folder import RunFolder, unfinished_text
 from harness.results import replace_file
+from harness.text import plural
 
 JUNIT_FILE = "junit.xml"
 
@@ -147,14 +148,16 @@ def _load_cases(run: RunFolder, suite: ET.Element) -> None:
                     case = _case(
                         suite, "journeys", f"{journey} ({target})" if several else journey, 0.0
                     )
-                    ET.SubElement(case, "failure", message="never ran: 0 iterations", type="unrun")
+                    message = unfinished_text(run, journey, target)
+                    ET.SubElement(case, "failure", message=message, type="unrun")
                 continue
             name = f"{journey} ({target})" if several else journey
             case = _case(suite, "journeys", name, 0.0)
             if tally.failures:
                 share = tally.failures / tally.iterations if tally.iterations else 1.0
                 message = (
-                    f"{tally.failures:,} of {tally.iterations:,} iterations failed ({share:.1%})"
+                    f"{tally.failures:,} of {plural(tally.iterations, 'iteration')} failed "
+                    f"({share:.1%})"
                 )
                 failure = ET.SubElement(case, "failure", message=message, type="iterations")
                 failure.text = "\n".join(
@@ -162,7 +165,9 @@ def _load_cases(run: RunFolder, suite: ET.Element) -> None:
                     for where, count in kinds.get((target, journey), Counter()).most_common(10)
                 )
             else:
-                ET.SubElement(case, "system-out").text = f"{tally.iterations:,} iterations passed"
+                ET.SubElement(
+                    case, "system-out"
+                ).text = f"{plural(tally.iterations, 'iteration')} passed"
 
 
 def _error_kinds(run: RunFolder) -> dict[tuple[str, str], Counter[str]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from harness.report import sections
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
+from harness.report.over_time import over_time
 from harness.report.rollout import stage_timeline
 from harness.results import replace_file
 
@@ -77,6 +78,7 @@ SECTIONS: tuple[Section, ...] = (
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
     ("throughput", "Throughput and errors over time", sections.throughput),
+    ("over-time", "Step latency and errors over time", over_time),
     ("funnels", "Funnels", sections.funnels),
     ("failures", "Failures", failures_section),
     ("impact", "Impact map: journeys → steps → endpoints", sections.impact),

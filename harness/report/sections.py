@@ -8,11 +8,12 @@ from urllib.parse import urlsplit
 from harness.gates.coverage import CoverageRow, coverage_headline
 from harness.gates.outcome import Decision, Evidence
 from harness.report import charts
-from harness.report.folder import Distribution, RunFolder
+from harness.report.folder import Distribution, RunFolder, unfinished_text
 from harness.report.junit import failure_line
 from harness.report.summary import decision_of
 from harness.telemetry.hdr import ITERATION, SeriesKey
 from harness.telemetry.spans import url_template
+from harness.text import plural
 
 NOT_RECORDED = "<p class=muted>Not recorded for this run{why}.</p>"
 MIN_CDF_VALUES = 3  #: a CDF of one or two values (a smoke run) says nothing
@@ -58,11 +59,11 @@ def _status_reasons(run: RunFolder) -> list[str]:
         failures = sum(t.failures for t in tallies)
         if run.mode == "smoke":
             passed = sum(1 for t in tallies if t.iterations and not t.failures)
-            reasons.append(f"{passed}/{len(tallies)} journeys passed on {target}")
+            reasons.append(f"{passed}/{plural(len(tallies), 'journey')} passed on {target}")
         else:
             share = failures / iterations if iterations else 0.0
             reasons.append(
-                f"{iterations:,} iterations on {target}, {failures:,} failed ({share:.2%})"
+                f"{plural(iterations, 'iteration')} on {target}, {failures:,} failed ({share:.2%})"
             )
     for record in run.failed_iterations()[:3]:
         reasons.append(failure_line(record))
@@ -174,11 +175,14 @@ def latency(run: RunFolder) -> str:
             dists = {t: run.distribution(SeriesKey(t, journey, step, touchpoint)) for t in targets}
             dists = {t: d for t, d in dists.items() if d.total}
             if not dists:
-                if step == ITERATION and journey in run.meta.get("selected_journeys", []):
+                # a journey keeps its own row, so that its steps never read as another's
+                ran = len(keys) > 1 or any(run.tally(t, journey).cut_off for t in targets)
+                selected = journey in run.meta.get("selected_journeys", [])
+                if step == ITERATION and (ran or selected):
                     span = 4 * len(targets) + (len(targets) > 1)
                     rows.append(
                         f"<tr class=unrun><td><b>{escape(journey)}</b></td><td>—</td>"
-                        f"<td colspan={span}>never ran: 0 iterations</td></tr>"
+                        f"<td colspan={span}>{escape(unfinished_text(run, journey))}</td></tr>"
                     )
                 continue
             label = f"<b>{escape(journey)}</b>" if step == ITERATION else f"› {escape(step)}"
@@ -339,7 +343,10 @@ def impact(run: RunFolder) -> str:
     ranked = sorted(edges, key=lambda k: (order[k[0]], _index(steps[k[0]], (k[1], k[2]))))
     ordered = {k: edges[k] for k in ranked}
     count = len(set().union(*edges.values()))
-    caption = f"{len(order)} journeys → {len(edges)} steps → {count} endpoints"
+    caption = (
+        f"{plural(len(order), 'journey')} → {plural(len(edges), 'step')} → "
+        f"{plural(count, 'endpoint')}"
+    )
     return figure(charts.impact_map(ordered), caption)
 
 

@@ -31,14 +31,15 @@ def decision_of(run: RunFolder) -> str:
 def summary_data(run: RunFolder) -> dict[str, Any]:
     """The contents of summary.json."""
     journeys = []
-    totals = {"iterations": 0, "failures": 0}
+    totals = {"iterations": 0, "failures": 0, "cut_off": 0}
     per_target: dict[str, dict[str, int]] = {}
     selected = set(run.meta.get("selected_journeys", []))
     for target in run.targets:
         for journey in run.journeys():
             tally = run.tally(target, journey)
             latency = run.distribution(SeriesKey(target, journey, ITERATION, ""))
-            if tally.iterations == 0 and latency.total == 0 and journey not in selected:
+            idle = tally.iterations == 0 and tally.cut_off == 0 and latency.total == 0
+            if idle and journey not in selected:
                 continue  # not a journey of this run; a selected one is listed with 0
             journeys.append(
                 {
@@ -46,16 +47,18 @@ def summary_data(run: RunFolder) -> dict[str, Any]:
                     "journey": journey,
                     "iterations": tally.iterations,
                     "failures": tally.failures,
+                    "cut_off": tally.cut_off,
                     **{
                         f"p{p:g}_ms": round(latency.percentile(p), 3) if latency.total else None
                         for p in PERCENTILES
                     },
                 }
             )
-            side = per_target.setdefault(target, {"iterations": 0, "failures": 0})
+            side = per_target.setdefault(target, {"iterations": 0, "failures": 0, "cut_off": 0})
             for counts in (totals, side):
                 counts["iterations"] += tally.iterations
                 counts["failures"] += tally.failures
+                counts["cut_off"] += tally.cut_off
     gates = None
     if run.verdict is not None:
         gates = [

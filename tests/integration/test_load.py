@@ -73,7 +73,8 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
         "› checkout",
     ):
         assert name in summary
-    assert "| journey / step | touchpoint | count | failed | p50 | p95 | p99 | max |" in summary
+    head = "| journey / step | touchpoint | count | failed | cut off | p50 | p95 | p99 | max |"
+    assert head in summary
     assert "it/s" in result.out  # the live progress line
     assert "generator: CPU median" in result.out
     # Every step line in steps.jsonl is in the merged histograms, and nothing else is.
@@ -328,15 +329,65 @@ def test_a_journey_that_never_finishes_is_listed_with_zero_and_fails_the_load(
         "--browser-users", "0", "--results", str(tmp_path / "results"), cwd=tmp_path,
     )  # fmt: skip
     assert result.code == 1, result.out + result.err
-    assert "journey `stuck` never ran (0 iterations)" in result.out
+    # its one iteration was still in its step when the load stopped: cut off, not "never ran"
+    assert "journey `stuck` finished no iteration (1 cut off by the end of the load)" in result.out
     run_dir = only_run_dir(tmp_path / "results")
     run = json.loads((run_dir / "run.json").read_text())
-    assert run["status"] == "failed" and run["never_ran"] == ["stuck"]
-    assert "| stuck | — | 0 | 0 | never ran |" in (run_dir / "summary.md").read_text()
+    assert run["status"] == "failed" and run["never_ran"] == ["stuck"] and run["cut_off"] == 1
+    assert "| stuck | — | 0 | 0 | 1 | none finished |" in (run_dir / "summary.md").read_text()
     listed = json.loads((run_dir / "summary.json").read_text())["journeys"]
-    assert {j["journey"]: j["iterations"] for j in listed}["stuck"] == 0
-    assert 'message="never ran: 0 iterations"' in (run_dir / "junit.xml").read_text()
-    assert "never ran: 0 iterations" in (run_dir / "report.html").read_text()
+    assert {j["journey"]: (j["iterations"], j["cut_off"]) for j in listed}["stuck"] == (0, 1)
+    assert 'message="none finished: 0 iterations, 1 cut off"' in (run_dir / "junit.xml").read_text()
+    assert "none finished: 0 iterations, 1 cut off" in (run_dir / "report.html").read_text()
+
+
+CUT_OFF_IN_THE_BROWSER = """
+import time
+from harness import journey
+
+
+@journey
+def api_quick(j):
+    with j.step("look", on="api"):
+        j.api.get("/products")
+
+
+@journey
+def browse_slowly(j):
+    with j.step("open home", on="web"):
+        j.web.goto("/")
+    with j.step("linger", on="web"):
+        time.sleep(60)
+"""
+
+
+def test_steps_of_a_cut_off_browser_iteration_belong_to_their_own_journey(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    """The browser journey's iterations are all cut off by the end of the load, after its first
+    step was recorded: that step is listed under `browse_slowly` (which reads "none finished",
+    1 cut off), never under `api_quick`, the journey listed before it."""
+    (tmp_path / "j").mkdir()
+    (tmp_path / "j" / "two.py").write_text(CUT_OFF_IN_THE_BROWSER)
+    result = run_cli(
+        "load", "--target", sandbox.base, "--journeys", "j", "--users", "2", "--duration", "4s",
+        "--browser-users", "1", "--results", str(tmp_path / "results"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 1, result.out + result.err
+    shown = result.out.splitlines()
+    table = [line for line in shown if line.startswith(("api_", "browse", "  › "))]
+    browse = next(i for i, line in enumerate(table) if line.startswith("browse_slowly"))
+    assert "none finished" in table[browse] and table[browse].split()[4] == "1", table
+    assert table[browse + 1].split()[1:4] == ["open", "home", "web"], table
+    api = table[: table.index(next(line for line in table if line.startswith("api_quick"))) + 2]
+    assert not any("open home" in line for line in api), table
+    run_dir = only_run_dir(tmp_path / "results")
+    summary = (run_dir / "summary.md").read_text()
+    assert summary.index("| browse_slowly |") < summary.index("|   › open home | web |")
+    counts = json.loads((run_dir / "counts.json").read_text())["journeys"]
+    assert {j["journey"]: j["cut_off"] for j in counts}["browse_slowly"] == 1
+    recorded = [r for r in lines(run_dir) if r.get("step") == "open home"]
+    assert recorded and {r["journey"] for r in recorded} == {"browse_slowly"}
 
 
 def test_the_locust_web_ui_answers_during_a_run_on_loopback(
@@ -370,3 +421,66 @@ def test_the_locust_web_ui_answers_during_a_run_on_loopback(
             process.communicate()  # reaps it and closes its pipes
     assert status == 200, out + err
     assert process.returncode == 0, out + err
+
+
+THRESHOLDS = """
+[[gates]]
+kind = "threshold"
+name = "{name}"
+metric = "p95"
+op = "{op}"
+value = "{value}"
+journeys = ["api_catalog_and_orders", "mobile_reorder"]
+{extra}
+
+[[gates]]
+kind = "threshold"
+metric = "error_rate"
+value = "5%"
+
+[[gates]]
+kind = "tail_shift"
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "op", "value", "extra", "expected"),
+    [
+        ("journeys within 30 s", "<=", "30s", "", "pass"),
+        ("catalog under 1 ms", "<", "1ms", "", "fail"),
+        ("a million samples", "<=", "30s", "min_samples = 1000000", "inconclusive"),
+    ],
+)
+def test_load_judges_the_threshold_gates_of_harness_toml(
+    sandbox: SandboxUrls, tmp_path: Path, name: str, op: str, value: str, extra: str, expected: str
+) -> None:
+    """k6-style thresholds: a plain load judges the `threshold` gates (exit 0 when they hold,
+    1 naming the gate when one cannot, 4 when one could not be judged), writes verdict.json,
+    and says once that the gates which compare against a baseline do not apply."""
+    config = tmp_path / "harness.toml"
+    config.write_text(THRESHOLDS.format(name=name, op=op, value=value, extra=extra))
+    result = run_cli(
+        "load", "--target", sandbox.base, "--config", str(config), "--users", "2",
+        "--journeys", str(REPO / "journeys"),
+        "--duration", "5s", "--browser-users", "0", "-k", "api_catalog or mobile_reorder",
+        "--results", str(tmp_path / "results"),
+    )  # fmt: skip
+    out = result.out + result.err
+    assert out.count("not judged in a plain load") == 1, out
+    assert "(tail_shift)" in out
+    assert "judging 2 threshold gates of harness.toml" in out
+    verdict = json.loads((only_run_dir(tmp_path / "results") / "verdict.json").read_text())
+    assert [g["kind"] for g in verdict["gates"]] == ["threshold", "threshold"]
+    if expected == "pass":
+        # a generator saturated by a busy machine cannot vouch for latencies: inconclusive
+        saturated = "the load generator was saturated" in out
+        assert result.code == 0 or (result.code == 4 and saturated), out
+        assert verdict["decision"] == ("pass" if result.code == 0 else "inconclusive")
+    elif expected == "inconclusive":
+        assert result.code == 4, out
+        assert f"INCONCLUSIVE: {name}: " in out and "1,000,000" in out, out
+        assert verdict["decision"] == "inconclusive"
+    else:
+        assert result.code == 1, out
+        assert f"FAIL: {name}: " in out and "limit < 1.0 ms" in out, out
+        assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)

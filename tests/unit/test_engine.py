@@ -15,6 +15,7 @@ from harness.errors import ErrorKind, SpecError, UsageError
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
 from harness.results import RunDirectory
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.text import plural
 
 TARGET = {"name": "t", "web": "http://127.0.0.1:1/", "api": "x", "mobile": "y"}
 
@@ -220,10 +221,68 @@ def test_tables_list_journeys_and_steps_with_percentiles() -> None:
         collector.iteration_finished(iteration("buy", 20 + i))
     aggregator.absorb("local", collector.take_delta())
     rows = latency_rows(aggregator.hdr, aggregator.journeys)
-    assert rows[0][:5] == ["journey / step", "touchpoint", "count", "failed", "p50"]
+    assert rows[0][:6] == ["journey / step", "touchpoint", "count", "failed", "cut off", "p50"]
     assert rows[1][0] == "buy" and rows[1][2] == "10"
     assert rows[2][0].endswith("pay") and rows[2][1] == "api"
     assert "it/s" in progress_line(aggregator, 3.0, 30.0, 4)
+
+
+def test_steps_of_a_cut_off_journey_sit_under_their_own_journey() -> None:
+    """A browser journey whose every iteration was cut off at the end of the load has steps but
+    no finished iteration: its steps must not read as those of the journey listed before it."""
+    aggregator = LoadAggregator()
+    aggregator.expect(["t"], ["api_catalog_and_orders", "browse_and_buy", "idle"])
+    collector = LoadCollector()
+    for i in range(3):
+        collector.step_finished(step("api_catalog_and_orders", "pay", 10 + i))
+        collector.iteration_finished(iteration("api_catalog_and_orders", 20 + i))
+    web = step("browse_and_buy", "sign up", 900).model_copy(update={"touchpoint": Touchpoint.WEB})
+    collector.step_finished(web)
+    collector.iteration_cut_off("t", "browse_and_buy")
+    aggregator.absorb("local", collector.take_delta())
+    rows = latency_rows(aggregator.hdr, aggregator.journeys)
+    labels = [r[0] for r in rows[1:]]
+    assert labels == ["api_catalog_and_orders", "  › pay", "browse_and_buy", "  › sign up", "idle"]
+    assert rows[3][2:6] == ["0", "0", "1", "none finished"]
+    assert rows[4][1] == "web" and rows[4][2] == "1"
+    assert rows[5][2:6] == ["0", "0", "0", "never ran"]
+    assert rows[1][4] == "0"  # the finished journey: nothing cut off
+    counts = {j["journey"]: j for j in aggregator.counts()["journeys"]}
+    assert counts["browse_and_buy"]["cut_off"] == 1 and counts["browse_and_buy"]["iterations"] == 0
+    assert aggregator.cut_off == 1
+    assert aggregator.never_ran() == [("t", "browse_and_buy"), ("t", "idle")]
+
+
+def test_an_older_worker_without_cut_off_counts_still_merges() -> None:
+    aggregator = LoadAggregator()
+    aggregator.absorb("w1", {"journeys": [["t", "j", 4, 1, 0]]})
+    assert aggregator.journeys[("t", "j")].iterations == 4
+    assert aggregator.journeys[("t", "j")].cut_off == 0
+
+
+def test_the_progress_clock_stops_at_the_planned_duration() -> None:
+    aggregator = LoadAggregator()
+    assert progress_line(aggregator, 46.2, 45.0, 1).startswith("    45s/45s stopping  users 1 ")
+    assert progress_line(aggregator, 12.0, 45.0, 1).startswith("    12s/45s  users")
+
+
+def test_the_progress_line_of_a_rehearsal_labels_each_side() -> None:
+    aggregator = LoadAggregator()
+    collector = LoadCollector()
+    for target, ms in (("live", 20.0), ("next", 90.0)):
+        collector.iteration_finished(iteration("buy", ms).model_copy(update={"target": target}))
+    aggregator.absorb("local", collector.take_delta())
+    line = progress_line(aggregator, 3.0, 30.0, 2, {"live": "baseline", "next": "candidate"})
+    assert line.endswith("p95 baseline: buy 20.0 ms | candidate: buy 90.0 ms")
+
+
+def test_plural() -> None:
+    assert plural(1, "browser user") == "1 browser user"
+    assert plural(2, "browser user") == "2 browser users"
+    assert plural(0, "journey") == "0 journeys"
+    assert plural(1_204, "iteration") == "1,204 iterations"
+    assert plural(1, "process", "processes") == "1 process"
+    assert plural(3, "process", "processes") == "3 processes"
 
 
 def test_a_load_process_collects_garbage_less_often_and_freezes_its_start_up() -> None:
