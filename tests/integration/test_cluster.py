@@ -171,3 +171,36 @@ def test_a_worker_without_a_master_gives_up_within_its_bound() -> None:
     assert f"no master answered at 127.0.0.1:{port} within 3 s" in done.stderr
     assert "Traceback" not in done.stderr
     assert took < 3 + 20  # start-up (imports) plus the bound, on a busy machine
+
+
+def test_a_worker_whose_master_goes_away_ends_within_its_bound(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    port = free_port()
+    master = subprocess.Popen(
+        [
+            *HARNESS, "--master", "--expect-workers", "1", "--master-port", str(port),
+            "--target", sandbox.base, "--users", "2", "--spawn-rate", "2", "--duration", "60s",
+            "--browser-users", "0", "-k", "not browse and not web", "--results", str(tmp_path),
+        ],
+        cwd=REPO, env=environment(KEY), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    follower = worker(port, KEY, "--master-wait", "4s")  # the later --master-wait wins
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not list(tmp_path.glob("*/steps.jsonl")):
+            time.sleep(0.5)
+        assert list(tmp_path.glob("*/steps.jsonl")), "the run never started"
+        time.sleep(2)  # the worker is running journeys from the master's plan
+        master.kill()
+        master.wait()
+        gone = time.monotonic()
+        _, err = follower.communicate(timeout=60)
+        took = time.monotonic() - gone
+    finally:
+        stop(master, follower)
+    print(f"worker gave up {took:.1f} s after its master was killed: {err.strip()}")
+    assert follower.returncode == 3, err
+    assert f"the master at 127.0.0.1:{port} stopped answering" in err
+    assert took < 4 + 30  # its bound, plus stopping its users on a busy machine
