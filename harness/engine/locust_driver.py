@@ -306,9 +306,15 @@ def run_master(
                     f"{exited[0].returncode}); see its output above"
                 )
             if time.perf_counter() > deadline:
+                refused = (
+                    f"; {len(runner.refused)} refused (WORKER REFUSED above)"
+                    if runner.refused
+                    else ""
+                )
                 raise HarnessError(
                     f"only {len(runner.clients.ready)} of {expect_workers} workers connected "
                     f"to the master on {bind_host}:{bind_port} within {WORKER_WAIT_S:.0f} s"
+                    + refused
                 )
             gevent.sleep(0.1)
         workers = list(runner.clients.keys())

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import msgpack
+import pytest
 import zmq
 
 from harness.engine.network import free_port
@@ -139,23 +140,54 @@ def test_the_master_binds_loopback_and_takes_only_workers_with_the_key(
     assert sum(1 for r in steps if r["kind"] == "iteration") == run["iterations"]
 
 
-def test_a_non_loopback_bind_without_a_key_exits_2_before_listening(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["load", "--target", "http://127.0.0.1:1"],
+        ["rehearse", "--baseline", "http://127.0.0.1:1", "--candidate", "http://127.0.0.1:2"],
+    ],
+)
+def test_a_non_loopback_bind_without_a_key_exits_2_before_listening(
+    command: list[str], tmp_path: Path
+) -> None:
     port = free_port()
     started = time.monotonic()
     done = subprocess.run(
         [
-            *HARNESS, "--master", "--master-bind", "0.0.0.0", "--master-port", str(port),
-            "--target", "http://127.0.0.1:1", "--duration", "5s", "--results", str(tmp_path),
+            sys.executable, "-m", "harness.cli", *command, "--master", "--master-bind", "0.0.0.0",
+            "--master-port", str(port), "--duration", "5s", "--results", str(tmp_path),
         ],
         cwd=REPO, env=environment(None), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--master-bind 0.0.0.0 lets other machines connect" in done.stderr
     assert "HARNESS_CLUSTER_KEY" in done.stderr and "Traceback" not in done.stderr
-    # Refused before the (dead) target was even tried, and before anything listened.
-    assert "not reachable" not in done.stdout + done.stderr
+    # Refused before the (dead) targets were even tried, and before anything listened.
+    assert "did not answer" not in done.stdout + done.stderr
     assert not any(tmp_path.iterdir())
     assert time.monotonic() - started < 30
+
+
+def test_a_worker_with_a_key_refuses_a_master_without_one(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    port = free_port()
+    master = subprocess.Popen(
+        [
+            *HARNESS, "--master", "--expect-workers", "1", "--master-port", str(port),
+            "--target", sandbox.base, "--duration", "5s", "--browser-users", "0",
+            "-k", "not browse and not web", "--results", str(tmp_path),
+        ],
+        cwd=REPO, env=environment(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    follower = worker(port, KEY)
+    try:
+        _, err = follower.communicate(timeout=60)
+    finally:
+        stop(follower, master)
+    assert follower.returncode == 2, err
+    assert "without proving the cluster key" in err and "its plan was not run" in err
+    assert not list(tmp_path.glob("*/traces/worker-*"))  # it never started a journey
 
 
 def test_a_worker_without_a_master_gives_up_within_its_bound() -> None:
