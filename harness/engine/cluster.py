@@ -201,6 +201,8 @@ class KeyedWorkerRunner(WorkerRunner):
     def handle_message(self, msg: Message) -> None:
         """The handshake first; nothing else from a master that has not proved the key."""
         if msg.type == CHALLENGE:
+            if self.side.trusted and self.key is not None:
+                return  # a repeated challenge (a hello sent twice) was answered already
             try:
                 proof = self.side.challenge(msg.data)
             except MasterNotTrusted as exc:

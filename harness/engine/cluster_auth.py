@@ -13,6 +13,8 @@ Mutual, challenge-response, HMAC-SHA256 over the worker's connection id and two 
 The key itself never crosses the wire; each proof is bound to its side, its connection id and
 both nonces, so a proof seen once is worth nothing on another connection. Proofs are compared
 with `hmac.compare_digest`. A master without a key (loopback only) accepts workers without one.
+A connection is known by its ZeroMQ identity, which Locust makes random (`host_uuid4`); a ROUTER
+socket refuses a second connection under an identity in use.
 """
 
 from __future__ import annotations
@@ -125,7 +127,9 @@ class MasterGate:
         return Reply(send=(CHALLENGE, {"nonce": master_nonce, "proof": proof}))
 
     def proof(self, client_id: str, data: Any) -> Reply:
-        """A worker's answer to the challenge."""
+        """A worker's answer to the challenge (an accepted worker's repeated answer is ignored)."""
+        if client_id in self.accepted:
+            return Reply()
         pending = self._pending.pop(client_id, None)
         if self.key is None or pending is None:
             return Reply(refused="a proof without a challenge")

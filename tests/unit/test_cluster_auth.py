@@ -152,3 +152,14 @@ def test_a_short_key_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="at least 16"):
         check_key("short", where="--cluster-key")
     assert check_key(KEY, where="--cluster-key") == KEY
+
+
+def test_a_repeated_answer_from_an_accepted_worker_is_not_a_refusal() -> None:
+    master, worker = MasterGate(KEY), WorkerSide(KEY, "w")
+    challenge = master.hello("w", worker.hello("v"))
+    assert challenge.send is not None
+    answer = worker.challenge(challenge.send[1])
+    assert master.proof("w", answer).accepted
+    again = master.proof("w", answer)
+    assert again.refused is None and again.send is None
+    assert master.trusts("w", "w")
