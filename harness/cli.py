@@ -17,8 +17,10 @@ from types import FrameType
 
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
+from harness.redact import redact
 
 PROG = "harness"
+LOAD_TRACE_SAMPLE = 0.01  #: load, rehearse, rollout, drill: keep 1% of the passing traces
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,10 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = options.handler(options)
             return code
     except UsageError as exc:
-        print(f"{PROG} {options.command}: {exc}", file=sys.stderr)
+        print(f"{PROG} {options.command}: {redact(str(exc))}", file=sys.stderr)
         return ExitCode.USAGE
     except HarnessError as exc:
-        print(f"{PROG} {options.command}: {exc}", file=sys.stderr)
+        print(f"{PROG} {options.command}: {redact(str(exc))}", file=sys.stderr)
         return ExitCode.HARNESS_ERROR
     except KeyboardInterrupt:
         print(f"{PROG} {options.command}: interrupted", file=sys.stderr)
@@ -73,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
     smoke = commands.add_parser("smoke", help="run every journey once (CI smoke)")
     _add_target_options(smoke)
-    _add_run_options(smoke)
+    _add_run_options(smoke, trace_sample=1.0)
     smoke.add_argument(
         "--flags",
         action="append",
@@ -247,7 +249,9 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(
+    parser: argparse.ArgumentParser, trace_sample: float = LOAD_TRACE_SAMPLE
+) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help="harness.toml to use")
     parser.add_argument("--journeys", type=Path, action="append", metavar="PATH")
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="select journeys by name/tag")
@@ -264,9 +268,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace-sample",
         type=float,
-        default=1.0,
+        default=trace_sample,
         metavar="RATE",
-        help="share of journey traces kept (failed and slowest are always kept)",
+        help=f"share of journey traces kept; failed ones and the slowest 1%% are always kept, and "
+        f"the trace gate counts every trace (default {trace_sample:g})",
     )
     parser.add_argument(
         "--no-traces", action="store_true", help="record no spans at all (no traces.jsonl)"

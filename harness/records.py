@@ -32,7 +32,7 @@ class RequestRecord(BaseModel):
 
     method: str
     url: str
-    status: int | None
+    status: int | None = None
     duration_ms: float
     error: str | None = None
 
@@ -88,3 +88,13 @@ class IterationRecord(BaseModel):
     person: str | None = None
     trace_id: str | None = None
     late_ms: float | None = None  #: open model: how long after its scheduled slot it started
+
+
+def record_json(record: StepRecord | IterationRecord, *, requests: bool = True) -> str:
+    """A record as its `steps.jsonl` line: fields that are None or empty are left out (a reader
+    gets them back as the model's defaults), a fifth of a line at load; `requests=False` leaves
+    out a step's requests too."""
+    empty = {name for name in ("artifacts", "requests") if not getattr(record, name, True)}
+    if not requests:
+        empty.add("requests")
+    return record.model_dump_json(exclude_none=True, exclude=empty)

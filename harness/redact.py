@@ -15,6 +15,7 @@ digits. Text is redacted whole, before anything cuts it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 REDACTED = "[redacted]"
 
@@ -22,7 +23,8 @@ REDACTED = "[redacted]"
 #: `secret_key`, `privateKey`, `x-api-key`, `X-Auth-Token`, `sessionid`)
 _WORD = (
     r"token|password|passwd|passcode|pwd|secret|api[_-]?key|private[_-]?key|access[_-]?key|"
-    r"session|credential|card[_-]?number|cvc|cvv|security[_-]?code|signature|otp"
+    r"session|credential|card[_-]?number|cvc|cvv|security[_-]?code|signature|otp|"
+    r"(?<=[_-])key\b|(?-i:(?<=[a-z])Key\b)"
 )
 #: short names sensitive only on their own (a `key` query parameter, not `monkey`)
 _EXACT = r"key|sig|pan|pin|auth"
@@ -40,9 +42,10 @@ _QUERY_NAME = re.compile(rf"(?i)^{_NAME}$")
 
 
 def redact(text: str) -> str:
-    """`text` with every secret it holds replaced."""
+    """`text` with every secret it holds replaced (and the user and password of every URL)."""
     if not text:
         return text
+    text = _USERINFO.sub(r"\1", text)
     text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JSON_PAIR.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
@@ -72,20 +75,62 @@ def redact_url(url: str) -> str:
     found = _URLS.get(url)
     if found is not None:
         return found
-    if "?" not in url:
-        found = url if not _CARD.search(url) else _CARD.sub(_card, url)
-    else:
-        base, _, query = url.partition("?")
-        query, hash_mark, fragment = query.partition("#")
-        pairs = []
-        for pair in query.split("&"):
-            name, equals, _value = pair.partition("=")
-            pairs.append(f"{name}={REDACTED}" if equals and _QUERY_NAME.match(name) else pair)
-        found = _CARD.sub(_card, f"{base}?{'&'.join(pairs)}{hash_mark}{fragment}")
+    found = _USERINFO.sub(r"\1", url)
+    found = _redact_query(found) if "?" in found else found
+    found = _CARD.sub(_card, found) if _CARD.search(found) else found
     if len(_URLS) >= _URLS_LIMIT:
         _URLS.clear()
     _URLS[url] = found
     return found
+
+
+#: the `user:password@` of a URL
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
+
+
+def stored(value: Any, name: str = "") -> Any:
+    """A value as run.json, rollout.json and reports may keep it: strings under a sensitive
+    name replaced, every URL without its user and password and with its sensitive query
+    parameters replaced; dicts and lists gone through in depth."""
+    if isinstance(value, dict):
+        return {k: stored(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [stored(v, name) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    if name and _QUERY_NAME.match(name.lstrip("-")):
+        return REDACTED
+    if "://" in value:
+        return _redact_query(_USERINFO.sub(r"\1", value))
+    return value
+
+
+def command_line(argv: list[str]) -> list[str]:
+    """A command line as it may be stored or printed: the value after an option with a
+    sensitive name (`--cluster-key K`, `--token=T`) replaced, URLs as `stored` keeps them."""
+    shown: list[str] = []
+    for index, arg in enumerate(argv):
+        option, equals, _ = arg.partition("=")
+        previous = argv[index - 1] if index else ""
+        if previous.startswith("--") and "=" not in previous and _QUERY_NAME.match(previous[2:]):
+            shown.append(REDACTED)
+        elif arg.startswith("--") and equals and _QUERY_NAME.match(option[2:]):
+            shown.append(f"{option}={REDACTED}")
+        else:
+            shown.append(stored(arg))
+    return shown
+
+
+def _redact_query(url: str) -> str:
+    if "?" not in url:
+        return url
+    base, _, query = url.partition("?")
+    query, hash_mark, fragment = query.partition("#")
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, _value = pair.partition("=")
+        pairs.append(f"{name}={REDACTED}" if equals and _QUERY_NAME.match(name) else pair)
+    return f"{base}?{'&'.join(pairs)}{hash_mark}{fragment}"
 
 
 _URLS: dict[str, str] = {}

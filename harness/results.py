@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import UsageError
-from harness.records import IterationRecord, StepRecord
+from harness.records import IterationRecord, StepRecord, record_json
+from harness.redact import command_line, stored
 
 STEPS_FILE = "steps.jsonl"
 RUN_FILE = "run.json"
@@ -70,6 +71,12 @@ def ensure_folder(path: Path) -> Path:
     return path
 
 
+def incomplete_marker(part: Path) -> Path:
+    """The file beside a span file (`traces/*.jsonl`) whose process could not finish writing it,
+    saying why."""
+    return part.with_name(part.name + ".incomplete")
+
+
 def check_folder(path: Path) -> Path:
     """Check, without creating anything, that a results folder exists writable or could be made:
     a run refused before its first request leaves no folder behind. Raises `UsageError` as
@@ -115,11 +122,12 @@ class RunDirectory:
             "started_at": _now(),
             "ended_at": None,
             "seed": seed,
-            "targets": target,
-            "config": config,
+            # stored without URL credentials, sensitive query parameters or option values
+            "targets": stored(target),
+            "config": stored(config),
             "versions": _versions(),
             "git_revision": _git_revision(),
-            "command": sys.argv,
+            "command": command_line(sys.argv),
             "host": platform.node(),
             "pid": os.getpid(),
         }
@@ -144,11 +152,11 @@ class RunDirectory:
 
     def step_finished(self, record: StepRecord) -> None:
         """Append a step record and flush it."""
-        self._append(record.model_dump_json(exclude_defaults=False))
+        self._append(record_json(record))
 
     def iteration_finished(self, record: IterationRecord) -> None:
         """Append an iteration record and flush it."""
-        self._append(record.model_dump_json())
+        self._append(record_json(record))
 
     def append_lines(self, lines: list[str]) -> None:
         """Append already-serialised record lines (from a worker) and flush them."""

@@ -82,16 +82,19 @@ def start_telemetry(
 
 
 def merge_traces_on_exit(
-    run_dir: Path, stack: ExitStack, options: argparse.Namespace
+    run_dir: Path,
+    stack: ExitStack,
+    options: argparse.Namespace,
+    missing: list[str] | None = None,
 ) -> Path | None:
     """Register, first, the merge of other processes' span files into traces.jsonl, so that it
-    runs last (after the sandbox has stopped and flushed); returns the sandbox's span file
-    (None with --no-traces)."""
+    runs last (after the sandbox has stopped and flushed); a span file its process could not
+    finish is named in `missing`. Returns the sandbox's span file (None with --no-traces)."""
     from harness.telemetry.tracing import merge_trace_parts
 
     if getattr(options, "no_traces", False):
         return None
-    stack.callback(merge_trace_parts, run_dir)
+    stack.callback(merge_trace_parts, run_dir, missing, getattr(options, "trace_sample", 1.0))
     return run_dir / "traces" / "sandbox.jsonl"
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -42,8 +43,12 @@ from harness.errors import UsageError
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.journey import Journey
-from harness.results import RunDirectory, new_run_id
+from harness.redact import redact
+from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
+
+if TYPE_CHECKING:
+    from harness.telemetry.tracing import Telemetry
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_PROCESSES = 64  #: local worker processes (`--processes`)
@@ -129,10 +134,11 @@ def execute(
         browser_users=options.browser_users,
         workers=_workers(options),
     )
+    missing: list[str] = []  # evidence a process could not complete: named, never silent
     with ExitStack() as stack:
         run_id = new_run_id(mode)
         run_path = inputs.results_root / run_id
-        merge_traces_on_exit(run_path, stack, options)
+        merge_traces_on_exit(run_path, stack, options, missing)
         chosen = targets(options, config, stack, run_path)
         for target in chosen:
             check_allowed(target, getattr(options, "allow_production", []))
@@ -155,7 +161,7 @@ def execute(
         if telemetry.metrics is not None:
             locust_users.extra_sinks.append(telemetry.metrics)
         describe = _describe(plan)
-        where = " vs ".join(f"{t.name} ({t.web})" for t in chosen)
+        where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
         print(f"journey-harness {mode} · {where} · {describe} · seed {inputs.seed} · run {run_id}")
         print(
             "  journeys: "
@@ -218,12 +224,43 @@ def execute(
                 elapsed_s=round(outcome.elapsed_s, 3),
             )
             print(f"\nABORTED by {outcome.interrupted}: partial results in {run.path}")
-            publish_reports(run.path)
-            return ExitCode.HARNESS_ERROR
-        code = judge(run, aggregator, outcome, health)
-        if reports:
-            publish_reports(run.path)
-        return code
+        else:
+            run.finish("judging")  # until every source below is complete
+    # Here the stack has closed: the span sidecar has written every span (or given up within its
+    # deadline), the targets have stopped and flushed theirs, the parts are merged, and
+    # steps.jsonl is closed. Only now may gates read the folder.
+    _record_evidence(run, telemetry, missing)
+    if outcome.interrupted:
+        publish_reports(run.path)
+        return ExitCode.HARNESS_ERROR
+    code = judge(run, aggregator, outcome, health)
+    if reports:
+        publish_reports(run.path)
+    return code
+
+
+def _record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str]) -> None:
+    """Span counts, OTLP delivery and any evidence that could not be completed, into run.json
+    (and said on the terminal)."""
+    missing = [*telemetry.missing, *missing]
+    counts = dict(telemetry.counts)
+    if counts:
+        run.meta["spans"] = counts
+    if counts.get("otlp_unsent"):
+        line = (
+            f"traces: {counts['otlp_unsent']:,} spans were not sent to the OTLP endpoint "
+            f"({counts.get('otlp_error') or 'unknown error'}); traces.jsonl has them all"
+        )
+        print(line, flush=True)
+        summary = run.path / "summary.md"
+        if summary.is_file():
+            with summary.open("a", encoding="utf-8") as out:
+                out.write(f"\n**Spans not sent:** {line.removeprefix('traces: ')}\n")
+    if missing:
+        run.meta["incomplete_evidence"] = missing
+        for part in missing:
+            print(f"WARNING: incomplete evidence: {part}", flush=True)
+    run.write_json(RUN_FILE, run.meta)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ back, 3 a hook failed, 4 held for want of evidence.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,6 +28,7 @@ from harness.flags import parse_flags
 from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
+from harness.redact import stored
 from harness.results import RunDirectory
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
@@ -235,7 +237,8 @@ def _judge(options: argparse.Namespace, holder: dict[str, RolloutController]) ->
         record = controller.record
         if record.outcome is RolloutOutcome.UNFINISHED:
             record.reasons = [outcome.aborted or "the run ended before the rollout decided"]
-        run.write_text(ROLLOUT_FILE, record.model_dump_json(indent=2) + "\n")
+        kept = stored(record.model_dump(mode="json"))  # hook URLs and arguments without secrets
+        run.write_text(ROLLOUT_FILE, json.dumps(kept, indent=2) + "\n")
         verdict = controller.verdict
         if verdict is not None:
             decision = {

@@ -19,10 +19,11 @@ from typing import Any
 from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
-from harness.gates.traces import TraceJoin, read_trace_joins
+from harness.gates.traces import read_trace_joins
 from harness.records import IterationRecord, StepRecord
 from harness.results import read_records
 from harness.rollout.window import window_data
+from harness.telemetry.joins import TraceJoin
 
 Record = StepRecord | IterationRecord
 

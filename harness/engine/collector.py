@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.records import IterationRecord, Outcome, StepRecord
+from harness.records import IterationRecord, Outcome, StepRecord, record_json
 from harness.results import RunDirectory
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 
 Delta = dict[str, Any]
+#: passed executions of a step (per process) whose line lists its requests (method, URL,
+#: status, duration): enough for the report's impact map; a failed step always lists them, and
+#: every kept trace has them. At load the lists were a quarter of steps.jsonl.
+REQUESTS_SHOWN = 20
 CHECKPOINT_S = 10.0  #: how often a running load writes its merged histograms
 
 
@@ -49,6 +53,7 @@ class LoadCollector:
         self.sample_rate = sample_rate
         self.late_after_ms = late_after_ms
         self._rng = random.Random(seed)
+        self._requests_shown: Counter[SeriesKey] = Counter()  #: passed lines with requests
         self._reset()
         self.total_iterations = 0
 
@@ -73,7 +78,12 @@ class LoadCollector:
             where = (record.target, record.journey, record.step, record.touchpoint.value, kind)
             self._errors[where] += 1
         if failed or self._sampled():
-            self._lines.append(record.model_dump_json())
+            shown = self._requests_shown[key]
+            if failed or shown < REQUESTS_SHOWN:
+                self._requests_shown[key] = shown + 1
+                self._lines.append(record_json(record))
+            else:  # passing and seen often enough: its requests are in its trace, if kept
+                self._lines.append(record_json(record, requests=False))
 
     def iteration_finished(self, record: IterationRecord) -> None:
         """Record an iteration's duration (from its scheduled start in open-model runs)."""
@@ -88,7 +98,7 @@ class LoadCollector:
         self._journeys[(record.target, record.journey)].add(tally)
         self._seconds[(record.target, int(record.started_at))].add(tally)
         if record.outcome is Outcome.FAILED or self._sampled():
-            self._lines.append(record.model_dump_json())
+            self._lines.append(record_json(record))
 
     def dropped(self, count: int = 1) -> None:
         """Count arrivals that were never started because no user was free in time."""

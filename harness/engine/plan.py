@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import SpecError, UsageError
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)", re.ASCII)
 MAX_DURATION_S = 24 * 3600.0
 
 
@@ -65,7 +65,12 @@ def parse_stages(text: str) -> list[Stage]:
     stages = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         users, sep, duration = part.partition("x")
-        if not sep or not users.strip().isdigit() or not duration.strip():
+        if (
+            not sep
+            or not users.strip().isascii()
+            or not users.strip().isdigit()
+            or not duration.strip()
+        ):
             raise SpecError(
                 f"stage {part!r} in --steps is not USERSxDURATION, e.g. --steps 10x30s,20x1m"
             )

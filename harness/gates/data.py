@@ -22,7 +22,7 @@ from harness.results import RUN_FILE, read_records
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
 
 if TYPE_CHECKING:
-    from harness.gates.traces import TraceJoin
+    from harness.telemetry.joins import TraceJoin
 
 EXAMPLES = 3
 

@@ -4,7 +4,8 @@ join the client's trace, candidate against baseline.
 A proxy, load balancer or release that drops the W3C `traceparent` header leaves the target's
 spans in traces of their own: every dashboard still looks healthy while the journeys can no
 longer be followed into the target. This gate catches that. It reads the run's span files
-(`traces.jsonl`, and `traces/*.jsonl` not yet merged): a journey trace is a root span
+(`trace-joins.json`, counted before the traces were sampled; for older folders `traces.jsonl` and
+`traces/*.jsonl` not yet merged): a journey trace is a root span
 `journey <name>` with its `harness.target`; it joined when any span of that trace id is a server
 span. When the baseline's traces never join (a target that exports no spans to the run, or a run
 without traces) there is nothing to compare and the gate passes, saying so.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +22,7 @@ from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
+from harness.telemetry.joins import TraceJoin, join_counts, read_joins
 
 # The field order of the OTLP JSON lines the harness and the sandbox write (ids, the parent's id
 # before or after the name, then kind and start): a regex scan is about 7 times faster than
@@ -34,18 +35,13 @@ _JOURNEY = re.compile(
 _SERVER = re.compile(_IDS + rb'"name":"[^"]*","kind":2,')
 
 
-@dataclass(frozen=True)
-class TraceJoin:
-    """One journey trace: which target it ran against, when it started, and whether any of the
-    target's server spans joined it."""
-
-    target: str
-    started_at: float
-    joined: bool
-
-
 def read_trace_joins(run_dir: Path) -> list[TraceJoin]:
-    """Every journey trace of a run folder with whether the target's spans joined it."""
+    """Every journey trace of a run folder with whether the target's spans joined it: counted
+    before sampling (`trace-joins.json`, or the journey indexes of a run that was not
+    settled); for a folder from before those, read from its span files."""
+    counted = read_joins(run_dir)
+    if counted is not None:
+        return counted
     files = [run_dir / "traces.jsonl", *sorted((run_dir / "traces").glob("*.jsonl"))]
     roots: dict[bytes, tuple[str, float]] = {}
     joined: set[bytes] = set()
@@ -77,8 +73,7 @@ def joins_of(data: RunData) -> list[TraceJoin]:
 
 def shares(joins: Iterable[TraceJoin], target: str) -> tuple[int, int]:
     """(joined, journey traces) of one target."""
-    mine = [j for j in joins if j.target == target]
-    return sum(j.joined for j in mine), len(mine)
+    return join_counts(joins, target)
 
 
 class TraceCompletenessGate(GateBase):
@@ -97,10 +92,25 @@ class TraceCompletenessGate(GateBase):
         if refused is not None:
             return refused
         assert data.baseline is not None
+        label = "journey traces joined by the target's spans"
+        incomplete = [part for part in data.meta.get("incomplete_evidence", []) if "span" in part]
+        if incomplete:
+            return self.outcome(
+                [
+                    Evidence(
+                        series=label,
+                        decision=Decision.INCONCLUSIVE,
+                        test="Newcombe",
+                        n_candidate=0,
+                        judged=False,
+                        words=f"{label}: not judged, the spans are incomplete: "
+                        + "; ".join(incomplete),
+                    )
+                ]
+            )
         joins = joins_of(data)
         sb, nb = shares(joins, data.baseline)
         sc, nc = shares(joins, data.candidate)
-        label = "journey traces joined by the target's spans"
         minimum = self.min_samples or 50
         if nb and sb == 0:
             return self.outcome(

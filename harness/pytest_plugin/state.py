@@ -38,6 +38,14 @@ if TYPE_CHECKING:
     from harness.touchpoints.web import BrowserHost
 
 STATE: pytest.StashKey[HarnessSession] = pytest.StashKey()
+
+
+def _record_json(record: StepRecord | IterationRecord) -> str:
+    from harness.records import record_json
+
+    return record_json(record)
+
+
 WORKER_INPUT = "harness"
 RECORDS_ATTRIBUTE = "harness_records"
 
@@ -82,11 +90,11 @@ class Outbox:
 
     def step_finished(self, record: StepRecord) -> None:
         """Queue a step record."""
-        self.lines.append(record.model_dump_json())
+        self.lines.append(_record_json(record))
 
     def iteration_finished(self, record: IterationRecord) -> None:
         """Queue an iteration record."""
-        self.lines.append(record.model_dump_json())
+        self.lines.append(_record_json(record))
 
     def take(self) -> list[str]:
         """The queued lines, emptying the queue."""

@@ -7,6 +7,7 @@ be reported with the child's last words.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
@@ -196,6 +197,16 @@ class SandboxProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+                if self.trace_file is not None:  # its last spans died with it: say so
+                    from harness.results import incomplete_marker
+
+                    with contextlib.suppress(OSError):
+                        incomplete_marker(self.trace_file).write_text(
+                            f"the sandbox at {self._urls.base if self._urls else '?'} did not "
+                            f"stop within {_STOP_GRACE_SECONDS:g} s and was killed; its last "
+                            "spans were lost\n",
+                            encoding="utf-8",
+                        )
         if proc is not None and proc.stdout is not None:
             proc.stdout.close()
         if self._own_log is not None:

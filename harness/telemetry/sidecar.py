@@ -14,6 +14,13 @@ grows, it leaves the spool alone, and catches up when the load stops or a core i
 cores, a generator-bound run kept 0.87 of its untraced throughput this way, against 0.79 with the
 export during the load (the exporter's work on the other core still slowed the generator).
 With an endpoint, spans are exported as they come (people watch them live), at that cost.
+
+The endpoint is shipped to from a thread of its own (`OtlpShipper`), never from the loop that
+writes the trace file: a slow or unreachable collector cannot hold the local file back. Each
+export has a deadline (`OTLP_TIMEOUT_S`), a collector that fails `OTLP_GIVE_UP` exports in a
+row is given up on, and after the spool's end the shipper gets `OTLP_GRACE_S` to drain; every
+span not delivered is counted in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at
+once and finishes the local file.
 """
 
 from __future__ import annotations
@@ -21,9 +28,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
+import queue
 import signal
 import sys
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -33,10 +43,11 @@ from typing import IO, Any
 import psutil
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from harness.telemetry.joins import index_line
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
 from harness.telemetry.recorder import Row, merged, read_spool, spool_closed
 
@@ -45,6 +56,10 @@ QUIET_S = 1.0
 IDLE_CORES = 1.0  #: cores idle (but for this process) below which the export waits
 MAX_BACKLOG_BYTES = 256 * 2**20  #: a spool backlog beyond which the export goes on regardless
 MAX_PENDING_TRACES = 20_000
+OTLP_TIMEOUT_S = 5.0  #: one export request to the endpoint
+OTLP_GIVE_UP = 3  #: failed exports in a row after which the endpoint is given up on
+OTLP_GRACE_S = 5.0  #: after the spool's end, time left to deliver what is queued
+OTLP_QUEUE = 256  #: batches waiting for the endpoint; beyond it a batch is counted unsent
 SLOW_WINDOW = 200
 _KINDS = {k.value: k for k in SpanKind}
 _STATUS = {s.value: s for s in StatusCode}
@@ -54,10 +69,12 @@ _FLAGS = TraceFlags(TraceFlags.SAMPLED)
 class RowSampler:
     """Holds a trace's spans until its `journey` root ends, then keeps or drops the whole trace:
     kept when sampled by trace id, when the journey failed, or when it is among the slowest
-    (at or above the 95th percentile of that journey's recent iterations)."""
+    (at or above the 99th percentile of that journey's recent iterations). `on_root` hears of
+    every journey root with whether it was kept (the journey index)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, on_root: Callable[[Row, bool], None] | None = None) -> None:
         self.rate = rate
+        self.on_root = on_root
         self._pending: dict[int, list[Row]] = defaultdict(list)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=SLOW_WINDOW))
         self.kept = 0
@@ -66,7 +83,11 @@ class RowSampler:
     def sample(self, rows: list[Row]) -> list[Row]:
         """The rows of this batch that belong to kept traces (with their held children)."""
         if self.rate >= 1.0:
-            self.kept += sum(1 for row in rows if _is_root(row))
+            for row in rows:
+                if _is_root(row):
+                    self.kept += 1
+                    if self.on_root is not None:
+                        self.on_root(row, True)
             return rows
         kept: list[Row] = []
         for row in rows:
@@ -77,7 +98,10 @@ class RowSampler:
                 self._pending[trace_id].append(row)
                 continue
             held = self._pending.pop(trace_id, [])
-            if self._keep(row):
+            keep = self._keep(row)
+            if self.on_root is not None:
+                self.on_root(row, keep)
+            if keep:
                 self.kept += 1
                 kept += held
                 kept.append(row)
@@ -90,7 +114,9 @@ class RowSampler:
         journey = str(merged(attributes).get("harness.journey", name))
         duration = end - start
         recent = self._recent[journey]
-        slow = len(recent) >= 20 and duration >= sorted(recent)[int(0.95 * len(recent))]
+        slow = (
+            len(recent) >= SLOW_WINDOW // 2 and duration >= sorted(recent)[int(0.99 * len(recent))]
+        )
         recent.append(duration)
         failed = status == StatusCode.ERROR.value
         sampled = (trace_id & 0xFFFFFFFF) / 0xFFFFFFFF < self.rate
@@ -99,6 +125,102 @@ class RowSampler:
 
 def _is_root(row: Row) -> bool:
     return row[2] == 0 and row[3].startswith("journey ")
+
+
+class OtlpShipper:
+    """Delivers span batches to an OTLP endpoint from a thread of its own, counting what it
+    could not deliver; `close()` waits a bounded time."""
+
+    def __init__(self, exporter: SpanExporter, build: Callable[[Row], ReadableSpan]) -> None:
+        self.exporter = exporter
+        self.build = build
+        self.sent = 0
+        self.unsent = 0
+        self.error: str | None = None
+        self._inflight = 0
+        self._queue: queue.Queue[list[Row] | None] = queue.Queue(OTLP_QUEUE)
+        self._given_up = threading.Event()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._ship, name="otlp-shipper", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: list[Row]) -> None:
+        """Queue a batch; counted unsent at once when the endpoint was given up or is behind."""
+        if self._given_up.is_set():
+            self._count_unsent(len(rows))
+            return
+        try:
+            self._queue.put_nowait(rows)
+        except queue.Full:
+            self._count_unsent(len(rows))
+            self.error = self.error or f"the endpoint fell behind ({OTLP_QUEUE} batches queued)"
+
+    def give_up(self, why: str) -> None:
+        """Stop delivering: what is queued and what comes is counted unsent."""
+        self.error = self.error or why
+        self._given_up.set()
+
+    def close(self, grace_s: float = OTLP_GRACE_S) -> None:
+        """Let the queue drain for at most `grace_s`, then count the rest unsent."""
+        deadline = time.monotonic() + grace_s
+        while not self._queue.empty() and time.monotonic() < deadline:
+            if self._given_up.is_set():
+                break
+            time.sleep(0.05)
+        if not self._queue.empty() and not self._given_up.is_set():
+            self.give_up(f"not delivered within {grace_s:g} s of the run's end")
+        self._given_up.set()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
+        with self._lock:  # an export still in flight past the deadline is abandoned, unsent
+            self._closed = True
+            self.unsent += self._inflight
+            self._inflight = 0
+        self._drain_unsent()
+
+    def _ship(self) -> None:
+        failures = 0
+        while True:
+            rows = self._queue.get()
+            if rows is None:
+                return
+            if self._given_up.is_set():
+                self._count_unsent(len(rows))
+                continue
+            self._inflight = len(rows)
+            try:
+                ok = self.exporter.export([self.build(r) for r in rows]) is SpanExportResult.SUCCESS
+            except Exception as exc:
+                ok, self.error = False, self.error or f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                if self._closed:
+                    return  # abandoned: close() counted it unsent
+                self._inflight = 0
+                if ok:
+                    self.sent += len(rows)
+                else:
+                    self.unsent += len(rows)
+            if ok:
+                failures = 0
+                continue
+            failures += 1
+            if failures >= OTLP_GIVE_UP:
+                self.give_up(self.error or f"{failures} exports in a row failed")
+
+    def _count_unsent(self, n: int) -> None:
+        with self._lock:
+            self.unsent += n
+
+    def _drain_unsent(self) -> None:
+        while True:
+            try:
+                rows = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if rows is not None:
+                self._count_unsent(len(rows))
 
 
 class SpoolExport:
@@ -113,29 +235,39 @@ class SpoolExport:
         endpoint: str | None = None,
         sample_rate: float = 1.0,
         scope: str = "journey-harness",
+        index: Path | None = None,
     ) -> None:
         self.file = OtlpJsonLinesExporter(out)
+        self._index: IO[str] | None = None
+        if index is not None:
+            index.parent.mkdir(parents=True, exist_ok=True)
+            self._index = open(index, "a", encoding="utf-8")  # noqa: SIM115 - closed in shutdown()
         self.resource_attributes = resource
         self.scope_name = scope
-        self.otlp: SpanExporter | None = None
+        self.otlp: OtlpShipper | None = None
+        self.resource = Resource.create(resource)
+        self.scope = InstrumentationScope(scope)
+        self.sampler = RowSampler(sample_rate, self._indexed if self._index is not None else None)
+        self.spans = 0
         if endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            self.otlp = OTLPSpanExporter(endpoint=endpoint)
-        self.resource = Resource.create(resource)
-        self.scope = InstrumentationScope(scope)
-        self.sampler = RowSampler(sample_rate)
-        self.spans = 0
+            # The SDK logs every retry; the run says once what was not sent, and why.
+            logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+            exporter = OTLPSpanExporter(endpoint=endpoint, timeout=OTLP_TIMEOUT_S)
+            self.otlp = OtlpShipper(exporter, self._span)
 
     def batch(self, rows: list[Row]) -> None:
         """Sample and export one spool batch."""
         self.spans += len(rows)
         kept = self.sampler.sample(rows)
+        if self._index is not None:
+            self._index.flush()
         if not kept:
             return
         self.file.write(rows_to_otlp_json(self.resource_attributes, self.scope_name, kept))
         if self.otlp is not None:
-            self.otlp.export([self._span(row) for row in kept])
+            self.otlp.put(kept)
 
     def follow(self, handle: IO[bytes]) -> bool:
         """Export every complete batch from the handle's position; True at the end mark."""
@@ -145,11 +277,34 @@ class SpoolExport:
             self.batch(rows)
         return False
 
+    def _indexed(self, root: Row, kept: bool) -> None:
+        assert self._index is not None
+        target = str(merged(root[7]).get("harness.target", ""))
+        self._index.write(index_line(root[0], target, root[5], kept))
+
     def shutdown(self) -> None:
-        """Close the file and flush the OTLP exporter."""
+        """Close the files; give the endpoint its bounded time to take what is queued."""
         self.file.shutdown()
+        if self._index is not None:
+            self._index.close()
         if self.otlp is not None:
-            self.otlp.shutdown()
+            self.otlp.close()
+            with contextlib.suppress(Exception):
+                self.otlp.exporter.shutdown()
+
+    def stats(self) -> dict[str, Any]:
+        """Span counts for the run: exported to the file, kept, dropped by sampling, and (with an
+        endpoint) delivered and not."""
+        counts: dict[str, Any] = {
+            "spans": self.spans,
+            "kept": self.sampler.kept,
+            "dropped": self.sampler.dropped,
+        }
+        if self.otlp is not None:
+            counts.update(
+                otlp_sent=self.otlp.sent, otlp_unsent=self.otlp.unsent, otlp_error=self.otlp.error
+            )
+        return counts
 
     def _span(self, row: Row) -> ReadableSpan:
         trace_id, span_id, parent_id, name, kind, start, end, attributes, code, text, events = row
@@ -222,18 +377,29 @@ class Deferral:
 
 
 def run(
-    spool: Path, export: SpoolExport, *, parent: int | None, deferral: Deferral | None = None
+    spool: Path,
+    export: SpoolExport,
+    *,
+    parent: int | None,
+    deferral: Deferral | None = None,
+    stopping: threading.Event | None = None,
 ) -> bool:
-    """Follow `spool` until its end mark (True), or until the parent has gone and it has been
-    quiet for `QUIET_S` (False). With `deferral`, polls it says to skip read nothing."""
+    """Follow `spool` until its end mark (True), or until the parent has gone (or `stopping` is
+    set: SIGTERM) and it has been quiet for `QUIET_S` (False). With `deferral`, polls it says to
+    skip read nothing."""
+
+    def abandoned() -> bool:
+        gone = parent is not None and os.getppid() != parent
+        return gone or (stopping is not None and stopping.is_set())
+
     while not spool.exists():
-        if parent is not None and os.getppid() != parent:
+        if abandoned():
             return False
         time.sleep(POLL_S)
     with open(spool, "rb") as handle:
         quiet_since = time.monotonic()
         while True:
-            orphaned = parent is not None and os.getppid() != parent
+            orphaned = abandoned()
             if deferral is not None and not orphaned:
                 size = os.fstat(handle.fileno()).st_size
                 ended = spool_closed(handle, size)  # the run is over: nothing to wait for
@@ -273,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, default=None, help="exit when this PID has gone")
     parser.add_argument("--stats", type=Path, default=None, help="write span counts here")
     parser.add_argument(
+        "--index", type=Path, default=None, help="write every journey trace (kept or not) here"
+    )
+    parser.add_argument(
         "--idle-cores",
         type=float,
         default=IDLE_CORES,
@@ -281,24 +450,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     resource_attributes: dict[str, Any] = json.loads(options.resource)
     export = SpoolExport(
-        options.out, resource_attributes, endpoint=options.endpoint, sample_rate=options.sample
+        options.out,
+        resource_attributes,
+        endpoint=options.endpoint,
+        sample_rate=options.sample,
+        index=options.index,
     )
-    # Ctrl-C and a SIGTERM to the process group are for the run: its process closes the spool
-    # and this follows to the end mark (or, orphaned, to the last complete batch).
+    # Ctrl-C to the process group is for the run: its process closes the spool and this follows
+    # to the end mark. SIGTERM means finish now: the endpoint is given up (its spans counted
+    # unsent), the spool is written to the local file without deferral to its last complete
+    # batch, and the process exits.
+    stopping = threading.Event()
+
+    def terminate(signum: int, frame: Any) -> None:
+        stopping.set()
+        if export.otlp is not None:
+            export.otlp.give_up("stopped by SIGTERM")
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, terminate)
     lowest_priority()
     try:
         deferral = None if options.endpoint else Deferral(options.idle_cores)
-        ended = run(options.spool, export, parent=options.parent, deferral=deferral)
+        ended = run(
+            options.spool, export, parent=options.parent, deferral=deferral, stopping=stopping
+        )
     finally:
         export.shutdown()
     if ended:
         with contextlib.suppress(OSError):
             options.spool.unlink()
     if options.stats is not None:
-        counts = {"spans": export.spans, "kept": export.sampler.kept}
-        options.stats.write_text(json.dumps({**counts, "dropped": export.sampler.dropped}))
+        options.stats.write_text(json.dumps(export.stats()))
     return 0
 
 

@@ -11,10 +11,13 @@ counters.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,9 @@ from harness.telemetry import spans
 from harness.telemetry.recorder import LightTracerProvider, SpanSpool
 
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
-SIDECAR_WAIT_S = 600.0
+SIDECAR_WAIT_S = 120.0  #: the longest a run waits for its spans to be written, after its load
 NOTICE_S = 5.0
+METRICS_TIMEOUT_S = 5.0  #: one metrics export to the endpoint, and the flush at the end
 
 
 @dataclass
@@ -38,17 +42,29 @@ class Telemetry:
     sidecar: SpanSidecar | None = None
     metrics: MetricsSink | None = None
     meter_provider: Any = None
+    counts: dict[str, Any] = field(default_factory=dict)  #: the sidecar's span counts
+    missing: list[str] = field(default_factory=list)  #: evidence that could not be completed
 
     def shutdown(self) -> None:
         """Stop routing harness spans here, close the spool and wait for the sidecar to have
-        exported it; flush the metrics."""
+        exported it (`counts`, or a line in `missing`); flush the metrics."""
         spans.use_provider(None)
         if self.provider is not None and hasattr(self.provider, "shutdown"):
             self.provider.shutdown()
+        metrics = None
+        if self.meter_provider is not None:  # its last export runs while the spans are written
+            metrics = threading.Thread(
+                target=self.meter_provider.shutdown,
+                kwargs={"timeout_millis": METRICS_TIMEOUT_S * 1000},
+                daemon=True,
+            )
+            metrics.start()
         if self.sidecar is not None:
-            self.sidecar.finish()
-        if self.meter_provider is not None:
-            self.meter_provider.shutdown()
+            self.counts = self.sidecar.finish()
+            if not self.counts:
+                self.missing.append(f"the harness's spans ({self.sidecar.problem})")
+        if metrics is not None:
+            metrics.join(METRICS_TIMEOUT_S + 1.0)
 
 
 class SpanSidecar:
@@ -82,30 +98,50 @@ class SpanSidecar:
             str(os.getpid()),
             "--stats",
             str(self.stats),
+            "--index",
+            str(out.parent / "traces" / f"journeys-{os.getpid()}.tsv")
+            if out.parent.name != "traces"
+            else str(out.parent / f"journeys-{os.getpid()}.tsv"),
         ]
         if endpoint:
             argv += ["--endpoint", endpoint]
         self.process = SpawnedProcess(argv, dict(os.environ))
+        self.problem = ""
 
-    def finish(self, timeout_s: float = SIDECAR_WAIT_S) -> dict[str, int]:
-        """Wait for the sidecar to export the closed spool (saying so every few seconds);
-        returns its span counts. A sidecar that does not finish in time is stopped, and the
-        spool kept for a look."""
+    def finish(self, timeout_s: float = SIDECAR_WAIT_S) -> dict[str, Any]:
+        """Wait for the sidecar to write the closed spool to the trace file, saying so every few
+        seconds; returns its span counts. A sidecar that does not finish in time is stopped
+        (SIGTERM: it writes what it has, then SIGKILL), the spool kept for a look, `problem`
+        says why, and {} is returned."""
         waited = 0.0
         while self.process.wait(min(NOTICE_S, timeout_s - waited)) is None:
             waited += NOTICE_S
             if waited >= timeout_s:
                 self.process.stop(grace_s=0)
-                print(f"traces: the span exporter did not finish; spans kept in {self.spool}")
+                self.problem = f"not all written within {timeout_s:g} s; spool kept: {self.spool}"
+                print(f"traces: {self.problem}", flush=True)
                 return {}
-            print(f"traces: exporting spans… ({waited:.0f} s)", flush=True)
+            left = _size(self.spool)
+            print(
+                f"waiting for evidence: the harness's spans ({waited:.0f} s of at most "
+                f"{timeout_s:g} s{f', {left / 2**20:.0f} MB spooled' if left else ''})…",
+                flush=True,
+            )
         try:
-            counts: dict[str, int] = json.loads(self.stats.read_text())
+            counts: dict[str, Any] = json.loads(self.stats.read_text())
         except (OSError, ValueError):
-            print(f"traces: the span exporter failed (exit {self.process.returncode})")
+            self.problem = f"the span exporter failed (exit {self.process.returncode})"
+            print(f"traces: {self.problem}", flush=True)
             return {}
         self.stats.unlink()
         return counts
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def switched_off() -> Telemetry:
@@ -159,8 +195,13 @@ def _metrics(resource: Resource, endpoint: str) -> tuple[Any, MetricsSink]:
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
+    # The SDK logs every retry; a collector that is down is said once, by the sidecar's count.
+    logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=_signal_url(endpoint, "metrics")), export_interval_millis=5000
+        OTLPMetricExporter(endpoint=_signal_url(endpoint, "metrics"), timeout=METRICS_TIMEOUT_S),
+        export_interval_millis=5000,
+        export_timeout_millis=METRICS_TIMEOUT_S * 1000,
     )
     provider = MeterProvider(
         resource=resource,
@@ -211,13 +252,26 @@ class MetricsSink:
         self.iterations.add(1, attributes)
 
 
-def merge_trace_parts(run_dir: Path) -> int:
-    """Append the span files of other processes (`traces/*.jsonl`: workers, the sandbox) to
-    `traces.jsonl` and remove them; returns how many lines were merged."""
+def merge_trace_parts(
+    run_dir: Path, missing: list[str] | None = None, sample_rate: float = 1.0
+) -> int:
+    """Count every journey trace's join (`joins.settle`: before the target's spans are cut to
+    the sampled traces), then append the span files of other processes (`traces/*.jsonl`:
+    workers, the sandbox) to `traces.jsonl` and remove them; returns how many lines were
+    merged. A part's process that could not finish writing left a marker saying why: its words
+    go to `missing`."""
+    from harness.telemetry.joins import settle
+
     parts_dir = run_dir / "traces"
     if not parts_dir.is_dir():
         return 0
+    settle(run_dir, sample_rate)
     merged = 0
+    for marker in sorted(parts_dir.glob("*.incomplete")):
+        with contextlib.suppress(OSError):
+            if missing is not None:
+                missing.append(marker.read_text(encoding="utf-8", errors="replace").strip())
+            marker.unlink()
     with open(run_dir / "traces.jsonl", "a", encoding="utf-8") as target:
         for part in sorted(parts_dir.glob("*.jsonl")):
             with open(part, encoding="utf-8") as source:

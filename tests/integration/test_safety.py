@@ -3,11 +3,13 @@ only when named on the command line. Each refusal happens before any load, with 
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 from harness.exitcodes import ExitCode
-from tests.integration.conftest import REPO, run_cli
+from harness.sandbox.process import SandboxUrls
+from tests.integration.conftest import REPO, only_run_dir, run_cli
 
 JOURNEYS = str(REPO / "journeys")
 
@@ -108,3 +110,24 @@ def test_drill_against_a_dead_target_exits_3_before_any_load(tmp_path: Path) -> 
     assert code == ExitCode.HARNESS_ERROR, text
     assert "did not answer" in text and "PASS" not in text
     assert not (tmp_path / "results").exists()
+
+
+def test_credentials_on_the_command_line_are_never_stored_or_printed(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # A dead target given with a password: the error names it without the password.
+    code, text = _load(tmp_path, "--target", f"http://bob:hunter2@127.0.0.1:{_closed_port()}")
+    assert code == ExitCode.HARNESS_ERROR and "hunter2" not in text and "bob" not in text
+    # A run with an OTLP endpoint holding a password and a token: run.json, the reports and
+    # the output keep neither.
+    endpoint = "http://otel:s3cr3t@127.0.0.1:1/?token=t0k3n"
+    code, text = _load(
+        tmp_path, "--target", sandbox.base, "--otlp-endpoint", endpoint,
+    )  # fmt: skip
+    assert code == ExitCode.PASSED, text
+    run_dir = only_run_dir(tmp_path / "results")
+    stored = "".join(p.read_text(errors="replace") for p in run_dir.iterdir() if p.is_file()) + text
+    for secret in ("s3cr3t", "t0k3n"):
+        assert secret not in stored, secret
+    run = json.loads((run_dir / "run.json").read_text())
+    assert "http://127.0.0.1:1/?token=[redacted]" in run["command"]

@@ -39,7 +39,11 @@ def test_setup_exports_through_the_sidecar_and_cleans_up(tmp_path: Path) -> None
     assert len(rows) == 5 * 3  # journey, step, request
     assert {r.trace_id for r in rows} == {r.trace_id for r in records}
     assert {r.service for r in rows} == {"journey-harness"}
-    assert list(tmp_path.iterdir()) == [tmp_path / "traces.jsonl"]  # spool and stats removed
+    # The spool and stats are removed; the journey index (every trace, kept or not, for the
+    # trace gate) waits for the run's end to be settled into trace-joins.json.
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "traces", tmp_path / "traces.jsonl"]
+    (index,) = (tmp_path / "traces").iterdir()
+    assert index.name.startswith("journeys-") and len(index.read_text().splitlines()) == 5
 
 
 def test_the_sidecar_runs_at_the_lowest_cpu_priority(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from harness import journey
 from harness.errors import HttpStatusError
-from harness.redact import REDACTED, redact, redact_url
+from harness.redact import REDACTED, command_line, redact, redact_url, stored
 from harness.telemetry import spans
 from harness.telemetry.recorder import LightTracerProvider, SpanSpool
 from harness.telemetry.sidecar import SpoolExport
@@ -144,3 +144,39 @@ def test_a_message_from_the_target_loses_its_control_characters() -> None:
     assert "pwned" not in message  # the terminal-title sequence went whole
     element = ET.Element("failure", message=message)
     ET.fromstring(ET.tostring(element))  # valid XML
+
+
+def test_a_stored_command_line_keeps_no_secret() -> None:
+    argv = [
+        "harness", "load", "--otlp-endpoint", "http://otel:hunter2@127.0.0.1:4318/?token=abc&x=1",
+        "--cluster-key", "s3cr3t", "--api-token=zzz", "-k", "monkey", "--users", "5",
+    ]  # fmt: skip
+    shown = command_line(argv)
+    assert "hunter2" not in str(shown) and "s3cr3t" not in str(shown) and "zzz" not in str(shown)
+    assert "abc" not in str(shown)
+    assert shown[3] == "http://127.0.0.1:4318/?token=[redacted]&x=1"
+    assert shown[5] == "[redacted]" and shown[6] == "--api-token=[redacted]"
+    assert shown[7:] == ["-k", "monkey", "--users", "5"]
+
+
+def test_stored_values_lose_url_credentials_and_sensitive_names_only() -> None:
+    kept = stored(
+        {
+            "targets": {"candidate": {"web": "https://bob:pw@shop.test/"}},
+            "hooks": [{"url": "https://hooks.test/x?sig=1&env=prod", "secret": "abc"}],
+            "run_id": "20261206-173648-load-94cc",
+            "seed": 4111111111111111,
+        }
+    )
+    assert kept["targets"]["candidate"]["web"] == "https://shop.test/"
+    assert kept["hooks"] == [
+        {"url": "https://hooks.test/x?sig=[redacted]&env=prod", "secret": REDACTED}
+    ]
+    assert kept["run_id"] == "20261206-173648-load-94cc" and kept["seed"] == 4111111111111111
+
+
+def test_a_message_naming_a_url_loses_its_password() -> None:
+    assert (
+        redact("http://bob:hunter2@127.0.0.1:9/ did not answer")
+        == "http://127.0.0.1:9/ did not answer"
+    )
