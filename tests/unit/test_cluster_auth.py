@@ -163,3 +163,10 @@ def test_a_repeated_answer_from_an_accepted_worker_is_not_a_refusal() -> None:
     again = master.proof("w", answer)
     assert again.refused is None and again.send is None
     assert master.trusts("w", "w")
+
+
+def test_a_cluster_key_on_the_command_line_is_not_stored() -> None:
+    from harness.redact import command_line
+
+    stored = command_line(["harness", "load", "--worker", "--cluster-key", KEY])
+    assert KEY not in " ".join(stored)
