@@ -19,10 +19,12 @@ from pathlib import Path
 from harness.errors import SpecError
 from harness.faults.proxy import DEFAULT_TOUCHPOINTS, FaultProxy
 from harness.faults.spec import parse_faults
+from harness.lifetime import die_with_parent
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, serve until told to stop; exit 2 on a malformed spec."""
+    die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m harness.faults", description=__doc__)
     parser.add_argument("--upstream", required=True, help="http origin to forward to")
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC")

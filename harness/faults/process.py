@@ -22,6 +22,7 @@ from types import TracebackType
 
 from harness.errors import TargetUnavailable
 from harness.faults.spec import parse_faults
+from harness.lifetime import child_env
 
 __all__ = ["ProxyProcess"]
 
@@ -90,7 +91,7 @@ class ProxyProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env=env,
+                env=child_env(env),  # it dies with this process, even by SIGKILL
             )
         try:
             self._wait_ready()

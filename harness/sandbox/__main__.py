@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+from harness.lifetime import die_with_parent
 from harness.sandbox.profile import RELEASES, ReleaseProfile
 from harness.sandbox.regressions import parse_regressions
 from harness.sandbox.routes import ROUTES
@@ -98,6 +99,7 @@ def _list_routes() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sandbox; returns the process exit code (0 stopped, 2 usage, 3 failed to start)."""
+    die_with_parent()
     args = _parser().parse_args(argv)
     try:
         regressions = parse_regressions(args.regression)

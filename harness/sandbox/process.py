@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import TargetUnavailable
+from harness.lifetime import child_env
 from harness.sandbox.regressions import parse_regressions
 
 __all__ = ["SandboxProcess", "SandboxUrls"]
@@ -139,7 +140,7 @@ class SandboxProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env=env,
+                env=child_env(env),  # it dies with this process, even by SIGKILL
             )
         try:
             base = self._wait_ready(log)

@@ -161,3 +161,52 @@ def test_list_routes_prints_every_route_name() -> None:
     names = [line.split()[0] for line in out.splitlines()]
     assert "api.orders.create" in names and "mobile.orders.reorder" in names
     assert len(names) == 29
+
+
+PARENT = """
+import sys, time
+from harness.sandbox.process import SandboxProcess
+from harness.faults.process import ProxyProcess
+sandbox = SandboxProcess("baseline")
+urls = sandbox.start()
+proxy = ProxyProcess(urls.base, [])
+proxy.start()
+print(sandbox._proc.pid, proxy._proc.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purpose: it no longer serves, it waits for its reaper
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            return False
+    return True
+
+
+def test_the_sandbox_and_a_drill_proxy_die_with_a_harness_killed_by_sigkill() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, env=env
+    ) as parent:
+        children: list[int] = []
+        try:
+            assert parent.stdout is not None
+            children = [int(pid) for pid in parent.stdout.readline().split()]
+            assert len(children) == 2 and all(_alive(pid) for pid in children)
+            parent.kill()  # SIGKILL: the harness cannot stop anything itself
+            parent.wait()
+            deadline = time.monotonic() + 15
+            while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(_alive(pid) for pid in children), "a child outlived its harness"
+        finally:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if parent.poll() is None:
+                parent.kill()
