@@ -299,6 +299,11 @@ def run_master(
     try:
         deadline = time.perf_counter() + WORKER_WAIT_S
         while len(runner.clients.ready) < expect_workers:
+            if stop is not None and stop.reason is not None:
+                raise HarnessError(
+                    f"stopped by {stop.reason} while waiting for workers "
+                    f"({len(runner.clients.ready)} of {expect_workers} connected); nothing was run"
+                )
             exited = [c for c in children if c.poll() is not None]
             if exited:
                 raise HarnessError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -236,3 +237,29 @@ def test_a_worker_whose_master_goes_away_ends_within_its_bound(
     assert follower.returncode == 3, err
     assert f"the master at 127.0.0.1:{port} stopped answering" in err
     assert took < 4 + 30  # its bound, plus stopping its users on a busy machine
+
+
+def test_a_master_waiting_for_workers_ends_on_sigterm(sandbox: SandboxUrls, tmp_path: Path) -> None:
+    port = free_port()
+    master = subprocess.Popen(
+        [
+            *HARNESS, "--master", "--expect-workers", "1", "--master-port", str(port),
+            "--target", sandbox.base, "--duration", "5s", "--browser-users", "0",
+            "-k", "not browse and not web", "--results", str(tmp_path),
+        ],
+        cwd=REPO, env=environment(KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not listeners(port) and time.monotonic() < deadline and master.poll() is None:
+            time.sleep(0.2)
+        assert listeners(port) == ["127.0.0.1"]
+        master.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        out, err = master.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        stop(master)
+    assert master.returncode == 3, out + err
+    assert "stopped by SIGTERM while waiting for workers (0 of 1 connected)" in err
+    assert took < 15  # it used to wait out its 60 s for workers
