@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -26,6 +27,7 @@ from harness.commands.load_judge import load_judge
 from harness.config import HarnessConfig
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
+from harness.engine.cluster_auth import KEY_ENV, check_key, is_loopback, new_key
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.network import free_port
@@ -111,9 +113,16 @@ def execute(
             f"--max-users {options.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
             "per process"
         )
+    key = _cluster_key(options)
     inputs = run_inputs(options, select_journeys=not options.worker)
     if options.worker:
-        return locust_driver.run_worker(inputs.journeys, options.master_host, options.master_port)
+        return locust_driver.run_worker(
+            inputs.journeys,
+            options.master_host,
+            options.master_port,
+            key=key,
+            wait_s=parse_duration(options.master_wait, what="--master-wait"),
+        )
     config = inputs.config
     # A malformed duration or stage list is the user's mistake (exit 2): say so before any
     # target is started or reached.
@@ -206,6 +215,8 @@ def execute(
         )
         if health.saturated:
             print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
+        if outcome.refused:
+            run.meta["refused_workers"] = outcome.refused
         if outcome.missing_finals:
             print(
                 f"  WARNING: lost workers {', '.join(outcome.missing_finals)}: no final report; "
@@ -287,6 +298,34 @@ def _signals_stop(stop: locust_driver.StopRequest) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _cluster_key(options: argparse.Namespace) -> str | None:
+    """The cluster key (`--cluster-key`, else HARNESS_CLUSTER_KEY), checked before anything
+    listens or connects: required by a master bound off loopback, and by a worker whose master
+    is not on loopback. `--processes` makes its own for its own workers."""
+    key: str | None = options.cluster_key
+    where = "--cluster-key"
+    if key is None and os.environ.get(KEY_ENV):
+        key, where = os.environ[KEY_ENV], KEY_ENV
+    if key is not None:
+        check_key(key, where=where)
+    loopback_bind = is_loopback(options.master_bind)
+    if options.worker:
+        parse_duration(options.master_wait, what="--master-wait")
+        if key is None and not is_loopback(options.master_host):
+            raise UsageError(
+                f"--master-host {options.master_host} is not on this machine: give the master's "
+                f"cluster key in {KEY_ENV} (or --cluster-key), so that this worker runs a plan "
+                "only from a master that holds it"
+            )
+    elif options.master and not options.processes and key is None and not loopback_bind:
+        raise UsageError(
+            f"--master-bind {options.master_bind} lets other machines connect: set a cluster "
+            f"key that workers must prove, e.g. export {KEY_ENV}=$(python -c 'import "
+            "secrets; print(secrets.token_urlsafe(32))') on the master and each worker"
+        )
+    return key
+
+
 def _workers(options: argparse.Namespace) -> int:
     """Load processes: `--processes`, the workers a master expects, or this one."""
     return int(options.processes or (options.expect_workers if options.master else 1))
@@ -337,17 +376,22 @@ def _drive(
     if plan.workers > 1 or options.master:
         spawn = None
         port = options.master_port
-        if options.processes:
-            port = free_port()
+        bind = options.master_bind
+        key = _cluster_key(options)
+        if options.processes:  # its own children, on loopback, with a key of their own
+            port, bind, key = free_port(), "127.0.0.1", new_key()
             spawn = locust_driver.spawn_local_workers(
-                options.processes, _worker_argv(options, journey_paths)
+                options.processes, _worker_argv(options, journey_paths), key
             )
+        else:
+            print(f"  master listening on {bind}:{port}", flush=True)
         return locust_driver.run_master(
             plan,
             journeys,
             aggregator,
-            bind_host="127.0.0.1" if options.processes else "0.0.0.0",
+            bind_host=bind,
             bind_port=port,
+            key=key,
             expect_workers=plan.workers,
             spawn_workers=spawn,
             progress=progress,

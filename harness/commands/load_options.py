@@ -63,6 +63,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--master-host", default="127.0.0.1")
     where.add_argument("--master-port", type=int, default=5557)
     where.add_argument("--expect-workers", type=int, default=1)
+    where.add_argument(
+        "--master-bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address the master listens on for workers (default 127.0.0.1; any other address "
+        "needs a cluster key)",
+    )
+    where.add_argument(
+        "--cluster-key",
+        metavar="KEY",
+        help="shared secret that master and workers prove to each other (at least 16 "
+        "characters); prefer the HARNESS_CLUSTER_KEY environment variable, which ps does not show",
+    )
+    where.add_argument(
+        "--master-wait",
+        default="60s",
+        metavar="D",
+        help="a worker gives up when no master answers, or its master goes silent, this long "
+        "(default 60s)",
+    )
     parser.add_argument(
         "--flags",
         action="append",

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,17 @@ import psutil
 from locust import LoadTestShape
 from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.rpc import Message
-from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import STATE_STOPPED
 
 from harness.engine import locust_users
 from harness.engine.children import SpawnedProcess
+from harness.engine.cluster import KeyedMasterRunner, KeyedWorkerRunner, WorkerGaveUp
+from harness.engine.cluster_auth import KEY_ENV, MasterGate
 from harness.engine.collector import LoadAggregator
 from harness.engine.plan import LoadPlan, ShapeKind
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
 from harness.telemetry import tracing
 from harness.text import plural
@@ -75,6 +78,7 @@ class LoadOutcome:
     aborted: str | None = None  #: why an abort gate stopped the run early
     aborted_at_s: float | None = None
     interrupted: str | None = None  #: the signal that stopped the run (SIGINT, SIGTERM)
+    refused: list[dict[str, str]] = field(default_factory=list)  #: workers turned away
 
 
 @dataclass
@@ -253,6 +257,7 @@ def run_master(
     *,
     bind_host: str = "127.0.0.1",
     bind_port: int = 5557,
+    key: str | None = None,
     expect_workers: int,
     spawn_workers: Callable[[int], list[SpawnedProcess]] | None = None,
     progress: Progress | None = None,
@@ -261,9 +266,22 @@ def run_master(
     stop: StopRequest | None = None,
 ) -> LoadOutcome:
     """Run the plan as Locust's master over `expect_workers` workers (started by
-    `spawn_workers(port)` for `--processes`, or by hand on other machines)."""
+    `spawn_workers(port)` for `--processes`, or by hand on other machines). With `key`, only
+    workers that prove they hold it join (`harness.engine.cluster`)."""
     env = _environment(locust_users.user_classes(journeys, plan), plan)
-    runner: MasterRunner = env.create_master_runner(bind_host, bind_port)
+    # Environment.create_master_runner builds Locust's own class; this is the same call with ours.
+    try:
+        runner: KeyedMasterRunner = env._create_runner(
+            KeyedMasterRunner,
+            master_bind_host=bind_host,
+            master_bind_port=bind_port,
+            gate=MasterGate(key),
+        )
+    except RPCError as exc:
+        raise HarnessError(
+            f"the master cannot listen on {bind_host}:{bind_port} ({exc}); is another master "
+            "running there? Choose another --master-port"
+        ) from None
     finals: set[str] = set()
 
     def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
@@ -282,6 +300,11 @@ def run_master(
     try:
         deadline = time.perf_counter() + WORKER_WAIT_S
         while len(runner.clients.ready) < expect_workers:
+            if stop is not None and stop.reason is not None:
+                raise HarnessError(
+                    f"stopped by {stop.reason} while waiting for workers "
+                    f"({len(runner.clients.ready)} of {expect_workers} connected); nothing was run"
+                )
             exited = [c for c in children if c.poll() is not None]
             if exited:
                 raise HarnessError(
@@ -289,10 +312,15 @@ def run_master(
                     f"{exited[0].returncode}); see its output above"
                 )
             if time.perf_counter() > deadline:
+                refused = (
+                    f"; {len(runner.refused)} refused (WORKER REFUSED above)"
+                    if runner.refused
+                    else ""
+                )
                 raise HarnessError(
                     f"only {len(runner.clients.ready)} of {plural(expect_workers, 'worker')} "
                     f"connected to the master on {bind_host}:{bind_port} "
-                    f"within {WORKER_WAIT_S:.0f} s"
+                    f"within {WORKER_WAIT_S:.0f} s" + refused
                 )
             gevent.sleep(0.1)
         workers = list(runner.clients.keys())
@@ -337,13 +365,29 @@ def run_master(
     missing = sorted(set(workers) - finals)
     outcome = LoadOutcome(aggregator, elapsed, len(workers), missing, *(aborted or (None, None)))
     outcome.interrupted = stop.reason if stop is not None else None
+    outcome.refused = list(runner.refused.values())
     return outcome
 
 
-def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) -> int:
-    """Serve as a Locust worker until the master says quit; returns an exit code."""
+def run_worker(
+    journeys: Sequence[Journey],
+    master_host: str,
+    master_port: int,
+    *,
+    key: str | None = None,
+    wait_s: float = WORKER_WAIT_S,
+) -> int:
+    """Serve as a Locust worker until the master says quit; returns an exit code. With `key`,
+    only a master that proves it holds the key is obeyed. Raises `UsageError` when the master
+    cannot be trusted or refuses this worker, `HarnessError` when no master answers in `wait_s`
+    (before the run, or during it)."""
     env = _environment(locust_users.user_classes(journeys, None), None)
-    runner: WorkerRunner = env.create_worker_runner(master_host, master_port)
+    try:
+        runner: KeyedWorkerRunner = env._create_runner(
+            KeyedWorkerRunner, master_host, master_port, key=key, wait_s=wait_s
+        )
+    except WorkerGaveUp as exc:
+        raise (UsageError if exc.trust else HarnessError)(str(exc)) from None
     helpers: list[gevent.Greenlet] = []
 
     telemetry: list[tracing.Telemetry] = []
@@ -386,11 +430,17 @@ def run_worker(journeys: Sequence[Journey], master_host: str, master_port: int) 
     env.events.report_to_master.add_listener(on_report)
     env.events.test_stop.add_listener(on_stop)
     runner.greenlet.join()
+    if runner.gave_up is not None:
+        runner.client.close(linger=0)
+        raise (UsageError if runner.gave_up.trust else HarnessError)(str(runner.gave_up))
     return 0
 
 
-def spawn_local_workers(count: int, argv: Sequence[str]) -> Callable[[int], list[SpawnedProcess]]:
-    """For `--processes N`: start N `harness load --worker` processes on loopback."""
+def spawn_local_workers(
+    count: int, argv: Sequence[str], key: str
+) -> Callable[[int], list[SpawnedProcess]]:
+    """For `--processes N`: start N `harness load --worker` processes on loopback, given the
+    cluster key in their environment (never on their command line, which `ps` shows)."""
 
     def spawn(port: int) -> list[SpawnedProcess]:
         command = [
@@ -405,7 +455,7 @@ def spawn_local_workers(count: int, argv: Sequence[str]) -> Callable[[int], list
             str(port),
             *argv,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: key}
         return [SpawnedProcess(command, env) for _ in range(count)]
 
     return spawn

@@ -89,7 +89,9 @@ def test_master_and_two_workers_merge_histograms_exactly(
     sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Master and workers prove a shared key to each other (given in the environment, which `ps`
+    # does not show); the master listens on 127.0.0.1 by default.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HARNESS_CLUSTER_KEY": "k" * 32}
     harness = [sys.executable, "-m", "harness.cli", "load"]
     master = subprocess.Popen(
         [
