@@ -10,6 +10,7 @@ the baseline) and stops. Every look becomes a `StageRecord`; hooks are called wi
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -421,7 +422,7 @@ class RolloutController:
 
 def _upper(count: float) -> float:
     """A generous upper bound on a Poisson count's mean, from one observation of it."""
-    return count + 3.0 * count**0.5 + 3.0
+    return count + 3.0 * math.sqrt(count) + 3.0
 
 
 def _duration(seconds: float) -> str:
