@@ -32,10 +32,10 @@ from pydantic import BaseModel, ConfigDict
 
 from harness import durations
 from harness.errors import SpecError
+from harness.records import TOUCHPOINTS
 
 __all__ = ["TOUCHPOINTS", "Fault", "FaultKind", "parse_fault", "parse_faults"]
 
-TOUCHPOINTS: tuple[str, ...] = ("web", "api", "mobile")
 MAX_DELAY_SECONDS = 60.0
 FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
 
