@@ -16,6 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from harness.report.markdown import plain
+
 __all__ = ["Markup", "environment", "render", "trusted_svg"]
 
 
@@ -50,10 +52,19 @@ def over_time_ms(value: float) -> str:
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
 
 
+def _printable(value: Any) -> Any:
+    """Every value a template prints, before it is escaped: text loses terminal escapes and
+    control characters (a target's error message may carry them; HTML has no use for them)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return plain(value, lines=True)
+    return value
+
+
 @functools.cache
 def environment() -> Environment:
-    """The report's Jinja2 environment: templates from the package, every value escaped, and an
-    error (not an empty string) for a name a template uses but was not given."""
+    """The report's Jinja2 environment: templates from the package, every value cleaned of
+    control characters and escaped, and an error (not an empty string) for a name a template
+    uses but was not given."""
     env = Environment(
         loader=PackageLoader("harness.report", "templates"),
         autoescape=select_autoescape(
@@ -63,6 +74,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        finalize=_printable,
     )
     env.filters.update(ms=ms, num=num, count=count, g=shortest, over_time_ms=over_time_ms)
     return env
