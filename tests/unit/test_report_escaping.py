@@ -272,3 +272,12 @@ def test_no_report_module_builds_html_in_an_f_string() -> None:
     }
     assert tagged == {}, tagged
     assert (REPORT / "templates" / "page.html").is_file()
+
+
+def test_the_templates_ship_with_the_package() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPORT.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "report/templates/*" in project["tool"]["setuptools"]["package-data"]["harness"]
+    assert any(d.startswith("jinja2") for d in project["project"]["dependencies"])
+    assert {p.suffix for p in (REPORT / "templates").iterdir()} == {".html", ".css"}
