@@ -38,7 +38,7 @@ from harness.rollout.stages import (
     RolloutOutcome,
     RolloutRecord,
     StageDecision,
-    parse_stages,
+    parse_shares,
 )
 from harness.targets import Target, check_url
 from harness.text import plural
@@ -103,7 +103,7 @@ def run(options: argparse.Namespace) -> int:
             "share in that process): drop --processes, --master and --worker"
         )
     _fill_from_config(options)
-    shares = parse_stages(options.stages)
+    shares = parse_shares(options.stages)
     stage_s = parse_duration(options.stage_duration, what="--stage-duration")
     if not 0 <= options.max_extensions <= 20:
         raise UsageError(
