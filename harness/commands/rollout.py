@@ -29,6 +29,7 @@ from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
 from harness.redact import stored
+from harness.report.markdown import md_block
 from harness.results import RunDirectory
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
@@ -327,5 +328,5 @@ def timeline_lines(record: RolloutRecord) -> list[str]:
 
 
 def _timeline_markdown(record: RolloutRecord) -> str:
-    body = "\n".join(timeline_lines(record))
-    return f"## Staged rollout\n\n```\n{body}\n```\n\n"
+    body = md_block("\n".join(timeline_lines(record)))
+    return f"## Staged rollout\n\n{body}\n\n"
