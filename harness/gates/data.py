@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,8 @@ class RunData:
         judge such as Kayenta compares, rather than individual requests."""
         per_second = self.windows.get((target, journey, step, touchpoint), {})
         q = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}.get(statistic, 50.0)
+        if statistic == "p50":  # the same median, without numpy's per-call cost (~100 µs)
+            return np.array([statistics.median(v) for _, v in sorted(per_second.items())])
         reduce = np.mean if statistic == "mean" else (lambda v: np.percentile(v, q))
         return np.array([float(reduce(np.array(v))) for _, v in sorted(per_second.items())])
 
