@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from harness.durations import parse_duration
 from harness.gates.base import GateBase
 from harness.gates.data import RunData
+from harness.gates.family import split_alpha
 from harness.gates.outcome import Decision
 from harness.gates.rates import BurnRateGate, SequentialGate
 from harness.gates.rules import RelativeGate, ThresholdGate
@@ -27,7 +28,8 @@ ALL = "(all journeys)"
 def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
     """The configured gates that can abort a run."""
     found: list[GateBase] = []
-    for gate in gates:
+    # the same alpha shares as the verdict's: a live fail counts against its family-wise rate
+    for gate in split_alpha(gates)[0]:
         if not gate.abort:
             continue
         if isinstance(gate, (SequentialGate, BurnRateGate)) or (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import ClassVar, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -37,6 +37,13 @@ class GateBase(BaseModel):
     abort: bool = False
     abort_for: str = Field(default="10s", alias="for")
     min_samples: int | None = None
+    #: this gate's one-sided false-FAIL rate; None: its share of the verdict's family-wise
+    #: rate (`harness.gates.family`), or its `level`'s when judged alone
+    alpha: float | None = Field(default=None, gt=0.0, lt=0.5)
+
+    #: whether the gate compares candidate with baseline on noisy samples (and so takes a
+    #: share of the verdict's family-wise false-FAIL rate)
+    comparing: ClassVar[bool] = False
 
     @field_validator("journeys", "touchpoints", mode="before")
     @classmethod

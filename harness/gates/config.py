@@ -69,7 +69,6 @@ DEFAULT_GATES: list[dict[str, Any]] = [
     {
         "kind": "sequential",
         "name": "error split (anytime-valid)",
-        "alpha": 0.01,
         "group": "errors",
         "abort": True,
     },

@@ -185,6 +185,8 @@ class GateOutcome(BaseModel):
     group: str | None = None
     weight: float | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    #: the gate's one-sided false-FAIL rate in its verdict (None: not a comparing gate)
+    alpha: float | None = None
 
     @classmethod
     def combine(

@@ -3,10 +3,11 @@ anytime-valid test on how errors split between candidate and baseline."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from harness.gates.base import EVERYWHERE, GateBase, Where
 from harness.gates.data import RunData
+from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
 
@@ -19,25 +20,24 @@ class FunnelGate(GateBase):
     max_drop: str | float = "5pp"
     compare: Literal["baseline", "touchpoints"] = "baseline"
     level: float = 0.95
+    comparing: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
-        """Judge every journey's end-to-end and per-step conversion."""
+        """Judge every journey's end-to-end and per-step conversion: one Holm family."""
         if self.compare == "touchpoints":
             return self.outcome(self._touchpoints(data))
         refused = self.without_baseline(data)
         if refused is not None:
             return refused
         assert data.baseline is not None
-        evidence: list[Evidence] = []
+        rows: list[Row] = []
         for journey, steps in sorted(data.step_order.items()):
             if not self.journey_in_scope(data, journey):
                 continue
             nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
             nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
             whole = Where(journey, None, None)
-            evidence.append(
-                self._judge(f"`{journey}` end to end", nb - fb, nb, nc - fc, nc, data, whole)
-            )
+            rows.append((f"`{journey}` end to end", nb - fb, nb, nc - fc, nc, whole))
             for step, touchpoint in steps:
                 if (self.step and step != self.step) or not self.in_touchpoints(touchpoint):
                     continue
@@ -45,10 +45,8 @@ class FunnelGate(GateBase):
                 c = data.step_counts(data.candidate, journey, step, touchpoint)
                 label = f"`{journey}` › `{step}` ({touchpoint})"
                 where = Where(journey, step, touchpoint)
-                evidence.append(
-                    self._judge(label, b.passed, b.reached, c.passed, c.reached, data, where)
-                )
-        return self.outcome(evidence)
+                rows.append((label, b.passed, b.reached, c.passed, c.reached, where))
+        return self.outcome(self._judge_all(rows, data))
 
     def _touchpoints(self, data: RunData) -> list[Evidence]:
         pooled: dict[str, list[int]] = {}
@@ -70,62 +68,91 @@ class FunnelGate(GateBase):
                 )
             ]
         web, mobile = pooled["web"], pooled["mobile"]
-        return [
-            self._judge("mobile vs web journeys", web[0], web[1], mobile[0], mobile[1], data, None)
-        ]
+        return self._judge_all(
+            [("mobile vs web journeys", web[0], web[1], mobile[0], mobile[1], None)], data
+        )
 
     def _judge(
         self, label: str, sb: int, nb: int, sc: int, nc: int, data: RunData, where: Where | None
     ) -> Evidence:
-        from harness.gates.stats import exact_one_sided_drop, newcombe_difference
+        """One series judged alone (a family of one)."""
+        return self._judge_all([(label, sb, nb, sc, nc, where)], data)[0]
+
+    def _judge_all(self, rows: list[Row], data: RunData) -> list[Evidence]:
+        """Each row's evidence: the drop's Newcombe interval against `max_drop`, fails decided
+        together by Holm's step-down at the gate's alpha."""
+        from harness.gates.stats import newcombe_difference
 
         max_drop = parse_share(self.max_drop, what=f"{self.title()}: max_drop")
         minimum = self.min_samples or 30
+        found: list[Evidence | None] = []
+        tests: list[tuple[int, Comparison, Row]] = []
+        for row in rows:
+            label, sb, nb, sc, nc, where = row
+            if min(nb, nc) < minimum:
+                place = where.fields() if where is not None else EVERYWHERE
+                found.append(
+                    unjudged(
+                        series=label,
+                        what=f"conversion of {label}",
+                        test="Newcombe",
+                        n_baseline=nb,
+                        n_candidate=nc,
+                        n_needed=minimum,
+                        counts=_counts(where),
+                        **place,
+                    )
+                )
+                continue
+
+            def interval(at: float, c: tuple[int, int, int, int] = (sb, nb, sc, nc)) -> Pair:
+                diff = newcombe_difference(*c, level=at)[1]
+                return -diff.high, -diff.low  # of the drop
+
+            drop = sb / nb - sc / nc
+            tests.append((len(found), Comparison(drop, interval, max_drop), row))
+            found.append(None)
+        decided = decide(
+            [t[1] for t in tests], level=self.level, alpha=gate_alpha(self, self.level)
+        )
+        for (index, test, row), outcome in zip(tests, decided, strict=True):
+            found[index] = self._evidence(row, test, outcome, max_drop, data)
+        return [e for e in found if e is not None]
+
+    def _evidence(
+        self, row: Row, test: Comparison, outcome: Decided, max_drop: float, data: RunData
+    ) -> Evidence:
+        label, sb, nb, sc, nc, where = row
         place = where.fields() if where is not None else EVERYWHERE
         journey = place["journey"]
-        counts = "iterations" if where is None or where.step is None else "samples"
-        if min(nb, nc) < minimum:
-            return unjudged(
-                series=label,
-                what=f"conversion of {label}",
-                test="Newcombe",
-                n_baseline=nb,
-                n_candidate=nc,
-                n_needed=minimum,
-                counts=counts,
-                **place,
-            )
-        diff, interval = newcombe_difference(sb, nb, sc, nc, level=self.level)
-        drop, drop_low, drop_high = -diff, -interval.high, -interval.low
-        small = min(nb, nc) < 100
-        p_value = exact_one_sided_drop(sb, nb, sc, nc) if small else None
+        counts = _counts(where)
+        drop, (drop_low, drop_high) = test.estimate, outcome.interval
+        decision = {
+            "pass": Decision.PASS,
+            "fail": Decision.FAIL,
+            "inconclusive": Decision.INCONCLUSIVE,
+        }[outcome.decision]
         needed = None
-        if drop_low > max_drop or (
-            small and p_value is not None and p_value < 1 - self.level and drop > max_drop
-        ):
-            decision = Decision.FAIL
-        elif drop_high <= max_drop or (self.named_journey is None and drop <= max_drop):
-            decision = Decision.PASS
-        else:
-            decision = Decision.INCONCLUSIVE
+        if decision is Decision.INCONCLUSIVE:
             needed = needed_to_decide(min(nb, nc), drop, (drop_low, drop_high), max_drop)
+        level = level_words(outcome.level)
         words = (
             f"conversion of {label} {sb / nb:.1%} → {sc / nc:.1%} (drop {drop * 100:+.1f} pp, "
-            f"{self.level:.0%} CI {drop_low * 100:+.1f} to {drop_high * 100:+.1f} pp, "
+            f"{level} CI {drop_low * 100:+.1f} to {drop_high * 100:+.1f} pp, "
             f"limit {max_drop * 100:.1f} pp, n = {nb:,} / {nc:,})"
             + (f"; about {needed:,} {counts} per side would decide it" if needed else "")
         )
         return Evidence(
             series=label,
             decision=decision,
-            test="Newcombe difference" + (" + one-sided exact test" if small else ""),
+            test="Newcombe difference",
             n_baseline=nb,
             n_candidate=nc,
             baseline=sb / nb,
             candidate=sc / nc,
             estimate=drop,
             interval=(drop_low, drop_high),
-            level=self.level,
+            level=outcome.level,
             unit="pp",
             words=words,
             trace_ids=data.examples(data.candidate, journey) if journey else [],
@@ -133,6 +160,15 @@ class FunnelGate(GateBase):
             counts=counts,
             **place,
         )
+
+
+#: one funnel series: label, passed and reached on the baseline, on the candidate, where
+Row = tuple[str, int, int, int, int, "Where | None"]
+Pair = tuple[float, float]
+
+
+def _counts(where: Where | None) -> str:
+    return "iterations" if where is None or where.step is None else "samples"
 
 
 class BurnRateGate(GateBase):
@@ -198,7 +234,7 @@ class SequentialGate(GateBase):
     Valid however often it is looked at (during a run, at every stage)."""
 
     kind: Literal["sequential"] = "sequential"
-    alpha: float = 0.01
+    comparing: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Compute the e-value over all journeys."""
@@ -224,10 +260,11 @@ class SequentialGate(GateBase):
             return self.outcome([evidence])
         share = nc / (nb + nc)
         e_value = sequential_error_split(fc, fb, share)
-        failed = e_value >= 1 / self.alpha and fc / max(nc, 1) > fb / max(nb, 1)
+        alpha = gate_alpha(self, 0.98)  # alone: 0.01, as before the verdict split alpha
+        failed = e_value >= 1 / alpha and fc / max(nc, 1) > fb / max(nb, 1)
         words = (
             f"failed iterations split {fb} baseline / {fc} candidate at a {share:.0%} candidate "
-            f"share: e-value {e_value:,.1f} (fails at {1 / self.alpha:g})"
+            f"share: e-value {e_value:,.1f} (fails at {1 / alpha:,.0f})"
         )
         evidence = Evidence(
             series="all journeys",

@@ -18,9 +18,11 @@ __all__ = [
     "DEFAULT_SHIFT_QUANTILES",
     "Interval",
     "bootstrap_quantile_ratio",
+    "bootstrap_ratio_draws",
     "burn_rate",
     "exact_one_sided_drop",
     "newcombe_difference",
+    "percentile_interval",
     "quantile",
     "sequential_error_split",
     "shift_function",
@@ -126,10 +128,25 @@ def bootstrap_quantile_ratio(
     Raises ValueError for an empty or non-finite sample, `q` outside [0, 1], `level` outside
     (0, 1), `resamples < 1`, or a baseline quantile of 0.
     """
+    _check_level(level)
+    estimate, ratios = bootstrap_ratio_draws(baseline, candidate, q, resamples=resamples, seed=seed)
+    return estimate, percentile_interval(ratios, level)
+
+
+def bootstrap_ratio_draws(
+    baseline: npt.ArrayLike,
+    candidate: npt.ArrayLike,
+    q: float,
+    *,
+    resamples: int = 20_000,
+    seed: int = 0,
+) -> tuple[float, npt.NDArray[np.float64]]:
+    """The ratio of `q`-quantiles (candidate / baseline) and its sorted bootstrap draws, from
+    which `percentile_interval` gives the interval at any level (for Holm's step-down).
+    Raises ValueError as `bootstrap_quantile_ratio` does."""
     base = np.sort(_sample(baseline, "baseline sample"))
     cand = np.sort(_sample(candidate, "candidate sample"))
     _check_q(q)
-    _check_level(level)
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples!r}")
     base_q = float(np.quantile(base, q))
@@ -141,9 +158,14 @@ def bootstrap_quantile_ratio(
     cand_star = _bootstrap_quantiles(cand, q, resamples, rng)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = cand_star / base_star
-    alpha = 1.0 - level
-    low, high = np.quantile(ratios, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return estimate, Interval(float(low), float(high), level)
+    return estimate, np.sort(ratios)
+
+
+def percentile_interval(draws: npt.NDArray[np.float64], level: float) -> Interval:
+    """The two-sided percentile interval at `level` of bootstrap `draws`."""
+    alpha = 1.0 - _check_level(level)
+    low, high = np.quantile(draws, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return Interval(float(low), float(high), level)
 
 
 def shift_function(

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from harness.gates.base import GateBase
 from harness.gates.data import RunData
+from harness.gates.family import gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
 from harness.telemetry.joins import TraceJoin, join_counts, read_joins
@@ -83,6 +84,7 @@ class TraceCompletenessGate(GateBase):
     kind: Literal["trace_completeness"] = "trace_completeness"
     max_drop: str | float = "5pp"
     level: float = 0.99
+    comparing: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Judge the candidate's share of joined journey traces against the baseline's."""
@@ -153,19 +155,22 @@ class TraceCompletenessGate(GateBase):
                 ]
             )
         max_drop = parse_share(self.max_drop, what=f"{self.title()}: max_drop")
+        level = self.level
         diff, interval = newcombe_difference(sb, nb, sc, nc, level=self.level)
         drop, low, high = -diff, -interval.high, -interval.low
+        fail_level = 1.0 - 2.0 * gate_alpha(self, self.level)
+        strict = newcombe_difference(sb, nb, sc, nc, level=fail_level)[1]
         needed = None
-        if low > max_drop:
-            decision = Decision.FAIL
-        elif high <= max_drop or drop <= max_drop:
+        if -strict.high > max_drop:  # beyond the limit at the gate's alpha
+            decision, low, high, level = Decision.FAIL, -strict.high, -strict.low, fail_level
+        elif high <= max_drop:  # within it on the evidence, not on the estimate alone
             decision = Decision.PASS
         else:
             decision = Decision.INCONCLUSIVE
             needed = needed_to_decide(min(nb, nc), drop, (low, high), max_drop)
         words = (
             f"{label}: {sb / nb:.1%} → {sc / nc:.1%} (drop {drop * 100:+.1f} pp, "
-            f"{self.level:.0%} CI {low * 100:+.1f} to {high * 100:+.1f} pp, limit "
+            f"{level_words(level)} CI {low * 100:+.1f} to {high * 100:+.1f} pp, limit "
             f"{max_drop * 100:.1f} pp, n = {nb:,} / {nc:,})"
             + (f"; about {needed:,} traces per side would decide it" if needed else "")
         )
@@ -181,7 +186,7 @@ class TraceCompletenessGate(GateBase):
                     candidate=sc / nc,
                     estimate=drop,
                     interval=(low, high),
-                    level=self.level,
+                    level=level,
                     unit="pp",
                     words=words,
                     n_needed=needed,

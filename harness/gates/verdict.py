@@ -15,6 +15,7 @@ from harness.exitcodes import ExitCode
 from harness.gates.config import Gate, ScoreGate
 from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_table
 from harness.gates.data import RunData
+from harness.gates.family import split_alpha
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
 from harness.markdown import md_block, md_text
 
@@ -45,6 +46,9 @@ class Verdict(BaseModel):
     #: the run length (minutes, at this run's rates) that would give every unjudged series the
     #: samples its gate needs; None when every series was judged or no rate says
     minutes_needed: float | None = None
+    #: the verdict's false-FAIL rate on an identical candidate: the sum of the `alpha` shares
+    #: of its comparing gates (Bonferroni across gates; Holm within each); None: none compares
+    family_alpha: float | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -66,12 +70,15 @@ def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = 
     `elapsed_s`."""
     started = time.perf_counter()
     run_s = data.run_seconds() or elapsed_s
+    gates, family_alpha = split_alpha(gates)
     outcomes: list[GateOutcome] = []
     for gate in gates:
         if isinstance(gate, ScoreGate):
             continue
         try:
-            outcomes.append(gate.evaluate(data).at_rate(run_s))
+            alpha = gate.alpha if gate.comparing else None
+            outcome = gate.evaluate(data).at_rate(run_s)
+            outcomes.append(outcome.model_copy(update={"alpha": alpha}))
         except Exception as exc:  # a broken gate is an error of the verdict, not a crash
             outcomes.append(
                 GateOutcome(
@@ -111,6 +118,7 @@ def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = 
         coverage=coverage_table(data, outcomes),
         run_s=run_s,
         minutes_needed=_minutes_needed(outcomes),
+        family_alpha=family_alpha,
     )
 
 
@@ -204,6 +212,12 @@ def summary_lines(verdict: Verdict) -> list[str]:
             f"  needs: a run of {minutes(verdict.minutes_needed)} at this run's rates "
             "would give every series in the gates' scope the samples they need "
             "(or narrow a gate's scope with journeys = [...] / touchpoints = [...])"
+        )
+    if verdict.family_alpha is not None:
+        comparing = sum(1 for g in verdict.gates if g.alpha is not None)
+        lines.append(
+            f"  false-FAIL rate ≤ {verdict.family_alpha:.1%} for an identical candidate "
+            f"(split across {comparing} comparing gates, Holm within each)"
         )
     lines.append("")
     mark = {Decision.PASS: "✓", Decision.FAIL: "✗", Decision.INCONCLUSIVE: "?", Decision.ERROR: "!"}

@@ -101,15 +101,17 @@ def test_a_doubled_p95_on_a_thin_step_never_passes() -> None:
 
 def test_a_gate_passes_only_when_every_series_in_scope_was_judged() -> None:
     few = lognormal(8, 3, median=300.0), lognormal(8, 4, median=300.0)
+    # a pass needs each interval within the margin: p99 at 2,000 a side is within 20%
+    tail = parse_gates([{"kind": "tail_shift", "margin": "20%"}])
     data = run_data({("shop", "pay", "api"): (lognormal(2000, 1), lognormal(2000, 2))})
-    assert evaluate(data, parse_gates([{"kind": "tail_shift"}])).decision is Decision.PASS
+    assert evaluate(data, tail).decision is Decision.PASS
     data = run_data(
         {
             ("shop", "pay", "api"): (lognormal(2000, 1), lognormal(2000, 2)),
             ("shop", "filter", "web"): few,
         }
     )
-    verdict = evaluate(data, parse_gates([{"kind": "tail_shift"}]))
+    verdict = evaluate(data, tail)
     gate = verdict.gates[0]
     assert gate.decision is Decision.INCONCLUSIVE and verdict.decision is Decision.INCONCLUSIVE
     assert gate.summary.startswith("not judged on 1 of 2 series: step `filter` of `shop` on web")
@@ -122,8 +124,9 @@ def test_touchpoints_narrow_the_scope_explicitly() -> None:
     few = lognormal(8, 3, median=300.0), lognormal(8, 4, median=300.0)
     data = run_data(
         {
-            ("shop", "pay", "api"): (lognormal(2000, 1), lognormal(2000, 2)),
-            ("app", "cart", "mobile"): (lognormal(1500, 5), lognormal(1500, 6)),
+            # enough for every default gate's interval to lie within its margin
+            ("shop", "pay", "api"): (lognormal(6000, 1), lognormal(6000, 2)),
+            ("app", "cart", "mobile"): (lognormal(6000, 5), lognormal(6000, 6)),
             ("shop", "filter", "web"): few,
         }
     )
@@ -141,7 +144,9 @@ def test_touchpoints_narrow_the_scope_explicitly() -> None:
     # journeys narrow it likewise, and the single spellings still work
     only_app = parse_gates([{"kind": "tail_shift", "journeys": ["app"]}])
     assert {e.journey for e in evaluate(data, only_app).gates[0].evidence} == {"app"}
-    single = parse_gates([{"kind": "tail_shift", "journey": "app", "touchpoint": "mobile"}])
+    single = parse_gates(
+        [{"kind": "tail_shift", "journey": "app", "touchpoint": "mobile", "margin": "20%"}]
+    )
     assert evaluate(data, single).decision is Decision.PASS
     one_name = parse_gates([{"kind": "tail_shift", "touchpoints": "mobile"}])[0]
     assert one_name.touchpoints == ["mobile"]

@@ -145,7 +145,7 @@ def _controller(
     applied: list[float] = []
     gates = parse_gates(
         [
-            {"kind": "relative", "metric": "error_rate", "margin": "1pp", "critical": True},
+            {"kind": "relative", "metric": "error_rate", "margin": "2pp", "critical": True},
             {"kind": "tail_shift", "quantiles": ["p95"], "margin": "20%"},
         ]
     )

@@ -1,0 +1,123 @@
+"""Error rates of many tests at once: Holm's step-down within a gate, and the split of the
+verdict's family-wise false-FAIL rate across its gates.
+
+A verdict fails when any gate fails, and a gate fails when any of its series fails: a union of
+tests, whose false-FAIL rate adds up. So each gate gets a share `alpha` of the verdict's
+`FAMILY_ALPHA` (Bonferroni across gates), and within the gate a series fails only when Holm's
+step-down rejects "within the margin" for it at that gate's `alpha` (one-sided). A pass needs
+every series to pass (an intersection-union test), which needs no correction: each series
+passes only when its interval at the gate's `level` lies within the margin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.gates.base import GateBase
+
+#: the verdict's family-wise false-FAIL rate: how often an identical candidate may fail
+FAMILY_ALPHA = 0.025
+
+
+def holm(clears: Callable[[int, float], bool], tests: int, alpha: float) -> dict[int, float]:
+    """Holm's step-down over `tests` one-sided tests at family-wise `alpha`: `clears(i, a)`
+    says whether test i rejects at level a. Returns the rejected tests, each with the level it
+    was rejected at (alpha/m for the first, growing as tests are rejected)."""
+    rejected: dict[int, float] = {}
+    while len(rejected) < tests:
+        level = alpha / (tests - len(rejected))
+        found = [i for i in range(tests) if i not in rejected and clears(i, level)]
+        if not found:
+            break
+        rejected.update(dict.fromkeys(found, level))
+    return rejected
+
+
+def split_alpha(
+    gates: Sequence[Any], family: float = FAMILY_ALPHA
+) -> tuple[list[Any], float | None]:
+    """The gates with `alpha` set on every comparing gate that has none: an equal share of
+    what `family` leaves after the gates that set their own. Returns the gates and the
+    family-wise false-FAIL rate they add up to (None: no comparing gate). A gate that judges the
+    candidate alone (threshold, burn rate) takes no share: it fails on its own limit."""
+    comparing = [g for g in gates if getattr(g, "comparing", False)]
+    if not comparing:
+        return list(gates), None
+    fixed = sum(g.alpha for g in comparing if g.alpha is not None)
+    open_ = [g for g in comparing if g.alpha is None]
+    share = max(family - fixed, 0.0) / len(open_) if open_ else 0.0
+    if open_ and share <= 0.0:
+        share = family / len(open_)
+    out = [
+        g.model_copy(update={"alpha": share})
+        if getattr(g, "comparing", False) and g.alpha is None
+        else g
+        for g in gates
+    ]
+    return out, fixed + share * len(open_)
+
+
+def gate_alpha(gate: GateBase, level: float | None) -> float:
+    """A gate's one-sided false-FAIL rate: its `alpha`, else that of its two-sided `level`."""
+    if gate.alpha is not None:
+        return gate.alpha
+    return (1.0 - level) / 2.0 if level is not None else FAMILY_ALPHA
+
+
+class Comparison:
+    """One series' test against its limit, larger being worse: `interval(level)` gives the
+    two-sided interval of the estimate at any level (so Holm can ask at several)."""
+
+    def __init__(
+        self,
+        estimate: float,
+        interval: Callable[[float], tuple[float, float]],
+        limit: float,
+        *,
+        can_pass: bool = True,
+    ) -> None:
+        self.estimate = estimate
+        self.interval = interval
+        self.limit = limit
+        #: False when the series has fewer samples than a pass needs (it can still fail)
+        self.can_pass = can_pass
+
+
+class Decided:
+    """A series' decision, with the interval (and its level) it was made on."""
+
+    def __init__(self, decision: str, interval: tuple[float, float], level: float) -> None:
+        self.decision = decision
+        self.interval = interval
+        self.level = level
+
+
+def decide(tests: Sequence[Comparison], *, level: float, alpha: float) -> list[Decided]:
+    """Each test's decision: "fail" when Holm at one-sided `alpha` over all `tests` puts its
+    interval's low end beyond the limit; else "pass" when its interval at `level` lies within
+    the limit (and it has the samples to pass); else "inconclusive" (or "short": too few
+    samples to pass, and no fail)."""
+    failed = holm(
+        lambda i, a: tests[i].interval(1.0 - 2.0 * a)[0] > tests[i].limit, len(tests), alpha
+    )
+    out = []
+    for i, test in enumerate(tests):
+        if i in failed:
+            at = 1.0 - 2.0 * failed[i]
+            out.append(Decided("fail", test.interval(at), at))
+            continue
+        interval = test.interval(level)
+        if not test.can_pass:
+            out.append(Decided("short", interval, level))
+        elif interval[1] <= test.limit:
+            out.append(Decided("pass", interval, level))
+        else:
+            out.append(Decided("inconclusive", interval, level))
+    return out
+
+
+def level_words(level: float) -> str:
+    """`95%`, or `99.81%` for a level Holm or the alpha split made uneven."""
+    return f"{level:.0%}" if round(level, 2) == level else f"{level:.2%}"
