@@ -1,5 +1,9 @@
-"""Early abort: gates marked `abort = true` are judged every second on a sliding window of the
-live run; a breach sustained for the gate's `for` duration stops the run with a fail verdict.
+"""Early abort: gates marked `abort = true` are judged every second on the live run's cumulative
+counts (since its start); a breach sustained for the gate's `for` duration stops the run with a
+fail verdict. The sequential gate's e-value on cumulative counts is anytime-valid: however often
+it is looked at, an identical candidate breaches it at most `alpha` of the time. (A 60-second
+sliding window, as before, restarted the evidence every minute: each window was a fresh chance
+of a false abort, 3.8% over 30 minutes and 6.3% over 2 hours without the hold.)
 
 Only gates on counts can be judged live (error-rate thresholds and relative gates, the
 sequential e-value, burn rate): they need the per-second tallies, not whole histograms.
@@ -7,7 +11,8 @@ sequential e-value, burn rate): they need the per-second tallies, not whole hist
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.durations import parse_duration
@@ -43,10 +48,15 @@ def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
 
 
 def window_data(
-    aggregator: LoadAggregator, baseline: str | None, candidate: str, window_s: float, now: float
+    aggregator: LoadAggregator,
+    baseline: str | None,
+    candidate: str,
+    window_s: float | None,
+    now: float,
 ) -> RunData:
-    """The last `window_s` seconds of a live run as `RunData` (journeys pooled)."""
-    start = int(now - window_s)
+    """The last `window_s` seconds of a live run as `RunData` (journeys pooled); all of it
+    (cumulative counts) when `window_s` is None."""
+    start = int(now - window_s) if window_s is not None else -1
     rows: list[dict[str, Any]] = [
         {"target": target, "t": second, "iterations": t.iterations, "failures": t.failures}
         for (target, second), t in sorted(aggregator.seconds.items(), key=lambda kv: kv[0][1])
@@ -82,20 +92,21 @@ class AbortWatch:
         *,
         baseline: str | None,
         candidate: str,
-        window_s: float = 60.0,
-        clock: float | None = None,
+        window_s: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.gates = live_gates(gates)
         self.baseline = baseline
         self.candidate = candidate
+        #: None: the run's cumulative counts (anytime-valid with the sequential gate)
         self.window_s = window_s
+        self.clock = clock
         self._since: dict[int, float] = {}
 
     def __call__(self, aggregator: LoadAggregator, elapsed: float) -> str | None:
         """A reason to stop now, or None."""
-        import time
-
-        data = window_data(aggregator, self.baseline, self.candidate, self.window_s, time.time())
+        now = (self.clock or time.time)()
+        data = window_data(aggregator, self.baseline, self.candidate, self.window_s, now)
         for index, gate in enumerate(self.gates):
             try:
                 outcome = gate.evaluate(data)

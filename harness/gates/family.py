@@ -35,13 +35,24 @@ def holm(clears: Callable[[int, float], bool], tests: int, alpha: float) -> dict
     return rejected
 
 
+def spent(look: int, looks: int) -> float:
+    """The share of a family-wise alpha that look `look` (1-based) of `looks` planned looks at
+    growing data may spend: `(2k - 1) / K²`, the increments of the quadratic spending function
+    `(k / K)²` (close to O'Brien-Fleming's: little early, most at the last look). The shares
+    add up to 1, so a candidate judged at every planned look fails at most alpha of the time."""
+    looks = max(looks, 1)
+    look = min(max(look, 1), looks)
+    return (2 * look - 1) / looks**2
+
+
 def split_alpha(
-    gates: Sequence[Any], family: float = FAMILY_ALPHA
+    gates: Sequence[Any], family: float = FAMILY_ALPHA, *, scale: float = 1.0
 ) -> tuple[list[Any], float | None]:
     """The gates with `alpha` set on every comparing gate that has none: an equal share of
     what `family` leaves after the gates that set their own. Returns the gates and the
     family-wise false-FAIL rate they add up to (None: no comparing gate). A gate that judges the
-    candidate alone (threshold, burn rate) takes no share: it fails on its own limit."""
+    candidate alone (threshold, burn rate) takes no share: it fails on its own limit. `scale`
+    multiplies every share (a look's part of the alpha spent over planned looks, `spent`)."""
     comparing = [g for g in gates if getattr(g, "comparing", False)]
     if not comparing:
         return list(gates), None
@@ -51,12 +62,12 @@ def split_alpha(
     if open_ and share <= 0.0:
         share = family / len(open_)
     out = [
-        g.model_copy(update={"alpha": share})
-        if getattr(g, "comparing", False) and g.alpha is None
+        g.model_copy(update={"alpha": (share if g.alpha is None else g.alpha) * scale})
+        if getattr(g, "comparing", False)
         else g
         for g in gates
     ]
-    return out, fixed + share * len(open_)
+    return out, (fixed + share * len(open_)) * scale
 
 
 def gate_alpha(gate: GateBase, level: float | None) -> float:

@@ -61,16 +61,23 @@ class Verdict(BaseModel):
         }[self.decision]
 
 
-def evaluate(data: RunData, gates: Sequence[Gate], *, elapsed_s: float | None = None) -> Verdict:
+def evaluate(
+    data: RunData,
+    gates: Sequence[Gate],
+    *,
+    elapsed_s: float | None = None,
+    alpha_scale: float = 1.0,
+) -> Verdict:
     """Evaluate every gate on `data` and decide. A failed critical gate fails the run; any failed
     gate fails it; a score gate, if configured, grades the rest; any inconclusive gate (one that
     could not judge every series in its scope), a saturated load generator, or a selected
     journey that never ran makes a would-be pass inconclusive. Each series short of samples is
     timed at the rate this run measured it: over the seconds its records span, else over
-    `elapsed_s`."""
+    `elapsed_s`. The comparing gates share the verdict's false-FAIL rate (`family.split_alpha`),
+    times `alpha_scale` when this is one of several planned looks (`family.spent`)."""
     started = time.perf_counter()
     run_s = data.run_seconds() or elapsed_s
-    gates, family_alpha = split_alpha(gates)
+    gates, family_alpha = split_alpha(gates, scale=alpha_scale)
     outcomes: list[GateOutcome] = []
     for gate in gates:
         if isinstance(gate, ScoreGate):

@@ -22,6 +22,7 @@ from harness.engine.collector import LoadAggregator
 from harness.gates.abort import live_gates
 from harness.gates.config import Gate
 from harness.gates.data import RunData
+from harness.gates.family import spent
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate
 from harness.records import IterationRecord, StepRecord
@@ -189,7 +190,10 @@ class RolloutController:
             data = window_data(
                 records, baseline=self.baseline.name, candidate=self.candidate.name, meta=self.meta
             )
-            return data, evaluate(data, self.gates, elapsed_s=elapsed)
+            # each look at the growing stage window spends its part of the verdict's alpha, so
+            # an identical candidate is rolled back at most 2.5% of the time over all its looks
+            scale = spent(self.look, self.max_extensions + 1)
+            return data, evaluate(data, self.gates, elapsed_s=elapsed, alpha_scale=scale)
 
         # A gate passes only when every series in its scope was judged, so a stage never
         # widens on a step nobody could judge yet: such a stage is inconclusive (it runs on,
