@@ -13,6 +13,7 @@ from harness.gates.base import GateBase
 from harness.gates.rates import BurnRateGate, FunnelGate, SequentialGate
 from harness.gates.rules import (
     MannWhitneyGate,
+    PairedGate,
     RelativeGate,
     TailShiftGate,
     ThresholdGate,
@@ -36,6 +37,7 @@ Gate = Annotated[
     | RelativeGate
     | TailShiftGate
     | MannWhitneyGate
+    | PairedGate
     | FunnelGate
     | BurnRateGate
     | SequentialGate
@@ -48,6 +50,7 @@ KINDS: dict[str, type[GateBase]] = {
     "relative": RelativeGate,
     "tail_shift": TailShiftGate,
     "mann_whitney": MannWhitneyGate,
+    "paired": PairedGate,
     "funnel": FunnelGate,
     "burn_rate": BurnRateGate,
     "sequential": SequentialGate,
@@ -78,7 +81,7 @@ DEFAULT_GATES: list[dict[str, Any]] = [
         "margin": "20%",
         "group": "latency",
     },
-    {"kind": "mann_whitney", "name": "typical latency per step (Kayenta)", "group": "latency"},
+    {"kind": "paired", "name": "typical latency per step (paired)", "group": "latency"},
     {"kind": "funnel", "name": "conversion vs baseline", "max_drop": "5pp", "group": "conversion"},
     {"kind": "burn_rate", "name": "SLO burn rate (99.5%)", "slo": 0.995, "group": "errors"},
     {

@@ -51,6 +51,9 @@ class Evidence(BaseModel):
     counts: str = "samples"  #: what n counts: samples, per-second points, iterations, traces
     #: the run length in minutes that gives `n_needed` per side at the rate this run measured
     minutes_needed: float | None = None
+    #: minimum detectable effect: the smallest true change (as a share, 0.12 = +12%) this run
+    #: would fail with 80% chance; None where the gate does not say
+    mde: float | None = None
 
     @model_validator(mode="before")
     @classmethod

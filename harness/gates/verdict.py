@@ -226,6 +226,13 @@ def summary_lines(verdict: Verdict) -> list[str]:
             f"  false-FAIL rate ≤ {verdict.family_alpha:.1%} for an identical candidate "
             f"(split across {comparing} comparing gates, Holm within each)"
         )
+    reach = sorted(e.mde for g in verdict.gates for e in g.evidence if e.mde is not None)
+    if reach:
+        span = f"{reach[0]:+.0%}" + (f" to {reach[-1]:+.0%}" if len(reach) > 1 else "")
+        lines.append(
+            f"  could have caught: a typical-latency regression of {span} on its "
+            f"{len(reach)} judged step{'s' if len(reach) > 1 else ''} (80% power)"
+        )
     lines.append("")
     mark = {Decision.PASS: "✓", Decision.FAIL: "✗", Decision.INCONCLUSIVE: "?", Decision.ERROR: "!"}
     for gate in verdict.gates:

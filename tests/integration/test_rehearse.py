@@ -161,7 +161,9 @@ def test_latency_on_checkout_fails_naming_the_step(latency_rehearsal: LatencyReh
     assert "FAIL:" in run.output
 
 
-def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path) -> None:
+def test_tail_only_latency_fails_tail_shift_but_not_the_typical_judge(
+    tmp_path: Path,
+) -> None:
     # 3% of orders delayed: p99 moves by ~300 ms while each second's median moves by about one
     # rank. The delayed orders do move the per-second median of `pay` a little, and the
     # Mann-Whitney judge sometimes (rightly) sees it: at 10% it drifted by ~1 ms; at 5% by
@@ -181,9 +183,11 @@ def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path)
     )
     assert code == 1, output[-3000:]
     assert gate(verdict, "tail_shift")["decision"] == "fail"
-    kayenta = gate(verdict, "mann_whitney")
-    pay = next(e for e in kayenta["evidence"] if "`pay`" in e["series"])
-    assert pay["decision"] == "pass", pay["words"]
+    # the typical-latency judge (paired per-second medians) does not fail on a tail: it passes
+    # or, short of evidence on a busy machine, is inconclusive
+    typical = gate(verdict, "paired")
+    pay = next(e for e in typical["evidence"] if "`pay`" in e["series"])
+    assert pay["decision"] != "fail", pay["words"]
 
 
 def test_a_blocked_funnel_step_fails_the_funnel_gate(tmp_path: Path) -> None:
