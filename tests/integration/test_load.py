@@ -38,7 +38,9 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
     """Four users and one browser slot run all four sample journeys: each API/mobile journey has
-    its own user, and the slot runs both browser journeys in turn."""
+    its own user, and the slot runs both browser journeys in turn. 25 s: on a busy machine one
+    browser iteration, Chromium's start included, took 12 s, and a slot that has not reached
+    its second journey's turn rightly fails the run ("never ran")."""
     result = run_cli(
         "load",
         "--target",
@@ -48,7 +50,7 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
         "--spawn-rate",
         "4",
         "--duration",
-        "15s",
+        "25s",
         "--browser-users",
         "1",
         "--results",
