@@ -36,6 +36,7 @@ from harness.engine.collector import LoadAggregator
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
+from harness.lifetime import child_env, die_with_parent
 from harness.telemetry import tracing
 from harness.text import plural
 
@@ -381,6 +382,7 @@ def run_worker(
     only a master that proves it holds the key is obeyed. Raises `UsageError` when the master
     cannot be trusted or refuses this worker, `HarnessError` when no master answers in `wait_s`
     (before the run, or during it)."""
+    die_with_parent()  # a local worker of `--processes` ends with its master, even by SIGKILL
     env = _environment(locust_users.user_classes(journeys, None), None)
     try:
         runner: KeyedWorkerRunner = env._create_runner(
@@ -440,7 +442,8 @@ def spawn_local_workers(
     count: int, argv: Sequence[str], key: str
 ) -> Callable[[int], list[SpawnedProcess]]:
     """For `--processes N`: start N `harness load --worker` processes on loopback, given the
-    cluster key in their environment (never on their command line, which `ps` shows)."""
+    cluster key in their environment (never on their command line, which `ps` shows); each one
+    ends when this process does (`harness.lifetime`)."""
 
     def spawn(port: int) -> list[SpawnedProcess]:
         command = [
@@ -455,7 +458,8 @@ def spawn_local_workers(
             str(port),
             *argv,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: key}
+        # each worker dies with this process, even when it is killed by SIGKILL
+        env = child_env({**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: key})
         return [SpawnedProcess(command, env) for _ in range(count)]
 
     return spawn

@@ -3,6 +3,7 @@ open model under a stalled target."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -205,6 +206,59 @@ def test_processes_two_starts_local_workers_that_run_and_end(
     # No worker (nor a stray forked copy of the master) outlives the run.
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
+
+
+def _workers_of(parent: int) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(parent), "-f", "harness.cli load --worker"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    return [int(pid) for pid in found]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    # a zombie no longer runs anything: it waits for its reaper (init, once the parent is gone)
+    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+def test_local_workers_die_with_a_harness_killed_by_sigkill(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "harness.cli", "load", "--target", sandbox.base, "--processes", "2",
+        "--users", "2", "--spawn-rate", "2", "--duration", "60s", "--browser-users", "0",
+        "-k", "not browse and not cross", "--results", str(tmp_path),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            workers = _workers_of(process.pid)
+        assert len(workers) == 2, "the two local workers did not start"
+        time.sleep(1.0)  # past their start-up, into the run
+        process.kill()  # SIGKILL: the harness cannot stop its workers itself
+        process.wait()
+        deadline = time.monotonic() + 10  # a worker left alone would wait 60 s for its master
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "a local worker outlived its harness"
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_a_lost_worker_is_reported_and_the_master_goes_on(
