@@ -21,6 +21,7 @@ from harness.flags import parse_flags
 from harness.records import Outcome
 from harness.results import RunDirectory, new_run_id
 from harness.runtime import RunSettings
+from harness.targets import without_userinfo
 from harness.text import plural
 
 
@@ -45,7 +46,7 @@ def run(options: argparse.Namespace) -> int:
             config=config.model_dump(),
         )
         print(
-            f"journey-harness smoke · target {target.name} ({target.web}) · "
+            f"journey-harness smoke · target {target.name} ({without_userinfo(target.web)}) · "
             f"{plural(len(journeys), 'journey')} · seed {seed} · run {run_id}",
             flush=True,
         )

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -34,6 +34,7 @@ from harness.errors import (
 )
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
+from harness.targets import split_userinfo
 from harness.telemetry import spans
 
 if TYPE_CHECKING:
@@ -271,7 +272,8 @@ class WebSession:
         navigation_timeout: float,
     ) -> None:
         self.host = host
-        self.base_url = base_url.rstrip("/") + "/"
+        bare, self._credentials = split_userinfo(base_url)
+        self.base_url = bare.rstrip("/") + "/"
         self.artifacts_dir = artifacts_dir
         self.action_timeout = action_timeout
         self.navigation_timeout = navigation_timeout
@@ -296,6 +298,16 @@ class WebSession:
             options.pop("default_browser_type", None)
         if headers:
             options["extra_http_headers"] = headers
+        if self._credentials is not None:
+            # credentials in the target URL: answered to the target's own 401s, as a browser
+            # does, and never sent to another origin
+            user, password = self._credentials
+            parts = urlsplit(self.base_url)
+            options["http_credentials"] = {
+                "username": user,
+                "password": password,
+                "origin": f"{parts.scheme}://{parts.netloc}",
+            }
         self._context = await self.host.browser.new_context(**options)
         self._context.set_default_timeout(self.action_timeout * 1000)
         self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
