@@ -48,6 +48,7 @@ from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
 from harness.text import plural
+from harness.touchpoints.chromium_sandbox import summarise
 
 if TYPE_CHECKING:
     from harness.telemetry.tracing import Telemetry
@@ -421,6 +422,9 @@ def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health
     health = assess_health(aggregator, aggregator.iterations)
     run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
     run.meta["generator"] = health.as_dict()
+    browser = summarise([s["browser_sandbox"] for s in aggregator.health if "browser_sandbox" in s])
+    if browser is not None:
+        run.meta["browser"] = browser
     run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
     return health
 

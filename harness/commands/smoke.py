@@ -65,7 +65,13 @@ def run(options: argparse.Namespace) -> int:
         console = ConsoleSink()
         sink = FanOut(run, console, *([telemetry.metrics] if telemetry.metrics else []))
         try:
-            iterations = run_smoke(journeys, settings, sink, headless=not options.headed)
+            iterations = run_smoke(
+                journeys,
+                settings,
+                sink,
+                headless=not options.headed,
+                browser_seen=lambda choice: run.meta.update(browser=choice.as_dict()),
+            )
         except KeyboardInterrupt:
             run.finish("aborted")
             raise

@@ -39,6 +39,7 @@ from harness.journey import Journey
 from harness.lifetime import child_env, die_with_parent
 from harness.telemetry import tracing
 from harness.text import plural
+from harness.touchpoints.chromium_sandbox import SandboxChoice
 
 LOCAL = "local"
 FINAL_MESSAGE = "harness_final"
@@ -137,6 +138,7 @@ def _health_loop(env: Environment) -> None:
     me = psutil.Process()
     me.cpu_percent(None)
     browsers: dict[int, psutil.Process] = {}
+    sandbox_told: SandboxChoice | None = None
     while True:
         start = time.perf_counter()
         gevent.sleep(HEALTH_INTERVAL_S)
@@ -155,17 +157,20 @@ def _health_loop(env: Environment) -> None:
             except psutil.Error:
                 continue
         current = locust_users.state()
-        current.collector.health(
-            {
-                "t": round(time.time(), 3),
-                "cpu": me.cpu_percent(None),
-                "browser_cpu": round(browser_cpu, 1),
-                "lag_ms": round(lag_ms, 2),
-                "users": env.runner.user_count if env.runner else 0,
-                "iterations": current.collector.total_iterations,
-                "queued": current.arrivals.qsize(),
-            }
-        )
+        sample = {
+            "t": round(time.time(), 3),
+            "cpu": me.cpu_percent(None),
+            "browser_cpu": round(browser_cpu, 1),
+            "lag_ms": round(lag_ms, 2),
+            "users": env.runner.user_count if env.runner else 0,
+            "iterations": current.collector.total_iterations,
+            "queued": current.arrivals.qsize(),
+        }
+        host = current.browser_host
+        if host is not None and host.started and host.sandbox != sandbox_told:
+            sandbox_told = host.sandbox  # said once per process (again if it changes)
+            sample["browser_sandbox"] = host.sandbox.as_dict()
+        current.collector.health(sample)
 
 
 def _start_process_side(

@@ -36,14 +36,16 @@ from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
+from harness.touchpoints import chromium_sandbox
+from harness.touchpoints.chromium_sandbox import SandboxChoice
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 T = TypeVar("T")
 
+#: Playwright adds `--no-sandbox` itself when the sandbox is off (`chromium_sandbox=False`)
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -104,8 +106,13 @@ class BrowserHost:
         host_loop: LoopHost | None = None,
         launch_timeout: float = 30.0,
         cpus: set[int] | None = None,
+        sandbox: SandboxChoice | None = None,
     ) -> None:
+        """`sandbox`: Chromium's sandbox on or off (default: as this process and kernel allow,
+        `chromium_sandbox.for_this_process`)."""
         self.executable = executable if executable is not None else find_chromium()
+        #: the sandbox Chromium runs with; off after a sandboxed launch failed
+        self.sandbox = sandbox if sandbox is not None else chromium_sandbox.for_this_process()
         self.headless = headless
         self.waiter = waiter
         self.cpus = cpus
@@ -146,12 +153,15 @@ class BrowserHost:
         try:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
-            return await self._playwright.chromium.launch(
-                executable_path=self.executable,
-                headless=self.headless,
-                args=list(CHROMIUM_FLAGS),
-                timeout=self.launch_timeout * 1000,
-            )
+            try:
+                return await self._launch_chromium(self._playwright)
+            except Error as exc:
+                if not self.sandbox.sandbox or not chromium_sandbox.looks_like_sandbox_failure(
+                    str(exc)
+                ):
+                    raise
+                self.sandbox = chromium_sandbox.sandbox_failed(str(exc))
+                return await self._launch_chromium(self._playwright)
         except Error as exc:
             where = self.executable or "Playwright's bundled Chromium"
             raise BrowserError(
@@ -160,6 +170,15 @@ class BrowserHost:
             ) from None
         finally:
             _set_affinity(previous)
+
+    async def _launch_chromium(self, playwright: Playwright) -> Browser:
+        return await playwright.chromium.launch(
+            executable_path=self.executable,
+            headless=self.headless,
+            chromium_sandbox=self.sandbox.sandbox,
+            args=list(CHROMIUM_FLAGS),
+            timeout=self.launch_timeout * 1000,
+        )
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the browser loop and wait for its result with the host's waiter."""

@@ -18,6 +18,7 @@ import pytest
 from harness.engine.network import free_port
 from harness.sandbox.process import SandboxProcess, SandboxUrls
 from harness.telemetry.hdr import HdrStore, SeriesKey
+from harness.touchpoints.chromium_sandbox import decide, user_namespaces
 from tests.integration.conftest import REPO, only_run_dir, run_cli
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,8 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     assert counted and all(store.count(k) == n for k, n in counted.items())
     health = json.loads((run_dir / "health.json").read_text())
     assert health["samples"] and {"cpu", "lag_ms", "browser_cpu"} <= set(health["samples"][0])
+    # whether Chromium kept its sandbox (off as root, with the reason), told by its process
+    assert run["browser"] == decide(os.geteuid(), user_namespaces()).as_dict()
 
 
 def test_master_and_two_workers_merge_histograms_exactly(
