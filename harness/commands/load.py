@@ -212,10 +212,12 @@ def execute(
         print(
             f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
             f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-            f"late {health.late}, dropped {health.dropped}"
+            f"late {health.late}, dropped {health.dropped}, RSS max {health.rss_max_mb:.0f} MB"
         )
         if health.saturated:
             print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
+        for warning in health.warnings:
+            print(f"  WARNING: {warning}")
         if outcome.refused:
             run.meta["refused_workers"] = outcome.refused
         if outcome.missing_finals:

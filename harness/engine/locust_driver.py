@@ -33,6 +33,7 @@ from harness.engine.children import SpawnedProcess
 from harness.engine.cluster import KeyedMasterRunner, KeyedWorkerRunner, WorkerGaveUp
 from harness.engine.cluster_auth import KEY_ENV, MasterGate
 from harness.engine.collector import LoadAggregator
+from harness.engine.memory import MB
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
@@ -134,7 +135,8 @@ def _serve_web_ui(env: Environment, port: int) -> None:
 
 
 def _health_loop(env: Environment) -> None:
-    """Every second: this process's CPU, its Chromium's CPU, event-loop lag, late starts."""
+    """Every second: this process's CPU and resident memory, its Chromium's CPU, event-loop
+    lag, late starts."""
     me = psutil.Process()
     me.cpu_percent(None)
     browsers: dict[int, psutil.Process] = {}
@@ -160,6 +162,7 @@ def _health_loop(env: Environment) -> None:
         sample = {
             "t": round(time.time(), 3),
             "cpu": me.cpu_percent(None),
+            "rss_mb": round(_rss(me) / MB, 1),
             "browser_cpu": round(browser_cpu, 1),
             "lag_ms": round(lag_ms, 2),
             "users": env.runner.user_count if env.runner else 0,
@@ -171,6 +174,13 @@ def _health_loop(env: Environment) -> None:
             sandbox_told = host.sandbox  # said once per process (again if it changes)
             sample["browser_sandbox"] = host.sandbox.as_dict()
         current.collector.health(sample)
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.Error:
+        return 0
 
 
 def _start_process_side(

@@ -320,6 +320,9 @@ def generator_health(run: RunFolder) -> str:
         if summary.get("saturated")
         else "<p>The generator kept up.</p>"
     )
+    warned = summary.get("warnings")  # memory growth: a warning, not a saturation
+    if isinstance(warned, list):
+        words += "".join(f"<p class=bad>Warning: {escape(str(w))}</p>" for w in warned)
     fact = {k: escape(str(summary.get(k, "?"))) for k in _HEALTH_FACTS}  # from a file: escaped
     facts = (
         f"<p class=muted>CPU median {fact['cpu_median']}% (max {fact['cpu_max']}%), Chromium max "

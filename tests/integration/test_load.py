@@ -543,3 +543,40 @@ def test_load_judges_the_threshold_gates_of_harness_toml(
         assert result.code == 1, out
         assert f"FAIL: {name}: " in out and "limit < 1.0 ms" in out, out
         assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)
+
+
+LEAKY_JOURNEY = """
+import time
+
+from harness import journey
+
+KEPT = []
+
+
+@journey
+def leaky(j):
+    with j.step("keep a megabyte", on="api"):
+        if len(KEPT) < 200:  # bounded: at most 200 MB, whatever the machine's speed
+            KEPT.append(bytearray(b"\\x01") * (1 << 20))  # written, so resident
+        time.sleep(0.1)
+"""
+
+
+def test_a_journey_leaking_a_megabyte_an_iteration_is_flagged(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    (tmp_path / "leaky.py").write_text(LEAKY_JOURNEY)
+    result = run_cli(
+        "load", "--target", sandbox.base, "--journeys", str(tmp_path / "leaky.py"),
+        "--users", "1", "--spawn-rate", "1", "--duration", "12s", "--browser-users", "0",
+        "--results", str(tmp_path / "results"), timeout=120,
+    )  # fmt: skip
+    assert result.code in (0, 4), result.out + result.err  # a leak warns; it decides nothing
+    run_dir = only_run_dir(tmp_path / "results")
+    health = json.loads((run_dir / "health.json").read_text())
+    assert all("rss_mb" in s for s in health["samples"])
+    summary = health["summary"]
+    assert summary["memory_growing"], summary
+    assert summary["rss_growth_mb"] >= 50 and summary["rss_slope_mb_per_min"] >= 10
+    assert "WARNING: generator memory grew" in result.out
+    assert "WARNING**: generator memory grew" in (run_dir / "summary.md").read_text()
