@@ -45,6 +45,7 @@ from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.journey import Journey
 from harness.redact import redact
+from harness.report.markdown import md_text
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
 from harness.text import plural
@@ -275,7 +276,7 @@ def _record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str]
         summary = run.path / "summary.md"
         if summary.is_file():
             with summary.open("a", encoding="utf-8") as out:
-                out.write(f"\n**Spans not sent:** {line.removeprefix('traces: ')}\n")
+                out.write(f"\n**Spans not sent:** {md_text(line.removeprefix('traces: '))}\n")
     if missing:
         run.meta["incomplete_evidence"] = missing
         for part in missing:

@@ -29,6 +29,7 @@ from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
 from harness.redact import stored
+from harness.report.markdown import md_block
 from harness.results import RunDirectory
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
@@ -37,7 +38,7 @@ from harness.rollout.stages import (
     RolloutOutcome,
     RolloutRecord,
     StageDecision,
-    parse_stages,
+    parse_shares,
 )
 from harness.targets import Target, check_url
 from harness.text import plural
@@ -102,7 +103,7 @@ def run(options: argparse.Namespace) -> int:
             "share in that process): drop --processes, --master and --worker"
         )
     _fill_from_config(options)
-    shares = parse_stages(options.stages)
+    shares = parse_shares(options.stages)
     stage_s = parse_duration(options.stage_duration, what="--stage-duration")
     if not 0 <= options.max_extensions <= 20:
         raise UsageError(
@@ -327,5 +328,5 @@ def timeline_lines(record: RolloutRecord) -> list[str]:
 
 
 def _timeline_markdown(record: RolloutRecord) -> str:
-    body = "\n".join(timeline_lines(record))
-    return f"## Staged rollout\n\n```\n{body}\n```\n\n"
+    body = md_block("\n".join(timeline_lines(record)))
+    return f"## Staged rollout\n\n{body}\n\n"

@@ -6,14 +6,13 @@ also shipped from the Locust master to its workers, as JSON.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness import durations
 from harness.errors import SpecError, UsageError
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)", re.ASCII)
 MAX_DURATION_S = 24 * 3600.0
 
 
@@ -22,25 +21,15 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
 
     Raises `SpecError` naming the value and showing valid examples.
     """
-    raw = text.strip().lower()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pos, seconds = 0, 0.0
-        for match in _DURATION.finditer(raw):
-            if match.start() != pos:
-                break
-            value, unit = float(match.group(1)), match.group(2)
-            seconds += value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
-            pos = match.end()
-        if pos != len(raw) or not raw:
-            raise SpecError(
-                f"{what} {text!r} is not a duration: use a number with a unit, "
-                "e.g. 30s, 2m, 1h30m or 500ms"
-            ) from None
-    if seconds <= 0 or seconds > MAX_DURATION_S:
+    value = durations.seconds(text)
+    if value is None:
+        raise SpecError(
+            f"{what} {text!r} is not a duration: use a number with a unit, "
+            "e.g. 30s, 2m, 1h30m or 500ms"
+        )
+    if value <= 0 or value > MAX_DURATION_S:
         raise SpecError(f"{what} {text!r} must be more than 0 and at most 24h")
-    return seconds
+    return value
 
 
 class ShapeKind(StrEnum):

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
+from harness.report.markdown import md_code, md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.text import plural
 
@@ -166,10 +167,10 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
-    """The same rows as a Markdown table."""
+    """The same rows as a Markdown table, every cell escaped (names come from the journeys)."""
     head, *body = rows
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    lines = ["| " + " | ".join(md_text(c) for c in head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in body]
     return lines
 
 
@@ -186,7 +187,7 @@ def summary_markdown(
     iterations = aggregator.iterations
     failed = aggregator.failures
     lines = [
-        f"# Load run `{run_id}` against `{target}`",
+        f"# Load run {md_code(run_id)} against {md_code(target)}",
         "",
         f"{plan_text}. {plural(iterations, 'iteration')} in {elapsed_s:.1f} s "
         f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
@@ -210,8 +211,12 @@ def summary_markdown(
         f"- memory (RSS) of a load process: max {health.rss_max_mb:.0f} MB, growth "
         f"{health.rss_growth_mb:.0f} MB over the run",
         "- verdict: "
-        + ("**SATURATED** — " + "; ".join(health.reasons) if health.saturated else "kept up"),
-        *(f"- **WARNING**: {warning}" for warning in health.warnings),
+        + (
+            "**SATURATED** — " + md_text("; ".join(health.reasons))
+            if health.saturated
+            else "kept up"
+        ),
+        *(f"- **WARNING**: {md_text(warning)}" for warning in health.warnings),
     ]
     if aggregator.errors:
         lines += [
@@ -222,7 +227,10 @@ def summary_markdown(
             "|---|---|---|---|---|",
         ]
         for (target, journey, step, tp, kind), count in aggregator.errors.most_common(20):
-            lines.append(f"| `{journey}` | `{step}` | {tp} | {kind} | {count:,} ({target}) |")
+            lines.append(
+                f"| {md_code(journey)} | {md_code(step)} | {md_text(tp)} | {md_text(kind)} "
+                f"| {count:,} ({md_text(target)}) |"
+            )
     return "\n".join(lines) + "\n"
 
 

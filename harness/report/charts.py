@@ -24,6 +24,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
 
 from harness.report.folder import Distribution
+from harness.report.markdown import plain
 
 TARGET_COLOURS = ("#2563eb", "#ea580c", "#059669", "#9333ea")  # baseline, candidate, …
 TOUCHPOINT_COLOURS = {"web": "#7c3aed", "api": "#0891b2", "mobile": "#16a34a"}
@@ -124,7 +125,7 @@ def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> st
                 else:
                     ax.plot(x, y * 100, color=colour, linewidth=1.4)
             counts = " / ".join(f"{d.total:,}" for d in curves.values())
-            ax.set_title(f"{title} · n {counts}", loc="left")
+            ax.set_title(_text(f"{title} · n {counts}"), loc="left")
             ax.set_xscale("log")
             decades = math.log10(high / low) if 0 < low < high else 0.0
             subs = (1.0,) if decades > 1.3 else (1.0, 2.0, 5.0) if decades > 0.6 else None
@@ -147,7 +148,7 @@ def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> st
             ax.set_ylabel("% at or below")
         fig.legend(
             handles=[
-                Line2D([], [], color=target_colour(i), linewidth=1.4, label=t)
+                Line2D([], [], color=target_colour(i), linewidth=1.4, label=_text(t))
                 for i, t in enumerate(targets)
             ],
             loc="upper right",
@@ -169,8 +170,8 @@ def timeline(
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
         for index, (target, (t, iterations, failures)) in enumerate(series.items()):
             colour = target_colour(index)
-            top.plot(t, iterations, color=colour, linewidth=1.3, label=target)
-            bottom.plot(t, failures, color=colour, linewidth=1.3, label=target)
+            top.plot(t, iterations, color=colour, linewidth=1.3, label=_text(target))
+            bottom.plot(t, failures, color=colour, linewidth=1.3, label=_text(target))
         top.set_ylabel("iterations / s")
         top.set_title("Throughput", loc="left")
         top.legend(loc="upper right")
@@ -222,10 +223,10 @@ def funnel(journey: str, per_target: Mapping[str, Sequence[FunnelStep]]) -> str:
                 ax.text(
                     r.reached + top * 0.01, i, f"{r.passed:,}/{r.reached:,}{share}", va="center"
                 )
-            ax.set_yticks(y, [f"{r.step} [{r.touchpoint}]" for r in rows])
+            ax.set_yticks(y, [_text(f"{r.step} [{r.touchpoint}]") for r in rows])
             ax.set_xlim(0, max(1, top) * 1.3)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_title(target, loc="left")
+            ax.set_title(_text(target), loc="left")
             ax.grid(axis="y", visible=False)
             ax.set_xlabel("iterations (pale: reached, solid: passed)")
         axes[0].invert_yaxis()  # once: the y axis is shared, a second call would undo it
@@ -245,7 +246,7 @@ def health(samples: Sequence[Mapping[str, Any]]) -> str:
             rows = [s for s in samples if str(s.get("source", "local")) == source]
             t = [float(s["t"]) - start for s in rows]
             colour = target_colour(index)
-            suffix = f" ({source})" if len(sources) > 1 else ""
+            suffix = f" ({_text(source)})" if len(sources) > 1 else ""
             cpu_ax.plot(
                 t, [float(s.get("cpu", 0)) for s in rows], color=colour, label="generator" + suffix
             )
@@ -256,7 +257,9 @@ def health(samples: Sequence[Mapping[str, Any]]) -> str:
                 linestyle="--",
                 label="Chromium" + suffix,
             )
-            lag_ax.plot(t, [float(s.get("lag_ms", 0)) for s in rows], color=colour, label=source)
+            lag_ax.plot(
+                t, [float(s.get("lag_ms", 0)) for s in rows], color=colour, label=_text(source)
+            )
         cpu_ax.axhline(90, color="#dc2626", linewidth=0.8, linestyle=":")
         cpu_ax.set_title("CPU (% of one core; dotted: saturated)", loc="left")
         busiest = max(
@@ -322,7 +325,14 @@ def impact_map(edges: Mapping[tuple[str, str, str], set[str]]) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
+    text = _text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(value: object) -> str:
+    """A name from the run folder as a chart label: no control characters (the SVG backend
+    escapes markup, but a control character is neither drawable nor valid XML)."""
+    return plain(value)
 
 
 DECISION_COLOURS = {
@@ -356,7 +366,7 @@ def stage_timeline(stages: Sequence[Mapping[str, Any]], final_share: float) -> s
             colour = DECISION_COLOURS.get(str(stage["decision"]), "#6b7280")
             ax.plot([stage["ended_s"]], [stage["share"]], "o", color=colour, markersize=6)
             ax.annotate(
-                str(stage["decision"]),
+                _text(stage["decision"]),
                 (float(stage["ended_s"]), float(stage["share"])),
                 textcoords="offset points",
                 xytext=(0, 6),
@@ -408,7 +418,7 @@ def latency_over_time(panels: Sequence[tuple[str, Mapping[str, OverTime]]], span
         for ax in axes[len(panels) :]:
             ax.set_visible(False)
         handles = [
-            Line2D([], [], color=target_colour(i), linewidth=1.3, label=t)
+            Line2D([], [], color=target_colour(i), linewidth=1.3, label=_text(t))
             for i, t in enumerate(targets)
         ]
         handles += [
@@ -442,7 +452,7 @@ def errors_over_time(
                 color=ERROR_COLOURS[kinds.index(kind) % len(ERROR_COLOURS)],
                 linestyle=styles[targets.index(target) % len(styles)],
                 linewidth=1.3,
-                label=f"{kind} ({target})",
+                label=_text(f"{kind} ({target})"),
             )
         ax.set_ylabel("failed steps / window")
         ax.set_xlabel("seconds since the first step")

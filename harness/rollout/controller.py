@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.durations import format_duration
 from harness.engine.collector import LoadAggregator
 from harness.gates.abort import live_gates
 from harness.gates.config import Gate
@@ -294,9 +295,9 @@ class RolloutController:
             f"in {spent:.0f} s, and {needed} need {'at least ' if fewest == 0 else ''}about "
             f"{needed / rate:,.0f} s at this share "
             f"({self.max_extensions + 1} looks of {self.stage_duration_s:g} s allow "
-            f"{allowed:g} s). Give --stage-duration {_duration(per_look)} or more, start at a "
-            f"larger share than {share:g}%, or scope the gates in harness.toml to the journeys "
-            "that reach it (journeys = [...])"
+            f"{allowed:g} s). Give --stage-duration {format_duration(per_look)} or more, start "
+            f"at a larger share than {share:g}%, or scope the gates in harness.toml to the "
+            "journeys that reach it (journeys = [...])"
         )
 
     def save(self) -> None:
@@ -423,19 +424,6 @@ class RolloutController:
 def _upper(count: float) -> float:
     """A generous upper bound on a Poisson count's mean, from one observation of it."""
     return count + 3.0 * math.sqrt(count) + 3.0
-
-
-def _duration(seconds: float) -> str:
-    """A `--stage-duration` value rounded up: `45s`, `4m10s`, `1h5m`."""
-    whole = int(-(-seconds // 5) * 5)  # up to the next 5 s
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts) or "5s"
 
 
 def _first_effect(target: Target) -> float | None:

@@ -580,3 +580,4 @@ def test_a_journey_leaking_a_megabyte_an_iteration_is_flagged(
     assert summary["rss_growth_mb"] >= 50 and summary["rss_slope_mb_per_min"] >= 10
     assert "WARNING: generator memory grew" in result.out
     assert "WARNING**: generator memory grew" in (run_dir / "summary.md").read_text()
+    assert "Warning: generator memory grew" in (run_dir / "report.html").read_text()

@@ -26,7 +26,7 @@ from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
 from harness.rollout.cohort import CohortRouter, bucket
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import call_hook
-from harness.rollout.stages import RolloutOutcome, StageDecision, parse_stages
+from harness.rollout.stages import RolloutOutcome, StageDecision, parse_shares
 from harness.sandbox.profile import ReleaseProfile
 from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
 from harness.targets import Target
@@ -62,8 +62,8 @@ def test_cohorts_are_sticky_as_the_share_widens() -> None:
 )
 def test_stage_plans_are_checked(text: str, needle: str) -> None:
     with pytest.raises(SpecError, match=needle):
-        parse_stages(text)
-    assert parse_stages("1,5%,25,50,100") == [1, 5, 25, 50, 100]
+        parse_shares(text)
+    assert parse_shares("1,5%,25,50,100") == [1, 5, 25, 50, 100]
 
 
 def test_flag_specs() -> None:
