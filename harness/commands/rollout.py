@@ -30,7 +30,7 @@ from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
 from harness.redact import stored
 from harness.report.markdown import md_block
-from harness.results import RunDirectory
+from harness.results import RunDirectory, replace_file
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
 from harness.rollout.stages import (
@@ -257,12 +257,12 @@ def _judge(options: argparse.Namespace, holder: dict[str, RolloutController]) ->
                     "time_to_decision_s": record.detection_s,
                 }
             )
-            (run.path / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+            replace_file(run.path / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
             summary = run.path / "summary.md"
             previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-            summary.write_text(
+            replace_file(
+                summary,
                 summary_markdown(verdict) + "\n" + _timeline_markdown(record) + previous,
-                encoding="utf-8",
             )
             print()
             print("\n".join(summary_lines(verdict)))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.drill.findings import DrillRecord, FaultFinding, GateHit
 from harness.report.markdown import md_block, md_code, md_text
+from harness.results import replace_file
 
 REPORT_FILE = "report.html"
 
@@ -178,5 +179,5 @@ def write_report(folder: Path, record: DrillRecord) -> Path:
         elapsed=time.perf_counter() - started,
     )
     path = folder / REPORT_FILE
-    path.write_text(html + "\n", encoding="utf-8")
+    replace_file(path, html + "\n")
     return path

@@ -228,6 +228,20 @@ def test_the_drill_summary_and_page_hold_no_raw_markup(tmp_path: Path) -> None:
     _assert_inert(page)
 
 
+def test_the_drill_report_replaces_a_symlink_instead_of_writing_through_it(
+    tmp_path: Path,
+) -> None:
+    """Like report.html: a link planted in a drill's folder is replaced, never written through."""
+    record = DrillRecord(drill_id="d", target="t", gates=["g"], faults=[])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder = tmp_path / "drill"
+    folder.mkdir()
+    (folder / "report.html").symlink_to(victim)
+    write_drill_report(folder, record)
+    assert victim.read_text() == "keep me" and not (folder / "report.html").is_symlink()
+
+
 def test_markdown_helpers() -> None:
     assert plain("a\x1b[1mb\x1b[0m\x07c\r\nd\te") == "ab\ufffdc d e"
     assert plain("a\r\nb\tc", lines=True) == "a\nb c"
@@ -281,3 +295,20 @@ def test_the_templates_ship_with_the_package() -> None:
     assert "report/templates/*" in project["tool"]["setuptools"]["package-data"]["harness"]
     assert any(d.startswith("jinja2") for d in project["project"]["dependencies"])
     assert {p.suffix for p in (REPORT / "templates").iterdir()} == {".html", ".css"}
+
+
+def test_junit_of_a_crafted_folder_is_valid_xml_without_control_characters(
+    tmp_path: Path,
+) -> None:
+    """Control characters in a crafted folder's names and messages made junit.xml invalid XML
+    (ElementTree writes them as they are); they are dropped, the text is kept."""
+    import xml.etree.ElementTree as ET
+
+    from harness.report.folder import read_run
+    from harness.report.junit import write_junit_file
+
+    path = write_junit_file(read_run(_crafted_folder(tmp_path)))
+    raw = path.read_text(encoding="utf-8")
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", raw)
+    document = ET.fromstring(raw.encode("utf-8"))  # valid XML
+    assert any("red" in (e.get("message") or "") for e in document.iter())
