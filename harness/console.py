@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from harness.markdown import md_code, md_text
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.report.markdown import md_code, md_text
 from harness.text import plural
 
 

@@ -25,13 +25,14 @@ from harness.commands.common import (
 )
 from harness.commands.load_judge import load_judge
 from harness.config import HarnessConfig
+from harness.durations import parse_duration
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
 from harness.engine.cluster_auth import KEY_ENV, check_key, is_loopback, new_key
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.network import free_port
-from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
+from harness.engine.plan import LoadPlan, ShapeKind, parse_stages
 from harness.engine.summary import (
     Health,
     assess_health,
@@ -44,8 +45,8 @@ from harness.errors import UsageError
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.journey import Journey
+from harness.markdown import md_text
 from harness.redact import redact
-from harness.report.markdown import md_text
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
 from harness.text import plural

@@ -18,9 +18,10 @@ from typing import Any
 from harness.commands import load
 from harness.commands.rehearse import configured_gates, rehearsal_targets
 from harness.config import HarnessConfig, load_config
+from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
-from harness.engine.plan import LoadPlan, parse_duration
+from harness.engine.plan import LoadPlan
 from harness.engine.summary import Health
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
@@ -28,8 +29,8 @@ from harness.flags import parse_flags
 from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
+from harness.markdown import md_block
 from harness.redact import stored
-from harness.report.markdown import md_block
 from harness.results import RunDirectory, replace_file
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url

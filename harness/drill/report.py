@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from harness.drill.findings import DrillRecord, FaultFinding, GateHit
-from harness.report.markdown import md_block, md_code, md_text
+from harness.markdown import md_block, md_code, md_text
 from harness.results import replace_file
 
 REPORT_FILE = "report.html"

@@ -22,11 +22,11 @@ from gevent.queue import Empty, Queue
 from locust import User, constant, task
 
 from harness.engine.allocation import weighted_turns
+from harness.engine.cohort import CohortRouter
 from harness.engine.collector import LoadCollector
 from harness.engine.plan import LoadPlan, ShapeKind, parse_cpus
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.rollout.cohort import CohortRouter
 from harness.runtime import RunSettings, RunSink, VirtualUser
 from harness.targets import Target
 from harness.touchpoints.web import BrowserHost

@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
-from harness.report.markdown import md_code, md_text
+from harness.markdown import md_code, md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.text import plural
 

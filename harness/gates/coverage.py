@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
-from harness.report.markdown import md_text
+from harness.markdown import md_text
 
 #: The worst decision of several series of one gate on one row (p95 and p99 of one step).
 _WORST = (Decision.ERROR, Decision.FAIL, Decision.INCONCLUSIVE, Decision.PASS)

@@ -16,7 +16,7 @@ from harness.gates.config import Gate, ScoreGate
 from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_table
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
-from harness.report.markdown import md_block, md_text
+from harness.markdown import md_block, md_text
 
 
 class Verdict(BaseModel):

@@ -23,8 +23,8 @@ from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
 
+from harness.markdown import plain
 from harness.report.folder import Distribution
-from harness.report.markdown import plain
 
 TARGET_COLOURS = ("#2563eb", "#ea580c", "#059669", "#9333ea")  # baseline, candidate, …
 TOUCHPOINT_COLOURS = {"web": "#7c3aed", "api": "#0891b2", "mobile": "#16a34a"}

@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 from harness.gates.outcome import Decision
+from harness.markdown import plain
 from harness.records import IterationRecord, Outcome
 from harness.report.folder import RunFolder, unfinished_text
-from harness.report.markdown import plain
 from harness.results import replace_file
 from harness.text import plural
 

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from harness.report.markdown import plain
+from harness.markdown import plain
 
 __all__ = ["Markup", "environment", "render", "trusted_svg"]
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator, LoadCollector
-from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
+from harness.engine.plan import LoadPlan, ShapeKind, parse_stages
 from harness.engine.summary import assess_health, latency_rows, progress_line
 from harness.errors import ErrorKind, SpecError, UsageError
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint

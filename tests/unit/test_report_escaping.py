@@ -16,9 +16,9 @@ from harness.errors import ErrorKind
 from harness.gates.outcome import Decision, Evidence, GateOutcome
 from harness.gates.verdict import Verdict
 from harness.gates.verdict import summary_markdown as verdict_markdown
+from harness.markdown import md_block, md_code, md_text, plain
 from harness.records import IterationRecord, Outcome, Touchpoint
 from harness.report import charts, write_report
-from harness.report.markdown import md_block, md_code, md_text, plain
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from tests.unit.test_report import T0, TRACE, _run_json, _span, _step, _write_lines
 
