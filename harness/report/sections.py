@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from harness.gates.coverage import CoverageRow, coverage_headline
 from harness.gates.outcome import Decision
-from harness.report import charts
+from harness.report import charts, time_charts
 from harness.report.folder import Distribution, RunFolder, unfinished_text
 from harness.report.junit import failure_line
 from harness.report.render import Markup, render, trusted_svg
@@ -234,7 +234,7 @@ def throughput(run: RunFolder) -> Markup:
         t.append(float(row["t"]) - start)
         iterations.append(float(row.get("iterations", 0)))
         failures.append(float(row.get("failures", 0)))
-    return figure(charts.timeline(per_target), "Iterations and failed iterations per second")
+    return figure(time_charts.timeline(per_target), "Iterations and failed iterations per second")
 
 
 def funnels(run: RunFolder) -> Markup:
