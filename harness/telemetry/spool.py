@@ -101,7 +101,7 @@ def read_spool(handle: IO[bytes], *, merge: bool = True) -> Iterator[list[EndedS
     position before it) at an incomplete record, so a reader can come back for more. With
     `merge=False` rows keep their (shared, own) attribute pairs (the sidecar encodes a shared
     dict once per batch)."""
-    make = EndedSpan._make
+    new = tuple.__new__  # `EndedSpan._make` without its length check: a third of the cost
     while True:
         start = handle.tell()
         head = handle.read(HEADER.size)
@@ -116,7 +116,7 @@ def read_spool(handle: IO[bytes], *, merge: bool = True) -> Iterator[list[EndedS
         if len(payload) < size:
             handle.seek(start)
             return
-        rows = [make(row) for row in marshal.loads(payload)]
+        rows = [new(EndedSpan, row) for row in marshal.loads(payload)]
         if merge:
             rows = [
                 row._replace(attributes=merged(row.attributes))
