@@ -30,6 +30,7 @@ demo: $(STAMP) chromium bytecode
 	$(BIN)/harness demo
 
 lint: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/ruff check harness synth journeys tests bench
 	$(BIN)/ruff format --check harness synth journeys tests bench
 

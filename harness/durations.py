@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from harness.errors import SpecError
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)", re.ASCII)
 UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3_600.0, "d": 86_400.0, "w": 604_800.0}
 #: how the grammar is shown in error messages
@@ -43,3 +45,22 @@ def format_duration(value: float) -> str:
         f"{secs}s" if secs else "",
     ]
     return "".join(parts) or "5s"
+
+
+MAX_DURATION_S = 24 * 3600.0
+
+
+def parse_duration(text: str, *, what: str = "duration") -> float:
+    """Seconds in a duration like `30s`, `2m`, `1h30m`, `500ms` or a plain number of seconds.
+
+    Raises `SpecError` naming the value and showing valid examples.
+    """
+    value = seconds(text)
+    if value is None:
+        raise SpecError(
+            f"{what} {text!r} is not a duration: use a number with a unit, "
+            "e.g. 30s, 2m, 1h30m or 500ms"
+        )
+    if value <= 0 or value > MAX_DURATION_S:
+        raise SpecError(f"{what} {text!r} must be more than 0 and at most 24h")
+    return value

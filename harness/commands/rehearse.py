@@ -22,7 +22,7 @@ from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.gates.data import RunData, side_by_side
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
-from harness.results import RunDirectory
+from harness.results import RunDirectory, replace_file
 from harness.targets import Target
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
@@ -194,10 +194,10 @@ def _judge(options: argparse.Namespace) -> load.Judge:
 
 
 def _publish(run_dir: Path, verdict: Verdict, *, name: str = "verdict.json") -> None:
-    (run_dir / name).write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    replace_file(run_dir / name, verdict.model_dump_json(indent=2) + "\n")
     summary = run_dir / "summary.md"
     previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-    summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
+    replace_file(summary, summary_markdown(verdict) + "\n" + previous)
     print()
     print("\n".join(summary_lines(verdict)))
 
@@ -206,7 +206,9 @@ def gates(options: argparse.Namespace) -> int:
     """`harness gates RUN_DIR`: re-evaluate the gates of a stored run (offline)."""
     data = RunData.load(options.run_dir)
     verdict = evaluate(data, configured_gates(options.config, options.min_samples))
-    (options.run_dir / "verdict-regated.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+    replace_file(
+        (options.run_dir / "verdict-regated.json"), verdict.model_dump_json(indent=2) + "\n"
+    )
     print("\n".join(summary_lines(verdict)))
     print(f"\nwritten: {options.run_dir / 'verdict-regated.json'}")
     return verdict.exit_code
@@ -217,7 +219,7 @@ def compare(options: argparse.Namespace) -> int:
     data = side_by_side(RunData.load(options.baseline_run), RunData.load(options.candidate_run))
     verdict = evaluate(data, configured_gates(options.config, options.min_samples))
     out = options.candidate_run / f"compare-{options.baseline_run.name}.json"
-    out.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    replace_file(out, verdict.model_dump_json(indent=2) + "\n")
     print(
         f"{options.candidate_run.name} (candidate) against {options.baseline_run.name} (baseline)\n"
     )

@@ -18,9 +18,10 @@ from typing import Any
 from harness.commands import load
 from harness.commands.rehearse import configured_gates, rehearsal_targets
 from harness.config import HarnessConfig, load_config
+from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
-from harness.engine.plan import LoadPlan, parse_duration
+from harness.engine.plan import LoadPlan
 from harness.engine.summary import Health
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
@@ -28,8 +29,9 @@ from harness.flags import parse_flags
 from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
+from harness.markdown import md_block
 from harness.redact import stored
-from harness.results import RunDirectory
+from harness.results import RunDirectory, replace_file
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
 from harness.rollout.stages import (
@@ -256,12 +258,12 @@ def _judge(options: argparse.Namespace, holder: dict[str, RolloutController]) ->
                     "time_to_decision_s": record.detection_s,
                 }
             )
-            (run.path / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+            replace_file(run.path / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
             summary = run.path / "summary.md"
             previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-            summary.write_text(
+            replace_file(
+                summary,
                 summary_markdown(verdict) + "\n" + _timeline_markdown(record) + previous,
-                encoding="utf-8",
             )
             print()
             print("\n".join(summary_lines(verdict)))
@@ -327,5 +329,5 @@ def timeline_lines(record: RolloutRecord) -> list[str]:
 
 
 def _timeline_markdown(record: RolloutRecord) -> str:
-    body = "\n".join(timeline_lines(record))
-    return f"## Staged rollout\n\n```\n{body}\n```\n\n"
+    body = md_block("\n".join(timeline_lines(record)))
+    return f"## Staged rollout\n\n{body}\n\n"

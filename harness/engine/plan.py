@@ -10,26 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness import durations
+from harness.durations import MAX_DURATION_S, parse_duration
 from harness.errors import SpecError, UsageError
-
-MAX_DURATION_S = 24 * 3600.0
-
-
-def parse_duration(text: str, *, what: str = "duration") -> float:
-    """Seconds in a duration like `30s`, `2m`, `1h30m`, `500ms` or a plain number of seconds.
-
-    Raises `SpecError` naming the value and showing valid examples.
-    """
-    value = durations.seconds(text)
-    if value is None:
-        raise SpecError(
-            f"{what} {text!r} is not a duration: use a number with a unit, "
-            "e.g. 30s, 2m, 1h30m or 500ms"
-        )
-    if value <= 0 or value > MAX_DURATION_S:
-        raise SpecError(f"{what} {text!r} must be more than 0 and at most 24h")
-    return value
 
 
 class ShapeKind(StrEnum):
@@ -108,7 +90,7 @@ class LoadPlan(BaseModel):
     journeys: list[str] = Field(default_factory=list)
     flags: list[dict[str, str]] = Field(default_factory=list)  #: feature flags, one set per target
     #: a staged rollout: each iteration goes to ONE target, the candidate for this share (percent)
-    #: of people by a sticky cohort hash (`harness.rollout.cohort`); None: every target
+    #: of people by a sticky cohort hash (`harness.engine.cohort`); None: every target
     cohort_share: float | None = Field(default=None, ge=0, le=100)
     cohort_salt: str = ""
     #: the targets are variants of ONE deployment (a flag matrix): each gets its own synthetic

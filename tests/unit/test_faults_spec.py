@@ -55,7 +55,7 @@ def test_window_options() -> None:
 
 def test_fault_windows_read_the_same_durations_as_duration() -> None:
     """`--duration 1m` worked but a fault's `after=1m` was refused: one grammar now."""
-    from harness.engine.plan import parse_duration
+    from harness.durations import parse_duration
     from harness.prune import parse_age
 
     fault = parse_fault("errors:api=5%,after=1m,for=1m30s")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.engine.cohort import CohortRouter, bucket
 from harness.errors import SpecError
 from harness.flags import (
     FLAG_HEADER,
@@ -23,7 +24,6 @@ from harness.flags import (
 )
 from harness.gates.config import parse_gates
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
-from harness.rollout.cohort import CohortRouter, bucket
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import call_hook
 from harness.rollout.stages import RolloutOutcome, StageDecision, parse_shares
