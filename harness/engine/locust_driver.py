@@ -266,6 +266,39 @@ def _wait_stopped(
     return None
 
 
+def _wait_for_workers(
+    runner: KeyedMasterRunner,
+    expect: int,
+    children: Sequence[SpawnedProcess],
+    stop: StopRequest | None,
+    where: str,
+) -> None:
+    """Until `expect` workers are ready; raises `HarnessError` on a stop request, a local worker
+    that exited, or when they have not all come within `WORKER_WAIT_S`."""
+    deadline = time.perf_counter() + WORKER_WAIT_S
+    while len(runner.clients.ready) < expect:
+        if stop is not None and stop.reason is not None:
+            raise HarnessError(
+                f"stopped by {stop.reason} while waiting for workers "
+                f"({len(runner.clients.ready)} of {expect} connected); nothing was run"
+            )
+        exited = [c for c in children if c.poll() is not None]
+        if exited:
+            raise HarnessError(
+                f"a worker process exited before the run started (code "
+                f"{exited[0].returncode}); see its output above"
+            )
+        if time.perf_counter() > deadline:
+            refused = (
+                f"; {len(runner.refused)} refused (WORKER REFUSED above)" if runner.refused else ""
+            )
+            raise HarnessError(
+                f"only {len(runner.clients.ready)} of {plural(expect, 'worker')} "
+                f"connected to the master on {where} within {WORKER_WAIT_S:.0f} s" + refused
+            )
+        gevent.sleep(0.1)
+
+
 def run_master(
     plan: LoadPlan,
     journeys: Sequence[Journey],
@@ -314,31 +347,7 @@ def run_master(
         _serve_web_ui(env, web_ui_port)
     children = spawn_workers(bind_port) if spawn_workers else []
     try:
-        deadline = time.perf_counter() + WORKER_WAIT_S
-        while len(runner.clients.ready) < expect_workers:
-            if stop is not None and stop.reason is not None:
-                raise HarnessError(
-                    f"stopped by {stop.reason} while waiting for workers "
-                    f"({len(runner.clients.ready)} of {expect_workers} connected); nothing was run"
-                )
-            exited = [c for c in children if c.poll() is not None]
-            if exited:
-                raise HarnessError(
-                    f"a worker process exited before the run started (code "
-                    f"{exited[0].returncode}); see its output above"
-                )
-            if time.perf_counter() > deadline:
-                refused = (
-                    f"; {len(runner.refused)} refused (WORKER REFUSED above)"
-                    if runner.refused
-                    else ""
-                )
-                raise HarnessError(
-                    f"only {len(runner.clients.ready)} of {plural(expect_workers, 'worker')} "
-                    f"connected to the master on {bind_host}:{bind_port} "
-                    f"within {WORKER_WAIT_S:.0f} s" + refused
-                )
-            gevent.sleep(0.1)
+        _wait_for_workers(runner, expect_workers, children, stop, f"{bind_host}:{bind_port}")
         workers = list(runner.clients.keys())
         started = time.perf_counter()
         runner.start_shape()
