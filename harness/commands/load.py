@@ -24,7 +24,7 @@ from harness.commands.common import (
     start_telemetry,
 )
 from harness.commands.load_judge import load_judge
-from harness.config import HarnessConfig
+from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
@@ -50,6 +50,7 @@ from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
 from harness.text import plural
+from harness.touchpoints.chromium_sandbox import summarise
 
 if TYPE_CHECKING:
     from harness.telemetry.tracing import Telemetry
@@ -64,12 +65,14 @@ Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
 
 def run(options: argparse.Namespace) -> int:
     """Run the load command; returns the exit code."""
+    loaded = load_config(options.config)
     return execute(
         options,
         mode="load",
         targets=_one_target,
-        judge=load_judge(options),
+        judge=load_judge(options, loaded),
         customize=with_flags([parse_flags(options.flags)]),
+        loaded=loaded,
     )
 
 
@@ -94,6 +97,7 @@ def execute(
     watch: Callable[[list[Target]], Watch | None] | None = None,
     customize: Callable[[LoadPlan], LoadPlan] | None = None,
     reports: bool = True,
+    loaded: LoadedConfig | None = None,
 ) -> int:
     """Drive the journeys on Locust against `targets` (one, or baseline and candidate), write
     the run folder, then let `judge` decide the exit code. `customize` may amend the plan
@@ -102,7 +106,7 @@ def execute(
     targets have stopped and flushed their spans, then renders once)."""
     _check_options(options)
     key = _cluster_key(options)
-    inputs = run_inputs(options, select_journeys=not options.worker)
+    inputs = run_inputs(options, select_journeys=not options.worker, loaded=loaded)
     if options.worker:
         return locust_driver.run_worker(
             inputs.journeys,
@@ -281,10 +285,12 @@ def _print_measured(
     print(
         f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
         f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-        f"late {health.late}, dropped {health.dropped}"
+        f"late {health.late}, dropped {health.dropped}, RSS max {health.rss_max_mb:.0f} MB"
     )
     if health.saturated:
         print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
+    for warning in health.warnings:
+        print(f"  WARNING: {warning}")
     if outcome.refused:
         run.meta["refused_workers"] = outcome.refused
     if outcome.missing_finals:
@@ -459,6 +465,9 @@ def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health
     health = assess_health(aggregator, aggregator.iterations)
     run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
     run.meta["generator"] = health.as_dict()
+    browser = summarise([s["browser_sandbox"] for s in aggregator.health if "browser_sandbox" in s])
+    if browser is not None:
+        run.meta["browser"] = browser
     run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
     return health
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.commands import load
 from harness.commands.common import resolve_named_target
-from harness.config import HarnessConfig, load_config
+from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.summary import Health
@@ -37,13 +37,16 @@ def run(options: argparse.Namespace) -> int:
             "give both sides: --baseline T --candidate T (names from harness.toml or URLs), "
             "or --sandbox [--regression SPEC] for the bundled shop"
         )
+    loaded = load_config(options.config)
+    gates = configured_gates(loaded, options.min_samples)
     return load.execute(
         options,
         mode="rehearse",
         targets=rehearsal_targets,
-        judge=_judge(options),
-        watch=_watch(options),
+        judge=_judge(gates),
+        watch=_watch(gates),
         customize=load.with_flags([parse_flags(options.flags)] * 2),
+        loaded=loaded,
     )
 
 
@@ -61,6 +64,8 @@ def _flag_matrix(options: argparse.Namespace) -> int:
             "--flag-matrix compares two variants of ONE deployment: give --sandbox or "
             "--candidate T, not both --baseline and --candidate"
         )
+    loaded = load_config(options.config)
+    gates = configured_gates(loaded, options.min_samples)
     control = control_value(values)
     treatment = next(v for v in values if v != control)
     common = parse_flags(options.flags)
@@ -89,20 +94,21 @@ def _flag_matrix(options: argparse.Namespace) -> int:
         options,
         mode="rehearse",
         targets=targets,
-        judge=_judge(options),
-        watch=_watch(options),
+        judge=_judge(gates),
+        watch=_watch(gates),
         customize=lambda plan: load.with_flags(variants)(plan).model_copy(
             update={"one_deployment": True}
         ),
+        loaded=loaded,
     )
 
 
-def _watch(options: argparse.Namespace) -> Callable[[list[Target]], Watch | None]:
+def _watch(gates: list[Gate]) -> Callable[[list[Target]], Watch | None]:
     def make(targets: list[Target]) -> Watch | None:
         from harness.gates.abort import AbortWatch
 
         watch = AbortWatch(
-            configured_gates(options.config, options.min_samples),
+            gates,
             baseline=targets[0].name,
             candidate=targets[-1].name,
         )
@@ -145,12 +151,12 @@ def _start_sandbox(
 
 
 def configured_gates(
-    config_file: Path | None,
+    loaded: LoadedConfig,
     min_samples: int | None,
     defaults: list[dict[str, Any]] = DEFAULT_GATES,
 ) -> list[Gate]:
-    """The gates of harness.toml, or `defaults`; `--min-samples` fills in unset minimums."""
-    loaded = load_config(config_file)
+    """The gates of the loaded harness.toml, or `defaults`; `--min-samples` fills in unset
+    minimums."""
     where = str(loaded.source or "the default gates")
     gates = parse_gates(loaded.config.gates or defaults, where=where)
     if min_samples is not None:
@@ -160,11 +166,10 @@ def configured_gates(
     return gates
 
 
-def _judge(options: argparse.Namespace) -> load.Judge:
+def _judge(gates: list[Gate]) -> load.Judge:
     def judge(
         run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
     ) -> int:
-        gates = configured_gates(options.config, options.min_samples)
         data = RunData.load(run.path)
         verdict = evaluate(data, gates, elapsed_s=round(outcome.elapsed_s, 3))
         if outcome.aborted:
@@ -205,7 +210,7 @@ def _publish(run_dir: Path, verdict: Verdict, *, name: str = "verdict.json") -> 
 def gates(options: argparse.Namespace) -> int:
     """`harness gates RUN_DIR`: re-evaluate the gates of a stored run (offline)."""
     data = RunData.load(options.run_dir)
-    verdict = evaluate(data, configured_gates(options.config, options.min_samples))
+    verdict = evaluate(data, configured_gates(load_config(options.config), options.min_samples))
     replace_file(
         (options.run_dir / "verdict-regated.json"), verdict.model_dump_json(indent=2) + "\n"
     )
@@ -217,7 +222,7 @@ def gates(options: argparse.Namespace) -> int:
 def compare(options: argparse.Namespace) -> int:
     """`harness compare RUN_A RUN_B`: judge run B (candidate) against run A (baseline)."""
     data = side_by_side(RunData.load(options.baseline_run), RunData.load(options.candidate_run))
-    verdict = evaluate(data, configured_gates(options.config, options.min_samples))
+    verdict = evaluate(data, configured_gates(load_config(options.config), options.min_samples))
     out = options.candidate_run / f"compare-{options.baseline_run.name}.json"
     replace_file(out, verdict.model_dump_json(indent=2) + "\n")
     print(

@@ -3,7 +3,7 @@ candidate, and failed steps by error kind per window (see `harness.report.window
 
 from __future__ import annotations
 
-from harness.report import charts
+from harness.report import time_charts
 from harness.report.folder import RunFolder
 from harness.report.render import Markup, render
 from harness.report.sections import figure, not_recorded
@@ -24,7 +24,7 @@ def over_time(run: RunFolder) -> Markup:
     if windows.errors:
         series = {key: counts.tolist() for key, counts in sorted(windows.errors.items())}
         errors = figure(
-            charts.errors_over_time(windows.times().tolist(), series),
+            time_charts.errors_over_time(windows.times().tolist(), series),
             f"Failed steps per {windows.width_s:g} s window, by error kind",
         )
     panels = _panels(run, windows)
@@ -40,19 +40,21 @@ def over_time(run: RunFolder) -> Markup:
     span = windows.windows * windows.width_s
     return render(
         "over_time.html",
-        figure=figure(charts.latency_over_time(shown, span), caption),
+        figure=figure(time_charts.latency_over_time(shown, span), caption),
         moved=shifts(windows),
         several=len(run.targets) > 1,
         errors=errors,
     )
 
 
-def _panels(run: RunFolder, windows: StepWindows) -> list[tuple[str, dict[str, charts.OverTime]]]:
+def _panels(
+    run: RunFolder, windows: StepWindows
+) -> list[tuple[str, dict[str, time_charts.OverTime]]]:
     """Per step with samples, in journey order: its title and its lines per target."""
     panels = []
     for journey in run.journeys():
         for step, touchpoint in run.step_order(journey):
-            lines: dict[str, charts.OverTime] = {}
+            lines: dict[str, time_charts.OverTime] = {}
             for target in run.targets:
                 key = SeriesKey(target, journey, step, touchpoint)
                 if key not in windows.latency:

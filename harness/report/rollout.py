@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.report import charts
+from harness.report import time_charts
 from harness.report.folder import RunFolder
 from harness.report.render import Markup, render, trusted_svg
 from harness.report.sections import not_recorded
@@ -48,7 +48,7 @@ def stage_timeline(run: RunFolder) -> Markup:
             }
         )
     chart = (
-        trusted_svg(charts.stage_timeline(stages, float(record.get("final_share", 0))))
+        trusted_svg(time_charts.stage_timeline(stages, float(record.get("final_share", 0))))
         if stages
         else None
     )

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from harness.gates.coverage import CoverageRow, coverage_headline
 from harness.gates.outcome import Decision
-from harness.report import charts
+from harness.report import charts, time_charts
 from harness.report.folder import Distribution, RunFolder, unfinished_text
 from harness.report.junit import failure_line
 from harness.report.render import Markup, render, trusted_svg
@@ -234,7 +234,7 @@ def throughput(run: RunFolder) -> Markup:
         t.append(float(row["t"]) - start)
         iterations.append(float(row.get("iterations", 0)))
         failures.append(float(row.get("failures", 0)))
-    return figure(charts.timeline(per_target), "Iterations and failed iterations per second")
+    return figure(time_charts.timeline(per_target), "Iterations and failed iterations per second")
 
 
 def funnels(run: RunFolder) -> Markup:
@@ -278,11 +278,13 @@ def generator_health(run: RunFolder) -> Markup:
     if not run.health or not run.health.get("samples"):
         return not_recorded("health.json: load runs and rehearsals only")
     summary = run.health.get("summary", {})
+    warned = summary.get("warnings")  # memory growth: a warning, not a saturation
     return render(
         "health.html",
         saturated=bool(summary.get("saturated")),
         reasons=[str(r) for r in summary.get("reasons", [])],
         fact={k: str(summary.get(k, "?")) for k in _HEALTH_FACTS},
+        warnings=[str(w) for w in warned] if isinstance(warned, list) else [],
         svg=trusted_svg(charts.health(run.health["samples"])),
     )
 

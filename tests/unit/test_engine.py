@@ -329,7 +329,7 @@ def test_chromium_cores_and_the_generator_kept_off_them() -> None:
 
     code = (
         "import os\n"
-        "from harness.engine.locust_users import browser_cpus, keep_off\n"
+        "from harness.engine.tuning import browser_cpus, keep_off\n"
         "mine = sorted(os.sched_getaffinity(0))\n"
         "auto = browser_cpus('auto')\n"
         "assert auto == ({mine[-1]} if len(mine) > 1 else None), auto\n"
