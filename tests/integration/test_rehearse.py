@@ -88,8 +88,11 @@ def test_identical_candidate_beside_a_cpu_hog_is_judged_on_all_its_evidence(
     assert verdict["decision"] in ("pass", "inconclusive"), output[-3000:]
     assert code == {"pass": 0, "inconclusive": 4}[verdict["decision"]]
     for outcome in verdict["gates"]:
-        if outcome["decision"] == "inconclusive":  # only for want of samples, named
-            assert any(not e["judged"] for e in outcome["evidence"]), outcome["summary"]
+        if outcome["decision"] == "inconclusive":  # for want of samples, or of evidence
+            # (a gate passes only when each interval lies within its margin): named either way
+            undecided = [e for e in outcome["evidence"] if e["decision"] == "inconclusive"]
+            assert undecided, outcome["summary"]
+            assert all(not e["judged"] or e["interval"] for e in undecided), outcome["summary"]
     assert all(row["gates"] for row in verdict["coverage"])  # every step in some gate's scope
     assert verdict["baseline"]["name"] == "baseline" and verdict["candidate"]["name"] == "candidate"
     run_dir = only_run_dir(tmp_path / "runs")
@@ -169,17 +172,19 @@ def test_tail_only_latency_fails_tail_shift_but_not_the_typical_judge(
     # Mann-Whitney judge sometimes (rightly) sees it: at 10% it drifted by ~1 ms; at 5% by
     # +0.4, -0.1 and +0.2 ms in three runs, the 98% CI's low end at -0.0 in one, and once on CI
     # +0.5 ms (CI +0.2 to +0.9: a fail); at 3% by +0.2, +0.1 and +0.3 ms (low ends -0.3, -0.2,
-    # -0.3), tail_shift failing each time. 20 per-second points instead of Kayenta's 30 keep
-    # the run short.
+    # -0.3), tail_shift failing each time. Since tail_shift holds its share of a 2.5% false-FAIL
+    # rate over 26 tests (Holm), 3% in 24 s no longer failed it (p99 of `pay` +346%, 95% CI +187%
+    # to +729%, but ~10 delayed orders in 341 leave p99 unmoved in some resamples at the level
+    # Holm needs): 5% over 40 s.
     code, verdict, output = rehearse(
         tmp_path,
         *PROTOCOL,
         "--duration",
-        "24s",
+        "40s",
         "--min-samples",
         "20",
         "--regression",
-        "latency:api.orders.create=+300ms@3%",
+        "latency:api.orders.create=+300ms@5%",
     )
     assert code == 1, output[-3000:]
     assert gate(verdict, "tail_shift")["decision"] == "fail"
