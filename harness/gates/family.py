@@ -99,10 +99,28 @@ class Comparison:
 class Decided:
     """A series' decision, with the interval (and its level) it was made on."""
 
-    def __init__(self, decision: str, interval: tuple[float, float], level: float) -> None:
+    def __init__(
+        self,
+        decision: str,
+        interval: tuple[float, float],
+        level: float,
+        fail_level: float | None = None,
+    ) -> None:
         self.decision = decision
         self.interval = interval
         self.level = level
+        #: set when the interval at `level` lies beyond the limit but a fail needed this level
+        #: (Holm's step-down over the gate's tests) and the interval there did not
+        self.fail_level = fail_level
+
+    def words(self) -> str:
+        """`; beyond the margin at 95%, not at the 99.97% a fail needs (Holm)`, or nothing."""
+        if self.fail_level is None:
+            return ""
+        return (
+            f"; beyond the margin at {level_words(self.level)}, not at the "
+            f"{level_words(self.fail_level)} a fail of this gate needs (Holm)"
+        )
 
 
 def decide(tests: Sequence[Comparison], *, level: float, alpha: float) -> list[Decided]:
@@ -125,7 +143,11 @@ def decide(tests: Sequence[Comparison], *, level: float, alpha: float) -> list[D
         elif interval[1] <= test.limit:
             out.append(Decided("pass", interval, level))
         else:
-            out.append(Decided("inconclusive", interval, level))
+            last = alpha / (len(tests) - len(failed))
+            beyond = interval[0] > test.limit
+            out.append(
+                Decided("inconclusive", interval, level, 1.0 - 2.0 * last if beyond else None)
+            )
     return out
 
 

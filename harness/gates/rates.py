@@ -141,6 +141,7 @@ class FunnelGate(GateBase):
             f"{level} CI {drop_low * 100:+.1f} to {drop_high * 100:+.1f} pp, "
             f"limit {max_drop * 100:.1f} pp, n = {nb:,} / {nc:,})"
             + (f"; about {needed:,} {counts} per side would decide it" if needed else "")
+            + outcome.words()
         )
         return Evidence(
             series=label,

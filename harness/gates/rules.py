@@ -226,6 +226,7 @@ def _ratio_evidence(
         f"{_level(outcome.level)} CI {_pct(low - 1)} to {_pct(high - 1)}, "
         f"margin +{margin:.0%}, n = {len(base):,} / {len(cand):,})"
         + (f"; about {needed:,} per side would decide it" if needed else "")
+        + outcome.words()
     )
     return Evidence(
         series=label,
@@ -319,6 +320,7 @@ def _rate_evidence(
         f"{_level(outcome.level)} CI {low * 100:+.2f} to {high * 100:+.2f} pp, "
         f"margin +{margin * 100:.2f} pp, n = {nb:,} / {nc:,})"
         + (f"; about {needed:,} iterations per side would decide it" if needed else "")
+        + outcome.words()
     )
     return Evidence(
         series=label,
@@ -589,6 +591,7 @@ class PairedGate(GateBase):
             f"({_level(outcome.level)} CI {_pct(low)} to {_pct(high)}, margin +{margin:.0%}, "
             f"could catch {_pct(mde)})"
             + (f"; about {needed:,} paired seconds would decide it" if needed else "")
+            + outcome.words()
         )
         return Evidence(
             series=label,

@@ -94,3 +94,21 @@ def test_the_verdict_splits_its_false_fail_rate_across_gates_and_says_so() -> No
     own = parse_gates([{**DEFAULT_GATES[1], "alpha": 0.01}, DEFAULT_GATES[2]])
     shares = {g.kind: g.alpha for g in evaluate(make_data(values, values), own).gates}
     assert shares == pytest.approx({"sequential": 0.01, "tail_shift": 0.015})
+
+
+def test_a_series_beyond_the_margin_at_95_but_not_at_its_holm_level_says_so() -> None:
+    values = np.random.default_rng(9).lognormal(3.0, 0.5, 50)
+    gates = parse_gates(
+        [{"kind": "relative", "metric": "error_rate", "margin": "0.01pp", "alpha": 0.025}]
+    )
+    data = make_data(values, values)
+    data.journeys.clear()
+    for j in range(20):
+        data.journeys[("baseline", f"j{j:02d}")] = (2000, 100)
+        data.journeys[("candidate", f"j{j:02d}")] = (2000, 130 if j == 0 else 100)
+    outcome = evaluate(data, gates).gates[0]
+    first = outcome.evidence[0]
+    assert first.interval is not None and first.interval[0] > 0.0001  # beyond, at 95%
+    assert first.decision is Decision.INCONCLUSIVE, first.words
+    assert "not at the 99.75% a fail of this gate needs (Holm)" in first.words
+    assert outcome.decision is Decision.INCONCLUSIVE
