@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands import load
-from harness.commands.common import resolve_named_target
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
@@ -23,6 +22,7 @@ from harness.gates.data import RunData, side_by_side
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
 from harness.results import RunDirectory, replace_file
+from harness.run.targets import resolve_named_target
 from harness.targets import Target
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
