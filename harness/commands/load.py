@@ -160,7 +160,7 @@ def execute(
         aggregator.expect([t.name for t in chosen], [j.name for j in inputs.journeys])
         run.meta["selected_journeys"] = [j.name for j in inputs.journeys]
         if telemetry.metrics is not None:
-            locust_users.extra_sinks.append(telemetry.metrics)
+            locust_users.add_sink(telemetry.metrics)
         describe = _describe(plan)
         _announce(mode, chosen, describe, inputs.seed, run_id, inputs.journeys)
         try:
