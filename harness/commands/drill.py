@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from harness.commands import load
 from harness.commands.common import check_reachable, publish_reports, resolve_named_target
-from harness.commands.rehearse import configured_gates
+from harness.commands.stored import configured_gates
 from harness.config import HarnessConfig, load_config
 from harness.drill.findings import (
     AaRun,
