@@ -32,6 +32,7 @@ from harness.folder_io import (
 from harness.gates.verdict import Verdict
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.results import RUN_FILE, STEPS_FILE, read_records
+from harness.rollout.stages import ROLLOUT_FILE, RolloutRecord
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
 
 PERCENTILES = (50.0, 95.0, 99.0)
@@ -101,6 +102,7 @@ class RunFolder:
     counts: dict[str, Any] | None = None
     timeline: list[dict[str, Any]] | None = None
     health: dict[str, Any] | None = None
+    rollout: dict[str, Any] | None = None  #: rollout.json, checked against its model
     verdict: Verdict | None = None
     missing: dict[str, str] = field(default_factory=dict)  #: file → why it was not read
     warnings: list[str] = field(default_factory=list)  #: what was damaged, for stderr
@@ -287,6 +289,9 @@ def read_run(path: Path) -> RunFolder:
     run.counts = _json(run, "counts.json", None, counts_document)
     run.timeline = _json(run, "timeline.json", None, timeline_document)
     run.health = _json(run, "health.json", None, health_document)
+    run.rollout = _json(run, ROLLOUT_FILE, None, _rollout)
+    if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == "not recorded":
+        del run.missing[ROLLOUT_FILE]  # only staged rollouts have one
     verdict = _json(run, "verdict.json", None, json_object)
     if verdict is not None:
         try:
@@ -297,6 +302,11 @@ def read_run(path: Path) -> RunFolder:
         if why != "not recorded":
             run.warnings.append(f"{name}: {why}")
     return run
+
+
+def _rollout(data: Any) -> dict[str, Any]:
+    """rollout.json, as its model writes it (the values in the types the report formats)."""
+    return RolloutRecord.model_validate(data).model_dump(mode="json")
 
 
 def _json(run: RunFolder, name: str, default: Any, check: Callable[[Any], Any]) -> Any:

@@ -25,6 +25,15 @@ from harness.gates.config import DEFAULT_GATES, parse_gates
 from harness.gates.data import RunData
 from harness.gates.verdict import evaluate
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint, record_json
+from harness.rollout.stages import (
+    Cohort,
+    GateLine,
+    HookCall,
+    RolloutOutcome,
+    RolloutRecord,
+    StageDecision,
+    StageRecord,
+)
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.telemetry.joins import _Root, _write_joins
 
@@ -133,6 +142,17 @@ def build_rehearsal(folder: Path, iterations: int = 60) -> Path:
     samples = [{"t": T0 + s, "cpu": 30.0, "lag_ms": 2.0, "source": "local"} for s in range(6)]
     health = {"summary": {"saturated": False, "reasons": []}, "samples": samples}
     (folder / "health.json").write_text(json.dumps(health))
+    stage = StageRecord(
+        stage=1, share=5.0, look=1, started_s=0.0, ended_s=30.0, baseline=Cohort(iterations=57),
+        candidate=Cohort(iterations=3), min_candidate_samples=3, decision=StageDecision.WIDEN,
+        next_share=25.0, gates=[GateLine(name="errors", decision="pass", summary="ok")],
+    )  # fmt: skip
+    hook = HookCall(hook="on_stage", action="true", event={}, ok=True, detail="0", elapsed_s=0.1)
+    rollout = RolloutRecord(
+        shares=[5.0, 25.0, 100.0], stage_duration_s=30.0, max_extensions=2, min_samples=None,
+        outcome=RolloutOutcome.PROMOTED, final_share=100.0, stages=[stage], hooks=[hook],
+    )  # fmt: skip
+    (folder / "rollout.json").write_text(rollout.model_dump_json(indent=2), encoding="utf-8")
     verdict = evaluate(RunData.load(folder), parse_gates(DEFAULT_GATES, where="the default gates"))
     (folder / "verdict.json").write_text(verdict.model_dump_json(indent=2), encoding="utf-8")
     return folder
@@ -186,6 +206,7 @@ def assert_no_traceback(code: int, stderr: str, argv: list[str]) -> None:
 FILES = [
     "run.json", "steps.jsonl", "counts.json", "timeline.json", "health.json", "verdict.json",
     "traces.jsonl", "trace-joins.json", "histograms/index.json", "histograms/*.hdr",
+    "rollout.json",
 ]  # fmt: skip
 
 _VALUES: st.SearchStrategy[Any] = st.recursive(
@@ -291,12 +312,14 @@ def damage(folder: Path, name: str, how: tuple[Any, ...]) -> None:
         _remove(path)
         os.mkfifo(path)
     elif kind == "huge_line":  # longer than the line cap, with or without its newline
+        if not path.is_file() or path.is_symlink():
+            return
         with open(path, "ab") as out:
             out.write(b"{" + b" " * (MAX_LINE_BYTES + 10) + (b"}\n" if how[1] else b""))
 
 
 @settings(
-    max_examples=50,
+    max_examples=int(os.environ.get("HARNESS_FUZZ_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -316,7 +339,10 @@ def test_damaged_folders_never_raise_a_traceback(
             assert_no_traceback(code, stderr, argv)
             if argv[0] == "report" and code == 0:  # nothing damaged reached a section
                 page = (run / "report.html").read_text(encoding="utf-8")
-                assert "could not be drawn" not in page, (damages, page[page.index("could not") - 300 :][:800])
+                assert "could not be drawn" not in page, (
+                    damages,
+                    page[page.index("could not") - 300 :][:800],
+                )
 
 
 def test_the_pristine_folder_reads_cleanly(pristine: Path, tmp_path: Path) -> None:
