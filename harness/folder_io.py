@@ -235,14 +235,14 @@ def run_meta(data: Any) -> dict[str, Any]:
     """run.json."""
     meta = json_object(data)
     for key in ("run_id", "mode", "status", "started_at", "ended_at", "host", "git_revision"):
-        _typed(meta, key, str, "a string")
-    _typed(meta, "seed", int, "an integer")
+        _typed(meta, key, str, "a string", null=True)
+    _typed(meta, "seed", int, "an integer", null=True)
     for key in ("targets", "config", "versions"):
         _typed(meta, key, dict, "an object")
     for role, entry in (meta.get("targets") or {}).items():
         if not isinstance(entry, dict):
             raise TypeError(f"`targets.{role}` is not an object")
-        _typed(entry, "name", str, "a string", where=f"targets.{role}.")
+        _typed(entry, "name", str, "a string", where=f"targets.{role}.", null=True)
     for key in ("incomplete_evidence", "command"):
         _typed(meta, key, list, "a list")
         if not all(isinstance(item, str) for item in meta.get(key) or []):
@@ -283,18 +283,32 @@ def health_document(data: Any) -> dict[str, Any]:
     _typed(health, "samples", list, "a list")
     summary = health.get("summary") or {}
     _typed(summary, "reasons", list, "a list", where="summary.")
+    _typed(summary, "saturated", bool, "true or false", where="summary.")
     if not all(isinstance(r, str) for r in summary.get("reasons") or []):
         raise TypeError("`summary.reasons` holds something other than strings")
-    if not all(isinstance(s, dict) for s in health.get("samples") or []):
-        raise TypeError("`samples` holds something other than objects")
+    for sample in health.get("samples") or []:
+        if not isinstance(sample, dict):
+            raise TypeError("`samples` holds something other than objects")
+        _number(sample["t"], "samples.t")
+        for key in ("cpu", "browser_cpu", "lag_ms"):
+            if key in sample:
+                _number(sample[key], f"samples.{key}")
     return health
 
 
-def _typed(data: dict[str, Any], key: str, kind: type, words: str, *, where: str = "") -> None:
-    value = data.get(key)
-    if value is not None and (
-        not isinstance(value, kind) or (isinstance(value, bool) and kind is int)
-    ):
+def _number(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"`{where}` is a JSON {type(value).__name__}, not a number")
+
+
+def _typed(
+    data: dict[str, Any], key: str, kind: type, words: str, *, where: str = "", null: bool = False
+) -> None:
+    """A key, when present, holds `kind` (or null, when `null`)."""
+    if key not in data or (null and data[key] is None):
+        return
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise TypeError(f"`{where}{key}` is a JSON {type(value).__name__}, not {words}")
 
 
