@@ -10,9 +10,11 @@ STAMP := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# constraints.txt pins every package to the set the suite passed with (`pip freeze`, less the
+# project itself): a fresh install gets the same Faker people for a seed and the same internals.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 chromium:
@@ -28,6 +30,7 @@ demo: $(STAMP) chromium bytecode
 	$(BIN)/harness demo
 
 lint: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/ruff check harness synth journeys tests bench
 	$(BIN)/ruff format --check harness synth journeys tests bench
 

@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/run_all.py [--quick]
 
-Each `bench/*.py` (except this one) runs in its own process with the same interpreter and
-`--json`; `--quick` is passed on to the scripts that accept it (their `--help` mentions it).
-One script at a time, so that they do not disturb each other's measurements. Exit code 0 when
-every script met its goals, 1 otherwise.
+Each bench script `bench/*.py` (except this one and `_script.py`) runs in its own process with
+the same interpreter and `--json`; `--quick` is passed on to the scripts that accept it (their
+`--help` mentions it). One script at a time, so that they do not disturb each other's
+measurements. Exit code 0 when every script met its goals, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs where a script has them")
     args = parser.parse_args()
-    scripts = sorted(p for p in BENCH.glob("*.py") if p.name != Path(__file__).name)
+    scripts = sorted(
+        p
+        for p in BENCH.glob("*.py")
+        if p.name != Path(__file__).name and not p.name.startswith("_")
+    )
     failed = []
     for script in scripts:
         argv = [sys.executable, str(script), "--json"]

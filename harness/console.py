@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from harness.markdown import md_code, md_text
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.text import plural
 
@@ -74,7 +75,7 @@ def summary_markdown(title: str, iterations: Sequence[IterationRecord], run_path
         f"# {title}: {verdict}",
         "",
         f"{len(iterations) - len(failed)} of {plural(len(iterations), 'journey')} passed. "
-        f"Run folder: `{run_path}`.",
+        f"Run folder: {md_code(run_path)}.",
         "",
         "| journey | steps passed | duration | result |",
         "|---|---|---|---|",
@@ -85,12 +86,13 @@ def summary_markdown(title: str, iterations: Sequence[IterationRecord], run_path
         else:
             tp = f" on {it.failed_touchpoint.value}" if it.failed_touchpoint else ""
             result = (
-                f"**fail** at `{it.failed_step}`{tp} ({it.error_kind}): {_md(it.message or '')}"
+                f"**fail** at {md_code(it.failed_step)}{tp} ({md_text(it.error_kind)}): "
+                f"{md_text(it.message or '')}"
             )
             for artifact in it.artifacts:
-                result += f"<br>`{artifact}`"
+                result += f"<br>{md_code(artifact)}"
         steps = f"{it.steps_passed}/{it.steps_total}"
-        lines.append(f"| `{it.journey}` | {steps} | {_ms(it.duration_ms)} | {result} |")
+        lines.append(f"| {md_code(it.journey)} | {steps} | {_ms(it.duration_ms)} | {result} |")
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +102,3 @@ def _ms(value: float) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

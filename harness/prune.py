@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import stat
 import time
@@ -19,24 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from harness import durations
 from harness.errors import HarnessError, UsageError
 from harness.folder_io import read_json
 from harness.results import RUN_FILE
 
-_AGE_PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
-_UNIT_S = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-
 
 def parse_age(text: str) -> float:
     """Seconds in an age such as `7d`, `12h`, `2w`, `1d12h`; raises `UsageError`."""
-    compact = text.strip().lower()
-    parts = _AGE_PART.findall(compact)
-    if not compact or "".join(n + u for n, u in parts) != compact:
+    age = durations.seconds(text)
+    if age is None or text.strip().replace(".", "", 1).isdigit():  # a bare 7: days? hours?
         raise UsageError(
             f"--older-than {text!r}: give an age such as 7d, 12h, 2w or 1d12h "
             "(w weeks, d days, h hours, m minutes, s seconds)"
         )
-    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+    return age
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ class Touchpoint(StrEnum):
     MOBILE = "mobile"
 
 
+#: the touchpoints' names, in the order the harness shows them: the one list every parser checks
+TOUCHPOINTS: tuple[str, ...] = tuple(t.value for t in Touchpoint)
+
+
 class Outcome(StrEnum):
     """How a step or iteration ended."""
 

@@ -6,6 +6,7 @@ the records a run produces; `run_once` runs one journey iteration against them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections.abc import Callable
@@ -75,9 +76,11 @@ def run_once(
     flags: dict[str, str] | None = None,
 ) -> tuple[IterationRecord, RecordingSink]:
     """Run one iteration of `journey` with fakes; web steps start a real Chromium if used.
-    `flags` sets feature-flag values (`j.flags`, sent as `X-Feature-Flags`)."""
+    `flags` sets feature-flag values (`j.flags`, sent as `X-Feature-Flags`). Without
+    `artifacts_dir`, a temporary folder is used and removed unless it holds a screenshot."""
     spec = journey if isinstance(journey, Journey) else _spec_of(journey)
     sink = RecordingSink()
+    own_artifacts = artifacts_dir is None
     settings = RunSettings(
         run_id="test-run",
         target=target or Target.from_base_url("http://shop.test", name="fake"),
@@ -97,6 +100,9 @@ def run_once(
             record = virtual_user.run_iteration(spec, iteration)
         finally:
             virtual_user.close()
+            if own_artifacts:  # a folder of its own is kept only when it holds a screenshot
+                with contextlib.suppress(OSError):
+                    settings.artifacts_dir.rmdir()
     return record, sink
 
 

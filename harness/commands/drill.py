@@ -46,7 +46,7 @@ from harness.gates.config import Gate, ScoreGate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_markdown
-from harness.results import RUN_FILE, RunDirectory, new_run_id
+from harness.results import RUN_FILE, RunDirectory, new_run_id, replace_file
 from harness.targets import Target
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
@@ -245,14 +245,14 @@ def _through_proxy(
 
 def _publish(run_dir: Path, verdict: Verdict, drilled: dict[str, str | None]) -> None:
     """verdict.json and summary.md of one drill run, run.json's status, and its reports."""
-    (run_dir / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n", "utf-8")
+    replace_file(run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
     summary = run_dir / "summary.md"
     previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-    summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
+    replace_file(summary, summary_markdown(verdict) + "\n" + previous)
     meta = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     meta.update(status=STATUS[verdict.decision.value], verdict=verdict.decision.value)
     meta["drill"] = drilled
-    (run_dir / RUN_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    replace_file(run_dir / RUN_FILE, json.dumps(meta, indent=2) + "\n")
     publish_reports(run_dir)
 
 
@@ -339,8 +339,8 @@ def _aa_run(state: _Run, verdict: Verdict, data: RunData) -> AaRun:
 
 
 def _write(folder: Path, record: DrillRecord) -> None:
-    (folder / "drill.json").write_text(record.model_dump_json(indent=2) + "\n", "utf-8")
-    (folder / "summary.md").write_text(drill_markdown(record), encoding="utf-8")
+    replace_file(folder / "drill.json", record.model_dump_json(indent=2) + "\n")
+    replace_file(folder / "summary.md", drill_markdown(record))
     write_report(folder, record)
 
 

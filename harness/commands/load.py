@@ -25,13 +25,14 @@ from harness.commands.common import (
 )
 from harness.commands.load_judge import load_judge
 from harness.config import HarnessConfig
+from harness.durations import parse_duration
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
 from harness.engine.cluster_auth import KEY_ENV, check_key, is_loopback, new_key
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.network import free_port
-from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
+from harness.engine.plan import LoadPlan, ShapeKind, parse_stages
 from harness.engine.summary import (
     Health,
     assess_health,
@@ -44,6 +45,7 @@ from harness.errors import UsageError
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.journey import Journey
+from harness.markdown import md_text
 from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
@@ -98,21 +100,7 @@ def execute(
     (feature flags per target, a staged rollout's cohort routing) before it runs. With
     `reports=False` a judged run's reports are left to the caller (a drill judges after the
     targets have stopped and flushed their spans, then renders once)."""
-    if options.master and options.worker:
-        raise UsageError(
-            "--master and --worker together: a process is the master or one of its workers; "
-            "start the master with --master, then each worker with --worker --master-host H"
-        )
-    if not 0 <= options.processes <= MAX_PROCESSES:
-        raise UsageError(
-            f"--processes {options.processes}: give 0 to {MAX_PROCESSES} local worker processes "
-            "(more load machines: --master and --worker)"
-        )
-    if not 1 <= options.max_users <= MAX_USERS:
-        raise UsageError(
-            f"--max-users {options.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
-            "per process"
-        )
+    _check_options(options)
     key = _cluster_key(options)
     inputs = run_inputs(options, select_journeys=not options.worker)
     if options.worker:
@@ -163,16 +151,7 @@ def execute(
         if telemetry.metrics is not None:
             locust_users.extra_sinks.append(telemetry.metrics)
         describe = _describe(plan)
-        where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
-        print(f"journey-harness {mode} · {where} · {describe} · seed {inputs.seed} · run {run_id}")
-        print(
-            "  journeys: "
-            + ", ".join(
-                f"{j.name} (weight {j.weight}{', browser' if j.uses_browser else ''})"
-                for j in inputs.journeys
-            ),
-            flush=True,
-        )
+        _announce(mode, chosen, describe, inputs.seed, run_id, inputs.journeys)
         try:
             watcher = watch(chosen) if watch is not None else None
             stop = locust_driver.StopRequest()
@@ -189,39 +168,8 @@ def execute(
         except BaseException:
             run.finish("error")
             raise
-        try:
-            health = _write_measurements(run, aggregator)
-            run.write_text(
-                "summary.md",
-                summary_markdown(
-                    run_id=run_id,
-                    target=" vs ".join(t.name for t in chosen),
-                    plan_text=describe,
-                    elapsed_s=outcome.elapsed_s,
-                    aggregator=aggregator,
-                    health=health,
-                ),
-            )
-        except OSError as exc:
-            run.failed_to_write("the run's measurements", exc)
-            health = assess_health(aggregator, aggregator.iterations)
-        print()
-        for line in table(latency_rows(aggregator.hdr, aggregator.journeys)):
-            print(line)
-        print(
-            f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
-            f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-            f"late {health.late}, dropped {health.dropped}"
-        )
-        if health.saturated:
-            print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
-        if outcome.refused:
-            run.meta["refused_workers"] = outcome.refused
-        if outcome.missing_finals:
-            print(
-                f"  WARNING: lost workers {', '.join(outcome.missing_finals)}: no final report; "
-                "their measurements up to their last report are included, so the run fails"
-            )
+        health = _write_results(run, aggregator, outcome, chosen, describe)
+        _print_measured(run, aggregator, outcome, health)
         if run.write_error is not None:
             pass  # said and recorded below, once the stack has closed
         elif outcome.interrupted:
@@ -256,6 +204,96 @@ def execute(
     return code
 
 
+def _check_options(options: argparse.Namespace) -> None:
+    """Refuse conflicting or out-of-bounds process options (exit 2)."""
+    if options.master and options.worker:
+        raise UsageError(
+            "--master and --worker together: a process is the master or one of its workers; "
+            "start the master with --master, then each worker with --worker --master-host H"
+        )
+    if not 0 <= options.processes <= MAX_PROCESSES:
+        raise UsageError(
+            f"--processes {options.processes}: give 0 to {MAX_PROCESSES} local worker processes "
+            "(more load machines: --master and --worker)"
+        )
+    if not 1 <= options.max_users <= MAX_USERS:
+        raise UsageError(
+            f"--max-users {options.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
+            "per process"
+        )
+
+
+def _announce(
+    mode: str,
+    chosen: list[Target],
+    describe: str,
+    seed: int,
+    run_id: str,
+    journeys: list[Journey],
+) -> None:
+    """The run's header: mode, targets (credentials redacted), plan, seed, journeys."""
+    where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
+    print(f"journey-harness {mode} · {where} · {describe} · seed {seed} · run {run_id}")
+    print(
+        "  journeys: "
+        + ", ".join(
+            f"{j.name} (weight {j.weight}{', browser' if j.uses_browser else ''})" for j in journeys
+        ),
+        flush=True,
+    )
+
+
+def _write_results(
+    run: RunDirectory,
+    aggregator: LoadAggregator,
+    outcome: LoadOutcome,
+    chosen: list[Target],
+    describe: str,
+) -> Health:
+    """Histograms, health and summary.md into the run folder; the generator's health (assessed
+    from the aggregator alone when the folder cannot be written)."""
+    try:
+        health = _write_measurements(run, aggregator)
+        run.write_text(
+            "summary.md",
+            summary_markdown(
+                run_id=run.path.name,
+                target=" vs ".join(t.name for t in chosen),
+                plan_text=describe,
+                elapsed_s=outcome.elapsed_s,
+                aggregator=aggregator,
+                health=health,
+            ),
+        )
+    except OSError as exc:
+        run.failed_to_write("the run's measurements", exc)
+        health = assess_health(aggregator, aggregator.iterations)
+    return health
+
+
+def _print_measured(
+    run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
+) -> None:
+    """The latency table, the generator's health and lost or refused workers."""
+    print()
+    for line in table(latency_rows(aggregator.hdr, aggregator.journeys)):
+        print(line)
+    print(
+        f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
+        f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
+        f"late {health.late}, dropped {health.dropped}"
+    )
+    if health.saturated:
+        print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
+    if outcome.refused:
+        run.meta["refused_workers"] = outcome.refused
+    if outcome.missing_finals:
+        print(
+            f"  WARNING: lost workers {', '.join(outcome.missing_finals)}: no final report; "
+            "their measurements up to their last report are included, so the run fails"
+        )
+
+
 def _record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str]) -> None:
     """Span counts, OTLP delivery and any evidence that could not be completed, into run.json
     (and said on the terminal)."""
@@ -272,7 +310,7 @@ def _record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str]
         summary = run.path / "summary.md"
         if summary.is_file():
             with summary.open("a", encoding="utf-8") as out:
-                out.write(f"\n**Spans not sent:** {line.removeprefix('traces: ')}\n")
+                out.write(f"\n**Spans not sent:** {md_text(line.removeprefix('traces: '))}\n")
     if missing:
         run.meta["incomplete_evidence"] = missing
         for part in missing:

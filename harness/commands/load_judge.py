@@ -18,7 +18,7 @@ from harness.gates.config import Gate, parse_gates
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
-from harness.results import RunDirectory
+from harness.results import RunDirectory, replace_file
 from harness.text import plural
 
 Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
@@ -152,10 +152,10 @@ def _thresholds(
         # the report agree with the exit code
         reasons = [*problems, *(r for r in verdict.reasons if verdict.decision is Decision.FAIL)]
         verdict = verdict.model_copy(update={"decision": Decision.FAIL, "reasons": reasons})
-    (run.path / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n", "utf-8")
+    replace_file(run.path / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
     summary = run.path / "summary.md"
     previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-    summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
+    replace_file(summary, summary_markdown(verdict) + "\n" + previous)
     print()
     print("\n".join(summary_lines(verdict)))
     return verdict

@@ -21,7 +21,7 @@ from harness.flags import control_value, parse_flag_matrix, parse_flags
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
-from harness.results import RunDirectory
+from harness.results import RunDirectory, replace_file
 from harness.targets import Target
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
@@ -177,9 +177,9 @@ def _judge(options: argparse.Namespace) -> load.Judge:
 
 
 def _publish(run_dir: Path, verdict: Verdict, *, name: str = "verdict.json") -> None:
-    (run_dir / name).write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    replace_file(run_dir / name, verdict.model_dump_json(indent=2) + "\n")
     summary = run_dir / "summary.md"
     previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-    summary.write_text(summary_markdown(verdict) + "\n" + previous, encoding="utf-8")
+    replace_file(summary, summary_markdown(verdict) + "\n" + previous)
     print()
     print("\n".join(summary_lines(verdict)))

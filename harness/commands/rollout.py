@@ -19,9 +19,10 @@ from harness.commands import load
 from harness.commands.rehearse import rehearsal_targets
 from harness.commands.stored import configured_gates
 from harness.config import HarnessConfig, load_config
+from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
-from harness.engine.plan import LoadPlan, parse_duration
+from harness.engine.plan import LoadPlan
 from harness.engine.summary import Health
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
@@ -29,8 +30,9 @@ from harness.flags import parse_flags
 from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.outcome import Decision
 from harness.gates.verdict import summary_lines, summary_markdown
+from harness.markdown import md_block
 from harness.redact import stored
-from harness.results import RunDirectory
+from harness.results import RunDirectory, replace_file
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import is_url
 from harness.rollout.stages import (
@@ -38,7 +40,7 @@ from harness.rollout.stages import (
     RolloutOutcome,
     RolloutRecord,
     StageDecision,
-    parse_stages,
+    parse_shares,
 )
 from harness.targets import Target, check_url
 from harness.text import plural
@@ -103,7 +105,7 @@ def run(options: argparse.Namespace) -> int:
             "share in that process): drop --processes, --master and --worker"
         )
     _fill_from_config(options)
-    shares = parse_stages(options.stages)
+    shares = parse_shares(options.stages)
     stage_s = parse_duration(options.stage_duration, what="--stage-duration")
     if not 0 <= options.max_extensions <= 20:
         raise UsageError(
@@ -257,12 +259,12 @@ def _judge(options: argparse.Namespace, holder: dict[str, RolloutController]) ->
                     "time_to_decision_s": record.detection_s,
                 }
             )
-            (run.path / "verdict.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+            replace_file(run.path / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
             summary = run.path / "summary.md"
             previous = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-            summary.write_text(
+            replace_file(
+                summary,
                 summary_markdown(verdict) + "\n" + _timeline_markdown(record) + previous,
-                encoding="utf-8",
             )
             print()
             print("\n".join(summary_lines(verdict)))
@@ -328,5 +330,5 @@ def timeline_lines(record: RolloutRecord) -> list[str]:
 
 
 def _timeline_markdown(record: RolloutRecord) -> str:
-    body = "\n".join(timeline_lines(record))
-    return f"## Staged rollout\n\n```\n{body}\n```\n\n"
+    body = md_block("\n".join(timeline_lines(record)))
+    return f"## Staged rollout\n\n{body}\n\n"

@@ -81,5 +81,7 @@ def run(options: argparse.Namespace) -> int:
             f"\n{'FAIL' if failed else 'PASS'}: {len(iterations) - len(failed)}/{len(iterations)} "
             f"journeys passed · results in {run.path}"
         )
-        publish_reports(run.path)
-        return ExitCode.FAILED if failed else ExitCode.PASSED
+    # The reports are rendered once the stack has closed: the span sidecar has flushed and the
+    # sandbox's spans are merged, so every failure's trace tree is whole.
+    publish_reports(run.path)
+    return ExitCode.FAILED if failed else ExitCode.PASSED

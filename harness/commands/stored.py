@@ -12,6 +12,7 @@ from harness.config import load_config
 from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.gates.data import RunData, side_by_side
 from harness.gates.verdict import evaluate, summary_lines
+from harness.results import replace_file
 
 
 def configured_gates(
@@ -35,7 +36,7 @@ def gates(options: argparse.Namespace) -> int:
     data = RunData.load(options.run_dir)
     _warn(data)
     verdict = evaluate(data, configured_gates(options.config, options.min_samples))
-    (options.run_dir / "verdict-regated.json").write_text(verdict.model_dump_json(indent=2) + "\n")
+    replace_file(options.run_dir / "verdict-regated.json", verdict.model_dump_json(indent=2) + "\n")
     print("\n".join(summary_lines(verdict)))
     print(f"\nwritten: {options.run_dir / 'verdict-regated.json'}")
     return verdict.exit_code
@@ -48,7 +49,7 @@ def compare(options: argparse.Namespace) -> int:
     data = side_by_side(baseline, candidate)
     verdict = evaluate(data, configured_gates(options.config, options.min_samples))
     out = options.candidate_run / f"compare-{options.baseline_run.name}.json"
-    out.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    replace_file(out, verdict.model_dump_json(indent=2) + "\n")
     print(
         f"{options.candidate_run.name} (candidate) against {options.baseline_run.name} (baseline)\n"
     )

@@ -4,10 +4,11 @@ Markdown for `summary.md`, and one self-contained `report.html` in the drill's f
 from __future__ import annotations
 
 import time
-from html import escape
 from pathlib import Path
 
 from harness.drill.findings import DrillRecord, FaultFinding, GateHit
+from harness.markdown import md_block, md_code, md_text
+from harness.results import replace_file
 
 REPORT_FILE = "report.html"
 
@@ -106,39 +107,37 @@ def aa_lines(record: DrillRecord) -> list[str]:
 
 def summary_markdown(record: DrillRecord) -> str:
     """summary.md of the drill folder."""
-    parts = [f"# Failure drill {record.drill_id} against {record.target}\n"]
+    parts = [f"# Failure drill {md_text(record.drill_id)} against {md_text(record.target)}\n"]
     if record.faults:
         names = record.gates
         parts.append("## Coverage: faults × gates\n")
-        parts.append("| fault | " + " | ".join(names) + " |")
+        parts.append("| fault | " + " | ".join(md_text(n) for n in names) + " |")
         parts.append("|---|" + "---|" * len(names))
         for finding in record.faults:
             hits = _hits(finding)
             parts.append(
-                f"| `{finding.fault}` | " + " | ".join(_cell(hits.get(n)) for n in names) + " |"
+                f"| {md_code(finding.fault)} | "
+                + " | ".join(md_text(_cell(hits.get(n))) for n in names)
+                + " |"
             )
         parts.append("\n✗ N s: the gate failed, N seconds after the fault's onset.\n")
-        parts.append("```")
-        for finding in record.faults:
-            parts.extend(fault_lines(finding))
-        parts.append("```\n")
+        parts.append(md_block("\n".join(line for f in record.faults for line in fault_lines(f))))
+        parts.append("")
     if record.aa:
-        parts.append("## A/A calibration\n\n```")
-        parts.extend(aa_lines(record))
-        parts.append("```\n")
+        parts.append("## A/A calibration\n")
+        parts.append(md_block("\n".join(aa_lines(record))))
+        parts.append("")
     return "\n".join(parts)
 
 
 def write_report(folder: Path, record: DrillRecord) -> Path:
     """Write the drill's report.html (coverage matrix, each fault, A/A) and return its path."""
-    from harness.report.page import CSS
+    from harness.report.render import render
 
     started = time.perf_counter()
-    body: list[str] = []
     blind = record.blind
     alarms = sum(r.decision == "fail" for r in record.aa)
     ok = not blind and not alarms
-    decision = "pass" if ok else "fail"
     words = (
         "every fault was caught"
         if record.faults and not blind
@@ -148,67 +147,37 @@ def write_report(folder: Path, record: DrillRecord) -> Path:
         if alarms
         else f"no false alarm in {len(record.aa)} A/A runs"
     )
-    body.append(
-        f"<section id=verdict class='banner {decision}'><div class=decision>"
-        f"{'COVERED' if ok else 'GAPS'}</div><div><p>{escape(words)}</p>"
-        f"<p class=what>target {escape(record.target)} · {len(record.faults)} faults · "
-        f"{len(record.aa)} A/A runs</p></div></section>"
-    )
-    if record.faults:
-        head = "".join(f"<th>{escape(n)}</th>" for n in record.gates)
-        rows = []
-        for finding in record.faults:
-            hits = _hits(finding)
-            cells = "".join(_html_cell(hits.get(n)) for n in record.gates)
-            link = f"{finding.run_id}/report.html"
-            status = "caught" if finding.caught else "<span class=bad>blind</span>"
-            rows.append(
-                f"<tr><td><code>{escape(finding.fault)}</code><br><a href='{escape(link)}'>"
-                f"run report</a> · {status}</td>{cells}</tr>"
-            )
-        body.append(
-            "<section id=coverage><h2>Coverage: faults × gates</h2>"
-            f"<table class=gates><tr><th>fault</th>{head}</tr>{''.join(rows)}</table>"
-            "<p class=muted>A red cell is a gate that failed; the number is the time from the "
-            "fault's onset until the gate, judged on the run so far, first failed.</p>"
-            "<h3>Findings</h3><pre>"
-            + escape("\n".join(line for f in record.faults for line in fault_lines(f)))
-            + "</pre></section>"
+    faults = []
+    for finding in record.faults:
+        hits = _hits(finding)
+        cells = [
+            None
+            if (hit := hits.get(n)) is None
+            else {"summary": hit.summary, "decision": hit.decision, "text": _cell(hit)}
+            for n in record.gates
+        ]
+        faults.append(
+            {
+                "fault": finding.fault,
+                "link": f"{finding.run_id}/report.html",
+                "caught": finding.caught,
+                "cells": cells,
+            }
         )
-    if record.aa:
-        aa_rows = "".join(
-            f"<tr><td><a href='{escape(r.run_id)}/report.html'>{escape(r.run_id)}</a></td>"
-            f"<td><span class='badge {escape(r.decision)}'>{escape(r.decision)}</span></td>"
-            f"<td>{escape(', '.join(r.failed) or '—')}</td>"
-            f"<td>{escape(', '.join(r.inconclusive) or '—')}</td><td class=num>{r.wall_s:.0f} s"
-            "</td></tr>"
-            for r in record.aa
-        )
-        body.append(
-            "<section id=aa><h2>A/A calibration: false alarms</h2><pre>"
-            + escape("\n".join(aa_lines(record)))
-            + "</pre><table><tr><th>run</th><th>verdict</th><th>failed gates</th>"
-            f"<th>inconclusive</th><th>wall</th></tr>{aa_rows}</table></section>"
-        )
-    elapsed = time.perf_counter() - started
-    html = (
-        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>journey-harness · drill {escape(record.drill_id)}</title><style>{CSS}</style>"
-        f"</head><body><main><header><h1>journey-harness failure drill · "
-        f"{escape(record.drill_id)}</h1></header>"
-        + "\n".join(body)
-        + f"<p class=muted>Drawn in {elapsed:.2f} s.</p></main></body></html>\n"
+    html = render(
+        "drill.html",
+        drill_id=record.drill_id,
+        decision="pass" if ok else "fail",
+        head="COVERED" if ok else "GAPS",
+        words=words,
+        target=record.target,
+        gates=record.gates,
+        faults=faults,
+        findings="\n".join(line for f in record.faults for line in fault_lines(f)),
+        aa=record.aa,
+        aa_text="\n".join(aa_lines(record)),
+        elapsed=time.perf_counter() - started,
     )
     path = folder / REPORT_FILE
-    path.write_text(html, encoding="utf-8")
+    replace_file(path, html + "\n")
     return path
-
-
-def _html_cell(hit: GateHit | None) -> str:
-    if hit is None:
-        return "<td class=muted>·</td>"
-    title = escape(hit.summary, quote=True)
-    return (
-        f"<td title='{title}'><span class='badge {escape(hit.decision)}'>"
-        f"{escape(_cell(hit))}</span></td>"
-    )

@@ -28,8 +28,8 @@ from locust.exception import RPCError
 from locust.rpc import Message
 from locust.runners import STATE_STOPPED
 
+from harness.children import SpawnedProcess
 from harness.engine import locust_users
-from harness.engine.children import SpawnedProcess
 from harness.engine.cluster import KeyedMasterRunner, KeyedWorkerRunner, WorkerGaveUp
 from harness.engine.cluster_auth import KEY_ENV, MasterGate
 from harness.engine.collector import LoadAggregator

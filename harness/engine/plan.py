@@ -6,41 +6,12 @@ also shipped from the Locust master to its workers, as JSON.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.durations import MAX_DURATION_S, parse_duration
 from harness.errors import SpecError, UsageError
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)", re.ASCII)
-MAX_DURATION_S = 24 * 3600.0
-
-
-def parse_duration(text: str, *, what: str = "duration") -> float:
-    """Seconds in a duration like `30s`, `2m`, `1h30m`, `500ms` or a plain number of seconds.
-
-    Raises `SpecError` naming the value and showing valid examples.
-    """
-    raw = text.strip().lower()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pos, seconds = 0, 0.0
-        for match in _DURATION.finditer(raw):
-            if match.start() != pos:
-                break
-            value, unit = float(match.group(1)), match.group(2)
-            seconds += value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
-            pos = match.end()
-        if pos != len(raw) or not raw:
-            raise SpecError(
-                f"{what} {text!r} is not a duration: use a number with a unit, "
-                "e.g. 30s, 2m, 1h30m or 500ms"
-            ) from None
-    if seconds <= 0 or seconds > MAX_DURATION_S:
-        raise SpecError(f"{what} {text!r} must be more than 0 and at most 24h")
-    return seconds
 
 
 class ShapeKind(StrEnum):
@@ -119,7 +90,7 @@ class LoadPlan(BaseModel):
     journeys: list[str] = Field(default_factory=list)
     flags: list[dict[str, str]] = Field(default_factory=list)  #: feature flags, one set per target
     #: a staged rollout: each iteration goes to ONE target, the candidate for this share (percent)
-    #: of people by a sticky cohort hash (`harness.rollout.cohort`); None: every target
+    #: of people by a sticky cohort hash (`harness.engine.cohort`); None: every target
     cohort_share: float | None = Field(default=None, ge=0, le=100)
     cohort_salt: str = ""
     #: the targets are variants of ONE deployment (a flag matrix): each gets its own synthetic

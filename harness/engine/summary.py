@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
+from harness.markdown import md_code, md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.text import plural
 
@@ -152,10 +153,10 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
-    """The same rows as a Markdown table."""
+    """The same rows as a Markdown table, every cell escaped (names come from the journeys)."""
     head, *body = rows
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    lines = ["| " + " | ".join(md_text(c) for c in head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in body]
     return lines
 
 
@@ -172,7 +173,7 @@ def summary_markdown(
     iterations = aggregator.iterations
     failed = aggregator.failures
     lines = [
-        f"# Load run `{run_id}` against `{target}`",
+        f"# Load run {md_code(run_id)} against {md_code(target)}",
         "",
         f"{plan_text}. {plural(iterations, 'iteration')} in {elapsed_s:.1f} s "
         f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
@@ -194,7 +195,11 @@ def summary_markdown(
         f"- event-loop lag: p95 {health.lag_p95_ms:.1f} ms, max {health.lag_max_ms:.1f} ms",
         f"- late iteration starts: {health.late:,}; dropped arrivals: {health.dropped:,}",
         "- verdict: "
-        + ("**SATURATED** — " + "; ".join(health.reasons) if health.saturated else "kept up"),
+        + (
+            "**SATURATED** — " + md_text("; ".join(health.reasons))
+            if health.saturated
+            else "kept up"
+        ),
     ]
     if aggregator.errors:
         lines += [
@@ -205,7 +210,10 @@ def summary_markdown(
             "|---|---|---|---|---|",
         ]
         for (target, journey, step, tp, kind), count in aggregator.errors.most_common(20):
-            lines.append(f"| `{journey}` | `{step}` | {tp} | {kind} | {count:,} ({target}) |")
+            lines.append(
+                f"| {md_code(journey)} | {md_code(step)} | {md_text(tp)} | {md_text(kind)} "
+                f"| {count:,} ({md_text(target)}) |"
+            )
     return "\n".join(lines) + "\n"
 
 

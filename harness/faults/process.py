@@ -8,26 +8,17 @@ it is meant to leave alone.
 from __future__ import annotations
 
 import json
-import os
 import re
-import selectors
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 
-from harness.errors import TargetUnavailable
 from harness.faults.spec import parse_faults
-from harness.lifetime import child_env
+from harness.supervisor import Child, temp_file
 
 __all__ = ["ProxyProcess"]
 
 _READY = re.compile(r"^fault proxy ready at (?P<url>http://\S+) \(clock (?P<clock>[\d.]+)\)$")
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ProxyProcess:
@@ -55,16 +46,16 @@ class ProxyProcess:
         self.url = ""
         self.clock = 0.0
         self.counts: dict[str, int] = {}
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stats = _temp_file(".json")
-        self._log = _temp_file(".log")
+        self._child: Child | None = None
+        self._stats = temp_file("harness-proxy-", ".json")
+        self._log = temp_file("harness-proxy-", ".log")
 
     @property
     def pid(self) -> int:
         """The child's process id; raises `RuntimeError` before `start`."""
-        if self._proc is None:
+        if self._child is None:
             raise RuntimeError("the proxy has not been started")
-        return self._proc.pid
+        return self._child.pid
 
     def command(self) -> list[str]:
         """The child's command line."""
@@ -81,63 +72,20 @@ class ProxyProcess:
         """Spawn the proxy and wait for its ready line; returns its URL. Raises `SpecError` for
         a malformed fault (before spawning) and `TargetUnavailable` when it does not start."""
         parse_faults(self.faults)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-        )
-        with self._log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                env=child_env(env),  # it dies with this process, even by SIGKILL
-            )
+        self._child = Child(f"the drill proxy for {self.upstream}", self.command(), self._log)
+        self._child.start()
         try:
-            self._wait_ready()
+            ready = self._child.wait_ready(_READY, self.ready_timeout)
         except BaseException:
             self.stop()
             raise
+        self.url, self.clock = ready["url"], float(ready["clock"])
         return self.url
-
-    def _wait_ready(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        deadline = time.monotonic() + self.ready_timeout
-        buffer = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._proc.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                if not selector.select(timeout=0.25):
-                    continue
-                chunk = os.read(self._proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buffer += chunk
-                for line in buffer.decode("utf-8", "replace").splitlines():
-                    match = _READY.match(line.strip())
-                    if match:
-                        self.url, self.clock = match["url"], float(match["clock"])
-                        return
-        stderr = self._log.read_bytes()[-2000:]
-        raise TargetUnavailable(
-            f"the drill proxy for {self.upstream} did not start within {self.ready_timeout:g}s"
-            + (f": {stderr.decode('utf-8', 'replace').strip()}" if stderr else "")
-        )
 
     def stop(self) -> None:
         """SIGTERM the proxy (it writes its counts), wait up to 5 s, then SIGKILL it."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=5.0)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        if self._child is not None:
+            self._child.stop()
         try:
             text = self._stats.read_text(encoding="utf-8")
             self.counts = json.loads(text) if text.strip() else self.counts
@@ -157,9 +105,3 @@ class ProxyProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _temp_file(suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix="harness-proxy-", suffix=suffix)
-    os.close(fd)
-    return Path(name)

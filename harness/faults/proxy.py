@@ -20,94 +20,27 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from harness.faults.spec import Fault, FaultKind
+from harness.faults.wire import (
+    CHUNK,
+    HEAD_LIMIT,
+    Malformed,
+    RequestHead,
+    discard_body,
+    framing,
+    parse_response_head,
+    read_request_head,
+    relay_body,
+)
 
 __all__ = ["DEFAULT_TOUCHPOINTS", "FaultProxy", "RequestHead"]
 
 #: Path prefix → touchpoint, longest first; the sandbox's layout.
 DEFAULT_TOUCHPOINTS: dict[str, str] = {"/api/v1": "api", "/mobile/v2": "mobile", "/": "web"}
-_HEAD_LIMIT = 64 * 1024
-_CHUNK = 64 * 1024
 _IDENTITY_HEADERS = (b"authorization", b"cookie", b"x-device-id")
 _DROPPED = (b"traceparent", b"tracestate")
-
-
-class _Sink(Protocol):
-    """Where a body goes: a stream writer, or nowhere."""
-
-    def write(self, data: bytes) -> None: ...
-
-    async def drain(self) -> None: ...
-
-
-class _Malformed(Exception):
-    """A request or response the proxy cannot frame."""
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How a message's body is delimited, and its Connection header (lower case)."""
-
-    chunked: bool = False
-    length: int | None = None
-    connection: bytes = b""
-
-    @property
-    def has_body(self) -> bool:
-        """Whether a request with this framing carries a body."""
-        return self.chunked or bool(self.length)
-
-
-def framing(lines: list[bytes]) -> Framing:
-    """Read Content-Length, Transfer-Encoding and Connection from header lines in one pass."""
-    chunked, length, connection = False, None, b""
-    for line in lines:
-        name, _, value = line.partition(b":")
-        key = name.strip().lower()
-        if key == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                raise _Malformed(f"bad Content-Length {value[:40]!r}") from None
-        elif key == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif key == b"connection":
-            connection = value.strip().lower()
-    return Framing(chunked, length, connection)
-
-
-@dataclass
-class RequestHead:
-    """A parsed request head: the request line, the raw header lines and the body's framing."""
-
-    method: str
-    target: str
-    version: bytes
-    lines: list[bytes]
-    framing: Framing = field(default_factory=Framing)
-
-    @property
-    def path(self) -> str:
-        """The path without query string."""
-        return self.target.split("?", 1)[0]
-
-    def header(self, name: bytes) -> bytes | None:
-        """The first value of header `name` (lower case), or None."""
-        prefix = name + b":"
-        for line in self.lines:
-            if line[: len(prefix)].lower() == prefix:
-                return line[len(prefix) :].strip()
-        return None
-
-    def keep_alive(self) -> bool:
-        """Whether the client wants the connection kept after this exchange."""
-        connection = self.framing.connection
-        if self.version == b"HTTP/1.0":
-            return b"keep-alive" in connection
-        return b"close" not in connection
 
 
 @dataclass
@@ -156,7 +89,7 @@ class FaultProxy:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on `host:port` (0: a free port) and return the port; the fault clock starts."""
         self._server = await asyncio.start_server(
-            self._serve, host, port, limit=_HEAD_LIMIT, reuse_address=True
+            self._serve, host, port, limit=HEAD_LIMIT, reuse_address=True
         )
         self.started = time.monotonic()
         self.started_epoch = time.time()
@@ -223,7 +156,7 @@ class FaultProxy:
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             while True:
-                head = await _read_request_head(reader)
+                head = await read_request_head(reader)
                 if head is None:
                     break
                 self.counts["requests"] += 1
@@ -234,7 +167,7 @@ class FaultProxy:
                     _reset(writer)
                     return
                 if plan.status is not None:
-                    await _discard_body(reader, head)
+                    await discard_body(reader, head)
                     await asyncio.sleep(plan.delay_s)
                     await _answer(writer, plan.status, head.keep_alive())
                     if not head.keep_alive():
@@ -245,7 +178,7 @@ class FaultProxy:
                         upstream[1].close()
                     upstream = await self._connect(writer)
                     if upstream is None:
-                        await _discard_body(reader, head)
+                        await discard_body(reader, head)
                         await _answer(writer, 502, head.keep_alive())
                         break
                 keep = await self._exchange(head, plan, reader, writer, *upstream)
@@ -253,7 +186,7 @@ class FaultProxy:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
-        except _Malformed:
+        except Malformed:
             with contextlib.suppress(ConnectionError):
                 await _answer(writer, 400, False)
         finally:
@@ -267,7 +200,7 @@ class FaultProxy:
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         try:
             pair = await asyncio.open_connection(
-                self.upstream_host, self.upstream_port, limit=_HEAD_LIMIT
+                self.upstream_host, self.upstream_port, limit=HEAD_LIMIT
             )
         except OSError:
             return None
@@ -294,12 +227,12 @@ class FaultProxy:
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()
         if head.framing.has_body:
-            await _relay_body(reader, up_writer, head.framing, request=True)
+            await relay_body(reader, up_writer, head.framing, request=True)
         if up_writer.transport.get_write_buffer_size():
             await up_writer.drain()
         while True:
             raw = await up_reader.readuntil(b"\r\n\r\n")
-            status, response_lines = _parse_response_head(raw)
+            status, response_lines = parse_response_head(raw)
             if not 100 <= status < 200 or status == 101:
                 break
             writer.write(raw)  # 100 Continue and friends: relay, then read the real answer
@@ -310,126 +243,18 @@ class FaultProxy:
         until_close = False
         if head.method == "HEAD" or status in (204, 304):
             writer.write(raw)
-        elif response.length is not None and response.length <= _CHUNK and not plan.bandwidth:
+        elif response.length is not None and response.length <= CHUNK and not plan.bandwidth:
             # The common case, a small body: one read, one write with the head.
             writer.write(raw + await up_reader.readexactly(response.length))
         else:
             writer.write(raw)
-            until_close = await _relay_body(
+            until_close = await relay_body(
                 up_reader, writer, response, request=False, bandwidth=plan.bandwidth
             )
         if writer.transport.get_write_buffer_size():
             await writer.drain()
         upstream_keeps = b"close" not in response.connection
         return head.keep_alive() and upstream_keeps and not until_close
-
-
-async def _read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
-    try:
-        raw = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
-            raise _Malformed("truncated request head") from None
-        return None
-    lines = raw[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-        raise _Malformed(f"bad request line {lines[0][:80]!r}")
-    headers = lines[1:]
-    return RequestHead(
-        parts[0].decode("latin-1"), parts[1].decode("latin-1"), parts[2], headers, framing(headers)
-    )
-
-
-def _parse_response_head(raw: bytes) -> tuple[int, list[bytes]]:
-    lines = raw[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
-        raise _Malformed(f"bad status line {lines[0][:80]!r}")
-    return int(parts[1]), lines[1:]
-
-
-async def _relay_body(
-    source: asyncio.StreamReader,
-    sink: _Sink,
-    frame: Framing,
-    *,
-    request: bool,
-    bandwidth: float = 0.0,
-) -> bool:
-    """Copy one message body as it arrives; True when it was delimited by the connection's
-    close (a response without length or chunking)."""
-    pace = _Pace(bandwidth)
-    if frame.chunked:
-        while True:
-            size_line = await source.readuntil(b"\r\n")
-            sink.write(size_line)
-            try:
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _Malformed(f"bad chunk size {size_line[:40]!r}") from None
-            if size == 0:
-                while True:  # trailers, up to the empty line
-                    trailer = await source.readuntil(b"\r\n")
-                    sink.write(trailer)
-                    if trailer == b"\r\n":
-                        return False
-            await _copy(source, sink, size + 2, pace)
-    if frame.length is not None:
-        await _copy(source, sink, frame.length, pace)
-        return False
-    if request:
-        return False
-    while True:
-        chunk = await source.read(_CHUNK)
-        if not chunk:
-            return True
-        await pace.write(sink, chunk)
-
-
-async def _copy(source: asyncio.StreamReader, sink: _Sink, length: int, pace: _Pace) -> None:
-    remaining = length
-    while remaining > 0:
-        chunk = await source.read(min(remaining, _CHUNK))
-        if not chunk:
-            raise asyncio.IncompleteReadError(b"", remaining)
-        remaining -= len(chunk)
-        await pace.write(sink, chunk)
-
-
-class _Pace:
-    """Writes at most `rate` bytes per second (0: as fast as the sink takes them)."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-
-    async def write(self, sink: _Sink, data: bytes) -> None:
-        """Write `data`, in timed slices when a rate is set; waits while the sink is full."""
-        if self.rate <= 0.0:
-            sink.write(data)
-            await sink.drain()  # returns at once unless the peer is slower than the source
-            return
-        piece = max(1, int(self.rate / 20))  # twenty slices a second
-        for start in range(0, len(data), piece):
-            part = data[start : start + piece]
-            sink.write(part)
-            await sink.drain()
-            await asyncio.sleep(len(part) / self.rate)
-
-
-class _Discard:
-    """A sink that drops what it is given (the body of a request answered by a fault)."""
-
-    def write(self, data: bytes) -> None:
-        """Drop `data`."""
-
-    async def drain(self) -> None:
-        """Nothing to wait for."""
-
-
-async def _discard_body(reader: asyncio.StreamReader, head: RequestHead) -> None:
-    if head.framing.has_body:
-        await _relay_body(reader, _Discard(), head.framing, request=True)
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, keep_alive: bool) -> None:

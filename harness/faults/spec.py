@@ -30,15 +30,15 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from harness import durations
 from harness.errors import SpecError
+from harness.records import TOUCHPOINTS
 
 __all__ = ["TOUCHPOINTS", "Fault", "FaultKind", "parse_fault", "parse_faults"]
 
-TOUCHPOINTS: tuple[str, ...] = ("web", "api", "mobile")
 MAX_DELAY_SECONDS = 60.0
 FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
 
-_DURATION = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s)$")
 _PERCENT = re.compile(r"^\+?(\d+(?:\.\d+)?)%$")
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)(B|KB|kB|MB)/s$")
 _RATE_UNITS = {"B": 1, "KB": 1024, "kB": 1024, "MB": 1024 * 1024}
@@ -281,17 +281,16 @@ def route_matches(name: str, method: str, path: str) -> bool:
 def _duration(
     spec: str, kind: FaultKind, value: str, what: str, *, allow_zero: bool = False
 ) -> float:
-    match = _DURATION.match(value.strip())
-    seconds = -1.0
-    if match is not None:
-        seconds = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0)
+    seconds = durations.seconds(value.strip().removeprefix("+"))
+    if seconds is None:
+        seconds = -1.0
     low_ok = seconds >= 0.0 if allow_zero else seconds > 0.0
     if not low_ok or seconds > (3600.0 if what in ("after", "for") else MAX_DELAY_SECONDS):
-        limit = "3600s" if what in ("after", "for") else f"{MAX_DELAY_SECONDS:g}s"
+        limit = "1h" if what in ("after", "for") else f"{MAX_DELAY_SECONDS:g}s"
         raise _bad(
             spec,
             kind,
-            f"{what} {value!r} is not a duration: a number followed by ms or s (150ms, 1.5s), "
+            f"{what} {value!r} is not a duration: a number with a unit (150ms, 1.5s, 2m), "
             f"{'at least 0' if allow_zero else 'above 0'} and at most {limit}",
         )
     return seconds

@@ -8,16 +8,18 @@ sequential e-value, burn rate): they need the per-second tallies, not whole hist
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.engine.collector import LoadAggregator
-from harness.engine.plan import parse_duration
+from harness.durations import parse_duration
 from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.rates import BurnRateGate, SequentialGate
 from harness.gates.rules import RelativeGate, ThresholdGate
 from harness.telemetry.hdr import HdrStore
+
+if TYPE_CHECKING:  # the live aggregator is read, never imported: gates sit above the engine
+    from harness.engine.collector import LoadAggregator
 
 ALL = "(all journeys)"
 

@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome
+from harness.records import TOUCHPOINTS
 from harness.telemetry.hdr import SeriesKey
-
-TOUCHPOINTS = ("web", "api", "mobile")
 
 
 class GateBase(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
+from harness.markdown import md_text
 
 #: The worst decision of several series of one gate on one row (p95 and p99 of one step).
 _WORST = (Decision.ERROR, Decision.FAIL, Decision.INCONCLUSIVE, Decision.PASS)
@@ -152,4 +153,4 @@ def coverage_headline(rows: Sequence[CoverageRow]) -> str:
 
 
 def _cell_text(text: str) -> str:
-    return text.replace("|", "\\|")
+    return md_text(text)

@@ -17,6 +17,7 @@ from harness.gates.config import Gate, ScoreGate
 from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_table
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
+from harness.markdown import md_block, md_text
 
 
 class Verdict(BaseModel):
@@ -233,4 +234,5 @@ def summary_markdown(verdict: Verdict) -> str:
     lines = summary_lines(verdict)
     body = "\n".join(lines[1:]).strip("\n")
     table = coverage_markdown(verdict.coverage)
-    return f"## Verdict: {lines[0]}\n\n```\n{body}\n```\n" + (f"\n{table}" if table else "")
+    head = f"## Verdict: {md_text(lines[0])}\n\n{md_block(body)}\n"
+    return head + (f"\n{table}" if table else "")

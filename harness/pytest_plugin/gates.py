@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from harness.errors import SpecError
 from harness.gates.values import parse_latency_ms, parse_share
-from harness.records import IterationRecord, Outcome, StepRecord
+from harness.records import TOUCHPOINTS, IterationRecord, Outcome, StepRecord
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 METRICS = (*QUANTILES, "max", "mean", "error_rate")
@@ -145,8 +145,9 @@ def _scope(text: str, raw: str | None) -> dict[str, str]:
             raise SpecError(
                 _malformed(text, f"unknown scope key {key!r}; use {', '.join(SCOPE_KEYS)}")
             )
-        if key == "touchpoint" and value not in ("web", "api", "mobile"):
-            raise SpecError(_malformed(text, f"touchpoint {value!r} is not web, api or mobile"))
+        if key == "touchpoint" and value not in TOUCHPOINTS:
+            allowed = ", ".join(TOUCHPOINTS)
+            raise SpecError(_malformed(text, f"touchpoint {value!r} is not one of {allowed}"))
         scope[key] = value
     return scope
 

@@ -4,6 +4,9 @@ for machines.
 Each writer reads `results/<run-id>/` only (so it works offline, on any mode, and on a run
 that was killed half-way: what is missing is shown as "not recorded") and writes its file into
 the same folder. Importing this package is cheap; matplotlib loads on the first report.
+
+HTML comes only from the Jinja2 templates in `templates/` (autoescaping, see `render`), and
+Markdown text only through `markdown`: a value read from a run folder reaches a page as text.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
 
+from harness.markdown import plain
 from harness.report.folder import Distribution
 
 TARGET_COLOURS = ("#2563eb", "#ea580c", "#059669", "#9333ea")  # baseline, candidate, …
@@ -56,7 +57,7 @@ def target_colour(index: int) -> str:
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
     # a fresh salt per chart keeps the ids of clip paths and markers unique on the page
     salt = f"c{next(_serial)}"
     with mpl.rc_context(_STYLE):
@@ -71,7 +72,7 @@ _GEOMETRY = re.compile(r'\b(d|x|y|transform)="([^"]*)"')
 _DECIMALS = re.compile(r"(\d+\.\d)\d+")
 
 
-def _svg(fig: Figure, *, tight: bool = False) -> str:
+def svg(fig: Figure, *, tight: bool = False) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight" if tight else None)
     text = buffer.getvalue()
@@ -87,7 +88,7 @@ def _shorter(match: re.Match[str]) -> str:
     return f'{match[1]}="{numbers}"'
 
 
-def _ms_label(value: float, _: object = None) -> str:
+def ms_label(value: float, _: object = None) -> str:
     if value >= 1000:
         return f"{value / 1000:g} s"
     return f"{value:g} ms"
@@ -95,7 +96,7 @@ def _ms_label(value: float, _: object = None) -> str:
 
 def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> str:
     """Small multiples of latency CDFs: one panel per (title, target → distribution)."""
-    with _style():
+    with style():
         columns = min(3, len(panels)) or 1
         rows = math.ceil(len(panels) / columns) or 1
         height = 2.3 * rows
@@ -124,13 +125,13 @@ def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> st
                 else:
                     ax.plot(x, y * 100, color=colour, linewidth=1.4)
             counts = " / ".join(f"{d.total:,}" for d in curves.values())
-            ax.set_title(f"{title} · n {counts}", loc="left")
+            ax.set_title(label(f"{title} · n {counts}"), loc="left")
             ax.set_xscale("log")
             decades = math.log10(high / low) if 0 < low < high else 0.0
             subs = (1.0,) if decades > 1.3 else (1.0, 2.0, 5.0) if decades > 0.6 else None
             ax.xaxis.set_major_locator(LogLocator(subs=subs or tuple(range(1, 10))))
             ax.xaxis.set_minor_locator(NullLocator())
-            ax.xaxis.set_major_formatter(_ms_label)
+            ax.xaxis.set_major_formatter(ms_label)
             ax.set_ylim(0, 101)
             ax.set_yticks([0, 50, 100])
             ax.axhline(95, color="#9ca3af", linewidth=0.7, linestyle=":")
@@ -147,7 +148,7 @@ def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> st
             ax.set_ylabel("% at or below")
         fig.legend(
             handles=[
-                Line2D([], [], color=target_colour(i), linewidth=1.4, label=t)
+                Line2D([], [], color=target_colour(i), linewidth=1.4, label=label(t))
                 for i, t in enumerate(targets)
             ],
             loc="upper right",
@@ -155,33 +156,7 @@ def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> st
         )
         for ax in axes[len(panels) :]:
             ax.set_visible(False)
-        return _svg(fig)
-
-
-def timeline(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
-) -> str:
-    """Throughput and failures per second: target → (seconds since start, iterations,
-    failures)."""
-    with _style():
-        fig = Figure(figsize=(10, 3.6))
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.93, hspace=0.35)
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-        for index, (target, (t, iterations, failures)) in enumerate(series.items()):
-            colour = target_colour(index)
-            top.plot(t, iterations, color=colour, linewidth=1.3, label=target)
-            bottom.plot(t, failures, color=colour, linewidth=1.3, label=target)
-        top.set_ylabel("iterations / s")
-        top.set_title("Throughput", loc="left")
-        top.legend(loc="upper right")
-        bottom.set_ylabel("failed / s")
-        bottom.set_xlabel("seconds since the first iteration")
-        bottom.set_title("Failed iterations", loc="left")
-        top.set_ylim(bottom=0)
-        most = max((max(f, default=0) for _, _, f in series.values()), default=0)
-        bottom.set_ylim(0, max(1.0, float(most)) * 1.1)
-        bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
-        return _svg(fig)
+        return svg(fig)
 
 
 @dataclass(frozen=True)
@@ -198,7 +173,7 @@ def funnel(journey: str, per_target: Mapping[str, Sequence[FunnelStep]]) -> str:
     """Horizontal bars per step (in journey order), one panel per target: the pale bar is how
     many iterations reached the step, the solid one how many passed it, coloured by
     touchpoint."""
-    with _style():
+    with style():
         steps = max((len(s) for s in per_target.values()), default=1)
         panels = max(1, len(per_target))
         longest = max(
@@ -222,20 +197,20 @@ def funnel(journey: str, per_target: Mapping[str, Sequence[FunnelStep]]) -> str:
                 ax.text(
                     r.reached + top * 0.01, i, f"{r.passed:,}/{r.reached:,}{share}", va="center"
                 )
-            ax.set_yticks(y, [f"{r.step} [{r.touchpoint}]" for r in rows])
+            ax.set_yticks(y, [label(f"{r.step} [{r.touchpoint}]") for r in rows])
             ax.set_xlim(0, max(1, top) * 1.3)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_title(target, loc="left")
+            ax.set_title(label(target), loc="left")
             ax.grid(axis="y", visible=False)
             ax.set_xlabel("iterations (pale: reached, solid: passed)")
         axes[0].invert_yaxis()  # once: the y axis is shared, a second call would undo it
-        return _svg(fig)
+        return svg(fig)
 
 
 def health(samples: Sequence[Mapping[str, Any]]) -> str:
     """The load generator over time: its CPU, its Chromium's CPU and its event-loop lag, per
     generator process."""
-    with _style():
+    with style():
         fig = Figure(figsize=(10, 3.6))
         fig.subplots_adjust(left=0.06, right=0.98, bottom=0.14, top=0.92, wspace=0.18)
         cpu_ax, lag_ax = fig.subplots(1, 2)
@@ -245,7 +220,7 @@ def health(samples: Sequence[Mapping[str, Any]]) -> str:
             rows = [s for s in samples if str(s.get("source", "local")) == source]
             t = [float(s["t"]) - start for s in rows]
             colour = target_colour(index)
-            suffix = f" ({source})" if len(sources) > 1 else ""
+            suffix = f" ({label(source)})" if len(sources) > 1 else ""
             cpu_ax.plot(
                 t, [float(s.get("cpu", 0)) for s in rows], color=colour, label="generator" + suffix
             )
@@ -256,7 +231,9 @@ def health(samples: Sequence[Mapping[str, Any]]) -> str:
                 linestyle="--",
                 label="Chromium" + suffix,
             )
-            lag_ax.plot(t, [float(s.get("lag_ms", 0)) for s in rows], color=colour, label=source)
+            lag_ax.plot(
+                t, [float(s.get("lag_ms", 0)) for s in rows], color=colour, label=label(source)
+            )
         cpu_ax.axhline(90, color="#dc2626", linewidth=0.8, linestyle=":")
         cpu_ax.set_title("CPU (% of one core; dotted: saturated)", loc="left")
         busiest = max(
@@ -269,7 +246,7 @@ def health(samples: Sequence[Mapping[str, Any]]) -> str:
         lag_ax.set_ylim(bottom=0)
         for ax in (cpu_ax, lag_ax):
             ax.set_xlabel("seconds since the first sample")
-        return _svg(fig)
+        return svg(fig)
 
 
 def impact_map(edges: Mapping[tuple[str, str, str], set[str]]) -> str:
@@ -291,14 +268,14 @@ def impact_map(edges: Mapping[tuple[str, str, str], set[str]]) -> str:
         j: sum(step_y[s] for s in steps if s[0] == j) / sum(1 for s in steps if s[0] == j)
         for j in journeys
     }
-    with _style():
+    with style():
         fig = Figure(figsize=(11, 0.6 + 0.26 * rows))
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_axis_off()
         ax.set_xlim(0, 1)
         ax.set_ylim(rows - 0.4, -0.6)
         for journey, y in journey_y.items():
-            ax.text(0.2, y, _clip(journey, 34), ha="right", va="center", weight="bold")
+            ax.text(0.2, y, clip(journey, 34), ha="right", va="center", weight="bold")
         for step, y in step_y.items():
             colour = TOUCHPOINT_COLOURS.get(step[2], "#6b7280")
             ax.plot([0.205, 0.37], [journey_y[step[0]], y], color="#9ca3af", linewidth=0.7)
@@ -313,141 +290,20 @@ def impact_map(edges: Mapping[tuple[str, str, str], set[str]]) -> str:
                     edgecolor=colour,
                 )
             )
-            ax.text(0.375, y, _clip(f"{step[1]} [{step[2]}]", 40), va="center")
+            ax.text(0.375, y, clip(f"{step[1]} [{step[2]}]", 40), va="center")
             for endpoint in edges[step]:
                 ax.plot([0.62, 0.72], [y, end_y[endpoint]], color=colour, linewidth=0.7, alpha=0.8)
         for endpoint, y in end_y.items():
-            ax.text(0.725, y, _clip(endpoint, 48), va="center", family="monospace")
-        return _svg(fig)
+            ax.text(0.725, y, clip(endpoint, 48), va="center", family="monospace")
+        return svg(fig)
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    text = label(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-DECISION_COLOURS = {
-    "widen": "#059669",
-    "promote": "#059669",
-    "extend": "#d97706",
-    "hold": "#d97706",
-    "rollback": "#dc2626",
-    "stop": "#dc2626",
-}
-
-
-def stage_timeline(stages: Sequence[Mapping[str, Any]], final_share: float) -> str:
-    """A staged rollout over time: the candidate's share per stage window (a step line), each
-    look's decision as a coloured marker at the window's end."""
-    with _style():
-        fig = Figure(figsize=(7.0, 2.1))
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.22, top=0.88)
-        ax = fig.subplots()
-        xs: list[float] = []
-        ys: list[float] = []
-        for stage in stages:
-            xs += [float(stage["started_s"]), float(stage["ended_s"])]
-            ys += [float(stage["share"])] * 2
-        if stages:
-            end = float(stages[-1]["ended_s"])
-            xs += [end, end + max(1.0, 0.05 * end)]
-            ys += [final_share, final_share]
-        ax.plot(xs, ys, color=target_colour(1), linewidth=1.6, drawstyle="steps-post")
-        for stage in stages:
-            colour = DECISION_COLOURS.get(str(stage["decision"]), "#6b7280")
-            ax.plot([stage["ended_s"]], [stage["share"]], "o", color=colour, markersize=6)
-            ax.annotate(
-                str(stage["decision"]),
-                (float(stage["ended_s"]), float(stage["share"])),
-                textcoords="offset points",
-                xytext=(0, 6),
-                ha="center",
-                fontsize=7.5,
-                color=colour,
-            )
-        ax.set_ylim(0, 112)
-        ax.set_yticks([0, 25, 50, 75, 100])
-        ax.set_ylabel("candidate share %")
-        ax.set_xlabel("seconds since the rollout started")
-        ax.set_title("candidate share by stage, and each look's decision", loc="left")
-        return _svg(fig)
-
-
-#: A step's latency over time on one target: (window middles in s, p50s, p95s), NaN where empty.
-OverTime = tuple[Sequence[float], Sequence[float], Sequence[float]]
-
-
-def latency_over_time(panels: Sequence[tuple[str, Mapping[str, OverTime]]], span_s: float) -> str:
-    """Small multiples of a step's p95 (solid) and p50 (dashed) per time window, one line of
-    each per target (baseline first), every panel over the run's whole `span_s`: a regression
-    that starts mid-run shows where it starts."""
-    with _style():
-        columns = min(3, len(panels)) or 1
-        rows = math.ceil(len(panels) / columns) or 1
-        height = 2.1 * rows + 0.3
-        fig = Figure(figsize=(3.5 * columns, height))
-        fig.subplots_adjust(
-            left=0.22 / columns,
-            right=0.98,
-            bottom=0.45 / height,
-            top=1 - 0.55 / height,
-            wspace=0.35,
-            hspace=0.6,
-        )
-        axes = fig.subplots(rows, columns, squeeze=False).ravel()
-        targets = list(dict.fromkeys(t for _, lines in panels for t in lines))
-        for ax, (title, lines) in zip(axes, panels, strict=False):
-            for target, (t, p50, p95) in lines.items():
-                colour = target_colour(targets.index(target))
-                ax.plot(t, p95, color=colour, linewidth=1.3, marker=".", markersize=2.5)
-                ax.plot(t, p50, color=colour, linewidth=0.9, linestyle="--")
-            ax.set_title(_clip(title, 48), loc="left")
-            ax.set_xlim(0, span_s)
-            ax.set_ylim(bottom=0)
-            ax.yaxis.set_major_formatter(_ms_label)
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
-        for ax in axes[len(panels) :]:
-            ax.set_visible(False)
-        handles = [
-            Line2D([], [], color=target_colour(i), linewidth=1.3, label=t)
-            for i, t in enumerate(targets)
-        ]
-        handles += [
-            Line2D([], [], color="#6b7280", linewidth=1.3, label="p95"),
-            Line2D([], [], color="#6b7280", linewidth=0.9, linestyle="--", label="p50"),
-        ]
-        fig.legend(handles=handles, loc="upper right", ncols=len(handles))
-        fig.supxlabel("seconds since the first step", fontsize=8)
-        return _svg(fig)
-
-
-ERROR_COLOURS = ("#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569")
-
-
-def errors_over_time(
-    times: Sequence[float], series: Mapping[tuple[str, str], Sequence[float]]
-) -> str:
-    """Failed steps per window by error kind: colour by kind, solid for the first target
-    (baseline), dashed for the next."""
-    with _style():
-        fig = Figure(figsize=(10, 2.6))
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.18, top=0.9)
-        ax = fig.subplots()
-        targets = list(dict.fromkeys(t for t, _ in series))
-        kinds = sorted({k for _, k in series})
-        styles = ("-", "--", ":", "-.")
-        for (target, kind), counts in series.items():
-            ax.plot(
-                times,
-                counts,
-                color=ERROR_COLOURS[kinds.index(kind) % len(ERROR_COLOURS)],
-                linestyle=styles[targets.index(target) % len(styles)],
-                linewidth=1.3,
-                label=f"{kind} ({target})",
-            )
-        ax.set_ylabel("failed steps / window")
-        ax.set_xlabel("seconds since the first step")
-        ax.set_title("Failed steps by error kind", loc="left")
-        ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(loc="upper right", ncols=min(4, len(series)))
-        return _svg(fig)
+def label(value: object) -> str:
+    """A name from the run folder as a chart label: no control characters (the SVG backend
+    escapes markup, but a control character is neither drawable nor valid XML)."""
+    return plain(value)

@@ -7,7 +7,7 @@ import base64
 import io
 import tempfile
 from collections import defaultdict
-from html import escape
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -17,21 +17,21 @@ from harness.folder_io import lines
 from harness.records import IterationRecord
 from harness.report.folder import RunFolder
 from harness.report.junit import failure_line
+from harness.report.render import Markup, render
 from harness.telemetry.otlp_json import SpanRow, read_spans
-from harness.telemetry.trace_view import JourneyTrace, build_tree, render, trace_files
+from harness.telemetry.trace_view import JourneyTrace, build_tree, trace_files
+from harness.telemetry.trace_view import render as render_tree
 
 SHOWN = 8  #: distinct failures shown in full; the rest are counted
 SCREENSHOT_BOX = (960, 1800)  #: screenshots are scaled down to fit this box (px)
 SCREENSHOT_BYTES = 250_000  #: larger PNGs are reduced to a 256-colour palette
 
 
-def failures_section(run: RunFolder) -> str:
+def failures_section(run: RunFolder) -> Markup:
     """The failures as HTML: grouped by journey, step, touchpoint and error kind."""
     failed = run.failed_iterations()
     if not failed:
-        if "steps.jsonl" in run.missing:
-            return "<p class=muted>Failures not recorded (no steps.jsonl).</p>"
-        return "<p>No iteration failed.</p>"
+        return render("failures.html", groups=[], no_steps="steps.jsonl" in run.missing)
     groups: dict[tuple[str, str, str, str], list[IterationRecord]] = defaultdict(list)
     for record in failed:
         touchpoint = record.failed_touchpoint.value if record.failed_touchpoint else ""
@@ -40,34 +40,29 @@ def failures_section(run: RunFolder) -> str:
     ordered = sorted(groups.values(), key=len, reverse=True)
     examples = [_example(records) for records in ordered[:SHOWN]]
     trees = trace_trees(run, {r.trace_id for r in examples if r.trace_id})
-    parts = [
-        f"<p>{_plural(len(failed), 'failed iteration')}, "
-        f"{_plural(len(groups), 'distinct failure')}.</p>"
-    ]
+    shown = []
     for records, example in zip(ordered[:SHOWN], examples, strict=True):
         by_target: dict[str, int] = defaultdict(int)
         for r in records:
             by_target[r.target] += 1
-        times = ", ".join(f"{n:,} on {escape(t)}" for t, n in sorted(by_target.items()))
-        parts.append("<article class=failure>")
-        parts.append(f"<h3>{escape(failure_line(example))}</h3>")
-        parts.append(f"<p class=muted>{times}; example trace {escape(example.trace_id or '—')}</p>")
-        for recorded in example.artifacts:
-            parts.append(_artifact(run, recorded))
-        tree = trees.get(example.trace_id or "")
-        if tree:
-            parts.append(
-                f"<details open><summary>Trace tree</summary><pre>{escape(tree)}</pre></details>"
-            )
-        elif example.trace_id:
-            parts.append("<p class=muted>Trace tree not recorded (no matching spans).</p>")
-        parts.append("</article>")
-    if len(ordered) > SHOWN:
-        rest = sum(len(r) for r in ordered[SHOWN:])
-        parts.append(
-            f"<p class=muted>…and {len(ordered) - SHOWN} more kinds ({rest:,} failures).</p>"
+        shown.append(
+            {
+                "line": failure_line(example),
+                "times": sorted(by_target.items()),
+                "trace_id": example.trace_id,
+                "artifacts": [_artifact(run, recorded) for recorded in example.artifacts],
+                "tree": trees.get(example.trace_id or ""),
+            }
         )
-    return "\n".join(parts)
+    return render(
+        "failures.html",
+        headline=f"{_plural(len(failed), 'failed iteration')}, "
+        f"{_plural(len(groups), 'distinct failure')}",
+        groups=shown,
+        no_steps=False,
+        rest_kinds=max(0, len(ordered) - SHOWN),
+        rest=sum(len(r) for r in ordered[SHOWN:]),
+    )
 
 
 def _example(records: list[IterationRecord]) -> IterationRecord:
@@ -79,23 +74,28 @@ def _example(records: list[IterationRecord]) -> IterationRecord:
     return records[0]
 
 
-def _artifact(run: RunFolder, recorded: str) -> str:
+@dataclass(frozen=True)
+class Artifact:
+    """An artifact of a failed iteration as the report shows it: a screenshot embedded as a
+    base64 PNG (empty when unreadable), anything else by its path (`png` None)."""
+
+    name: str
+    path: str = ""
+    missing: bool = False
+    png: str | None = None
+    playwright: bool = False
+
+
+def _artifact(run: RunFolder, recorded: str) -> Artifact:
     path = run.artifact(recorded)
-    name = escape(Path(recorded).name)
+    name = Path(recorded).name
     if path is None:
-        return f"<p class=muted>artifact {name}: not found</p>"
+        return Artifact(name, missing=True)
     if path.suffix != ".png":
-        hint = " (open with <code>playwright show-trace</code>)" if path.suffix == ".zip" else ""
-        return f"<p class=muted>artifact: <code>{escape(str(path))}</code>{hint}</p>"
+        return Artifact(name, str(path), playwright=path.suffix == ".zip")
     data = screenshot_png(path)
-    if data is None:
-        return f"<p class=muted>screenshot {name}: unreadable</p>"
-    encoded = base64.b64encode(data).decode("ascii")
-    return (
-        f'<figure class=shot><img alt="screenshot {name}" src="data:image/png;base64,{encoded}">'
-        f"<figcaption>Screenshot at the failure: <code>{escape(str(path))}</code></figcaption>"
-        "</figure>"
-    )
+    encoded = "" if data is None else base64.b64encode(data).decode("ascii")
+    return Artifact(name, str(path), png=encoded)
 
 
 def screenshot_png(path: Path) -> bytes | None:
@@ -146,7 +146,7 @@ def trace_trees(run: RunFolder, trace_ids: set[str]) -> dict[str, str]:
     for trace_id, spans in rows.items():
         root = build_tree(spans)
         if root is not None:
-            trees[trace_id] = "\n".join(render(JourneyTrace(root, len(spans))))
+            trees[trace_id] = "\n".join(render_tree(JourneyTrace(root, len(spans))))
     return trees
 
 

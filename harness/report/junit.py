@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.gates.outcome import Decision
+from harness.markdown import plain
 from harness.records import IterationRecord, Outcome
 from harness.report.folder import RunFolder, unfinished_text
 from harness.results import replace_file
@@ -54,8 +55,19 @@ def junit_xml(run: RunFolder) -> ET.ElementTree[ET.Element]:
     suite.set("time", f"{total:.3f}")
     for attribute in ("tests", "failures", "errors", "skipped", "time"):
         suites.set(attribute, suite.get(attribute, "0"))
+    _clean(suites)
     ET.indent(suites)
     return ET.ElementTree(suites)
+
+
+def _clean(root: ET.Element) -> None:
+    """Drop terminal escapes and control characters (invalid in XML 1.0) from every value a
+    run folder may have put in the document: names, messages, properties."""
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            element.set(name, plain(value, lines=True))
+        if element.text:
+            element.text = plain(element.text, lines=True)
 
 
 def write_junit_file(run: RunFolder) -> Path:

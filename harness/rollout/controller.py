@@ -10,12 +10,14 @@ the baseline) and stops. Every look becomes a `StageRecord`; hooks are called wi
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.durations import format_duration
 from harness.engine.collector import LoadAggregator
 from harness.gates.abort import live_gates
 from harness.gates.config import Gate
@@ -34,6 +36,10 @@ from harness.rollout.stages import (
 )
 from harness.rollout.window import window_data
 from harness.targets import Target
+
+#: how far into the first look (at most half of it) the rollout checks that its first share can
+#: reach the minimum samples at all
+PROBE_AFTER_S = 10.0
 
 
 class StageWindow:
@@ -108,6 +114,7 @@ class RolloutController:
         #: error split): looked at every second during a stage, a breach rolls back at once
         self.live = live_gates(self.gates)
         self.stopped: str | None = None
+        self.probed = False  #: whether the first stage's early reach check has run
 
     @property
     def share(self) -> float:
@@ -145,7 +152,19 @@ class RolloutController:
         elif self.live and self._breached():
             self._judge(now, early=True)
             self.save()
+        elif self._probe_due(now):
+            self.probed = True
+            self._judge(now, probe=True)
+            self.save()
         return self.stopped
+
+    def _probe_due(self, now: float) -> bool:
+        """Whether to check, part-way into the first look, that the first stage can reach its
+        minimum samples at all: a share too small for the browser journeys then holds within
+        seconds, not after a whole look."""
+        if self.probed or self.stage != 0 or self.look != 1:
+            return False
+        return now - self.stage_started >= min(PROBE_AFTER_S, self.stage_duration_s / 2)
 
     def _breached(self) -> bool:
         """Whether a live gate fails on the iterations of the stage so far."""
@@ -159,7 +178,9 @@ class RolloutController:
                 continue
         return False
 
-    def _judge(self, now: float, *, early: bool = False) -> None:
+    def _judge(self, now: float, *, early: bool = False, probe: bool = False) -> None:
+        """Judge the stage's window and act on the decision. A `probe` acts only when the
+        stage cannot reach its minimum samples, and records nothing otherwise."""
         share = self.shares[self.stage]
         records = list(self.window.records)
         elapsed = round(now - self.record.started_at, 3)
@@ -174,13 +195,18 @@ class RolloutController:
         # widens on a step nobody could judge yet: such a stage is inconclusive (it runs on,
         # then holds), and the verdict says how long the stage would need.
         data, verdict = self.offload(judge)
-        out_of_reach = self._out_of_reach(verdict, now)
+        out_of_reach = self._out_of_reach(verdict, data, now, probe=probe)
+        if probe and out_of_reach is None:
+            return
         # The share changes only now: iterations that started while the gates were judging ran
         # at the old share and must not count in the next stage's window.
         decided = time.time()
         last_judged = self.stage + 1 >= len(self.shares) - 1
         if verdict.decision is Decision.FAIL:
             decision, next_share = StageDecision.ROLLBACK, 0.0
+        elif probe:
+            decision, next_share = StageDecision.HOLD, share
+            verdict = verdict.model_copy(update={"reasons": [out_of_reach, *verdict.reasons]})
         elif verdict.decision is Decision.PASS:
             decision = StageDecision.PROMOTE if last_judged else StageDecision.WIDEN
             next_share = self.shares[self.stage + 1]
@@ -229,37 +255,49 @@ class RolloutController:
             self._finish(RolloutOutcome.HELD, why, f"held at {share:g}%")
             self._hook("on_stage", self._event(decision, stage))
 
-    def _out_of_reach(self, verdict: Verdict, now: float) -> str | None:
+    def _out_of_reach(
+        self, verdict: Verdict, data: RunData, now: float, *, probe: bool = False
+    ) -> str | None:
         """Why this stage cannot reach some series' minimum samples within its remaining looks,
-        at the rate its candidate cohort reached them so far (generously: the count's upper
-        bound), with the `--stage-duration` that would; None when every series still can."""
+        at the rate its candidate cohort reached them so far, with the `--stage-duration` that
+        would; None when every series still can.
+
+        Generously: the candidate count's upper bound, or the share of both cohorts' count of
+        the series' journey, whichever is larger; a `probe` (early in the first look, while
+        users may still be ramping up) allows the rate to double as well."""
         spent = now - self.stage_started
         allowed = self.stage_duration_s * (self.max_extensions + 1)
-        if verdict.decision is not Decision.INCONCLUSIVE or spent <= 0 or allowed <= spent:
+        undecided = verdict.decision is Decision.INCONCLUSIVE or probe
+        if not undecided or spent <= 0 or allowed <= spent:
             return None  # decided, or the last look: holding now or after it is the same
-        worst: tuple[float, str, int, int] | None = None  # (reach, series, n, needed)
+        share = self.shares[self.stage]
+        totals: dict[str, int] = {}
+        for (_, journey), (n, _) in data.journeys.items():
+            totals[journey] = totals.get(journey, 0) + n
+        worst: tuple[float, str, int, int, float] | None = None  # (reach, series, n, needed, ~n)
         for gate in verdict.gates:
             for e in gate.evidence:
                 if e.judged or not e.n_needed or e.n_candidate >= e.n_needed:
                     continue
-                upper = e.n_candidate + 3.0 * e.n_candidate**0.5 + 3.0  # Poisson, generously
-                reach = upper * allowed / spent / e.n_needed
+                total = totals.get(e.journey or "", 0)
+                expected = e.n_candidate or total * share / 100
+                upper = max(_upper(e.n_candidate), _upper(total) * share / 100)
+                reach = upper * (2.0 if probe else 1.0) * allowed / spent / e.n_needed
                 if worst is None or reach < worst[0]:
-                    worst = (reach, e.series, e.n_candidate, e.n_needed)
+                    worst = (reach, e.series, e.n_candidate, e.n_needed, expected)
         if worst is None or worst[0] >= 1.0:
             return None
-        _, series, fewest, needed = worst
-        share = self.shares[self.stage]
-        rate = max(fewest, 1) / spent  # candidate samples per second at this share
+        _, series, fewest, needed, expected = worst
+        rate = max(expected, 1) / spent  # candidate samples per second at this share
         per_look = needed / rate / (self.max_extensions + 1)
         return (
             f"too few samples reachable at {share:g}%: {series} had {fewest} candidate samples "
             f"in {spent:.0f} s, and {needed} need {'at least ' if fewest == 0 else ''}about "
             f"{needed / rate:,.0f} s at this share "
             f"({self.max_extensions + 1} looks of {self.stage_duration_s:g} s allow "
-            f"{allowed:g} s). Give --stage-duration {_duration(per_look)} or more, start at a "
-            f"larger share than {share:g}%, or scope the gates in harness.toml to the journeys "
-            "that reach it (journeys = [...])"
+            f"{allowed:g} s). Give --stage-duration {format_duration(per_look)} or more, start "
+            f"at a larger share than {share:g}%, or scope the gates in harness.toml to the "
+            "journeys that reach it (journeys = [...])"
         )
 
     def save(self) -> None:
@@ -383,17 +421,9 @@ class RolloutController:
         self.record.detection_s = round(now - self.record.first_effect_at, 3)
 
 
-def _duration(seconds: float) -> str:
-    """A `--stage-duration` value rounded up: `45s`, `4m10s`, `1h5m`."""
-    whole = int(-(-seconds // 5) * 5)  # up to the next 5 s
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts) or "5s"
+def _upper(count: float) -> float:
+    """A generous upper bound on a Poisson count's mean, from one observation of it."""
+    return count + 3.0 * math.sqrt(count) + 3.0
 
 
 def _first_effect(target: Target) -> float | None:

@@ -4,7 +4,7 @@ A hook is a shell command or an http(s) URL. A command runs under `/bin/sh -c` w
 as JSON on its standard input and in `$HARNESS_ROLLOUT_EVENT`; it succeeds when it exits 0. A
 URL receives the event as a JSON `POST`; it succeeds on a 2xx answer. Either must finish within
 the timeout. Commands are started with `posix_spawn`, as load workers are, so that nothing of
-the gevent-patched harness runs in the child (see `harness.engine.children`).
+the gevent-patched harness runs in the child (see `harness.children`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.engine.children import SpawnedProcess
+from harness.children import SpawnedProcess
 from harness.rollout.stages import HookCall
 
 HOOKS = ("on_stage", "on_promote", "on_rollback")

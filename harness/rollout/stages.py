@@ -19,7 +19,7 @@ ROLLOUT_FILE = "rollout.json"
 _EXAMPLE = "--stages 1,5,25,50,100"
 
 
-def parse_stages(text: str) -> list[float]:
+def parse_shares(text: str) -> list[float]:
     """`1,5,25,50,100` → candidate shares in percent: rising, above 0, ending at 100 (the
     promotion). Raises `SpecError` naming the bad value, with an example."""
     shares: list[float] = []

@@ -8,30 +8,19 @@ be reported with the child's last words.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import selectors
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import TargetUnavailable
-from harness.lifetime import child_env
 from harness.sandbox.regressions import parse_regressions
+from harness.supervisor import STOP_GRACE_S, Child, temp_file
 
 __all__ = ["SandboxProcess", "SandboxUrls"]
 
 _READY = re.compile(r"^sandbox ready at (?P<base>http://\S+) \(release (?P<release>\S+)\)$")
-_STOP_GRACE_SECONDS = 5.0
-_STDERR_TAIL_CHARS = 2000
-# The directory holding the `harness` package, so the child imports this very copy of it.
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -74,7 +63,7 @@ class SandboxProcess:
         self.log_path = log_path
         self.trace_file = trace_file
         self.otlp_endpoint = otlp_endpoint
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
         self._urls: SandboxUrls | None = None
         self._own_log: Path | None = None
 
@@ -88,14 +77,14 @@ class SandboxProcess:
     @property
     def pid(self) -> int:
         """The child's process id; raises `RuntimeError` before `start`."""
-        if self._proc is None:
+        if self._child is None:
             raise RuntimeError("the sandbox has not been started")
-        return self._proc.pid
+        return self._child.pid
 
     @property
     def returncode(self) -> int | None:
         """The child's exit code once it has ended, else None."""
-        return None if self._proc is None else self._proc.poll()
+        return None if self._child is None else self._child.returncode
 
     def command(self) -> list[str]:
         """The child's command line."""
@@ -116,7 +105,7 @@ class SandboxProcess:
         `TargetUnavailable`, with the tail of the child's stderr, when the child exits or is
         not ready within `ready_timeout` seconds. Starting a started sandbox is an error.
         """
-        if self._proc is not None:
+        if self._child is not None:
             raise RuntimeError("the sandbox is already started")
         parse_regressions(self.regressions)
         if self.otlp_endpoint is not None:
@@ -124,92 +113,31 @@ class SandboxProcess:
 
             otlp_traces_url(self.otlp_endpoint)
         if self.log_path is None:
-            fd, name = tempfile.mkstemp(prefix="harness-sandbox-", suffix=".log")
-            os.close(fd)
-            self._own_log = Path(name)
+            self._own_log = temp_file("harness-sandbox-", ".log")
         log = self.log_path or self._own_log
         assert log is not None
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-        )
-        env["PYTHONUNBUFFERED"] = "1"
-        with log.open("ab") as stderr:
-            self._proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=child_env(env),  # it dies with this process, even by SIGKILL
-            )
+        self._child = Child("the sandbox", self.command(), log)
+        self._child.start()
         try:
-            base = self._wait_ready(log)
+            base = self._child.wait_ready(_READY, self.ready_timeout).group("base")
         except BaseException:
             self.stop()
             raise
         self._urls = SandboxUrls.from_base(base)
         return self._urls
 
-    def _wait_ready(self, log: Path) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
-        stdout = self._proc.stdout
-        deadline = time.monotonic() + self.ready_timeout
-        buffer = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(stdout, selectors.EVENT_READ)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TargetUnavailable(
-                        f"the sandbox was not ready within {self.ready_timeout:g}s"
-                        f"{self._stderr_tail(log)}"
-                    )
-                if selector.select(timeout=min(remaining, 0.25)):
-                    chunk = os.read(stdout.fileno(), 65536)
-                    if not chunk:
-                        code = self._proc.wait(timeout=_STOP_GRACE_SECONDS)
-                        raise TargetUnavailable(
-                            f"the sandbox exited with code {code} before it was ready"
-                            f"{self._stderr_tail(log)}"
-                        )
-                    buffer += chunk
-                    for line in buffer.decode("utf-8", "replace").splitlines():
-                        match = _READY.match(line.strip())
-                        if match:
-                            return match.group("base")
-
-    @staticmethod
-    def _stderr_tail(log: Path) -> str:
-        try:
-            text = log.read_text("utf-8", "replace").strip()
-        except OSError:
-            return ""
-        return f"; its stderr ends with:\n{text[-_STDERR_TAIL_CHARS:]}" if text else ""
-
     def stop(self) -> None:
         """SIGTERM the child, wait up to 5 s, then SIGKILL it. Safe to call more than once."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=_STOP_GRACE_SECONDS)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                if self.trace_file is not None:  # its last spans died with it: say so
-                    from harness.results import incomplete_marker
+        if self._child is not None and self._child.stop() and self.trace_file is not None:
+            from harness.results import incomplete_marker  # its last spans died with it: say so
 
-                    with contextlib.suppress(OSError):
-                        incomplete_marker(self.trace_file).write_text(
-                            f"the sandbox at {self._urls.base if self._urls else '?'} did not "
-                            f"stop within {_STOP_GRACE_SECONDS:g} s and was killed; its last "
-                            "spans were lost\n",
-                            encoding="utf-8",
-                        )
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+            with contextlib.suppress(OSError):
+                incomplete_marker(self.trace_file).write_text(
+                    f"the sandbox at {self._urls.base if self._urls else '?'} did not "
+                    f"stop within {STOP_GRACE_S:g} s and was killed; its last "
+                    "spans were lost\n",
+                    encoding="utf-8",
+                )
         if self._own_log is not None:
             self._own_log.unlink(missing_ok=True)
             self._own_log = None

@@ -84,7 +84,7 @@ class SpanSidecar:
         endpoint: str | None,
         sample_rate: float,
     ) -> None:
-        from harness.engine.children import SpawnedProcess
+        from harness.children import SpawnedProcess
 
         self.spool = spool
         self.stats = spool.with_suffix(".stats.json")

@@ -171,7 +171,7 @@ sandbox = SandboxProcess("baseline")
 urls = sandbox.start()
 proxy = ProxyProcess(urls.base, [])
 proxy.start()
-print(sandbox._proc.pid, proxy._proc.pid, flush=True)
+print(sandbox.pid, proxy.pid, flush=True)
 time.sleep(120)
 """
 

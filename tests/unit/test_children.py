@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.engine.children import SpawnedProcess
+from harness.children import SpawnedProcess
 
 
 def test_exit_code_is_reported() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator, LoadCollector
-from harness.engine.plan import LoadPlan, ShapeKind, parse_duration, parse_stages
+from harness.engine.plan import LoadPlan, ShapeKind, parse_stages
 from harness.engine.summary import assess_health, latency_rows, progress_line
 from harness.errors import ErrorKind, SpecError, UsageError
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
@@ -328,7 +329,7 @@ def test_chromium_cores_and_the_generator_kept_off_them() -> None:
 
     code = (
         "import os\n"
-        "from harness.engine.locust_users import browser_cpus, keep_off\n"
+        "from harness.engine.tuning import browser_cpus, keep_off\n"
         "mine = sorted(os.sched_getaffinity(0))\n"
         "auto = browser_cpus('auto')\n"
         "assert auto == ({mine[-1]} if len(mine) > 1 else None), auto\n"

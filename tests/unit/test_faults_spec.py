@@ -53,6 +53,17 @@ def test_window_options() -> None:
     assert forever.ends_s is None and forever.active(1e6) and not forever.active(1.0)
 
 
+def test_fault_windows_read_the_same_durations_as_duration() -> None:
+    """`--duration 1m` worked but a fault's `after=1m` was refused: one grammar now."""
+    from harness.durations import parse_duration
+    from harness.prune import parse_age
+
+    fault = parse_fault("errors:api=5%,after=1m,for=1m30s")
+    assert (fault.after_s, fault.for_s) == (60.0, 90.0) == (parse_duration("1m"), 90.0)
+    assert parse_fault("latency:api=+1.5s").delay_s == 1.5
+    assert parse_age("1d12h") == 129_600 and parse_duration("1h30m") == 5400
+
+
 @pytest.mark.parametrize(
     ("spec", "words"),
     [

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.config import load_config
-from harness.engine.plan import parse_duration, parse_stages
+from harness.durations import parse_duration
+from harness.engine.plan import parse_stages
 from harness.errors import UsageError
 from harness.faults.spec import parse_fault
 from harness.gates.config import parse_gates

@@ -4,6 +4,7 @@ mode and on folders a killed run left half-written."""
 from __future__ import annotations
 
 import base64
+import html as html_module
 import io
 import json
 import re
@@ -426,7 +427,8 @@ def test_the_latency_table_marks_unjudged_rows_and_reds_only_what_a_gate_failed(
     assert re.search(r"class='num unjudged'>\+4\d%", filter_row) and "worse" not in filter_row
     assert "not judged: 30/200" in filter_row
     assert "worse" not in rows["› list"] and "judged by 1 of 1" in rows["› list"]
-    assert "Coverage: 2 of 3 rows in the gates&#x27; scope judged by every gate" in html
+    coverage = "Coverage: 2 of 3 rows in the gates' scope judged by every gate"
+    assert coverage in html_module.unescape(html)
 
 
 SCRIPT = "<script>alert(1)</script>"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.engine.cohort import CohortRouter, bucket
 from harness.errors import SpecError
 from harness.flags import (
     FLAG_HEADER,
@@ -23,10 +24,9 @@ from harness.flags import (
 )
 from harness.gates.config import parse_gates
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
-from harness.rollout.cohort import CohortRouter, bucket
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import call_hook
-from harness.rollout.stages import RolloutOutcome, StageDecision, parse_stages
+from harness.rollout.stages import RolloutOutcome, StageDecision, parse_shares
 from harness.sandbox.profile import ReleaseProfile
 from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
 from harness.targets import Target
@@ -62,8 +62,8 @@ def test_cohorts_are_sticky_as_the_share_widens() -> None:
 )
 def test_stage_plans_are_checked(text: str, needle: str) -> None:
     with pytest.raises(SpecError, match=needle):
-        parse_stages(text)
-    assert parse_stages("1,5%,25,50,100") == [1, 5, 25, 50, 100]
+        parse_shares(text)
+    assert parse_shares("1,5%,25,50,100") == [1, 5, 25, 50, 100]
 
 
 def test_flag_specs() -> None:
@@ -430,3 +430,49 @@ def test_a_webhook_deadline_covers_the_whole_exchange() -> None:
         server.close()
     assert not call.ok and "timed out after 1 s" in call.detail
     assert took < 10.0  # bounded by the deadline (plus a second to unwind), not the 20 s drip
+
+
+def _rare_journey(target: str, n: int) -> list[Any]:
+    """`n` iterations of a journey `slow` whose one step is `look` (a browser journey's few)."""
+    return [
+        r.model_copy(update={"journey": "slow", **({"step": "look"} if r.kind == "step" else {})})
+        for r in _records(target, n, 900)
+    ]
+
+
+def test_a_first_share_too_small_for_a_journey_holds_part_way_into_the_first_look(
+    tmp_path: Path,
+) -> None:
+    """Ten seconds into a 20-second first look at 5%, a journey that ran 6 iterations on both
+    cohorts together cannot give its candidate cohort 200 samples in 60 s: the rollout holds
+    then (exit 4), naming the stage duration that would reach them, instead of
+    after the whole first look."""
+    controller, applied = _controller(tmp_path, {}, [5, 50, 100])
+    controller.stage_duration_s = 20.0
+    controller.max_extensions = 2
+    assert controller.start()
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
+    controller.window.records += _rare_journey("baseline", 6)
+    controller.stage_started = time.time() - 5.0
+    assert controller(None, 0) is None and not controller.record.stages  # type: ignore[arg-type]
+    controller.stage_started = time.time() - 10.0
+    assert controller(None, 0) == "rollout held at 5%"  # type: ignore[arg-type]
+    look = controller.record.stages[-1]
+    assert look.decision is StageDecision.HOLD and look.ended_s < 11 and applied[-1] == 5
+    assert "journey `slow`" in look.reasons[0] or "of `slow`" in look.reasons[0]
+    assert "Give --stage-duration" in look.reasons[0]
+
+
+def test_the_early_reach_check_lets_a_stage_that_can_reach_its_minimum_run_on(
+    tmp_path: Path,
+) -> None:
+    """The same check with the journey at 300 iterations in 10 s (15 a second at 5% reaches 200
+    candidate samples well within 60 s) records nothing and the stage runs on; it runs once."""
+    controller, _ = _controller(tmp_path, {}, [5, 50, 100])
+    controller.stage_duration_s = 20.0
+    controller.max_extensions = 2
+    assert controller.start()
+    controller.window.records += _records("baseline", 300, 20) + _records("candidate", 20, 20)
+    controller.stage_started = time.time() - 10.0
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    assert not controller.record.stages and controller.probed

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from harness import ConnectionFailed, journey
 from harness.errors import ErrorKind, UsageError
 from harness.records import Outcome, Touchpoint
-from harness.runtime import OUTSIDE_STEP
+from harness.runtime import OUTSIDE_STEP, JourneyContext
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
 
@@ -220,3 +220,22 @@ def test_bearer_token_is_sent_after_sign_in() -> None:
 
     record, _ = run_once(signs_in, transport=FakeTransport(handler))
     assert record.outcome is Outcome.PASSED
+
+
+def test_run_once_leaves_no_empty_artifacts_folder_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every call made a `harness-artifacts-*` folder in the temporary folder and left it: a
+    unit-test session left about a thousand."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    @journey
+    def read(j: JourneyContext) -> None:
+        with j.step("read order", on="api"):
+            j.api.get("/orders/7")
+
+    record, _ = run_once(read, transport=FakeTransport(shop))
+    assert record.outcome is Outcome.PASSED
+    assert not list(tmp_path.glob("harness-artifacts-*"))

@@ -1,0 +1,67 @@
+"""Imports point one way: no cycle between the harness's subpackages (and synth).
+
+`make lint` checks the layers themselves (`lint-imports`, contracts in pyproject.toml); this
+test catches a cycle through any subpackage or module, listed in a contract or not, and names
+the imports that close it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import grimp
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    return "synth" if parts[0] == "synth" else ".".join(parts[:2])
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one member (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_between_subpackages() -> None:
+    graph = grimp.build_graph(
+        "harness", "synth", include_external_packages=False, exclude_type_checking_imports=True
+    )
+    edges: dict[str, set[str]] = defaultdict(set)
+    why: dict[tuple[str, str], str] = {}
+    for module in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            a, b = _unit(module), _unit(imported)
+            if a != b:
+                edges[a].add(b)
+                edges.setdefault(b, set())  # every unit is a node
+                why.setdefault((a, b), f"{module} imports {imported}")
+    cycles = _cycles(edges)
+    detail = [why[(a, b)] for cycle in cycles for a in cycle for b in cycle if (a, b) in why]
+    assert not cycles, f"import cycles: {cycles}; edges: {detail}"
