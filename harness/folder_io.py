@@ -93,8 +93,10 @@ def read_bytes(path: Path, *, limit: int = MAX_JSON_BYTES) -> bytes:
     """The whole of a regular file of at most `limit` bytes; raises as `open_regular` does, and
     `DamagedRunFolder` when it is larger."""
     with open_regular(path) as handle:
+        if os.fstat(handle.fileno()).st_size > limit:  # refused unread
+            raise damaged(path, f"is larger than {limit // (1024 * 1024)} MB")
         try:
-            data = handle.read(limit + 1)
+            data = handle.read(limit + 1)  # it may have grown since
         except OSError as exc:
             raise _unreadable(path, exc) from None
     if len(data) > limit:

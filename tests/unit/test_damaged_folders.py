@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.folder_io import MAX_LINE_BYTES, LineTally, lines
+from harness.folder_io import MAX_JSON_BYTES, MAX_LINE_BYTES, LineTally, lines
 from harness.gates.config import DEFAULT_GATES, parse_gates
 from harness.gates.data import RunData
 from harness.gates.verdict import evaluate
@@ -408,3 +408,12 @@ def test_a_line_longer_than_the_cap_is_skipped_without_reading_it_whole(tmp_path
     tally = LineTally(path)
     assert list(lines(path, tally)) == [b'{"a": 1}\n', b'{"b": 2}\n']
     assert (tally.lines, tally.damaged, tally.too_long) == (2, 1, 1)
+
+
+def test_a_json_document_over_the_cap_is_refused_unread(pristine: Path, tmp_path: Path) -> None:
+    run = tmp_path / pristine.name
+    shutil.copytree(pristine, run)
+    with open(run / "counts.json", "ab") as out:
+        out.truncate(MAX_JSON_BYTES + 1)
+    code, stderr = drive(["gates", str(run)])
+    assert code == 2 and "counts.json is larger than 64 MB" in stderr
