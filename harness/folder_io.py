@@ -154,15 +154,16 @@ class LineTally:
     torn: bool = False
     too_long: int = 0
 
-    def warning(self) -> str | None:
-        """One line saying what was skipped; None when nothing was."""
+    def warning(self, *, named: bool = True) -> str | None:
+        """One line saying what was skipped (starting with the file's name, when `named`); None
+        when nothing was."""
         if not self.damaged:
             return None
         long = (
             f", {self.too_long:,} longer than {MAX_LINE_BYTES // 1024} KB" if self.too_long else ""
         )
         return (
-            f"{self.path.name}: skipped {self.damaged:,} damaged "
+            (f"{self.path.name}: " if named else "") + f"skipped {self.damaged:,} damaged "
             f"line{'s' if self.damaged != 1 else ''}{long} (of {self.lines + self.damaged:,})"
         )
 

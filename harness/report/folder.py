@@ -274,11 +274,10 @@ def read_run(path: Path) -> RunFolder:
         run.missing[STEPS_FILE] = "not recorded"
     except HarnessError as exc:  # not a regular file, or an I/O error: keep what came before
         run.missing[STEPS_FILE] = f"unreadable after {len(run.steps)} steps: {exc}"
-    warning = tally.warning()
-    if warning is not None:
-        run.warnings.append(warning)
-        if tally.lines == 0:
-            run.missing[STEPS_FILE] = f"unreadable: {warning}"
+    warning = tally.warning(named=False)
+    if warning is not None:  # shown under "Not recorded" too: the skipped lines may be failures
+        what = "unreadable" if tally.lines == 0 else "partly read"
+        run.missing.setdefault(STEPS_FILE, f"{what}: {warning}")
     if present(path / "histograms" / "index.json"):
         try:
             run.hdr = HdrStore.read(path / "histograms")

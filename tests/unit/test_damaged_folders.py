@@ -389,7 +389,8 @@ def test_damaged_steps_lines_are_counted_and_said(pristine: Path, tmp_path: Path
     assert code in {0, 1, 4}
     assert "steps.jsonl: skipped 2 damaged lines" in stderr
     code, stderr = drive(["report", str(run)])
-    assert code == 0 and "steps.jsonl: skipped 2 damaged lines" in stderr
+    assert code == 0 and "steps.jsonl: partly read: skipped 2 damaged lines" in stderr
+    assert "partly read: skipped 2 damaged lines" in (run / "report.html").read_text("utf-8")
     steps.write_bytes(b"\x00" * 4096 + b"\nnot json\n")  # nothing readable: refused
     code, stderr = drive(["gates", str(run)])
     assert code == 2 and "holds no readable record" in stderr
