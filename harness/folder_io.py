@@ -27,9 +27,8 @@ from typing import IO, Any, TypeVar
 
 from harness.errors import DamagedRunFolder, UnreadableRunFolder
 
-MAX_JSON_BYTES = (
-    64 * 1024 * 1024
-)  #: the largest JSON document read (trace-joins.json of ~3M traces)
+#: the largest JSON document read (trace-joins.json holds about 20 bytes a journey trace)
+MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024  #: the longest JSON line read; a longer one is skipped as damaged
 _CHUNK = 1024 * 1024
 
@@ -73,6 +72,8 @@ def open_regular(path: Path) -> IO[bytes]:
         # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise damaged(path, "is a link to nothing") from None
         raise
     except IsADirectoryError:
         raise damaged(path, "is a folder, not a regular file") from None

@@ -277,6 +277,7 @@ DAMAGE = st.one_of(
     st.tuples(st.just("folder")),
     st.tuples(st.just("dev_zero")),
     st.tuples(st.just("fifo")),
+    st.tuples(st.just("dangling")),
     st.tuples(st.just("huge_line"), st.booleans()),
 )
 
@@ -310,6 +311,9 @@ def damage(folder: Path, name: str, how: tuple[Any, ...]) -> None:
     elif kind == "dev_zero":
         _remove(path)
         path.symlink_to("/dev/zero")
+    elif kind == "dangling":
+        _remove(path)
+        path.symlink_to(path.with_name("nothing-here"))
     elif kind == "fifo":
         _remove(path)
         os.mkfifo(path)
@@ -361,6 +365,7 @@ def test_the_pristine_folder_reads_cleanly(pristine: Path, tmp_path: Path) -> No
     [
         ("run.json", ("fifo",), 2, "is a FIFO, not a regular file"),
         ("run.json", ("dev_zero",), 2, "is a character device, not a regular file"),
+        ("run.json", ("dangling",), 2, "is a link to nothing"),
         ("counts.json", ("folder",), 2, "is a folder, not a regular file"),
         ("counts.json", ("retype", [0], "x"), 2, "does not have the expected shape"),
         ("trace-joins.json", ("nul", 0.5, 4), 2, "is not valid JSON"),
