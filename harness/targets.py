@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import base64
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +32,7 @@ class Target(BaseModel):
         check_url(url, "target")
         base = url.rstrip("/")
         return cls(
-            name=name or base,
+            name=name or without_userinfo(base),  # a name is printed and stored: no password
             web=base + "/",
             api=base + API_PATH,
             mobile=base + MOBILE_PATH,
@@ -51,3 +52,26 @@ def check_url(url: str, what: str) -> None:
             f"{what} {url!r} is not a URL or a configured target name: give an http(s) URL "
             "such as http://127.0.0.1:8800, or a name from [targets] in harness.toml"
         )
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without its `user:password@` part (unchanged when it has none)."""
+    return split_userinfo(url)[0]
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """(`url` without `user:password@`, the percent-decoded (user, password) it carried or None),
+    as curl, requests and k6 read the credentials of a URL."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    bare = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    return bare, (unquote(user), unquote(password))
+
+
+def basic_authorization(credentials: tuple[str, str]) -> str:
+    """The `Authorization` header value for HTTP basic authentication (RFC 7617, UTF-8)."""
+    user, password = credentials
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import random
+import urllib.error
+import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from harness.journey import Journey, discover, select
 from harness.records import IterationRecord, StepRecord
 from harness.results import check_folder
 from harness.runtime import RunSink
-from harness.targets import Target
+from harness.targets import Target, basic_authorization, split_userinfo
 
 if TYPE_CHECKING:
     from harness.telemetry.tracing import Telemetry
@@ -175,18 +177,32 @@ def resolve_named_target(name: str, config: HarnessConfig, *, role: str = "targe
 
 
 def check_reachable(target: Target, timeout: float = 5.0) -> None:
-    """Fail fast, before any journey, when the target's web origin does not answer at all."""
-    import urllib.error
-    import urllib.request
+    """Fail fast, before any journey, when the target's web origin does not answer at all.
 
+    Any status is an answer, a redirect too: it is not followed, so the check sends nothing to
+    a host outside the target (a redirect to another host would escape the loopback guard).
+    Credentials in the target's URL go as HTTP basic authentication, never in the URL."""
+    url, credentials = split_userinfo(target.web)
+    request = urllib.request.Request(url)
+    if credentials is not None:
+        request.add_unredirected_header("Authorization", basic_authorization(credentials))
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(target.web, timeout=timeout):  # http(s) checked in Target
+        with opener.open(request, timeout=timeout):  # http(s) checked in Target
             return
-    except urllib.error.HTTPError:
-        return  # it answered; a 4xx/5xx on / is the journeys' business
-    except (urllib.error.URLError, OSError) as exc:
+    except urllib.error.HTTPError as answer:
+        answer.close()
+        return  # it answered (a 3xx not followed; a 4xx/5xx on / is the journeys' business)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TargetUnavailable(
-            f"target {target.name!r} at {target.web} did not answer ({reason}); "
+            f"target {target.name!r} at {url} did not answer ({reason}); "
             "is it running? Nothing was run."
         ) from None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Answers a redirect with the 3xx itself (raised as `HTTPError`), never following it."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None

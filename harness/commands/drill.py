@@ -47,7 +47,7 @@ from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_markdown
 from harness.results import RUN_FILE, RunDirectory, new_run_id, replace_file
-from harness.targets import Target
+from harness.targets import Target, without_userinfo
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
 
@@ -239,7 +239,8 @@ def _through_proxy(
             if url.startswith(origin):
                 rewritten[touchpoint] = proxy.url + url[len(origin) :]
     label = f" with {', '.join(specs)}" if specs else " (no fault)"
-    print(f"{target.name}: {target.web} behind the drill proxy {rewritten['web']}{label}")
+    web = without_userinfo(target.web)
+    print(f"{target.name}: {web} behind the drill proxy {rewritten['web']}{label}")
     return target.model_copy(update=rewritten)
 
 

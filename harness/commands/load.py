@@ -50,6 +50,7 @@ from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
 from harness.targets import Target
 from harness.text import plural
+from harness.touchpoints.chromium_sandbox import summarise
 
 if TYPE_CHECKING:
     from harness.telemetry.tracing import Telemetry
@@ -281,10 +282,12 @@ def _print_measured(
     print(
         f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
         f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-        f"late {health.late}, dropped {health.dropped}"
+        f"late {health.late}, dropped {health.dropped}, RSS max {health.rss_max_mb:.0f} MB"
     )
     if health.saturated:
         print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
+    for warning in health.warnings:
+        print(f"  WARNING: {warning}")
     if outcome.refused:
         run.meta["refused_workers"] = outcome.refused
     if outcome.missing_finals:
@@ -459,6 +462,9 @@ def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health
     health = assess_health(aggregator, aggregator.iterations)
     run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
     run.meta["generator"] = health.as_dict()
+    browser = summarise([s["browser_sandbox"] for s in aggregator.health if "browser_sandbox" in s])
+    if browser is not None:
+        run.meta["browser"] = browser
     run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
     return health
 

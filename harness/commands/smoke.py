@@ -21,6 +21,7 @@ from harness.flags import parse_flags
 from harness.records import Outcome
 from harness.results import RunDirectory, new_run_id
 from harness.runtime import RunSettings
+from harness.targets import without_userinfo
 from harness.text import plural
 
 
@@ -45,7 +46,7 @@ def run(options: argparse.Namespace) -> int:
             config=config.model_dump(),
         )
         print(
-            f"journey-harness smoke · target {target.name} ({target.web}) · "
+            f"journey-harness smoke · target {target.name} ({without_userinfo(target.web)}) · "
             f"{plural(len(journeys), 'journey')} · seed {seed} · run {run_id}",
             flush=True,
         )
@@ -64,7 +65,13 @@ def run(options: argparse.Namespace) -> int:
         console = ConsoleSink()
         sink = FanOut(run, console, *([telemetry.metrics] if telemetry.metrics else []))
         try:
-            iterations = run_smoke(journeys, settings, sink, headless=not options.headed)
+            iterations = run_smoke(
+                journeys,
+                settings,
+                sink,
+                headless=not options.headed,
+                browser_seen=lambda choice: run.meta.update(browser=choice.as_dict()),
+            )
         except KeyboardInterrupt:
             run.finish("aborted")
             raise

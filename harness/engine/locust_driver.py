@@ -33,11 +33,14 @@ from harness.engine import locust_users
 from harness.engine.cluster import KeyedMasterRunner, KeyedWorkerRunner, WorkerGaveUp
 from harness.engine.cluster_auth import KEY_ENV, MasterGate
 from harness.engine.collector import LoadAggregator
+from harness.engine.memory import MB
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
+from harness.lifetime import child_env, die_with_parent
 from harness.telemetry import tracing
 from harness.text import plural
+from harness.touchpoints.chromium_sandbox import SandboxChoice
 
 LOCAL = "local"
 FINAL_MESSAGE = "harness_final"
@@ -132,10 +135,12 @@ def _serve_web_ui(env: Environment, port: int) -> None:
 
 
 def _health_loop(env: Environment) -> None:
-    """Every second: this process's CPU, its Chromium's CPU, event-loop lag, late starts."""
+    """Every second: this process's CPU and resident memory, its Chromium's CPU, event-loop
+    lag, late starts."""
     me = psutil.Process()
     me.cpu_percent(None)
     browsers: dict[int, psutil.Process] = {}
+    sandbox_told: SandboxChoice | None = None
     while True:
         start = time.perf_counter()
         gevent.sleep(HEALTH_INTERVAL_S)
@@ -154,17 +159,28 @@ def _health_loop(env: Environment) -> None:
             except psutil.Error:
                 continue
         current = locust_users.state()
-        current.collector.health(
-            {
-                "t": round(time.time(), 3),
-                "cpu": me.cpu_percent(None),
-                "browser_cpu": round(browser_cpu, 1),
-                "lag_ms": round(lag_ms, 2),
-                "users": env.runner.user_count if env.runner else 0,
-                "iterations": current.collector.total_iterations,
-                "queued": current.arrivals.qsize(),
-            }
-        )
+        sample = {
+            "t": round(time.time(), 3),
+            "cpu": me.cpu_percent(None),
+            "rss_mb": round(_rss(me) / MB, 1),
+            "browser_cpu": round(browser_cpu, 1),
+            "lag_ms": round(lag_ms, 2),
+            "users": env.runner.user_count if env.runner else 0,
+            "iterations": current.collector.total_iterations,
+            "queued": current.arrivals.qsize(),
+        }
+        host = current.browser_host
+        if host is not None and host.started and host.sandbox != sandbox_told:
+            sandbox_told = host.sandbox  # said once per process (again if it changes)
+            sample["browser_sandbox"] = host.sandbox.as_dict()
+        current.collector.health(sample)
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.Error:
+        return 0
 
 
 def _start_process_side(
@@ -250,6 +266,39 @@ def _wait_stopped(
     return None
 
 
+def _wait_for_workers(
+    runner: KeyedMasterRunner,
+    expect: int,
+    children: Sequence[SpawnedProcess],
+    stop: StopRequest | None,
+    where: str,
+) -> None:
+    """Until `expect` workers are ready; raises `HarnessError` on a stop request, a local worker
+    that exited, or when they have not all come within `WORKER_WAIT_S`."""
+    deadline = time.perf_counter() + WORKER_WAIT_S
+    while len(runner.clients.ready) < expect:
+        if stop is not None and stop.reason is not None:
+            raise HarnessError(
+                f"stopped by {stop.reason} while waiting for workers "
+                f"({len(runner.clients.ready)} of {expect} connected); nothing was run"
+            )
+        exited = [c for c in children if c.poll() is not None]
+        if exited:
+            raise HarnessError(
+                f"a worker process exited before the run started (code "
+                f"{exited[0].returncode}); see its output above"
+            )
+        if time.perf_counter() > deadline:
+            refused = (
+                f"; {len(runner.refused)} refused (WORKER REFUSED above)" if runner.refused else ""
+            )
+            raise HarnessError(
+                f"only {len(runner.clients.ready)} of {plural(expect, 'worker')} "
+                f"connected to the master on {where} within {WORKER_WAIT_S:.0f} s" + refused
+            )
+        gevent.sleep(0.1)
+
+
 def run_master(
     plan: LoadPlan,
     journeys: Sequence[Journey],
@@ -298,31 +347,7 @@ def run_master(
         _serve_web_ui(env, web_ui_port)
     children = spawn_workers(bind_port) if spawn_workers else []
     try:
-        deadline = time.perf_counter() + WORKER_WAIT_S
-        while len(runner.clients.ready) < expect_workers:
-            if stop is not None and stop.reason is not None:
-                raise HarnessError(
-                    f"stopped by {stop.reason} while waiting for workers "
-                    f"({len(runner.clients.ready)} of {expect_workers} connected); nothing was run"
-                )
-            exited = [c for c in children if c.poll() is not None]
-            if exited:
-                raise HarnessError(
-                    f"a worker process exited before the run started (code "
-                    f"{exited[0].returncode}); see its output above"
-                )
-            if time.perf_counter() > deadline:
-                refused = (
-                    f"; {len(runner.refused)} refused (WORKER REFUSED above)"
-                    if runner.refused
-                    else ""
-                )
-                raise HarnessError(
-                    f"only {len(runner.clients.ready)} of {plural(expect_workers, 'worker')} "
-                    f"connected to the master on {bind_host}:{bind_port} "
-                    f"within {WORKER_WAIT_S:.0f} s" + refused
-                )
-            gevent.sleep(0.1)
+        _wait_for_workers(runner, expect_workers, children, stop, f"{bind_host}:{bind_port}")
         workers = list(runner.clients.keys())
         started = time.perf_counter()
         runner.start_shape()
@@ -381,6 +406,7 @@ def run_worker(
     only a master that proves it holds the key is obeyed. Raises `UsageError` when the master
     cannot be trusted or refuses this worker, `HarnessError` when no master answers in `wait_s`
     (before the run, or during it)."""
+    die_with_parent()  # a local worker of `--processes` ends with its master, even by SIGKILL
     env = _environment(locust_users.user_classes(journeys, None), None)
     try:
         runner: KeyedWorkerRunner = env._create_runner(
@@ -440,7 +466,8 @@ def spawn_local_workers(
     count: int, argv: Sequence[str], key: str
 ) -> Callable[[int], list[SpawnedProcess]]:
     """For `--processes N`: start N `harness load --worker` processes on loopback, given the
-    cluster key in their environment (never on their command line, which `ps` shows)."""
+    cluster key in their environment (never on their command line, which `ps` shows); each one
+    ends when this process does (`harness.lifetime`)."""
 
     def spawn(port: int) -> list[SpawnedProcess]:
         command = [
@@ -455,7 +482,8 @@ def spawn_local_workers(
             str(port),
             *argv,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: key}
+        # each worker dies with this process, even when it is killed by SIGKILL
+        env = child_env({**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: key})
         return [SpawnedProcess(command, env) for _ in range(count)]
 
     return spawn

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
+from harness.engine.memory import trends
 from harness.markdown import md_code, md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.text import plural
@@ -31,10 +32,16 @@ class Health:
     dropped: int
     saturated: bool
     reasons: tuple[str, ...]
+    rss_max_mb: float = 0.0  #: the largest resident memory of one load process
+    rss_growth_mb: float = 0.0  #: the largest growth of one process over the run (fitted)
+    rss_slope_mb_per_min: float = 0.0  #: that process's growth rate
+    memory_growing: bool = False
+    #: what a reader should know without it making the run inconclusive (memory growth)
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for run.json."""
-        return {**self.__dict__, "reasons": list(self.reasons)}
+        return {**self.__dict__, "reasons": list(self.reasons), "warnings": list(self.warnings)}
 
 
 def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
@@ -54,6 +61,8 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
         reasons.append(f"{plural(aggregator.late, 'iteration')} ({late_share:.0%}) started late")
     if aggregator.dropped:
         reasons.append(f"{aggregator.dropped} scheduled iterations were dropped")
+    memory = trends(aggregator.health)
+    worst = max(memory, key=lambda m: m.growth_mb, default=None)
     return Health(
         samples=len(samples),
         cpu_median=round(cpu_median, 1),
@@ -67,6 +76,11 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
         dropped=aggregator.dropped,
         saturated=bool(reasons),
         reasons=tuple(reasons),
+        rss_max_mb=max((m.max_mb for m in memory), default=0.0),
+        rss_growth_mb=worst.growth_mb if worst else 0.0,
+        rss_slope_mb_per_min=worst.slope_mb_per_min if worst else 0.0,
+        memory_growing=any(m.growing for m in memory),
+        warnings=tuple(m.warning() for m in memory if m.growing),
     )
 
 
@@ -194,12 +208,15 @@ def summary_markdown(
         f"max {health.cpu_max:.0f}% of a core; Chromium max {health.browser_cpu_max:.0f}%",
         f"- event-loop lag: p95 {health.lag_p95_ms:.1f} ms, max {health.lag_max_ms:.1f} ms",
         f"- late iteration starts: {health.late:,}; dropped arrivals: {health.dropped:,}",
+        f"- memory (RSS) of a load process: max {health.rss_max_mb:.0f} MB, growth "
+        f"{health.rss_growth_mb:.0f} MB over the run",
         "- verdict: "
         + (
             "**SATURATED** — " + md_text("; ".join(health.reasons))
             if health.saturated
             else "kept up"
         ),
+        *(f"- **WARNING**: {md_text(warning)}" for warning in health.warnings),
     ]
     if aggregator.errors:
         lines += [

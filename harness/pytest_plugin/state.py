@@ -287,12 +287,15 @@ class HarnessSession:
         """Lines for pytest's report header."""
         if self.settings is None:
             return [f"harness: not started ({self.failed_to_start or 'no run'})"]
+        from harness.targets import without_userinfo
+
         target = self.settings.target
         knobs = self.config.option.harness_regression
         regressions = f" with {', '.join(knobs)}" if knobs else ""
         roots = ", ".join(_relative(r, self.config.invocation_params.dir) for r in self.roots)
         return [
-            f"harness: target {target.name} ({target.web}){regressions} · seed {self.seed}",
+            f"harness: target {target.name} ({without_userinfo(target.web)}){regressions} · "
+            f"seed {self.seed}",
             f"harness: journeys from {roots} · results in {self.run_path}",
         ]
 

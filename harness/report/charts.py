@@ -94,23 +94,31 @@ def ms_label(value: float, _: object = None) -> str:
     return f"{value:g} ms"
 
 
+def small_multiples(
+    count: int, *, panel_height: float, extra: float = 0.0, top: float, hspace: float
+) -> tuple[Figure, Any]:
+    """A figure of `count` panels, three to a row, with fixed margins (constrained layout
+    measured every tick label, a second per chart); its axes, flat. `top` is the room above the
+    panels in inches (titles, a legend)."""
+    columns = min(3, count) or 1
+    rows = math.ceil(count / columns) or 1
+    height = panel_height * rows + extra
+    fig = Figure(figsize=(3.5 * columns, height))
+    fig.subplots_adjust(
+        left=0.22 / columns,
+        right=0.98,
+        bottom=0.45 / height,
+        top=1 - top / height,
+        wspace=0.35,
+        hspace=hspace,
+    )
+    return fig, fig.subplots(rows, columns, squeeze=False).ravel()
+
+
 def latency_cdfs(panels: Sequence[tuple[str, Mapping[str, Distribution]]]) -> str:
     """Small multiples of latency CDFs: one panel per (title, target → distribution)."""
     with style():
-        columns = min(3, len(panels)) or 1
-        rows = math.ceil(len(panels) / columns) or 1
-        height = 2.3 * rows
-        fig = Figure(figsize=(3.5 * columns, height))
-        # fixed margins: constrained layout measured every tick label, a second per chart
-        fig.subplots_adjust(
-            left=0.22 / columns,
-            right=0.98,
-            bottom=0.45 / height,
-            top=1 - 0.5 / height,
-            wspace=0.35,
-            hspace=0.55,
-        )
-        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        fig, axes = small_multiples(len(panels), panel_height=2.3, top=0.5, hspace=0.55)
         targets = list(dict.fromkeys(t for _, curves in panels for t in curves))
         for ax, (title, curves) in zip(axes, panels, strict=False):
             low, high = math.inf, 0.0

@@ -278,11 +278,13 @@ def generator_health(run: RunFolder) -> Markup:
     if not run.health or not run.health.get("samples"):
         return not_recorded("health.json: load runs and rehearsals only")
     summary = run.health.get("summary", {})
+    warned = summary.get("warnings")  # memory growth: a warning, not a saturation
     return render(
         "health.html",
         saturated=bool(summary.get("saturated")),
         reasons=[str(r) for r in summary.get("reasons", [])],
         fact={k: str(summary.get(k, "?")) for k in _HEALTH_FACTS},
+        warnings=[str(w) for w in warned] if isinstance(warned, list) else [],
         svg=trusted_svg(charts.health(run.health["samples"])),
     )
 

@@ -4,7 +4,6 @@ the errors by kind, window by window (drawn as `harness.report.charts` draws, in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,7 +11,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from harness.report.charts import clip, label, ms_label, style, svg, target_colour
+from harness.report.charts import (
+    clip,
+    label,
+    ms_label,
+    small_multiples,
+    style,
+    svg,
+    target_colour,
+)
 
 
 def timeline(
@@ -97,19 +104,7 @@ def latency_over_time(panels: Sequence[tuple[str, Mapping[str, OverTime]]], span
     each per target (baseline first), every panel over the run's whole `span_s`: a regression
     that starts mid-run shows where it starts."""
     with style():
-        columns = min(3, len(panels)) or 1
-        rows = math.ceil(len(panels) / columns) or 1
-        height = 2.1 * rows + 0.3
-        fig = Figure(figsize=(3.5 * columns, height))
-        fig.subplots_adjust(
-            left=0.22 / columns,
-            right=0.98,
-            bottom=0.45 / height,
-            top=1 - 0.55 / height,
-            wspace=0.35,
-            hspace=0.6,
-        )
-        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        fig, axes = small_multiples(len(panels), panel_height=2.1, extra=0.3, top=0.55, hspace=0.6)
         targets = list(dict.fromkeys(t for _, lines in panels for t in lines))
         for ax, (title, lines) in zip(axes, panels, strict=False):
             for target, (t, p50, p95) in lines.items():

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from harness.folder_io import LineTally, lines, loads_line
+from harness.telemetry.spool import EndedSpan
 
 _KINDS = {
     0: "SPAN_KIND_UNSPECIFIED",
@@ -52,9 +53,9 @@ def spans_to_otlp_json(spans: Sequence[ReadableSpan]) -> str:
     )
 
 
-def rows_to_otlp_json(resource_attributes: Any, scope: str, rows: Iterable[SpanParts]) -> str:
+def rows_to_otlp_json(resource_attributes: Any, scope: str, rows: Iterable[EndedSpan]) -> str:
     """The OTLP/JSON text of an export request of one resource and one scope. A row's
-    attributes may be a spool pair (shared, own) (see `harness.telemetry.recorder`): the
+    attributes may be a spool pair (shared, own) (see `harness.telemetry.spool`): the
     shared dict's text is made once for all the rows that hold it."""
     shared: dict[int, str] = {}  # id → text, valid while `rows` holds those dicts
     return _request_text(
@@ -80,16 +81,10 @@ def _request_text(groups: list[tuple[Any, str, str, list[str]]]) -> str:
     )
 
 
-#: A span as plain values: (trace id, span id, parent span id or 0, name, kind, start ns, end ns,
-#: attributes, status code, status description, events as (name, ns, attributes)); `kind` and
-#: the status code are the API enums' values. The light tracer's spool rows have this shape.
-SpanParts = tuple[int, int, int, str, int, int, int, Any, int, "str | None", Sequence[Any]]
-
-
-def _row(span: ReadableSpan) -> SpanParts:
+def _row(span: ReadableSpan) -> EndedSpan:
     context = span.context
     assert context is not None
-    return (
+    return EndedSpan(
         context.trace_id,
         context.span_id,
         span.parent.span_id if span.parent is not None else 0,
@@ -104,11 +99,11 @@ def _row(span: ReadableSpan) -> SpanParts:
     )
 
 
-def span_text(row: SpanParts, shared: dict[int, str] | None = None) -> str:
+def span_text(row: EndedSpan, shared: dict[int, str] | None = None) -> str:
     """One span in OTLP/JSON text (`shared`: the texts of shared attribute dicts, by id, as
     `rows_to_otlp_json` keeps them)."""
-    trace_id, span_id, parent_id, name, kind, start, end, attributes, code, message, events = row
-    parent = f',"parentSpanId":"{parent_id:016x}"' if parent_id else ""
+    parent = f',"parentSpanId":"{row.parent_id:016x}"' if row.parent_id else ""
+    attributes, code, message = row.attributes, row.status_code, row.status_message
     status = f'{{"code":{code},"message":{_str(message)}}}' if message else f'{{"code":{code}}}'
     attributes_text = (
         _pair_text(attributes, shared if shared is not None else {})
@@ -116,11 +111,13 @@ def span_text(row: SpanParts, shared: dict[int, str] | None = None) -> str:
         else _attributes_text(attributes)
     )
     text = (
-        f'{{"traceId":"{trace_id:032x}","spanId":"{span_id:016x}"{parent},"name":{_str(name)},'
+        f'{{"traceId":"{row.trace_id:032x}","spanId":"{row.span_id:016x}"{parent},'
+        f'"name":{_str(row.name)},'
         # the API's SpanKind starts at INTERNAL = 0; OTLP's at 1
-        f'"kind":{kind + 1},"startTimeUnixNano":"{start}","endTimeUnixNano":"{end}",'
-        f'"attributes":{attributes_text},"status":{status}'
+        f'"kind":{row.kind + 1},"startTimeUnixNano":"{row.start_ns}",'
+        f'"endTimeUnixNano":"{row.end_ns}","attributes":{attributes_text},"status":{status}'
     )
+    events = row.events
     if events:
         encoded = ",".join(
             f'{{"timeUnixNano":"{ts}","name":{_str(event)},"attributes":{_attributes_text(attrs)}}}'

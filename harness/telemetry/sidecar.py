@@ -49,7 +49,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from harness.telemetry.joins import index_line
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
-from harness.telemetry.recorder import Row, merged, read_spool, spool_closed
+from harness.telemetry.spool import EndedSpan, merged, read_spool, spool_closed
 
 POLL_S = 0.2
 QUIET_S = 1.0
@@ -72,15 +72,17 @@ class RowSampler:
     (at or above the 99th percentile of that journey's recent iterations). `on_root` hears of
     every journey root with whether it was kept (the journey index)."""
 
-    def __init__(self, rate: float, on_root: Callable[[Row, bool], None] | None = None) -> None:
+    def __init__(
+        self, rate: float, on_root: Callable[[EndedSpan, bool], None] | None = None
+    ) -> None:
         self.rate = rate
         self.on_root = on_root
-        self._pending: dict[int, list[Row]] = defaultdict(list)
+        self._pending: dict[int, list[EndedSpan]] = defaultdict(list)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=SLOW_WINDOW))
         self.kept = 0
         self.dropped = 0
 
-    def sample(self, rows: list[Row]) -> list[Row]:
+    def sample(self, rows: list[EndedSpan]) -> list[EndedSpan]:
         """The rows of this batch that belong to kept traces (with their held children)."""
         if self.rate >= 1.0:
             for row in rows:
@@ -89,9 +91,9 @@ class RowSampler:
                     if self.on_root is not None:
                         self.on_root(row, True)
             return rows
-        kept: list[Row] = []
+        kept: list[EndedSpan] = []
         for row in rows:
-            trace_id = row[0]
+            trace_id = row.trace_id
             if not _is_root(row):
                 if len(self._pending) >= MAX_PENDING_TRACES and trace_id not in self._pending:
                     self._pending.pop(next(iter(self._pending)))  # an orphan; keep memory bounded
@@ -109,43 +111,42 @@ class RowSampler:
                 self.dropped += 1
         return kept
 
-    def _keep(self, root: Row) -> bool:
-        trace_id, _, _, name, _, start, end, attributes, status, _, _ = root
-        journey = str(merged(attributes).get("harness.journey", name))
-        duration = end - start
+    def _keep(self, root: EndedSpan) -> bool:
+        journey = str(merged(root.attributes).get("harness.journey", root.name))
+        duration = root.end_ns - root.start_ns
         recent = self._recent[journey]
         slow = (
             len(recent) >= SLOW_WINDOW // 2 and duration >= sorted(recent)[int(0.99 * len(recent))]
         )
         recent.append(duration)
-        failed = status == StatusCode.ERROR.value
-        sampled = (trace_id & 0xFFFFFFFF) / 0xFFFFFFFF < self.rate
+        failed = root.status_code == StatusCode.ERROR.value
+        sampled = (root.trace_id & 0xFFFFFFFF) / 0xFFFFFFFF < self.rate
         return sampled or failed or slow
 
 
-def _is_root(row: Row) -> bool:
-    return row[2] == 0 and row[3].startswith("journey ")
+def _is_root(row: EndedSpan) -> bool:
+    return row.parent_id == 0 and row.name.startswith("journey ")
 
 
 class OtlpShipper:
     """Delivers span batches to an OTLP endpoint from a thread of its own, counting what it
     could not deliver; `close()` waits a bounded time."""
 
-    def __init__(self, exporter: SpanExporter, build: Callable[[Row], ReadableSpan]) -> None:
+    def __init__(self, exporter: SpanExporter, build: Callable[[EndedSpan], ReadableSpan]) -> None:
         self.exporter = exporter
         self.build = build
         self.sent = 0
         self.unsent = 0
         self.error: str | None = None
         self._inflight = 0
-        self._queue: queue.Queue[list[Row] | None] = queue.Queue(OTLP_QUEUE)
+        self._queue: queue.Queue[list[EndedSpan] | None] = queue.Queue(OTLP_QUEUE)
         self._given_up = threading.Event()
         self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._ship, name="otlp-shipper", daemon=True)
         self._thread.start()
 
-    def put(self, rows: list[Row]) -> None:
+    def put(self, rows: list[EndedSpan]) -> None:
         """Queue a batch; counted unsent at once when the endpoint was given up or is behind."""
         if self._given_up.is_set():
             self._count_unsent(len(rows))
@@ -257,7 +258,7 @@ class SpoolExport:
             exporter = OTLPSpanExporter(endpoint=endpoint, timeout=OTLP_TIMEOUT_S)
             self.otlp = OtlpShipper(exporter, self._span)
 
-    def batch(self, rows: list[Row]) -> None:
+    def batch(self, rows: list[EndedSpan]) -> None:
         """Sample and export one spool batch."""
         self.spans += len(rows)
         kept = self.sampler.sample(rows)
@@ -277,10 +278,10 @@ class SpoolExport:
             self.batch(rows)
         return False
 
-    def _indexed(self, root: Row, kept: bool) -> None:
+    def _indexed(self, root: EndedSpan, kept: bool) -> None:
         assert self._index is not None
-        target = str(merged(root[7]).get("harness.target", ""))
-        self._index.write(index_line(root[0], target, root[5], kept))
+        target = str(merged(root.attributes).get("harness.target", ""))
+        self._index.write(index_line(root.trace_id, target, root.start_ns, kept))
 
     def shutdown(self) -> None:
         """Close the files; give the endpoint its bounded time to take what is queued."""
@@ -306,19 +307,19 @@ class SpoolExport:
             )
         return counts
 
-    def _span(self, row: Row) -> ReadableSpan:
-        trace_id, span_id, parent_id, name, kind, start, end, attributes, code, text, events = row
+    def _span(self, row: EndedSpan) -> ReadableSpan:
+        trace_id = row.trace_id
         return ReadableSpan(
-            name=name,
-            context=SpanContext(trace_id, span_id, False, _FLAGS),
-            parent=SpanContext(trace_id, parent_id, False, _FLAGS) if parent_id else None,
+            name=row.name,
+            context=SpanContext(trace_id, row.span_id, False, _FLAGS),
+            parent=SpanContext(trace_id, row.parent_id, False, _FLAGS) if row.parent_id else None,
             resource=self.resource,
-            attributes=merged(attributes),
-            events=[Event(n, a, timestamp=ts) for n, ts, a in events],
-            kind=_KINDS.get(kind, SpanKind.INTERNAL),
-            status=Status(_STATUS.get(code, StatusCode.UNSET), text),
-            start_time=start,
-            end_time=end,
+            attributes=merged(row.attributes),
+            events=[Event(n, a, timestamp=ts) for n, ts, a in row.events],
+            kind=_KINDS.get(row.kind, SpanKind.INTERNAL),
+            status=Status(_STATUS.get(row.status_code, StatusCode.UNSET), row.status_message),
+            start_time=row.start_ns,
+            end_time=row.end_ns,
             instrumentation_scope=self.scope,
         )
 

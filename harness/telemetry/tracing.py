@@ -26,7 +26,8 @@ from opentelemetry.sdk.resources import Resource
 
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.telemetry import spans
-from harness.telemetry.recorder import LightTracerProvider, SpanSpool
+from harness.telemetry.recorder import LightTracerProvider
+from harness.telemetry.spool import SpanSpool
 
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SIDECAR_WAIT_S = 120.0  #: the longest a run waits for its spans to be written, after its load

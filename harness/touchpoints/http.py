@@ -26,6 +26,7 @@ from harness.errors import (
 )
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
+from harness.targets import basic_authorization, split_userinfo
 from harness.telemetry import spans
 from harness.touchpoints.wire import (
     ConnectFailed,
@@ -158,13 +159,18 @@ class HttpClient:
         timeout: float = DEFAULT_TIMEOUT,
         trace_parent: Callable[[], Context | None] | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
+        # `http://user:password@host/` sends HTTP basic authentication, as curl, requests and
+        # k6 do; the password never appears in a URL the client records
+        bare, credentials = split_userinfo(base_url)
+        self.base_url = bare.rstrip("/") + "/"
         self.transport = transport
         self.observer = observer
         self.trace_parent = trace_parent
+        self._basic = basic_authorization(credentials) if credentials is not None else None
         self._initial_headers: dict[str, str] = {
             "accept": "application/json",
             "user-agent": "journey-harness",
+            **({"authorization": self._basic} if self._basic is not None else {}),
             **{k.lower(): v for k, v in (headers or {}).items()},
         }
         self.headers = dict(self._initial_headers)
@@ -184,10 +190,14 @@ class HttpClient:
         self.token = None
 
     def bearer(self, token: str | None) -> None:
-        """Send `Authorization: Bearer <token>` with every later request (None removes it)."""
+        """Send `Authorization: Bearer <token>` with every later request (None removes it, and
+        puts back the basic authentication of the base URL's credentials, if it has them)."""
         self.token = token
         if token is None:
-            self.headers.pop("authorization", None)
+            if self._basic is not None:
+                self.headers["authorization"] = self._basic
+            else:
+                self.headers.pop("authorization", None)
         else:
             self.headers["authorization"] = f"Bearer {token}"
 
@@ -225,6 +235,14 @@ class HttpClient:
             body = data.encode() if isinstance(data, str) else data
         if headers:
             final_headers.update({k.lower(): v for k, v in headers.items()})
+        # the target's credentials go to the target only (requests drops them on a redirect)
+        if (
+            "://" in path
+            and self._basic is not None
+            and final_headers.get("authorization") == self._basic
+            and not _same_origin(url, self.base_url)
+        ):
+            del final_headers["authorization"]
         parent = self.trace_parent() if self.trace_parent is not None else None
         span = spans.start_request(parent, method.upper(), url, final_headers)
         request = HttpRequest(method.upper(), url, final_headers, body, timeout or self.timeout)
@@ -325,6 +343,10 @@ class GeventTransport:
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
+
+
+def _same_origin(url: str, other: str) -> bool:
+    return _origin_and_target(url)[0] == _origin_and_target(other)[0]
 
 
 def _ms_since(started: float) -> float:

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -34,15 +34,18 @@ from harness.errors import (
 )
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
+from harness.targets import split_userinfo
 from harness.telemetry import spans
+from harness.touchpoints import chromium_sandbox
+from harness.touchpoints.chromium_sandbox import SandboxChoice
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 T = TypeVar("T")
 
+#: Playwright adds `--no-sandbox` itself when the sandbox is off (`chromium_sandbox=False`)
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -103,8 +106,13 @@ class BrowserHost:
         host_loop: LoopHost | None = None,
         launch_timeout: float = 30.0,
         cpus: set[int] | None = None,
+        sandbox: SandboxChoice | None = None,
     ) -> None:
+        """`sandbox`: Chromium's sandbox on or off (default: as this process and kernel allow,
+        `chromium_sandbox.for_this_process`)."""
         self.executable = executable if executable is not None else find_chromium()
+        #: the sandbox Chromium runs with; off after a sandboxed launch failed
+        self.sandbox = sandbox if sandbox is not None else chromium_sandbox.for_this_process()
         self.headless = headless
         self.waiter = waiter
         self.cpus = cpus
@@ -145,12 +153,15 @@ class BrowserHost:
         try:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
-            return await self._playwright.chromium.launch(
-                executable_path=self.executable,
-                headless=self.headless,
-                args=list(CHROMIUM_FLAGS),
-                timeout=self.launch_timeout * 1000,
-            )
+            try:
+                return await self._launch_chromium(self._playwright)
+            except Error as exc:
+                if not self.sandbox.sandbox or not chromium_sandbox.looks_like_sandbox_failure(
+                    str(exc)
+                ):
+                    raise
+                self.sandbox = chromium_sandbox.sandbox_failed(str(exc))
+                return await self._launch_chromium(self._playwright)
         except Error as exc:
             where = self.executable or "Playwright's bundled Chromium"
             raise BrowserError(
@@ -159,6 +170,15 @@ class BrowserHost:
             ) from None
         finally:
             _set_affinity(previous)
+
+    async def _launch_chromium(self, playwright: Playwright) -> Browser:
+        return await playwright.chromium.launch(
+            executable_path=self.executable,
+            headless=self.headless,
+            chromium_sandbox=self.sandbox.sandbox,
+            args=list(CHROMIUM_FLAGS),
+            timeout=self.launch_timeout * 1000,
+        )
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the browser loop and wait for its result with the host's waiter."""
@@ -271,7 +291,8 @@ class WebSession:
         navigation_timeout: float,
     ) -> None:
         self.host = host
-        self.base_url = base_url.rstrip("/") + "/"
+        bare, self._credentials = split_userinfo(base_url)
+        self.base_url = bare.rstrip("/") + "/"
         self.artifacts_dir = artifacts_dir
         self.action_timeout = action_timeout
         self.navigation_timeout = navigation_timeout
@@ -296,6 +317,16 @@ class WebSession:
             options.pop("default_browser_type", None)
         if headers:
             options["extra_http_headers"] = headers
+        if self._credentials is not None:
+            # credentials in the target URL: answered to the target's own 401s, as a browser
+            # does, and never sent to another origin
+            user, password = self._credentials
+            parts = urlsplit(self.base_url)
+            options["http_credentials"] = {
+                "username": user,
+                "password": password,
+                "origin": f"{parts.scheme}://{parts.netloc}",
+            }
         self._context = await self.host.browser.new_context(**options)
         self._context.set_default_timeout(self.action_timeout * 1000)
         self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)

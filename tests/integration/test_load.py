@@ -3,6 +3,7 @@ open model under a stalled target."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 from harness.engine.network import free_port
 from harness.sandbox.process import SandboxProcess, SandboxUrls
 from harness.telemetry.hdr import HdrStore, SeriesKey
+from harness.touchpoints.chromium_sandbox import decide, user_namespaces
 from tests.integration.conftest import REPO, only_run_dir, run_cli
 
 pytestmark = pytest.mark.integration
@@ -38,7 +40,9 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
     """Four users and one browser slot run all four sample journeys: each API/mobile journey has
-    its own user, and the slot runs both browser journeys in turn."""
+    its own user, and the slot runs both browser journeys in turn. 25 s: on a busy machine one
+    browser iteration, Chromium's start included, took 12 s, and a slot that has not reached
+    its second journey's turn rightly fails the run ("never ran")."""
     result = run_cli(
         "load",
         "--target",
@@ -48,7 +52,7 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
         "--spawn-rate",
         "4",
         "--duration",
-        "15s",
+        "25s",
         "--browser-users",
         "1",
         "--results",
@@ -83,6 +87,8 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     assert counted and all(store.count(k) == n for k, n in counted.items())
     health = json.loads((run_dir / "health.json").read_text())
     assert health["samples"] and {"cpu", "lag_ms", "browser_cpu"} <= set(health["samples"][0])
+    # whether Chromium kept its sandbox (off as root, with the reason), told by its process
+    assert run["browser"] == decide(os.geteuid(), user_namespaces()).as_dict()
 
 
 def test_master_and_two_workers_merge_histograms_exactly(
@@ -205,6 +211,59 @@ def test_processes_two_starts_local_workers_that_run_and_end(
     # No worker (nor a stray forked copy of the master) outlives the run.
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
+
+
+def _workers_of(parent: int) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(parent), "-f", "harness.cli load --worker"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    return [int(pid) for pid in found]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    # a zombie no longer runs anything: it waits for its reaper (init, once the parent is gone)
+    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+def test_local_workers_die_with_a_harness_killed_by_sigkill(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "harness.cli", "load", "--target", sandbox.base, "--processes", "2",
+        "--users", "2", "--spawn-rate", "2", "--duration", "60s", "--browser-users", "0",
+        "-k", "not browse and not cross", "--results", str(tmp_path),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            workers = _workers_of(process.pid)
+        assert len(workers) == 2, "the two local workers did not start"
+        time.sleep(1.0)  # past their start-up, into the run
+        process.kill()  # SIGKILL: the harness cannot stop its workers itself
+        process.wait()
+        deadline = time.monotonic() + 10  # a worker left alone would wait 60 s for its master
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "a local worker outlived its harness"
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_a_lost_worker_is_reported_and_the_master_goes_on(
@@ -486,3 +545,41 @@ def test_load_judges_the_threshold_gates_of_harness_toml(
         assert result.code == 1, out
         assert f"FAIL: {name}: " in out and "limit < 1.0 ms" in out, out
         assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)
+
+
+LEAKY_JOURNEY = """
+import time
+
+from harness import journey
+
+KEPT = []
+
+
+@journey
+def leaky(j):
+    with j.step("keep a megabyte", on="api"):
+        if len(KEPT) < 200:  # bounded: at most 200 MB, whatever the machine's speed
+            KEPT.append(bytearray(b"\\x01") * (1 << 20))  # written, so resident
+        time.sleep(0.1)
+"""
+
+
+def test_a_journey_leaking_a_megabyte_an_iteration_is_flagged(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    (tmp_path / "leaky.py").write_text(LEAKY_JOURNEY)
+    result = run_cli(
+        "load", "--target", sandbox.base, "--journeys", str(tmp_path / "leaky.py"),
+        "--users", "1", "--spawn-rate", "1", "--duration", "12s", "--browser-users", "0",
+        "--results", str(tmp_path / "results"), timeout=120,
+    )  # fmt: skip
+    assert result.code in (0, 4), result.out + result.err  # a leak warns; it decides nothing
+    run_dir = only_run_dir(tmp_path / "results")
+    health = json.loads((run_dir / "health.json").read_text())
+    assert all("rss_mb" in s for s in health["samples"])
+    summary = health["summary"]
+    assert summary["memory_growing"], summary
+    assert summary["rss_growth_mb"] >= 50 and summary["rss_slope_mb_per_min"] >= 10
+    assert "WARNING: generator memory grew" in result.out
+    assert "WARNING**: generator memory grew" in (run_dir / "summary.md").read_text()
+    assert "Warning: generator memory grew" in (run_dir / "report.html").read_text()

@@ -15,7 +15,8 @@ from pathlib import Path
 from harness import journey
 from harness.telemetry import tracing
 from harness.telemetry.otlp_json import read_spans
-from harness.telemetry.recorder import LightTracer, SpanSpool
+from harness.telemetry.recorder import LightTracer
+from harness.telemetry.spool import SpanSpool
 from harness.testing import FakeTransport, json_response, run_once
 
 

@@ -286,42 +286,38 @@ def damage(folder: Path, name: str, how: tuple[Any, ...]) -> None:
     """Apply one damage `how` to the file `name` of `folder`."""
     path = _resolve(folder, name)
     kind = how[0]
-    if kind in ("truncate", "flip", "insert", "nul"):
-        if not path.is_file() or path.is_symlink():
-            return
-        data = bytearray(path.read_bytes())
-        at = int(how[1] * len(data))
-        if kind == "truncate":
-            del data[at:]
-        elif kind == "flip" and data:
-            data[min(at, len(data) - 1)] ^= how[2]
-        elif kind == "insert":
-            data[at:at] = how[2]
-        elif kind == "nul":
-            data[at : at + how[2]] = bytes(how[2])
-        path.write_bytes(bytes(data))
-    elif kind == "retype":
-        if path.is_file() and not path.is_symlink():
-            _replace_json_value(path, how[1], how[2])
-    elif kind == "delete":
-        _remove(path)
-    elif kind == "folder":
-        _remove(path)
-        path.mkdir()
-    elif kind == "dev_zero":
-        _remove(path)
-        path.symlink_to("/dev/zero")
-    elif kind == "dangling":
-        _remove(path)
-        path.symlink_to(path.with_name("nothing-here"))
-    elif kind == "fifo":
-        _remove(path)
-        os.mkfifo(path)
-    elif kind == "huge_line":  # longer than the line cap, with or without its newline
-        if not path.is_file() or path.is_symlink():
-            return
+    regular = path.is_file() and not path.is_symlink()
+    if kind in ("truncate", "flip", "insert", "nul") and regular:
+        path.write_bytes(_edited(path.read_bytes(), how))
+    elif kind == "retype" and regular:
+        _replace_json_value(path, how[1], how[2])
+    elif kind == "huge_line" and regular:  # longer than the line cap, with or without its newline
         with open(path, "ab") as out:
             out.write(b"{" + b" " * (MAX_LINE_BYTES + 10) + (b"}\n" if how[1] else b""))
+    elif kind in ("delete", "folder", "dev_zero", "dangling", "fifo"):
+        _remove(path)
+        if kind == "folder":
+            path.mkdir()
+        elif kind == "dev_zero":
+            path.symlink_to("/dev/zero")
+        elif kind == "dangling":
+            path.symlink_to(path.with_name("nothing-here"))
+        elif kind == "fifo":
+            os.mkfifo(path)
+
+
+def _edited(original: bytes, how: tuple[Any, ...]) -> bytes:
+    data = bytearray(original)
+    kind, at = how[0], int(how[1] * len(data))
+    if kind == "truncate":
+        del data[at:]
+    elif kind == "flip" and data:
+        data[min(at, len(data) - 1)] ^= how[2]
+    elif kind == "insert":
+        data[at:at] = how[2]
+    elif kind == "nul":
+        data[at : at + how[2]] = bytes(how[2])
+    return bytes(data)
 
 
 @settings(

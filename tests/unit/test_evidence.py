@@ -16,8 +16,8 @@ from harness.engine.collector import REQUESTS_SHOWN, LoadCollector
 from harness.gates.traces import read_trace_joins
 from harness.records import Outcome, RequestRecord, StepRecord, Touchpoint, record_json
 from harness.telemetry.joins import JOINS_FILE, index_line, settle
-from harness.telemetry.recorder import Row
 from harness.telemetry.sidecar import OtlpShipper
+from harness.telemetry.spool import EndedSpan
 
 A, B, C, D, ORPHAN = (f"{n:032x}" for n in (0xA1, 0xB2, 0xC3, 0xD4, 0xFFFFFFFF))
 
@@ -96,12 +96,12 @@ class _Exporter(SpanExporter):
         pass
 
 
-def _rows(n: int) -> list[Row]:
-    return [(1, i + 1, 0, "s", 1, 0, 1, {}, 0, None, ()) for i in range(n)]
+def _rows(n: int) -> list[EndedSpan]:
+    return [EndedSpan(1, i + 1, 0, "s", 1, 0, 1, {}, 0, None, ()) for i in range(n)]
 
 
-def _build(row: Row) -> ReadableSpan:
-    return ReadableSpan(name=row[3])
+def _build(row: EndedSpan) -> ReadableSpan:
+    return ReadableSpan(name=row.name)
 
 
 def test_a_failing_endpoint_is_given_up_after_a_few_tries_and_every_span_counted() -> None:

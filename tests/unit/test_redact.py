@@ -14,8 +14,9 @@ from harness import journey
 from harness.errors import HttpStatusError
 from harness.redact import REDACTED, command_line, redact, redact_url, stored
 from harness.telemetry import spans
-from harness.telemetry.recorder import LightTracerProvider, SpanSpool
+from harness.telemetry.recorder import LightTracerProvider
 from harness.telemetry.sidecar import SpoolExport
+from harness.telemetry.spool import SpanSpool
 from harness.testing import FakeTransport, json_response, run_once
 
 CARD = "4111 1111 1111 1111"

@@ -16,16 +16,17 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from harness import journey
-from harness.telemetry import spans
+from harness.telemetry import spans, tracer_paths
 from harness.telemetry.otlp_json import (
     OtlpJsonLinesExporter,
     SpanRow,
     read_spans,
     rows_to_otlp_json,
 )
-from harness.telemetry.recorder import LightTracer, LightTracerProvider, SpanSpool, read_spool
+from harness.telemetry.recorder import LightTracer, LightTracerProvider
 from harness.telemetry.sidecar import (
     MAX_BACKLOG_BYTES,
     Deferral,
@@ -33,6 +34,7 @@ from harness.telemetry.sidecar import (
     SpoolExport,
 )
 from harness.telemetry.sidecar import run as run_sidecar
+from harness.telemetry.spool import EndedSpan, SpanSpool, read_spool
 from harness.telemetry.trace_view import load_traces, render, select_traces
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
@@ -211,18 +213,18 @@ def test_trace_tree_from_a_stored_file(tmp_path: Path) -> None:
 
 
 def test_otlp_json_text_encodes_every_value_kind_and_escapes_strings() -> None:
-    row = (
-        0xABC,
-        0x12,
-        0x34,
-        'GET /q?"x"',
-        2,  # SERVER in the API's enum
-        100,
-        250,
-        {"s": 'a "quoted"\nline é', "b": True, "i": 7, "f": 1.5, "l": ["x", 2]},
-        2,
-        "boom",
-        [("exception", 200, {"exception.type": "ValueError"})],
+    row = EndedSpan(
+        trace_id=0xABC,
+        span_id=0x12,
+        parent_id=0x34,
+        name='GET /q?"x"',
+        kind=2,  # SERVER in the API's enum
+        start_ns=100,
+        end_ns=250,
+        attributes={"s": 'a "quoted"\nline é', "b": True, "i": 7, "f": 1.5, "l": ["x", 2]},
+        status_code=2,
+        status_message="boom",
+        events=[("exception", 200, {"exception.type": "ValueError"})],
     )
     message = json.loads(rows_to_otlp_json({"service.name": "svc"}, "scope", [row]))
     resource = message["resourceSpans"][0]
@@ -329,7 +331,7 @@ def test_a_batch_writes_each_shared_attribute_dict_once(tmp_path: Path) -> None:
             spans.end_request(
                 spans.start_request(step, "GET", "http://shop.test/api/v1/products", {}), 200, None
             )
-        _, shared = spans._request_parts("GET", "http://shop.test/api/v1/products")
+        _, shared = tracer_paths.request_parts("GET", "http://shop.test/api/v1/products")
     finally:
         spans.use_provider(None)
         spool.close()
@@ -339,15 +341,15 @@ def test_a_batch_writes_each_shared_attribute_dict_once(tmp_path: Path) -> None:
     with open(spool.path, "rb") as handle:
         rows = [row for batch in read_spool(handle) if batch for row in batch]
     assert len(rows) == 200
-    assert all(row[7] == {**shared, "http.response.status_code": 200} for row in rows)
+    assert all(row.attributes == {**shared, "http.response.status_code": 200} for row in rows)
 
 
 def test_a_light_span_ignores_attributes_and_status_set_after_it_ended(tmp_path: Path) -> None:
     spool = SpanSpool(tmp_path / "spans.spool")
     tracer = LightTracerProvider(spool).get_tracer("t")
     span = tracer.start_span("x", attributes={"a": 1})
-    span.set_status(spans.StatusCode.OK)
-    span.set_status(spans.StatusCode.ERROR)  # an explicit OK is final
+    span.set_status(StatusCode.OK)
+    span.set_status(StatusCode.ERROR)  # an explicit OK is final
     span.end()
     span.set_attribute("b", 2)
     span.end()  # again: no second row
@@ -355,7 +357,7 @@ def test_a_light_span_ignores_attributes_and_status_set_after_it_ended(tmp_path:
     with open(spool.path, "rb") as handle:
         rows = [row for batch in read_spool(handle) if batch for row in batch]
     assert len(rows) == 1
-    assert rows[0][7] == {"a": 1} and rows[0][8] == spans.StatusCode.OK.value
+    assert rows[0].attributes == {"a": 1} and rows[0].status_code == StatusCode.OK.value
 
 
 def test_the_export_waits_while_no_core_is_idle_and_the_spool_grows() -> None:
