@@ -42,9 +42,16 @@ class RunInputs:
         return self.loaded.config
 
 
-def run_inputs(options: argparse.Namespace, *, select_journeys: bool = True) -> RunInputs:
-    """Load config and journeys for a run; raises `UsageError` when no journey matches."""
-    loaded = load_config(options.config)
+def run_inputs(
+    options: argparse.Namespace,
+    *,
+    select_journeys: bool = True,
+    loaded: LoadedConfig | None = None,
+) -> RunInputs:
+    """Config (`loaded`, else read now) and journeys for a run; raises `UsageError` when no
+    journey matches. A command reads harness.toml once, at its start: what a run judges is
+    what it recorded, whatever happens to the file meanwhile."""
+    loaded = loaded if loaded is not None else load_config(options.config)
     config = loaded.config
     if getattr(options, "regression", None) and not getattr(options, "sandbox", False):
         raise UsageError("--regression needs --sandbox (it configures the bundled sandbox)")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from harness.commands import load
 from harness.commands.common import check_reachable, publish_reports, resolve_named_target
 from harness.commands.stored import configured_gates
-from harness.config import HarnessConfig, load_config
+from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.drill.findings import (
     AaRun,
     DrillRecord,
@@ -82,14 +82,14 @@ def run(options: argparse.Namespace) -> int:
     drill_id = new_run_id("drill")
     folder = root / drill_id
     folder.mkdir(parents=True, exist_ok=True)
-    gates = configured_gates(options.config, options.min_samples)
+    gates = configured_gates(loaded, options.min_samples)
     target_name = "sandbox" if options.sandbox else str(options.target)
     record = DrillRecord(drill_id=drill_id, target=target_name, gates=[g.title() for g in gates])
     print(f"journey-harness drill {drill_id} · {target_name} · results in {folder}", flush=True)
     if options.aa:
         for index in range(options.runs):
             print(f"\n== A/A run {index + 1} of {options.runs}", flush=True)
-            outcome = _drill_run(options, folder, None, gates)
+            outcome = _drill_run(options, folder, None, gates, loaded)
             if outcome is None:
                 return ExitCode.HARNESS_ERROR
             aa = _aa_run(*outcome)
@@ -99,7 +99,7 @@ def run(options: argparse.Namespace) -> int:
             _write(folder, record)
     for fault in faults:
         print(f"\n== fault {fault.spec}", flush=True)
-        outcome = _drill_run(options, folder, fault, gates)
+        outcome = _drill_run(options, folder, fault, gates, loaded)
         if outcome is None:
             return ExitCode.HARNESS_ERROR
         finding = _finding(fault, options.expect, gates, *outcome, step_s=options.replay_step)
@@ -132,7 +132,11 @@ class _Run:
 
 
 def _drill_run(
-    options: argparse.Namespace, folder: Path, fault: Fault | None, gates: list[Gate]
+    options: argparse.Namespace,
+    folder: Path,
+    fault: Fault | None,
+    gates: list[Gate],
+    loaded: LoadedConfig,
 ) -> tuple[_Run, Verdict, RunData] | None:
     """One rehearsal through the proxies; then the verdict on the complete run folder."""
     sub = argparse.Namespace(**vars(options))
@@ -165,7 +169,7 @@ def _drill_run(
     started = time.perf_counter()
     # A rehearsal in every respect (reports, JUnit per gate); run.json says which drill and fault.
     code = load.execute(
-        sub, mode="rehearse", targets=targets, judge=judge, watch=None, reports=False
+        sub, mode="rehearse", targets=targets, judge=judge, watch=None, reports=False, loaded=loaded
     )
     state.wall_s = time.perf_counter() - started
     if code != ExitCode.PASSED or state.run_dir is None:

@@ -24,7 +24,7 @@ from harness.commands.common import (
     start_telemetry,
 )
 from harness.commands.load_judge import load_judge
-from harness.config import HarnessConfig
+from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
 from harness.engine import locust_driver, locust_users
 from harness.engine.allocation import allocate
@@ -65,12 +65,14 @@ Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
 
 def run(options: argparse.Namespace) -> int:
     """Run the load command; returns the exit code."""
+    loaded = load_config(options.config)
     return execute(
         options,
         mode="load",
         targets=_one_target,
-        judge=load_judge(options),
+        judge=load_judge(options, loaded),
         customize=with_flags([parse_flags(options.flags)]),
+        loaded=loaded,
     )
 
 
@@ -95,6 +97,7 @@ def execute(
     watch: Callable[[list[Target]], Watch | None] | None = None,
     customize: Callable[[LoadPlan], LoadPlan] | None = None,
     reports: bool = True,
+    loaded: LoadedConfig | None = None,
 ) -> int:
     """Drive the journeys on Locust against `targets` (one, or baseline and candidate), write
     the run folder, then let `judge` decide the exit code. `customize` may amend the plan
@@ -103,7 +106,7 @@ def execute(
     targets have stopped and flushed their spans, then renders once)."""
     _check_options(options)
     key = _cluster_key(options)
-    inputs = run_inputs(options, select_journeys=not options.worker)
+    inputs = run_inputs(options, select_journeys=not options.worker, loaded=loaded)
     if options.worker:
         return locust_driver.run_worker(
             inputs.journeys,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from harness.config import load_config
+from harness.config import LoadedConfig
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome
 from harness.engine.summary import Health
@@ -31,10 +31,9 @@ _STATUS = {
 }
 
 
-def load_gates(options: argparse.Namespace) -> tuple[list[Gate], list[Gate]]:
+def load_gates(loaded: LoadedConfig) -> tuple[list[Gate], list[Gate]]:
     """The gates of harness.toml that a plain load judges (`threshold`) and those it cannot
     (they compare against a baseline). No `[[gates]]`: none of either."""
-    loaded = load_config(options.config)
     if not loaded.config.gates:
         return [], []
     gates = parse_gates(loaded.config.gates, where=str(loaded.source or "harness.toml"))
@@ -44,12 +43,12 @@ def load_gates(options: argparse.Namespace) -> tuple[list[Gate], list[Gate]]:
     )
 
 
-def load_judge(options: argparse.Namespace) -> Judge:
+def load_judge(options: argparse.Namespace, loaded: LoadedConfig) -> Judge:
     """The judge of `harness load`: exit 1 when more than `--max-error-rate` percent of
     iterations failed, a selected journey finished none, a worker was lost, or a threshold gate
     failed; 4 when a threshold gate could not be judged (too few samples) and nothing failed;
     3 when the gates could not be evaluated. With threshold gates, writes verdict.json."""
-    thresholds, others = load_gates(options)
+    thresholds, others = load_gates(loaded)
 
     def judge(
         run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health

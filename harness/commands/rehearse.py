@@ -12,12 +12,13 @@ from pathlib import Path
 from harness.commands import load
 from harness.commands.common import resolve_named_target
 from harness.commands.stored import configured_gates
-from harness.config import HarnessConfig
+from harness.config import HarnessConfig, load_config
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.summary import Health
 from harness.errors import UsageError
 from harness.flags import control_value, parse_flag_matrix, parse_flags
+from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
@@ -36,13 +37,16 @@ def run(options: argparse.Namespace) -> int:
             "give both sides: --baseline T --candidate T (names from harness.toml or URLs), "
             "or --sandbox [--regression SPEC] for the bundled shop"
         )
+    loaded = load_config(options.config)
+    gates = configured_gates(loaded, options.min_samples)
     return load.execute(
         options,
         mode="rehearse",
         targets=rehearsal_targets,
-        judge=_judge(options),
-        watch=_watch(options),
+        judge=_judge(gates),
+        watch=_watch(gates),
         customize=load.with_flags([parse_flags(options.flags)] * 2),
+        loaded=loaded,
     )
 
 
@@ -60,6 +64,8 @@ def _flag_matrix(options: argparse.Namespace) -> int:
             "--flag-matrix compares two variants of ONE deployment: give --sandbox or "
             "--candidate T, not both --baseline and --candidate"
         )
+    loaded = load_config(options.config)
+    gates = configured_gates(loaded, options.min_samples)
     control = control_value(values)
     treatment = next(v for v in values if v != control)
     common = parse_flags(options.flags)
@@ -88,20 +94,21 @@ def _flag_matrix(options: argparse.Namespace) -> int:
         options,
         mode="rehearse",
         targets=targets,
-        judge=_judge(options),
-        watch=_watch(options),
+        judge=_judge(gates),
+        watch=_watch(gates),
         customize=lambda plan: load.with_flags(variants)(plan).model_copy(
             update={"one_deployment": True}
         ),
+        loaded=loaded,
     )
 
 
-def _watch(options: argparse.Namespace) -> Callable[[list[Target]], Watch | None]:
+def _watch(gates: list[Gate]) -> Callable[[list[Target]], Watch | None]:
     def make(targets: list[Target]) -> Watch | None:
         from harness.gates.abort import AbortWatch
 
         watch = AbortWatch(
-            configured_gates(options.config, options.min_samples),
+            gates,
             baseline=targets[0].name,
             candidate=targets[-1].name,
         )
@@ -143,11 +150,10 @@ def _start_sandbox(
     return Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
 
 
-def _judge(options: argparse.Namespace) -> load.Judge:
+def _judge(gates: list[Gate]) -> load.Judge:
     def judge(
         run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
     ) -> int:
-        gates = configured_gates(options.config, options.min_samples)
         data = RunData.load(run.path)
         verdict = evaluate(data, gates, elapsed_s=round(outcome.elapsed_s, 3))
         if outcome.aborted:

@@ -18,7 +18,7 @@ from typing import Any
 from harness.commands import load
 from harness.commands.rehearse import rehearsal_targets
 from harness.commands.stored import configured_gates
-from harness.config import HarnessConfig, load_config
+from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
@@ -104,7 +104,8 @@ def run(options: argparse.Namespace) -> int:
             "harness rollout runs its users in one process (the controller changes the cohort "
             "share in that process): drop --processes, --master and --worker"
         )
-    _fill_from_config(options)
+    loaded = load_config(options.config)
+    _fill_from_config(options, loaded)
     shares = parse_shares(options.stages)
     stage_s = parse_duration(options.stage_duration, what="--stage-duration")
     if not 0 <= options.max_extensions <= 20:
@@ -114,7 +115,7 @@ def run(options: argparse.Namespace) -> int:
         )
     hooks = _hooks(options)
     min_samples = options.min_samples or DEFAULT_MIN_SAMPLES
-    gates = configured_gates(options.config, min_samples, ROLLOUT_GATES)
+    gates = configured_gates(loaded, min_samples, ROLLOUT_GATES)
     flags = parse_flags(options.flags)
     # Room for every stage to use all its extensions, then the driver's own minute of slack.
     options.duration = f"{stage_s * (len(shares) - 1) * (options.max_extensions + 1) + 5:.0f}s"
@@ -147,12 +148,13 @@ def run(options: argparse.Namespace) -> int:
             shares, stage_s, options.max_extensions, gates, hooks, min_samples, holder, folder
         ),
         customize=customize,
+        loaded=loaded,
     )
 
 
-def _fill_from_config(options: argparse.Namespace) -> None:
+def _fill_from_config(options: argparse.Namespace, loaded: LoadedConfig) -> None:
     """Options not given on the command line come from `[rollout]` in harness.toml."""
-    settings = load_config(options.config).config.rollout
+    settings = loaded.config.rollout
     for name in (
         "stages",
         "stage_duration",

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from harness.config import load_config
+from harness.config import LoadedConfig, load_config
 from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.gates.data import RunData, side_by_side
 from harness.gates.verdict import evaluate, summary_lines
@@ -16,12 +15,12 @@ from harness.results import replace_file
 
 
 def configured_gates(
-    config_file: Path | None,
+    loaded: LoadedConfig,
     min_samples: int | None,
     defaults: list[dict[str, Any]] = DEFAULT_GATES,
 ) -> list[Gate]:
-    """The gates of harness.toml, or `defaults`; `--min-samples` fills in unset minimums."""
-    loaded = load_config(config_file)
+    """The gates of the loaded harness.toml, or `defaults`; `--min-samples` fills in unset
+    minimums."""
     where = str(loaded.source or "the default gates")
     gates = parse_gates(loaded.config.gates or defaults, where=where)
     if min_samples is not None:
@@ -35,7 +34,7 @@ def gates(options: argparse.Namespace) -> int:
     """`harness gates RUN_DIR`: re-evaluate the gates of a stored run (offline)."""
     data = RunData.load(options.run_dir)
     _warn(data)
-    verdict = evaluate(data, configured_gates(options.config, options.min_samples))
+    verdict = evaluate(data, configured_gates(load_config(options.config), options.min_samples))
     replace_file(options.run_dir / "verdict-regated.json", verdict.model_dump_json(indent=2) + "\n")
     print("\n".join(summary_lines(verdict)))
     print(f"\nwritten: {options.run_dir / 'verdict-regated.json'}")
@@ -47,7 +46,7 @@ def compare(options: argparse.Namespace) -> int:
     baseline, candidate = RunData.load(options.baseline_run), RunData.load(options.candidate_run)
     _warn(baseline, candidate)
     data = side_by_side(baseline, candidate)
-    verdict = evaluate(data, configured_gates(options.config, options.min_samples))
+    verdict = evaluate(data, configured_gates(load_config(options.config), options.min_samples))
     out = options.candidate_run / f"compare-{options.baseline_run.name}.json"
     replace_file(out, verdict.model_dump_json(indent=2) + "\n")
     print(

@@ -200,3 +200,52 @@ def test_a_run_too_short_for_the_gates_is_inconclusive(tmp_path: Path) -> None:
     code, verdict, output = rehearse(tmp_path, *PROTOCOL, "--duration", "3s")
     assert (code, verdict["decision"]) == (4, "inconclusive"), output[-3000:]
     assert "INCONCLUSIVE" in output
+
+
+def test_editing_harness_toml_during_a_rehearsal_changes_nothing_in_it(tmp_path: Path) -> None:
+    """harness.toml is read once, when the command starts: the gates that judge the run are the
+    ones run.json recorded, whatever happens to the file meanwhile (it was read again at the
+    end, so an edit during a long rehearsal changed the verdict)."""
+    import os
+
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        f"journeys = {json.dumps(str(REPO / 'journeys'))}\n\n"
+        '[[gates]]\nkind = "threshold"\nname = "errors under half"\nmetric = "error_rate"\n'
+        'value = "50%"\n'
+    )
+    results = tmp_path / "runs"
+    command = [
+        sys.executable, "-m", "harness.cli", "rehearse", "--sandbox", *PROTOCOL,
+        "--duration", "6s", "--config", str(config), "--results", str(results),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as child:
+        try:
+            assert child.stdout is not None
+            seen = []
+            for line in child.stdout:  # the header: the run has started with its config
+                seen.append(line)
+                if line.startswith("journey-harness rehearse"):
+                    break
+            config.write_text(
+                f"journeys = {json.dumps(str(REPO / 'journeys'))}\n\n"
+                '[[gates]]\nkind = "threshold"\nname = "impossible"\nmetric = "p95"\n'
+                'op = "<"\nvalue = "0.001ms"\n'
+            )
+            rest = child.stdout.read()
+            code = child.wait(timeout=200)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    out = "".join(seen) + rest
+    run_dir = only_run_dir(results)
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert [g["name"] for g in verdict["gates"]] == ["errors under half"], out[-2000:]
+    assert "impossible" not in out
+    assert code == {"pass": 0, "inconclusive": 4}[verdict["decision"]], out[-2000:]
+    recorded = json.loads((run_dir / "run.json").read_text())["config"]["gates"]
+    assert [g["name"] for g in recorded] == ["errors under half"]
