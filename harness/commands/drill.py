@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.commands import load
-from harness.commands.rehearse import configured_gates
+from harness.commands.stored import configured_gates
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.drill.findings import (
     AaRun,

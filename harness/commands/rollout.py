@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands import load
-from harness.commands.rehearse import configured_gates, rehearsal_targets
+from harness.commands.rehearse import rehearsal_targets
+from harness.commands.stored import configured_gates
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator
