@@ -7,6 +7,7 @@ harness never shows a traceback for them.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
@@ -340,28 +341,31 @@ def _cmd_drill(options: argparse.Namespace) -> int:
 
 
 def _cmd_gates(options: argparse.Namespace) -> int:
-    from harness.commands import rehearse
+    from harness.commands import stored
 
-    return rehearse.gates(options)
+    return stored.gates(options)
 
 
 def _cmd_compare(options: argparse.Namespace) -> int:
-    from harness.commands import rehearse
+    from harness.commands import stored
 
-    return rehearse.compare(options)
+    return stored.compare(options)
 
 
 def _cmd_report(options: argparse.Namespace) -> int:
 
-    if not (options.run_dir / "run.json").is_file():
+    if not os.path.lexists(options.run_dir / "run.json"):
         raise UsageError(f"{options.run_dir} is not a run folder (no run.json)")
     from harness.report import write_all
 
+    warnings: list[str] = []
     try:
-        paths = write_all(options.run_dir)
+        paths = write_all(options.run_dir, warnings)
     except OSError as exc:  # the reports were asked for: not writing them is this run's failure
         print(f"harness report: could not write the reports of {options.run_dir}: {exc}")
         return ExitCode.HARNESS_ERROR
+    for warning in warnings:
+        print(f"harness report: warning: {redact(warning)}", file=sys.stderr)
     print(f"report: {paths[0]} · junit: {paths[1]}", flush=True)
     return ExitCode.PASSED
 

@@ -92,3 +92,13 @@ class JourneyLoadError(UsageError):
 
 class TargetUnavailable(HarnessError):
     """The target did not answer before any load started (exit code 3)."""
+
+
+class DamagedRunFolder(UsageError):
+    """A file of a stored run folder is damaged: not JSON, the wrong shape, too large, or not a
+    regular file (exit code 2). The message names the file."""
+
+
+class UnreadableRunFolder(HarnessError):
+    """A file of a stored run folder exists but could not be read: permissions, an I/O error
+    (exit code 3). The message names the file."""

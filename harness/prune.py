@@ -8,7 +8,6 @@ followed (a link under the root is neither removed nor entered), and a run still
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -20,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 
 from harness import durations
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
+from harness.folder_io import read_json
 from harness.results import RUN_FILE
 
 
@@ -97,8 +97,8 @@ def stored_runs(root: Path) -> Iterator[StoredRun]:
         if not _regular_file(run_file):
             continue
         try:
-            meta = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            meta = read_json(run_file)  # bounded: a damaged run.json is a run of unknown age
+        except (OSError, HarnessError):
             meta = {}
         if not isinstance(meta, dict):
             meta = {}

@@ -1,7 +1,8 @@
 """The run folder, `results/<run-id>/`: run.json, steps.jsonl (streamed), summary.md.
 
 `steps.jsonl` holds step and iteration records, one JSON object a line, each flushed as it is
-written so that a killed run keeps what it measured. `read_records` tolerates a torn last line.
+written so that a killed run keeps what it measured. `read_records` tolerates a torn last line
+and counts damaged ones.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import UsageError
+from harness.folder_io import LineTally, lines, loads_line
 from harness.records import IterationRecord, StepRecord, record_json
 from harness.redact import command_line, stored
 
@@ -211,27 +213,40 @@ class RunDirectory:
 
 
 def read_records(
-    run_dir: Path, *, passed_limit: int | None = None
+    run_dir: Path, *, passed_limit: int | None = None, tally: LineTally | None = None
 ) -> Iterator[StepRecord | IterationRecord]:
-    """The records of a stored run, skipping a torn (partly written) last line. With
-    `passed_limit`, passed steps and passed iterations beyond that many each are skipped unread
-    (every failure is kept): what a report needs of a long load run, in bounded memory."""
-    path = run_dir / STEPS_FILE
+    """The records of a stored run, streamed in bounded memory (see `harness.folder_io`): a
+    torn last line is skipped, a damaged line (too long, not JSON, not a record) is skipped and
+    counted in `tally`. With `passed_limit`, passed steps and passed iterations beyond that many
+    each are skipped unread (every failure is kept): what a report needs of a long load run.
+    Raises `FileNotFoundError` when there is no steps.jsonl, `DamagedRunFolder` when it is not a
+    regular file."""
+    tally = tally if tally is not None else LineTally(run_dir / STEPS_FILE)
     passed = {True: 0, False: 0}  # iteration? → passed records kept
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                return  # torn by a kill mid-write
-            if passed_limit is not None and '"outcome":"passed"' in line:
-                kind = '"kind":"iteration"' in line
-                if passed[kind] >= passed_limit:
-                    continue
-                passed[kind] += 1
-            data = json.loads(line)
-            if data.get("kind") == "iteration":
-                yield IterationRecord.model_validate(data)
-            else:
-                yield StepRecord.model_validate(data)
+    for line in lines(run_dir / STEPS_FILE, tally):
+        if passed_limit is not None and b'"outcome":"passed"' in line:
+            kind = b'"kind":"iteration"' in line
+            if passed[kind] >= passed_limit:
+                continue
+            passed[kind] += 1
+        record = _record(line)
+        if record is None:
+            tally.lines -= 1
+            tally.damaged += 1
+            continue
+        yield record
+
+
+def _record(line: bytes) -> StepRecord | IterationRecord | None:
+    data = loads_line(line)
+    if data is None:
+        return None
+    try:
+        if data.get("kind") == "iteration":
+            return IterationRecord.model_validate(data)
+        return StepRecord.model_validate(data)
+    except ValueError:  # pydantic's ValidationError: a record of the wrong shape
+        return None
 
 
 def _now() -> str:

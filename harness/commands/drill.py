@@ -22,8 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.commands import load
-from harness.commands.common import check_reachable, publish_reports, resolve_named_target
-from harness.commands.rehearse import configured_gates
+from harness.commands.stored import configured_gates
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.drill.findings import (
     AaRun,
@@ -47,6 +46,8 @@ from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_markdown
 from harness.results import RUN_FILE, RunDirectory, new_run_id, replace_file
+from harness.run.evidence import publish_reports
+from harness.run.targets import check_allowed, check_reachable, resolve_named_target
 from harness.targets import Target, without_userinfo
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
@@ -117,7 +118,7 @@ def _check_upstreams(options: argparse.Namespace, config: HarnessConfig) -> None
     if options.baseline:
         upstreams.append(resolve_named_target(options.baseline, config, role="baseline"))
     for upstream in upstreams:
-        load.check_allowed(upstream, getattr(options, "allow_production", []))
+        check_allowed(upstream, getattr(options, "allow_production", []))
     for upstream in upstreams:
         check_reachable(upstream)
 

@@ -15,14 +15,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from harness.commands.common import (
-    check_reachable,
-    merge_traces_on_exit,
-    publish_reports,
-    resolve_target,
-    run_inputs,
-    start_telemetry,
-)
 from harness.commands.load_judge import load_judge
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
@@ -48,6 +40,9 @@ from harness.journey import Journey
 from harness.markdown import md_text
 from harness.redact import redact
 from harness.results import RUN_FILE, RunDirectory, new_run_id
+from harness.run.evidence import merge_traces_on_exit, publish_reports, start_telemetry
+from harness.run.inputs import run_inputs
+from harness.run.targets import check_allowed, check_reachable, resolve_target
 from harness.targets import Target
 from harness.text import plural
 from harness.touchpoints.chromium_sandbox import summarise
@@ -55,7 +50,6 @@ from harness.touchpoints.chromium_sandbox import summarise
 if TYPE_CHECKING:
     from harness.telemetry.tracing import Telemetry
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_PROCESSES = 64  #: local worker processes (`--processes`)
 MAX_USERS = 100_000  #: concurrent iterations per process (`--max-users`)
 
@@ -132,7 +126,13 @@ def execute(
     with ExitStack() as stack:
         run_id = new_run_id(mode)
         run_path = inputs.results_root / run_id
-        merge_traces_on_exit(run_path, stack, options, missing)
+        merge_traces_on_exit(
+            run_path,
+            stack,
+            traces=not options.no_traces,
+            sample_rate=options.trace_sample,
+            missing=missing,
+        )
         chosen = targets(options, config, stack, run_path)
         for target in chosen:
             check_allowed(target, getattr(options, "allow_production", []))
@@ -142,7 +142,14 @@ def execute(
             plan = customize(plan)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
-        telemetry = start_telemetry(options, run.path, run_id, stack)
+        telemetry = start_telemetry(
+            run.path,
+            run_id,
+            stack,
+            traces=not options.no_traces,
+            endpoint=options.otlp_endpoint,
+            sample_rate=options.trace_sample,
+        )
         run.start(
             mode=mode,
             target={_role(i, len(chosen)): t.model_dump() for i, t in enumerate(chosen)},
@@ -153,7 +160,7 @@ def execute(
         aggregator.expect([t.name for t in chosen], [j.name for j in inputs.journeys])
         run.meta["selected_journeys"] = [j.name for j in inputs.journeys]
         if telemetry.metrics is not None:
-            locust_users.extra_sinks.append(telemetry.metrics)
+            locust_users.add_sink(telemetry.metrics)
         describe = _describe(plan)
         _announce(mode, chosen, describe, inputs.seed, run_id, inputs.journeys)
         try:
@@ -393,7 +400,16 @@ def _one_target(
     options: argparse.Namespace, config: HarnessConfig, stack: ExitStack, run_path: Path
 ) -> list[Target]:
     sandbox_traces = None if options.no_traces else run_path / "traces" / "sandbox.jsonl"
-    return [resolve_target(options, config, stack, sandbox_traces=sandbox_traces)]
+    return [
+        resolve_target(
+            config,
+            stack,
+            sandbox=options.sandbox,
+            target=options.target,
+            regressions=options.regression,
+            sandbox_traces=sandbox_traces,
+        )
+    ]
 
 
 def _drive(
@@ -532,26 +548,6 @@ def _describe(plan: LoadPlan) -> str:
         )
     procs = plural(plan.workers, "process", "processes")
     return f"{shape}, {plural(plan.browser_users, 'browser user')} per process, {procs}"
-
-
-def check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:
-    """Load goes to loopback, or to targets marked `allow_load = true` in harness.toml; a target
-    marked `production = true` also needs `--allow-production NAME`."""
-    if target.production and target.name not in allow_production:
-        raise UsageError(
-            f"refusing to send load to {target.name!r}: it is marked production in harness.toml. "
-            f"If you mean it, name it: --allow-production {target.name}"
-        )
-    if target.allow_load:
-        return
-    outside = sorted(h for h in target.hosts if h not in LOOPBACK)
-    if outside:
-        name = target.name if "://" not in target.name else "staging"
-        raise UsageError(
-            f"refusing to send load to {', '.join(outside)}: only loopback is allowed by default. "
-            f"Mark the target in harness.toml, e.g. [targets.{name}] allow_load = true"
-            + (f' with url = "{target.name}", then --target {name}' if name != target.name else "")
-        )
 
 
 def _worker_argv(options: argparse.Namespace, journey_paths: Sequence[Path]) -> list[str]:

@@ -1,6 +1,6 @@
 """`harness rehearse`: baseline and candidate driven at once with the same journeys and the
-same synthetic people, interleaved; then the gates and a verdict. Also `harness gates` (re-judge a
-stored run) and `harness compare` (judge two stored runs against each other)."""
+same synthetic people, interleaved; then the gates and a verdict. (`harness gates` and `harness
+compare`, which judge stored runs, are in `harness.commands.stored`.)"""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ import argparse
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from harness.commands import load
-from harness.commands.common import resolve_named_target
-from harness.config import HarnessConfig, LoadedConfig, load_config
+from harness.commands.stored import configured_gates
+from harness.config import HarnessConfig, load_config
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.summary import Health
 from harness.errors import UsageError
 from harness.flags import control_value, parse_flag_matrix, parse_flags
-from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
-from harness.gates.data import RunData, side_by_side
+from harness.gates.config import Gate
+from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
 from harness.results import RunDirectory, replace_file
+from harness.run.targets import resolve_named_target
 from harness.targets import Target
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
@@ -150,22 +150,6 @@ def _start_sandbox(
     return Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
 
 
-def configured_gates(
-    loaded: LoadedConfig,
-    min_samples: int | None,
-    defaults: list[dict[str, Any]] = DEFAULT_GATES,
-) -> list[Gate]:
-    """The gates of the loaded harness.toml, or `defaults`; `--min-samples` fills in unset
-    minimums."""
-    where = str(loaded.source or "the default gates")
-    gates = parse_gates(loaded.config.gates or defaults, where=where)
-    if min_samples is not None:
-        gates = [
-            g if g.min_samples else g.model_copy(update={"min_samples": min_samples}) for g in gates
-        ]
-    return gates
-
-
 def _judge(gates: list[Gate]) -> load.Judge:
     def judge(
         run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
@@ -205,29 +189,3 @@ def _publish(run_dir: Path, verdict: Verdict, *, name: str = "verdict.json") -> 
     replace_file(summary, summary_markdown(verdict) + "\n" + previous)
     print()
     print("\n".join(summary_lines(verdict)))
-
-
-def gates(options: argparse.Namespace) -> int:
-    """`harness gates RUN_DIR`: re-evaluate the gates of a stored run (offline)."""
-    data = RunData.load(options.run_dir)
-    verdict = evaluate(data, configured_gates(load_config(options.config), options.min_samples))
-    replace_file(
-        (options.run_dir / "verdict-regated.json"), verdict.model_dump_json(indent=2) + "\n"
-    )
-    print("\n".join(summary_lines(verdict)))
-    print(f"\nwritten: {options.run_dir / 'verdict-regated.json'}")
-    return verdict.exit_code
-
-
-def compare(options: argparse.Namespace) -> int:
-    """`harness compare RUN_A RUN_B`: judge run B (candidate) against run A (baseline)."""
-    data = side_by_side(RunData.load(options.baseline_run), RunData.load(options.candidate_run))
-    verdict = evaluate(data, configured_gates(load_config(options.config), options.min_samples))
-    out = options.candidate_run / f"compare-{options.baseline_run.name}.json"
-    replace_file(out, verdict.model_dump_json(indent=2) + "\n")
-    print(
-        f"{options.candidate_run.name} (candidate) against {options.baseline_run.name} (baseline)\n"
-    )
-    print("\n".join(summary_lines(verdict)))
-    print(f"\nwritten: {out}")
-    return verdict.exit_code

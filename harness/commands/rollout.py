@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands import load
-from harness.commands.rehearse import configured_gates, rehearsal_targets
+from harness.commands.rehearse import rehearsal_targets
+from harness.commands.stored import configured_gates
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
 from harness.engine.collector import LoadAggregator
@@ -192,11 +193,6 @@ def _watch(
     def make(targets: list[Target]) -> Watch | None:
         from harness.engine import locust_users
 
-        def set_share(share: float) -> None:
-            router = locust_users.state().router if locust_users._state is not None else None
-            if router is not None:
-                router.set_share(share)
-
         controller = RolloutController(
             shares=shares,
             stage_duration_s=stage_s,
@@ -204,7 +200,7 @@ def _watch(
             gates=gates,
             baseline=targets[0],
             candidate=targets[-1],
-            set_share=set_share,
+            set_share=locust_users.set_cohort_share,
             hooks=hooks,
             min_samples=min_samples,
             offload=_in_thread,
@@ -212,9 +208,9 @@ def _watch(
             meta={"run_id": folder[0].name} if folder else None,
         )
         holder["controller"] = controller
-        locust_users.extra_sinks.append(controller.window)
+        locust_users.add_sink(controller.window)
         if not controller.start():
-            locust_users.extra_sinks.remove(controller.window)
+            locust_users.remove_sink(controller.window)
             raise HarnessError(
                 f"{controller.record.reasons[0]} before any traffic was sent; fix the hook "
                 "(it receives the stage and decision as JSON on stdin, or as a POST body)"
@@ -238,8 +234,7 @@ def _judge(options: argparse.Namespace, holder: dict[str, RolloutController]) ->
         from harness.engine import locust_users
 
         controller = holder["controller"]
-        if controller.window in locust_users.extra_sinks:
-            locust_users.extra_sinks.remove(controller.window)
+        locust_users.remove_sink(controller.window)
         record = controller.record
         if record.outcome is RolloutOutcome.UNFINISHED:
             record.reasons = [outcome.aborted or "the run ended before the rollout decided"]

@@ -5,21 +5,15 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 
-from harness.commands.common import (
-    FanOut,
-    check_reachable,
-    merge_traces_on_exit,
-    publish_reports,
-    resolve_target,
-    run_inputs,
-    start_telemetry,
-)
 from harness.console import ConsoleSink, closing_table, summary_markdown
 from harness.drivers.smoke import run_smoke
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.records import Outcome
 from harness.results import RunDirectory, new_run_id
+from harness.run.evidence import FanOut, merge_traces_on_exit, publish_reports, start_telemetry
+from harness.run.inputs import run_inputs
+from harness.run.targets import check_reachable, resolve_target
 from harness.runtime import RunSettings
 from harness.targets import without_userinfo
 from harness.text import plural
@@ -33,12 +27,31 @@ def run(options: argparse.Namespace) -> int:
     seed = inputs.seed
     with ExitStack() as stack:
         run_id = new_run_id("smoke")
-        sandbox_traces = merge_traces_on_exit(inputs.results_root / run_id, stack, options)
-        target = resolve_target(options, config, stack, sandbox_traces=sandbox_traces)
+        sandbox_traces = merge_traces_on_exit(
+            inputs.results_root / run_id,
+            stack,
+            traces=not options.no_traces,
+            sample_rate=options.trace_sample,
+        )
+        target = resolve_target(
+            config,
+            stack,
+            sandbox=options.sandbox,
+            target=options.target,
+            regressions=options.regression,
+            sandbox_traces=sandbox_traces,
+        )
         check_reachable(target)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
-        telemetry = start_telemetry(options, run.path, run_id, stack)
+        telemetry = start_telemetry(
+            run.path,
+            run_id,
+            stack,
+            traces=not options.no_traces,
+            endpoint=options.otlp_endpoint,
+            sample_rate=options.trace_sample,
+        )
         run.start(
             mode="smoke",
             target={"target": target.model_dump()},

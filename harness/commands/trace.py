@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness.errors import DamagedRunFolder, UsageError
 from harness.exitcodes import ExitCode
 from harness.telemetry.trace_view import load_traces, render, select_traces, trace_files
 from harness.text import plural
@@ -29,7 +30,14 @@ def run(options: argparse.Namespace) -> int:
         raise UsageError(
             f"{run_dir} holds no traces.jsonl: give a run folder such as results/<run-id>"
         )
-    traces = load_traces(run_dir)
+    warnings: list[str] = []
+    traces = load_traces(run_dir, warnings)
+    if warnings and not traces:
+        raise DamagedRunFolder(
+            f"{run_dir} holds no readable trace ({'; '.join(warnings)}): its span files are damaged"
+        )
+    for warning in warnings:
+        print(f"harness trace: warning: {warning}", file=sys.stderr)
     slowest = options.slowest
     if not options.failed and slowest is None and len(traces) > DEFAULT_SHOWN:
         slowest = DEFAULT_SHOWN

@@ -201,6 +201,25 @@ def state() -> ProcessState:
     return _state
 
 
+def set_cohort_share(share: float) -> None:
+    """Route `share` percent of people to the candidate from now on (a rollout's stage); before
+    the load has started in this process there is nobody to route yet."""
+    if _state is not None and _state.router is not None:
+        _state.router.set_share(share)
+
+
+def add_sink(sink: RunSink) -> None:
+    """Also hand every record of this process to `sink` (a rollout's stage window, metrics)."""
+    if sink not in extra_sinks:
+        extra_sinks.append(sink)
+
+
+def remove_sink(sink: RunSink) -> None:
+    """Stop handing records to `sink`; nothing when it was not added."""
+    if sink in extra_sinks:
+        extra_sinks.remove(sink)
+
+
 def prepare(
     plan: LoadPlan, journeys: Sequence[Journey], worker: int, environment: Any
 ) -> ProcessState:

@@ -7,19 +7,31 @@ and `harness compare` work offline on stored runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.errors import UsageError
+from harness.errors import DamagedRunFolder, UsageError
+from harness.folder_io import (
+    LineTally,
+    counts_document,
+    health_document,
+    parsed,
+    present,
+    run_meta,
+    shape_of,
+    timeline_document,
+)
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.results import RUN_FILE, read_records
+from harness.results import RUN_FILE, STEPS_FILE, read_records
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
 
 if TYPE_CHECKING:
@@ -59,6 +71,7 @@ class RunData:
     meta: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
     trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
+    warnings: list[str] = field(default_factory=list)  #: what of the run folder was damaged
 
     @property
     def targets(self) -> list[str]:
@@ -128,20 +141,21 @@ class RunData:
 
     @classmethod
     def load(cls, run_dir: Path) -> RunData:
-        """Read a stored load or rehearsal run; raises `UsageError` when it is not one."""
+        """Read a stored load or rehearsal run in bounded memory (see `harness.folder_io`);
+        raises `UsageError` when it is not one, `DamagedRunFolder` when a file it needs is
+        damaged (or steps.jsonl holds nothing readable), `UnreadableRunFolder` when one cannot be
+        read. Damaged lines of steps.jsonl are skipped and said in `warnings`."""
         run_file = run_dir / RUN_FILE
-        if not run_file.is_file() or not (run_dir / "histograms" / "index.json").is_file():
+        if not present(run_file) or not present(run_dir / "histograms" / "index.json"):
             raise UsageError(
                 f"{run_dir} is not the folder of a load or rehearsal run (no run.json and "
                 "histograms/): give a folder such as results/<run-id>"
             )
-        meta = json.loads(run_file.read_text(encoding="utf-8"))
-        targets = meta.get("targets", {})
-        if "candidate" in targets:
-            candidate, baseline = targets["candidate"]["name"], targets["baseline"]["name"]
-        else:
-            candidate, baseline = next(iter(targets.values()))["name"], None
-        counts = _json(run_dir / "counts.json", {"journeys": [], "errors": []})
+        meta = parsed(run_file, run_meta)
+        with shape_of(run_file):
+            candidate, baseline = _sides(meta)
+        counts = _json(run_dir / "counts.json", {"journeys": [], "errors": []}, counts_document)
+        health = _json(run_dir / "health.json", {}, health_document)
         data = cls(
             candidate=candidate,
             baseline=baseline,
@@ -155,12 +169,24 @@ class RunData:
             windows={},
             failed_traces={},
             slow_traces={},
-            timeline=_json(run_dir / "timeline.json", []),
-            health=_json(run_dir / "health.json", {}).get("summary", {}),
+            timeline=_json(run_dir / "timeline.json", [], timeline_document),
+            health=health.get("summary") or {},
             meta=meta,
             run_dir=run_dir,
         )
-        data._absorb_records(read_records(run_dir))
+        tally = LineTally(run_dir / STEPS_FILE)
+        # without steps.jsonl, counts and latencies still come from counts.json and histograms/
+        with contextlib.suppress(FileNotFoundError):
+            data._absorb_records(read_records(run_dir, tally=tally))
+        warning = tally.warning()
+        if warning is not None:
+            if tally.lines == 0:
+                raise DamagedRunFolder(
+                    f"{tally.path} holds no readable record ({warning}): the run folder is "
+                    "damaged. Restore the file, or remove it to judge on counts.json and "
+                    "histograms/ alone"
+                )
+            data.warnings.append(warning)
         return data
 
     def _absorb_records(self, records: Any) -> None:
@@ -204,10 +230,25 @@ def _step_failures(errors: list[dict[str, Any]]) -> dict[tuple[str, str, str, st
     return dict(found)
 
 
-def _json(path: Path, default: Any) -> Any:
-    if not path.is_file():
+def _json(path: Path, default: Any, check: Callable[[Any], Any]) -> Any:
+    try:
+        return parsed(path, check)
+    except FileNotFoundError:
         return default
-    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _sides(meta: dict[str, Any]) -> tuple[str, str | None]:
+    """(candidate, baseline) target names from run.json."""
+    targets = meta.get("targets") or {}
+    if "candidate" in targets:
+        names = [targets["candidate"]["name"], targets["baseline"]["name"]]
+    elif targets:
+        names = [next(iter(targets.values()))["name"], None]
+    else:
+        raise ValueError("`targets` names no target")
+    if not isinstance(names[0], str) or not isinstance(names[1], str | None):
+        raise ValueError("a target has no name")
+    return names[0], names[1]
 
 
 def side_by_side(baseline: RunData, candidate: RunData) -> RunData:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from harness.folder_io import lines, present
 from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.family import gate_alpha, level_words
@@ -47,20 +48,17 @@ def read_trace_joins(run_dir: Path) -> list[TraceJoin]:
     roots: dict[bytes, tuple[str, float]] = {}
     joined: set[bytes] = set()
     for path in files:
-        if not path.is_file():
+        if not present(path):
             continue
-        with path.open("rb") as lines:
-            for line in lines:
-                if not line.endswith(b"\n"):
-                    continue  # a torn last line of a killed process
-                for match in _SERVER.finditer(line):
-                    joined.add(match.group(1))
-                if b'"name":"journey ' in line:
-                    for match in _JOURNEY.finditer(line):
-                        roots[match.group(1)] = (
-                            match.group(3).decode("utf-8", "replace"),
-                            int(match.group(2)) / 1e9,
-                        )
+        for line in lines(path):  # bounded; a torn last line of a killed process is skipped
+            for match in _SERVER.finditer(line):
+                joined.add(match.group(1))
+            if b'"name":"journey ' in line:
+                for match in _JOURNEY.finditer(line):
+                    roots[match.group(1)] = (
+                        match.group(3).decode("utf-8", "replace"),
+                        int(match.group(2)) / 1e9,
+                    )
     return [TraceJoin(target, start, trace in joined) for trace, (target, start) in roots.items()]
 
 

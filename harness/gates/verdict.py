@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.errors import DamagedRunFolder, UnreadableRunFolder
 from harness.exitcodes import ExitCode
 from harness.gates.config import Gate, ScoreGate
 from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_table
@@ -86,6 +87,8 @@ def evaluate(
             alpha = gate.alpha if gate.comparing else None
             outcome = gate.evaluate(data).at_rate(run_s)
             outcomes.append(outcome.model_copy(update={"alpha": alpha}))
+        except (DamagedRunFolder, UnreadableRunFolder):
+            raise  # the stored run, read on demand (its span files), is damaged: exit 2 or 3
         except Exception as exc:  # a broken gate is an error of the verdict, not a crash
             outcomes.append(
                 GateOutcome(

@@ -9,10 +9,8 @@ its own synthetic-data stream, artifacts folder and span file).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import io
 import json
 import random
 import re
@@ -207,30 +205,27 @@ class HarnessSession:
             navigation_timeout=config.navigation_timeout,
         )
         if not self.is_controller:
-            from harness.commands.common import FanOut
+            from harness.run.evidence import FanOut
 
             self._start_runner(self.run_path / "traces.jsonl", worker=0)
             self.sink = FanOut(self.run, self.ledger)
 
     def _resolve_target(self) -> Target:
-        from harness.commands.common import (
-            check_reachable,
-            merge_traces_on_exit,
-            resolve_target,
-        )
+        from harness.run.evidence import merge_traces_on_exit
+        from harness.run.targets import check_reachable, resolve_target
 
         assert self.run_path is not None
         option = self.config.option
-        options = argparse.Namespace(
+        traces = merge_traces_on_exit(self.run_path, self.stack)
+        target = resolve_target(
+            self.loaded.config,
+            self.stack,
             sandbox=option.harness_sandbox,
-            regression=list(option.harness_regression or []),
             target=option.harness_target,
-            no_traces=False,
+            regressions=list(option.harness_regression or []),
+            sandbox_traces=traces,
+            announce=None,  # the report header says where the sandbox runs
         )
-        traces = merge_traces_on_exit(self.run_path, self.stack, options)
-        # resolve_target announces the sandbox on stdout; the report header says it instead
-        with contextlib.redirect_stdout(io.StringIO()):
-            target = resolve_target(options, self.loaded.config, self.stack, sandbox_traces=traces)
         check_reachable(target)
         return target
 
@@ -319,7 +314,7 @@ class HarnessSession:
         self, journey: Journey, *, settings: RunSettings | None = None, iteration: int = 0
     ) -> tuple[IterationRecord, list[StepRecord]]:
         """One iteration of `journey` through the journey runtime; its record and steps."""
-        from harness.commands.common import FanOut
+        from harness.run.evidence import FanOut
         from harness.runtime import VirtualUser
 
         base, sink, browser = self.require_runner()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from harness.errors import HarnessError
+from harness.folder_io import lines
 from harness.records import IterationRecord
 from harness.report.folder import RunFolder
 from harness.report.junit import failure_line
@@ -125,14 +127,14 @@ def trace_trees(run: RunFolder, trace_ids: set[str]) -> dict[str, str]:
     rows: dict[str, list[SpanRow]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="harness-report-") as scratch:
         wanted = Path(scratch) / "wanted.jsonl"
-        with open(wanted, "w", encoding="utf-8") as out:
+        wanted_ids = [t.encode() for t in trace_ids]
+        with open(wanted, "wb") as out:
             for path in trace_files(run.path):
-                try:
-                    with open(path, encoding="utf-8") as handle:
-                        for line in handle:
-                            if line.endswith("\n") and any(t in line for t in trace_ids):
-                                out.write(line)
-                except OSError:
+                try:  # bounded: a damaged line is skipped, a torn last one too
+                    for line in lines(path):
+                        if any(t in line for t in wanted_ids):
+                            out.write(line)
+                except HarnessError:
                     continue
         try:
             for row in read_spans(wanted):

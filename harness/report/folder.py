@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,21 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from harness.errors import HarnessError
+from harness.folder_io import (
+    LineTally,
+    counts_document,
+    health_document,
+    json_object,
+    parsed,
+    present,
+    run_meta,
+    timeline_document,
+)
 from harness.gates.verdict import Verdict
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.results import RUN_FILE, STEPS_FILE, read_records
+from harness.rollout.stages import ROLLOUT_FILE, RolloutRecord
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
 
 PERCENTILES = (50.0, 95.0, 99.0)
@@ -89,8 +102,10 @@ class RunFolder:
     counts: dict[str, Any] | None = None
     timeline: list[dict[str, Any]] | None = None
     health: dict[str, Any] | None = None
+    rollout: dict[str, Any] | None = None  #: rollout.json, checked against its model
     verdict: Verdict | None = None
     missing: dict[str, str] = field(default_factory=dict)  #: file → why it was not read
+    warnings: list[str] = field(default_factory=list)  #: what was damaged, for stderr
     _durations_cache: dict[SeriesKey, list[float]] | None = field(default=None, repr=False)
     _distributions: dict[SeriesKey, Distribution] = field(default_factory=dict, repr=False)
 
@@ -237,47 +252,68 @@ def hdr_distribution(histogram: Any) -> Distribution:
 
 
 def read_run(path: Path) -> RunFolder:
-    """Read whatever a run folder holds; missing or unreadable files are noted, not raised."""
+    """Read whatever a run folder holds, in bounded memory (see `harness.folder_io`): missing,
+    damaged or unreadable files are noted in `missing` (and damaged lines of steps.jsonl in
+    `warnings`), never raised."""
     run = RunFolder(path=path)
-    run.meta = _json(run, RUN_FILE, {})
+    run.meta = _json(run, RUN_FILE, {}, run_meta)
     # A load run's counts and latencies come from counts.json and histograms/: of its passed
     # records a sample is enough (the impact map, step order), which keeps a long run's report
     # in bounded memory. Smoke runs have neither file and keep every record.
     summarised = (path / "counts.json").is_file() and (path / "histograms").is_dir()
+    tally = LineTally(path / STEPS_FILE)
     try:
-        for record in read_records(path, passed_limit=PASSED_KEPT if summarised else None):
+        for record in read_records(
+            path, passed_limit=PASSED_KEPT if summarised else None, tally=tally
+        ):
             if isinstance(record, IterationRecord):
                 run.iterations.append(record)
             else:
                 run.steps.append(record)
     except FileNotFoundError:
         run.missing[STEPS_FILE] = "not recorded"
-    except (OSError, ValueError) as exc:  # a corrupt line: keep what came before it
+    except HarnessError as exc:  # not a regular file, or an I/O error: keep what came before
         run.missing[STEPS_FILE] = f"unreadable after {len(run.steps)} steps: {exc}"
-    if (path / "histograms" / "index.json").is_file():
+    warning = tally.warning(named=False)
+    if warning is not None:  # shown under "Not recorded" too: the skipped lines may be failures
+        what = "unreadable" if tally.lines == 0 else "partly read"
+        run.missing.setdefault(STEPS_FILE, f"{what}: {warning}")
+    if present(path / "histograms" / "index.json"):
         try:
             run.hdr = HdrStore.read(path / "histograms")
-        except (OSError, ValueError, KeyError) as exc:
+        except HarnessError as exc:
             run.missing["histograms"] = f"unreadable: {exc}"
     else:
         run.missing["histograms"] = "not recorded"
-    run.counts = _json(run, "counts.json", None)
-    run.timeline = _json(run, "timeline.json", None)
-    run.health = _json(run, "health.json", None)
-    verdict = _json(run, "verdict.json", None)
+    run.counts = _json(run, "counts.json", None, counts_document)
+    run.timeline = _json(run, "timeline.json", None, timeline_document)
+    run.health = _json(run, "health.json", None, health_document)
+    run.rollout = _json(run, ROLLOUT_FILE, None, _rollout)
+    if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == "not recorded":
+        del run.missing[ROLLOUT_FILE]  # only staged rollouts have one
+    verdict = _json(run, "verdict.json", None, json_object)
     if verdict is not None:
         try:
             run.verdict = Verdict.model_validate(verdict)
         except ValidationError as exc:
             run.missing["verdict.json"] = f"unreadable: {exc.error_count()} invalid fields"
+    for name, why in run.missing.items():
+        if why != "not recorded":
+            run.warnings.append(f"{name}: {why}")
     return run
 
 
-def _json(run: RunFolder, name: str, default: Any) -> Any:
+def _rollout(data: Any) -> dict[str, Any]:
+    """rollout.json, as its model writes it (the values in the types the report formats)."""
+    return RolloutRecord.model_validate(data).model_dump(mode="json")
+
+
+def _json(run: RunFolder, name: str, default: Any, check: Callable[[Any], Any]) -> Any:
+    path = run.path / name
     try:
-        return json.loads((run.path / name).read_text(encoding="utf-8"))
+        return parsed(path, check)
     except FileNotFoundError:
         run.missing[name] = "not recorded"
-    except (OSError, ValueError) as exc:
+    except HarnessError as exc:
         run.missing[name] = f"unreadable: {exc}"
     return default

@@ -3,7 +3,6 @@ samples per cohort, each gate's outcome, the decision of every look), and the ho
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from harness.report import time_charts
@@ -17,11 +16,12 @@ _BADGE = {"widen": "pass", "promote": "pass", "extend": "inconclusive", "hold": 
 
 def stage_timeline(run: RunFolder) -> Markup:
     """The stage timeline of a staged rollout; a placeholder for any other run."""
-    path = run.path / ROLLOUT_FILE
-    if not path.is_file():
+    record = run.rollout  # read (bounded) and checked against its model by `read_run`
+    if record is None:
         why = "only staged rollouts have stages" if run.mode != "rollout" else "no rollout.json"
+        if ROLLOUT_FILE in run.missing:
+            why = f"rollout.json {run.missing[ROLLOUT_FILE]}"
         return not_recorded(why)
-    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     stages: list[dict[str, Any]] = record.get("stages", [])
     rows = []
     for s in stages:

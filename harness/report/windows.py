@@ -10,7 +10,6 @@ the run's length: every record is read, none is kept.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.folder_io import lines, loads_line
 from harness.results import STEPS_FILE
 from harness.telemetry.hdr import SeriesKey
 
@@ -30,9 +30,10 @@ HIGHEST_MS = 600_000.0
 BUCKETS = 512
 _RATIO = (HIGHEST_MS / LOWEST_MS) ** (1.0 / BUCKETS)
 _LOG_RATIO = math.log(_RATIO)
-_STARTED_AT = re.compile(r'"started_at":\s*([0-9.eE+-]+)')
+_STARTED_AT = re.compile(rb'"started_at":\s*(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)')
 SHIFT_RATIO = 1.5  #: a step's p95 that moves by this factor between the run's halves is listed
 SHIFT_MIN_SAMPLES = 20  #: the fewest samples in a window for its p95 to count
+MAX_SPAN_S = 366 * 86_400.0  #: the longest run windows are drawn for (a year)
 
 
 def _bucket(duration_ms: float) -> int:
@@ -94,13 +95,10 @@ class StepWindows:
         counts[window] += 1
 
 
-def _lines(path: Path) -> Iterator[str]:
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                return  # torn by a kill mid-write
-            if '"kind":"iteration"' not in line:
-                yield line
+def _lines(path: Path) -> Iterator[bytes]:
+    for line in lines(path):  # bounded: a damaged line is skipped, a torn last one too
+        if b'"kind":"iteration"' not in line:
+            yield line
 
 
 def read_windows(run_dir: Path, max_windows: int = MAX_WINDOWS) -> StepWindows | None:
@@ -108,32 +106,48 @@ def read_windows(run_dir: Path, max_windows: int = MAX_WINDOWS) -> StepWindows |
     whole seconds; None when the file is missing or holds no step."""
     path = run_dir / STEPS_FILE
     if not path.is_file():
-        return None
+        return None  # missing, or not a regular file (which the records' reader reports)
     first, last = math.inf, -math.inf
     for line in _lines(path):
         found = _STARTED_AT.search(line)
         if found:
             started = float(found[1])
-            first, last = min(first, started), max(last, started)
-    if first > last:
-        return None
+            if math.isfinite(started):
+                first, last = min(first, started), max(last, started)
+    if first > last or last - first > MAX_SPAN_S:
+        return None  # no step, or start times no run has (a damaged file)
     width = float(max(1, math.ceil((last - first + 1e-9) / max_windows)))
     windows = max(1, min(max_windows, math.floor((last - first) / width) + 1))
     result = StepWindows(start=first, width_s=width, windows=windows)
     for line in _lines(path):
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if data.get("kind", "step") != "step" or "started_at" not in data:
-            continue
-        started = float(data["started_at"])
-        key = SeriesKey(data["target"], data["journey"], data["step"], data["touchpoint"])
+        step = _step(line)
+        if step is None:
+            continue  # damaged: the records' reader counts and reports it
+        key, started, duration_ms, error_kind = step
         result.records += 1
-        result.record(key, started, float(data["duration_ms"]))
-        if data.get("outcome") == "failed":
-            result.failed(data["target"], str(data.get("error_kind") or "unknown"), started)
+        result.record(key, started, duration_ms)
+        if error_kind is not None:
+            result.failed(key.target, error_kind, started)
     return result
+
+
+def _step(line: bytes) -> tuple[SeriesKey, float, float, str | None] | None:
+    """(series, start, duration, error kind when it failed) of a step line; None when it is not
+    a well-formed step record."""
+    data = loads_line(line)
+    if data is None or data.get("kind", "step") != "step":
+        return None
+    parts = [data.get(f) for f in ("target", "journey", "step", "touchpoint")]
+    numbers = (data.get("started_at"), data.get("duration_ms"))
+    if not all(isinstance(part, str) for part in parts) or not all(
+        isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
+    ):
+        return None
+    key = SeriesKey(*(str(part) for part in parts))
+    started, duration_ms = float(numbers[0]), float(numbers[1])  # type: ignore[arg-type]
+    if data.get("outcome") != "failed":
+        return key, started, duration_ms, None
+    return key, started, duration_ms, str(data.get("error_kind") or "unknown")
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,24 @@ stored in the run folder under `histograms/`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
 import shutil
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hdrh.codec import (
+    HdrCookieException,
+    HdrLengthException,
+    PayloadHeader,
+    payload_header_size,
+)
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -218,13 +226,67 @@ class HdrStore:
 
     @classmethod
     def read(cls, folder: Path) -> HdrStore:
-        """Load a store written by `write`."""
+        """Load a store written by `write`, in bounded memory; raises `DamagedRunFolder` when a
+        file is damaged (see `harness.folder_io`) and `UnreadableRunFolder` when one cannot be
+        read."""
+        from harness.folder_io import damaged, parsed, read_bytes
+
+        index = parsed(folder / INDEX_FILE, _index_entries)
         store = cls()
-        index = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
-        for entry in index:
-            key = SeriesKey(entry["target"], entry["journey"], entry["step"], entry["touchpoint"])
-            store._series[key] = HdrHistogram.decode((folder / entry["file"]).read_bytes())
+        for key, name in index:
+            path = folder / name
+            try:
+                store._series[key] = _decode_file(read_bytes(path, limit=MAX_HDR_FILE_BYTES))
+            except FileNotFoundError:
+                raise damaged(path, "is listed in index.json but missing") from None
+            except (
+                ValueError,
+                TypeError,
+                zlib.error,
+                HdrCookieException,
+                HdrLengthException,
+            ) as exc:
+                raise damaged(path, f"is not an HDR histogram ({type(exc).__name__})") from None
         return store
+
+
+MAX_HDR_FILE_BYTES = 4 * 1024 * 1024  #: one series' histogram file (a few KB when written)
+_MAX_PAYLOAD_BYTES = 32 * 1024 * 1024  #: its decompressed counts (a zlib bomb stops here)
+
+
+def _index_entries(data: Any) -> list[tuple[SeriesKey, str]]:
+    entries = []
+    for entry in data:
+        key = SeriesKey(*(entry[f] for f in SeriesKey._fields))
+        name = entry["file"]
+        if not all(isinstance(part, str) for part in (*key, name)):
+            raise TypeError("series names and file names must be strings")
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"`{name[:60]}` is not a file name inside histograms/")
+        entries.append((key, name))
+    return entries
+
+
+def _decode_file(data: bytes) -> HdrHistogram:
+    """Decode one `.hdr` file after checking its compressed counts inflate to a bounded size and
+    that it has the harness's range and precision (a crafted header cannot make it allocate)."""
+    raw = base64.b64decode(data, validate=True)
+    inflate = zlib.decompressobj()
+    payload = inflate.decompress(raw[8:], _MAX_PAYLOAD_BYTES)
+    if inflate.unconsumed_tail:
+        raise ValueError("its counts inflate beyond the bound")
+    if len(payload) < payload_header_size:
+        raise ValueError("its counts are cut short")
+    header = PayloadHeader.from_buffer_copy(payload)
+    wanted = (LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+    found = (
+        header.lowest_trackable_value,
+        header.highest_trackable_value,
+        header.significant_figures,
+    )
+    if found != wanted:
+        raise ValueError(f"range and precision {found}, not {wanted}")
+    return HdrHistogram.decode(data)
 
 
 def _file_name(key: SeriesKey) -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from harness.folder_io import lines, parsed, present
+
 INDEX_GLOB = "journeys-*.tsv"
 JOINS_FILE = "trace-joins.json"
 # The field order of the OTLP JSON lines the harness and the sandbox write: the trace id first,
@@ -62,15 +64,12 @@ def sampled(trace_id: bytes, rate: float) -> bool:
 def _read_indexes(folder: Path) -> dict[bytes, _Root]:
     roots: dict[bytes, _Root] = {}
     for path in sorted(folder.glob(INDEX_GLOB)):
-        with path.open("rb") as lines:
-            for line in lines:
-                parts = line.rstrip(b"\n").split(b"\t")
-                if not line.endswith(b"\n") or len(parts) != 4:
-                    continue  # a torn last line of a killed process
-                trace, target, start, kept = parts
-                roots[trace] = _Root(
-                    target.decode("utf-8", "replace"), int(start) / 1e9, kept == b"1"
-                )
+        for line in lines(path):  # bounded; a torn last line of a killed process is skipped
+            parts = line.rstrip(b"\n").split(b"\t")
+            if len(parts) != 4 or not parts[2].isdigit():
+                continue  # damaged
+            trace, target, start, kept = parts
+            roots[trace] = _Root(target.decode("utf-8", "replace"), int(start) / 1e9, kept == b"1")
     return roots
 
 
@@ -85,20 +84,31 @@ def read_joins(run_dir: Path) -> list[TraceJoin] | None:
     journey indexes and span files of a run that was not settled (killed); None when the run
     has neither (an older run folder: the caller reads the spans)."""
     stored = run_dir / JOINS_FILE
-    if stored.is_file():
-        data = json.loads(stored.read_text(encoding="utf-8"))
-        targets: list[str] = data["targets"]
-        return [TraceJoin(targets[t], s, bool(j)) for t, s, j in data["joins"]]
+    if present(stored):
+        return parsed(stored, _stored_joins)
     if not has_index(run_dir):
         return None
     roots = _read_indexes(run_dir / "traces")
     joined: set[bytes] = set()
     for path in _span_files(run_dir):
-        with path.open("rb") as lines:
-            for line in lines:
-                if line.endswith(b"\n"):
-                    joined.update(t for t, kind in _SPAN.findall(line) if kind == _SERVER)
+        for line in lines(path):
+            joined.update(t for t, kind in _SPAN.findall(line) if kind == _SERVER)
     return [TraceJoin(r.target, r.started_at, t in joined) for t, r in roots.items()]
+
+
+def _stored_joins(data: Any) -> list[TraceJoin]:
+    """The rows of trace-joins.json (see `_write_joins`), checked."""
+    targets = data["targets"]
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise TypeError("`targets` is not a list of names")
+    found = []
+    for target, started, joined in data["joins"]:
+        if not isinstance(target, int) or not 0 <= target < len(targets):
+            raise ValueError(f"target {str(target)[:20]} is not an index into `targets`")
+        if isinstance(started, bool) or not isinstance(started, int | float):
+            raise TypeError("a start time is not a number")
+        found.append(TraceJoin(targets[target], float(started), bool(joined)))
+    return found
 
 
 def settle(run_dir: Path, sample_rate: float) -> int:
@@ -176,7 +186,7 @@ def _dump(data: dict[str, Any], out: IO[str]) -> None:
 
 
 def _span_files(run_dir: Path) -> Iterator[Path]:
-    if (run_dir / "traces.jsonl").is_file():
+    if present(run_dir / "traces.jsonl"):
         yield run_dir / "traces.jsonl"
     yield from sorted((run_dir / "traces").glob("*.jsonl"))
 

@@ -17,6 +17,7 @@ from typing import IO, Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from harness.folder_io import LineTally, lines, loads_line
 from harness.telemetry.spool import EndedSpan
 
 _KINDS = {
@@ -246,13 +247,22 @@ class SpanRow:
         return (self.end_ns - self.start_ns) / 1e6
 
 
-def read_spans(path: Path) -> Iterator[SpanRow]:
-    """Every span in an OTLP JSON lines file (a torn last line is skipped)."""
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                return
-            yield from _rows(json.loads(line))
+def read_spans(path: Path, tally: LineTally | None = None) -> Iterator[SpanRow]:
+    """Every span in an OTLP JSON lines file, streamed in bounded memory (see
+    `harness.folder_io`): a torn last line is skipped; a damaged line (too long, not JSON, spans
+    of the wrong shape) is skipped and counted in `tally`."""
+    tally = tally if tally is not None else LineTally(path)
+    for line in lines(path, tally):
+        message = loads_line(line)
+        try:
+            rows = list(_rows(message)) if message is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            rows = None
+        if rows is None:
+            tally.lines -= 1
+            tally.damaged += 1
+            continue
+        yield from rows
 
 
 def _rows(message: dict[str, Any]) -> Iterator[SpanRow]:
@@ -262,10 +272,14 @@ def _rows(message: dict[str, Any]) -> Iterator[SpanRow]:
         for scope in resource.get("scopeSpans", []):
             scope_name = str(scope.get("scope", {}).get("name", ""))
             for span in scope.get("spans", []):
+                texts = (span["traceId"], span["spanId"], span.get("name", ""))
+                parent = span.get("parentSpanId") or None
+                if not all(isinstance(t, str) for t in texts) or not isinstance(parent, str | None):
+                    raise TypeError("a span's ids and name must be strings")
                 yield SpanRow(
                     trace_id=span["traceId"],
                     span_id=span["spanId"],
-                    parent_id=span.get("parentSpanId") or None,
+                    parent_id=parent,
                     name=span.get("name", ""),
                     kind=_KINDS.get(span.get("kind"), str(span.get("kind", ""))),
                     service=service,

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.folder_io import LineTally, present
 from harness.telemetry.otlp_json import SpanRow, read_spans
 
 HARNESS_SCOPE = "journey-harness"  # the instrumentation scope of every harness span
@@ -55,16 +56,21 @@ class JourneyTrace:
 
 def trace_files(run_dir: Path) -> list[Path]:
     """traces.jsonl and any not-yet-merged part files of a run."""
-    files = [run_dir / "traces.jsonl"] if (run_dir / "traces.jsonl").is_file() else []
+    files = [run_dir / "traces.jsonl"] if present(run_dir / "traces.jsonl") else []
     return files + sorted((run_dir / "traces").glob("*.jsonl"))
 
 
-def load_traces(run_dir: Path) -> list[JourneyTrace]:
-    """Every journey trace stored in a run folder, target-side spans included."""
+def load_traces(run_dir: Path, warnings: list[str] | None = None) -> list[JourneyTrace]:
+    """Every journey trace stored in a run folder, target-side spans included; what was skipped
+    as damaged is appended to `warnings`. Raises as `harness.folder_io.lines` does."""
     by_trace: dict[str, list[SpanRow]] = defaultdict(list)
     for path in trace_files(run_dir):
-        for row in read_spans(path):
+        tally = LineTally(path)
+        for row in read_spans(path, tally):
             by_trace[row.trace_id].append(row)
+        warning = tally.warning()
+        if warning is not None and warnings is not None:
+            warnings.append(warning)
     traces = []
     for rows in by_trace.values():
         root = build_tree(rows)

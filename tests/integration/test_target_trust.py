@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.common import check_reachable
 from harness.exitcodes import ExitCode
+from harness.run.targets import check_reachable
 from harness.targets import Target
 from tests.integration.conftest import only_run_dir, run_cli
 

@@ -65,3 +65,33 @@ def test_no_import_cycle_between_subpackages() -> None:
     cycles = _cycles(edges)
     detail = [why[(a, b)] for cycle in cycles for a in cycle for b in cycle if (a, b) in why]
     assert not cycles, f"import cycles: {cycles}; edges: {detail}"
+
+
+def test_commands_use_no_private_name_of_the_engine() -> None:
+    """`harness/commands/` reaches the engine through its public functions: rollout read
+    `locust_users._state` and mutated its sink list."""
+    import ast
+    from pathlib import Path
+
+    found = []
+    for path in sorted(Path("harness/commands").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        engine_modules: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "harness.engine"
+            ):
+                for alias in node.names:
+                    if alias.name.startswith("_"):
+                        found.append(f"{path}:{node.lineno} imports {alias.name}")
+                    engine_modules.add(alias.asname or alias.name)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in engine_modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{path}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert not found, found

@@ -1,0 +1,98 @@
+"""What a run collects besides its records, and when: its own tracing, the merge of other
+processes' span files once they have stopped and flushed, and the reports once all of it is
+complete; `FanOut` hands every record to several sinks."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.records import IterationRecord, StepRecord
+from harness.runtime import RunSink
+
+if TYPE_CHECKING:
+    from harness.telemetry.tracing import Telemetry
+
+TRACES_FILE = "traces.jsonl"
+
+
+def start_telemetry(
+    run_dir: Path,
+    run_id: str,
+    stack: ExitStack,
+    *,
+    traces: bool = True,
+    endpoint: str | None = None,
+    sample_rate: float = 1.0,
+) -> Telemetry:
+    """Wire tracing for this run and flush it when `stack` closes (nothing without `traces`)."""
+    from harness.telemetry import tracing
+
+    if not traces:
+        return tracing.switched_off()
+    telemetry = tracing.setup(
+        trace_file=run_dir / TRACES_FILE,
+        run_id=run_id,
+        endpoint=endpoint,
+        sample_rate=sample_rate,
+    )
+    stack.callback(telemetry.shutdown)
+    return telemetry
+
+
+def merge_traces_on_exit(
+    run_dir: Path,
+    stack: ExitStack,
+    *,
+    traces: bool = True,
+    sample_rate: float = 1.0,
+    missing: list[str] | None = None,
+) -> Path | None:
+    """Register, first, the merge of other processes' span files into traces.jsonl, so that it
+    runs last (after the sandbox has stopped and flushed); a span file its process could not
+    finish is named in `missing`. Returns the sandbox's span file (None without `traces`)."""
+    from harness.telemetry.tracing import merge_trace_parts
+
+    if not traces:
+        return None
+
+    def merge() -> None:
+        try:
+            merge_trace_parts(run_dir, missing, sample_rate)
+        except OSError as exc:  # a full disk: the spans stay where they were written
+            if missing is not None:
+                missing.append(f"the span files could not be merged ({exc.strerror or exc})")
+
+    stack.callback(merge)
+    return run_dir / "traces" / "sandbox.jsonl"
+
+
+def publish_reports(run_dir: Path) -> None:
+    """Write report.html, junit.xml and summary.json for a finished (or aborted) run; a report
+    that cannot be written is a warning, never the run's failure."""
+    from harness.report import write_all
+
+    try:
+        paths = write_all(run_dir)
+    except OSError as exc:
+        print(f"WARNING: could not write the reports of {run_dir}: {exc}")
+        return
+    print(f"report: {paths[0]} · junit: {paths[1]}", flush=True)
+
+
+class FanOut:
+    """A `RunSink` that sends every record to several sinks."""
+
+    def __init__(self, *sinks: RunSink) -> None:
+        self.sinks = sinks
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Forward a step record."""
+        for sink in self.sinks:
+            sink.step_finished(record)
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Forward an iteration record."""
+        for sink in self.sinks:
+            sink.iteration_finished(record)
