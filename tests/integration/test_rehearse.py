@@ -168,7 +168,9 @@ def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path)
     # +0.4, -0.1 and +0.2 ms in three runs, the 98% CI's low end at -0.0 in one, and once on CI
     # +0.5 ms (CI +0.2 to +0.9: a fail); at 3% by +0.2, +0.1 and +0.3 ms (low ends -0.3, -0.2,
     # -0.3), tail_shift failing each time. 20 per-second points instead of Kayenta's 30 keep
-    # the run short.
+    # the run short. +600 ms, not +300: beside a CPU hog (about 170 orders in 24 s, loop lag
+    # p95 80 ms) the busy machine's own tail hid +300 ms on 3% of orders; the median moves by
+    # the same rank whatever the delay, so Kayenta's side of the test is unchanged.
     code, verdict, output = rehearse(
         tmp_path,
         *PROTOCOL,
@@ -177,7 +179,7 @@ def test_tail_only_latency_fails_tail_shift_while_kayenta_passes(tmp_path: Path)
         "--min-samples",
         "20",
         "--regression",
-        "latency:api.orders.create=+300ms@3%",
+        "latency:api.orders.create=+600ms@3%",
     )
     assert code == 1, output[-3000:]
     assert gate(verdict, "tail_shift")["decision"] == "fail"
