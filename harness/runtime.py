@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.http import HttpTransport
     from harness.touchpoints.mobile import MobileClient
-    from harness.touchpoints.web import BrowserHost, WebSession
+    from harness.touchpoints.web import BrowserHost
+    from harness.touchpoints.web_session import WebSession
     from synth import IterationData, Person, SynthSource
 
 OUTSIDE_STEP = "(outside any step)"

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from harness.targets import Target
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.mobile import MobileClient
-    from harness.touchpoints.web import WebSession
+    from harness.touchpoints.web_session import WebSession
     from synth import IterationData
 
 NEEDS_HARNESS = (
