@@ -24,7 +24,7 @@ from harness.commands.load_plan import (
 )
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
-from harness.engine import locust_driver, locust_users
+from harness.engine import local_workers, locust_driver, locust_users
 from harness.engine.allocation import allocate
 from harness.engine.cluster_auth import new_key
 from harness.engine.collector import LoadAggregator
@@ -286,7 +286,7 @@ def _drive(
         key = cluster_key(options)
         if options.processes:  # its own children, on loopback, with a key of their own
             port, bind, key = free_port(), "127.0.0.1", new_key()
-            spawn = locust_driver.spawn_local_workers(
+            spawn = local_workers.spawn_local_workers(
                 options.processes, worker_argv(options, journey_paths), key
             )
         else:
