@@ -315,7 +315,7 @@ class HarnessSession:
     ) -> tuple[IterationRecord, list[StepRecord]]:
         """One iteration of `journey` through the journey runtime; its record and steps."""
         from harness.run.evidence import FanOut
-        from harness.runtime import VirtualUser
+        from harness.virtual_user import VirtualUser
 
         base, sink, browser = self.require_runner()
         capture = Ledger()
@@ -386,7 +386,7 @@ class HarnessSession:
 
 @contextlib.contextmanager
 def _browser_host(*, headless: bool) -> Iterator[Callable[[], BrowserHost]]:
-    """`runtime.browser_host_for`, except that the browser's event loop is closed once it
+    """`virtual_user.browser_host_for`, except that the browser's event loop is closed once it
     stops: `BrowserHost.close` stops it without closing it, and the unclosed loop's
     ResourceWarnings become errors under pytest's `-W error` at the end of the session."""
     host: BrowserHost | None = None
