@@ -16,9 +16,10 @@ from typing import Any
 
 from harness.journey import Journey, journeys_in
 from harness.records import IterationRecord, StepRecord
-from harness.runtime import RunSettings, VirtualUser, browser_host_for
+from harness.runtime import RunSettings
 from harness.targets import Target
 from harness.touchpoints.http import HttpRequest, RawResponse
+from harness.virtual_user import VirtualUser, browser_host_for
 
 Handler = Callable[[HttpRequest], RawResponse]
 

@@ -275,6 +275,7 @@ def _target_command(command: str, argv: list[str], prog: str) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     from synth import seeding
+    from synth.seed_manifest import default_manifest_path
 
     loaded = _load_config(args.config)
     target = _resolve_target(args.target, loaded)
@@ -285,7 +286,7 @@ def _seed(args: argparse.Namespace) -> int:
         )
     config = loaded.config
     if args.manifest is None:
-        args.manifest = str(seeding.default_manifest_path(loaded.root / config.results))
+        args.manifest = str(default_manifest_path(loaded.root / config.results))
     manifest = Path(args.manifest)
     result = seeding.seed_target(
         target,
@@ -312,10 +313,11 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace, manifest: Path, name: str) -> int:
     from synth import seeding
+    from synth.seed_manifest import read_manifest
 
     loaded = _load_config(args.config)
     api_url = _resolve_target(args.target, loaded).api if args.target else None
-    read = seeding.read_manifest(manifest)
+    read = read_manifest(manifest)
     for warning in read.warnings:
         print(f"{name}: warning: {warning}", file=sys.stderr)
     result = seeding.cleanup_manifest(

@@ -5,54 +5,42 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
-
-from pydantic import ValidationError
 
 from harness.commands.load_judge import load_judge
+from harness.commands.load_measurements import print_measured, record_evidence, write_results
+from harness.commands.load_plan import (
+    build_plan,
+    check_options,
+    cluster_key,
+    describe_plan,
+    fewest_users,
+    process_count,
+    worker_argv,
+)
 from harness.config import HarnessConfig, LoadedConfig, load_config
 from harness.durations import parse_duration
-from harness.engine import locust_driver, locust_users
+from harness.engine import local_workers, locust_driver, locust_users
 from harness.engine.allocation import allocate
-from harness.engine.cluster_auth import KEY_ENV, check_key, is_loopback, new_key
+from harness.engine.cluster_auth import new_key
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome, Watch
 from harness.engine.network import free_port
-from harness.engine.plan import LoadPlan, ShapeKind, parse_stages
-from harness.engine.summary import (
-    Health,
-    assess_health,
-    latency_rows,
-    progress_line,
-    summary_markdown,
-    table,
-)
-from harness.errors import UsageError
+from harness.engine.plan import LoadPlan, parse_stages
+from harness.engine.summary import Health, progress_line
 from harness.exitcodes import ExitCode
 from harness.flags import parse_flags
 from harness.journey import Journey
-from harness.markdown import md_text
 from harness.redact import redact
-from harness.results import RUN_FILE, RunDirectory, new_run_id
+from harness.results import RunDirectory, new_run_id
 from harness.run.evidence import merge_traces_on_exit, publish_reports, start_telemetry
 from harness.run.inputs import run_inputs
 from harness.run.targets import check_allowed, check_reachable, resolve_target
 from harness.targets import Target
-from harness.text import plural
-from harness.touchpoints.chromium_sandbox import summarise
-
-if TYPE_CHECKING:
-    from harness.telemetry.tracing import Telemetry
-
-MAX_PROCESSES = 64  #: local worker processes (`--processes`)
-MAX_USERS = 100_000  #: concurrent iterations per process (`--max-users`)
-
 
 Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
 
@@ -98,8 +86,8 @@ def execute(
     (feature flags per target, a staged rollout's cohort routing) before it runs. With
     `reports=False` a judged run's reports are left to the caller (a drill judges after the
     targets have stopped and flushed their spans, then renders once)."""
-    _check_options(options)
-    key = _cluster_key(options)
+    check_options(options)
+    key = cluster_key(options)
     inputs = run_inputs(options, select_journeys=not options.worker, loaded=loaded)
     if options.worker:
         return locust_driver.run_worker(
@@ -118,9 +106,9 @@ def execute(
     # Every selected journey runs, or the run refuses here, before any target is reached.
     allocate(
         inputs.journeys,
-        users=_fewest_users(options),
+        users=fewest_users(options),
         browser_users=options.browser_users,
-        workers=_workers(options),
+        workers=process_count(options),
     )
     missing: list[str] = []  # evidence a process could not complete: named, never silent
     with ExitStack() as stack:
@@ -137,7 +125,7 @@ def execute(
         for target in chosen:
             check_allowed(target, getattr(options, "allow_production", []))
             check_reachable(target)
-        plan = _plan(options, inputs.seed, chosen, run_id, str(inputs.results_root), config)
+        plan = build_plan(options, inputs.seed, chosen, run_id, str(inputs.results_root), config)
         if customize is not None:
             plan = customize(plan)
         run = RunDirectory(inputs.results_root, run_id)
@@ -161,7 +149,7 @@ def execute(
         run.meta["selected_journeys"] = [j.name for j in inputs.journeys]
         if telemetry.metrics is not None:
             locust_users.add_sink(telemetry.metrics)
-        describe = _describe(plan)
+        describe = describe_plan(plan)
         _announce(mode, chosen, describe, inputs.seed, run_id, inputs.journeys)
         try:
             watcher = watch(chosen) if watch is not None else None
@@ -179,8 +167,8 @@ def execute(
         except BaseException:
             run.finish("error")
             raise
-        health = _write_results(run, aggregator, outcome, chosen, describe)
-        _print_measured(run, aggregator, outcome, health)
+        health = write_results(run, aggregator, outcome, chosen, describe)
+        print_measured(run, aggregator, outcome, health)
         if run.write_error is not None:
             pass  # said and recorded below, once the stack has closed
         elif outcome.interrupted:
@@ -205,7 +193,7 @@ def execute(
             flush=True,
         )
         return ExitCode.HARNESS_ERROR
-    _record_evidence(run, telemetry, missing)
+    record_evidence(run, telemetry, missing)
     if outcome.interrupted:
         publish_reports(run.path)
         return ExitCode.HARNESS_ERROR
@@ -213,25 +201,6 @@ def execute(
     if reports:
         publish_reports(run.path)
     return code
-
-
-def _check_options(options: argparse.Namespace) -> None:
-    """Refuse conflicting or out-of-bounds process options (exit 2)."""
-    if options.master and options.worker:
-        raise UsageError(
-            "--master and --worker together: a process is the master or one of its workers; "
-            "start the master with --master, then each worker with --worker --master-host H"
-        )
-    if not 0 <= options.processes <= MAX_PROCESSES:
-        raise UsageError(
-            f"--processes {options.processes}: give 0 to {MAX_PROCESSES} local worker processes "
-            "(more load machines: --master and --worker)"
-        )
-    if not 1 <= options.max_users <= MAX_USERS:
-        raise UsageError(
-            f"--max-users {options.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
-            "per process"
-        )
 
 
 def _announce(
@@ -254,86 +223,6 @@ def _announce(
     )
 
 
-def _write_results(
-    run: RunDirectory,
-    aggregator: LoadAggregator,
-    outcome: LoadOutcome,
-    chosen: list[Target],
-    describe: str,
-) -> Health:
-    """Histograms, health and summary.md into the run folder; the generator's health (assessed
-    from the aggregator alone when the folder cannot be written)."""
-    try:
-        health = _write_measurements(run, aggregator)
-        run.write_text(
-            "summary.md",
-            summary_markdown(
-                run_id=run.path.name,
-                target=" vs ".join(t.name for t in chosen),
-                plan_text=describe,
-                elapsed_s=outcome.elapsed_s,
-                aggregator=aggregator,
-                health=health,
-            ),
-        )
-    except OSError as exc:
-        run.failed_to_write("the run's measurements", exc)
-        health = assess_health(aggregator, aggregator.iterations)
-    return health
-
-
-def _print_measured(
-    run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
-) -> None:
-    """The latency table, the generator's health and lost or refused workers."""
-    print()
-    for line in table(latency_rows(aggregator.hdr, aggregator.journeys)):
-        print(line)
-    print(
-        f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
-        f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-        f"late {health.late}, dropped {health.dropped}, RSS max {health.rss_max_mb:.0f} MB"
-    )
-    if health.saturated:
-        print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
-    for warning in health.warnings:
-        print(f"  WARNING: {warning}")
-    if outcome.refused:
-        run.meta["refused_workers"] = outcome.refused
-    if outcome.missing_finals:
-        print(
-            f"  WARNING: lost workers {', '.join(outcome.missing_finals)}: no final report; "
-            "their measurements up to their last report are included, so the run fails"
-        )
-
-
-def _record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str]) -> None:
-    """Span counts, OTLP delivery and any evidence that could not be completed, into run.json
-    (and said on the terminal)."""
-    missing = [*telemetry.missing, *missing]
-    counts = dict(telemetry.counts)
-    if counts:
-        run.meta["spans"] = counts
-    if counts.get("otlp_unsent"):
-        line = (
-            f"traces: {counts['otlp_unsent']:,} spans were not sent to the OTLP endpoint "
-            f"({counts.get('otlp_error') or 'unknown error'}); traces.jsonl has them all"
-        )
-        print(line, flush=True)
-        summary = run.path / "summary.md"
-        if summary.is_file():
-            with summary.open("a", encoding="utf-8") as out:
-                out.write(f"\n**Spans not sent:** {md_text(line.removeprefix('traces: '))}\n")
-    if missing:
-        run.meta["incomplete_evidence"] = missing
-        for part in missing:
-            print(f"WARNING: incomplete evidence: {part}", flush=True)
-    try:
-        run.write_json(RUN_FILE, run.meta)
-    except OSError as exc:
-        run.failed_to_write(RUN_FILE, exc)
-
-
 @contextmanager
 def _signals_stop(stop: locust_driver.StopRequest) -> Iterator[None]:
     """SIGINT and SIGTERM stop the users; what was measured is still written."""
@@ -347,49 +236,6 @@ def _signals_stop(stop: locust_driver.StopRequest) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _cluster_key(options: argparse.Namespace) -> str | None:
-    """The cluster key (`--cluster-key`, else HARNESS_CLUSTER_KEY), checked before anything
-    listens or connects: required by a master bound off loopback, and by a worker whose master
-    is not on loopback. `--processes` makes its own for its own workers."""
-    key: str | None = options.cluster_key
-    where = "--cluster-key"
-    if key is None and os.environ.get(KEY_ENV):
-        key, where = os.environ[KEY_ENV], KEY_ENV
-    if key is not None:
-        check_key(key, where=where)
-    loopback_bind = is_loopback(options.master_bind)
-    if options.worker:
-        parse_duration(options.master_wait, what="--master-wait")
-        if key is None and not is_loopback(options.master_host):
-            raise UsageError(
-                f"--master-host {options.master_host} is not on this machine: give the master's "
-                f"cluster key in {KEY_ENV} (or --cluster-key), so that this worker runs a plan "
-                "only from a master that holds it"
-            )
-    elif options.master and not options.processes and key is None and not loopback_bind:
-        raise UsageError(
-            f"--master-bind {options.master_bind} lets other machines connect: set a cluster "
-            f"key that workers must prove, e.g. export {KEY_ENV}=$(python -c 'import "
-            "secrets; print(secrets.token_urlsafe(32))') on the master and each worker"
-        )
-    return key
-
-
-def _workers(options: argparse.Namespace) -> int:
-    """Load processes: `--processes`, the workers a master expects, or this one."""
-    return int(options.processes or (options.expect_workers if options.master else 1))
-
-
-def _fewest_users(options: argparse.Namespace) -> int | None:
-    """The user count that must hold every journey: `--users`, the largest `--steps` stage (each
-    journey runs at least there), None for the open model."""
-    if options.shape == ShapeKind.ARRIVAL.value:
-        return None
-    if options.shape == ShapeKind.STEPS.value and options.steps:
-        return max(stage.users for stage in parse_stages(options.steps))
-    return int(options.users)
 
 
 def _role(index: int, count: int) -> str:
@@ -437,11 +283,11 @@ def _drive(
         spawn = None
         port = options.master_port
         bind = options.master_bind
-        key = _cluster_key(options)
+        key = cluster_key(options)
         if options.processes:  # its own children, on loopback, with a key of their own
             port, bind, key = free_port(), "127.0.0.1", new_key()
-            spawn = locust_driver.spawn_local_workers(
-                options.processes, _worker_argv(options, journey_paths), key
+            spawn = local_workers.spawn_local_workers(
+                options.processes, worker_argv(options, journey_paths), key
             )
         else:
             print(f"  master listening on {bind}:{port}", flush=True)
@@ -468,92 +314,3 @@ def _drive(
         watch=watch,
         stop=stop,
     )
-
-
-def _write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health:
-    """histograms/ (merged and per source), timeline.json and health.json."""
-    aggregator.hdr.write(run.path / "histograms")
-    for index, (source, totals) in enumerate(sorted(aggregator.sources.items())):
-        totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
-        run.meta.setdefault("sources", {})[str(index)] = source
-    run.write_json("timeline.json", aggregator.timeline())
-    run.write_json("counts.json", aggregator.counts())
-    health = assess_health(aggregator, aggregator.iterations)
-    run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
-    run.meta["generator"] = health.as_dict()
-    browser = summarise([s["browser_sandbox"] for s in aggregator.health if "browser_sandbox" in s])
-    if browser is not None:
-        run.meta["browser"] = browser
-    run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
-    return health
-
-
-def _plan(
-    options: argparse.Namespace,
-    seed: int,
-    targets: list[Target],
-    run_id: str,
-    results_root: str,
-    config: HarnessConfig,
-) -> LoadPlan:
-    workers = _workers(options)
-    try:
-        return LoadPlan(
-            run_id=run_id,
-            shape=ShapeKind(options.shape),
-            users=options.users,
-            spawn_rate=options.spawn_rate,
-            duration_s=parse_duration(options.duration),
-            stages=parse_stages(options.steps) if options.steps else [],
-            rate=options.rate,
-            max_users=options.max_users,
-            browser_users=options.browser_users,
-            browser_cpus=options.browser_cpus,
-            step_sample_rate=options.step_sample_rate,
-            max_iterations=options.max_iterations,
-            workers=workers,
-            seed=seed,
-            profile=config.profile,
-            locale=config.locale,
-            targets=[t.model_dump() for t in targets],
-            results_root=results_root,
-            request_timeout=config.request_timeout,
-            action_timeout=config.action_timeout,
-            navigation_timeout=config.navigation_timeout,
-            keyword=options.keyword,
-            traces=not options.no_traces,
-            trace_sample=options.trace_sample,
-            otlp_endpoint=options.otlp_endpoint,
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]).replace("_", "-") if error["loc"] else "plan"
-        raise UsageError(f"--{field}: {error['msg']} (got {error.get('input')!r})") from None
-
-
-def _describe(plan: LoadPlan) -> str:
-    if plan.shape is ShapeKind.ARRIVAL:
-        shape = (
-            f"arrival {plan.rate:g}/s (at most {plan.max_users} concurrent per process) "
-            f"for {plan.duration_s:g} s"
-        )
-    elif plan.shape is ShapeKind.STEPS:
-        shape = "steps " + ", ".join(
-            f"{plural(s.users, 'user')} × {s.duration_s:g} s" for s in plan.stages
-        )
-    else:
-        shape = (
-            f"ramp to {plural(plan.users, 'user')} at {plan.spawn_rate:g}/s "
-            f"for {plan.duration_s:g} s"
-        )
-    procs = plural(plan.workers, "process", "processes")
-    return f"{shape}, {plural(plan.browser_users, 'browser user')} per process, {procs}"
-
-
-def _worker_argv(options: argparse.Namespace, journey_paths: Sequence[Path]) -> list[str]:
-    argv: list[str] = []
-    for path in journey_paths:
-        argv += ["--journeys", str(path)]
-    if options.config is not None:
-        argv += ["--config", str(options.config)]
-    return argv

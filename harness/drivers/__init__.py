@@ -1,2 +1,2 @@
 """Drivers decide when virtual users run iterations: `smoke` (each journey once, in-process)
-and, for load, the Locust adapter. Both go through `harness.runtime.VirtualUser`."""
+and, for load, the Locust adapter. Both go through `harness.virtual_user.VirtualUser`."""

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from harness.journey import Journey
 from harness.records import IterationRecord
-from harness.runtime import RunSettings, RunSink, VirtualUser, browser_host_for
+from harness.runtime import RunSettings, RunSink
+from harness.virtual_user import VirtualUser, browser_host_for
 
 if TYPE_CHECKING:
     from harness.touchpoints.chromium_sandbox import SandboxChoice

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import psutil
 from locust import LoadTestShape
 from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
 from locust.env import Environment
@@ -31,24 +28,21 @@ from locust.runners import STATE_STOPPED
 from harness.children import SpawnedProcess
 from harness.engine import locust_users
 from harness.engine.cluster import KeyedMasterRunner, KeyedWorkerRunner, WorkerGaveUp
-from harness.engine.cluster_auth import KEY_ENV, MasterGate
+from harness.engine.cluster_auth import MasterGate
 from harness.engine.collector import LoadAggregator
-from harness.engine.memory import MB
+from harness.engine.generator_health import health_loop
+from harness.engine.local_workers import WORKER_WAIT_S, stop_children, wait_for_workers
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
-from harness.lifetime import child_env, die_with_parent
+from harness.lifetime import die_with_parent
 from harness.telemetry import tracing
-from harness.text import plural
-from harness.touchpoints.chromium_sandbox import SandboxChoice
 
 LOCAL = "local"
 FINAL_MESSAGE = "harness_final"
 PLAN_OPTION = "harness_plan"
 REPORT_KEY = "harness"
-HEALTH_INTERVAL_S = 1.0
 DELTA_INTERVAL_S = 1.0
-WORKER_WAIT_S = 60.0
 FINAL_WAIT_S = 20.0
 
 logging.getLogger("locust").setLevel(logging.ERROR)
@@ -134,60 +128,11 @@ def _serve_web_ui(env: Environment, port: int) -> None:
     env.create_web_ui("127.0.0.1", port)
 
 
-def _health_loop(env: Environment) -> None:
-    """Every second: this process's CPU and resident memory, its Chromium's CPU, event-loop
-    lag, late starts."""
-    me = psutil.Process()
-    me.cpu_percent(None)
-    browsers: dict[int, psutil.Process] = {}
-    sandbox_told: SandboxChoice | None = None
-    while True:
-        start = time.perf_counter()
-        gevent.sleep(HEALTH_INTERVAL_S)
-        lag_ms = max(0.0, (time.perf_counter() - start - HEALTH_INTERVAL_S) * 1000.0)
-        browser_cpu = 0.0
-        for pid, proc in list(browsers.items()):
-            try:
-                browser_cpu += proc.cpu_percent(None)
-            except psutil.Error:
-                browsers.pop(pid, None)
-        for child in me.children(recursive=True):
-            try:
-                if child.pid not in browsers and "chrom" in child.name().lower():
-                    browsers[child.pid] = child
-                    child.cpu_percent(None)  # primes the counter; measured from next second
-            except psutil.Error:
-                continue
-        current = locust_users.state()
-        sample = {
-            "t": round(time.time(), 3),
-            "cpu": me.cpu_percent(None),
-            "rss_mb": round(_rss(me) / MB, 1),
-            "browser_cpu": round(browser_cpu, 1),
-            "lag_ms": round(lag_ms, 2),
-            "users": env.runner.user_count if env.runner else 0,
-            "iterations": current.collector.total_iterations,
-            "queued": current.arrivals.qsize(),
-        }
-        host = current.browser_host
-        if host is not None and host.started and host.sandbox != sandbox_told:
-            sandbox_told = host.sandbox  # said once per process (again if it changes)
-            sample["browser_sandbox"] = host.sandbox.as_dict()
-        current.collector.health(sample)
-
-
-def _rss(process: psutil.Process) -> int:
-    try:
-        return int(process.memory_info().rss)
-    except psutil.Error:
-        return 0
-
-
 def _start_process_side(
     env: Environment, journeys: Sequence[Journey], worker: int, plan: LoadPlan
 ) -> list[gevent.Greenlet]:
     locust_users.prepare(plan, journeys, worker, env)
-    return [gevent.spawn(_health_loop, env)]
+    return [gevent.spawn(health_loop, env)]
 
 
 def run_local(
@@ -266,39 +211,6 @@ def _wait_stopped(
     return None
 
 
-def _wait_for_workers(
-    runner: KeyedMasterRunner,
-    expect: int,
-    children: Sequence[SpawnedProcess],
-    stop: StopRequest | None,
-    where: str,
-) -> None:
-    """Until `expect` workers are ready; raises `HarnessError` on a stop request, a local worker
-    that exited, or when they have not all come within `WORKER_WAIT_S`."""
-    deadline = time.perf_counter() + WORKER_WAIT_S
-    while len(runner.clients.ready) < expect:
-        if stop is not None and stop.reason is not None:
-            raise HarnessError(
-                f"stopped by {stop.reason} while waiting for workers "
-                f"({len(runner.clients.ready)} of {expect} connected); nothing was run"
-            )
-        exited = [c for c in children if c.poll() is not None]
-        if exited:
-            raise HarnessError(
-                f"a worker process exited before the run started (code "
-                f"{exited[0].returncode}); see its output above"
-            )
-        if time.perf_counter() > deadline:
-            refused = (
-                f"; {len(runner.refused)} refused (WORKER REFUSED above)" if runner.refused else ""
-            )
-            raise HarnessError(
-                f"only {len(runner.clients.ready)} of {plural(expect, 'worker')} "
-                f"connected to the master on {where} within {WORKER_WAIT_S:.0f} s" + refused
-            )
-        gevent.sleep(0.1)
-
-
 def run_master(
     plan: LoadPlan,
     journeys: Sequence[Journey],
@@ -347,7 +259,7 @@ def run_master(
         _serve_web_ui(env, web_ui_port)
     children = spawn_workers(bind_port) if spawn_workers else []
     try:
-        _wait_for_workers(runner, expect_workers, children, stop, f"{bind_host}:{bind_port}")
+        wait_for_workers(runner, expect_workers, children, stop, f"{bind_host}:{bind_port}")
         workers = list(runner.clients.keys())
         started = time.perf_counter()
         runner.start_shape()
@@ -384,7 +296,7 @@ def run_master(
         runner.quit()
         elapsed = time.perf_counter() - started
     finally:
-        _stop_children(children)
+        stop_children(children)
         if env.web_ui is not None:
             env.web_ui.stop()
     missing = sorted(set(workers) - finals)
@@ -460,35 +372,3 @@ def run_worker(
         runner.client.close(linger=0)
         raise (UsageError if runner.gave_up.trust else HarnessError)(str(runner.gave_up))
     return 0
-
-
-def spawn_local_workers(
-    count: int, argv: Sequence[str], key: str
-) -> Callable[[int], list[SpawnedProcess]]:
-    """For `--processes N`: start N `harness load --worker` processes on loopback, given the
-    cluster key in their environment (never on their command line, which `ps` shows); each one
-    ends when this process does (`harness.lifetime`)."""
-
-    def spawn(port: int) -> list[SpawnedProcess]:
-        command = [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "load",
-            "--worker",
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            str(port),
-            *argv,
-        ]
-        # each worker dies with this process, even when it is killed by SIGKILL
-        env = child_env({**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: key})
-        return [SpawnedProcess(command, env) for _ in range(count)]
-
-    return spawn
-
-
-def _stop_children(children: list[SpawnedProcess]) -> None:
-    for child in children:
-        child.stop()

@@ -27,9 +27,10 @@ from harness.engine.plan import LoadPlan, ShapeKind
 from harness.engine.tuning import browser_cpus, keep_off, tune_garbage_collector
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.runtime import RunSettings, RunSink, VirtualUser
+from harness.runtime import RunSettings, RunSink
 from harness.targets import Target
 from harness.touchpoints.web import BrowserHost
+from harness.virtual_user import VirtualUser
 
 ARRIVAL_USER = "ArrivalUser"
 BROWSER_SLOTS = "browser-slots"

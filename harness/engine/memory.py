@@ -2,7 +2,7 @@
 slowly filling bucket, and its latencies into a measure of the garbage collector.
 
 Every load process samples its resident set size (RSS) each second, with its CPU (see
-`locust_driver._health_loop`). A process whose RSS grows steadily over the run is flagged: the
+`generator_health.health_loop`). A process whose RSS grows steadily over the run is flagged: the
 least-squares slope over the run, past the first samples (imports, the first browser, the
 first histograms), is at least `SLOPE_MB_PER_MIN`, the growth it fits over the run is at least
 `MIN_GROWTH_MB`, and the later half of the run still grows at half that slope or more, so a

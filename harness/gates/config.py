@@ -10,10 +10,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from harness.errors import SpecError
 from harness.gates.base import GateBase
+from harness.gates.kayenta_gate import MannWhitneyGate
+from harness.gates.paired import PairedGate
 from harness.gates.rates import BurnRateGate, FunnelGate, SequentialGate
 from harness.gates.rules import (
-    MannWhitneyGate,
-    PairedGate,
     RelativeGate,
     TailShiftGate,
     ThresholdGate,

@@ -7,21 +7,17 @@ Statistical gates need a minimum of samples: too few is `inconclusive`, never `p
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
 from harness.gates.base import GateBase, Where, where_of
 from harness.gates.data import RunData
-from harness.gates.family import Comparison, Decided, decide, gate_alpha, holm, level_words
+from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_latency_ms, parse_share
 from harness.telemetry.hdr import SeriesKey
-
-if TYPE_CHECKING:
-    from harness.gates.kayenta import MetricResult
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 #: Below its minimum a series can still fail on overwhelming evidence, never pass; under this
@@ -370,292 +366,16 @@ class TailShiftGate(GateBase):
         return self.outcome(_quantile_family(self, data, jobs, margin))
 
 
-class MannWhitneyGate(GateBase):
-    """Kayenta's judge: Mann-Whitney on per-second points (median by default), Hodges-Lehmann
-    estimate, tolerance 0.25, effect size and direction, as NetflixACAJudge does; its interval
-    is Kayenta's 98% when judged alone, else at the gate's `alpha` share with Holm's step-down
-    across the steps (a sweep of 13 steps at 98% each fails an identical candidate ~12% of the
-    time)."""
+# the gate kinds that live in modules of their own, importable from here as before
+from harness.gates.kayenta_gate import MannWhitneyGate  # noqa: E402
+from harness.gates.paired import PairedGate  # noqa: E402
 
-    kind: Literal["mann_whitney"] = "mann_whitney"
-    statistic: str = "p50"
-    direction: Literal["increase", "decrease", "either"] = "increase"
-    effect_measure: Literal["meanRatio", "cles"] = "meanRatio"
-    allowed_increase: float | None = None  #: default 1.0 for meanRatio, 0.5 for cles (Kayenta)
-    allowed_decrease: float | None = None
-    must_have_data: bool = False
-    comparing: ClassVar[bool] = True
-
-    def _allowed(self, value: float | None) -> float:
-        if value is not None:
-            return value
-        return 0.5 if self.effect_measure == "cles" else 1.0
-
-    def evaluate(self, data: RunData) -> GateOutcome:
-        """Classify each step's per-second points, candidate (experiment) vs baseline (control)."""
-        from harness.gates.kayenta import Label, MetricConfig, classify_metric
-
-        refused = self.without_baseline(data)
-        if refused is not None:
-            return refused
-        assert data.baseline is not None
-        config = MetricConfig(
-            direction=self.direction,
-            critical=self.critical,
-            must_have_data=self.must_have_data,
-            effect_measure=self.effect_measure,
-            allowed_increase=self._allowed(self.allowed_increase),
-            allowed_decrease=self._allowed(self.allowed_decrease),
-        )
-        minimum = self.min_samples or 30
-        alpha = gate_alpha(self, 0.98)
-        found: list[Evidence | None] = []
-        tests: list[tuple[int, SeriesKey, np.ndarray, np.ndarray]] = []
-        for key in self.series(data):
-            control = data.points(
-                data.baseline, key.journey, key.step, key.touchpoint, self.statistic
-            )
-            experiment = data.points(
-                key.target, key.journey, key.step, key.touchpoint, self.statistic
-            )
-            if min(len(control), len(experiment)) < minimum:
-                where = where_of(key)
-                # Kayenta compares one point per second: a longer run, not more users, adds them
-                found.append(
-                    unjudged(
-                        series=where.label,
-                        what=f"{self.statistic} per second of {where.label}",
-                        test="Mann-Whitney (Kayenta)",
-                        n_baseline=len(control),
-                        n_candidate=len(experiment),
-                        n_needed=minimum,
-                        counts="per-second points",
-                        **where.fields(),
-                    )
-                )
-                continue
-            tests.append((len(found), key, control, experiment))
-            found.append(None)
-        cache: dict[tuple[int, float], MetricResult] = {}
-
-        def classify(i: int, a: float) -> MetricResult:
-            if (i, a) not in cache:
-                _, key, control, experiment = tests[i]
-                label = where_of(key).label
-                cache[(i, a)] = classify_metric(
-                    label, control, experiment, config, conf_level=1.0 - 2.0 * a
-                )
-            return cache[(i, a)]
-
-        failed = holm(
-            lambda i, a: classify(i, a).label in (Label.HIGH, Label.LOW), len(tests), alpha
-        )
-        last = alpha / (len(tests) - len(failed)) if len(failed) < len(tests) else alpha
-        for i, (index, key, control, experiment) in enumerate(tests):
-            result = classify(i, failed.get(i, last))
-            level = 1.0 - 2.0 * failed.get(i, last)
-            found[index] = self._evidence(data, key, control, experiment, result, level, minimum)
-        return self.outcome([e for e in found if e is not None])
-
-    def _evidence(
-        self,
-        data: RunData,
-        key: SeriesKey,
-        control: np.ndarray,
-        experiment: np.ndarray,
-        result: MetricResult,
-        level: float,
-        minimum: int,
-    ) -> Evidence:
-        from harness.gates.kayenta import Label
-
-        where = where_of(key)
-        label = where.label
-        decision = {
-            Label.PASS: Decision.PASS,
-            Label.HIGH: Decision.FAIL,
-            Label.LOW: Decision.FAIL,
-            Label.NODATA: Decision.INCONCLUSIVE,
-            Label.NODATA_FAIL: Decision.FAIL,
-            Label.ERROR: Decision.ERROR,
-        }[result.label]
-        interval = (
-            (result.low, result.high)
-            if result.low is not None and result.high is not None
-            else None
-        )
-        low, high = interval if interval else (0.0, 0.0)
-        words = (
-            f"{self.statistic} per second of {label}: {result.label.value} "
-            f"(shift {result.estimate or 0:+.1f} ms, {_level(level)} CI {low:+.1f} to "
-            f"{high:+.1f} ms, mean ratio {result.ratio or 0:.2f}, "
-            f"points {len(control)} / {len(experiment)})"
-        )
-        return Evidence(
-            series=label,
-            decision=decision,
-            test="Mann-Whitney (Kayenta NetflixACAJudge)",
-            n_baseline=len(control),
-            n_candidate=len(experiment),
-            baseline=float(np.median(control)),
-            candidate=float(np.median(experiment)),
-            estimate=result.estimate,
-            interval=interval,
-            level=level,
-            unit="ms",
-            words=words,
-            trace_ids=data.examples(key.target, key.journey, key.step),
-            judged=decision is not Decision.INCONCLUSIVE,
-            n_needed=minimum if decision is Decision.INCONCLUSIVE else None,
-            counts="per-second points",
-            **where.fields(),
-        )
-
-
-class PairedGate(GateBase):
-    """Typical latency per step, paired: both sides run the same iteration with the same person
-    in the same second, so each second with values on both sides gives one paired difference
-    (log of the candidate's median over the baseline's). Their mean estimates the ratio of
-    typical latencies with the noise both sides share (machine load, the person's data)
-    cancelled; its interval uses Newey-West errors, robust to drift between nearby seconds.
-    Fails when Holm's step-down at the gate's alpha puts the ratio beyond `margin`, passes when
-    its interval at `level` lies within it, and reports each step's minimum detectable effect."""
-
-    kind: Literal["paired"] = "paired"
-    margin: str | float = "5%"
-    level: float = 0.95
-    comparing: ClassVar[bool] = True
-
-    def evaluate(self, data: RunData) -> GateOutcome:
-        """Judge each step in scope on its paired per-second differences."""
-        refused = self.without_baseline(data)
-        if refused is not None:
-            return refused
-        assert data.baseline is not None
-        margin = parse_share(self.margin, what=f"{self.title()}: margin")
-        minimum = self.min_samples or 20
-        limit = float(np.log1p(margin))
-        alpha = gate_alpha(self, self.level)
-        found: list[Evidence | None] = []
-        tests: list[tuple[int, Comparison, SeriesKey, Paired]] = []
-        for key in self.series(data):
-            paired = paired_seconds(data, key)
-            if paired.n < minimum:
-                where = where_of(key)
-                found.append(
-                    unjudged(
-                        series=where.label,
-                        what=f"paired typical latency of {where.label}",
-                        test="paired per-second",
-                        n_baseline=paired.n,
-                        n_candidate=paired.n,
-                        n_needed=minimum,
-                        counts="paired seconds",
-                        **where.fields(),
-                    )
-                )
-                continue
-            tests.append((len(found), Comparison(paired.mean, paired.interval, limit), key, paired))
-            found.append(None)
-        decided = decide([t[1] for t in tests], level=self.level, alpha=alpha)
-        worst = alpha / max(len(tests), 1)  # Holm's first, most demanding step
-        for (index, test, key, paired), outcome in zip(tests, decided, strict=True):
-            found[index] = self._evidence(data, key, paired, test, outcome, margin, worst)
-        return self.outcome([e for e in found if e is not None])
-
-    def _evidence(
-        self,
-        data: RunData,
-        key: SeriesKey,
-        paired: Paired,
-        test: Comparison,
-        outcome: Decided,
-        margin: float,
-        worst: float,
-    ) -> Evidence:
-        from scipy import stats as sps
-
-        where = where_of(key)
-        label = where.label
-        low, high = (float(np.expm1(v)) for v in outcome.interval)
-        ratio = float(np.expm1(paired.mean))
-        decision = DECIDED[outcome.decision]
-        # the smallest true slowdown this run fails with 80% chance, at Holm's strictest step
-        reach = float(sps.norm.ppf(1 - worst) + sps.norm.ppf(0.80)) * paired.se
-        mde = float(np.expm1(test.limit + reach))
-        needed = None
-        if decision is Decision.INCONCLUSIVE:
-            needed = needed_to_decide(paired.n, test.estimate, outcome.interval, test.limit)
-        words = (
-            f"typical latency of {label} {_pct(ratio)} paired over {paired.n} seconds "
-            f"({_level(outcome.level)} CI {_pct(low)} to {_pct(high)}, margin +{margin:.0%}, "
-            f"could catch {_pct(mde)})"
-            + (f"; about {needed:,} paired seconds would decide it" if needed else "")
-            + outcome.words()
-        )
-        return Evidence(
-            series=label,
-            decision=decision,
-            test="paired per-second log ratio (Newey-West)",
-            n_baseline=paired.n_baseline,
-            n_candidate=paired.n_candidate,
-            estimate=1.0 + ratio,
-            interval=(1.0 + low, 1.0 + high),
-            level=outcome.level,
-            unit="ratio",
-            words=words,
-            trace_ids=data.examples(key.target, key.journey, key.step),
-            n_needed=needed,
-            counts="paired seconds",
-            mde=mde,
-            **where.fields(),
-        )
-
-
-class Paired:
-    """The paired per-second differences of one step: their mean, Newey-West standard error,
-    and the t interval at any level (log scale)."""
-
-    def __init__(self, diffs: np.ndarray, n_baseline: int, n_candidate: int) -> None:
-        self.n = int(diffs.size)
-        self.n_baseline = n_baseline
-        self.n_candidate = n_candidate
-        self.mean = float(diffs.mean()) if self.n else 0.0
-        self.se = _newey_west(diffs) if self.n > 1 else float("inf")
-
-    def interval(self, level: float) -> tuple[float, float]:
-        from scipy import stats as sps
-
-        t = float(sps.t.ppf(0.5 + level / 2.0, max(self.n - 1, 1)))
-        return self.mean - t * self.se, self.mean + t * self.se
-
-
-def _newey_west(diffs: np.ndarray) -> float:
-    """The standard error of the mean of a series with short-range dependence: Bartlett-weighted
-    autocovariances up to lag ⌊4 (n/100)^(2/9)⌋ (Newey and West, 1994)."""
-    n = diffs.size
-    centred = diffs - diffs.mean()
-    lags = int(4 * (n / 100) ** (2 / 9))
-    variance = float(centred @ centred) / n
-    for lag in range(1, min(lags, n - 1) + 1):
-        weight = 1.0 - lag / (lags + 1)
-        variance += 2.0 * weight * float(centred[lag:] @ centred[:-lag]) / n
-    return float(np.sqrt(max(variance, 1e-18) / n))
-
-
-def paired_seconds(data: RunData, key: SeriesKey) -> Paired:
-    """The seconds in which both sides ran a step, each as log(candidate median / baseline
-    median) of that second (medians: a slow tail moves the typical latency little)."""
-    import statistics
-
-    assert data.baseline is not None
-    base = data.windows.get((data.baseline, key.journey, key.step, key.touchpoint), {})
-    cand = data.windows.get((key.target, key.journey, key.step, key.touchpoint), {})
-    both = sorted(set(base) & set(cand))
-    diffs = [
-        math.log(max(statistics.median(cand[s]), 1e-6) / max(statistics.median(base[s]), 1e-6))
-        for s in both
-    ]
-    n_base = sum(len(base[s]) for s in both)
-    n_cand = sum(len(cand[s]) for s in both)
-    return Paired(np.array(diffs, dtype=np.float64), n_base, n_cand)
+__all__ = [
+    "FAIL_FLOOR",
+    "QUANTILES",
+    "MannWhitneyGate",
+    "PairedGate",
+    "RelativeGate",
+    "TailShiftGate",
+    "ThresholdGate",
+]

@@ -16,9 +16,11 @@ from harness.exitcodes import ExitCode
 from harness.gates.config import Gate, ScoreGate
 from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_table
 from harness.gates.data import RunData
-from harness.gates.family import split_alpha
+from harness.gates.family import spent, split_alpha
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
 from harness.markdown import md_block, md_text
+
+__all__ = ["Verdict", "evaluate", "spent", "summary_lines", "summary_markdown"]
 
 
 class Verdict(BaseModel):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from harness.targets import Target
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.mobile import MobileClient
-    from harness.touchpoints.web import WebSession
+    from harness.touchpoints.web_session import WebSession
     from synth import IterationData
 
 NEEDS_HARNESS = (
@@ -104,8 +104,9 @@ def journey_context(
     """A fresh `j` for this test, named after it: `with journey_context.step(...)` blocks are
     timed, traced and recorded like a journey's; its browser context is closed afterwards."""
     from harness.journey import Journey
-    from harness.runtime import JourneyContext, VirtualUser
+    from harness.runtime import JourneyContext
     from harness.telemetry import spans
+    from harness.virtual_user import VirtualUser
 
     session = harness_run.session
     settings, sink, browser = session.require_runner()

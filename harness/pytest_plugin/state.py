@@ -9,13 +9,10 @@ its own synthetic-data stream, artifacts folder and span file).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import random
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.errors import UsageError
+from harness.pytest_plugin.browser import browser_host
+from harness.pytest_plugin.record_sinks import Ledger, Outbox
 
 if TYPE_CHECKING:
     from harness.config import LoadedConfig
@@ -36,14 +35,6 @@ if TYPE_CHECKING:
     from harness.touchpoints.web import BrowserHost
 
 STATE: pytest.StashKey[HarnessSession] = pytest.StashKey()
-
-
-def _record_json(record: StepRecord | IterationRecord) -> str:
-    from harness.records import record_json
-
-    return record_json(record)
-
-
 WORKER_INPUT = "harness"
 RECORDS_ATTRIBUTE = "harness_records"
 
@@ -62,42 +53,6 @@ class HarnessRun:
     def target(self) -> Target:
         """The target of the session (`--harness-target` or the sandbox)."""
         return self.settings.target
-
-
-class Ledger:
-    """Every record of the session, in the process that owns the run folder (a `RunSink`)."""
-
-    def __init__(self) -> None:
-        self.steps: list[StepRecord] = []
-        self.iterations: list[IterationRecord] = []
-
-    def step_finished(self, record: StepRecord) -> None:
-        """Keep a step record."""
-        self.steps.append(record)
-
-    def iteration_finished(self, record: IterationRecord) -> None:
-        """Keep an iteration record."""
-        self.iterations.append(record)
-
-
-class Outbox:
-    """A worker's `RunSink`: holds the records of the running test until its report leaves."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step_finished(self, record: StepRecord) -> None:
-        """Queue a step record."""
-        self.lines.append(_record_json(record))
-
-    def iteration_finished(self, record: IterationRecord) -> None:
-        """Queue an iteration record."""
-        self.lines.append(_record_json(record))
-
-    def take(self) -> list[str]:
-        """The queued lines, emptying the queue."""
-        lines, self.lines = self.lines, []
-        return lines
 
 
 class HarnessSession:
@@ -266,7 +221,7 @@ class HarnessSession:
         trace_file.parent.mkdir(parents=True, exist_ok=True)
         telemetry = tracing.setup(trace_file=trace_file, run_id=self.run_id, worker=worker)
         self.stack.callback(telemetry.shutdown)
-        self.browser = self.stack.enter_context(_browser_host(headless=self.headless))
+        self.browser = self.stack.enter_context(browser_host(headless=self.headless))
 
     def worker_input(self) -> dict[str, Any]:
         """What an xdist worker needs from the controller (plain data, sent over execnet)."""
@@ -315,7 +270,7 @@ class HarnessSession:
     ) -> tuple[IterationRecord, list[StepRecord]]:
         """One iteration of `journey` through the journey runtime; its record and steps."""
         from harness.run.evidence import FanOut
-        from harness.runtime import VirtualUser
+        from harness.virtual_user import VirtualUser
 
         base, sink, browser = self.require_runner()
         capture = Ledger()
@@ -382,41 +337,6 @@ class HarnessSession:
     def close(self) -> None:
         """Stop the sandbox, flush spans, close the browser and the run folder (idempotent)."""
         self.stack.close()
-
-
-@contextlib.contextmanager
-def _browser_host(*, headless: bool) -> Iterator[Callable[[], BrowserHost]]:
-    """`runtime.browser_host_for`, except that the browser's event loop is closed once it
-    stops: `BrowserHost.close` stops it without closing it, and the unclosed loop's
-    ResourceWarnings become errors under pytest's `-W error` at the end of the session."""
-    host: BrowserHost | None = None
-
-    def get() -> BrowserHost:
-        nonlocal host
-        if host is None:
-            from harness.touchpoints.web import BrowserHost
-
-            host = BrowserHost(headless=headless, host_loop=_thread_closing_loop)
-        return host
-
-    try:
-        yield get
-    finally:
-        if host is not None:
-            host.close()
-
-
-def _thread_closing_loop(run_forever: Callable[[], None]) -> threading.Thread:
-    loop = getattr(run_forever, "__self__", None)
-
-    def run() -> None:
-        run_forever()
-        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
-            loop.close()
-
-    thread = threading.Thread(target=run, name="harness-browser", daemon=True)
-    thread.start()
-    return thread
 
 
 def _status(exitstatus: int) -> str:

@@ -22,9 +22,8 @@ from harness.engine.collector import LoadAggregator
 from harness.gates.abort import live_gates
 from harness.gates.config import Gate
 from harness.gates.data import RunData
-from harness.gates.family import spent
 from harness.gates.outcome import Decision
-from harness.gates.verdict import Verdict, evaluate
+from harness.gates.verdict import Verdict, evaluate, spent
 from harness.records import IterationRecord, StepRecord
 from harness.rollout.hooks import call_hook
 from harness.rollout.stages import (
@@ -190,14 +189,11 @@ class RolloutController:
             data = window_data(
                 records, baseline=self.baseline.name, candidate=self.candidate.name, meta=self.meta
             )
-            # each look at the growing stage window spends its part of the verdict's alpha, so
-            # an identical candidate is rolled back at most 2.5% of the time over all its looks
-            scale = spent(self.look, self.max_extensions + 1)
+            scale = spent(self.look, self.max_extensions + 1)  # of alpha, over planned looks
             return data, evaluate(data, self.gates, elapsed_s=elapsed, alpha_scale=scale)
 
-        # A gate passes only when every series in its scope was judged, so a stage never
-        # widens on a step nobody could judge yet: such a stage is inconclusive (it runs on,
-        # then holds), and the verdict says how long the stage would need.
+        # A gate passes only when every series in its scope was judged: a stage never widens on
+        # a step nobody could judge yet (it runs on, then holds, saying how long it would need).
         data, verdict = self.offload(judge)
         out_of_reach = self._out_of_reach(verdict, data, now, probe=probe)
         if probe and out_of_reach is None:

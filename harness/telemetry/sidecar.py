@@ -10,17 +10,18 @@ every span it spooled).
 
 Without an OTLP endpoint it exports only while the machine has a core to spare: while fewer than
 `--idle-cores` (1) cores are idle (this process's own time counted as idle) and the spool still
-grows, it leaves the spool alone, and catches up when the load stops or a core is free. On 2
-cores, a generator-bound run kept 0.87 of its untraced throughput this way, against 0.79 with the
-export during the load (the exporter's work on the other core still slowed the generator).
-With an endpoint, spans are exported as they come (people watch them live), at that cost.
+grows, it leaves the spool alone (`harness/telemetry/export_deferral.py`), and catches up when the
+load stops or a core is free. On 2 cores, a generator-bound run kept 0.87 of its untraced
+throughput this way, against 0.79 with the export during the load (the exporter's work on the other
+core still slowed the generator). With an endpoint, spans are exported as they come (people watch
+them live), at that cost.
 
-The endpoint is shipped to from a thread of its own (`OtlpShipper`), never from the loop that
-writes the trace file: a slow or unreachable collector cannot hold the local file back. Each
-export has a deadline (`OTLP_TIMEOUT_S`), a collector that fails `OTLP_GIVE_UP` exports in a
-row is given up on, and after the spool's end the shipper gets `OTLP_GRACE_S` to drain; every
-span not delivered is counted in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at
-once and finishes the local file.
+The endpoint is shipped to from a thread of its own (`OtlpShipper`,
+`harness/telemetry/otlp_shipper.py`), never from the loop that writes the trace file: a slow or
+unreachable collector cannot hold the local file back. Each export has a deadline
+(`OTLP_TIMEOUT_S`), a collector that fails `OTLP_GIVE_UP` exports in a row is given up on, and
+after the spool's end the shipper gets `OTLP_GRACE_S` to drain; every span not delivered is counted
+in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at once and finishes the local file.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
@@ -40,26 +40,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import psutil
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from harness.telemetry.export_deferral import QUIET_S, Deferral
 from harness.telemetry.joins import index_line
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
+from harness.telemetry.otlp_shipper import OTLP_TIMEOUT_S, OtlpShipper
 from harness.telemetry.spool import EndedSpan, merged, read_spool, spool_closed
 
 POLL_S = 0.2
-QUIET_S = 1.0
 IDLE_CORES = 1.0  #: cores idle (but for this process) below which the export waits
-MAX_BACKLOG_BYTES = 256 * 2**20  #: a spool backlog beyond which the export goes on regardless
 MAX_PENDING_TRACES = 20_000
-OTLP_TIMEOUT_S = 5.0  #: one export request to the endpoint
-OTLP_GIVE_UP = 3  #: failed exports in a row after which the endpoint is given up on
-OTLP_GRACE_S = 5.0  #: after the spool's end, time left to deliver what is queued
-OTLP_QUEUE = 256  #: batches waiting for the endpoint; beyond it a batch is counted unsent
 SLOW_WINDOW = 200
 _KINDS = {k.value: k for k in SpanKind}
 _STATUS = {s.value: s for s in StatusCode}
@@ -126,102 +120,6 @@ class RowSampler:
 
 def _is_root(row: EndedSpan) -> bool:
     return row.parent_id == 0 and row.name.startswith("journey ")
-
-
-class OtlpShipper:
-    """Delivers span batches to an OTLP endpoint from a thread of its own, counting what it
-    could not deliver; `close()` waits a bounded time."""
-
-    def __init__(self, exporter: SpanExporter, build: Callable[[EndedSpan], ReadableSpan]) -> None:
-        self.exporter = exporter
-        self.build = build
-        self.sent = 0
-        self.unsent = 0
-        self.error: str | None = None
-        self._inflight = 0
-        self._queue: queue.Queue[list[EndedSpan] | None] = queue.Queue(OTLP_QUEUE)
-        self._given_up = threading.Event()
-        self._closed = False
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._ship, name="otlp-shipper", daemon=True)
-        self._thread.start()
-
-    def put(self, rows: list[EndedSpan]) -> None:
-        """Queue a batch; counted unsent at once when the endpoint was given up or is behind."""
-        if self._given_up.is_set():
-            self._count_unsent(len(rows))
-            return
-        try:
-            self._queue.put_nowait(rows)
-        except queue.Full:
-            self._count_unsent(len(rows))
-            self.error = self.error or f"the endpoint fell behind ({OTLP_QUEUE} batches queued)"
-
-    def give_up(self, why: str) -> None:
-        """Stop delivering: what is queued and what comes is counted unsent."""
-        self.error = self.error or why
-        self._given_up.set()
-
-    def close(self, grace_s: float = OTLP_GRACE_S) -> None:
-        """Let the queue drain for at most `grace_s`, then count the rest unsent."""
-        deadline = time.monotonic() + grace_s
-        while not self._queue.empty() and time.monotonic() < deadline:
-            if self._given_up.is_set():
-                break
-            time.sleep(0.05)
-        if not self._queue.empty() and not self._given_up.is_set():
-            self.give_up(f"not delivered within {grace_s:g} s of the run's end")
-        self._given_up.set()
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
-        self._thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
-        with self._lock:  # an export still in flight past the deadline is abandoned, unsent
-            self._closed = True
-            self.unsent += self._inflight
-            self._inflight = 0
-        self._drain_unsent()
-
-    def _ship(self) -> None:
-        failures = 0
-        while True:
-            rows = self._queue.get()
-            if rows is None:
-                return
-            if self._given_up.is_set():
-                self._count_unsent(len(rows))
-                continue
-            self._inflight = len(rows)
-            try:
-                ok = self.exporter.export([self.build(r) for r in rows]) is SpanExportResult.SUCCESS
-            except Exception as exc:
-                ok, self.error = False, self.error or f"{type(exc).__name__}: {exc}"
-            with self._lock:
-                if self._closed:
-                    return  # abandoned: close() counted it unsent
-                self._inflight = 0
-                if ok:
-                    self.sent += len(rows)
-                else:
-                    self.unsent += len(rows)
-            if ok:
-                failures = 0
-                continue
-            failures += 1
-            if failures >= OTLP_GIVE_UP:
-                self.give_up(self.error or f"{failures} exports in a row failed")
-
-    def _count_unsent(self, n: int) -> None:
-        with self._lock:
-            self.unsent += n
-
-    def _drain_unsent(self) -> None:
-        while True:
-            try:
-                rows = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if rows is not None:
-                self._count_unsent(len(rows))
 
 
 class SpoolExport:
@@ -322,59 +220,6 @@ class SpoolExport:
             end_time=row.end_ns,
             instrumentation_scope=self.scope,
         )
-
-
-class MachineLoad:
-    """How many of the machine's cores were idle, or busy with this process only, since the last
-    look (from the kernel's CPU counters)."""
-
-    def __init__(self) -> None:
-        self._cores = psutil.cpu_count() or 1
-        self._last = self._counters()
-
-    @staticmethod
-    def _counters() -> tuple[float, float, float]:
-        times = psutil.cpu_times()
-        idle = times.idle + getattr(times, "iowait", 0.0)
-        # guest time is counted in user time already
-        total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
-        own = os.times()
-        return total, idle, own.user + own.system
-
-    def idle_cores(self) -> float:
-        """Cores left idle by other processes since the previous call (all of them when no
-        time has passed)."""
-        total, idle, own = self._counters()
-        last_total, last_idle, last_own = self._last
-        self._last = (total, idle, own)
-        elapsed = total - last_total
-        if elapsed <= 0:
-            return float(self._cores)
-        return self._cores * min(1.0, (idle - last_idle + own - last_own) / elapsed)
-
-
-class Deferral:
-    """Whether to leave the spool for later: while fewer than `idle_cores` cores are idle and
-    the spool still grows, up to a backlog of `MAX_BACKLOG_BYTES` (`idle_cores` 0: never).
-    `idle` measures the idle cores (by default `MachineLoad`, made on first need)."""
-
-    def __init__(self, idle_cores: float, idle: Callable[[], float] | None = None) -> None:
-        self.threshold = idle_cores
-        self._idle = idle
-        self._size = -1
-        self._grew = 0.0
-
-    def wait(self, size: int, backlog: int, now: float) -> bool:
-        """True to skip this poll; `size` the spool's size, `backlog` its unread bytes."""
-        if size != self._size:
-            self._size, self._grew = size, now
-        if self.threshold <= 0 or backlog <= 0 or backlog >= MAX_BACKLOG_BYTES:
-            return False
-        if now - self._grew >= QUIET_S:  # the run has stopped writing: catch up
-            return False
-        if self._idle is None:
-            self._idle = MachineLoad().idle_cores
-        return self._idle() < self.threshold
 
 
 def run(

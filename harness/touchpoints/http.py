@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, overload
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode
 
 from opentelemetry.context import Context
 from pydantic import TypeAdapter, ValidationError
@@ -28,13 +28,8 @@ from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import basic_authorization, split_userinfo
 from harness.telemetry import spans
-from harness.touchpoints.wire import (
-    ConnectFailed,
-    Connection,
-    WireError,
-    WireTimeout,
-    default_port,
-)
+from harness.touchpoints.urls import join_url, origin_and_target, same_origin, url_path
+from harness.touchpoints.wire import ConnectFailed, Connection, WireError, WireTimeout
 
 T = TypeVar("T")
 
@@ -93,7 +88,7 @@ class Response:
         if self.status not in statuses:
             wanted = " or ".join(str(s) for s in statuses)
             raise HttpStatusError(
-                f"{self.method} {_path(self.url)} answered {self.status}, expected {wanted}"
+                f"{self.method} {url_path(self.url)} answered {self.status}, expected {wanted}"
                 f"{_excerpt(self.content)}",
                 status=self.status,
                 method=self.method,
@@ -112,7 +107,7 @@ class Response:
 
         Raises `ContractError` naming the fields that do not match, or when the body is not JSON.
         """
-        where = f"{self.method} {_path(self.url)}"
+        where = f"{self.method} {url_path(self.url)}"
         if model is None:
             try:
                 return jsonlib.loads(self.content)
@@ -135,7 +130,7 @@ class Response:
         """Return self when the body contains `text`; raises `ExpectationFailed`."""
         if text not in self.text:
             raise ExpectationFailed(
-                f"{self.method} {_path(self.url)}: body does not contain {text!r}"
+                f"{self.method} {url_path(self.url)}: body does not contain {text!r}"
                 f"{_excerpt(self.content)}"
             )
         return self
@@ -223,7 +218,7 @@ class HttpClient:
         timeout: float | None = None,
     ) -> Response:
         """Send one request relative to the base URL and check its status."""
-        url = _join(self.base_url, path) if "://" not in path else path
+        url = join_url(self.base_url, path) if "://" not in path else path
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
         final_headers = dict(self.headers)
@@ -240,7 +235,7 @@ class HttpClient:
             "://" in path
             and self._basic is not None
             and final_headers.get("authorization") == self._basic
-            and not _same_origin(url, self.base_url)
+            and not same_origin(url, self.base_url)
         ):
             del final_headers["authorization"]
         parent = self.trace_parent() if self.trace_parent is not None else None
@@ -261,7 +256,7 @@ class HttpClient:
         if expect is None:
             if raw.status >= 400:
                 raise HttpStatusError(
-                    f"{response.method} {_path(url)} answered {raw.status}, expected a status "
+                    f"{response.method} {url_path(url)} answered {raw.status}, expected a status "
                     f"below 400{_excerpt(raw.body)}",
                     status=raw.status,
                     method=response.method,
@@ -316,7 +311,7 @@ class GeventTransport:
 
     def send(self, request: HttpRequest) -> RawResponse:
         """Send `request`, reading the whole body."""
-        key, target = _origin_and_target(request.url)
+        key, target = origin_and_target(request.url)
         connection = self._connections.get(key)
         if connection is None:
             connection = self._connections[key] = Connection(
@@ -328,7 +323,7 @@ class GeventTransport:
             )
         except WireTimeout:
             raise StepTimeout(
-                f"{request.method} {_path(request.url)} timed out after {request.timeout:g} s"
+                f"{request.method} {url_path(request.url)} timed out after {request.timeout:g} s"
             ) from None
         except ConnectFailed as exc:
             raise ConnectionFailed(
@@ -345,17 +340,8 @@ class GeventTransport:
         self._connections.clear()
 
 
-def _same_origin(url: str, other: str) -> bool:
-    return _origin_and_target(url)[0] == _origin_and_target(other)[0]
-
-
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000.0, 3)
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 #: how much of a body is redacted before its excerpt is cut: far more than the excerpt, so that
@@ -371,34 +357,6 @@ def _excerpt(content: bytes, limit: int = 160) -> str:
     text = redact(content[:_REDACT_WINDOW].decode("utf-8", errors="replace")).replace("\n", " ")
     cut = len(text) > limit or len(content) > _REDACT_WINDOW
     return f" (body: {text[:limit]}{'…' if cut else ''})"
-
-
-_JOINED: dict[tuple[str, str], str] = {}
-_SPLIT: dict[str, tuple[tuple[str, str, int], str]] = {}
-_CACHE_LIMIT = 4096
-
-
-def _origin_and_target(url: str) -> tuple[tuple[str, str, int], str]:
-    """((scheme, host, port), path?query) of a URL, cached like `_join`."""
-    found = _SPLIT.get(url)
-    if found is None:
-        parts = urlsplit(url)
-        port = parts.port or default_port(parts.scheme)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if len(_SPLIT) >= _CACHE_LIMIT:
-            _SPLIT.clear()
-        found = _SPLIT[url] = ((parts.scheme, parts.hostname or "", port), target)
-    return found
-
-
-def _join(base_url: str, path: str) -> str:
-    """`path` under `base_url`, cached: journeys repeat their paths and `urljoin` is slow."""
-    url = _JOINED.get((base_url, path))
-    if url is None:
-        if len(_JOINED) >= _CACHE_LIMIT:
-            _JOINED.clear()
-        url = _JOINED[(base_url, path)] = urljoin(base_url, path.lstrip("/"))
-    return url
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}

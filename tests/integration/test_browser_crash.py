@@ -13,11 +13,12 @@ import psutil
 from harness import journey
 from harness.journey import journeys_in
 from harness.records import Outcome
-from harness.runtime import RunSettings, VirtualUser, browser_host_for
+from harness.runtime import RunSettings
 from harness.sandbox.process import SandboxUrls
 from harness.targets import Target
 from harness.testing import RecordingSink
 from harness.touchpoints.web import BrowserHost
+from harness.virtual_user import VirtualUser, browser_host_for
 
 
 def _kill_chromium() -> int:

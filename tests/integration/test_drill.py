@@ -92,9 +92,11 @@ def test_tail_latency_on_a_tenth_of_one_route_is_caught_by_tail_shift(tmp_path: 
     assert "coverage:" in output and "tail_shift" in output
 
 
-def test_two_percent_errors_on_one_route_are_caught(tmp_path: Path) -> None:
+def test_errors_on_one_route_are_caught(tmp_path: Path) -> None:
+    # 10%, not 2%: beside a CPU hog the candidate placed about 100 orders in 14 s, and 2% of
+    # them (2 errors) is evidence for no gate; "not caught, inconclusive" was then right.
     code, record, output = drill(
-        tmp_path, "--duration", "14s", "--fault", "errors:mobile.orders.create=2%"
+        tmp_path, "--duration", "14s", "--fault", "errors:mobile.orders.create=10%"
     )
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]

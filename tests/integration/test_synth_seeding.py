@@ -17,7 +17,9 @@ import pytest
 from harness.errors import TargetUnavailable
 from harness.sandbox.process import SandboxProcess, SandboxUrls
 from harness.targets import Target
-from synth.seeding import HttpApiTransport, read_manifest, seed_target
+from synth.seed_api import HttpApiTransport
+from synth.seed_manifest import read_manifest
+from synth.seeding import seed_target
 from tests.integration.conftest import REPO, CliResult, run_cli
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from harness.engine.collector import REQUESTS_SHOWN, LoadCollector
 from harness.gates.traces import read_trace_joins
 from harness.records import Outcome, RequestRecord, StepRecord, Touchpoint, record_json
 from harness.telemetry.joins import JOINS_FILE, index_line, settle
-from harness.telemetry.sidecar import OtlpShipper
+from harness.telemetry.otlp_shipper import OtlpShipper
 from harness.telemetry.spool import EndedSpan
 
 A, B, C, D, ORPHAN = (f"{n:032x}" for n in (0xA1, 0xB2, 0xC3, 0xD4, 0xFFFFFFFF))

@@ -163,9 +163,10 @@ def test_transport_is_reused_across_steps_and_closed_at_the_end() -> None:
 def test_the_api_client_is_renewed_for_each_iteration_of_a_virtual_user() -> None:
     """One client per virtual user, but nothing an iteration set reaches the next one."""
     from harness.journey import journeys_in
-    from harness.runtime import RunSettings, VirtualUser
+    from harness.runtime import RunSettings
     from harness.targets import Target
     from harness.testing import RecordingSink
+    from harness.virtual_user import VirtualUser
 
     seen: list[dict[str, str]] = []
     clients: list[object] = []

@@ -17,19 +17,16 @@ from harness.errors import TargetUnavailable, UsageError
 from harness.targets import Target
 from synth import SynthSource, seeding
 from synth.cli import main
-from synth.seeding import (
-    SEED_WORKER,
-    ApiReply,
+from synth.seed_api import ApiReply
+from synth.seed_manifest import (
     ManifestAccount,
     ManifestError,
     ManifestHeader,
     ManifestWriter,
-    Progress,
-    cleanup_manifest,
     default_manifest_path,
     read_manifest,
-    seed_target,
 )
+from synth.seeding import SEED_WORKER, Progress, cleanup_manifest, seed_target
 
 TARGET = Target.from_base_url("http://shop.test")
 

@@ -20,6 +20,7 @@ from opentelemetry.trace import StatusCode
 
 from harness import journey
 from harness.telemetry import spans, tracer_paths
+from harness.telemetry.export_deferral import MAX_BACKLOG_BYTES, Deferral, MachineLoad
 from harness.telemetry.otlp_json import (
     OtlpJsonLinesExporter,
     SpanRow,
@@ -27,12 +28,7 @@ from harness.telemetry.otlp_json import (
     rows_to_otlp_json,
 )
 from harness.telemetry.recorder import LightTracer, LightTracerProvider
-from harness.telemetry.sidecar import (
-    MAX_BACKLOG_BYTES,
-    Deferral,
-    MachineLoad,
-    SpoolExport,
-)
+from harness.telemetry.sidecar import SpoolExport
 from harness.telemetry.sidecar import run as run_sidecar
 from harness.telemetry.spool import EndedSpan, SpanSpool, read_spool
 from harness.telemetry.trace_view import load_traces, render, select_traces

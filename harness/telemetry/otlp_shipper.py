@@ -1,0 +1,118 @@
+"""Delivery of the span sidecar's batches to an OTLP endpoint from a thread of its own
+(`OtlpShipper`), so a slow or unreachable collector never holds the local trace file back:
+each export has a deadline, a collector that keeps failing is given up on, and every span not
+delivered is counted."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from harness.telemetry.spool import EndedSpan
+
+OTLP_TIMEOUT_S = 5.0  #: one export request to the endpoint
+OTLP_GIVE_UP = 3  #: failed exports in a row after which the endpoint is given up on
+OTLP_GRACE_S = 5.0  #: after the spool's end, time left to deliver what is queued
+OTLP_QUEUE = 256  #: batches waiting for the endpoint; beyond it a batch is counted unsent
+
+
+class OtlpShipper:
+    """Delivers span batches to an OTLP endpoint from a thread of its own, counting what it
+    could not deliver; `close()` waits a bounded time."""
+
+    def __init__(self, exporter: SpanExporter, build: Callable[[EndedSpan], ReadableSpan]) -> None:
+        self.exporter = exporter
+        self.build = build
+        self.sent = 0
+        self.unsent = 0
+        self.error: str | None = None
+        self._inflight = 0
+        self._queue: queue.Queue[list[EndedSpan] | None] = queue.Queue(OTLP_QUEUE)
+        self._given_up = threading.Event()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._ship, name="otlp-shipper", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: list[EndedSpan]) -> None:
+        """Queue a batch; counted unsent at once when the endpoint was given up or is behind."""
+        if self._given_up.is_set():
+            self._count_unsent(len(rows))
+            return
+        try:
+            self._queue.put_nowait(rows)
+        except queue.Full:
+            self._count_unsent(len(rows))
+            self.error = self.error or f"the endpoint fell behind ({OTLP_QUEUE} batches queued)"
+
+    def give_up(self, why: str) -> None:
+        """Stop delivering: what is queued and what comes is counted unsent."""
+        self.error = self.error or why
+        self._given_up.set()
+
+    def close(self, grace_s: float = OTLP_GRACE_S) -> None:
+        """Let the queue drain for at most `grace_s`, then count the rest unsent."""
+        deadline = time.monotonic() + grace_s
+        while not self._queue.empty() and time.monotonic() < deadline:
+            if self._given_up.is_set():
+                break
+            time.sleep(0.05)
+        if not self._queue.empty() and not self._given_up.is_set():
+            self.give_up(f"not delivered within {grace_s:g} s of the run's end")
+        self._given_up.set()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
+        with self._lock:  # an export still in flight past the deadline is abandoned, unsent
+            self._closed = True
+            self.unsent += self._inflight
+            self._inflight = 0
+        self._drain_unsent()
+
+    def _ship(self) -> None:
+        failures = 0
+        while True:
+            rows = self._queue.get()
+            if rows is None:
+                return
+            if self._given_up.is_set():
+                self._count_unsent(len(rows))
+                continue
+            self._inflight = len(rows)
+            try:
+                ok = self.exporter.export([self.build(r) for r in rows]) is SpanExportResult.SUCCESS
+            except Exception as exc:
+                ok, self.error = False, self.error or f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                if self._closed:
+                    return  # abandoned: close() counted it unsent
+                self._inflight = 0
+                if ok:
+                    self.sent += len(rows)
+                else:
+                    self.unsent += len(rows)
+            if ok:
+                failures = 0
+                continue
+            failures += 1
+            if failures >= OTLP_GIVE_UP:
+                self.give_up(self.error or f"{failures} exports in a row failed")
+
+    def _count_unsent(self, n: int) -> None:
+        with self._lock:
+            self.unsent += n
+
+    def _drain_unsent(self) -> None:
+        while True:
+            try:
+                rows = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if rows is not None:
+                self._count_unsent(len(rows))

@@ -1,0 +1,365 @@
+"""`j.web`: one browser context and page of a `BrowserHost`, with synchronous actions and
+expectations, and Playwright's errors classified as step errors."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+
+from harness.errors import (
+    BrowserError,
+    ConnectionFailed,
+    ExpectationFailed,
+    StepError,
+    StepTimeout,
+    UsageError,
+)
+from harness.records import RequestRecord
+from harness.redact import redact, redact_url
+from harness.targets import split_userinfo
+from harness.telemetry import spans
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
+
+    from harness.touchpoints.web import BrowserHost
+
+T = TypeVar("T")
+
+_RECORDED_RESOURCES = frozenset({"document", "fetch", "xhr"})
+
+
+@dataclass
+class _Artifacts:
+    screenshot: Path | None = None
+    trace: Path | None = None
+
+
+class WebSession:
+    """`j.web`: one browser context and page, with synchronous actions and expectations.
+
+    Element waits that run out are expectation failures (`assertion`), navigations that run out
+    are timeouts, refused connections are `connection`, other Playwright errors are `browser`.
+    """
+
+    def __init__(
+        self,
+        host: BrowserHost,
+        *,
+        base_url: str,
+        artifacts_dir: Path,
+        action_timeout: float,
+        navigation_timeout: float,
+    ) -> None:
+        self.host = host
+        bare, self._credentials = split_userinfo(base_url)
+        self.base_url = bare.rstrip("/") + "/"
+        self.artifacts_dir = artifacts_dir
+        self.action_timeout = action_timeout
+        self.navigation_timeout = navigation_timeout
+        self._context: BrowserContext | None = None
+        self._page: Page | None = None
+        self._tracing = False
+        self._requests: list[RequestRecord] = []
+        self.closed = False
+        self.trace_parent: Callable[[], Context | None] = lambda: None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def _open(self, device: str | None, record_trace: bool, headers: dict[str, str]) -> None:
+        options: dict[str, Any] = {}
+        if device is not None:
+            descriptors = self.host.playwright.devices
+            if device not in descriptors:
+                close = [d for d in descriptors if device.lower() in d.lower()][:3]
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise UsageError(f"unknown device {device!r} for web emulation{hint}")
+            options.update(descriptors[device])
+            options.pop("default_browser_type", None)
+        if headers:
+            options["extra_http_headers"] = headers
+        if self._credentials is not None:
+            # credentials in the target URL: answered to the target's own 401s, as a browser
+            # does, and never sent to another origin
+            user, password = self._credentials
+            parts = urlsplit(self.base_url)
+            options["http_credentials"] = {
+                "username": user,
+                "password": password,
+                "origin": f"{parts.scheme}://{parts.netloc}",
+            }
+        self._context = await self.host.browser.new_context(**options)
+        self._context.set_default_timeout(self.action_timeout * 1000)
+        self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
+        if record_trace:
+            await self._context.tracing.start(screenshots=True, snapshots=True)
+            self._tracing = True
+        self._page = await self._context.new_page()
+        self._page.on("requestfinished", self._on_request_finished)
+        self._page.on("requestfailed", self._on_request_failed)
+
+    def close(self) -> None:
+        """Close the context; a running trace is discarded."""
+        if self.closed:
+            return
+        self.closed = True
+        self.host.call(self._close())
+
+    async def _close(self) -> None:
+        if self._context is None:
+            return
+        try:
+            if self._tracing:
+                await self._context.tracing.stop()
+                self._tracing = False
+            await self._context.close()
+        except Exception:  # the context may already be gone with a crashed browser
+            pass
+
+    def capture_failure(self, stem: str) -> list[Path]:
+        """Save a screenshot and the Playwright trace of this context; return the files saved."""
+        if self.closed or self._page is None:
+            return []
+        saved = self.host.call(self._capture(stem))
+        return [p for p in (saved.screenshot, saved.trace) if p is not None]
+
+    async def _capture(self, stem: str) -> _Artifacts:
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        found = _Artifacts()
+        assert self._page is not None and self._context is not None
+        try:
+            path = self.artifacts_dir / f"{stem}.png"
+            await self._page.screenshot(path=str(path), full_page=True, timeout=5000)
+            found.screenshot = path
+        except Exception:  # a page that cannot be drawn still gets its trace saved
+            pass
+        if self._tracing:
+            try:
+                path = self.artifacts_dir / f"{stem}-trace.zip"
+                await self._context.tracing.stop(path=str(path))
+                found.trace = path
+            except Exception:  # best effort, the screenshot is the primary evidence
+                pass
+            self._tracing = False
+        return found
+
+    def drain_requests(self) -> list[RequestRecord]:
+        """The page's document/fetch/XHR requests seen since the last call."""
+        taken, self._requests = self._requests, []
+        return taken
+
+    def _on_request_finished(self, request: Any) -> None:
+        if request.resource_type not in _RECORDED_RESOURCES:
+            return
+        timing = request.timing
+        duration = max(0.0, float(timing.get("responseEnd", -1)))
+        self._requests.append(
+            RequestRecord(
+                method=request.method,
+                url=redact_url(request.url),
+                status=None,
+                duration_ms=duration,
+            )
+        )
+
+    def _on_request_failed(self, request: Any) -> None:
+        if request.resource_type not in _RECORDED_RESOURCES:
+            return
+        self._requests.append(
+            RequestRecord(
+                method=request.method,
+                url=redact_url(request.url),
+                status=None,
+                duration_ms=0.0,
+                error=redact(request.failure or "failed"),
+            )
+        )
+
+    # -- the synchronous facade ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The page's current URL."""
+        return self.page_async.url
+
+    @property
+    def page_async(self) -> Page:
+        """The underlying async Playwright page; use only through `run`."""
+        if self._page is None or self.closed:
+            raise BrowserError("the web session is closed")
+        return self._page
+
+    def run(self, action: Callable[[Page], Awaitable[T]]) -> T:
+        """Escape hatch: run `async def action(page)` on the browser loop and return its result."""
+
+        async def call() -> T:
+            return await self._guard(action(self.page_async), "custom action")
+
+        return self.host.call(call())
+
+    def goto(self, path: str, *, expect_status: int | None = None) -> int:
+        """Open `path` (relative to the web base URL, or absolute); returns the HTTP status.
+
+        Any status of 400 or more fails the step unless it equals `expect_status`.
+        """
+        return self._act("goto", path, self._goto(path, expect_status))
+
+    async def _goto(self, path: str, expect_status: int | None) -> int:
+        url = path if "://" in path else urljoin(self.base_url, path.lstrip("/"))
+        response = await self._guard(
+            self.page_async.goto(url, wait_until="domcontentloaded"),
+            f"open {path}",
+            navigation=True,
+        )
+        status = response.status if response is not None else 200
+        if expect_status is not None and status != expect_status:
+            raise ExpectationFailed(f"open {path}: answered {status}, expected {expect_status}")
+        if expect_status is None and status >= 400:
+            from harness.errors import HttpStatusError
+
+            raise HttpStatusError(
+                f"GET {path} answered {status}", status=status, method="GET", url=url
+            )
+        return status
+
+    def click(self, selector: str) -> None:
+        """Click the element matching `selector` once it is visible and enabled."""
+        self._act(
+            "click", selector, self._guard(self.page_async.click(selector), f"click {selector}")
+        )
+
+    def fill(self, selector: str, value: str) -> None:
+        """Type `value` into the input matching `selector`."""
+        self._act(
+            "fill", selector, self._guard(self.page_async.fill(selector, value), f"fill {selector}")
+        )
+
+    def select(self, selector: str, value: str) -> None:
+        """Choose `value` in the `<select>` matching `selector`."""
+        action = self._guard(
+            self.page_async.select_option(selector, value), f"select in {selector}"
+        )
+        self._act("select", selector, action)
+
+    def text(self, selector: str) -> str:
+        """The visible text of the first element matching `selector`."""
+        return self.host.call(
+            self._guard(self.page_async.locator(selector).first.inner_text(), f"read {selector}")
+        )
+
+    def count(self, selector: str) -> int:
+        """How many elements match `selector` right now (no waiting)."""
+        return self.host.call(self._guard(self.page_async.locator(selector).count(), "count"))
+
+    def expect_visible(self, selector: str, *, timeout: float | None = None) -> None:
+        """Wait until an element matching `selector` is visible."""
+        wait = self.page_async.locator(selector).first.wait_for(
+            state="visible", timeout=(timeout or self.action_timeout) * 1000
+        )
+        self._act("wait for", selector, self._guard(wait, f"wait for {selector}"))
+
+    def expect_text(
+        self, selector: str, text: str | re.Pattern[str], *, timeout: float | None = None
+    ) -> str:
+        """Wait until the element matching `selector` contains `text` (or matches the pattern)."""
+        return self._act(
+            "expect text",
+            selector,
+            self._expect_text(selector, text, timeout or self.action_timeout),
+        )
+
+    async def _expect_text(self, selector: str, text: str | re.Pattern[str], timeout: float) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen = ""
+        while True:
+            remaining = max(0.05, deadline - loop.time())
+            locator = self.page_async.locator(selector).first
+            await self._guard(
+                locator.wait_for(state="visible", timeout=remaining * 1000), f"wait for {selector}"
+            )
+            seen = await self._guard(locator.inner_text(), f"read {selector}")
+            found = text.search(seen) if isinstance(text, re.Pattern) else text in seen
+            if found:
+                return seen
+            if loop.time() >= deadline:
+                wanted = text.pattern if isinstance(text, re.Pattern) else text
+                raise ExpectationFailed(
+                    f"{selector} on {_short(self.page_async.url)} shows {redact(seen)[:120]!r}, "
+                    f"expected it to contain {wanted!r}"
+                )
+            await asyncio.sleep(0.05)
+
+    def expect_url(self, pattern: str | re.Pattern[str], *, timeout: float | None = None) -> None:
+        """Wait until the page URL matches `pattern` (a glob like `**/orders/*` or a regex)."""
+        wait = self.page_async.wait_for_url(
+            pattern, timeout=(timeout or self.navigation_timeout) * 1000, wait_until="commit"
+        )
+        self._act(
+            "wait for url", str(pattern), self._guard(wait, f"wait for the URL to match {pattern}")
+        )
+
+    def _act(self, action: str, subject: str, awaitable: Coroutine[Any, Any, T]) -> T:
+        """Run one browser action under its own span; while tracing, the requests it causes
+        carry that span's `traceparent`, so the target's server spans join the journey trace."""
+        span = spans.start_action(
+            self.trace_parent(), f"web {action} {subject}"[:120], {"harness.web.action": action}
+        )
+        headers = (
+            spans.trace_headers(trace.set_span_in_context(span)) if span.is_recording() else None
+        )
+        try:
+            result = self.host.call(self._with_headers(headers, awaitable))
+        except StepError as exc:
+            spans.end_span(span, exc.kind.value, str(exc))
+            raise
+        spans.end_span(span)
+        return result
+
+    async def _with_headers(
+        self, headers: dict[str, str] | None, awaitable: Coroutine[Any, Any, T]
+    ) -> T:
+        if headers and self._context is not None:
+            await self._context.set_extra_http_headers(headers)
+        return await awaitable
+
+    async def _guard(self, awaitable: Awaitable[T], what: str, *, navigation: bool = False) -> T:
+        """Await a Playwright call, turning its errors into classified step errors."""
+        from playwright.async_api import Error, TimeoutError
+
+        page = self._page
+        where = _short(page.url) if page is not None else "the page"
+        try:
+            return await awaitable
+        except TimeoutError as exc:
+            if navigation:
+                raise StepTimeout(
+                    f"{what}: page did not load in time ({first_line(exc)})"
+                ) from None
+            raise ExpectationFailed(
+                f"{what} on {where}: element not found or not ready in time"
+            ) from None
+        except Error as exc:
+            message = first_line(exc)
+            if "ERR_CONNECTION_REFUSED" in message or "ERR_CONNECTION_RESET" in message:
+                raise ConnectionFailed(f"{what}: {message}") from None
+            raise BrowserError(f"{what} on {where}: {message}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _short(url: str) -> str:
+    match = re.match(r"^[a-z]+://[^/]+(/.*)?$", url)
+    return (match.group(1) or "/") if match else url

@@ -1,0 +1,154 @@
+"""`VirtualUser`: one simulated person-slot that runs iterations of journeys one after another
+through the runtime (`harness.runtime`), keeping its HTTP connections and synthetic-data source
+across them; the only place an `IterationRecord` is made. `browser_host_for` gives a process its
+one lazily started Chromium."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.errors import ErrorKind, UsageError
+from harness.journey import Journey
+from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord
+from harness.runtime import OUTSIDE_STEP, JourneyContext, RunSettings, RunSink, StepFailed, classify
+from harness.telemetry import spans
+
+if TYPE_CHECKING:
+    from harness.touchpoints.api import ApiClient
+    from harness.touchpoints.http import HttpTransport
+    from harness.touchpoints.web import BrowserHost
+    from synth import SynthSource
+
+RequestHook = Callable[[JourneyContext, RequestRecord], None]
+
+
+@dataclass
+class VirtualUser:
+    """One simulated person-slot: runs iterations one after another, keeps HTTP connections."""
+
+    index: int
+    settings: RunSettings
+    sink: RunSink
+    browser: Callable[[], BrowserHost]
+    transport_factory: Callable[[], HttpTransport] | None = None
+    request_hooks: list[RequestHook] = field(default_factory=list)
+    _transport: HttpTransport | None = None
+    _synth_source: SynthSource | None = None
+    _api: ApiClient | None = None  #: renewed by each iteration's `j.api`
+
+    @property
+    def synth_source(self) -> SynthSource:
+        """This run's seeded synthetic-data source for this worker."""
+        if self._synth_source is None:
+            from synth import SynthSource
+
+            self._synth_source = SynthSource(
+                seed=self.settings.seed,
+                worker=self.settings.worker,
+                profile=self.settings.profile,
+                locale=self.settings.locale,
+            )
+        return self._synth_source
+
+    def transport(self) -> HttpTransport:
+        """The HTTP transport this virtual user reuses across iterations."""
+        if self._transport is None:
+            if self.transport_factory is not None:
+                self._transport = self.transport_factory()
+            else:
+                from harness.touchpoints.http import GeventTransport
+
+                self._transport = GeventTransport()
+        return self._transport
+
+    def run_iteration(
+        self, journey: Journey, iteration: int, *, scheduled: float | None = None
+    ) -> IterationRecord:
+        """Run one iteration of `journey`; never raises for a failure of the journey.
+
+        `scheduled` is the `time.perf_counter()` instant an open-model plan meant the iteration to
+        start: its duration is then measured from that instant, so waiting for a free user (a
+        stalled target) shows as latency instead of silently fewer iterations.
+        """
+        context = JourneyContext(self, journey, iteration)
+        _ = self.synth_source  # loads word lists once, outside any measured step
+        root = context.start_trace()
+        started_at = time.time()
+        t0 = time.perf_counter()
+        late_ms = None if scheduled is None else round(max(0.0, t0 - scheduled) * 1000.0, 3)
+        origin = t0 if scheduled is None else min(t0, scheduled)
+        failure: StepRecord | None = None
+        outside: tuple[ErrorKind, str] | None = None
+        try:
+            journey.func(context)
+        except StepFailed as failed:
+            failure = failed.record
+        except UsageError as exc:
+            spans.end_span(root, type(exc).__name__)
+            raise
+        except Exception as exc:
+            outside = classify(exc, journey)
+        except BaseException:
+            spans.end_span(root, "interrupted")
+            raise
+        finally:
+            context.close()
+        passed = sum(1 for r in context.records if r.outcome is Outcome.PASSED)
+        record = IterationRecord(
+            run_id=self.settings.run_id,
+            target=self.settings.target.name,
+            journey=journey.name,
+            worker=self.settings.worker,
+            user=self.index,
+            iteration=iteration,
+            started_at=started_at,
+            duration_ms=round((time.perf_counter() - origin) * 1000.0, 3),
+            outcome=Outcome.PASSED if failure is None and outside is None else Outcome.FAILED,
+            steps_passed=passed,
+            steps_total=len(context.records),
+            failed_step=failure.step if failure else (OUTSIDE_STEP if outside else None),
+            failed_touchpoint=failure.touchpoint if failure else None,
+            error_kind=failure.error_kind if failure else (outside[0] if outside else None),
+            message=failure.message if failure else (outside[1] if outside else None),
+            artifacts=failure.artifacts if failure else (),
+            person=context._person_id(),
+            late_ms=late_ms,
+            trace_id=context._trace_id,
+        )
+        if record.person is not None:
+            root.set_attribute("harness.person", record.person)
+        root.set_attribute("harness.outcome", record.outcome.value)
+        spans.end_span(root, record.error_kind.value if record.error_kind else None, record.message)
+        self.sink.iteration_finished(record)
+        return record
+
+    def close(self) -> None:
+        """Close this user's HTTP connections."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        self._api = None
+
+
+@contextmanager
+def browser_host_for(headless: bool = True) -> Iterator[Callable[[], BrowserHost]]:
+    """A lazily started per-process `BrowserHost`, closed on exit."""
+    host: BrowserHost | None = None
+
+    def get() -> BrowserHost:
+        nonlocal host
+        if host is None:
+            from harness.touchpoints.web import BrowserHost
+
+            host = BrowserHost(headless=headless)
+        return host
+
+    try:
+        yield get
+    finally:
+        if host is not None:
+            host.close()
