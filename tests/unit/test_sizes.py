@@ -9,12 +9,11 @@ REPO = Path(__file__).resolve().parents[2]
 PRODUCT = ("harness", "synth")
 MAX_LINES = 400
 
-#: Modules still over `MAX_LINES`, each with the most lines it may have until it is split; they
-#: are being split on another branch, and their entries go when that lands (an entry whose file
-#: is back under the limit is harmless; a listed file that grows fails).
+#: Modules still over `MAX_LINES`, each with the most lines it may have until it is split (issue
+#: 21 names what remains); a listed file that grows fails, and an entry goes when its file is
+#: split.
 STILL_OVER: dict[str, int] = {
     "harness/rollout/controller.py": 443,
-    "harness/gates/rules.py": 419,
     "harness/gates/kayenta.py": 410,
 }
 
