@@ -313,3 +313,9 @@ def sequential_error_split(
         - (k * math.log(candidate_share) + (n - k) * math.log1p(-candidate_share))
     )
     return math.inf if log_e > _MAX_LOG else math.exp(log_e)
+
+
+def poisson_upper(count: float) -> float:
+    """A generous upper bound on a Poisson count's mean from one observation of it (three
+    standard deviations, plus three for a count of zero)."""
+    return count + 3.0 * math.sqrt(count) + 3.0

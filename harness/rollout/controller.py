@@ -9,10 +9,7 @@ the baseline) and stops. Every look becomes a `StageRecord`; hooks are called wi
 
 from __future__ import annotations
 
-import json
-import math
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,9 +20,10 @@ from harness.gates.abort import live_gates
 from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
+from harness.gates.stats import poisson_upper
 from harness.gates.verdict import Verdict, evaluate, spent
-from harness.records import IterationRecord, StepRecord
-from harness.rollout.hooks import call_hook
+from harness.records import IterationRecord
+from harness.rollout.hooks import call_hook, first_effect
 from harness.rollout.stages import (
     Cohort,
     GateLine,
@@ -34,35 +32,12 @@ from harness.rollout.stages import (
     StageDecision,
     StageRecord,
 )
-from harness.rollout.window import window_data
+from harness.rollout.window import StageWindow, window_data
 from harness.targets import Target
 
 #: how far into the first look (at most half of it) the rollout checks that its first share can
 #: reach the minimum samples at all
 PROBE_AFTER_S = 10.0
-
-
-class StageWindow:
-    """A `RunSink` keeping the records of iterations that started since `since` (epoch s)."""
-
-    def __init__(self) -> None:
-        self.since = time.time()
-        self.records: list[StepRecord | IterationRecord] = []
-
-    def restart(self, since: float) -> None:
-        """Forget everything before `since`: a new stage begins."""
-        self.since = since
-        self.records = [r for r in self.records if r.started_at >= since]
-
-    def step_finished(self, record: StepRecord) -> None:
-        """Keep the step if it started in the window."""
-        if record.started_at >= self.since:
-            self.records.append(record)
-
-    def iteration_finished(self, record: IterationRecord) -> None:
-        """Keep the iteration if it started in the window."""
-        if record.started_at >= self.since:
-            self.records.append(record)
 
 
 class RolloutController:
@@ -281,7 +256,7 @@ class RolloutController:
                     continue
                 total = totals.get(e.journey or "", 0)
                 expected = e.n_candidate or total * share / 100
-                upper = max(_upper(e.n_candidate), _upper(total) * share / 100)
+                upper = max(poisson_upper(e.n_candidate), poisson_upper(total) * share / 100)
                 reach = upper * (2.0 if probe else 1.0) * allowed / spent / e.n_needed
                 if worst is None or reach < worst[0]:
                     worst = (reach, e.series, e.n_candidate, e.n_needed, expected)
@@ -409,7 +384,7 @@ class RolloutController:
     def _time_detection(self, now: float) -> None:
         """From the regression's first effect to now: as the candidate reports it (the bundled
         sandbox serves it on /health), else from the candidate's first traffic."""
-        first = _first_effect(self.candidate)
+        first = first_effect(self.candidate)
         if first is not None:
             self.record.first_effect_at, self.record.first_effect_source = (
                 first,
@@ -419,25 +394,3 @@ class RolloutController:
             self.record.first_effect_at = self.record.started_at
             self.record.first_effect_source = "first candidate traffic"
         self.record.detection_s = round(now - self.record.first_effect_at, 3)
-
-
-def _upper(count: float) -> float:
-    """A generous upper bound on a Poisson count's mean, from one observation of it."""
-    return count + 3.0 * math.sqrt(count) + 3.0
-
-
-def _first_effect(target: Target) -> float | None:
-    """The earliest `first_effect_at` in the target's `/health` regressions, if it says."""
-    try:
-        with urllib.request.urlopen(target.api.rstrip("/") + "/health", timeout=2.0) as reply:
-            body = json.loads(reply.read(65536))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(body, dict) or not isinstance(body.get("regressions"), list):
-        return None
-    found = [
-        r["first_effect_at"]
-        for r in body["regressions"]
-        if isinstance(r, dict) and isinstance(r.get("first_effect_at"), (int, float))
-    ]
-    return min(found, default=None)

@@ -5,6 +5,9 @@ as JSON on its standard input and in `$HARNESS_ROLLOUT_EVENT`; it succeeds when 
 URL receives the event as a JSON `POST`; it succeeds on a 2xx answer. Either must finish within
 the timeout. Commands are started with `posix_spawn`, as load workers are, so that nothing of
 the gevent-patched harness runs in the child (see `harness.children`).
+
+`first_effect` asks the candidate when its regression first took effect (the bundled sandbox
+says so on its `/health`), to time a rollback's detection.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import socket
 import tempfile
 import threading
 import time
+import urllib.request
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 
 from harness.children import SpawnedProcess
 from harness.rollout.stages import HookCall
+from harness.targets import Target
 
 HOOKS = ("on_stage", "on_promote", "on_rollback")
 TIMEOUT_S = 10.0
@@ -122,3 +127,20 @@ def _tail(output: Path) -> str:
     except OSError:
         return ""
     return f": {text[-_TAIL:]}" if text else ""
+
+
+def first_effect(target: Target) -> float | None:
+    """The earliest `first_effect_at` in the target's `/health` regressions, if it says."""
+    try:
+        with urllib.request.urlopen(target.api.rstrip("/") + "/health", timeout=2.0) as reply:
+            body = json.loads(reply.read(65536))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("regressions"), list):
+        return None
+    found = [
+        r["first_effect_at"]
+        for r in body["regressions"]
+        if isinstance(r, dict) and isinstance(r.get("first_effect_at"), (int, float))
+    ]
+    return min(found, default=None)

@@ -3,6 +3,7 @@ started during the stage, measured exactly as a run folder holding only them wou
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -78,3 +79,26 @@ def window_data(
     # The same reading of step records as a stored run's (points, order, example traces).
     data._absorb_records(kept)
     return data
+
+
+class StageWindow:
+    """A `RunSink` keeping the records of iterations that started since `since` (epoch s)."""
+
+    def __init__(self) -> None:
+        self.since = time.time()
+        self.records: list[StepRecord | IterationRecord] = []
+
+    def restart(self, since: float) -> None:
+        """Forget everything before `since`: a new stage begins."""
+        self.since = since
+        self.records = [r for r in self.records if r.started_at >= since]
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Keep the step if it started in the window."""
+        if record.started_at >= self.since:
+            self.records.append(record)
+
+    def iteration_finished(self, record: IterationRecord) -> None:
+        """Keep the iteration if it started in the window."""
+        if record.started_at >= self.since:
+            self.records.append(record)
