@@ -20,6 +20,8 @@ import numpy.typing as npt
 from scipy import optimize
 from scipy import stats as sps
 
+from harness.gates.kayenta_stats import cles, drop_outliers, mean_ratio, ranks_and_sigma
+
 __all__ = [
     "DEFAULT_GROUP",
     "Label",
@@ -134,28 +136,12 @@ class ScoreResult:
     reason: str
 
 
-def _ranks_and_sigma(shifted: Array, y: Array) -> tuple[float, float]:
-    """Rank sum of `shifted` in the pooled ranking (ties averaged), and the tie-corrected σ of
-    the rank-sum statistic. One sort serves both; this runs at every step of the root search."""
-    pooled = np.concatenate([shifted, y])
-    order = np.argsort(pooled, kind="stable")
-    ordered = pooled[order]
-    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    ties = np.diff(np.append(starts, pooled.size)).astype(np.float64)
-    average_rank = starts + (ties + 1.0) / 2.0
-    ranks = np.repeat(average_rank, ties.astype(np.int64))
-    nx, ny = float(shifted.size), float(y.size)
-    tie_term = float(np.sum(ties**3 - ties)) / ((nx + ny) * (nx + ny - 1))
-    sigma = math.sqrt(max(0.0, (nx * ny / 12.0) * ((nx + ny + 1) - tie_term)))
-    return float(np.sum(ranks[order < shifted.size])), sigma
-
-
 def _w_function(x: Array, y: Array) -> Callable[[float, float], float]:
     """R's continuity-corrected normal statistic of `x - mu` against `y`, minus a quantile."""
     nx, ny = float(x.size), float(y.size)
 
     def w(mu: float, quantile: float) -> float:
-        rank_sum, sigma = _ranks_and_sigma(x - mu, y)
+        rank_sum, sigma = ranks_and_sigma(x - mu, y)
         dz = rank_sum - nx * (nx + 1) / 2 - nx * ny / 2
         if sigma == 0.0:
             raise MannWhitneyError(
@@ -219,39 +205,13 @@ def mann_whitney_ci(
     return root(-z), root(z), root(0.0)
 
 
-def _drop_outliers(values: Array, factor: float) -> Array:
-    """Kayenta's IQR detector with `reduceSensitivity`: fences widened to P1 and P99."""
-    if values.size == 0:
-        return values
-    p1, q1, q3, p99 = (float(v) for v in np.quantile(values, [0.01, 0.25, 0.75, 0.99]))
-    iqr = q3 - q1
-    lower = min(p1, q1 - factor * iqr)
-    upper = max(p99, q3 + factor * iqr)
-    kept: Array = values[(values >= lower) & (values <= upper)]
-    return kept
-
-
 def _prepare(values: npt.ArrayLike, config: MetricConfig) -> Array:
     array = np.asarray(values, dtype=np.float64).ravel()
     nan = np.isnan(array)
     array = array[~nan] if config.nan_strategy == "remove" else np.where(nan, 0.0, array)
     if config.outliers == "remove":
-        array = _drop_outliers(array, config.outlier_factor)
+        array = drop_outliers(array, config.outlier_factor)
     return array
-
-
-def _mean_ratio(experiment: Array, control: Array) -> float:
-    mean_exp, mean_ctrl = float(np.mean(experiment)), float(np.mean(control))
-    if mean_exp == 0.0 or mean_ctrl == 0.0:
-        return math.nan
-    return mean_exp / mean_ctrl
-
-
-def _cles(experiment: Array, control: Array) -> float:
-    """P(experiment > control) + P(tie)/2, from the experiment's pooled rank sum."""
-    m, n = experiment.size, control.size
-    ranks = sps.rankdata(np.concatenate([experiment, control]), method="average")
-    return float((2.0 * np.sum(ranks[:m]) - m * (m + 1)) / (2.0 * n * m))
 
 
 def _optional(value: float) -> float | None:
@@ -311,8 +271,8 @@ def classify_metric(
 
     try:
         low, high, estimate = mann_whitney_ci(exp, ctrl, conf_level=conf_level, seed=seed)
-        ratio = _mean_ratio(exp, ctrl)
-        effect = ratio if config.effect_measure == "meanRatio" else _cles(exp, ctrl)
+        ratio = mean_ratio(exp, ctrl)
+        effect = ratio if config.effect_measure == "meanRatio" else cles(exp, ctrl)
     except (ValueError, ArithmeticError) as error:
         return result(Label.ERROR, f"metric classification failed: {error}")
 
