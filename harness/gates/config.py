@@ -59,7 +59,12 @@ KINDS: dict[str, type[GateBase]] = {
 }
 _ADAPTER: TypeAdapter[Gate] = TypeAdapter(Gate)
 
-#: Used by rehearsals when harness.toml configures no gates.
+#: Used by rehearsals when harness.toml configures no gates. Each comparing gate's `alpha` is
+#: its pre-set share of the verdict's 2.5% false-FAIL rate (a weighted Bonferroni split): most
+#: to typical latency, whose one-step slowdowns are the regressions a release most often
+#: carries and which needs it most (13 steps share it); little to the error-rate and funnel
+#: gates, which judge the same journey counts as the sequential gate against margins (a
+#: regression beyond a margin is large, so a small share still catches it), and to traces.
 DEFAULT_GATES: list[dict[str, Any]] = [
     {
         "kind": "relative",
@@ -68,27 +73,42 @@ DEFAULT_GATES: list[dict[str, Any]] = [
         "margin": "1pp",
         "critical": True,
         "group": "errors",
+        "alpha": 0.002,
     },
     {
         "kind": "sequential",
         "name": "error split (anytime-valid)",
         "group": "errors",
         "abort": True,
+        "alpha": 0.004,
     },
     {
         "kind": "tail_shift",
         "name": "tail latency per step (p95, p99)",
         "margin": "20%",
         "group": "latency",
+        "alpha": 0.006,
     },
-    {"kind": "paired", "name": "typical latency per step (paired)", "group": "latency"},
-    {"kind": "funnel", "name": "conversion vs baseline", "max_drop": "5pp", "group": "conversion"},
+    {
+        "kind": "paired",
+        "name": "typical latency per step (paired)",
+        "group": "latency",
+        "alpha": 0.011,
+    },
+    {
+        "kind": "funnel",
+        "name": "conversion vs baseline",
+        "max_drop": "5pp",
+        "group": "conversion",
+        "alpha": 0.001,
+    },
     {"kind": "burn_rate", "name": "SLO burn rate (99.5%)", "slo": 0.995, "group": "errors"},
     {
         "kind": "trace_completeness",
         "name": "trace completeness vs baseline",
         "max_drop": "5pp",
         "group": "observability",
+        "alpha": 0.001,
     },
 ]
 

@@ -88,12 +88,17 @@ class Comparison:
         limit: float,
         *,
         can_pass: bool = True,
+        fail_limit: float | None = None,
     ) -> None:
         self.estimate = estimate
         self.interval = interval
         self.limit = limit
         #: False when the series has fewer samples than a pass needs (it can still fail)
         self.can_pass = can_pass
+        #: what a fail must show the series beyond: the limit (the default: the regression is
+        #: beyond the margin), or no change (a deterioration test: significantly worse, and not
+        #: shown within the margin)
+        self.fail_limit = limit if fail_limit is None else fail_limit
 
 
 class Decided:
@@ -124,15 +129,22 @@ class Decided:
 
 
 def decide(tests: Sequence[Comparison], *, level: float, alpha: float) -> list[Decided]:
-    """Each test's decision: "fail" when Holm at one-sided `alpha` over all `tests` puts its
-    interval's low end beyond the limit; else "pass" when its interval at `level` lies within
-    the limit (and it has the samples to pass); else "inconclusive" (or "short": too few
-    samples to pass, and no fail)."""
+    """Each test's decision: "pass" when its interval at `level` lies within the limit (and it
+    has the samples to pass); else "fail" when Holm at one-sided `alpha` over all `tests` puts
+    its interval's low end beyond its fail limit; else "inconclusive" (or "short": too few
+    samples to pass, and no fail). A pass is checked first: with a fail limit below the limit
+    (a deterioration test), a series shown within the margin passes even when significantly
+    worse; the fails are a subset of Holm's rejections, so they keep its family-wise rate."""
     failed = holm(
-        lambda i, a: tests[i].interval(1.0 - 2.0 * a)[0] > tests[i].limit, len(tests), alpha
+        lambda i, a: tests[i].interval(1.0 - 2.0 * a)[0] > tests[i].fail_limit, len(tests), alpha
     )
     out = []
     for i, test in enumerate(tests):
+        if test.fail_limit < test.limit and test.can_pass:
+            interval = test.interval(level)
+            if interval[1] <= test.limit:
+                out.append(Decided("pass", interval, level))
+                continue
         if i in failed:
             at = 1.0 - 2.0 * failed[i]
             out.append(Decided("fail", test.interval(at), at))

@@ -91,7 +91,8 @@ def test_the_verdict_splits_its_false_fail_rate_across_gates_and_says_so() -> No
     assert any("false-FAIL rate ≤ 2.5%" in line for line in summary_lines(verdict))
     assert '"family_alpha":0.025' in verdict.model_dump_json()
     # a gate that sets its own alpha keeps it; the others share what is left
-    own = parse_gates([{**DEFAULT_GATES[1], "alpha": 0.01}, DEFAULT_GATES[2]])
+    unset = {k: v for k, v in DEFAULT_GATES[2].items() if k != "alpha"}
+    own = parse_gates([{**DEFAULT_GATES[1], "alpha": 0.01}, unset])
     shares = {g.kind: g.alpha for g in evaluate(make_data(values, values), own).gates}
     assert shares == pytest.approx({"sequential": 0.01, "tail_shift": 0.015})
 
