@@ -108,6 +108,7 @@ def main() -> int:
     misses = _aa_rows(series, sims, args.seed, args.quick) + _power_rows(
         series, sims, args.seed, args.quick
     )
+    _ttd_rows(series, sims, args.seed)
     say(
         f"\n{time.perf_counter() - started:.0f} s · "
         + ("every goal met" if not misses else f"MISSED: {'; '.join(misses)}")
@@ -163,6 +164,19 @@ def _power_rows(series: list[noise.Series], sims: int, seed: int, quick: bool) -
     if cell.passed:
         misses.append(f"{UNDER.name} passed {cell.passed} of {cell.runs}")
     return misses
+
+
+def _ttd_rows(series: list[noise.Series], sims: int, seed: int) -> None:
+    from bench.power import ttd
+
+    say(
+        "\n| sequential latency test (every step, 10 s blocks, up to 300 s) | A/A false FAIL | "
+        "identical: median s to PASS (share passed) | demo +120 ms on order steps: "
+        "median s to FAIL (share failed) |"
+    )
+    say("|---|---|---|---|")
+    for line in ttd.rows(series, sims, seed + 5):
+        say(line)
 
 
 if __name__ == "__main__":
