@@ -5,6 +5,8 @@ that fails, or when every step has passed."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from bench.power import noise
@@ -34,7 +36,7 @@ def one_run(
         blocks.append(
             [
                 float(np.log(np.median(cand[a:b]) / np.median(base[a:b])))
-                for a, b in zip(edges[:-1], edges[1:], strict=True)
+                for a, b in itertools.pairwise(edges)
                 if b > a
             ]
         )

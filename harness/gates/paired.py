@@ -96,6 +96,12 @@ class PairedGate(GateBase):
                 )
             )
             found.append(None)
+        if self.drift == "robust":
+            from harness.gates.drift import pooled_errors
+
+            errors = pooled_errors([t[3].diffs for t in tests])
+            for (*_, paired), se in zip(tests, errors or [], strict=False):
+                paired.pool(se)
         decided = decide([t[1] for t in tests], level=self.level, alpha=alpha)
         worst = alpha / max(len(tests), 1)  # Holm's first, most demanding step
         for (index, test, key, paired), outcome in zip(tests, decided, strict=True):
@@ -135,7 +141,7 @@ class PairedGate(GateBase):
         return Evidence(
             series=label,
             decision=decision,
-            test="paired per-second log ratio (Newey-West, fixed-b t)",
+            test=f"paired per-second log ratio ({paired.method})",
             n_baseline=paired.n_baseline,
             n_candidate=paired.n_candidate,
             estimate=1.0 + ratio,
@@ -172,9 +178,18 @@ class Paired:
         self.n_baseline = n_baseline
         self.n_candidate = n_candidate
         self.mean = float(diffs.mean()) if self.n else 0.0
+        self.diffs = diffs
         self.lags = bandwidth(self.n, robust=robust)
         self.df = ROBUST_DF if robust else max(self.n / max(self.lags, 1), 1.0)
         self.se = _newey_west(diffs, self.lags) if self.n > 1 else float("inf")
+        self.method = "Newey-West, fixed-b t" if robust else "Newey-West, lag √n"
+
+    def pool(self, se: float) -> None:
+        """Use the error learned with every step's drift (`harness.gates.drift`): a normal
+        reference, since the memory was fitted on all the steps' seconds."""
+        self.se = se
+        self.df = POOLED_DF
+        self.method = "drift pooled across steps"
 
     def interval(self, level: float) -> tuple[float, float]:
         from scipy import stats as sps
@@ -185,6 +200,8 @@ class Paired:
 
 #: degrees of freedom of the robust t reference (fixed-b, bandwidth n/5)
 ROBUST_DF = 4.0
+#: degrees of freedom with the drift pooled across steps (effectively normal)
+POOLED_DF = 1000.0
 
 
 def bandwidth(n: int, *, robust: bool = True) -> int:
