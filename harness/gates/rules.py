@@ -16,7 +16,7 @@ from harness.gates.base import GateBase, Where, where_of
 from harness.gates.data import RunData
 from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
-from harness.gates.values import parse_latency_ms, parse_share
+from harness.gates.values import parse_share
 from harness.telemetry.hdr import SeriesKey
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
@@ -34,77 +34,6 @@ _level = level_words
 
 def _pct(value: float) -> str:
     return f"{value:+.0%}"
-
-
-class ThresholdGate(GateBase):
-    """An absolute limit on a statistic of the candidate: `p95 <= 800ms`, `error_rate <= 0.5%`."""
-
-    kind: Literal["threshold"] = "threshold"
-    metric: str = "p95"
-    op: Literal["<=", "<", ">=", ">"] = "<="
-    value: str | float
-
-    def evaluate(self, data: RunData) -> GateOutcome:
-        """Check the limit on every series in scope."""
-        minimum = self.min_samples or 20
-        evidence = []
-        if self.metric == "error_rate":
-            limit = parse_share(self.value, what=f"{self.title()}: value")
-            for (target, journey), (n, failed) in sorted(data.journeys.items()):
-                if target != data.candidate or not self.journey_in_scope(data, journey):
-                    continue
-                rate = failed / n if n else 0.0
-                where = Where(journey, None, None)
-                evidence.append(self._judge(where, "error rate", rate, limit, n, minimum, "%"))
-            return self.outcome(evidence)
-        q = QUANTILES.get(self.metric)
-        limit = parse_latency_ms(self.value, what=f"{self.title()}: value")
-        for key in self.series(data, iterations=self.step is None):
-            values = data.samples(key.target, key.journey, key.step, key.touchpoint)
-            if len(values) == 0:
-                stat = 0.0
-            elif self.metric == "mean":
-                stat = float(np.mean(values))
-            elif self.metric == "max":
-                stat = float(np.max(values))
-            else:
-                stat = float(np.quantile(values, q or 0.95))
-            evidence.append(
-                self._judge(where_of(key), self.metric, stat, limit, len(values), minimum, "ms")
-            )
-        return self.outcome(evidence)
-
-    def _judge(
-        self, where: Where, metric: str, stat: float, limit: float, n: int, minimum: int, unit: str
-    ) -> Evidence:
-        show = (lambda v: f"{v:.2%}") if unit == "%" else _ms
-        label = where.label
-        if n < minimum:
-            return unjudged(
-                series=label,
-                what=f"{metric} of {label}",
-                test="threshold",
-                n_baseline=None,
-                n_candidate=n,
-                n_needed=minimum,
-                counts="samples" if unit == "ms" else "iterations",
-                **where.fields(),
-            )
-        ok = {"<=": stat <= limit, "<": stat < limit, ">=": stat >= limit, ">": stat > limit}[
-            self.op
-        ]
-        words = f"{metric} of {label} is {show(stat)} (limit {self.op} {show(limit)}, n = {n})"
-        return Evidence(
-            series=label,
-            decision=Decision.PASS if ok else Decision.FAIL,
-            test="threshold",
-            n_candidate=n,
-            candidate=stat,
-            estimate=stat,
-            unit=unit,
-            words=words,
-            **where.fields(),
-        )
 
 
 class RelativeGate(GateBase):
@@ -369,6 +298,7 @@ class TailShiftGate(GateBase):
 # the gate kinds that live in modules of their own, importable from here as before
 from harness.gates.kayenta_gate import MannWhitneyGate  # noqa: E402
 from harness.gates.paired import PairedGate  # noqa: E402
+from harness.gates.threshold import ThresholdGate  # noqa: E402
 
 __all__ = [
     "FAIL_FLOOR",

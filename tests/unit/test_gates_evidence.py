@@ -113,3 +113,27 @@ def test_a_series_beyond_the_margin_at_95_but_not_at_its_holm_level_says_so() ->
     assert first.decision is Decision.INCONCLUSIVE, first.words
     assert "not at the 99.75% a fail of this gate needs (Holm)" in first.words
     assert outcome.decision is Decision.INCONCLUSIVE
+
+
+def test_a_threshold_passes_on_its_interval_not_on_its_estimate() -> None:
+    # p95 of 30 samples a hair under the limit, and an error rate of 0 in 25 iterations under a
+    # 1% limit: the estimates passed before; their intervals reach beyond the limit
+    values = np.random.default_rng(10).lognormal(np.log(500.0), 0.3, 30)
+    p95 = float(np.quantile(values, 0.95))
+    gates = parse_gates(
+        [
+            {"kind": "threshold", "metric": "p95", "step": "pay", "value": f"{p95 * 1.01:.0f}ms"},
+            {"kind": "threshold", "metric": "error_rate", "value": "1%"},
+        ]
+    )
+    data = make_data(values, values, iterations=(25, 25), failures=(0, 0))
+    latency, errors = evaluate(data, gates).gates
+    assert latency.decision is Decision.INCONCLUSIVE, latency.summary
+    assert errors.decision is Decision.INCONCLUSIVE, errors.summary
+    # far from the limit, with the samples a p95 interval needs (72+), it decides both ways
+    values = np.random.default_rng(11).lognormal(np.log(500.0), 0.3, 200)
+    data = make_data(values, values)
+    p95 = float(np.quantile(values, 0.95))
+    for value, decision in ((p95 * 1.3, Decision.PASS), (p95 / 1.3, Decision.FAIL)):
+        gate = {"kind": "threshold", "metric": "p95", "step": "pay", "value": f"{value:.0f}ms"}
+        assert evaluate(data, parse_gates([gate])).gates[0].decision is decision
