@@ -25,7 +25,9 @@ import numpy as np
 
 #: lags fitted
 LAGS = 20
-#: fewest steps (with at least LAGS + 10 paired seconds each) for a pooled fit
+#: fewest lags fitted (a step needs three paired seconds a lag)
+MIN_LAGS = 6
+#: fewest steps (with at least 3 · MIN_LAGS paired seconds each) for a pooled fit
 MIN_STEPS = 5
 #: jackknife standard errors added to the drift's fitted part of the error
 UPPER = 1.5
@@ -35,7 +37,8 @@ _GRID = np.linspace(0.0, 0.98, 50)
 def _autocov(diffs: np.ndarray) -> np.ndarray:
     n = diffs.size
     c = diffs - diffs.mean()
-    return np.array([float(c @ c) / n] + [float(c[k:] @ c[:-k]) / n for k in range(1, LAGS + 1)])
+    lags = min(LAGS, n // 3)
+    return np.array([float(c @ c) / n] + [float(c[k:] @ c[:-k]) / n for k in range(1, lags + 1)])
 
 
 def mean_factor(phi: float, n: int) -> float:
@@ -48,7 +51,7 @@ def mean_factor(phi: float, n: int) -> float:
 def _shape(phi: float, n: int) -> np.ndarray:
     """E[sample autocovariance at lags 1..LAGS] / a for an AR(1) drift of variance a: φ^k less
     the variance of the centring mean, which every lag loses."""
-    return phi ** np.arange(1, LAGS + 1) - mean_factor(phi, n) / n
+    return phi ** np.arange(1, min(LAGS, n // 3) + 1) - mean_factor(phi, n) / n
 
 
 def _scale(phi: float, n: int, lagged: np.ndarray) -> float:
@@ -71,12 +74,13 @@ def _fit(lagged: np.ndarray, n: int) -> float:
 def pooled_errors(steps: Sequence[np.ndarray]) -> list[float] | None:
     """The standard error of each step's mean paired difference, with the drift learned from
     all of them; None when too few steps have enough paired seconds to learn it."""
-    if len(steps) < MIN_STEPS or min(d.size for d in steps) < LAGS + 10:
+    if len(steps) < MIN_STEPS or min(d.size for d in steps) < 3 * MIN_LAGS:
         return None
-    covs = np.array([_autocov(d) for d in steps])
+    shortest = min(d.size for d in steps)
+    covs = np.array([_autocov(d)[: min(LAGS, shortest // 3) + 1] for d in steps])
     weights = np.array([d.size for d in steps], dtype=np.float64)
     lagged = (covs[:, 1:] * weights[:, None]).sum(0) / weights.sum()
-    n = round(float(np.median(weights)))
+    n = shortest
     m = len(steps)
     phi = _fit(lagged, n)
     a = _scale(phi, n, lagged)

@@ -484,11 +484,13 @@ def test_the_locust_web_ui_answers_during_a_run_on_loopback(
     assert process.returncode == 0, out + err
 
 
+# thresholds decide on intervals (issue 22): a 5 s load has too few iterations for a p95's
+# distribution-free upper bound (72 needed) or a 5% error rate's, so a median and a loose limit
 THRESHOLDS = """
 [[gates]]
 kind = "threshold"
 name = "{name}"
-metric = "p95"
+metric = "p50"
 op = "{op}"
 value = "{value}"
 journeys = ["api_catalog_and_orders", "mobile_reorder"]
@@ -497,7 +499,7 @@ journeys = ["api_catalog_and_orders", "mobile_reorder"]
 [[gates]]
 kind = "threshold"
 metric = "error_rate"
-value = "5%"
+value = "50%"
 
 [[gates]]
 kind = "tail_shift"

@@ -146,4 +146,5 @@ def test_too_few_steps_fall_back_to_the_step_alone() -> None:
 
     rng = np.random.default_rng(8)
     assert pooled_errors(_steps(rng, 0.05)[:4]) is None
-    assert pooled_errors([d[:25] for d in _steps(rng, 0.05)]) is None
+    assert pooled_errors([d[:17] for d in _steps(rng, 0.05)]) is None
+    assert pooled_errors([d[:18] for d in _steps(rng, 0.05)]) is not None
