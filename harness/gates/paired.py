@@ -44,9 +44,10 @@ class PairedGate(GateBase):
     kind: Literal["paired"] = "paired"
     margin: str | float = "5%"
     fail_margin: str | float = "0%"
-    #: "robust": each side may drift on its own for tens of seconds (bandwidth n/5, t with 4
-    #: degrees of freedom); "short": only second-to-second dependence (bandwidth √n, t with
-    #: n/√n), far more power, valid only when both sides share their drift (one host)
+    #: "robust": each side may drift on its own for tens of seconds: the drift learned across
+    #: all steps (`harness.gates.drift`), else bandwidth n/5 with a 4-df t; "short": only
+    #: second-to-second dependence (bandwidth √n, t with n/√n), more power, valid only when
+    #: both sides share their drift (one host)
     drift: Literal["robust", "short"] = "robust"
     level: float = 0.95
     comparing: ClassVar[bool] = True
