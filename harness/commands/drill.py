@@ -281,7 +281,10 @@ def _finding(
     onset = max(proxy.clock + fault.after_s, stored.start)
     ends = None if fault.ends_s is None else proxy.clock + fault.ends_s
     failed_names = {o.name for o in verdict.gates if o.decision is Decision.FAIL}
-    tripped = [g for g in gates if g.title() in failed_names and not isinstance(g, ScoreGate)]
+    from harness.gates.family import split_alpha  # the verdict's shares, spent over the looks
+
+    shared = split_alpha(gates)[0]
+    tripped = [g for g in shared if g.title() in failed_names and not isinstance(g, ScoreGate)]
     detected = detection_times(stored, tripped, onset, step_s=step_s)
     recovered: dict[str, float | None] = {}
     if ends is not None and ends < stored.end:

@@ -181,10 +181,11 @@ class BurnRateGate(GateBase):
     slo: float = 0.995
     factor: float = 14.4
     short_fraction: float = 1 / 12
+    level: float = 0.95
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Compute the two burn rates from the candidate's per-second timeline."""
-        from harness.gates.stats import burn_rate
+        from harness.gates.stats import burn_rate, wilson_interval
 
         rows = [r for r in data.timeline if r["target"] == data.candidate]
         minimum = self.min_samples or 100
@@ -205,20 +206,33 @@ class BurnRateGate(GateBase):
         start, end = rows[0]["t"], rows[-1]["t"] + 1
         cut = end - max(1.0, (end - start) * self.short_fraction)
         short = [r for r in rows if r["t"] >= cut]
+        short_errors = sum(r["failures"] for r in short)
+        short_total = sum(r["iterations"] for r in short)
         long_burn = burn_rate(errors, total, self.slo)
-        short_burn = burn_rate(
-            sum(r["failures"] for r in short), sum(r["iterations"] for r in short), self.slo
-        )
-        failed = long_burn >= self.factor and short_burn >= self.factor
+        short_burn = burn_rate(short_errors, short_total, self.slo)
+        # decided on Wilson intervals of both windows' error rates, not on the estimates: fail
+        # when both lie at or above the factor, pass when either lies below it
+        budget = 1.0 - self.slo
+        long_ci = wilson_interval(errors, total, level=self.level)
+        short_ci = wilson_interval(short_errors, short_total, level=self.level)
+        limit = self.factor * budget
+        if long_ci.low >= limit and short_ci.low >= limit:
+            decision = Decision.FAIL
+        elif long_ci.high < limit or short_ci.high < limit:
+            decision = Decision.PASS
+        else:
+            decision = Decision.INCONCLUSIVE
         warn = "" if long_burn <= 1 else " (over budget: would be a ticket in production)"
         words = (
-            f"SLO {self.slo:.1%} burn rate {long_burn:.1f}× over the run, "
-            f"{short_burn:.1f}× over its last {self.short_fraction:.0%} "
-            f"(fails at {self.factor:g}× on both){warn}"
+            f"SLO {self.slo:.1%} burn rate {long_burn:.1f}× over the run "
+            f"({level_words(self.level)} CI {long_ci.low / budget:.1f}× to "
+            f"{long_ci.high / budget:.1f}×), {short_burn:.1f}× over its last "
+            f"{self.short_fraction:.0%} ({short_ci.low / budget:.1f}× to "
+            f"{short_ci.high / budget:.1f}×; fails at {self.factor:g}× on both){warn}"
         )
         evidence = Evidence(
             series=label,
-            decision=Decision.FAIL if failed else Decision.PASS,
+            decision=decision,
             test="multi-window burn rate",
             n_candidate=total,
             candidate=errors / total,

@@ -137,3 +137,23 @@ def test_a_threshold_passes_on_its_interval_not_on_its_estimate() -> None:
     for value, decision in ((p95 * 1.3, Decision.PASS), (p95 / 1.3, Decision.FAIL)):
         gate = {"kind": "threshold", "metric": "p95", "step": "pay", "value": f"{value:.0f}ms"}
         assert evaluate(data, parse_gates([gate])).gates[0].decision is decision
+
+
+def test_a_burn_rate_fails_on_its_interval_not_on_its_estimate() -> None:
+    # 8% errors (burn 16x at a 99.5% SLO, factor 14.4) over 300 iterations, 2 of 25 in the last
+    # twelfth: both estimates are over the factor and it failed; their intervals reach below it
+    values = np.random.default_rng(12).lognormal(3.0, 0.5, 50)
+    data = make_data(values, values)
+    rows = []
+    for t in range(12):
+        rows.append({"target": "candidate", "t": 1000 + t, "iterations": 25, "failures": 2})
+    data.timeline[:] = rows
+    gate = parse_gates([{"kind": "burn_rate", "slo": 0.995}])
+    outcome = evaluate(data, gate).gates[0]
+    assert outcome.evidence[0].estimate is not None and outcome.evidence[0].estimate >= 14.4
+    assert outcome.decision is Decision.INCONCLUSIVE, outcome.summary
+    # far beyond the factor it still fails, far under it passes
+    for failures, decision in ((12, Decision.FAIL), (0, Decision.PASS)):
+        for row in data.timeline:
+            row["failures"] = failures
+        assert evaluate(data, gate).gates[0].decision is decision, failures

@@ -118,3 +118,38 @@ def test_rollout_looks_at_the_margin_roll_back_no_more_than_nominal(
             grow()
         rolled_back += controller.record.outcome is RolloutOutcome.ROLLED_BACK
     assert rolled_back / runs <= 0.025 + 0.02, rolled_back / runs
+
+
+def test_the_drill_replay_spends_each_gates_alpha_over_its_looks() -> None:
+    # judging the growing run every second at the full alpha made Kayenta's judge false-alarm
+    # 9.2% of the time instead of 2.5%: the replay now spends (2k - 1)/K² at look k of K
+    from typing import ClassVar, Literal
+
+    from harness.drill.replay import detection_times
+    from harness.gates.base import GateBase
+    from harness.gates.outcome import Decision, GateOutcome
+
+    seen: list[float] = []
+
+    class Recorder(GateBase):
+        kind: Literal["recorder"] = "recorder"
+        comparing: ClassVar[bool] = True
+
+        def evaluate(self, data: object) -> GateOutcome:  # type: ignore[override]
+            seen.append(float(self.alpha or 0.0))
+            return GateOutcome(
+                name="r", kind="recorder", decision=Decision.INCONCLUSIVE, summary="-"
+            )
+
+    class Run:
+        start, end = 0.0, 9.0
+
+        def window(self, start: float, end: float) -> object:
+            return None
+
+    found = detection_times(Run(), [Recorder(alpha=0.01)], 0.0)  # type: ignore[arg-type, list-item]
+    assert found == {"recorder": None}
+    looks = len(seen)
+    assert looks == 10
+    assert seen == pytest.approx([0.01 * (2 * k - 1) / looks**2 for k in range(1, looks + 1)])
+    assert sum(seen) == pytest.approx(0.01)
