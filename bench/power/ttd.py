@@ -1,7 +1,8 @@
 """Time to decision of the sequential latency test (`harness.gates.sequential`): every step of
 the recorded noise replayed second by second at its recorded rate, each step judged on 10 s
-blocks (block medians, as the HDR bucket counts give them); the run stops at the first step
-that fails, or when every step has passed."""
+blocks (block medians, as the HDR bucket counts give them), their error widened by each side's
+drift as learned across the steps (`block_inflation`, every 30 s); the run stops at the first
+step that fails, or when every step has passed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import itertools
 import numpy as np
 
 from bench.power import noise
-from harness.gates.sequential import BLOCK_S, SequentialLatency
+from harness.gates.sequential import BLOCK_S, SequentialLatency, block_inflation
 
 #: the demo's regression (`latency:*.orders.create=+120ms`): the steps that create an order
 DEMO_STEPS = ("pay", "place order")
@@ -26,6 +27,7 @@ def one_run(
     """("fail" | "pass" | "continue", seconds) of one replayed rehearsal."""
     tests = []
     blocks = []
+    seconds = []
     for s in series:
         rate = s.n / 2 / 45  # per side per second in the recording (45 s)
         n = int(rate * MAX_S)
@@ -40,8 +42,22 @@ def one_run(
                 if b > a
             ]
         )
+        cuts = np.searchsorted(second, np.arange(0, MAX_S + 1))
+        seconds.append(
+            np.array(
+                [
+                    float(np.log(np.median(cand[a:b]) / np.median(base[a:b])))
+                    for a, b in itertools.pairwise(cuts)
+                    if b > a
+                ]
+            )
+        )
         tests.append(SequentialLatency(alpha=ALPHA / len(series)))
     for k in range(min(len(b) for b in blocks)):
+        if k % 3 == 0 and (k + 1) * BLOCK_S >= 18:  # each side's drift, learned across steps
+            inflation = block_inflation([d[: (k + 1) * BLOCK_S] for d in seconds])
+            for t in tests:
+                t.inflation = inflation
         states = [t.add_block(b[k]) for t, b in zip(tests, blocks, strict=True)]
         if "fail" in states:
             return "fail", (k + 1) * BLOCK_S

@@ -78,6 +78,9 @@ class SequentialLatency:
     block_s: int = BLOCK_S
     min_blocks: int = MIN_BLOCKS
     tuned_for: int = 12  #: blocks at which the boundary is tightest (two minutes of 10 s)
+    #: how much wider than its blocks' spread says the mean's error is: each side's own drift
+    #: makes neighbouring blocks alike (`block_inflation` learns it across steps); 1: none
+    inflation: float = 1.0
     diffs: list[float] = field(default_factory=list)
     decision: str = "continue"
     decided_at: int | None = None  #: blocks in when it decided
@@ -121,5 +124,24 @@ class SequentialLatency:
             return -math.inf, math.inf
         d = np.asarray(self.diffs)
         mean, sd = float(d.mean()), float(d.std(ddof=1)) * _sd_upper(k)
-        half = sd * boundary(k, self.alpha, self.tuned_for)  # each side errs at most alpha
+        half = sd * max(self.inflation, 1.0) * boundary(k, self.alpha, self.tuned_for)
         return mean - half, mean + half
+
+
+def block_inflation(seconds: Sequence[np.ndarray], block_s: int = BLOCK_S) -> float:
+    """The factor by which each side's own drift widens the error of a mean of blocks, learned
+    across steps: the pooled-drift error of the mean per-second difference
+    (`harness.gates.drift`) over the error its `block_s`-second block means alone would give,
+    the median over the steps; 1 when too few steps or seconds to learn it."""
+    from harness.gates.drift import pooled_errors
+
+    pooled = pooled_errors(seconds)
+    if pooled is None:
+        return 1.0
+    ratios = []
+    for diffs, se in zip(seconds, pooled, strict=True):
+        blocks = diffs[: diffs.size // block_s * block_s].reshape(-1, block_s).mean(axis=1)
+        naive = float(blocks.std(ddof=1)) / np.sqrt(blocks.size) if blocks.size >= 3 else 0.0
+        if naive > 0:
+            ratios.append(se / naive)
+    return max(float(np.median(ratios)), 1.0) if ratios else 1.0

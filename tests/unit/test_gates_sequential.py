@@ -4,6 +4,7 @@ it is looked at, and decides a clear regression early. Synthetic data, no socket
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from harness.gates.sequential import SequentialLatency, weighted_median
 
@@ -58,3 +59,35 @@ def test_blocks_come_from_per_second_bucket_counts() -> None:
         test.add_second(([10.0, 20.0], [3, 1]), ([12.0, 24.0], [3, 1]))
     assert len(test.diffs) == 2
     assert np.allclose(test.diffs, np.log(1.2))
+
+
+def test_each_sides_drift_learned_across_steps_widens_the_sequence() -> None:
+    # blocks of a drifting pair are alike (neighbours correlate about 0.4 under this drift), so
+    # their spread understates the mean's error by about 1.5 in sd; without drift the learned
+    # factor stays a little over 1 (the drift's part is taken at an upper bound)
+    from harness.gates.sequential import block_inflation
+
+    rng = np.random.default_rng(4)
+    phi, n = 0.9, 120
+
+    def steps(sd: float) -> list[np.ndarray]:
+        out = []
+        for _ in range(13):
+            drift = np.empty((2, n))
+            drift[:, 0] = rng.normal(0, sd, 2)
+            shocks = rng.normal(0, sd * np.sqrt(1 - phi**2), (2, n))
+            for t in range(1, n):
+                drift[:, t] = phi * drift[:, t - 1] + shocks[:, t]
+            out.append(drift[1] - drift[0] + rng.normal(0, 0.35, n))
+        return out
+
+    drifting, still = block_inflation(steps(0.15)), block_inflation(steps(0.0))
+    assert drifting > 1.3 and still < 1.6, (drifting, still)
+    assert block_inflation(steps(0.15)[:3]) == 1.0  # too few steps to learn it
+    test = SequentialLatency(inflation=2.0)
+    for d in (0.1, 0.2, 0.15, 0.12):
+        test.add_block(d)
+    low, high = test.interval()
+    test.inflation = 1.0
+    low1, high1 = test.interval()
+    assert high - low == pytest.approx(2 * (high1 - low1))
