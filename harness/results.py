@@ -118,9 +118,15 @@ class RunDirectory:
         self.on_write_error: Callable[[str], None] | None = None
 
     def start(
-        self, *, mode: str, target: dict[str, Any], seed: int, config: dict[str, Any]
+        self,
+        *,
+        mode: str,
+        target: dict[str, Any],
+        seed: int,
+        config: dict[str, Any],
+        request: dict[str, Any] | None = None,
     ) -> None:
-        """Write run.json with status `running`."""
+        """Write run.json with status `running` (with the run's `request`, as recorded)."""
         self.meta = {
             "run_id": self.run_id,
             "mode": mode,
@@ -131,6 +137,7 @@ class RunDirectory:
             # stored without URL credentials, sensitive query parameters or option values
             "targets": stored(target),
             "config": stored(config),
+            **({"request": stored(request)} if request is not None else {}),
             "versions": _versions(),
             "git_revision": _git_revision(),
             "command": command_line(sys.argv),
