@@ -182,6 +182,7 @@ def _drill_run(
     request: RunRequest, folder: Path, fault: Fault | None, gates: list[Gate]
 ) -> tuple[_Run, Verdict, RunData] | None:
     """One rehearsal through the proxies; then the verdict on the complete run folder."""
+    request = request.for_next_run()  # each run its own people, unless --seed fixed them
     plan = DrillRun(request, fault)
     state = plan.state
     started = time.perf_counter()

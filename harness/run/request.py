@@ -142,6 +142,8 @@ class RunRequest(BaseModel):
     journey_paths: tuple[Path, ...]
     keyword: str | None = None
     seed: int
+    #: the seed was given (`--seed`, or `seed` in harness.toml); else each run draws its own
+    seed_fixed: bool = True
     results_root: Path
     sides: Sides = Sides()
     shape: Shape = Shape()
@@ -165,6 +167,13 @@ class RunRequest(BaseModel):
         """The same request writing its run folders under `root` (a drill's runs)."""
         return self.model_copy(update={"results_root": root})
 
+    def for_next_run(self) -> RunRequest:
+        """The request of one more run of it (a drill's): a fresh seed unless one was given,
+        so that runs against a long-lived target do not replay the same people."""
+        if self.seed_fixed:
+            return self
+        return self.model_copy(update={"seed": fresh_seed()})
+
 
 def configured_gates(
     config: HarnessConfig,
@@ -180,6 +189,11 @@ def configured_gates(
             g if g.min_samples else g.model_copy(update={"min_samples": min_samples}) for g in gates
         ]
     return gates
+
+
+def fresh_seed() -> int:
+    """A seed of its own for a run given none."""
+    return random.SystemRandom().randrange(1, 2**24)
 
 
 def config_hash(config: HarnessConfig) -> str:
@@ -211,8 +225,6 @@ def build_request(
     else:
         paths = [loaded.root / p for p in config.journeys]
     chosen = seed if seed is not None else config.seed
-    if chosen is None:
-        chosen = random.SystemRandom().randrange(1, 2**24)
     root = here / results if results is not None else loaded.root / config.results
     return RunRequest(
         mode=mode,
@@ -222,7 +234,8 @@ def build_request(
         config_hash=config_hash(config),
         journey_paths=tuple(paths),
         keyword=keyword,
-        seed=chosen,
+        seed=chosen if chosen is not None else fresh_seed(),
+        seed_fixed=chosen is not None,
         results_root=root.resolve(),
         **sections,
     )

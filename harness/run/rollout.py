@@ -1,4 +1,4 @@
-"""`harness rollout`: a rehearsal whose traffic split changes by stage.
+"""The plan of `harness rollout` (`Rollout`): a rehearsal whose traffic split changes by stage.
 
 Baseline and candidate run at once, as in `harness rehearse`, but each synthetic person goes to
 ONE of them, chosen by a sticky cohort hash: the candidate's share follows `--stages`, and the

@@ -81,6 +81,12 @@ def test_a_fresh_seed_when_none_is_given_anywhere(tmp_path: Path) -> None:
     loaded = load_config(None, start=tmp_path)
     seeds = {build_request("smoke", loaded).seed for _ in range(5)}
     assert len(seeds) > 1 and all(1 <= s < 2**24 for s in seeds)
+    # a drill's runs against a long-lived target each get their own people, unless fixed
+    drawn = build_request("drill", loaded)
+    assert not drawn.seed_fixed
+    assert len({drawn.for_next_run().seed for _ in range(5)}) > 1
+    fixed = build_request("drill", loaded, seed=5)
+    assert fixed.seed_fixed and fixed.for_next_run().seed == 5
 
 
 def test_a_malformed_duration_is_refused_while_the_request_is_built(tmp_path: Path) -> None:
