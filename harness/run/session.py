@@ -62,6 +62,7 @@ class Session:
     def run(self, plan: RunPlan) -> int:
         """Drive the journeys against `plan`'s targets, write the run folder, then let the plan
         judge it. With `plan.reports` false, the reports are left to the caller."""
+        self._import_engine()
         request = self.request
         where = request.distribution
         check_options(where, request.shape)
@@ -176,6 +177,11 @@ class Session:
         if plan.reports:
             publish_reports(run.path)
         return code
+
+    def _import_engine(self) -> None:
+        """The engine (Locust, Playwright) is imported before anything starts, so that none of
+        its seconds fall between the run folder's start and the first iteration."""
+        from harness.engine import local_workers, locust_driver  # noqa: F401
 
     def smoke(self) -> int:
         """Every selected journey once, in this process (`harness smoke`)."""

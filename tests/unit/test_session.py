@@ -69,6 +69,9 @@ class FakeEngine(Session):
 
     iterations = 5
 
+    def _import_engine(self) -> None:
+        pass  # no Locust (and no gevent) in the unit tests' process
+
     def _drive(
         self,
         plan: LoadPlan,
