@@ -301,7 +301,7 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     api = FakeApi()
 
     class Transport:
-        def __init__(self, api_url: str, *, timeout: float) -> None:
+        def __init__(self, api_url: str, *, timeout: float, **_: object) -> None:
             assert api_url == "http://shop.test/api/v1" and timeout == 10.0
 
         def __enter__(self) -> FakeApi:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConnectionFailed, StepTimeout
-from harness.touchpoints.http import GeventTransport, HttpRequest
-from harness.touchpoints.wire import WireError, encode_request, parse_head
+from harness.http.transport import GeventTransport, HttpRequest
+from harness.http.wire import WireError, encode_request, parse_head
 
 #: A scripted server's reply to one request: the bytes to send and whether to close after them.
 Reply = tuple[bytes, bool]

@@ -1,4 +1,4 @@
-"""HTTP/1.1 over one keep-alive gevent socket: the transport under the `api` and `mobile` clients.
+"""HTTP/1.1 over one keep-alive gevent socket: under the harness's one HTTP transport.
 
 Why not geventhttpclient (the client under Locust's FastHttpSession), which the harness used
 before: measured here against nginx with 20 greenlets on one core, a GET through its
@@ -12,7 +12,7 @@ What it does: `Content-Length` and `chunked` bodies, bodies read to the close, n
 closed meanwhile (an idle keep-alive timeout) is reconnected once, when not a byte of the
 answer had arrived; one deadline over the whole exchange. What it leaves out, since the
 harness never asks for it: compression (no `accept-encoding` is sent), redirects, proxies,
-HTTP/2. Raises `WireTimeout` and `WireError`; `harness.touchpoints.http` turns them into step
+HTTP/2. Raises `WireTimeout` and `WireError`; `harness.http.transport` turns them into step
 errors.
 """
 
