@@ -34,7 +34,7 @@ from enum import StrEnum
 from harness.errors import SpecError
 from harness.sandbox.contract import CONTRACT_FIELDS, NUMERIC_FIELDS, ContractMode, ContractRule
 from harness.sandbox.pages import TESTIDS
-from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes
+from harness.shop_routes import ROUTE_NAMES, ROUTES, match_routes
 
 __all__ = [
     "FUNNEL_STEPS",

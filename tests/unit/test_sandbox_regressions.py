@@ -12,7 +12,7 @@ from harness.errors import SpecError, UsageError
 from harness.sandbox.contract import ContractMode, ContractRule
 from harness.sandbox.pages import TESTIDS
 from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
-from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
+from harness.shop_routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
 
 
 def test_public_api_is_pinned() -> None:
