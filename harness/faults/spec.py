@@ -32,7 +32,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from harness import durations
+from harness import durations, shares
 from harness.errors import SpecError
 from harness.records import TOUCHPOINTS
 from harness.shop_routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
@@ -42,6 +42,7 @@ __all__ = ["TOUCHPOINTS", "Fault", "FaultKind", "parse_fault", "parse_faults"]
 MAX_DELAY_SECONDS = 60.0
 FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
 
+#: a latency in proportion to the upstream's own time (`+20%`); not a share
 _PERCENT = re.compile(r"^\+?(\d+(?:\.\d+)?)%$")
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)(B|KB|kB|MB)/s$")
 _RATE_UNITS = {"B": 1, "KB": 1024, "kB": 1024, "MB": 1024 * 1024}
@@ -280,10 +281,10 @@ def _duration(
 ) -> float:
     """A duration in the one grammar (`harness.durations`); a window (`after`, `for`) may be as
     long as a run's `--duration`, a delay at most `MAX_DELAY_SECONDS`."""
-    seconds = durations.seconds(value.strip().removeprefix("+"))
+    window = what in ("after", "for")
+    seconds = durations.seconds(value.strip().removeprefix("+"), unit=not window)
     if seconds is None:
         seconds = -1.0
-    window = what in ("after", "for")
     low_ok = seconds >= 0.0 if allow_zero else seconds > 0.0
     if not low_ok or seconds > (durations.MAX_DURATION_S if window else MAX_DELAY_SECONDS):
         limit = "24h" if window else f"{MAX_DELAY_SECONDS:g}s"
@@ -298,15 +299,15 @@ def _duration(
 
 
 def _percent(spec: str, kind: FaultKind, value: str, meaning: str) -> float:
-    match = _PERCENT.match(value)
-    share = float(match.group(1)) if match else -1.0
-    if not 0.0 <= share <= 100.0:
+    share = shares.percent(value)
+    if share is None:
         raise _bad(
             spec,
             kind,
-            f"invalid share {value!r}: {meaning} is a percentage from 0% to 100% (2%, 0.5%)",
+            f"invalid share {value!r}: {meaning} is a percentage from 0% to 100% "
+            f"({shares.EXAMPLES})",
         )
-    return share / 100.0
+    return share
 
 
 def _bad(spec: str, kind: FaultKind, what: str) -> SpecError:
