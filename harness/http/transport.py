@@ -116,9 +116,11 @@ class GeventTransport:
             status, headers, body = connection.request(
                 request.method, target, request.headers, request.body, request.timeout
             )
-        except WireTimeout:
+        except WireTimeout as exc:
+            during = f" during {exc.during}" if exc.during else ""
             raise StepTimeout(
                 f"{request.method} {url_path(request.url)} timed out after {request.timeout:g} s"
+                f"{during}"
             ) from None
         except ConnectFailed as exc:
             raise ConnectionFailed(

@@ -31,7 +31,12 @@ class WireError(Exception):
 
 
 class WireTimeout(WireError):
-    """The exchange did not finish before its deadline."""
+    """The exchange did not finish before its deadline; `during` says where it stood when the
+    phase was not the exchange itself (`connecting`, `the TLS handshake`)."""
+
+    def __init__(self, during: str | None = None) -> None:
+        super().__init__(f"timed out during {during}" if during else "timed out")
+        self.during = during
 
 
 class ConnectFailed(WireError):
@@ -83,6 +88,28 @@ def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     return status, version, headers
 
 
+def tls_context() -> Any:
+    """A client TLS context made as `ssl.create_default_context()` makes it (certificates and
+    host names verified against the default CA store, `SSL_CERT_FILE` read now), but of
+    gevent's class, so that the handshake and every read wait on the gevent hub under the
+    exchange's deadline. `gevent.ssl.create_default_context` is the standard library's: in a
+    process gevent has not patched (smoke, seeding, the pytest plugin) its sockets blocked the
+    whole process in C, past any deadline."""
+    import ssl as stdlib_ssl
+
+    from gevent import ssl
+
+    template = stdlib_ssl.create_default_context()
+    context = ssl.SSLContext(stdlib_ssl.PROTOCOL_TLS_CLIENT)
+    context.options = template.options
+    context.verify_flags = template.verify_flags
+    context.minimum_version = template.minimum_version
+    context.verify_mode = template.verify_mode
+    context.check_hostname = template.check_hostname
+    context.load_default_certs(stdlib_ssl.Purpose.SERVER_AUTH)
+    return context
+
+
 def default_port(scheme: str) -> int:
     """The port of a URL that names none."""
     return 443 if scheme == "https" else 80
@@ -103,6 +130,7 @@ class Connection:
         self._sock: Any = None
         self._buffer = b""
         self._answered = False
+        self._opening: str | None = None  #: what `_connect` is waiting for, if anything
 
     def request(
         self,
@@ -139,13 +167,14 @@ class Connection:
                 raise WireError("the server closed the connection without answering") from None
         except BaseException as exc:
             if exc is timer:  # `_exchange` has closed the connection
-                raise WireTimeout("timed out") from None
+                raise WireTimeout(self._opening) from None
             raise
         finally:
             timer.close()
 
     def _exchange(self, method: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
         self._answered = False
+        self._opening = None
         try:
             sock = self._sock if self._sock is not None else self._connect()
             # `send` until all is written: gevent's `sendall` asks the kernel for the socket's
@@ -172,6 +201,7 @@ class Connection:
 
         from gevent import socket
 
+        self._opening = "connecting"
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except TimeoutError:
@@ -180,9 +210,18 @@ class Connection:
             raise ConnectFailed(exc.strerror or str(exc)) from None
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
         if self.scheme == "https":
-            from gevent import ssl
-
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+            self._opening = "the TLS handshake"
+            try:
+                sock = tls_context().wrap_socket(sock, server_hostname=self.host)
+            except TimeoutError:
+                sock.close()
+                raise ConnectFailed(
+                    f"no TLS handshake within {self.connect_timeout:g} s (is it plain HTTP?)"
+                ) from None
+            except OSError as exc:
+                sock.close()
+                raise ConnectFailed(f"TLS handshake failed: {exc}") from None
+        self._opening = None
         sock.settimeout(None)  # the exchange's timer bounds every wait
         self._sock = sock
         self._buffer = b""
