@@ -211,21 +211,37 @@ class Connection:
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
         if self.scheme == "https":
             self._opening = "the TLS handshake"
-            try:
-                sock = tls_context().wrap_socket(sock, server_hostname=self.host)
-            except TimeoutError:
-                sock.close()
-                raise ConnectFailed(
-                    f"no TLS handshake within {self.connect_timeout:g} s (is it plain HTTP?)"
-                ) from None
-            except OSError as exc:
-                sock.close()
-                raise ConnectFailed(f"TLS handshake failed: {exc}") from None
+            sock = self._handshake(sock)
         self._opening = None
         sock.settimeout(None)  # the exchange's timer bounds every wait
         self._sock = sock
         self._buffer = b""
         return sock
+
+    def _handshake(self, sock: Any) -> Any:
+        """`sock` wrapped in TLS, the handshake done; closed on any failure (the deadline's
+        too), whoever holds it."""
+        try:
+            tls = tls_context().wrap_socket(
+                sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            tls.do_handshake()
+        except TimeoutError:
+            tls.close()
+            raise ConnectFailed(
+                f"no TLS handshake within {self.connect_timeout:g} s (is it plain HTTP?)"
+            ) from None
+        except OSError as exc:
+            tls.close()
+            raise ConnectFailed(f"TLS handshake failed: {exc}") from None
+        except BaseException:
+            tls.close()
+            raise
+        return tls
 
     def _recv(self) -> bytes:
         chunk: bytes = self._sock.recv(RECV_SIZE)
