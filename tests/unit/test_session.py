@@ -205,3 +205,26 @@ def test_every_journey_needs_a_user_before_any_target_is_reached(
         FakeEngine(request).run(plan)
     assert "stopped" not in plan.seen  # its targets were never asked for
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_rehearsal_plans_check_their_sides_and_amend_the_engines_plan(tmp_path: Path) -> None:
+    from harness.run.rehearsal import FlagMatrix, Rehearsal
+    from harness.run.rollout import Rollout
+
+    with pytest.raises(UsageError, match="give both sides"):
+        Rehearsal(_request(tmp_path))
+    with pytest.raises(UsageError, match="give both sides"):
+        Rollout(_request(tmp_path))
+    with pytest.raises(UsageError, match="exactly two values"):
+        FlagMatrix(_request(tmp_path, sides=Sides(sandbox=True, flag_matrix="new=on,off,half")))
+    request = _request(
+        tmp_path, sides=Sides(sandbox=True, flags={"a": "1"}, flag_matrix="new=on,off")
+    )
+    engine_plan = LoadPlan(
+        run_id="r",
+        results_root=str(tmp_path),
+        targets=[{"name": "new.off", "web": "http://x/"}, {"name": "new.on", "web": "http://x/"}],
+    )
+    amended = FlagMatrix(request).amend(engine_plan)
+    assert amended.flags == [{"a": "1", "new": "off"}, {"a": "1", "new": "on"}]
+    assert amended.one_deployment and not engine_plan.one_deployment  # a copy: plans are frozen
