@@ -12,6 +12,7 @@ from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
 from harness.markdown import md_code, md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.telemetry.latency import SHOWN, failure_rate
 from harness.text import plural
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
@@ -96,7 +97,7 @@ def progress_line(
     With `sides` (target name → `baseline`/`candidate`), the p95s are labelled by side."""
     iterations = aggregator.iterations
     failed = aggregator.failures
-    share = failed / iterations if iterations else 0.0
+    share = failure_rate(failed, iterations)
     by_target: dict[str, list[str]] = {}
     for key in aggregator.hdr:
         if key.is_iteration:
@@ -140,7 +141,7 @@ def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> lis
         if store.count(iteration):
             s = store.summary(iteration)
             cells = [journey, "—", f"{s.count:,}", *counts]
-            cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+            cells += [*(_ms(s.p(p)) for p in SHOWN), _ms(s.max_ms)]
         else:
             started = tally.cut_off or groups[(target, journey)]
             cells = [journey, "—", "0", *counts]
@@ -149,7 +150,7 @@ def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> lis
         for key in sorted(groups[(target, journey)], key=lambda k: k.step):
             s = store.summary(key)
             cells = [f"  › {key.step}", key.touchpoint or "—", f"{s.count:,}", "", ""]
-            cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+            cells += [*(_ms(s.p(p)) for p in SHOWN), _ms(s.max_ms)]
             rows.append(([target] if several else []) + cells)
     return rows
 
@@ -191,7 +192,7 @@ def summary_markdown(
         "",
         f"{plan_text}. {plural(iterations, 'iteration')} in {elapsed_s:.1f} s "
         f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
-        f"({failed / iterations if iterations else 0:.2%})"
+        f"({failure_rate(failed, iterations):.2%})"
         + (
             f"; {plural(aggregator.cut_off, 'iteration')} cut off by the end of the load."
             if aggregator.cut_off
