@@ -12,7 +12,7 @@ from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
 from harness.markdown import md_code, md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
-from harness.telemetry.latency import SHOWN, failure_rate
+from harness.telemetry.latency import SHOWN, failure_rate, format_ms
 from harness.text import plural
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
@@ -235,12 +235,7 @@ def summary_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _ms(value: float) -> str:
-    if value >= 10_000:
-        return f"{value / 1000:.1f} s"
-    if value >= 100:
-        return f"{value:.0f} ms"
-    return f"{value:.1f} ms"
+_ms = format_ms  #: the terminal, summary.md and report.html show a latency alike
 
 
 def _short(name: str, limit: int = 18) -> str:

@@ -29,6 +29,13 @@ def rank_at(percentile: float, total: int) -> int:
     return max(1, int(min(percentile, 100.0) * total / 100 + 0.5))
 
 
+def format_ms(value: float) -> str:
+    """A latency as every summary shows it: `8.5 ms`, `240 ms`, `1,204 ms`, `12.3 s`."""
+    if value >= 10_000:
+        return f"{value / 1000:.1f} s"
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
 def failure_rate(failed: int, total: int) -> float:
     """The share of `total` that failed; 0.0 when there were none."""
     return failed / total if total else 0.0
