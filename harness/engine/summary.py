@@ -1,5 +1,6 @@
-"""What a load run shows people: the live progress line, generator health, the closing tables
-and summary.md. Reads only the aggregator (or a stored run's histograms)."""
+"""What a load run shows people: the live progress line, generator health and the closing
+table (its rows are summary.md's too, rendered from the folder by `harness.report.markdown`).
+Reads only the aggregator (or a stored run's histograms)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
-from harness.markdown import md_code, md_text
+from harness.markdown import md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.telemetry.latency import SHOWN, failure_rate, format_ms
 from harness.text import plural
@@ -173,66 +174,6 @@ def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(md_text(c) for c in head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in body]
     return lines
-
-
-def summary_markdown(
-    *,
-    run_id: str,
-    target: str,
-    plan_text: str,
-    elapsed_s: float,
-    aggregator: LoadAggregator,
-    health: Health,
-) -> str:
-    """summary.md of a load run."""
-    iterations = aggregator.iterations
-    failed = aggregator.failures
-    lines = [
-        f"# Load run {md_code(run_id)} against {md_code(target)}",
-        "",
-        f"{plan_text}. {plural(iterations, 'iteration')} in {elapsed_s:.1f} s "
-        f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
-        f"({failure_rate(failed, iterations):.2%})"
-        + (
-            f"; {plural(aggregator.cut_off, 'iteration')} cut off by the end of the load."
-            if aggregator.cut_off
-            else "."
-        ),
-        "",
-        "## Latency (HDR, exact to 3 significant digits)",
-        "",
-        *markdown_table(latency_rows(aggregator.hdr, aggregator.journeys)),
-        "",
-        "## Load generator health",
-        "",
-        f"- CPU of the generator: median {health.cpu_median:.0f}%, "
-        f"max {health.cpu_max:.0f}% of a core; Chromium max {health.browser_cpu_max:.0f}%",
-        f"- event-loop lag: p95 {health.lag_p95_ms:.1f} ms, max {health.lag_max_ms:.1f} ms",
-        f"- late iteration starts: {health.late:,}; dropped arrivals: {health.dropped:,}",
-        f"- memory (RSS) of a load process: max {health.rss_max_mb:.0f} MB, growth "
-        f"{health.rss_growth_mb:.0f} MB over the run",
-        "- verdict: "
-        + (
-            "**SATURATED** — " + md_text("; ".join(health.reasons))
-            if health.saturated
-            else "kept up"
-        ),
-        *(f"- **WARNING**: {md_text(warning)}" for warning in health.warnings),
-    ]
-    if aggregator.errors:
-        lines += [
-            "",
-            "## Failures",
-            "",
-            "| journey | step | touchpoint | kind | count |",
-            "|---|---|---|---|---|",
-        ]
-        for (target, journey, step, tp, kind), count in aggregator.errors.most_common(20):
-            lines.append(
-                f"| {md_code(journey)} | {md_code(step)} | {md_text(tp)} | {md_text(kind)} "
-                f"| {count:,} ({md_text(target)}) |"
-            )
-    return "\n".join(lines) + "\n"
 
 
 _ms = format_ms  #: the terminal, summary.md and report.html show a latency alike

@@ -17,14 +17,16 @@ import re
 from pathlib import Path
 
 from harness.engine.collector import LoadAggregator, LoadCollector
-from harness.engine.summary import assess_health, latency_rows, summary_markdown, table
+from harness.engine.summary import assess_health, latency_rows, table
 from harness.gates.data import RunData
 from harness.gates.rules import ThresholdGate
 from harness.pytest_plugin.gates import parse_gate
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
 from harness.report import write_all
 from harness.report.folder import read_run
+from harness.report.markdown import load_summary
 from harness.results import RunDirectory
+from harness.results.reader import read_folder
 from harness.telemetry.hdr import ITERATION, SeriesKey
 from harness.telemetry.latency import SHOWN, Distribution, format_ms
 
@@ -85,13 +87,8 @@ def _load_folder(root: Path) -> tuple[Path, str]:
     run.write_json("counts.json", aggregator.counts())
     health = assess_health(aggregator, aggregator.iterations)
     run.write_json("health.json", {"summary": health.as_dict(), "samples": aggregator.health})
-    markdown = summary_markdown(
-        run_id=run.run_id,
-        target=TARGET,
-        plan_text="13 iterations a journey",
-        elapsed_s=13.0,
-        aggregator=aggregator,
-        health=health,
+    markdown = load_summary(
+        read_folder(run.path), target=TARGET, plan_text="13 iterations a journey", elapsed_s=13.0
     )
     run.write_text("summary.md", markdown)
     terminal = "\n".join(table(latency_rows(aggregator.hdr, aggregator.journeys)))
@@ -156,3 +153,26 @@ def test_the_plugins_gates_use_the_same_percentile_as_the_reports() -> None:
         result = parse_gate(f"{metric}<=10s").evaluate([], iterations)
         assert result.value == Distribution.of(durations).percentile(percentile)
     assert parse_gate("p95<=10s").evaluate([], iterations).value == 120.0
+
+
+def test_load_summary_md_is_rendered_from_the_folder_alone(tmp_path: Path) -> None:
+    """summary.md reads counts.json, histograms/ and health.json through the one reader: the
+    failures and the generator's verdict it shows are the folder's, escaped."""
+    folder, _ = _load_folder(tmp_path)
+    counts = json.loads((folder / "counts.json").read_text())
+    counts["errors"] = [
+        {"target": TARGET, "journey": "pay", "step": "<b>card</b>", "touchpoint": "api",
+         "kind": "http_status", "count": 1204},
+    ]  # fmt: skip
+    (folder / "counts.json").write_text(json.dumps(counts))
+    health = json.loads((folder / "health.json").read_text())
+    health["summary"].update(saturated=True, reasons=["generator CPU median 97% of a core"])
+    (folder / "health.json").write_text(json.dumps(health))
+    markdown = load_summary(read_folder(folder), target=TARGET, plan_text="p", elapsed_s=13.0)
+    assert "39 iterations in 13.0 s (3.0/s), 0 failed (0.00%)." in markdown
+    assert "| http_status | 1,204 (shop) |" in markdown and "<b>" not in markdown
+    assert "**SATURATED** — generator CPU median 97% of a core" in markdown
+    (folder / "health.json").unlink()
+    (folder / "counts.json").unlink()
+    bare = load_summary(read_folder(folder), target=TARGET, plan_text="p", elapsed_s=0.0)
+    assert "0 iterations in 0.0 s" in bare and "| browse |" in bare  # histograms/ alone
