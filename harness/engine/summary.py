@@ -13,7 +13,7 @@ from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
 from harness.markdown import md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
-from harness.telemetry.latency import SHOWN, failure_rate, format_ms
+from harness.telemetry.latency import SHOWN, failure_rate, format_ms, rank_at
 from harness.text import plural
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
@@ -51,7 +51,7 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
     samples = aggregator.health[2:] or aggregator.health  # skip start-up samples
     cpus = [float(s["cpu"]) for s in samples] or [0.0]
     lags = sorted(float(s["lag_ms"]) for s in samples) or [0.0]
-    lag_p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
+    lag_p95 = lags[rank_at(95.0, len(lags)) - 1]  # the one rank rule (telemetry/latency.py)
     reasons = []
     cpu_median = statistics.median(cpus)
     if cpu_median >= CPU_SATURATED:
