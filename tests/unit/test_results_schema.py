@@ -78,9 +78,10 @@ def test_a_newer_schema_is_refused_naming_both_versions(
         with pytest.raises(UsageError, match=f"schema version {SCHEMA_VERSION + 1}") as caught:
             read(folder)
         assert f"reads versions 1 to {SCHEMA_VERSION}" in str(caught.value)
-    assert main(["gates", str(folder)]) == 2
-    err = capsys.readouterr().err
-    assert f"schema version {SCHEMA_VERSION + 1}" in err and "Traceback" not in err
+    for command in (["gates", str(folder)], ["report", str(folder)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"schema version {SCHEMA_VERSION + 1}" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("schema", ["2", 0, True, 1.5])
