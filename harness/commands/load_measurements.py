@@ -10,7 +10,7 @@ from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome
 from harness.engine.summary import Health, assess_health, latency_rows, table
 from harness.markdown import md_text
-from harness.report.markdown import load_summary
+from harness.report.summary_md import load_summary
 from harness.results import RUN_FILE, RunDirectory
 from harness.results.reader import read_folder
 from harness.targets import Target

@@ -1,5 +1,5 @@
 """What a load run shows people: the live progress line, generator health and the closing
-table (its rows are summary.md's too, rendered from the folder by `harness.report.markdown`).
+table (its rows are summary.md's too, rendered from the folder by `harness.report.summary_md`).
 Reads only the aggregator (or a stored run's histograms)."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from harness.pytest_plugin.gates import parse_gate
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
 from harness.report import write_all
 from harness.report.folder import read_run
-from harness.report.markdown import load_summary
+from harness.report.summary_md import load_summary
 from harness.results import RunDirectory
 from harness.results.reader import read_folder
 from harness.telemetry.hdr import ITERATION, SeriesKey
