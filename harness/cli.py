@@ -36,9 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_main(args[1:])
     if args and args[0] == "synth":
-        from synth.cli import main as synth_main
+        from harness.commands.synth import main as synth_main
 
-        return synth_main(args[1:], prog="harness synth")
+        return synth_main(args[1:])
     parser = _parser()
     options = parser.parse_args(args)
     if options.command is None:

@@ -223,7 +223,7 @@ def _through_proxy(
     target: Target, specs: list[str], stack: ExitStack, state: _Run, *, seed: int | None
 ) -> Target:
     """`target` with each of its origins behind a drill proxy carrying `specs`."""
-    urls = {"web": target.web, "api": target.api, "mobile": target.mobile}
+    urls = {touchpoint.value: url for touchpoint, url in target.urls.items()}
     origins: dict[str, dict[str, str]] = {}
     for touchpoint, url in urls.items():
         parts = urlsplit(url)
