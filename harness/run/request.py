@@ -8,8 +8,6 @@ request whole under `request`, with the config's hash, secrets redacted (`harnes
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from harness.engine.plan import ShapeKind, Stage, parse_stages
 from harness.errors import UsageError
 from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.redact import stored
+from harness.results.schema import config_hash as schema_hash
 
 Mode = Literal["smoke", "load", "rehearse", "rollout", "drill", "pytest"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -197,9 +196,10 @@ def fresh_seed() -> int:
 
 
 def config_hash(config: HarnessConfig) -> str:
-    """A short hash of the configuration a run was given."""
-    text = json.dumps(config.model_dump(mode="json"), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A short hash of the configuration a run was given: the results schema's one hash, of
+    harness.toml's settings alone (the verdict's also covers the engine's plan, which run.json
+    keeps beside them)."""
+    return schema_hash({"config": config.model_dump()})
 
 
 def build_request(
