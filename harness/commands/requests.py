@@ -14,6 +14,7 @@ from harness.run.request import (
     DrillSettings,
     Mode,
     RunRequest,
+    Shape,
     Sides,
     Tracing,
     build_request,
@@ -89,7 +90,7 @@ def _sides(options: argparse.Namespace) -> Sides:
     )
 
 
-def _shape(options: argparse.Namespace) -> Any:
+def _shape(options: argparse.Namespace) -> Shape:
     return parse_shape(
         kind=options.shape,
         duration=options.duration or "30s",
