@@ -37,8 +37,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two passes: the tests that do not judge a load's evidence two at a time (pytest-xdist), then
+# the `alone` ones (rehearsals, drills, rollouts, load gates) one at a time, so that no test's
+# verdict shares the two cores with another test.
 test: $(STAMP) chromium bytecode lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not alone"
+	$(BIN)/pytest -m alone
 
 bench: $(STAMP) chromium bytecode
 	$(BIN)/python bench/run_all.py

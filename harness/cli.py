@@ -36,9 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_main(args[1:])
     if args and args[0] == "synth":
-        from synth.cli import main as synth_main
+        from harness.commands.synth import main as synth_main
 
-        return synth_main(args[1:], prog="harness synth")
+        return synth_main(args[1:])
     parser = _parser()
     options = parser.parse_args(args)
     if options.command is None:
@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     add_rollout_arguments(rollout)
     _add_run_options(rollout)
     add_load_arguments(rollout)
-    rollout.set_defaults(handler=_cmd_rollout, users=8, spawn_rate=8.0, target=None)
+    rollout.set_defaults(handler=_cmd_rollout, users=8, spawn_rate=8.0, target=None, duration=None)
 
     _add_drill_parser(commands)
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ConfigError, SpecError
+from harness.records import TOUCHPOINTS
 from harness.targets import Target, check_url
 
 
@@ -40,7 +41,7 @@ class TargetConfig(BaseModel):
                 f"target {name!r} needs `url`, or all of `web`, `api` and `mobile`, e.g. "
                 f'[targets.{name}] url = "http://127.0.0.1:8800"'
             )
-        for key, value in (("web", web), ("api", api), ("mobile", mobile)):
+        for key, value in zip(TOUCHPOINTS, (web, api, mobile), strict=True):
             check_url(value, f"targets.{name}.{key}")
         return Target(
             name=name,

@@ -2,7 +2,8 @@
 
 `500ms`, `30s`, `2m`, `1h30m`, `7d`, `2w`, or a plain number of seconds: `--duration`,
 `--stage-duration`, `--master-wait`, a `--steps` stage, a fault's `after=` / `for=` and delay,
-a gate's `for`, and `harness results prune --older-than` all read it with `seconds`; each caller
+a regression's delay, a gate's `for`, and `harness results prune --older-than` all read it with
+`seconds` (a delay with `unit=True`: `+30` alone is refused); each caller
 keeps its own bounds and its own error message (which names the option).
 """
 
@@ -18,12 +19,13 @@ UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3_600.0, "d": 86_400.0, "w": 60
 EXAMPLES = "e.g. 500ms, 30s, 2m or 1h30m"
 
 
-def seconds(text: str) -> float | None:
+def seconds(text: str, *, unit: bool = False) -> float | None:
     """The seconds `text` means, or None when it is not a duration (negative numbers, NaN and
-    infinity are not)."""
+    infinity are not). With `unit`, a bare number is not one either: a delay of `+30` could
+    mean milliseconds as well as seconds, so delays name their unit."""
     raw = text.strip().lower()
     if raw.isascii() and raw.replace(".", "", 1).isdigit():
-        return float(raw)
+        return None if unit else float(raw)
     pos, total = 0, 0.0
     for match in _PART.finditer(raw):
         if match.start() != pos:

@@ -8,9 +8,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import UsageError
-
-API_PATH = "/api/v1"
-MOBILE_PATH = "/mobile/v2"
+from harness.records import Touchpoint
+from harness.shop_routes import API_PREFIX, MOBILE_PREFIX
 
 
 class Target(BaseModel):
@@ -34,14 +33,19 @@ class Target(BaseModel):
         return cls(
             name=name or without_userinfo(base),  # a name is printed and stored: no password
             web=base + "/",
-            api=base + API_PATH,
-            mobile=base + MOBILE_PATH,
+            api=base + API_PREFIX,
+            mobile=base + MOBILE_PREFIX,
         )
+
+    @property
+    def urls(self) -> dict[Touchpoint, str]:
+        """Each touchpoint's base URL, in the order the harness shows them."""
+        return {Touchpoint.WEB: self.web, Touchpoint.API: self.api, Touchpoint.MOBILE: self.mobile}
 
     @property
     def hosts(self) -> set[str]:
         """The host names this target's touchpoints point at."""
-        return {urlsplit(u).hostname or "" for u in (self.web, self.api, self.mobile)}
+        return {urlsplit(u).hostname or "" for u in self.urls.values()}
 
 
 def check_url(url: str, what: str) -> None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.http.transport import HttpRequest, RawResponse
 from harness.journey import Journey, journeys_in
 from harness.records import IterationRecord, StepRecord
 from harness.runtime import RunSettings
 from harness.targets import Target
-from harness.touchpoints.http import HttpRequest, RawResponse
 from harness.virtual_user import VirtualUser, browser_host_for
 
 Handler = Callable[[HttpRequest], RawResponse]

@@ -18,8 +18,8 @@ from harness.runtime import OUTSIDE_STEP, JourneyContext, RunSettings, RunSink, 
 from harness.telemetry import spans
 
 if TYPE_CHECKING:
+    from harness.http.transport import HttpTransport
     from harness.touchpoints.api import ApiClient
-    from harness.touchpoints.http import HttpTransport
     from harness.touchpoints.web import BrowserHost
     from synth import SynthSource
 
@@ -60,9 +60,9 @@ class VirtualUser:
             if self.transport_factory is not None:
                 self._transport = self.transport_factory()
             else:
-                from harness.touchpoints.http import GeventTransport
+                from harness.http.transport import open_transport, settings_for
 
-                self._transport = GeventTransport()
+                self._transport = open_transport(settings_for(self.settings.target))
         return self._transport
 
     def run_iteration(

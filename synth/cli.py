@@ -6,7 +6,9 @@ bytes in every process, on every run. Bad input prints one line to stderr and re
 
 `synth seed` and `synth cleanup` create synthetic accounts on a target and remove them again
 (see `synth.seeding`): exit 0 when every account was handled, 1 when some failed, 2 for bad
-input, 3 when the target is unavailable or the run was interrupted.
+input, 3 when the target is unavailable or the run was interrupted. This module reads no
+`harness.toml`: `harness synth` (`harness/commands/synth.py`) loads it once and passes its
+settings and target names in as `SeedSettings`; `python -m synth` knows targets by URL only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,16 +30,57 @@ from harness.exitcodes import ExitCode
 from synth.errors import SynthUsageError
 
 if TYPE_CHECKING:
-    from harness.config import LoadedConfig
     from harness.targets import Target
     from synth.models import SynthModel
 
+_CONFIG_HELP = "harness.toml (`harness synth` only; default: found from the current folder)"
 KIND_CHOICES = ("address", "card", "device", "order", "person", "product")
 TARGET_COMMANDS = ("seed", "cleanup")
 EXIT_OK = 0
 EXIT_FAILED = int(ExitCode.FAILED)
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = int(ExitCode.HARNESS_ERROR)
+
+
+def url_target(spec: str) -> Target:
+    """A target from a base URL laid out as the sandbox; a name is refused (names live in
+    harness.toml, which `harness synth` reads)."""
+    if "://" not in spec:
+        raise SynthUsageError(
+            f"unknown target {spec!r}: without harness.toml a target is a base URL such as "
+            "http://127.0.0.1:8800 (`harness synth seed` also knows harness.toml's names)"
+        )
+    from harness.targets import Target  # pydantic: not on `import synth.cli`
+
+    return Target.from_base_url(spec)
+
+
+@dataclass(frozen=True)
+class SeedSettings:
+    """What `seed` and `cleanup` take from the harness's configuration: where manifests go,
+    the default profile, locale and request timeout, and how a `--target` is resolved.
+    `source` names the configuration file (None: built-in defaults)."""
+
+    results: Path = Path("results")
+    profile: str = "default"
+    locale: str = "en_US"
+    timeout: float = 10.0
+    source: str | None = None
+    resolve: Callable[[str], Target] = url_target
+
+
+#: settings for a `--config` value (None: none given); raises `UsageError`
+SettingsLoader = Callable[[str | None], SeedSettings]
+
+
+def no_config(path: str | None) -> SeedSettings:
+    """The settings of `python -m synth`, which reads no harness.toml."""
+    if path is not None:
+        raise SynthUsageError(
+            f"--config {path}: python -m synth reads no harness.toml; run `harness synth` for "
+            "a configured target"
+        )
+    return SeedSettings(results=Path.cwd() / "results")
 
 
 class _ArgumentError(Exception):
@@ -81,15 +125,18 @@ def build_parser(prog: str = "synth") -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, *, prog: str = "synth") -> int:
+def main(
+    argv: list[str] | None = None, *, prog: str = "synth", settings: SettingsLoader = no_config
+) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input).
 
     `prog` names the command in usage and error messages (the harness passes "harness synth").
-    `seed` and `cleanup` as the first argument run those commands (exit codes 0, 1, 2, 3).
+    `seed` and `cleanup` as the first argument run those commands (exit codes 0, 1, 2, 3),
+    with `settings(--config)`: the harness passes harness.toml's, read once.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["seed"] or argv[:1] == ["cleanup"]:
-        return _target_command(argv[0], argv[1:], prog)
+        return _target_command(argv[0], argv[1:], prog, settings)
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
@@ -223,7 +270,7 @@ def build_seed_parser(prog: str = "synth seed") -> argparse.ArgumentParser:
     parser.add_argument(
         "--manifest", help="where to write the manifest (default RESULTS/seed-<timestamp>.jsonl)"
     )
-    parser.add_argument("--config", help="harness.toml (default: found from the current folder)")
+    parser.add_argument("--config", help=_CONFIG_HELP)
     return parser
 
 
@@ -241,11 +288,11 @@ def build_cleanup_parser(prog: str = "synth cleanup") -> argparse.ArgumentParser
     parser.add_argument(
         "--target", help="send the requests to this target instead of the manifest's API URL"
     )
-    parser.add_argument("--config", help="harness.toml (default: found from the current folder)")
+    parser.add_argument("--config", help=_CONFIG_HELP)
     return parser
 
 
-def _target_command(command: str, argv: list[str], prog: str) -> int:
+def _target_command(command: str, argv: list[str], prog: str, settings: SettingsLoader) -> int:
     name = f"{prog} {command}"
     parser = build_seed_parser(name) if command == "seed" else build_cleanup_parser(name)
     try:
@@ -256,9 +303,10 @@ def _target_command(command: str, argv: list[str], prog: str) -> int:
     except SystemExit as exc:  # --help exits through argparse
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
+        loaded = settings(args.config)
         if command == "seed":
-            return _seed(args)
-        return _cleanup(args, Path(args.manifest), name)
+            return _seed(args, loaded)
+        return _cleanup(args, loaded, Path(args.manifest), name)
     except UsageError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -273,20 +321,18 @@ def _target_command(command: str, argv: list[str], prog: str) -> int:
         return EXIT_UNAVAILABLE
 
 
-def _seed(args: argparse.Namespace) -> int:
+def _seed(args: argparse.Namespace, settings: SeedSettings) -> int:
     from synth import seeding
     from synth.seed_manifest import default_manifest_path
 
-    loaded = _load_config(args.config)
-    target = _resolve_target(args.target, loaded)
+    target = settings.resolve(args.target)
     if target.production:
         raise SynthUsageError(
-            f"target {target.name!r} is marked `production = true` in {loaded.source}; "
+            f"target {target.name!r} is marked `production = true` in {settings.source}; "
             "synth seed does not create accounts in production"
         )
-    config = loaded.config
     if args.manifest is None:
-        args.manifest = str(default_manifest_path(loaded.root / config.results))
+        args.manifest = str(default_manifest_path(settings.results))
     manifest = Path(args.manifest)
     result = seeding.seed_target(
         target,
@@ -294,9 +340,9 @@ def _seed(args: argparse.Namespace) -> int:
         manifest=manifest,
         seed=args.seed,
         worker=seeding.SEED_WORKER if args.worker is None else args.worker,
-        profile=args.profile or config.profile,
-        locale=args.locale or config.locale,
-        timeout=config.request_timeout,
+        profile=args.profile or settings.profile,
+        locale=args.locale or settings.locale,
+        timeout=settings.timeout,
         progress=sys.stderr,
     )
     print(result.manifest, flush=True)
@@ -311,51 +357,21 @@ def _seed(args: argparse.Namespace) -> int:
     return EXIT_OK if result.failed == 0 else EXIT_FAILED
 
 
-def _cleanup(args: argparse.Namespace, manifest: Path, name: str) -> int:
+def _cleanup(args: argparse.Namespace, settings: SeedSettings, manifest: Path, name: str) -> int:
     from synth import seeding
     from synth.seed_manifest import read_manifest
 
-    loaded = _load_config(args.config)
-    api_url = _resolve_target(args.target, loaded).api if args.target else None
+    api_url = settings.resolve(args.target).api if args.target else None
     read = read_manifest(manifest)
     for warning in read.warnings:
         print(f"{name}: warning: {warning}", file=sys.stderr)
     result = seeding.cleanup_manifest(
-        read, api_url=api_url, timeout=loaded.config.request_timeout, progress=sys.stderr
+        read, api_url=api_url, timeout=settings.timeout, progress=sys.stderr
     )
     print(result.summary(), flush=True)
     for line in seeding.describe_failures(result.failures):
         print(line, file=sys.stderr)
     return EXIT_OK if result.failed == 0 else EXIT_FAILED
-
-
-def _load_config(path: str | None) -> LoadedConfig:
-    from harness.config import load_config
-
-    return load_config(Path(path) if path else None)
-
-
-def _resolve_target(spec: str, loaded: LoadedConfig) -> Target:
-    """A configured target by name, else a base URL laid out as the sandbox."""
-    from harness.targets import Target
-
-    targets = loaded.config.targets
-    if spec in targets:
-        return targets[spec].resolve(spec)
-    if "://" not in spec:
-        import difflib
-
-        close = difflib.get_close_matches(spec, list(targets), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        if loaded.source is None:
-            known = "no harness.toml found, so no target names are configured"
-        else:
-            known = f"targets in {loaded.source}: {', '.join(sorted(targets)) or 'none'}"
-        raise SynthUsageError(
-            f"unknown target {spec!r}{hint} ({known}); give a configured name or a base URL "
-            "such as http://127.0.0.1:8800"
-        )
-    return Target.from_base_url(spec)
 
 
 def _resume_hint(command: str, manifest: str | None) -> str:

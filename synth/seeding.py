@@ -27,6 +27,7 @@ from typing import Final, Literal, TextIO
 from urllib.parse import quote
 
 from harness.errors import UsageError
+from harness.http.transport import HttpSettings, settings_for
 from harness.targets import Target
 from synth.factory import SynthSource
 from synth.seed_api import ApiTransport, HttpApiTransport
@@ -154,7 +155,7 @@ def seed_target(
     result = SeedResult(manifest)
     ticker = Progress("seeded", people, progress)
     started = time.perf_counter()
-    with _transport(transport, target.api, timeout) as api:
+    with _transport(transport, target.api, timeout, settings_for(target)) as api:
         writer = ManifestWriter.create(manifest, header)
         try:
             for i in range(people):
@@ -221,7 +222,7 @@ def cleanup_manifest(
     """
     result = CleanupResult()
     ticker = Progress("cleaned", len(manifest.accounts), progress)
-    with _transport(transport, api_url or manifest.header.api, timeout) as api:
+    with _transport(transport, api_url or manifest.header.api, timeout, settings_for()) as api:
         for n, account in enumerate(manifest.accounts, 1):
             outcome = _remove(api, account)
             if outcome == "removed":
@@ -267,9 +268,12 @@ class _Borrowed:
 
 
 def _transport(
-    given: ApiTransport | None, api_url: str, timeout: float
+    given: ApiTransport | None, api_url: str, timeout: float, settings: HttpSettings
 ) -> _Borrowed | HttpApiTransport:
-    return _Borrowed(given) if given is not None else HttpApiTransport(api_url, timeout=timeout)
+    """The caller's transport, or calls over the harness's one HTTP transport."""
+    if given is not None:
+        return _Borrowed(given)
+    return HttpApiTransport(api_url, timeout=timeout, settings=settings)
 
 
 def describe_failures(failures: Mapping[str, list[str]], limit: int = 3) -> Iterator[str]:

@@ -34,11 +34,17 @@ from harness.faults.wire import (
     read_request_head,
     relay_body,
 )
+from harness.records import Touchpoint
+from harness.shop_routes import API_PREFIX, MOBILE_PREFIX
 
 __all__ = ["DEFAULT_TOUCHPOINTS", "FaultProxy", "RequestHead"]
 
-#: Path prefix → touchpoint, longest first; the sandbox's layout.
-DEFAULT_TOUCHPOINTS: dict[str, str] = {"/api/v1": "api", "/mobile/v2": "mobile", "/": "web"}
+#: Path prefix → touchpoint, longest first; the bundled shop's layout (`Target.from_base_url`).
+DEFAULT_TOUCHPOINTS: dict[str, str] = {
+    API_PREFIX: Touchpoint.API,
+    MOBILE_PREFIX: Touchpoint.MOBILE,
+    "/": Touchpoint.WEB,
+}
 _IDENTITY_HEADERS = (b"authorization", b"cookie", b"x-device-id")
 _DROPPED = (b"traceparent", b"tracestate")
 
@@ -111,7 +117,7 @@ class FaultProxy:
         for prefix, touchpoint in self.touchpoints:
             if path.startswith(prefix):
                 return touchpoint
-        return "web"
+        return Touchpoint.WEB
 
     def plan(self, head: RequestHead, now: float | None = None) -> _Plan:
         """Roll the dice of every active fault that matches this request."""

@@ -15,9 +15,11 @@ Grammar (one spec per `--fault`), shaped like the sandbox's regression specs:
 
 Options follow the value, comma-separated: `after=DURATION` (the fault starts that long after
 the proxy does), `for=DURATION` (and lasts that long; default: to the end), `status=CODE`
-(errors and funnel). SCOPE is a touchpoint (`web`, `api`, `mobile`), `*` for everything, an
-fnmatch glob over the sandbox's route names (`api.orders.create`, `*.orders.create`), or a glob
-over request paths when it starts with `/` (`/api/v1/orders*`).
+(errors and funnel). A DURATION is read as `--duration` reads it (`harness.durations`: `90`,
+`500ms`, `2m`, `1h30m`). SCOPE is a touchpoint (`web`, `api`, `mobile`), `*` for everything, an
+fnmatch glob over the bundled shop's route names (`api.orders.create`, `*.orders.create`; the
+table is `harness.shop_routes`), or a glob over request paths when it starts with `/`
+(`/api/v1/orders*`).
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from harness import durations
+from harness import durations, shares
 from harness.errors import SpecError
 from harness.records import TOUCHPOINTS
+from harness.shop_routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
 
 __all__ = ["TOUCHPOINTS", "Fault", "FaultKind", "parse_fault", "parse_faults"]
 
 MAX_DELAY_SECONDS = 60.0
 FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
 
+#: a latency in proportion to the upstream's own time (`+20%`); not a share
 _PERCENT = re.compile(r"^\+?(\d+(?:\.\d+)?)%$")
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)(B|KB|kB|MB)/s$")
 _RATE_UNITS = {"B": 1, "KB": 1024, "kB": 1024, "MB": 1024 * 1024}
@@ -218,8 +222,6 @@ def _options(spec: str, kind: FaultKind, texts: list[str]) -> dict[str, object]:
 
 
 def _check_scope(spec: str, kind: FaultKind, scope: str) -> None:
-    from harness.sandbox.routes import ROUTE_NAMES, match_routes
-
     if kind is FaultKind.FUNNEL:
         if scope not in FUNNEL_STEPS:
             raise _bad(
@@ -254,8 +256,6 @@ def scope_matches(scope: str, kind: FaultKind, method: str, path: str, touchpoin
 
 
 def _scope_routes(scope: str, kind: FaultKind) -> tuple[str, ...]:
-    from harness.sandbox.routes import ROUTES, match_routes
-
     if kind is FaultKind.FUNNEL:
         return tuple(r.name for r in ROUTES if r.funnel_step == scope)
     return match_routes(scope)
@@ -265,11 +265,9 @@ _TEMPLATES: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {}
 
 
 def route_matches(name: str, method: str, path: str) -> bool:
-    """Whether a request is one of the sandbox's route `name` (method and path template)."""
+    """Whether a request is one of the shop's route `name` (method and path template)."""
     compiled = _TEMPLATES.get(name)
     if compiled is None:
-        from harness.sandbox.routes import route_by_name
-
         route = route_by_name(name)
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(route.path))
         compiled = (route.methods, re.compile(f"^{pattern}/?$"))
@@ -281,31 +279,35 @@ def route_matches(name: str, method: str, path: str) -> bool:
 def _duration(
     spec: str, kind: FaultKind, value: str, what: str, *, allow_zero: bool = False
 ) -> float:
-    seconds = durations.seconds(value.strip().removeprefix("+"))
+    """A duration in the one grammar (`harness.durations`); a window (`after`, `for`) may be as
+    long as a run's `--duration`, a delay at most `MAX_DELAY_SECONDS`."""
+    window = what in ("after", "for")
+    seconds = durations.seconds(value.strip().removeprefix("+"), unit=not window)
     if seconds is None:
         seconds = -1.0
     low_ok = seconds >= 0.0 if allow_zero else seconds > 0.0
-    if not low_ok or seconds > (3600.0 if what in ("after", "for") else MAX_DELAY_SECONDS):
-        limit = "1h" if what in ("after", "for") else f"{MAX_DELAY_SECONDS:g}s"
+    if not low_ok or seconds > (durations.MAX_DURATION_S if window else MAX_DELAY_SECONDS):
+        limit = "24h" if window else f"{MAX_DELAY_SECONDS:g}s"
         raise _bad(
             spec,
             kind,
-            f"{what} {value!r} is not a duration: a number with a unit (150ms, 1.5s, 2m), "
-            f"{'at least 0' if allow_zero else 'above 0'} and at most {limit}",
+            f"{what} {value!r} is not a duration: a number with a unit "
+            f"({durations.EXAMPLES}), {'at least 0' if allow_zero else 'above 0'} and at most "
+            f"{limit}",
         )
     return seconds
 
 
 def _percent(spec: str, kind: FaultKind, value: str, meaning: str) -> float:
-    match = _PERCENT.match(value)
-    share = float(match.group(1)) if match else -1.0
-    if not 0.0 <= share <= 100.0:
+    share = shares.percent(value)
+    if share is None:
         raise _bad(
             spec,
             kind,
-            f"invalid share {value!r}: {meaning} is a percentage from 0% to 100% (2%, 0.5%)",
+            f"invalid share {value!r}: {meaning} is a percentage from 0% to 100% "
+            f"({shares.EXAMPLES})",
         )
-    return share / 100.0
+    return share
 
 
 def _bad(spec: str, kind: FaultKind, what: str) -> SpecError:

@@ -17,6 +17,7 @@ from harness.gates.data import RunData
 from harness.gates.family import Comparison, decide, gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, unjudged
 from harness.gates.values import parse_latency_ms, parse_share
+from harness.telemetry.latency import failure_rate, percentile_of
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 DECIDED = {"pass": Decision.PASS, "fail": Decision.FAIL, "inconclusive": Decision.INCONCLUSIVE}
@@ -27,32 +28,37 @@ def _ms(value: float) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
-def quantile_interval(values: np.ndarray, q: float) -> Interval:
-    """The distribution-free interval of the q-quantile at any two-sided level: order
-    statistics whose ranks a Binomial(n, q) puts on either side of it."""
+def quantile_interval(values: np.ndarray, counts: np.ndarray, q: float) -> Interval:
+    """The distribution-free interval of the q-quantile at any two-sided level, from ascending
+    `values` recorded `counts` times each: order statistics whose ranks a Binomial(n, q) puts
+    on either side of it."""
     from scipy import stats as sps
 
-    ordered = np.sort(values)
-    n = ordered.size
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+
+    def ranked(rank: int) -> float:  # the value of 1-based rank `rank`
+        return float(values[int(np.searchsorted(cumulative, rank))])
 
     def at(level: float) -> tuple[float, float]:
         tail = (1.0 - level) / 2.0
-        low_rank = int(sps.binom.ppf(tail, n, q))  # 1-based; 0: no order statistic is low enough
+        low_rank = int(sps.binom.ppf(tail, n, q))  # 0: no order statistic is low enough
         high_rank = int(sps.binom.ppf(1.0 - tail, n, q)) + 1
-        low = float(ordered[low_rank - 1]) if low_rank >= 1 else -np.inf
-        high = float(ordered[high_rank - 1]) if high_rank <= n else np.inf
+        low = ranked(low_rank) if low_rank >= 1 else -np.inf
+        high = ranked(high_rank) if high_rank <= n else np.inf
         return low, high
 
     return at
 
 
-def mean_interval(values: np.ndarray) -> Interval:
-    """The t interval of the mean at any two-sided level."""
+def mean_interval(values: np.ndarray, counts: np.ndarray) -> Interval:
+    """The t interval of the mean of `values` recorded `counts` times each, at any level."""
     from scipy import stats as sps
 
-    n = values.size
-    mean = float(values.mean())
-    se = float(values.std(ddof=1)) / np.sqrt(n) if n > 1 else np.inf
+    n = int(counts.sum())
+    mean = float((values * counts).sum()) / n
+    variance = float((counts * (values - mean) ** 2).sum()) / max(n - 1, 1)
+    se = np.sqrt(variance / n) if n > 1 else np.inf
 
     def at(level: float) -> tuple[float, float]:
         t = float(sps.t.ppf(0.5 + level / 2.0, max(n - 1, 1)))
@@ -92,30 +98,30 @@ class ThresholdGate(GateBase):
             for (target, journey), (n, failed) in sorted(data.journeys.items()):
                 if target != data.candidate or not self.journey_in_scope(data, journey):
                     continue
-                rate = failed / n if n else 0.0
+                rate = failure_rate(failed, n)
                 rows.append((Where(journey, None, None), "error rate", rate, None, n))
                 if n >= minimum:
                     rows[-1] = (*rows[-1][:3], rate_interval(failed, n), n)
         else:
-            q = QUANTILES.get(self.metric)
+            metric = self.metric if self.metric in (*QUANTILES, "mean", "max") else "p95"
             limit = parse_latency_ms(self.value, what=f"{self.title()}: value")
             unit = "ms"
             for key in self.series(data, iterations=self.step is None):
-                values = np.asarray(
-                    data.samples(key.target, key.journey, key.step, key.touchpoint), dtype=float
-                )
+                # from the histogram, as every summary of the run computes it (harness.telemetry
+                # .latency): the gate's p95 is the report's p95
+                latency = data.distribution(key.target, key.journey, key.step, key.touchpoint)
+                stat = latency.statistic(metric)
                 interval: Interval | None = None
-                if values.size == 0:
-                    stat = 0.0
-                elif self.metric == "mean":
-                    stat, interval = float(values.mean()), mean_interval(values)
-                elif self.metric == "max":
-                    stat = float(values.max())
+                if latency.total == 0:
+                    pass
+                elif metric == "mean":
+                    interval = mean_interval(latency.values_ms, latency.counts)
+                elif metric == "max":
                     interval = (lambda v: lambda _level: (v, v))(stat)
                 else:
-                    stat = float(np.quantile(values, q or 0.95))
-                    interval = quantile_interval(values, q or 0.95)
-                rows.append((where_of(key), self.metric, stat, interval, int(values.size)))
+                    q = percentile_of(metric) / 100.0
+                    interval = quantile_interval(latency.values_ms, latency.counts, q)
+                rows.append((where_of(key), self.metric, stat, interval, latency.total))
         # larger is worse for "<=" / "<": judged as is; for ">=" / ">" judged on the negation
         sign = 1.0 if self.op in ("<=", "<") else -1.0
         tests: list[tuple[int, Comparison]] = []

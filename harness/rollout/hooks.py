@@ -2,7 +2,8 @@
 
 A hook is a shell command or an http(s) URL. A command runs under `/bin/sh -c` with the event
 as JSON on its standard input and in `$HARNESS_ROLLOUT_EVENT`; it succeeds when it exits 0. A
-URL receives the event as a JSON `POST`; it succeeds on a 2xx answer. Either must finish within
+URL receives the event as a JSON `POST` (through the harness's one HTTP transport,
+`harness.http`); it succeeds on a 2xx answer. Either must finish within
 the timeout. Commands are started with `posix_spawn`, as load workers are, so that nothing of
 the gevent-patched harness runs in the child (see `harness.children`).
 
@@ -12,23 +13,19 @@ says so on its `/health`), to time a rollback's detection.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import tempfile
-import threading
 import time
-import urllib.request
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness.children import SpawnedProcess
+from harness.errors import ConnectionFailed, StepTimeout
+from harness.http.transport import HttpRequest, send_once, settings_for
 from harness.rollout.stages import HookCall
-from harness.targets import Target
+from harness.targets import Target, basic_authorization, split_userinfo
 
 HOOKS = ("on_stage", "on_promote", "on_rollback")
 TIMEOUT_S = 10.0
@@ -62,36 +59,22 @@ def call_hook(
 
 
 def _post(url: str, payload: str, timeout_s: float) -> tuple[bool, str]:
-    """POST the event; `timeout_s` bounds the whole exchange (a socket timeout alone bounds
-    each read, so a server dripping a byte at a time held a 10-second hook for 52 s)."""
-    parts = urlsplit(url)
-    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_s)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    """POST the event through the harness's HTTP transport; `timeout_s` bounds the whole
+    exchange, connecting included (a socket timeout alone bounds each read, so a server
+    dripping a byte at a time held a 10-second hook for 52 s)."""
+    bare, credentials = split_userinfo(url)
     headers = {"content-type": "application/json", "user-agent": "journey-harness rollout"}
-    result: list[tuple[bool, str]] = []
-
-    def exchange() -> None:
-        try:
-            connection.request("POST", target, body=payload.encode(), headers=headers)
-            reply = connection.getresponse()
-            body = reply.read(_TAIL).decode("utf-8", "replace")
-            result.append((200 <= reply.status < 300, f"HTTP {reply.status} {body}".strip()))
-        except (OSError, HTTPException) as exc:
-            result.append((False, f"could not reach {url}: {exc}"))
-
-    worker = threading.Thread(target=exchange, name="harness-webhook", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        if connection.sock is not None:  # wake the exchange: its socket is shut under it
-            with contextlib.suppress(OSError):
-                connection.sock.shutdown(socket.SHUT_RDWR)
-        connection.close()
-        worker.join(1.0)
+    if credentials is not None:
+        headers["authorization"] = basic_authorization(credentials)
+    request = HttpRequest("POST", bare, headers, payload.encode(), timeout_s)
+    try:
+        reply = send_once(request, settings_for())
+    except StepTimeout:
         return False, f"timed out after {timeout_s:g} s"
-    connection.close()
-    return result[0]
+    except ConnectionFailed as exc:
+        return False, f"could not reach the hook: {exc}"
+    body = reply.body[:_TAIL].decode("utf-8", "replace")
+    return 200 <= reply.status < 300, f"HTTP {reply.status} {body}".strip()
 
 
 def _run(command: str, payload: str, timeout_s: float) -> tuple[bool, str]:
@@ -131,12 +114,16 @@ def _tail(output: Path) -> str:
 
 def first_effect(target: Target) -> float | None:
     """The earliest `first_effect_at` in the target's `/health` regressions, if it says."""
+    url = target.api.rstrip("/") + "/health"
+    request = HttpRequest("GET", url, {"accept": "application/json"}, None, 2.0)
     try:
-        with urllib.request.urlopen(target.api.rstrip("/") + "/health", timeout=2.0) as reply:
-            body = json.loads(reply.read(65536))
-    except (OSError, ValueError):
+        reply = send_once(request, settings_for(target))
+        body = json.loads(reply.body[:65536])
+    except (StepTimeout, ConnectionFailed, ValueError):
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("regressions"), list):
+    if reply.status != 200 or not isinstance(body, dict):
+        return None
+    if not isinstance(body.get("regressions"), list):
         return None
     found = [
         r["first_effect_at"]

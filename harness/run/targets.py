@@ -3,14 +3,13 @@ it; refused before any request when it is outside the load guard or does not ans
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from harness.config import HarnessConfig
-from harness.errors import TargetUnavailable, UsageError
+from harness.errors import ConnectionFailed, StepTimeout, TargetUnavailable, UsageError
+from harness.http.transport import HttpRequest, send_once, settings_for
 from harness.targets import Target, basic_authorization, split_userinfo
 
 #: hosts load may go to without `allow_load = true`
@@ -83,30 +82,18 @@ def check_allowed(target: Target, allow_production: Sequence[str] = ()) -> None:
 def check_reachable(target: Target, timeout: float = 5.0) -> None:
     """Fail fast, before any journey, when the target's web origin does not answer at all.
 
-    Any status is an answer, a redirect too: it is not followed, so the check sends nothing to
-    a host outside the target (a redirect to another host would escape the loopback guard).
-    Credentials in the target's URL go as HTTP basic authentication, never in the URL."""
+    The request goes through the harness's one HTTP transport (`harness.http`), as journeys'
+    do. Any status is an answer, a redirect too: the transport follows none, so the check sends
+    nothing to a host outside the target (a redirect to another host would escape the loopback
+    guard). Credentials in the target's URL go as HTTP basic authentication, never in the URL."""
     url, credentials = split_userinfo(target.web)
-    request = urllib.request.Request(url)
+    headers = {"user-agent": "journey-harness"}
     if credentials is not None:
-        request.add_unredirected_header("Authorization", basic_authorization(credentials))
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=timeout):  # http(s) checked in Target
-            return
-    except urllib.error.HTTPError as answer:
-        answer.close()
-        return  # it answered (a 3xx not followed; a 4xx/5xx on / is the journeys' business)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        headers["authorization"] = basic_authorization(credentials)
+    try:  # http(s) checked in Target
+        send_once(HttpRequest("GET", url, headers, None, timeout), settings_for(target))
+    except (StepTimeout, ConnectionFailed) as exc:
         raise TargetUnavailable(
-            f"target {target.name!r} at {url} did not answer ({reason}); "
+            f"target {target.name!r} at {url} did not answer ({exc}); "
             "is it running? Nothing was run."
         ) from None
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Answers a redirect with the 3xx itself (raised as `HTTPError`), never following it."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None

@@ -13,7 +13,7 @@ from harness.sandbox.regressions import (
     parse_regression,
     parse_regressions,
 )
-from harness.sandbox.routes import ROUTE_NAMES, ROUTES, RouteInfo, match_routes
+from harness.shop_routes import ROUTE_NAMES, ROUTES, RouteInfo, match_routes
 
 __all__ = [
     "ROUTES",

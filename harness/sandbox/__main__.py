@@ -17,7 +17,7 @@ from harness.errors import UsageError
 from harness.lifetime import die_with_parent
 from harness.sandbox.profile import RELEASES, ReleaseProfile
 from harness.sandbox.regressions import parse_regressions
-from harness.sandbox.routes import ROUTES
+from harness.shop_routes import ROUTES
 
 if TYPE_CHECKING:
     from harness.sandbox.tracing import SandboxTracing

@@ -22,9 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from harness.flags import FLAG_HEADER, flags_on
 from harness.sandbox import api, mobile, pages, web
 from harness.sandbox.profile import ReleaseProfile, RouteEffects
-from harness.sandbox.routes import API_PREFIX, MOBILE_PREFIX, ROUTES, RouteInfo, Surface
 from harness.sandbox.shop import Handler, Invalid, Shop, StepUnavailable, Unauthorized, error
 from harness.sandbox.store import Store
+from harness.shop_routes import API_PREFIX, MOBILE_PREFIX, ROUTES, RouteInfo, Surface
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer

@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.redact import redact_url
-from harness.sandbox.routes import ROUTES
+from harness.shop_routes import ROUTES
 
 __all__ = ["BAGGAGE_KEYS", "TracingMiddleware", "server_address"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from harness.sandbox.routes import API_PREFIX, ROUTES, Surface
+from harness.shop_routes import API_PREFIX, ROUTES, Surface
 
 __all__ = ["openapi_document"]
 

@@ -26,15 +26,15 @@ stack, so specs are validated before a sandbox process is started.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from harness import durations, shares
 from harness.errors import SpecError
 from harness.sandbox.contract import CONTRACT_FIELDS, NUMERIC_FIELDS, ContractMode, ContractRule
 from harness.sandbox.pages import TESTIDS
-from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes
+from harness.shop_routes import ROUTE_NAMES, ROUTES, match_routes
 
 __all__ = [
     "FUNNEL_STEPS",
@@ -50,9 +50,6 @@ MAX_DELAY_SECONDS = 60.0
 FUNNEL_STEPS: tuple[str, ...] = ("signup", "cart", "checkout")
 #: Feature flags the sandbox's candidate knows (each guards a code path regressions can target).
 SANDBOX_FLAGS: tuple[str, ...] = ("new_checkout",)
-
-_DURATION = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s)$")
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 
 class RegressionKind(StrEnum):
@@ -179,14 +176,13 @@ def _parse_latency(spec: str, target: str, value: str) -> Regression:
     kind = RegressionKind.LATENCY
     routes = _routes(spec, kind, target)
     amount, at, tail = value.partition("@")
-    match = _DURATION.match(amount.strip())
-    if match is None:
+    delay = _delay(amount)
+    if delay is None:
         raise SpecError(
             f"regression spec {spec!r} has an invalid delay {amount!r}: the delay is a "
-            f"number followed by ms or s, optionally with a leading + (+200ms, +1.5s), "
+            f"number with a unit such as ms or s, optionally with a leading + (+200ms, +1.5s), "
             f"optionally followed by @SHARE% for tail-only latency. Example: {_EXAMPLES[kind]}"
         )
-    delay = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0)
     if not 0.0 < delay <= MAX_DELAY_SECONDS:
         raise SpecError(
             f"regression spec {spec!r} has a delay of {delay:g}s: the delay must be more than "
@@ -199,12 +195,11 @@ def _parse_latency(spec: str, target: str, value: str) -> Regression:
 def _parse_contention(spec: str, target: str, value: str) -> Regression:
     kind = RegressionKind.CONTENTION
     routes = _routes(spec, kind, target)
-    match = _DURATION.match(value)
-    delay = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0) if match else 0.0
+    delay = _delay(value) or 0.0
     if not 0.0 < delay <= MAX_DELAY_SECONDS:
         raise SpecError(
             f"regression spec {spec!r} has an invalid hold {value!r}: how long each request "
-            f"holds the lock is a duration in ms or s, more than 0 and at most "
+            f"holds the lock is a duration with a unit such as ms or s, more than 0 and at most "
             f"{MAX_DELAY_SECONDS:g}s (+40ms). Example: {_EXAMPLES[kind]}"
         )
     return Regression(spec, kind, target, routes=routes, delay=delay)
@@ -274,14 +269,18 @@ def _routes(spec: str, kind: RegressionKind, pattern: str) -> tuple[str, ...]:
 
 
 def _percent(spec: str, kind: RegressionKind, value: str, meaning: str) -> float:
-    match = _PERCENT.match(value)
-    share = float(match.group(1)) if match else -1.0
-    if not 0.0 <= share <= 100.0:
+    share = shares.percent(value)
+    if share is None:
         raise SpecError(
             f"regression spec {spec!r} has an invalid share {value!r}: {meaning} is a "
-            f"percentage from 0% to 100% (5%, 0.5%). Example: {_EXAMPLES[kind]}"
+            f"percentage from 0% to 100% ({shares.EXAMPLES}). Example: {_EXAMPLES[kind]}"
         )
-    return share / 100.0
+    return share
+
+
+def _delay(amount: str) -> float | None:
+    """Seconds of a `+DURATION` in the one duration grammar (`harness.durations`)."""
+    return durations.seconds(amount.strip().removeprefix("+"), unit=True)
 
 
 def _did_you_mean(value: str, choices: Iterable[str]) -> str:

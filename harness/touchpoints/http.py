@@ -1,8 +1,7 @@
 """HTTP JSON clients for the `api` and `mobile` touchpoints.
 
-One narrow seam makes them testable: an `HttpTransport` with one `send` method. The real one,
-`GeventTransport`, speaks HTTP/1.1 on gevent sockets (`harness.touchpoints.wire`); tests use
-`harness.testing.FakeTransport`.
+They send through the harness's one HTTP transport (`harness.http`: the `HttpTransport` seam,
+`GeventTransport` on gevent sockets); tests use `harness.testing.FakeTransport`.
 """
 
 from __future__ import annotations
@@ -10,8 +9,8 @@ from __future__ import annotations
 import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, overload
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 from urllib.parse import urlencode
 
 from opentelemetry.context import Context
@@ -24,44 +23,26 @@ from harness.errors import (
     HttpStatusError,
     StepTimeout,
 )
+from harness.http.transport import HttpRequest, HttpTransport, RawResponse
+from harness.http.urls import join_url, same_origin, url_path
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import basic_authorization, split_userinfo
 from harness.telemetry import spans
-from harness.touchpoints.urls import join_url, origin_and_target, same_origin, url_path
-from harness.touchpoints.wire import ConnectFailed, Connection, WireError, WireTimeout
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "HttpClient",
+    "HttpRequest",
+    "HttpTransport",
+    "RawResponse",
+    "RequestObserver",
+    "Response",
+]
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """A request as handed to a transport: absolute URL, final headers, encoded body."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class RawResponse:
-    """What a transport returns: status, headers with lower-case names, the whole body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class HttpTransport(Protocol):
-    """Sends one request. Raises `StepTimeout` or `ConnectionFailed`, never library errors."""
-
-    def send(self, request: HttpRequest) -> RawResponse: ...
-
-    def close(self) -> None: ...
 
 
 RequestObserver = Callable[[RequestRecord], None]
@@ -299,45 +280,6 @@ class HttpClient:
                     error=redact(error) if error else None,
                 )
             )
-
-
-@dataclass
-class GeventTransport:
-    """HTTP/1.1 on gevent sockets (`harness.touchpoints.wire`): one keep-alive connection per
-    origin, since a virtual user sends one request at a time."""
-
-    connection_timeout: float = 5.0
-    _connections: dict[tuple[str, str, int], Connection] = field(default_factory=dict)
-
-    def send(self, request: HttpRequest) -> RawResponse:
-        """Send `request`, reading the whole body."""
-        key, target = origin_and_target(request.url)
-        connection = self._connections.get(key)
-        if connection is None:
-            connection = self._connections[key] = Connection(
-                *key, connect_timeout=self.connection_timeout
-            )
-        try:
-            status, headers, body = connection.request(
-                request.method, target, request.headers, request.body, request.timeout
-            )
-        except WireTimeout:
-            raise StepTimeout(
-                f"{request.method} {url_path(request.url)} timed out after {request.timeout:g} s"
-            ) from None
-        except ConnectFailed as exc:
-            raise ConnectionFailed(
-                f"{request.method} {request.url} could not connect: {exc}"
-            ) from None
-        except WireError as exc:
-            raise ConnectionFailed(f"{request.method} {request.url} failed: {exc}") from None
-        return RawResponse(status, headers, body)
-
-    def close(self) -> None:
-        """Close every connection."""
-        for connection in self._connections.values():
-            connection.close()
-        self._connections.clear()
 
 
 def _ms_since(started: float) -> float:

@@ -15,7 +15,7 @@ from harness.sandbox.process import SandboxUrls
 from harness.touchpoints.web import CHROMIUM_FLAGS, find_chromium
 from tests.integration.conftest import run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0", "--users", "6"]
 

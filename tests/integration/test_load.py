@@ -21,7 +21,7 @@ from harness.telemetry.hdr import HdrStore, SeriesKey
 from harness.touchpoints.chromium_sandbox import decide, user_namespaces
 from tests.integration.conftest import REPO, only_run_dir, run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 
 def lines(run_dir: Path) -> list[dict]:

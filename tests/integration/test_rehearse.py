@@ -18,7 +18,7 @@ import pytest
 from harness.gates.config import DEFAULT_GATES
 from tests.integration.conftest import REPO, LatencyRehearsal, only_run_dir, run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0", "--users", "6"]
 

@@ -19,7 +19,7 @@ from harness.report.offline import open_offline
 from harness.touchpoints.web import CHROMIUM_FLAGS, find_chromium
 from tests.integration.conftest import REPO, LatencyRehearsal, only_run_dir, run_cli
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.alone]
 
 MAX_BYTES = 3_000_000
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import REPO, only_run_dir, run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0"]
 
@@ -152,6 +152,45 @@ def test_a_failing_hook_stops_the_rollout_before_any_load(tmp_path: Path) -> Non
     assert result.code == 3, result.out + result.err
     assert "hook on_stage failed (exit 3: router says no)" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_webhook_gets_the_event_through_the_harness_http_stack(tmp_path: Path) -> None:
+    """A URL hook is POSTed by the rollout process (gevent-patched, under Locust) through
+    `harness.http`; a refusal stops the rollout before any load, and says the answer."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(503)
+            self.send_header("content-length", "12")
+            self.end_headers()
+            self.wfile.write(b"router is ro")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run_cli(
+            "rollout",
+            "--sandbox",
+            *PROTOCOL,
+            *("--stages", "50,100", "--stage-duration", "5s"),
+            *("--on-stage", f"http://127.0.0.1:{server.server_port}/hooks/stage"),
+            *("--results", str(tmp_path)),
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.code == 3, result.out + result.err
+    assert "hook on_stage failed (HTTP 503 router is ro)" in result.err
+    assert [event["decision"] for event in received] == ["start"]
 
 
 def test_hooks_and_stages_from_harness_toml(tmp_path: Path) -> None:

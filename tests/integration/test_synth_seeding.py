@@ -144,8 +144,8 @@ def test_cleanup_of_a_target_that_went_away_exits_3(shop: SandboxUrls, tmp_path:
 def test_transport_reconnects_after_the_server_closes_keep_alive(shop: SandboxUrls) -> None:
     with HttpApiTransport(shop.api, timeout=5) as api:
         assert api.call("GET", "/health").status == 200
-        assert api._conn is not None and api._conn.sock is not None
-        api._conn.sock.shutdown(socket.SHUT_RDWR)  # as a server dropping an idle connection
+        (connection,) = api.http._connections.values()  # type: ignore[attr-defined]
+        connection._sock.shutdown(socket.SHUT_RDWR)  # as a server dropping an idle connection
         assert api.call("GET", "/health").body["status"] == "ok"
     with pytest.raises(TargetUnavailable, match="Connection refused"):
         HttpApiTransport(f"http://127.0.0.1:{free_port()}/api/v1").call("GET", "/health")

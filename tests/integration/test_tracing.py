@@ -15,7 +15,7 @@ from harness.telemetry.otlp_json import read_spans
 from harness.telemetry.receiver import OtlpReceiver
 from tests.integration.conftest import only_run_dir, run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 
 def test_cross_touchpoint_journey_is_one_trace_down_to_sql(tmp_path: Path) -> None:

@@ -64,6 +64,29 @@ def test_fault_windows_read_the_same_durations_as_duration() -> None:
     assert parse_age("1d12h") == 129_600 and parse_duration("1h30m") == 5400
 
 
+def test_a_fault_window_may_be_as_long_as_a_run() -> None:
+    """`--duration 1h30m` ran, but `after=1h30m` was refused (windows stopped at 1h); a window
+    now takes any duration `--duration` takes, in the same grammar."""
+    from harness.durations import parse_duration
+
+    for text in ("90", "500ms", "1h30m", "24h"):
+        fault = parse_fault(f"errors:api=5%,after={text},for={text}")
+        assert fault.after_s == fault.for_s == parse_duration(text)
+    with pytest.raises(SpecError, match="at most 24h"):
+        parse_fault("errors:api=5%,after=25h")
+
+
+def test_the_proxy_and_targets_share_one_layout_and_one_touchpoint_enum() -> None:
+    from harness.faults.proxy import DEFAULT_TOUCHPOINTS
+    from harness.records import TOUCHPOINTS, Touchpoint
+    from harness.targets import Target
+
+    target = Target.from_base_url("http://shop.test")
+    assert list(target.urls) == list(Touchpoint) and tuple(target.urls) == TOUCHPOINTS
+    for prefix, touchpoint in DEFAULT_TOUCHPOINTS.items():
+        assert target.urls[Touchpoint(touchpoint)] == "http://shop.test" + prefix
+
+
 @pytest.mark.parametrize(
     ("spec", "words"),
     [

@@ -67,6 +67,14 @@ def test_no_import_cycle_between_subpackages() -> None:
     assert not cycles, f"import cycles: {cycles}; edges: {detail}"
 
 
+def test_the_drill_proxy_does_not_import_the_sandbox() -> None:
+    """The fault specs matched the sandbox's route table through three lazy imports of
+    `harness.sandbox.routes`; both now read `harness.shop_routes`."""
+    graph = grimp.build_graph("harness", include_external_packages=False, cache_dir=None)
+    chains = graph.find_shortest_chains(importer="harness.faults", imported="harness.sandbox")
+    assert not chains, f"harness.faults reaches the sandbox: {sorted(chains)}"
+
+
 def test_commands_use_no_private_name_of_the_engine() -> None:
     """`harness/commands/` reaches the engine through its public functions: rollout read
     `locust_users._state` and mutated its sink list."""
@@ -94,4 +102,18 @@ def test_commands_use_no_private_name_of_the_engine() -> None:
                 and not node.attr.startswith("__")
             ):
                 found.append(f"{path}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert not found, found
+
+
+def test_commands_hold_no_orchestration() -> None:
+    """A command parses its options into a `RunRequest`, calls the session and prints: it does
+    not drive the engine itself (`load.execute` did, and rehearse, rollout and drill passed it
+    closures). Only the engine's plan vocabulary (`ShapeKind` for a parser's choices) may be
+    imported."""
+    graph = grimp.build_graph("harness", include_external_packages=False)
+    found = []
+    for module in sorted(graph.find_descendants("harness.commands")):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported.startswith("harness.engine") and imported != "harness.engine.plan":
+                found.append(f"{module} imports {imported}")
     assert not found, found

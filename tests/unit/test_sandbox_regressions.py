@@ -12,7 +12,7 @@ from harness.errors import SpecError, UsageError
 from harness.sandbox.contract import ContractMode, ContractRule
 from harness.sandbox.pages import TESTIDS
 from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
-from harness.sandbox.routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
+from harness.shop_routes import ROUTE_NAMES, ROUTES, match_routes, route_by_name
 
 
 def test_public_api_is_pinned() -> None:
@@ -188,3 +188,31 @@ def test_testids_named_in_the_brief_are_known() -> None:
         "step-unavailable",
     }
     assert required <= TESTIDS
+
+
+@pytest.mark.parametrize("delay", ["+200ms", "+1.5s", "+1s500ms", "+0.5m"])
+@pytest.mark.parametrize("share", ["0.5%", "10%", "100%"])
+def test_regressions_and_faults_read_one_grammar_of_delays_and_shares(
+    delay: str, share: str
+) -> None:
+    """A regression's delay had a grammar of its own (`ms` or `s` only): `+1s500ms` and
+    `+0.5m` were refused there and accepted in a fault. One grammar now (harness.durations,
+    harness.shares), each with its own bounds."""
+    from harness.durations import seconds
+    from harness.faults.spec import parse_fault
+    from harness.shares import percent
+
+    regression = parse_regression(f"latency:api.orders.create={delay}@{share}")
+    fault = parse_fault(f"latency:api.orders.create={delay}@{share}")
+    assert regression.delay == fault.delay_s == seconds(delay.lstrip("+"))
+    assert regression.share == fault.share == percent(share)
+
+
+@pytest.mark.parametrize("bad", ["latency:api.health=+30", "errors:api.health=101%"])
+def test_a_delay_names_its_unit_and_a_share_is_at_most_100_percent(bad: str) -> None:
+    from harness.faults.spec import parse_fault
+
+    with pytest.raises(SpecError):
+        parse_regression(bad)
+    with pytest.raises(SpecError):
+        parse_fault(bad.replace("api.health", "api"))

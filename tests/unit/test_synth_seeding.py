@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.commands.synth import main as harness_synth
 from harness.errors import TargetUnavailable, UsageError
 from harness.targets import Target
 from synth import SynthSource, seeding
@@ -301,7 +302,7 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     api = FakeApi()
 
     class Transport:
-        def __init__(self, api_url: str, *, timeout: float) -> None:
+        def __init__(self, api_url: str, *, timeout: float, **_: object) -> None:
             assert api_url == "http://shop.test/api/v1" and timeout == 10.0
 
         def __enter__(self) -> FakeApi:
@@ -364,12 +365,46 @@ def test_cli_target_names_come_from_the_config(
         '[targets.live]\nurl = "http://live.test"\nproduction = true\n'
     )
     base = ["seed", "--people", "1", "--config", str(config), "--target"]
-    assert main([*base, "staging"]) == 0
+    assert harness_synth([*base, "staging"]) == 0
     assert Path(capsys.readouterr().out.strip()).parent == tmp_path / "out"
-    assert main([*base, "stagin"]) == 2
+    assert harness_synth([*base, "stagin"]) == 2
     assert "unknown target 'stagin'; did you mean 'staging'?" in capsys.readouterr().err
-    assert main([*base, "live"]) == 2
+    assert harness_synth([*base, "live"]) == 2
     assert "production" in capsys.readouterr().err
+
+
+def test_synth_alone_reads_no_harness_toml(
+    fake_api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """harness.toml is read by the harness only (`harness synth`, through `load_config`);
+    `python -m synth` takes targets as URLs and says where names are known."""
+    (tmp_path / "harness.toml").write_text(
+        'results = "out"\n[targets.staging]\nurl = "http://shop.test"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["seed", "--people", "1", "--target", "http://shop.test"]) == 0
+    assert Path(capsys.readouterr().out.strip()).parent == tmp_path / "results"
+    assert main(["seed", "--people", "1", "--target", "staging"]) == 2
+    assert "`harness synth seed` also knows harness.toml's names" in capsys.readouterr().err
+    assert main(["seed", "--people", "1", "--target", "staging", "--config", "h.toml"]) == 2
+    assert "reads no harness.toml" in capsys.readouterr().err
+    assert harness_synth(["seed", "--people", "1", "--target", "staging"]) == 0
+    assert Path(capsys.readouterr().out.strip()).parent == tmp_path / "out"
+
+
+def test_synth_imports_no_configuration_reader() -> None:
+    import ast
+
+    found = [
+        f"{path}:{node.lineno}"
+        for path in sorted(Path("synth").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("harness.config")
+    ]
+    assert not found, f"synth reads harness.toml itself: {found}"
 
 
 @pytest.mark.parametrize(
@@ -396,7 +431,7 @@ def test_cli_bad_input_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no harness.toml to be found
-    assert main(args, prog="harness synth") == 2
+    assert harness_synth(args) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.err.startswith("harness synth ")
     assert "Traceback" not in captured.err and captured.out == ""

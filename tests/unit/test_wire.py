@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConnectionFailed, StepTimeout
-from harness.touchpoints.http import GeventTransport, HttpRequest
-from harness.touchpoints.wire import WireError, encode_request, parse_head
+from harness.http.transport import GeventTransport, HttpRequest
+from harness.http.wire import WireError, encode_request, parse_head
 
 #: A scripted server's reply to one request: the bytes to send and whether to close after them.
 Reply = tuple[bytes, bool]
@@ -335,3 +335,73 @@ def test_a_large_body_arrives_whole_by_length_and_by_chunks(
     for _ in range(2):
         answer = transport.send(get(f"{s.url}/big", timeout=60.0))
         assert answer.status == 200 and answer.body == body
+
+
+def test_https_to_a_plain_http_server_says_the_tls_handshake_stalled(server: Start) -> None:
+    """A plain HTTP server waits for a request head that a TLS ClientHello never completes: the
+    error says the handshake is where it stood (it said only "timed out")."""
+    from harness.http.transport import HttpSettings
+
+    plain = server(ok())
+    https = plain.url.replace("http://", "https://") + "/"
+    first = GeventTransport()
+    try:
+        with pytest.raises(StepTimeout, match=r"after 0\.5 s during the TLS handshake"):
+            first.send(get(https, timeout=0.5))
+    finally:
+        first.close()
+    quick = GeventTransport(HttpSettings(connect_timeout=0.3))
+    try:
+        with pytest.raises(ConnectionFailed, match=r"no TLS handshake within 0.3 s"):
+            quick.send(get(https, timeout=5.0))
+    finally:
+        quick.close()
+
+
+def test_a_tls_server_that_goes_quiet_is_bounded_by_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the handshake, a TLS read waits on the gevent hub under the exchange's deadline.
+    The standard library's context (what `gevent.ssl.create_default_context` returns in a
+    process gevent has not patched) read in blocking C: with the socket's timeout cleared for
+    the exchange, a quiet server held the request, and the whole process, for ever."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def quiet() -> None:
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True):  # handshakes, then says nothing
+            stop.wait(30)
+
+    threading.Thread(target=quiet, daemon=True).start()
+    url = f"https://localhost:{listener.getsockname()[1]}/"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    made = GeventTransport()
+    started = time.monotonic()
+    try:
+        with pytest.raises(StepTimeout, match=r"after 0.5 s$"):
+            made.send(get(url, timeout=0.5))
+    finally:
+        took = time.monotonic() - started
+        stop.set()
+        made.close()
+        listener.close()
+    assert took < 3.0

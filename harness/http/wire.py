@@ -1,4 +1,4 @@
-"""HTTP/1.1 over one keep-alive gevent socket: the transport under the `api` and `mobile` clients.
+"""HTTP/1.1 over one keep-alive gevent socket: under the harness's one HTTP transport.
 
 Why not geventhttpclient (the client under Locust's FastHttpSession), which the harness used
 before: measured here against nginx with 20 greenlets on one core, a GET through its
@@ -12,7 +12,7 @@ What it does: `Content-Length` and `chunked` bodies, bodies read to the close, n
 closed meanwhile (an idle keep-alive timeout) is reconnected once, when not a byte of the
 answer had arrived; one deadline over the whole exchange. What it leaves out, since the
 harness never asks for it: compression (no `accept-encoding` is sent), redirects, proxies,
-HTTP/2. Raises `WireTimeout` and `WireError`; `harness.touchpoints.http` turns them into step
+HTTP/2. Raises `WireTimeout` and `WireError`; `harness.http.transport` turns them into step
 errors.
 """
 
@@ -31,7 +31,12 @@ class WireError(Exception):
 
 
 class WireTimeout(WireError):
-    """The exchange did not finish before its deadline."""
+    """The exchange did not finish before its deadline; `during` says where it stood when the
+    phase was not the exchange itself (`connecting`, `the TLS handshake`)."""
+
+    def __init__(self, during: str | None = None) -> None:
+        super().__init__(f"timed out during {during}" if during else "timed out")
+        self.during = during
 
 
 class ConnectFailed(WireError):
@@ -83,6 +88,28 @@ def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     return status, version, headers
 
 
+def tls_context() -> Any:
+    """A client TLS context made as `ssl.create_default_context()` makes it (certificates and
+    host names verified against the default CA store, `SSL_CERT_FILE` read now), but of
+    gevent's class, so that the handshake and every read wait on the gevent hub under the
+    exchange's deadline. `gevent.ssl.create_default_context` is the standard library's: in a
+    process gevent has not patched (smoke, seeding, the pytest plugin) its sockets blocked the
+    whole process in C, past any deadline."""
+    import ssl as stdlib_ssl
+
+    from gevent import ssl
+
+    template = stdlib_ssl.create_default_context()
+    context = ssl.SSLContext(stdlib_ssl.PROTOCOL_TLS_CLIENT)
+    context.options = template.options
+    context.verify_flags = template.verify_flags
+    context.minimum_version = template.minimum_version
+    context.verify_mode = template.verify_mode
+    context.check_hostname = template.check_hostname
+    context.load_default_certs(stdlib_ssl.Purpose.SERVER_AUTH)
+    return context
+
+
 def default_port(scheme: str) -> int:
     """The port of a URL that names none."""
     return 443 if scheme == "https" else 80
@@ -103,6 +130,7 @@ class Connection:
         self._sock: Any = None
         self._buffer = b""
         self._answered = False
+        self._opening: str | None = None  #: what `_connect` is waiting for, if anything
 
     def request(
         self,
@@ -139,13 +167,14 @@ class Connection:
                 raise WireError("the server closed the connection without answering") from None
         except BaseException as exc:
             if exc is timer:  # `_exchange` has closed the connection
-                raise WireTimeout("timed out") from None
+                raise WireTimeout(self._opening) from None
             raise
         finally:
             timer.close()
 
     def _exchange(self, method: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
         self._answered = False
+        self._opening = None
         try:
             sock = self._sock if self._sock is not None else self._connect()
             # `send` until all is written: gevent's `sendall` asks the kernel for the socket's
@@ -172,6 +201,7 @@ class Connection:
 
         from gevent import socket
 
+        self._opening = "connecting"
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except TimeoutError:
@@ -180,13 +210,38 @@ class Connection:
             raise ConnectFailed(exc.strerror or str(exc)) from None
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
         if self.scheme == "https":
-            from gevent import ssl
-
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+            self._opening = "the TLS handshake"
+            sock = self._handshake(sock)
+        self._opening = None
         sock.settimeout(None)  # the exchange's timer bounds every wait
         self._sock = sock
         self._buffer = b""
         return sock
+
+    def _handshake(self, sock: Any) -> Any:
+        """`sock` wrapped in TLS, the handshake done; closed on any failure (the deadline's
+        too), whoever holds it."""
+        try:
+            tls = tls_context().wrap_socket(
+                sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            tls.do_handshake()
+        except TimeoutError:
+            tls.close()
+            raise ConnectFailed(
+                f"no TLS handshake within {self.connect_timeout:g} s (is it plain HTTP?)"
+            ) from None
+        except OSError as exc:
+            tls.close()
+            raise ConnectFailed(f"TLS handshake failed: {exc}") from None
+        except BaseException:
+            tls.close()
+            raise
+        return tls
 
     def _recv(self) -> bytes:
         chunk: bytes = self._sock.recv(RECV_SIZE)

@@ -1,12 +1,12 @@
-"""URLs of the HTTP touchpoints: joining a path to a base URL, splitting a URL into its origin
-and request target, and comparing origins. Journeys repeat their paths and `urljoin` and
-`urlsplit` are slow, so joins and splits are cached (bounded)."""
+"""URLs of the HTTP transport and the touchpoints over it: joining a path to a base URL,
+splitting a URL into its origin and request target, and comparing origins. Journeys repeat their
+paths and `urljoin` and `urlsplit` are slow, so joins and splits are cached (bounded)."""
 
 from __future__ import annotations
 
 from urllib.parse import urljoin, urlsplit
 
-from harness.touchpoints.wire import default_port
+from harness.http.wire import default_port
 
 _JOINED: dict[tuple[str, str], str] = {}
 _SPLIT: dict[str, tuple[tuple[str, str, int], str]] = {}

@@ -1,8 +1,10 @@
-"""The sandbox's route table: every route's name, surface, methods and path template.
+"""The bundled shop's route table: every route's name, surface, methods and path template.
 
-This module is the single list of routes. The server builds its Starlette routes from it, the
-regression parser matches `ROUTE` globs against it, and `--list-routes` prints it. It imports
-nothing heavy so that specs can be validated without loading the web stack.
+This module is the single list of routes. The sandbox builds its Starlette routes from it, its
+regression parser matches `ROUTE` globs against it, and `--list-routes` prints it; the drill's
+fault specs (`harness.faults.spec`) name the same routes in their scopes. It lives beside both,
+importing neither, so that the drill proxy never imports the sandbox; and it imports nothing
+heavy, so specs are validated without loading the web stack.
 """
 
 from __future__ import annotations

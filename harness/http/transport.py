@@ -1,0 +1,137 @@
+"""The harness's one HTTP transport: journeys (`j.api`, `j.mobile`), seeding, rollout hooks and
+the reachability check all send their requests through an `HttpTransport` made here.
+
+One seam makes every user testable: an `HttpTransport` with one `send` method, raising only
+`StepTimeout` (the request's deadline passed) and `ConnectionFailed` (no connection, or not an
+HTTP answer). The real one, `GeventTransport`, speaks HTTP/1.1 on gevent sockets
+(`harness.http.wire`); tests use `harness.testing.FakeTransport`.
+
+`HttpSettings` is how a transport connects, and `settings_for` the one place that decides it
+for a target: per-target settings (a proxy, a CA bundle, a client certificate, `verify`) go
+there and reach every user at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from harness.errors import ConnectionFailed, StepTimeout
+from harness.http.urls import origin_and_target, url_path
+from harness.http.wire import ConnectFailed, Connection, WireError, WireTimeout
+
+if TYPE_CHECKING:
+    from harness.targets import Target
+
+__all__ = [
+    "GeventTransport",
+    "HttpRequest",
+    "HttpSettings",
+    "HttpTransport",
+    "RawResponse",
+    "open_transport",
+    "send_once",
+    "settings_for",
+]
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as handed to a transport: absolute URL, final headers, encoded body, and the
+    deadline in seconds over the whole exchange (connecting included)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    timeout: float
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """What a transport returns: status, headers with lower-case names, the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpTransport(Protocol):
+    """Sends one request. Raises `StepTimeout` or `ConnectionFailed`, never library errors."""
+
+    def send(self, request: HttpRequest) -> RawResponse: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How a transport connects. Today the connect timeout; issue 23's per-target settings
+    (proxy, CA bundle, client certificate, verify) are fields here, filled by `settings_for`."""
+
+    connect_timeout: float = 5.0
+
+
+def settings_for(target: Target | None = None) -> HttpSettings:
+    """The transport settings for requests to `target` (None: no target in particular).
+
+    The one place target settings become transport settings; the same for every target today.
+    """
+    return HttpSettings()
+
+
+def open_transport(settings: HttpSettings | None = None) -> HttpTransport:
+    """A new transport with `settings` (default: `settings_for()`); the caller closes it."""
+    return GeventTransport(settings if settings is not None else settings_for())
+
+
+def send_once(request: HttpRequest, settings: HttpSettings | None = None) -> RawResponse:
+    """Send one request on a transport of its own, closed after the answer: for callers that
+    send one request now and then (a hook, a reachability check)."""
+    transport = open_transport(settings)
+    try:
+        return transport.send(request)
+    finally:
+        transport.close()
+
+
+@dataclass
+class GeventTransport:
+    """HTTP/1.1 on gevent sockets (`harness.http.wire`): one keep-alive connection per origin,
+    since a user of it (a virtual user, a seeding run) sends one request at a time."""
+
+    settings: HttpSettings = field(default_factory=HttpSettings)
+    _connections: dict[tuple[str, str, int], Connection] = field(default_factory=dict)
+
+    def send(self, request: HttpRequest) -> RawResponse:
+        """Send `request`, reading the whole body."""
+        key, target = origin_and_target(request.url)
+        connection = self._connections.get(key)
+        if connection is None:
+            connection = self._connections[key] = Connection(
+                *key, connect_timeout=self.settings.connect_timeout
+            )
+        try:
+            status, headers, body = connection.request(
+                request.method, target, request.headers, request.body, request.timeout
+            )
+        except WireTimeout as exc:
+            during = f" during {exc.during}" if exc.during else ""
+            raise StepTimeout(
+                f"{request.method} {url_path(request.url)} timed out after {request.timeout:g} s"
+                f"{during}"
+            ) from None
+        except ConnectFailed as exc:
+            raise ConnectionFailed(
+                f"{request.method} {request.url} could not connect: {exc}"
+            ) from None
+        except WireError as exc:
+            raise ConnectionFailed(f"{request.method} {request.url} failed: {exc}") from None
+        return RawResponse(status, headers, body)
+
+    def close(self) -> None:
+        """Close every connection."""
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
