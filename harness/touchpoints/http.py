@@ -246,10 +246,10 @@ class HttpClient:
                     method=method,
                     url=url,
                 )
+            final_headers = dict(final_headers)  # the sent request's stay as they were
             method, body = _redirected(method, body, response.status, final_headers)
             next_url = urljoin(url, location)
             if not same_origin(next_url, url):
-                self._drop_target_credentials(final_headers)
                 final_headers.pop("authorization", None)
             url = next_url
         if expect is None:
