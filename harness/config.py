@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import ConfigError, SpecError
 from harness.records import TOUCHPOINTS
+from harness.target_http import TargetHttp
 from harness.targets import Target, check_url
 
 
@@ -29,6 +30,7 @@ class TargetConfig(BaseModel):
     mobile: str | None = None
     allow_load: bool = False
     production: bool = False
+    http: TargetHttp = TargetHttp()
 
     def resolve(self, name: str) -> Target:
         """The `Target` this entry describes."""
@@ -50,6 +52,7 @@ class TargetConfig(BaseModel):
             mobile=mobile,
             allow_load=self.allow_load,
             production=self.production,
+            http=self.http,
         )
 
 

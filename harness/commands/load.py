@@ -40,6 +40,7 @@ from harness.results import RunDirectory, new_run_id
 from harness.run.evidence import merge_traces_on_exit, publish_reports, start_telemetry
 from harness.run.inputs import run_inputs
 from harness.run.targets import check_allowed, check_reachable, resolve_target
+from harness.target_http import announce_http
 from harness.targets import Target
 
 Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
@@ -214,6 +215,8 @@ def _announce(
     """The run's header: mode, targets (credentials redacted), plan, seed, journeys."""
     where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
     print(f"journey-harness {mode} · {where} · {describe} · seed {seed} · run {run_id}")
+    for target in chosen:
+        announce_http(target)
     print(
         "  journeys: "
         + ", ".join(

@@ -21,6 +21,7 @@ from harness.errors import ConnectionFailed, StepTimeout
 from harness.http.network import decode_body, environment_proxies, proxy_for, tls_context
 from harness.http.urls import origin_and_target, url_path
 from harness.http.wire import ConnectFailed, Connection, WireError, WireTimeout
+from harness.target_http import expand
 
 if TYPE_CHECKING:
     from harness.targets import Target
@@ -87,10 +88,25 @@ class HttpSettings:
 def settings_for(target: Target | None = None) -> HttpSettings:
     """The transport settings for requests to `target` (None: no target in particular).
 
-    The one place target settings become transport settings: the environment's proxies and
-    CA bundle (read when the transport connects) for every target today.
-    """
-    return HttpSettings()
+    The one place target settings become transport settings: `[targets.NAME.http]`'s proxy,
+    CA, `verify` and client certificate (their `${VARIABLES}` read now), else the
+    environment's proxies and CA bundle (read when the transport connects)."""
+    if target is None:
+        return HttpSettings()
+    config = target.http
+    where = f"targets.{target.name}.http"
+    proxies = None
+    if config.proxy is not None:
+        proxy = expand(config.proxy, f"{where}.proxy")
+        proxies = {"http": proxy, "https": proxy} if proxy else {}
+        if config.no_proxy:
+            proxies["no"] = expand(config.no_proxy, f"{where}.no_proxy")
+    verify: bool | str = expand(config.ca, f"{where}.ca") if config.ca else config.verify
+    cert = None
+    if config.client_cert:
+        key = expand(config.client_key, f"{where}.client_key") if config.client_key else None
+        cert = (expand(config.client_cert, f"{where}.client_cert"), key)
+    return HttpSettings(proxies=proxies, verify=verify, client_cert=cert)
 
 
 def open_transport(settings: HttpSettings | None = None) -> HttpTransport:

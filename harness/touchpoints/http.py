@@ -29,6 +29,8 @@ from harness.http.transport import HttpRequest, HttpTransport, RawResponse
 from harness.http.urls import join_url, same_origin, url_path
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
+from harness.target_http import TouchpointHttp, sent_headers
+from harness.target_http import credentials as configured_credentials
 from harness.targets import basic_authorization, split_userinfo
 from harness.telemetry import spans
 from harness.touchpoints.bodies import FileValue, Params, encode_body, with_params
@@ -137,6 +139,8 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         trace_parent: Callable[[], Context | None] | None = None,
+        config: TouchpointHttp | None = None,
+        config_key: str = "",
     ) -> None:
         # `http://user:password@host/` sends HTTP basic authentication, as curl, requests and
         # k6 do; the password never appears in a URL the client records
@@ -145,6 +149,9 @@ class HttpClient:
         self.transport = transport
         self.observer = observer
         self.trace_parent = trace_parent
+        if config is not None:  # the target's `[targets.NAME.http.<touchpoint>]`
+            headers = {**sent_headers(config, config_key), **(headers or {})}
+            credentials = configured_credentials(config, config_key) or credentials
         self._basic = basic_authorization(credentials) if credentials is not None else None
         self._initial_headers: dict[str, str] = {
             "accept": "application/json",

@@ -14,6 +14,7 @@ from harness.errors import ConnectionFailed, HttpStatusError
 from harness.http.transport import HttpSettings, open_transport
 from harness.records import RequestRecord
 from harness.touchpoints.api import ApiClient
+from tests.integration.conftest import only_run_dir, run_cli
 from tests.integration.http_servers import TlsNginx, httpbin, tinyproxy, tls_nginx
 
 pytestmark = pytest.mark.integration
@@ -186,3 +187,74 @@ def test_the_environments_proxy_carries_http_and_tunnels_https(
     assert "via=direct" not in log.read_text()
     for each in (api, tunnelled, direct):
         each.transport.close()
+
+
+SETTINGS_JOURNEYS = """\
+from harness import journey
+
+
+@journey(tags={"bin"})
+def sends_the_targets_headers(j):
+    with j.step("headers", on="api"):
+        sent = j.api.get("/headers").json()["headers"]
+        assert sent["X-Token"] == j.vars.setdefault("token", sent["X-Token"])
+        assert sent["User-Agent"] == "acme-tests/1"
+    with j.step("app", on="mobile"):
+        agent = j.mobile.get("/user-agent").json()["user-agent"]
+        assert agent.startswith("Acme/5.1 (iPadOS "), agent
+    with j.step("quote the headers", on="api"):
+        assert False, j.api.get("/headers").text
+
+
+@journey(tags={"tls"})
+def who_am_i(j):
+    with j.step("who", on="api"):
+        assert j.api.get("/who").text == "CN=client host=localhost"
+"""
+
+
+def test_per_target_settings_from_harness_toml(
+    bin_url: str,
+    nginx: TlsNginx,
+    proxy: tuple[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`[targets.NAME.http]`: headers and a user agent per touchpoint, the mobile app's
+    identity, a proxy, a CA and a client certificate, `${VARIABLES}` read from the environment
+    and never written or printed."""
+    proxy_url, log = proxy
+    pki = nginx.pki
+    (tmp_path / "journeys").mkdir()
+    (tmp_path / "journeys" / "settings.py").write_text(SETTINGS_JOURNEYS)
+    (tmp_path / "harness.toml").write_text(
+        f'[targets.bin]\nurl = "{bin_url}"\napi = "{bin_url}/"\nmobile = "{bin_url}/"\n'
+        f'[targets.bin.http]\nproxy = "{proxy_url}"\n'
+        '[targets.bin.http.api]\nheaders = { X-Token = "${HB_TOKEN}" }\n'
+        'user_agent = "acme-tests/1"\n'
+        '[targets.bin.http.mobile]\napp = { name = "Acme", version = "5.1", platform = "iPadOS" }\n'
+        f'[targets.tls]\nurl = "{nginx.https}"\napi = "{nginx.https}/"\n'
+        f'[targets.tls.http]\nproxy = "{proxy_url}"\nca = "{pki.ca}"\n'
+        f'client_cert = "{pki.client_cert}"\nclient_key = "${{CLIENT_KEY}}"\n'
+    )
+    token = "tok-8c1f5e0d2b"
+    monkeypatch.setenv("HB_TOKEN", token)
+    monkeypatch.setenv("CLIENT_KEY", str(pki.client_key))
+    done = run_cli(
+        "smoke", "--target", "bin", "-k", "bin", "--results", str(tmp_path / "bin"), cwd=tmp_path
+    )  # fmt: skip
+    tls = run_cli(
+        "smoke", "--target", "tls", "-k", "tls", "--results", str(tmp_path / "tls"), cwd=tmp_path
+    )  # fmt: skip
+    output = done.out + done.err
+    assert done.code == 1, output  # the third step fails on purpose, quoting the headers
+    assert "✓ sends_the_targets_headers › headers" in output
+    assert "✓ sends_the_targets_headers › app" in output
+    assert f"http settings of bin: proxy {proxy_url}; api: header X-Token" in output
+    assert token not in output
+    run_dir = only_run_dir(tmp_path / "bin")
+    written = "".join(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file())
+    assert "[redacted]" in written and token not in written
+    assert f"GET {bin_url}/headers" in log.read_text()
+    assert tls.code == 0, tls.out + tls.err
+    assert f"CA {pki.ca}" in tls.out and f"client certificate {pki.client_cert}" in tls.out
