@@ -152,9 +152,13 @@ def _drill_run(
         base = base.model_copy(update={"name": "baseline"})
         cand = cand.model_copy(update={"name": "candidate"})
         specs = [fault.spec] if fault is not None else []
+        keep_host = bool(getattr(opts, "preserve_host", False))
         if not opts.direct_baseline:
-            base = _through_proxy(base, [], stack, state, seed=opts.seed)
-        return [base, _through_proxy(cand, specs, stack, state, seed=opts.seed)]
+            base = _through_proxy(base, [], stack, state, seed=opts.seed, keep_host=keep_host)
+        return [
+            base,
+            _through_proxy(cand, specs, stack, state, seed=opts.seed, keep_host=keep_host),
+        ]
 
     def judge(
         run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
@@ -220,23 +224,26 @@ def _deployments(
 
 
 def _through_proxy(
-    target: Target, specs: list[str], stack: ExitStack, state: _Run, *, seed: int | None
+    target: Target,
+    specs: list[str],
+    stack: ExitStack,
+    state: _Run,
+    *,
+    seed: int | None,
+    keep_host: bool = False,
 ) -> Target:
     """`target` with each of its origins behind a drill proxy carrying `specs`."""
     urls = {touchpoint.value: url for touchpoint, url in target.urls.items()}
     origins: dict[str, dict[str, str]] = {}
     for touchpoint, url in urls.items():
         parts = urlsplit(url)
-        if parts.scheme != "http":
-            raise UsageError(
-                f"the drill proxy speaks plain HTTP; {touchpoint} of {target.name!r} is {url}. "
-                "Drill a plain-http deployment (e.g. a staging host's internal port)"
-            )
         origin = f"{parts.scheme}://{parts.netloc}"
         origins.setdefault(origin, {})[parts.path.rstrip("/") or "/"] = touchpoint
     rewritten = dict(urls)
     for origin, touchpoints in origins.items():
-        proxy = ProxyProcess(origin, specs, touchpoints=touchpoints, seed=seed)
+        proxy = ProxyProcess(
+            origin, specs, touchpoints=touchpoints, seed=seed, preserve_host=keep_host
+        )
         proxy.start()
         stack.callback(proxy.stop)
         state.proxies.append(proxy)

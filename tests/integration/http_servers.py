@@ -144,6 +144,12 @@ http {{
     root {d}/www;
     location = /who {{ default_type text/plain; return 200 "host=$host"; }}
   }}
+  server {{
+    listen 127.0.0.1:{open_port} ssl;
+    ssl_certificate {pki}/server.pem;
+    ssl_certificate_key {pki}/server.key;
+    location = /who {{ default_type text/plain; return 200 "host=$http_host"; }}
+  }}
 }}
 """
 
@@ -152,6 +158,7 @@ http {{
 class TlsNginx:
     https: str  #: verifies client certificates
     http: str  #: plain, the same files
+    https_open: str  #: TLS without client certificates; /who says the Host header as sent
     pki: Pki
     www: Path
 
@@ -163,9 +170,11 @@ def tls_nginx(folder: Path) -> Iterator[TlsNginx]:
     binary = _binary("nginx")
     pki = make_pki(folder / "pki")
     (folder / "www").mkdir()
-    tls_port, port = free_port(), free_port()
+    tls_port, port, open_port = free_port(), free_port(), free_port()
     user = "user root;" if os.geteuid() == 0 else ""  # the worker reads the test's files
-    conf = NGINX_CONF.format(d=folder, pki=pki.ca.parent, tls_port=tls_port, port=port, user=user)
+    conf = NGINX_CONF.format(
+        d=folder, pki=pki.ca.parent, tls_port=tls_port, port=port, open_port=open_port, user=user
+    )
     (folder / "nginx.conf").write_text(conf)
     argv = [
         binary,
@@ -178,7 +187,11 @@ def tls_nginx(folder: Path) -> Iterator[TlsNginx]:
     ]
     with _started(argv, tls_port, folder / "error.log", "nginx", signal.SIGQUIT):
         yield TlsNginx(
-            f"https://localhost:{tls_port}", f"http://127.0.0.1:{port}", pki, folder / "www"
+            f"https://localhost:{tls_port}",
+            f"http://127.0.0.1:{port}",
+            f"https://localhost:{open_port}",
+            pki,
+            folder / "www",
         )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConnectionFailed, HttpStatusError
+from harness.faults.process import ProxyProcess
 from harness.http.transport import HttpSettings, open_transport
 from harness.records import RequestRecord
 from harness.touchpoints.api import ApiClient
@@ -258,3 +259,25 @@ def test_per_target_settings_from_harness_toml(
     assert f"GET {bin_url}/headers" in log.read_text()
     assert tls.code == 0, tls.out + tls.err
     assert f"CA {pki.ca}" in tls.out and f"client certificate {pki.client_cert}" in tls.out
+    load = run_cli(
+        "load", "--target", "tls", "-k", "tls", "--users", "2", "--duration", "2s",
+        "--browser-users", "0", "--results", str(tmp_path / "load"), cwd=tmp_path,
+    )  # fmt: skip
+    assert load.code == 0, load.out + load.err  # the settings reach the load's processes
+    assert "0 failed" in load.out
+
+
+def test_the_drill_proxy_forwards_to_https_with_the_upstreams_host(
+    nginx: TlsNginx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In front of an https upstream (trusted through REQUESTS_CA_BUNDLE), the drill proxy
+    sends the upstream's own Host, as name-based ingress needs, or the client's when told."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(nginx.pki.ca))
+    upstream = nginx.https_open
+    port = upstream.rsplit(":", 1)[1]
+    for preserve in (False, True):
+        with ProxyProcess(upstream, preserve_host=preserve) as proxy:
+            api = client(proxy.url)
+            sent = proxy.url.removeprefix("http://") if preserve else f"localhost:{port}"
+            assert api.get("/who").text == f"host={sent}"
+            api.transport.close()
