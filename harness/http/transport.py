@@ -177,7 +177,10 @@ class GeventTransport:
                 body = decode_body(encoding, body)
             except WireError as exc:
                 raise ConnectionFailed(f"{request.method} {request.url}: {exc}") from None
-        cookies = tuple(headers.set_cookies) if headers.set_cookies else ()
+        cookies: tuple[str, ...] = ()
+        if "set-cookie" in headers:  # the wire keeps each line apart
+            cookies = tuple(headers["set-cookie"].split("\n"))
+            headers["set-cookie"] = ", ".join(cookies)
         return RawResponse(status, headers, body, cookies)
 
     def close(self) -> None:

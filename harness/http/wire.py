@@ -62,17 +62,16 @@ class _Closed(WireError):
 def encode_request(
     method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
 ) -> bytes:
-    """The request head and body as bytes (`host` and `content-length` added). A `Host` among
-    `headers` replaces `host`: one Host line, never two."""
-    lines = [f"{method} {target} HTTP/1.1\r\n", ""]
+    """The request head and body as bytes (`host` and `content-length` added). A `Host` (or
+    `host`) among `headers` replaces `host`: one Host line, never two."""
+    if "host" in headers or "Host" in headers:
+        host = headers.get("host") or headers.get("Host") or host
+        headers = {k: v for k, v in headers.items() if k not in ("host", "Host")}
+    lines = [f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"]
     for name, value in headers.items():
         if "\n" in value or "\r" in value:
             raise WireError(f"header {name!r} holds a line break")
-        if name == "host" or (name[0] in "Hh" and name.lower() == "host"):
-            host = value
-            continue
         lines.append(f"{name}: {value}\r\n")
-    lines[1] = f"host: {host}\r\n"
     if body:
         lines.append(f"content-length: {len(body)}\r\n\r\n")
         return "".join(lines).encode("latin-1") + body
@@ -82,20 +81,10 @@ def encode_request(
     return "".join(lines).encode("latin-1")
 
 
-class Headers(dict[str, str]):
-    """Response headers with lower-case names, repeated ones joined with `, `; `set_cookies`
-    keeps each `Set-Cookie` line apart, since a cookie's `Expires` holds a comma."""
-
-    __slots__ = ("set_cookies",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.set_cookies: list[str] = []
-
-
-def parse_head(head: bytes) -> tuple[int, str, Headers]:
+def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     """(status, protocol version, headers with lower-case names) of a response head without
-    its blank line. Repeated headers are joined with `, ` (`Set-Cookie` lines kept apart too)."""
+    its blank line. Repeated headers are joined with `, `, but `Set-Cookie` lines with a line
+    break (a cookie's `Expires` holds a comma): the transport splits them."""
     try:
         text = head.decode("latin-1")
         status_line, *lines = text.split("\r\n")
@@ -105,17 +94,20 @@ def parse_head(head: bytes) -> tuple[int, str, Headers]:
         status = int(status_text)
     except ValueError:
         raise WireError(f"not an HTTP/1.x answer: {head[:60]!r}") from None
-    headers = Headers()
+    headers: dict[str, str] = {}
     for line in lines:
         name, sep, value = line.partition(":")
         if not sep:
             continue
         key = name.strip().lower()
         value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        if key == "set-cookie":
-            headers.set_cookies.append(value)
+        if key in headers:  # rare: a repeated header
+            value = f"{headers[key]}{_JOINED.get(key, ', ')}{value}"
+        headers[key] = value
     return status, version, headers
+
+
+_JOINED = {"set-cookie": "\n"}
 
 
 def default_port(scheme: str) -> int:
@@ -158,7 +150,7 @@ class Connection:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: float,
-    ) -> tuple[int, Headers, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
         """Send one request and read its whole answer: (status, headers, body), all within
         `timeout` seconds."""
         if self.proxy is not None and self.scheme == "http":  # absolute form, to the proxy
@@ -195,7 +187,7 @@ class Connection:
         finally:
             timer.close()
 
-    def _exchange(self, method: str, payload: bytes) -> tuple[int, Headers, bytes]:
+    def _exchange(self, method: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
         self._answered = False
         self._opening = None
         try:
@@ -309,7 +301,7 @@ class Connection:
             self._answered = True
         return chunk
 
-    def _read(self, method: str) -> tuple[int, Headers, bytes]:
+    def _read(self, method: str) -> tuple[int, dict[str, str], bytes]:
         buffer = self._buffer
         while True:
             end = buffer.find(b"\r\n\r\n")

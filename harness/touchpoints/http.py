@@ -223,12 +223,15 @@ class HttpClient:
         as requests and httpx do); each hop is a request of the step."""
         method = method.upper()
         url = join_url(self.base_url, path) if "://" not in path else path
-        url = with_params(url, params)
+        if params:
+            url = with_params(url, params)
         final_headers = dict(self.headers)
-        body, content_type = encode_body(json=json, data=data, files=files, content=content)
-        if content_type is not None:
-            final_headers["content-type"] = content_type
-        if "@" in url.partition("?")[0] and "://" in path:  # credentials in an absolute URL
+        body = None
+        if json is not None or data is not None or files or content is not None:
+            body, content_type = encode_body(json=json, data=data, files=files, content=content)
+            if content_type is not None:
+                final_headers["content-type"] = content_type
+        if "://" in path and "@" in url.partition("?")[0]:  # credentials in an absolute URL
             url, credentials = split_userinfo(url)
             auth = auth or credentials
         if auth is not None:

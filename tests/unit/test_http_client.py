@@ -100,4 +100,4 @@ def test_one_host_line_whoever_sets_it() -> None:
     head = encode_request("GET", "/", "shop.test", {"Host": "other.test", "x": "1"}, None)
     assert head.count(b"host:") + head.count(b"Host:") == 1 and b"host: other.test" in head
     _, _, headers = parse_head(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2")
-    assert headers.set_cookies == ["a=1", "b=2"]
+    assert headers["set-cookie"] == "a=1\nb=2"  # the transport splits them
