@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
 import pytest
@@ -101,3 +102,36 @@ def test_one_host_line_whoever_sets_it() -> None:
     assert head.count(b"host:") + head.count(b"Host:") == 1 and b"host: other.test" in head
     _, _, headers = parse_head(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2")
     assert headers["set-cookie"] == "a=1\nb=2"  # the transport splits them
+
+
+def test_variables_of_target_settings_are_read_checked_and_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.errors import UsageError
+    from harness.redact import redact
+    from harness.target_http import TargetHttp, TouchpointHttp, check, describe
+
+    settings = TargetHttp(
+        proxy="http://proxy.test:3128", api=TouchpointHttp(headers={"X-Key": "${HX_KEY}"})
+    )
+    monkeypatch.delenv("HX_KEY", raising=False)
+    with pytest.raises(UsageError, match=r"targets.t.http.api.headers.X-Key names \$\{HX_KEY\}"):
+        check(settings, "t")
+    monkeypatch.setenv("HX_KEY", "v3ry-s3cret-value")
+    check(settings, "t")
+    assert redact("sent v3ry-s3cret-value back") == "sent [redacted] back"
+    assert describe(settings) == ["proxy http://proxy.test:3128", "api: header X-Key"]
+    fake = FakeTransport(lambda r: RawResponse(200, {}, b""))
+    ApiClient("http://shop.test/", fake, config=settings.api, config_key="k").get("/")
+    assert fake.requests[0].headers["x-key"] == "v3ry-s3cret-value"
+
+
+def test_a_typo_in_target_settings_names_the_nested_keys(tmp_path: Path) -> None:
+    from harness.config import load_config
+    from harness.errors import ConfigError
+
+    (tmp_path / "harness.toml").write_text(
+        '[targets.x]\nurl = "http://127.0.0.1:9"\n[targets.x.http]\nproxyy = "http://p:1"\n'
+    )
+    with pytest.raises(ConfigError, match=r"did you mean `proxy`\?.* client_cert"):
+        load_config(tmp_path / "harness.toml")
