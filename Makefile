@@ -12,11 +12,11 @@ $(BIN)/python:
 
 # constraints.txt pins every package to the set the suite passed with (`pip freeze`, less the
 # project itself): a fresh install gets the same Faker people for a seed and the same internals.
+# httpbin (the HTTP client's tests) goes in without its dependencies: on Python < 3.12 it asks
+# for greenlet < 3, which gevent 26 cannot run on; the ones it needs are in '.[test]'.
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
-	# httpbin (the HTTP client's tests) without its dependencies: on Python < 3.12 it asks for
-	# greenlet < 3, which gevent 26 cannot run on; its own dependencies are in '.[test]'
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt httpbin
 	touch $(STAMP)
 
