@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.config import HarnessConfig
 from harness.errors import ConnectionFailed, StepTimeout, TargetUnavailable, UsageError
 from harness.http.transport import HttpRequest, send_once, settings_for
+from harness.target_http import TargetHttp
 from harness.target_http import check as check_http_settings
 from harness.targets import Target, basic_authorization, split_userinfo
+
+if TYPE_CHECKING:
+    from harness.sandbox.process import SandboxUrls
 
 #: hosts load may go to without `allow_load = true`
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -39,12 +44,23 @@ def resolve_target(
         if announce is not None:
             knobs = f" with {', '.join(regressions)}" if regressions else ""
             announce(f"sandbox started at {urls.base}{knobs}")
-        return Target(
-            name="sandbox", web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True
-        )
+        return sandbox_target(urls, "sandbox")
     if target is None:
         raise UsageError("give a target: --target NAME|URL, or --sandbox for the bundled shop")
     return resolve_named_target(target, config)
+
+
+def sandbox_target(urls: SandboxUrls, name: str) -> Target:
+    """The bundled sandbox as a target: on loopback, started by this run, so reached directly
+    whatever `HTTP_PROXY` says (a proxy for the package registries must not carry it)."""
+    return Target(
+        name=name,
+        web=urls.web,
+        api=urls.api,
+        mobile=urls.mobile,
+        allow_load=True,
+        http=TargetHttp(proxy=""),
+    )
 
 
 def resolve_named_target(name: str, config: HarnessConfig, *, role: str = "target") -> Target:

@@ -135,3 +135,21 @@ def test_a_typo_in_target_settings_names_the_nested_keys(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match=r"did you mean `proxy`\?.* client_cert"):
         load_config(tmp_path / "harness.toml")
+
+
+def test_the_bundled_sandbox_is_reached_directly_whatever_http_proxy_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy set for the package registries must not carry the sandbox's load: the run
+    # started that server on loopback itself. A URL target still follows the environment.
+    from harness.http.transport import settings_for
+    from harness.run.targets import sandbox_target
+    from harness.sandbox.process import SandboxUrls
+    from harness.targets import Target
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    sandbox = sandbox_target(SandboxUrls.from_base("http://127.0.0.1:8800"), "baseline")
+    assert settings_for(sandbox).proxies == {}
+    assert proxy_for("http", "127.0.0.1", 8800, settings_for(sandbox).proxies or {}) is None
+    named = Target.from_base_url("http://127.0.0.1:8800", name="staging")
+    assert settings_for(named).proxies is None  # None: the environment's, read on connect
