@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return ExitCode.USAGE
     try:
+        _apply_otel_env(options)
         with _terminate_as_interrupt():
             code: int = options.handler(options)
             return code
@@ -270,19 +271,39 @@ def _add_run_options(
     parser.add_argument(
         "--otlp-endpoint",
         metavar="URL",
-        help="also send spans (and metrics) over OTLP/HTTP (default: $OTEL_EXPORTER_OTLP_ENDPOINT)",
+        help="also send spans (and metrics) over OTLP to this base URL (default: the "
+        "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT environment)",
     )
     parser.add_argument(
         "--trace-sample",
         type=float,
-        default=trace_sample,
+        default=None,
         metavar="RATE",
-        help=f"share of journey traces kept; failed ones and the slowest 1%% are always kept, and "
-        f"the trace gate counts every trace (default {trace_sample:g})",
+        help=f"share of journey traces sampled at their root (traceparent's flag); failed ones "
+        f"and the slowest 1%% are kept besides, and the trace gate counts every trace (default: "
+        f"OTEL_TRACES_SAMPLER[_ARG], else {trace_sample:g})",
     )
     parser.add_argument(
-        "--no-traces", action="store_true", help="record no spans at all (no traces.jsonl)"
+        "--no-traces",
+        action="store_true",
+        help="record no spans at all (no traces.jsonl; also OTEL_SDK_DISABLED=true)",
     )
+    parser.set_defaults(trace_sample_default=trace_sample)
+
+
+def _apply_otel_env(options: argparse.Namespace) -> None:
+    """The `OTEL_*` environment where no flag says otherwise (`harness.telemetry.otel_env`):
+    the root sampler's rate, tracing off, and an OTLP protocol the harness cannot speak refused
+    before the run starts (`UsageError`)."""
+    if not hasattr(options, "trace_sample_default"):
+        return
+    from harness.telemetry import otel_env
+
+    given, default = options.trace_sample, options.trace_sample_default
+    options.trace_sample = otel_env.sample_rate(given, default)[0]
+    options.no_traces = options.no_traces or otel_env.sdk_disabled()
+    otel_env.protocol("traces")
+    otel_env.protocol("metrics")
 
 
 @contextmanager
@@ -308,7 +329,9 @@ def _cmd_demo(options: argparse.Namespace) -> int:
 
     argv = ["rehearse", "--sandbox", "--regression", options.regression]
     argv += ["--duration", options.duration, "--users", "6", "--browser-users", "1"]
-    code = rehearse.run(_parser().parse_args(argv))
+    rehearsal = _parser().parse_args(argv)
+    _apply_otel_env(rehearsal)
+    code = rehearse.run(rehearsal)
     if code == ExitCode.FAILED:
         print(f"\ndemo: the gates caught the candidate's seeded regression ({options.regression}).")
         return ExitCode.PASSED

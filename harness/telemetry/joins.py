@@ -56,9 +56,17 @@ def index_line(trace_id: int, target: str, start_ns: int, kept: bool) -> str:
     return f"{trace_id:032x}\t{clean}\t{start_ns}\t{int(kept)}\n"
 
 
+def head_sampled(trace_id: int, bound: int) -> bool:
+    """The root sampler's decision (OpenTelemetry's `TraceIdRatioBased`: the trace id's low
+    64 bits under `bound`, from `otel_env.ratio_bound`), which `traceparent` carries."""
+    return trace_id & 0xFFFFFFFFFFFFFFFF < bound
+
+
 def sampled(trace_id: bytes, rate: float) -> bool:
-    """The sidecar's head-sampling rule for a hex trace id (its low 32 bits against `rate`)."""
-    return int(trace_id[-8:], 16) / 0xFFFFFFFF < rate
+    """`head_sampled` for a hex trace id and a rate."""
+    from harness.telemetry.otel_env import ratio_bound
+
+    return head_sampled(int(trace_id[-16:], 16), ratio_bound(rate))
 
 
 def _read_indexes(folder: Path) -> dict[bytes, _Root]:

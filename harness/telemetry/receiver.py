@@ -27,6 +27,7 @@ class ReceivedSpan:
     parent_id: str | None
     name: str
     attributes: dict[str, Any]
+    resource: dict[str, Any] = field(default_factory=dict)  #: its resource's attributes
 
 
 @dataclass
@@ -39,6 +40,7 @@ class OtlpReceiver:
     metric_names: set[str] = field(default_factory=set)
     metric_kinds: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    trace_headers: list[dict[str, str]] = field(default_factory=list)  #: of each traces request
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -58,7 +60,7 @@ class OtlpReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if self.path == "/v1/traces":
-                    receiver._traces(body)
+                    receiver._traces(body, {k.lower(): v for k, v in self.headers.items()})
                 elif self.path == "/v1/metrics":
                     receiver._metrics(body)
                 else:
@@ -83,25 +85,27 @@ class OtlpReceiver:
             self._server.shutdown()
             self._server.server_close()
 
-    def _traces(self, body: bytes) -> None:
+    def _traces(self, body: bytes, headers: dict[str, str]) -> None:
         message = ExportTraceServiceRequest.FromString(body)
         found = []
         for resource in message.resource_spans:
-            attrs = {a.key: a.value.string_value for a in resource.resource.attributes}
+            attrs = {a.key: _value(a.value) for a in resource.resource.attributes}
             for scope in resource.scope_spans:
                 for span in scope.spans:
                     found.append(
                         ReceivedSpan(
-                            service=attrs.get("service.name", ""),
+                            service=str(attrs.get("service.name", "")),
                             trace_id=span.trace_id.hex(),
                             span_id=span.span_id.hex(),
                             parent_id=span.parent_span_id.hex() or None,
                             name=span.name,
                             attributes={a.key: _value(a.value) for a in span.attributes},
+                            resource=attrs,
                         )
                     )
         with self._lock:
             self.requests += 1
+            self.trace_headers.append(headers)
             self.spans.extend(found)
 
     def _metrics(self, body: bytes) -> None:

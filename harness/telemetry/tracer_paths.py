@@ -260,7 +260,11 @@ class GlobalPath(TracerPath):
         provider = trace.get_tracer_provider()
         if provider is not self._provider:
             self._provider = provider
-            if isinstance(provider, trace.ProxyTracerProvider):
+            # the API's placeholder, or the harness's own global (`spans.JourneyTracerProvider`),
+            # which would lead back here
+            if isinstance(provider, trace.ProxyTracerProvider) or getattr(
+                provider, "follows_harness", False
+            ):
                 self._path = OFF
             else:
                 self._path = ApiPath(provider.get_tracer(TRACER_NAME))
@@ -349,6 +353,11 @@ def request_parts(method: str, url: str) -> tuple[str, dict[str, AttributeValue]
             _requests.clear()
         _requests[(method, url)] = found
     return found
+
+
+def recording_tracer(path: TracerPath) -> trace.Tracer | None:
+    """The tracer of a path that records, else None."""
+    return path.tracer if isinstance(path, _Recording) else None
 
 
 def path_for(provider: trace.TracerProvider | None) -> TracerPath:
