@@ -122,3 +122,57 @@ class OtlpReceiver:
 def _value(value: Any) -> Any:
     kind = value.WhichOneof("value")
     return getattr(value, kind) if kind else None
+
+
+@dataclass
+class OtlpGrpcReceiver(OtlpReceiver):
+    """The same receiver over OTLP/gRPC (the trace and metrics services), on loopback; the
+    exporter's metadata is kept as the headers of each traces request."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._grpc: Any = None
+        self._grpc_port = 0
+
+    @property
+    def endpoint(self) -> str:
+        """The address to give an OTLP/gRPC exporter."""
+        return f"http://{self.host}:{self._grpc_port}"
+
+    def __enter__(self) -> OtlpGrpcReceiver:
+        from concurrent import futures
+
+        import grpc  # type: ignore[import-untyped]  # grpcio ships no type hints
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc as metrics
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+            ExportMetricsServiceResponse,
+        )
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as traces
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        receiver = self
+
+        class Traces(traces.TraceServiceServicer):
+            def Export(self, request: Any, context: Any) -> Any:
+                metadata = {k.lower(): v for k, v in context.invocation_metadata()}
+                receiver._traces(request.SerializeToString(), metadata)
+                return ExportTraceServiceResponse()
+
+        class Metrics(metrics.MetricsServiceServicer):
+            def Export(self, request: Any, context: Any) -> Any:
+                receiver._metrics(request.SerializeToString())
+                return ExportMetricsServiceResponse()
+
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        traces.add_TraceServiceServicer_to_server(Traces(), server)  # type: ignore[no-untyped-call]
+        metrics.add_MetricsServiceServicer_to_server(Metrics(), server)  # type: ignore[no-untyped-call]
+        self._grpc_port = server.add_insecure_port(f"{self.host}:0")
+        server.start()
+        self._grpc = server
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._grpc is not None:
+            self._grpc.stop(grace=None)

@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 from harness.sandbox.process import SandboxUrls
-from harness.telemetry.receiver import OtlpReceiver
+from harness.telemetry.receiver import OtlpGrpcReceiver, OtlpReceiver
 from tests.integration.conftest import only_run_dir, run_cli
 
 # It reads the smoke's exit code (a verdict): alone, so a busy machine cannot change it.
@@ -125,3 +125,23 @@ def test_otel_environment_reaches_the_receiver_and_user_spans_join_their_step(
         journey = next(n for n, t in traces.items() if t == span.trace_id)
         flag = span.attributes["my.traceparent"].rsplit("-", 1)[1]
         assert flag == ("01" if head[journey] else "00"), (journey, flag)
+
+
+def test_spans_and_metrics_go_over_grpc_when_the_protocol_says_so(
+    sandbox: SandboxUrls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OtlpGrpcReceiver() as receiver:
+        for name in ("OTEL_TRACES_SAMPLER", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)  # no path over gRPC
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=acme")
+        result = run_cli(
+            "smoke", "--target", sandbox.base, "-k", "api_catalog", "--results", str(tmp_path)
+        )
+    assert result.code == 0, result.out + result.err
+    names = {s.name for s in receiver.spans}
+    assert {"journey api_catalog_and_orders", "step pay", "POST /api/v1/orders"} <= names
+    assert all(s.resource["service.name"] == "journey-harness" for s in receiver.spans)
+    assert receiver.trace_headers and all(h["x-tenant"] == "acme" for h in receiver.trace_headers)
+    assert "harness.step.duration" in receiver.metric_names
