@@ -11,7 +11,8 @@ from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 from harness import journey
-from harness.cli import _apply_otel_env, _parser
+from harness.cli import _parser
+from harness.commands.run_options import apply_otel_env
 from harness.errors import UsageError
 from harness.telemetry import spans
 from harness.telemetry.otel_env import (
@@ -118,14 +119,14 @@ def test_the_cli_reads_the_environment_where_no_flag_says_otherwise(
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.3")
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     options = _parser().parse_args(["load", "--target", "http://x"])
-    _apply_otel_env(options)
+    apply_otel_env(options)
     assert options.trace_sample == 0.3 and options.no_traces
     options = _parser().parse_args(["smoke", "--target", "http://x", "--trace-sample", "0.9"])
-    _apply_otel_env(options)
+    apply_otel_env(options)
     assert options.trace_sample == 0.9
     monkeypatch.delenv("OTEL_TRACES_SAMPLER")
     options = _parser().parse_args(["load", "--target", "http://x"])
-    _apply_otel_env(options)
+    apply_otel_env(options)
     assert options.trace_sample == 0.01  # the load default
 
 
