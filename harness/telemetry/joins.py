@@ -5,9 +5,11 @@ A run keeps only a share of its journey traces (every failed one, the slowest, a
 did any of the target's server spans join it? So each span sidecar writes one line per journey
 trace it saw, kept or not, to a journey index (`traces/journeys-<pid>.tsv`: trace id, target,
 start, kept). At the run's end `settle` reads those indexes and every target span file once:
-it notes which traces a server span joined, writes them all to `trace-joins.json` (what the
-gate reads), and keeps of the target's spans only those of kept traces (and the same sampled
-share of spans outside any journey trace), so the stored traces stay whole on both sides.
+it notes which traces a server span joined, writes them to `trace-joins.json` (what the
+gate reads: every trace sampled at its root, whose `traceparent` asked the target to record it,
+and every other one the target recorded anyway), and keeps of the target's spans only those of
+kept traces (and the same sampled share of spans outside any journey trace), so the stored traces
+stay whole on both sides.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.folder_io import lines, parsed, present
+from harness.telemetry.otel_env import ratio_bound
 
 INDEX_GLOB = "journeys-*.tsv"
 JOINS_FILE = "trace-joins.json"
@@ -64,8 +67,6 @@ def head_sampled(trace_id: int, bound: int) -> bool:
 
 def sampled(trace_id: bytes, rate: float) -> bool:
     """`head_sampled` for a hex trace id and a rate."""
-    from harness.telemetry.otel_env import ratio_bound
-
     return head_sampled(int(trace_id[-16:], 16), ratio_bound(rate))
 
 
@@ -120,9 +121,10 @@ def _stored_joins(data: Any) -> list[TraceJoin]:
 
 
 def settle(run_dir: Path, sample_rate: float) -> int:
-    """Count every journey trace's join into `trace-joins.json`, cut the target's span files
-    (`traces/*.jsonl`) to the kept traces, and remove the indexes; returns the journey traces
-    counted (0, doing nothing, when no sidecar wrote an index)."""
+    """Count the journey traces' joins into `trace-joins.json` (those sampled at the root, and
+    those the target recorded anyway), cut the target's span files (`traces/*.jsonl`) to the
+    kept traces, and remove the indexes; returns the journey traces counted (0, doing nothing,
+    when no sidecar wrote an index)."""
     folder = run_dir / "traces"
     if not has_index(run_dir):
         return 0
@@ -143,10 +145,14 @@ def settle(run_dir: Path, sample_rate: float) -> int:
                     if kept is not None:
                         out.write(kept)
         cut.replace(part)
-    _write_joins(run_dir / JOINS_FILE, roots, joined)
+    # A trace whose `traceparent` said "not sampled" was not the target's to record: it counts
+    # only when the target recorded it anyway (as the bundled sandbox does, and tail sampling).
+    head = ratio_bound(sample_rate)
+    counted = {t: r for t, r in roots.items() if t in joined or head_sampled(int(t, 16), head)}
+    _write_joins(run_dir / JOINS_FILE, counted, joined)
     for index in folder.glob(INDEX_GLOB):
         index.unlink()
-    return len(roots)
+    return len(counted)
 
 
 def _keep(trace: bytes, roots: dict[bytes, _Root], rate: float) -> bool:

@@ -19,7 +19,11 @@ from harness.telemetry.joins import JOINS_FILE, index_line, settle
 from harness.telemetry.otlp_shipper import OtlpShipper
 from harness.telemetry.spool import EndedSpan
 
-A, B, C, D, ORPHAN = (f"{n:032x}" for n in (0xA1, 0xB2, 0xC3, 0xD4, 0xFFFFFFFF))
+# At a rate of 0.5, A and B are sampled at the root (their low 64 bits under 2**63), the rest not.
+HIGH = 1 << 63
+A, B, C, D, E, ORPHAN = (
+    f"{n:032x}" for n in (0xA1, 0xB2, HIGH | 0xC3, HIGH | 0xD4, HIGH | 0xE5, (1 << 64) - 1)
+)
 
 
 def _span(trace: str, kind: int, name: str = "GET /x") -> dict[str, object]:
@@ -42,13 +46,16 @@ def _line(*spans: dict[str, object]) -> str:
 def test_every_journey_trace_is_counted_before_the_targets_spans_are_cut(tmp_path: Path) -> None:
     traces = tmp_path / "traces"
     traces.mkdir()
-    # Four journeys: A and B kept by the sampler, C and D dropped; the target's server spans
-    # joined A, C and D (B's request lost its traceparent), plus an orphan trace of its own.
+    # Five journeys: A and B kept by the sampler, C, D and E dropped; the target's server spans
+    # joined A, C and D (B's request lost its traceparent), plus an orphan trace of its own. E
+    # was not sampled at its root and the target (honouring its traceparent) did not record it:
+    # not counted.
     (traces / "journeys-1.tsv").write_text(
         index_line(int(A, 16), "baseline", 1_000_000_000, True)
         + index_line(int(B, 16), "candidate", 2_000_000_000, True)
         + index_line(int(C, 16), "baseline", 3_000_000_000, False)
         + index_line(int(D, 16), "candidate", 4_000_000_000, False)
+        + index_line(int(E, 16), "candidate", 5_000_000_000, False)
         + "torn"
     )
     (traces / "sandbox.jsonl").write_text(
@@ -56,7 +63,7 @@ def test_every_journey_trace_is_counted_before_the_targets_spans_are_cut(tmp_pat
         + _line(_span(D, 2))
         + _line(_span(ORPHAN, 2))
     )
-    assert settle(tmp_path, sample_rate=0.0) == 4
+    assert settle(tmp_path, sample_rate=0.5) == 4
 
     joins = sorted(read_trace_joins(tmp_path), key=lambda j: j.started_at)
     assert [(j.target, j.joined) for j in joins] == [
