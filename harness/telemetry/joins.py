@@ -7,9 +7,9 @@ trace it saw, kept or not, to a journey index (`traces/journeys-<pid>.tsv`: trac
 start, kept). At the run's end `settle` reads those indexes and every target span file once:
 it notes which traces a server span joined, writes them to `trace-joins.json` (what the
 gate reads: every trace sampled at its root, whose `traceparent` asked the target to record it,
-and every other one the target recorded anyway), and keeps of the target's spans only those of
-kept traces (and the same sampled share of spans outside any journey trace), so the stored traces
-stay whole on both sides.
+and the others too when the targets record such traces anyway), and keeps of the target's spans
+only those of kept traces (and the same sampled share of spans outside any journey trace), so
+the stored traces stay whole on both sides.
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def _stored_joins(data: Any) -> list[TraceJoin]:
 
 
 def settle(run_dir: Path, sample_rate: float) -> int:
-    """Count the journey traces' joins into `trace-joins.json` (those sampled at the root, and
-    those the target recorded anyway), cut the target's span files (`traces/*.jsonl`) to the
+    """Count the journey traces' joins into `trace-joins.json` (those the targets were asked to
+    record, `_expected_to_join`), cut the target's span files (`traces/*.jsonl`) to the
     kept traces, and remove the indexes; returns the journey traces counted (0, doing nothing,
     when no sidecar wrote an index)."""
     folder = run_dir / "traces"
@@ -145,14 +145,24 @@ def settle(run_dir: Path, sample_rate: float) -> int:
                     if kept is not None:
                         out.write(kept)
         cut.replace(part)
-    # A trace whose `traceparent` said "not sampled" was not the target's to record: it counts
-    # only when the target recorded it anyway (as the bundled sandbox does, and tail sampling).
-    head = ratio_bound(sample_rate)
-    counted = {t: r for t, r in roots.items() if t in joined or head_sampled(int(t, 16), head)}
+    counted = _expected_to_join(roots, joined, ratio_bound(sample_rate))
     _write_joins(run_dir / JOINS_FILE, counted, joined)
     for index in folder.glob(INDEX_GLOB):
         index.unlink()
     return len(counted)
+
+
+def _expected_to_join(
+    roots: dict[bytes, _Root], joined: set[bytes], bound: int
+) -> dict[bytes, _Root]:
+    """The journey traces a target was asked to record. A trace whose `traceparent` said "not
+    sampled" was not the target's to record, unless the targets record such traces anyway (as
+    the bundled sandbox does): when any of them joined one, every trace counts, on both sides
+    alike, so a side that lost its `traceparent` cannot hide its unjoined traces."""
+    unsampled = {t for t in roots if not head_sampled(int(t, 16), bound)}
+    if not unsampled or not unsampled.isdisjoint(joined):
+        return roots
+    return {t: r for t, r in roots.items() if t not in unsampled}
 
 
 def _keep(trace: bytes, roots: dict[bytes, _Root], rate: float) -> bool:
