@@ -241,6 +241,9 @@ def run_meta(data: Any) -> dict[str, Any]:
     for key in ("run_id", "mode", "status", "started_at", "ended_at", "host", "git_revision"):
         _typed(meta, key, str, "a string", null=True)
     _typed(meta, "seed", int, "an integer", null=True)
+    _typed(meta, "schema", int, "an integer", null=True)
+    if isinstance(meta.get("schema"), int) and meta["schema"] < 1:
+        raise ValueError("`schema` is not a version (1 or more)")
     for key in ("targets", "config", "versions"):
         _typed(meta, key, dict, "an object")
     for role, entry in (meta.get("targets") or {}).items():

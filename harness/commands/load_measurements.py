@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from harness.engine.collector import LoadAggregator
 from harness.engine.locust_driver import LoadOutcome
-from harness.engine.summary import Health, assess_health, latency_rows, summary_markdown, table
+from harness.engine.summary import Health, assess_health, latency_rows, table
 from harness.markdown import md_text
+from harness.report.summary_md import load_summary
 from harness.results import RUN_FILE, RunDirectory
+from harness.results.reader import read_folder
 from harness.targets import Target
 from harness.touchpoints.chromium_sandbox import summarise
 
@@ -29,17 +31,14 @@ def write_results(
     from the aggregator alone when the folder cannot be written)."""
     try:
         health = write_measurements(run, aggregator)
-        run.write_text(
-            "summary.md",
-            summary_markdown(
-                run_id=run.path.name,
-                target=" vs ".join(t.name for t in chosen),
-                plan_text=describe,
-                elapsed_s=outcome.elapsed_s,
-                aggregator=aggregator,
-                health=health,
-            ),
+        # rendered by report/ from the folder just written, through the one reader
+        summary = load_summary(
+            read_folder(run.path),
+            target=" vs ".join(t.name for t in chosen),
+            plan_text=describe,
+            elapsed_s=outcome.elapsed_s,
         )
+        run.write_text("summary.md", summary)
     except OSError as exc:
         run.failed_to_write("the run's measurements", exc)
         health = assess_health(aggregator, aggregator.iterations)

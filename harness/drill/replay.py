@@ -21,7 +21,7 @@ from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.traces import read_trace_joins
 from harness.records import IterationRecord, StepRecord
-from harness.results import read_records
+from harness.results.reader import read_folder
 from harness.rollout.window import window_data
 from harness.telemetry.joins import TraceJoin
 
@@ -41,7 +41,8 @@ class StoredRun:
     @classmethod
     def read(cls, run_dir: Path, data: RunData) -> StoredRun:
         """The records of `run_dir` (whose full-run data is `data`)."""
-        records = sorted(read_records(run_dir), key=lambda r: r.started_at)
+        folder = data.folder if data.folder is not None else read_folder(run_dir, judging=True)
+        records = sorted(folder.records(), key=lambda r: r.started_at)
         joins = data.trace_joins if data.trace_joins is not None else read_trace_joins(run_dir)
         assert data.baseline is not None
         return cls(records, joins, data.baseline, data.candidate, data.meta)

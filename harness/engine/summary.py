@@ -1,5 +1,6 @@
-"""What a load run shows people: the live progress line, generator health, the closing tables
-and summary.md. Reads only the aggregator (or a stored run's histograms)."""
+"""What a load run shows people: the live progress line, generator health and the closing
+table (its rows are summary.md's too, rendered from the folder by `harness.report.summary_md`).
+Reads only the aggregator (or a stored run's histograms)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from harness.engine.collector import LoadAggregator, Tally
 from harness.engine.memory import trends
-from harness.markdown import md_code, md_text
+from harness.markdown import md_text
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.telemetry.latency import SHOWN, failure_rate, format_ms, rank_at
 from harness.text import plural
 
 CPU_SATURATED = 90.0  # percent of one core, for a single-threaded Python generator
@@ -49,7 +51,7 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
     samples = aggregator.health[2:] or aggregator.health  # skip start-up samples
     cpus = [float(s["cpu"]) for s in samples] or [0.0]
     lags = sorted(float(s["lag_ms"]) for s in samples) or [0.0]
-    lag_p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
+    lag_p95 = lags[rank_at(95.0, len(lags)) - 1]  # the one rank rule (telemetry/latency.py)
     reasons = []
     cpu_median = statistics.median(cpus)
     if cpu_median >= CPU_SATURATED:
@@ -96,7 +98,7 @@ def progress_line(
     With `sides` (target name → `baseline`/`candidate`), the p95s are labelled by side."""
     iterations = aggregator.iterations
     failed = aggregator.failures
-    share = failed / iterations if iterations else 0.0
+    share = failure_rate(failed, iterations)
     by_target: dict[str, list[str]] = {}
     for key in aggregator.hdr:
         if key.is_iteration:
@@ -140,7 +142,7 @@ def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> lis
         if store.count(iteration):
             s = store.summary(iteration)
             cells = [journey, "—", f"{s.count:,}", *counts]
-            cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+            cells += [*(_ms(s.p(p)) for p in SHOWN), _ms(s.max_ms)]
         else:
             started = tally.cut_off or groups[(target, journey)]
             cells = [journey, "—", "0", *counts]
@@ -149,7 +151,7 @@ def latency_rows(store: HdrStore, journeys: dict[tuple[str, str], Tally]) -> lis
         for key in sorted(groups[(target, journey)], key=lambda k: k.step):
             s = store.summary(key)
             cells = [f"  › {key.step}", key.touchpoint or "—", f"{s.count:,}", "", ""]
-            cells += [_ms(s.p(50.0)), _ms(s.p(95.0)), _ms(s.p(99.0)), _ms(s.max_ms)]
+            cells += [*(_ms(s.p(p)) for p in SHOWN), _ms(s.max_ms)]
             rows.append(([target] if several else []) + cells)
     return rows
 
@@ -174,72 +176,7 @@ def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def summary_markdown(
-    *,
-    run_id: str,
-    target: str,
-    plan_text: str,
-    elapsed_s: float,
-    aggregator: LoadAggregator,
-    health: Health,
-) -> str:
-    """summary.md of a load run."""
-    iterations = aggregator.iterations
-    failed = aggregator.failures
-    lines = [
-        f"# Load run {md_code(run_id)} against {md_code(target)}",
-        "",
-        f"{plan_text}. {plural(iterations, 'iteration')} in {elapsed_s:.1f} s "
-        f"({iterations / elapsed_s if elapsed_s else 0:.1f}/s), {failed:,} failed "
-        f"({failed / iterations if iterations else 0:.2%})"
-        + (
-            f"; {plural(aggregator.cut_off, 'iteration')} cut off by the end of the load."
-            if aggregator.cut_off
-            else "."
-        ),
-        "",
-        "## Latency (HDR, exact to 3 significant digits)",
-        "",
-        *markdown_table(latency_rows(aggregator.hdr, aggregator.journeys)),
-        "",
-        "## Load generator health",
-        "",
-        f"- CPU of the generator: median {health.cpu_median:.0f}%, "
-        f"max {health.cpu_max:.0f}% of a core; Chromium max {health.browser_cpu_max:.0f}%",
-        f"- event-loop lag: p95 {health.lag_p95_ms:.1f} ms, max {health.lag_max_ms:.1f} ms",
-        f"- late iteration starts: {health.late:,}; dropped arrivals: {health.dropped:,}",
-        f"- memory (RSS) of a load process: max {health.rss_max_mb:.0f} MB, growth "
-        f"{health.rss_growth_mb:.0f} MB over the run",
-        "- verdict: "
-        + (
-            "**SATURATED** — " + md_text("; ".join(health.reasons))
-            if health.saturated
-            else "kept up"
-        ),
-        *(f"- **WARNING**: {md_text(warning)}" for warning in health.warnings),
-    ]
-    if aggregator.errors:
-        lines += [
-            "",
-            "## Failures",
-            "",
-            "| journey | step | touchpoint | kind | count |",
-            "|---|---|---|---|---|",
-        ]
-        for (target, journey, step, tp, kind), count in aggregator.errors.most_common(20):
-            lines.append(
-                f"| {md_code(journey)} | {md_code(step)} | {md_text(tp)} | {md_text(kind)} "
-                f"| {count:,} ({md_text(target)}) |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _ms(value: float) -> str:
-    if value >= 10_000:
-        return f"{value / 1000:.1f} s"
-    if value >= 100:
-        return f"{value:.0f} ms"
-    return f"{value:.1f} ms"
+_ms = format_ms  #: the terminal, summary.md and report.html show a latency alike
 
 
 def _short(name: str, limit: int = 18) -> str:

@@ -7,32 +7,20 @@ and `harness compare` work offline on stored runs.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.errors import DamagedRunFolder, UsageError
-from harness.folder_io import (
-    LineTally,
-    counts_document,
-    health_document,
-    parsed,
-    present,
-    run_meta,
-    shape_of,
-    timeline_document,
-)
+from harness.folder_io import shape_of
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.results import RUN_FILE, STEPS_FILE, read_records
+from harness.results.reader import StoredFolder, read_folder
+from harness.results.schema import RUN_FILE, config_hash
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
+from harness.telemetry.latency import Distribution
 
 if TYPE_CHECKING:
     from harness.telemetry.joins import TraceJoin
@@ -72,6 +60,7 @@ class RunData:
     run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
     trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
     warnings: list[str] = field(default_factory=list)  #: what of the run folder was damaged
+    folder: StoredFolder | None = None  #: what it was read from (`read_folder`), if a folder
 
     @property
     def targets(self) -> list[str]:
@@ -86,6 +75,11 @@ class RunData:
             return np.empty(0)
         values, counts = recorded_values(self.hdr.histogram(key))
         return np.repeat(values, counts)
+
+    def distribution(self, target: str, journey: str, step: str, touchpoint: str) -> Distribution:
+        """A series' recorded durations and their counts, from its HDR histogram: what every
+        statistic of it is computed from (`harness.telemetry.latency`)."""
+        return self.hdr.distribution(SeriesKey(target, journey, step, touchpoint))
 
     def run_seconds(self) -> float | None:
         """The seconds of run these measurements span: from the first second in which an
@@ -136,30 +130,24 @@ class RunData:
     @property
     def config_hash(self) -> str:
         """A short hash of the run's configuration, for the decision record."""
-        config = json.dumps(self.meta.get("config", {}), sort_keys=True, default=str)
-        return hashlib.sha256(config.encode()).hexdigest()[:16]
+        return config_hash(self.meta)
 
     @classmethod
     def load(cls, run_dir: Path) -> RunData:
-        """Read a stored load or rehearsal run in bounded memory (see `harness.folder_io`);
-        raises `UsageError` when it is not one, `DamagedRunFolder` when a file it needs is
-        damaged (or steps.jsonl holds nothing readable), `UnreadableRunFolder` when one cannot be
-        read. Damaged lines of steps.jsonl are skipped and said in `warnings`."""
-        run_file = run_dir / RUN_FILE
-        if not present(run_file) or not present(run_dir / "histograms" / "index.json"):
-            raise UsageError(
-                f"{run_dir} is not the folder of a load or rehearsal run (no run.json and "
-                "histograms/): give a folder such as results/<run-id>"
-            )
-        meta = parsed(run_file, run_meta)
-        with shape_of(run_file):
-            candidate, baseline = _sides(meta)
-        counts = _json(run_dir / "counts.json", {"journeys": [], "errors": []}, counts_document)
-        health = _json(run_dir / "health.json", {}, health_document)
+        """Read a stored load or rehearsal run through the one reader (`read_folder`, judging):
+        raises `UsageError` when it is not one (or of a newer schema), `DamagedRunFolder` when a
+        file it needs is damaged (or steps.jsonl holds nothing readable), `UnreadableRunFolder`
+        when one cannot be read. Damaged lines of steps.jsonl are skipped and said in
+        `warnings`."""
+        folder = read_folder(run_dir, judging=True)
+        with shape_of(run_dir / RUN_FILE):
+            candidate, baseline = _sides(folder.meta)
+        counts = folder.counts or {"journeys": [], "errors": []}
+        assert folder.hdr is not None  # judging: histograms/ is there, or read_folder raised
         data = cls(
             candidate=candidate,
             baseline=baseline,
-            hdr=HdrStore.read(run_dir / "histograms"),
+            hdr=folder.hdr,
             journeys={
                 (j["target"], j["journey"]): (j["iterations"], j["failures"])
                 for j in counts["journeys"]
@@ -169,24 +157,15 @@ class RunData:
             windows={},
             failed_traces={},
             slow_traces={},
-            timeline=_json(run_dir / "timeline.json", [], timeline_document),
-            health=health.get("summary") or {},
-            meta=meta,
+            timeline=folder.timeline or [],
+            health=(folder.health or {}).get("summary") or {},
+            meta=folder.meta,
             run_dir=run_dir,
+            folder=folder,
         )
-        tally = LineTally(run_dir / STEPS_FILE)
         # without steps.jsonl, counts and latencies still come from counts.json and histograms/
-        with contextlib.suppress(FileNotFoundError):
-            data._absorb_records(read_records(run_dir, tally=tally))
-        warning = tally.warning()
-        if warning is not None:
-            if tally.lines == 0:
-                raise DamagedRunFolder(
-                    f"{tally.path} holds no readable record ({warning}): the run folder is "
-                    "damaged. Restore the file, or remove it to judge on counts.json and "
-                    "histograms/ alone"
-                )
-            data.warnings.append(warning)
+        data._absorb_records(folder.records())
+        data.warnings = folder.warnings
         return data
 
     def _absorb_records(self, records: Any) -> None:
@@ -228,13 +207,6 @@ def _step_failures(errors: list[dict[str, Any]]) -> dict[tuple[str, str, str, st
     for e in errors:
         found[(e["target"], e["journey"], e["step"], e["touchpoint"])] += int(e["count"])
     return dict(found)
-
-
-def _json(path: Path, default: Any, check: Callable[[Any], Any]) -> Any:
-    try:
-        return parsed(path, check)
-    except FileNotFoundError:
-        return default
 
 
 def _sides(meta: dict[str, Any]) -> tuple[str, str | None]:

@@ -18,6 +18,7 @@ from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_latency_ms, parse_share
 from harness.telemetry.hdr import SeriesKey
+from harness.telemetry.latency import failure_rate
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 #: Below its minimum a series can still fail on overwhelming evidence, never pass; under this
@@ -53,24 +54,19 @@ class ThresholdGate(GateBase):
             for (target, journey), (n, failed) in sorted(data.journeys.items()):
                 if target != data.candidate or not self.journey_in_scope(data, journey):
                     continue
-                rate = failed / n if n else 0.0
+                rate = failure_rate(failed, n)
                 where = Where(journey, None, None)
                 evidence.append(self._judge(where, "error rate", rate, limit, n, minimum, "%"))
             return self.outcome(evidence)
-        q = QUANTILES.get(self.metric)
+        metric = self.metric if self.metric in (*QUANTILES, "mean", "max") else "p95"
         limit = parse_latency_ms(self.value, what=f"{self.title()}: value")
         for key in self.series(data, iterations=self.step is None):
-            values = data.samples(key.target, key.journey, key.step, key.touchpoint)
-            if len(values) == 0:
-                stat = 0.0
-            elif self.metric == "mean":
-                stat = float(np.mean(values))
-            elif self.metric == "max":
-                stat = float(np.max(values))
-            else:
-                stat = float(np.quantile(values, q or 0.95))
+            # from the histogram, as every summary of the run computes it (harness.telemetry
+            # .latency): the gate's p95 is the report's p95
+            latency = data.distribution(key.target, key.journey, key.step, key.touchpoint)
+            stat = latency.statistic(metric)
             evidence.append(
-                self._judge(where_of(key), self.metric, stat, limit, len(values), minimum, "ms")
+                self._judge(where_of(key), self.metric, stat, limit, latency.total, minimum, "ms")
             )
         return self.outcome(evidence)
 

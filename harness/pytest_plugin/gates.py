@@ -13,7 +13,6 @@ nothing about speed); a gate with no samples in scope fails, so a typo cannot pa
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from harness.errors import SpecError
 from harness.gates.values import parse_latency_ms, parse_share
 from harness.records import TOUCHPOINTS, IterationRecord, Outcome, StepRecord
+from harness.telemetry.latency import Distribution, failure_rate
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 METRICS = (*QUANTILES, "max", "mean", "error_rate")
@@ -64,14 +64,15 @@ class Threshold:
             return GateResult(self, passed=False, value=None, detail=f"no {unit} in scope ran")
         if self.metric == "error_rate":
             failed = sum(1 for r in records if r.outcome is Outcome.FAILED)
-            rate = failed / len(records)
+            rate = failure_rate(failed, len(records))
             detail = f"{rate:.2%} ({failed} of {len(records)} {unit} failed)"
             return GateResult(self, passed=self._holds(rate), value=rate, detail=detail)
-        durations = sorted(r.duration_ms for r in records if r.outcome is Outcome.PASSED)
+        durations = [r.duration_ms for r in records if r.outcome is Outcome.PASSED]
         if not durations:
             detail = f"no passed {unit} in scope to measure ({len(records)} failed)"
             return GateResult(self, passed=False, value=None, detail=detail)
-        value = _statistic(self.metric, durations)
+        # the one definition of each statistic, as every summary and stored-run gate uses it
+        value = Distribution.of(durations).statistic(self.metric)
         detail = f"{_ms(value)} (n = {len(durations)})"
         return GateResult(self, passed=self._holds(value), value=value, detail=detail)
 
@@ -154,16 +155,6 @@ def _scope(text: str, raw: str | None) -> dict[str, str]:
 
 def _malformed(text: str, why: str) -> str:
     return f"--harness-gates {text!r} is not a gate: {why}. Example: {EXAMPLE}"
-
-
-def _statistic(metric: str, ordered: Sequence[float]) -> float:
-    if metric == "max":
-        return ordered[-1]
-    if metric == "mean":
-        return sum(ordered) / len(ordered)
-    # nearest rank: the smallest value with at least q of the samples at or below it
-    rank = max(1, math.ceil(QUANTILES[metric] * len(ordered)))
-    return ordered[rank - 1]
 
 
 def _ms(value: float) -> str:

@@ -7,74 +7,33 @@ never raised.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import ValidationError
 
-from harness.errors import HarnessError
-from harness.folder_io import (
-    LineTally,
-    counts_document,
-    health_document,
-    json_object,
-    parsed,
-    present,
-    run_meta,
-    timeline_document,
-)
+from harness.folder_io import json_object
 from harness.gates.verdict import Verdict
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.results import RUN_FILE, STEPS_FILE, read_records
+from harness.results.reader import NOT_RECORDED, read_folder
+from harness.results.schema import VERDICT_FILE, config_hash
 from harness.rollout.stages import ROLLOUT_FILE, RolloutRecord
-from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.telemetry.latency import SHOWN, Distribution
 
-PERCENTILES = (50.0, 95.0, 99.0)
+__all__ = [
+    "PERCENTILES",
+    "Distribution",
+    "JourneyTally",
+    "RunFolder",
+    "hdr_distribution",
+    "read_run",
+    "unfinished_text",
+]
 
-
-@dataclass(frozen=True)
-class Distribution:
-    """Latency values (ms, ascending) and how often each occurred: one series' distribution,
-    rebuilt from its HDR histogram or from step records."""
-
-    values_ms: np.ndarray
-    counts: np.ndarray
-
-    @property
-    def total(self) -> int:
-        """How many values the distribution holds."""
-        return int(self.counts.sum())
-
-    def percentile(self, percentile: float) -> float:
-        """The value at `percentile`, chosen the way HDR histograms choose it."""
-        if self.total == 0:
-            return 0.0
-        rank = max(1, int(percentile / 100.0 * self.total + 0.5))
-        index = int(np.searchsorted(np.cumsum(self.counts), rank))
-        return float(self.values_ms[min(index, len(self.values_ms) - 1)])
-
-    def cdf(self, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
-        """(latency, cumulative share) with at most `points` points."""
-        if self.total == 0:
-            return np.empty(0), np.empty(0)
-        shares = np.cumsum(self.counts) / self.total
-        if len(shares) > points:
-            pick = np.unique(np.searchsorted(shares, np.linspace(0, 1, points), side="left"))
-            pick = pick[pick < len(shares)]
-            return self.values_ms[pick], shares[pick]
-        return self.values_ms, shares
-
-    @classmethod
-    def of(cls, values: list[float]) -> Distribution:
-        """The distribution of raw values."""
-        found, counts = np.unique(np.asarray(values, dtype=float), return_counts=True)
-        return cls(found, counts)
+PERCENTILES = SHOWN  #: the percentiles the reports show
 
 
 @dataclass(frozen=True)
@@ -148,8 +107,7 @@ class RunFolder:
         """The verdict's config hash, or the same hash computed from run.json's config."""
         if self.verdict is not None:
             return self.verdict.config_hash
-        config = json.dumps(self.meta.get("config", {}), sort_keys=True, default=str)
-        return hashlib.sha256(config.encode()).hexdigest()[:16]
+        return config_hash(self.meta)
 
     def journeys(self) -> list[str]:
         """Every journey seen, in first-seen order."""
@@ -248,72 +206,46 @@ def unfinished_text(run: RunFolder, journey: str, target: str | None = None) -> 
 
 def hdr_distribution(histogram: Any) -> Distribution:
     """The recorded values of an HDR histogram and their counts (see `recorded_values`)."""
-    return Distribution(*recorded_values(histogram))
+    return Distribution.of_histogram(histogram)
 
 
 def read_run(path: Path) -> RunFolder:
-    """Read whatever a run folder holds, in bounded memory (see `harness.folder_io`): missing,
-    damaged or unreadable files are noted in `missing` (and damaged lines of steps.jsonl in
-    `warnings`), never raised."""
-    run = RunFolder(path=path)
-    run.meta = _json(run, RUN_FILE, {}, run_meta)
+    """Read whatever a run folder holds through the one reader (`read_folder`, forgiving), in
+    bounded memory: missing, damaged or unreadable files are noted in `missing` (and damaged
+    lines of steps.jsonl in `warnings`), never raised. Raises `UsageError` only for a folder of
+    a newer schema than this harness reads."""
+    folder = read_folder(path)
+    run = RunFolder(
+        path=path,
+        meta=folder.meta,
+        hdr=folder.hdr,
+        counts=folder.counts,
+        timeline=folder.timeline,
+        health=folder.health,
+        missing=folder.missing,
+    )
     # A load run's counts and latencies come from counts.json and histograms/: of its passed
     # records a sample is enough (the impact map, step order), which keeps a long run's report
     # in bounded memory. Smoke runs have neither file and keep every record.
-    summarised = (path / "counts.json").is_file() and (path / "histograms").is_dir()
-    tally = LineTally(path / STEPS_FILE)
-    try:
-        for record in read_records(
-            path, passed_limit=PASSED_KEPT if summarised else None, tally=tally
-        ):
-            if isinstance(record, IterationRecord):
-                run.iterations.append(record)
-            else:
-                run.steps.append(record)
-    except FileNotFoundError:
-        run.missing[STEPS_FILE] = "not recorded"
-    except HarnessError as exc:  # not a regular file, or an I/O error: keep what came before
-        run.missing[STEPS_FILE] = f"unreadable after {len(run.steps)} steps: {exc}"
-    warning = tally.warning(named=False)
-    if warning is not None:  # shown under "Not recorded" too: the skipped lines may be failures
-        what = "unreadable" if tally.lines == 0 else "partly read"
-        run.missing.setdefault(STEPS_FILE, f"{what}: {warning}")
-    if present(path / "histograms" / "index.json"):
-        try:
-            run.hdr = HdrStore.read(path / "histograms")
-        except HarnessError as exc:
-            run.missing["histograms"] = f"unreadable: {exc}"
-    else:
-        run.missing["histograms"] = "not recorded"
-    run.counts = _json(run, "counts.json", None, counts_document)
-    run.timeline = _json(run, "timeline.json", None, timeline_document)
-    run.health = _json(run, "health.json", None, health_document)
-    run.rollout = _json(run, ROLLOUT_FILE, None, _rollout)
-    if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == "not recorded":
+    for record in folder.records(passed_limit=PASSED_KEPT if folder.summarised else None):
+        if isinstance(record, IterationRecord):
+            run.iterations.append(record)
+        else:
+            run.steps.append(record)
+    run.rollout = folder.document(ROLLOUT_FILE, _rollout)
+    if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == NOT_RECORDED:
         del run.missing[ROLLOUT_FILE]  # only staged rollouts have one
-    verdict = _json(run, "verdict.json", None, json_object)
+    verdict = folder.document(VERDICT_FILE, json_object)
     if verdict is not None:
         try:
             run.verdict = Verdict.model_validate(verdict)
         except ValidationError as exc:
-            run.missing["verdict.json"] = f"unreadable: {exc.error_count()} invalid fields"
-    for name, why in run.missing.items():
-        if why != "not recorded":
-            run.warnings.append(f"{name}: {why}")
+            run.missing[VERDICT_FILE] = f"unreadable: {exc.error_count()} invalid fields"
+    folder.order_missing()
+    run.warnings.extend(folder.problems())
     return run
 
 
 def _rollout(data: Any) -> dict[str, Any]:
     """rollout.json, as its model writes it (the values in the types the report formats)."""
     return RolloutRecord.model_validate(data).model_dump(mode="json")
-
-
-def _json(run: RunFolder, name: str, default: Any, check: Callable[[Any], Any]) -> Any:
-    path = run.path / name
-    try:
-        return parsed(path, check)
-    except FileNotFoundError:
-        run.missing[name] = "not recorded"
-    except HarnessError as exc:
-        run.missing[name] = f"unreadable: {exc}"
-    return default

@@ -17,15 +17,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from harness.markdown import plain
+from harness.telemetry.latency import format_ms
 
 __all__ = ["Markup", "environment", "render", "trusted_svg"]
 
 
 def ms(value: float) -> str:
-    """A latency in ms for a table cell: `8.5 ms`, `240 ms`, `1,204 ms`, `12.3 s`."""
-    if value >= 10_000:
-        return f"{value / 1000:.1f} s"
-    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+    """A latency in ms for a table cell: `8.5 ms`, `240 ms`, `1,204 ms`, `12.3 s` (as every
+    summary shows it: `harness.telemetry.latency.format_ms`)."""
+    return format_ms(value)
 
 
 def num(value: float | None) -> str:

@@ -14,6 +14,7 @@ from harness.report.junit import failure_line
 from harness.report.render import Markup, render, trusted_svg
 from harness.report.summary import decision_of
 from harness.telemetry.hdr import ITERATION, SeriesKey
+from harness.telemetry.latency import SHOWN, failure_rate
 from harness.telemetry.spans import url_template
 from harness.text import plural
 
@@ -64,7 +65,7 @@ def _status_reasons(run: RunFolder) -> list[str]:
             passed = sum(1 for t in tallies if t.iterations and not t.failures)
             reasons.append(f"{passed}/{plural(len(tallies), 'journey')} passed on {target}")
         else:
-            share = failures / iterations if iterations else 0.0
+            share = failure_rate(failures, iterations)
             reasons.append(
                 f"{plural(iterations, 'iteration')} on {target}, {failures:,} failed ({share:.2%})"
             )
@@ -144,7 +145,7 @@ def latency(run: RunFolder) -> Markup:
             cells = [
                 None
                 if (d := dists.get(t)) is None
-                else (d.total, *(d.percentile(p) for p in (50.0, 95.0, 99.0)))
+                else (d.total, *(d.percentile(p) for p in SHOWN))
                 for t in targets
             ]
             rows.append(

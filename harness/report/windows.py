@@ -21,6 +21,7 @@ import numpy as np
 from harness.folder_io import lines, loads_line
 from harness.results import STEPS_FILE
 from harness.telemetry.hdr import SeriesKey
+from harness.telemetry.latency import rank_at
 
 MAX_WINDOWS = 60
 #: log-spaced latency buckets from 10 µs to 10 min: each 3.6% wider than the one before, so a
@@ -73,7 +74,7 @@ class StepWindows:
         totals = histograms.sum(axis=1)
         cumulative = np.cumsum(histograms, axis=1)
         for window in np.nonzero(totals)[0]:
-            rank = max(1, math.ceil(percentile / 100.0 * totals[window]))
+            rank = rank_at(percentile, int(totals[window]))  # the one rank rule
             index = int(np.searchsorted(cumulative[window], rank))
             out[window] = float(_bucket_value(np.asarray(index)))
         return out

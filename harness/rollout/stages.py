@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import SpecError
 from harness.gates.outcome import GateOutcome
+from harness.results.schema import ROLLOUT_FILE as ROLLOUT_FILE  # re-exported
 
-ROLLOUT_FILE = "rollout.json"
 _EXAMPLE = "--stages 1,5,25,50,100"
 
 

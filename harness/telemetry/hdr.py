@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hdrh.codec import (
     HdrCookieException,
@@ -26,6 +26,9 @@ from hdrh.codec import (
     payload_header_size,
 )
 from hdrh.histogram import HdrHistogram
+
+if TYPE_CHECKING:
+    from harness.telemetry.latency import Distribution
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
@@ -172,22 +175,31 @@ class HdrStore:
             self.histogram(key).add(histogram)
 
     def summary(self, key: SeriesKey, percentiles: Iterable[float] = PERCENTILES) -> Summary:
-        """Count, min, max and percentiles of `key`, in milliseconds (one pass over the
-        buckets for all percentiles: the library walks its buckets in Python)."""
+        """Count, min, max and percentiles of `key`, in milliseconds: the percentiles as
+        `harness.telemetry.latency` defines them."""
         h = self.histogram(key)
-        wanted = list(percentiles)
-        values = h.get_percentile_to_value_dict(wanted) if h.get_total_count() else {}
+        distribution = self.distribution(key)
+        total = int(h.get_total_count())
         return Summary(
             key=key,
-            count=int(h.get_total_count()),
-            min_ms=h.get_min_value() / 1000.0 if h.get_total_count() else 0.0,
+            count=total,
+            min_ms=h.get_min_value() / 1000.0 if total else 0.0,
             max_ms=h.get_max_value() / 1000.0,
-            percentiles_ms={p: values.get(p, 0) / 1000.0 for p in wanted},
+            percentiles_ms={p: distribution.percentile(p) for p in percentiles},
         )
 
+    def distribution(self, key: SeriesKey) -> Distribution:
+        """The values of `key` and their counts (empty for an unknown series)."""
+        from harness.telemetry.latency import Distribution
+
+        found = self._series.get(key)
+        if found is None or not found.get_total_count():
+            return Distribution.of([])
+        return Distribution.of_histogram(found)
+
     def percentile(self, key: SeriesKey, percentile: float) -> float:
-        """One percentile of `key` in milliseconds (cheaper than a full summary)."""
-        return float(self.histogram(key).get_value_at_percentile(percentile)) / 1000.0
+        """One percentile of `key` in milliseconds (see `harness.telemetry.latency`)."""
+        return self.distribution(key).percentile(percentile)
 
     def encode(self) -> dict[str, str]:
         """A JSON-friendly form: encoded key → base64 HDR payload."""

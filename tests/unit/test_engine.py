@@ -214,6 +214,15 @@ def test_health_flags_a_saturated_generator() -> None:
     assert not assess_health(aggregator, 100).saturated
 
 
+def test_the_loop_lag_p95_takes_the_rank_every_percentile_takes() -> None:
+    """22 samples (the first 2 skipped as start-up) of 10, 20, ... 200 ms: p95 is the 19th
+    (190 ms), as `harness.telemetry.latency` ranks, not the 20th."""
+    aggregator = LoadAggregator()
+    aggregator.health = [{"cpu": 30.0, "lag_ms": 0.0}] * 2
+    aggregator.health += [{"cpu": 30.0, "lag_ms": 10.0 * k} for k in range(1, 21)]
+    assert assess_health(aggregator, 100).lag_p95_ms == 190.0
+
+
 def test_tables_list_journeys_and_steps_with_percentiles() -> None:
     aggregator = LoadAggregator()
     collector = LoadCollector()

@@ -126,3 +126,17 @@ def test_the_report_charts_a_mid_run_regression(tmp_path: Path) -> None:
     ), section[-800:]
     assert "<td>live</td>" not in section  # the baseline did not move
     assert "timeout (next)" in section
+
+
+def test_a_windows_percentile_takes_the_rank_every_summary_takes(tmp_path: Path) -> None:
+    """13 steps of 10, 20, ... 130 ms in one window: p95 is the 12th (120 ms, within a
+    bucket), as in summary.json and the closing table, not the 13th (nearest rank)."""
+    path = tmp_path / "run"
+    path.mkdir()
+    (path / "run.json").write_text(json.dumps({"run_id": "r", "mode": "load", "status": "passed"}))
+    steps = [_step("live", 0.05 * k, 10.0 * k) for k in range(1, 14)]
+    (path / "steps.jsonl").write_text("\n".join(steps) + "\n")
+    windows = read_windows(path)
+    assert windows is not None
+    p95 = windows.percentile(SeriesKey("live", "buy", "pay", "api"), 95.0)[0]
+    assert abs(p95 - 120.0) < 0.03 * 120.0

@@ -1,8 +1,8 @@
-"""The run folder, `results/<run-id>/`: run.json, steps.jsonl (streamed), summary.md.
+"""The one writer of a run folder, `results/<run-id>/`: run.json (with its schema version),
+steps.jsonl (streamed), and any other file through `write_json`/`write_text`.
 
 `steps.jsonl` holds step and iteration records, one JSON object a line, each flushed as it is
-written so that a killed run keeps what it measured. `read_records` tolerates a torn last line
-and counts damaged ones.
+written so that a killed run keeps what it measured. `harness.results.reader` reads it back.
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import UsageError
-from harness.folder_io import LineTally, lines, loads_line
 from harness.records import IterationRecord, StepRecord, record_json
 from harness.redact import command_line, stored
-
-STEPS_FILE = "steps.jsonl"
-RUN_FILE = "run.json"
+from harness.results.schema import RUN_FILE, SCHEMA_VERSION, STEPS_FILE
 
 
 def new_run_id(mode: str) -> str:
@@ -122,6 +119,7 @@ class RunDirectory:
     ) -> None:
         """Write run.json with status `running`."""
         self.meta = {
+            "schema": SCHEMA_VERSION,
             "run_id": self.run_id,
             "mode": mode,
             "status": "running",
@@ -210,43 +208,6 @@ class RunDirectory:
             if not self._steps.closed:
                 with contextlib.suppress(OSError):  # its last flush failed: noted already
                     self._steps.close()
-
-
-def read_records(
-    run_dir: Path, *, passed_limit: int | None = None, tally: LineTally | None = None
-) -> Iterator[StepRecord | IterationRecord]:
-    """The records of a stored run, streamed in bounded memory (see `harness.folder_io`): a
-    torn last line is skipped, a damaged line (too long, not JSON, not a record) is skipped and
-    counted in `tally`. With `passed_limit`, passed steps and passed iterations beyond that many
-    each are skipped unread (every failure is kept): what a report needs of a long load run.
-    Raises `FileNotFoundError` when there is no steps.jsonl, `DamagedRunFolder` when it is not a
-    regular file."""
-    tally = tally if tally is not None else LineTally(run_dir / STEPS_FILE)
-    passed = {True: 0, False: 0}  # iteration? → passed records kept
-    for line in lines(run_dir / STEPS_FILE, tally):
-        if passed_limit is not None and b'"outcome":"passed"' in line:
-            kind = b'"kind":"iteration"' in line
-            if passed[kind] >= passed_limit:
-                continue
-            passed[kind] += 1
-        record = _record(line)
-        if record is None:
-            tally.lines -= 1
-            tally.damaged += 1
-            continue
-        yield record
-
-
-def _record(line: bytes) -> StepRecord | IterationRecord | None:
-    data = loads_line(line)
-    if data is None:
-        return None
-    try:
-        if data.get("kind") == "iteration":
-            return IterationRecord.model_validate(data)
-        return StepRecord.model_validate(data)
-    except ValueError:  # pydantic's ValidationError: a record of the wrong shape
-        return None
 
 
 def _now() -> str:
