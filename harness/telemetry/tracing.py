@@ -44,6 +44,7 @@ class Telemetry:
     meter_provider: Any = None
     counts: dict[str, Any] = field(default_factory=dict)  #: the sidecar's span counts
     missing: list[str] = field(default_factory=list)  #: evidence that could not be completed
+    applied: str = ""  #: the tracing settings in one line (service, where spans go, sampling)
 
     def shutdown(self) -> None:
         """Stop routing harness spans here, close the spool and wait for the sidecar to have
@@ -190,11 +191,22 @@ def setup(
         endpoint=traces_to,
         sample_rate=rate,
     )
-    telemetry = Telemetry(provider=provider, sidecar=sidecar)
+    applied = _applied(resource, traces_to, rate)
+    telemetry = Telemetry(provider=provider, sidecar=sidecar, applied=applied)
     if metrics_to is not None:
         telemetry.meter_provider, telemetry.metrics = _metrics(Resource(resource), metrics_to)
     spans.use_provider(provider)
     return telemetry
+
+
+def _applied(resource: dict[str, str], to: otel_env.OtlpTarget | None, rate: float) -> str:
+    from harness.redact import redact_url
+
+    where = f"OTLP {to.protocol} to {redact_url(to.url)}" if to is not None else "no OTLP endpoint"
+    return (
+        f"service {resource.get('service.name', '')}, {where}, "
+        f"{rate:g} of the traces sampled at the root"
+    )
 
 
 def _metrics(resource: Resource, to: otel_env.OtlpTarget) -> tuple[Any, MetricsSink]:

@@ -73,6 +73,10 @@ def test_otel_environment_reaches_the_receiver_and_user_spans_join_their_step(
         )
     assert result.code == 1, result.out + result.err  # the odd journeys failed, as written
     run_dir = only_run_dir(results)
+    assert (
+        f"traces: service checkout-rehearsal, OTLP http/protobuf to {receiver.endpoint}/v1/traces, "
+        "0.5 of the traces sampled at the root (OTEL_* environment read)"
+    ) in result.out
 
     # The exporter's headers, from the environment.
     assert receiver.trace_headers
@@ -140,6 +144,7 @@ def test_spans_and_metrics_go_over_grpc_when_the_protocol_says_so(
             "smoke", "--target", sandbox.base, "-k", "api_catalog", "--results", str(tmp_path)
         )
     assert result.code == 0, result.out + result.err
+    assert f"OTLP grpc to {receiver.endpoint}, 1 of the traces" in result.out
     names = {s.name for s in receiver.spans}
     assert {"journey api_catalog_and_orders", "step pay", "POST /api/v1/orders"} <= names
     assert all(s.resource["service.name"] == "journey-harness" for s in receiver.spans)
