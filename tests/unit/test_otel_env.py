@@ -191,3 +191,19 @@ def test_a_journeys_own_span_is_a_child_of_its_step(tmp_path: Path) -> None:
     seen = dict(mine.attributes)["seen"]  # type: ignore[call-overload]
     assert seen == f"00-{mine.trace_id:032x}-{mine.span_id:016x}-00"  # not head-sampled
     assert trace.get_current_span() is trace.INVALID_SPAN  # the step's context was detached
+
+
+def test_sdk_disabled_wires_no_tracing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.telemetry import tracing
+
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    telemetry = tracing.setup(trace_file=tmp_path / "traces.jsonl", run_id="r")
+    try:
+        root, ctx = spans.start_iteration(
+            run_id="r", journey="j", target="t", worker=0, user=0, iteration=0
+        )
+        assert telemetry.provider is None and telemetry.sidecar is None
+        assert root is trace.INVALID_SPAN and spans.trace_headers(ctx) == {}
+    finally:
+        telemetry.shutdown()
+    assert not list(tmp_path.iterdir())  # no spool, no trace file
