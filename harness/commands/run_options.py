@@ -58,3 +58,4 @@ def apply_otel_env(options: argparse.Namespace) -> None:
     options.no_traces = options.no_traces or otel_env.sdk_disabled()
     otel_env.protocol("traces")
     otel_env.protocol("metrics")
+    otel_env.check_propagators()

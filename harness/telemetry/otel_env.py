@@ -153,3 +153,32 @@ def otlp_exporter(to: OtlpTarget, signal: str, timeout_s: float) -> Any:
     found = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module}")
     exporter: Any = getattr(found, name)
     return exporter(endpoint=to.url, timeout=timeout_s)
+
+
+_W3C = {"tracecontext", "baggage"}
+
+
+def custom_propagators(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether `OTEL_PROPAGATORS` names other propagators than the W3C `tracecontext` and
+    `baggage` pair the harness writes itself (then the API's global propagator, which the SDK
+    builds from that variable, writes every request's trace headers)."""
+    given = env.get("OTEL_PROPAGATORS", "").strip()
+    return bool(given) and {n.strip().lower() for n in given.split(",")} != _W3C
+
+
+def check_propagators(env: Mapping[str, str] = os.environ) -> None:
+    """Raises `UsageError` when a propagator `OTEL_PROPAGATORS` names is not installed."""
+    if not custom_propagators(env):
+        return
+    from importlib.metadata import entry_points
+
+    for name in env.get("OTEL_PROPAGATORS", "").split(","):
+        name = name.strip()
+        if name.lower() in ("", "none"):
+            continue
+        if not entry_points(group="opentelemetry_propagator", name=name):
+            raise UsageError(
+                f"OTEL_PROPAGATORS names {name!r}, which is not installed: tracecontext, "
+                "baggage and none come with the harness; b3 and jaeger are the "
+                "opentelemetry-propagator-* packages"
+            )

@@ -175,6 +175,7 @@ def setup(
     if otel_env.sdk_disabled():
         return switched_off()
     rate = otel_env.sample_rate(sample_rate, 1.0)[0]
+    otel_env.check_propagators()
     traces_to = otel_env.otlp_target("traces", endpoint)
     metrics_to = otel_env.otlp_target("metrics", endpoint)
     resource = otel_env.resource_attributes(

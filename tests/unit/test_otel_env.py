@@ -9,6 +9,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+from opentelemetry.trace import Span
 
 from harness import journey
 from harness.cli import _parser
@@ -19,6 +20,7 @@ from harness.telemetry.otel_env import (
     GRPC,
     HTTP_PROTOCOL,
     OtlpTarget,
+    check_propagators,
     otlp_exporter,
     otlp_target,
     protocol,
@@ -207,3 +209,50 @@ def test_sdk_disabled_wires_no_tracing(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         telemetry.shutdown()
     assert not list(tmp_path.iterdir())  # no spool, no trace file
+
+
+def _request_headers(tmp_path: Path) -> tuple[dict[str, str], Span]:
+    spool = SpanSpool(tmp_path / "p.spool")
+    spans.use_provider(LightTracerProvider(spool))
+    try:
+        _, ctx = spans.start_iteration(
+            run_id="r", journey="j", target="t", worker=0, user=0, iteration=0
+        )
+        _, step = spans.start_step(
+            ctx, step="s", touchpoint="api", target="t", iteration=0, run_id="r", journey="j"
+        )
+        headers: dict[str, str] = {}
+        span = spans.start_request(step, "GET", "http://shop.test/x", headers)
+        return headers, span
+    finally:
+        spans.use_provider(None)
+        spool.close()
+
+
+def test_otel_propagators_choose_the_trace_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import propagate
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    assert set(_request_headers(tmp_path)[0]) == {"traceparent", "baggage"}  # the default
+    previous = propagate.get_global_textmap()
+    monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext")
+    # what the API builds from the variable when it is imported, in a process started with it
+    propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator()]))
+    try:
+        headers, span = _request_headers(tmp_path)
+        ids = span.get_span_context()
+        assert headers == {"traceparent": f"00-{ids.trace_id:032x}-{ids.span_id:016x}-01"}
+        monkeypatch.setenv("OTEL_PROPAGATORS", "none")
+        propagate.set_global_textmap(CompositePropagator([]))
+        assert _request_headers(tmp_path)[0] == {}
+    finally:
+        propagate.set_global_textmap(previous)
+
+
+def test_a_propagator_that_is_not_installed_is_refused() -> None:
+    check_propagators({"OTEL_PROPAGATORS": "tracecontext,baggage,none"})
+    with pytest.raises(UsageError, match="'b3'"):
+        check_propagators({"OTEL_PROPAGATORS": "tracecontext,b3"})
