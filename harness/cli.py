@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     add_rollout_arguments(rollout)
     _add_run_options(rollout)
     add_load_arguments(rollout)
-    rollout.set_defaults(handler=_cmd_rollout, users=8, spawn_rate=8.0, target=None)
+    rollout.set_defaults(handler=_cmd_rollout, users=8, spawn_rate=8.0, target=None, duration=None)
 
     _add_drill_parser(commands)
 

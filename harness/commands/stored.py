@@ -8,10 +8,11 @@ import sys
 from typing import Any
 
 from harness.config import LoadedConfig, load_config
-from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
+from harness.gates.config import DEFAULT_GATES, Gate
 from harness.gates.data import RunData, side_by_side
 from harness.gates.verdict import evaluate, summary_lines
 from harness.results import replace_file
+from harness.run.request import configured_gates as gates_of
 
 
 def configured_gates(
@@ -21,13 +22,7 @@ def configured_gates(
 ) -> list[Gate]:
     """The gates of the loaded harness.toml, or `defaults`; `--min-samples` fills in unset
     minimums."""
-    where = str(loaded.source or "the default gates")
-    gates = parse_gates(loaded.config.gates or defaults, where=where)
-    if min_samples is not None:
-        gates = [
-            g if g.min_samples else g.model_copy(update={"min_samples": min_samples}) for g in gates
-        ]
-    return gates
+    return gates_of(loaded.config, loaded.source, min_samples, defaults)
 
 
 def gates(options: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from harness.text import plural
 
 if TYPE_CHECKING:
     from harness.engine.cluster import KeyedMasterRunner
-    from harness.engine.locust_driver import StopRequest
+    from harness.engine.outcome import StopRequest
 
 WORKER_WAIT_S = 60.0
 

@@ -13,7 +13,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,12 @@ from harness.engine.cluster_auth import MasterGate
 from harness.engine.collector import LoadAggregator
 from harness.engine.generator_health import health_loop
 from harness.engine.local_workers import WORKER_WAIT_S, stop_children, wait_for_workers
+from harness.engine.outcome import LoadOutcome, Progress, StopRequest, Watch
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
 from harness.lifetime import die_with_parent
+from harness.runtime import RunSink
 from harness.telemetry import tracing
 
 LOCAL = "local"
@@ -62,36 +63,6 @@ class PlanShape(LoadTestShape):
             return None
         rate = float(users) if self.plan.shape is ShapeKind.ARRIVAL else self.plan.spawn_rate
         return users, max(rate, 1.0)
-
-
-@dataclass
-class LoadOutcome:
-    """What a finished load run measured, merged over every process."""
-
-    aggregator: LoadAggregator
-    elapsed_s: float
-    workers: int
-    missing_finals: list[str]
-    aborted: str | None = None  #: why an abort gate stopped the run early
-    aborted_at_s: float | None = None
-    interrupted: str | None = None  #: the signal that stopped the run (SIGINT, SIGTERM)
-    refused: list[dict[str, str]] = field(default_factory=list)  #: workers turned away
-
-
-@dataclass
-class StopRequest:
-    """Set from a signal handler: the run stops its users and still writes what it measured."""
-
-    reason: str | None = None
-
-    def request(self, reason: str) -> None:
-        """Ask the run to stop (idempotent)."""
-        self.reason = self.reason or reason
-
-
-Progress = Callable[[LoadAggregator, float, int], None]
-#: Called about every second during a run; a returned reason stops the run early.
-Watch = Callable[[LoadAggregator, float], str | None]
 
 
 def _options(plan: LoadPlan | None) -> argparse.Namespace:
@@ -129,9 +100,13 @@ def _serve_web_ui(env: Environment, port: int) -> None:
 
 
 def _start_process_side(
-    env: Environment, journeys: Sequence[Journey], worker: int, plan: LoadPlan
+    env: Environment,
+    journeys: Sequence[Journey],
+    worker: int,
+    plan: LoadPlan,
+    sinks: Sequence[RunSink] = (),
 ) -> list[gevent.Greenlet]:
-    locust_users.prepare(plan, journeys, worker, env)
+    locust_users.prepare(plan, journeys, worker, env, sinks)
     return [gevent.spawn(health_loop, env)]
 
 
@@ -144,14 +119,16 @@ def run_local(
     web_ui_port: int | None = None,
     watch: Watch | None = None,
     stop: StopRequest | None = None,
+    sinks: Sequence[RunSink] = (),
 ) -> LoadOutcome:
-    """Run the plan in this process with Locust's local runner."""
+    """Run the plan in this process with Locust's local runner; `sinks` also get every
+    record."""
     env = _environment(locust_users.user_classes(journeys, plan), plan)
     runner = env.create_local_runner()
     helpers: list[gevent.Greenlet] = []
 
     def on_start(**_: Any) -> None:
-        helpers.extend(_start_process_side(env, journeys, 0, plan))
+        helpers.extend(_start_process_side(env, journeys, 0, plan, sinks))
 
     env.events.test_start.add_listener(on_start)
     if web_ui_port is not None:
@@ -346,9 +323,8 @@ def run_worker(
             else tracing.switched_off()
         )
         telemetry.append(wired)
-        if wired.metrics is not None:
-            locust_users.extra_sinks.append(wired.metrics)
-        helpers.extend(_start_process_side(env, journeys, index, plan))
+        sinks = [wired.metrics] if wired.metrics is not None else []
+        helpers.extend(_start_process_side(env, journeys, index, plan, sinks))
 
     def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
         if locust_users._state is not None:
@@ -362,7 +338,6 @@ def run_worker(
         runner.send_message(FINAL_MESSAGE, current.collector.take_delta())
         while telemetry:
             telemetry.pop().shutdown()
-        locust_users.extra_sinks.clear()
 
     env.events.test_start.add_listener(on_start)
     env.events.report_to_master.add_listener(on_report)

@@ -35,8 +35,6 @@ from harness.virtual_user import VirtualUser
 ARRIVAL_USER = "ArrivalUser"
 BROWSER_SLOTS = "browser-slots"
 
-#: More sinks for every record of this process (e.g. OTel metrics); set at the CLI edge.
-extra_sinks: list[RunSink] = []
 POLL_S = 0.5
 
 
@@ -50,16 +48,20 @@ def gevent_wait(future: Any) -> Any:
 
 class LocustStatsSink:
     """Forwards records to the collector and reports each step to Locust's request event, so
-    Locust's own statistics and web UI show journeys and steps."""
+    Locust's own statistics and web UI show journeys and steps. `extra` sinks get every record
+    too (OTel metrics, a rollout's stage window): given by the run, never a module global."""
 
-    def __init__(self, collector: LoadCollector, environment: Any) -> None:
+    def __init__(
+        self, collector: LoadCollector, environment: Any, extra: Sequence[RunSink] = ()
+    ) -> None:
         self.collector = collector
         self.request_event = environment.events.request
+        self.extra = tuple(extra)
 
     def step_finished(self, record: StepRecord) -> None:
         """Record the step and fire `events.request` for it."""
         self.collector.step_finished(record)
-        for sink in extra_sinks:
+        for sink in self.extra:
             sink.step_finished(record)
         failed = record.outcome is Outcome.FAILED
         self.request_event.fire(
@@ -76,7 +78,7 @@ class LocustStatsSink:
     def iteration_finished(self, record: IterationRecord) -> None:
         """Record the iteration."""
         self.collector.iteration_finished(record)
-        for sink in extra_sinks:
+        for sink in self.extra:
             sink.iteration_finished(record)
 
 
@@ -209,22 +211,15 @@ def set_cohort_share(share: float) -> None:
         _state.router.set_share(share)
 
 
-def add_sink(sink: RunSink) -> None:
-    """Also hand every record of this process to `sink` (a rollout's stage window, metrics)."""
-    if sink not in extra_sinks:
-        extra_sinks.append(sink)
-
-
-def remove_sink(sink: RunSink) -> None:
-    """Stop handing records to `sink`; nothing when it was not added."""
-    if sink in extra_sinks:
-        extra_sinks.remove(sink)
-
-
 def prepare(
-    plan: LoadPlan, journeys: Sequence[Journey], worker: int, environment: Any
+    plan: LoadPlan,
+    journeys: Sequence[Journey],
+    worker: int,
+    environment: Any,
+    sinks: Sequence[RunSink] = (),
 ) -> ProcessState:
-    """Build (or rebuild) this process's state when a test starts."""
+    """Build (or rebuild) this process's state when a test starts; `sinks` also get every
+    record of this process."""
     global _state
     settings = [
         RunSettings(
@@ -251,7 +246,7 @@ def prepare(
         journeys={j.name: j for j in journeys},
         collector=collector,
         settings=settings,
-        sink=LocustStatsSink(collector, environment),
+        sink=LocustStatsSink(collector, environment, sinks),
         web_gate=BoundedSemaphore(max(1, plan.browser_users)),
         budget=max(1, plan.max_iterations // plan.workers),
         router=None

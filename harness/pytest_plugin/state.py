@@ -10,7 +10,6 @@ its own synthetic-data stream, artifacts folder and span file).
 from __future__ import annotations
 
 import json
-import random
 import re
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -25,11 +24,11 @@ from harness.pytest_plugin.browser import browser_host
 from harness.pytest_plugin.record_sinks import Ledger, Outbox
 
 if TYPE_CHECKING:
-    from harness.config import LoadedConfig
     from harness.journey import Journey
     from harness.pytest_plugin.gates import GateResult, Threshold
     from harness.records import IterationRecord, StepRecord
     from harness.results import RunDirectory
+    from harness.run.request import RunRequest
     from harness.runtime import RunSettings, RunSink
     from harness.targets import Target
     from harness.touchpoints.web import BrowserHost
@@ -56,22 +55,38 @@ class HarnessRun:
 
 
 class HarnessSession:
-    """Options, run folder, target, sandbox, tracing and browser of one pytest session."""
+    """Options, run folder, target, sandbox, tracing and browser of one pytest session. Its
+    run settings are one `RunRequest` (mode `pytest`), built here from the `--harness-*` options,
+    harness.toml (read once, here) and the defaults, and recorded in run.json."""
 
     def __init__(self, config: pytest.Config) -> None:
         from harness.config import load_config
         from harness.pytest_plugin.gates import parse_gates
+        from harness.run.request import Sides, Tracing, build_request
 
         option = config.option
         self.config = config
         self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self.headless = not option.harness_headed
         self.devices: list[str] = list(option.harness_device or [])
+        base = config.invocation_params.dir
         try:
-            self.loaded: LoadedConfig = load_config(
-                option.harness_config, start=config.invocation_params.dir
-            )
+            loaded = load_config(option.harness_config, start=base)
             self.gates: list[Threshold] = parse_gates(option.harness_gates or [])
+            self.request: RunRequest = build_request(
+                "pytest",
+                loaded,
+                journeys=option.harness_journeys,
+                seed=option.harness_seed,
+                results=option.harness_results,
+                base=base,
+                sides=Sides(
+                    sandbox=bool(option.harness_sandbox),
+                    target=option.harness_target,
+                    regressions=tuple(option.harness_regression or ()),
+                ),
+                tracing=Tracing(headed=bool(option.harness_headed)),
+            )
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
         if option.harness_regression and not option.harness_sandbox:
@@ -85,9 +100,7 @@ class HarnessSession:
                 "--harness needs a target: --harness-target NAME|URL (a name from harness.toml, "
                 "or a URL such as http://127.0.0.1:8800), or --harness-sandbox for the bundled shop"
             )
-        raw = option.harness_journeys or [self.loaded.root / p for p in self.loaded.config.journeys]
-        base = config.invocation_params.dir
-        self.roots = [(base / Path(p)).resolve() for p in raw]
+        self.roots = [p.resolve() for p in self.request.journey_paths]
         self.journey_names: dict[str, str] = {}  # name -> location, across journey files
         self.stack = ExitStack()
         self.ledger = Ledger()
@@ -132,13 +145,11 @@ class HarnessSession:
         if self.is_worker:
             self._start_worker()
             return
-        config = self.loaded.config
-        option = self.config.option
-        seed = option.harness_seed if option.harness_seed is not None else config.seed
-        self.seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**24)
-        results = option.harness_results or (self.loaded.root / config.results)
+        request = self.request
+        config = request.config
+        self.seed = request.seed
         self.run_id = new_run_id("pytest")
-        self.run_path = (self.config.invocation_params.dir / results).resolve() / self.run_id
+        self.run_path = request.results_root / self.run_id
         target = self._resolve_target()
         self.run = RunDirectory(self.run_path.parent, self.run_id)
         self.stack.callback(self.run.close)
@@ -147,6 +158,7 @@ class HarnessSession:
             target={"target": target.model_dump()},
             seed=self.seed,
             config=config.model_dump(),
+            request=request.recorded(),
         )
         self.settings = RunSettings(
             run_id=self.run_id,
@@ -170,14 +182,14 @@ class HarnessSession:
         from harness.run.targets import check_reachable, resolve_target
 
         assert self.run_path is not None
-        option = self.config.option
+        sides = self.request.sides
         traces = merge_traces_on_exit(self.run_path, self.stack)
         target = resolve_target(
-            self.loaded.config,
+            self.request.config,
             self.stack,
-            sandbox=option.harness_sandbox,
-            target=option.harness_target,
-            regressions=list(option.harness_regression or []),
+            sandbox=sides.sandbox,
+            target=sides.target,
+            regressions=sides.regressions,
             sandbox_traces=traces,
             announce=None,  # the report header says where the sandbox runs
         )
@@ -195,7 +207,7 @@ class HarnessSession:
             return
         worker_id = str(self.workerinput.get("workerid", "gw0"))
         worker = int(worker_id.removeprefix("gw") or 0)
-        config = self.loaded.config
+        config = self.request.config
         self.run_id = given["run_id"]
         self.run_path = Path(given["run_path"])
         self.seed = int(given["seed"])

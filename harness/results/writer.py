@@ -115,9 +115,15 @@ class RunDirectory:
         self.on_write_error: Callable[[str], None] | None = None
 
     def start(
-        self, *, mode: str, target: dict[str, Any], seed: int, config: dict[str, Any]
+        self,
+        *,
+        mode: str,
+        target: dict[str, Any],
+        seed: int,
+        config: dict[str, Any],
+        request: dict[str, Any] | None = None,
     ) -> None:
-        """Write run.json with status `running`."""
+        """Write run.json with status `running` (with the run's `request`, as recorded)."""
         self.meta = {
             "schema": SCHEMA_VERSION,
             "run_id": self.run_id,
@@ -129,6 +135,7 @@ class RunDirectory:
             # stored without URL credentials, sensitive query parameters or option values
             "targets": stored(target),
             "config": stored(config),
+            **({"request": stored(request)} if request is not None else {}),
             "versions": _versions(),
             "git_revision": _git_revision(),
             "command": command_line(sys.argv),

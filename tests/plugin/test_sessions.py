@@ -30,8 +30,12 @@ def test_gates_that_hold_pass_and_are_printed(project: pytest.Pytester, shop_url
             "✓ error_rate<=1%: 0.00% (0 of 1 journeys failed)",
         ]
     )
-    gates = json.loads((only_run(project) / "run.json").read_text())["gates"]
-    assert [g["passed"] for g in gates] == [True, True]
+    meta = json.loads((only_run(project) / "run.json").read_text())
+    assert [g["passed"] for g in meta["gates"]] == [True, True]
+    # the session's settings are one RunRequest, recorded whole
+    request = meta["request"]
+    assert (request["mode"], request["sides"]["target"]) == ("pytest", shop_url)
+    assert request["seed"] == meta["seed"] and len(request["config_hash"]) == 16
 
 
 def test_a_breached_gate_fails_the_session_even_when_every_journey_passed(

@@ -103,3 +103,17 @@ def test_commands_use_no_private_name_of_the_engine() -> None:
             ):
                 found.append(f"{path}:{node.lineno} uses {node.value.id}.{node.attr}")
     assert not found, found
+
+
+def test_commands_hold_no_orchestration() -> None:
+    """A command parses its options into a `RunRequest`, calls the session and prints: it does
+    not drive the engine itself (`load.execute` did, and rehearse, rollout and drill passed it
+    closures). Only the engine's plan vocabulary (`ShapeKind` for a parser's choices) may be
+    imported."""
+    graph = grimp.build_graph("harness", include_external_packages=False)
+    found = []
+    for module in sorted(graph.find_descendants("harness.commands")):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported.startswith("harness.engine") and imported != "harness.engine.plan":
+                found.append(f"{module} imports {imported}")
+    assert not found, found

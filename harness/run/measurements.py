@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.engine.collector import LoadAggregator
-from harness.engine.locust_driver import LoadOutcome
+from harness.engine.outcome import LoadOutcome
 from harness.engine.summary import Health, assess_health, latency_rows, table
 from harness.markdown import md_text
 from harness.report.summary_md import load_summary

@@ -1,21 +1,19 @@
-"""The plan of a `harness load` and the options it is built from: process and cluster-key
+"""The engine's `LoadPlan` of a run and the request it is built from: process and cluster-key
 checks, the user count that must hold every journey, the `LoadPlan` itself, its one-line
 description, and the argv of local worker processes."""
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.config import HarnessConfig
-from harness.durations import parse_duration
 from harness.engine.cluster_auth import KEY_ENV, check_key, is_loopback
-from harness.engine.plan import LoadPlan, ShapeKind, parse_stages
+from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import UsageError
+from harness.run.request import Distribution, RunRequest, Shape
 from harness.targets import Target
 from harness.text import plural
 
@@ -23,26 +21,26 @@ MAX_PROCESSES = 64  #: local worker processes (`--processes`)
 MAX_USERS = 100_000  #: concurrent iterations per process (`--max-users`)
 
 
-def check_options(options: argparse.Namespace) -> None:
+def check_options(where: Distribution, shape: Shape) -> None:
     """Refuse conflicting or out-of-bounds process options (exit 2)."""
-    if options.master and options.worker:
+    if where.master and where.worker:
         raise UsageError(
             "--master and --worker together: a process is the master or one of its workers; "
             "start the master with --master, then each worker with --worker --master-host H"
         )
-    if not 0 <= options.processes <= MAX_PROCESSES:
+    if not 0 <= where.processes <= MAX_PROCESSES:
         raise UsageError(
-            f"--processes {options.processes}: give 0 to {MAX_PROCESSES} local worker processes "
+            f"--processes {where.processes}: give 0 to {MAX_PROCESSES} local worker processes "
             "(more load machines: --master and --worker)"
         )
-    if not 1 <= options.max_users <= MAX_USERS:
+    if not 1 <= shape.max_users <= MAX_USERS:
         raise UsageError(
-            f"--max-users {options.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
+            f"--max-users {shape.max_users}: give 1 to {MAX_USERS:,} concurrent iterations "
             "per process"
         )
 
 
-def cluster_key(options: argparse.Namespace) -> str | None:
+def cluster_key(options: Distribution) -> str | None:
     """The cluster key (`--cluster-key`, else HARNESS_CLUSTER_KEY), checked before anything
     listens or connects: required by a master bound off loopback, and by a worker whose master
     is not on loopback. `--processes` makes its own for its own workers."""
@@ -54,7 +52,6 @@ def cluster_key(options: argparse.Namespace) -> str | None:
         check_key(key, where=where)
     loopback_bind = is_loopback(options.master_bind)
     if options.worker:
-        parse_duration(options.master_wait, what="--master-wait")
         if key is None and not is_loopback(options.master_host):
             raise UsageError(
                 f"--master-host {options.master_host} is not on this machine: give the master's "
@@ -70,59 +67,47 @@ def cluster_key(options: argparse.Namespace) -> str | None:
     return key
 
 
-def process_count(options: argparse.Namespace) -> int:
-    """Load processes: `--processes`, the workers a master expects, or this one."""
-    return int(options.processes or (options.expect_workers if options.master else 1))
-
-
-def fewest_users(options: argparse.Namespace) -> int | None:
+def fewest_users(shape: Shape) -> int | None:
     """The user count that must hold every journey: `--users`, the largest `--steps` stage (each
     journey runs at least there), None for the open model."""
-    if options.shape == ShapeKind.ARRIVAL.value:
+    if shape.kind is ShapeKind.ARRIVAL:
         return None
-    if options.shape == ShapeKind.STEPS.value and options.steps:
-        return max(stage.users for stage in parse_stages(options.steps))
-    return int(options.users)
+    if shape.kind is ShapeKind.STEPS and shape.stages:
+        return max(stage.users for stage in shape.stages)
+    return shape.users
 
 
-def build_plan(
-    options: argparse.Namespace,
-    seed: int,
-    targets: list[Target],
-    run_id: str,
-    results_root: str,
-    config: HarnessConfig,
-) -> LoadPlan:
-    """The `LoadPlan` every load process runs, from the options; a value the plan refuses is
+def build_plan(request: RunRequest, targets: list[Target], run_id: str) -> LoadPlan:
+    """The `LoadPlan` every load process runs, from the request; a value the plan refuses is
     the user's mistake (exit 2)."""
-    workers = process_count(options)
+    shape, config, tracing = request.shape, request.config, request.tracing
     try:
         return LoadPlan(
             run_id=run_id,
-            shape=ShapeKind(options.shape),
-            users=options.users,
-            spawn_rate=options.spawn_rate,
-            duration_s=parse_duration(options.duration),
-            stages=parse_stages(options.steps) if options.steps else [],
-            rate=options.rate,
-            max_users=options.max_users,
-            browser_users=options.browser_users,
-            browser_cpus=options.browser_cpus,
-            step_sample_rate=options.step_sample_rate,
-            max_iterations=options.max_iterations,
-            workers=workers,
-            seed=seed,
+            shape=shape.kind,
+            users=shape.users,
+            spawn_rate=shape.spawn_rate,
+            duration_s=shape.duration_s,
+            stages=list(shape.stages),
+            rate=shape.rate,
+            max_users=shape.max_users,
+            browser_users=shape.browser_users,
+            browser_cpus=shape.browser_cpus,
+            step_sample_rate=shape.step_sample_rate,
+            max_iterations=shape.max_iterations,
+            workers=request.distribution.process_count,
+            seed=request.seed,
             profile=config.profile,
             locale=config.locale,
             targets=[t.model_dump() for t in targets],
-            results_root=results_root,
+            results_root=str(request.results_root),
             request_timeout=config.request_timeout,
             action_timeout=config.action_timeout,
             navigation_timeout=config.navigation_timeout,
-            keyword=options.keyword,
-            traces=not options.no_traces,
-            trace_sample=options.trace_sample,
-            otlp_endpoint=options.otlp_endpoint,
+            keyword=request.keyword,
+            traces=tracing.traces,
+            trace_sample=tracing.sample_rate,
+            otlp_endpoint=tracing.otlp_endpoint,
         )
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -150,11 +135,11 @@ def describe_plan(plan: LoadPlan) -> str:
     return f"{shape}, {plural(plan.browser_users, 'browser user')} per process, {procs}"
 
 
-def worker_argv(options: argparse.Namespace, journey_paths: Sequence[Path]) -> list[str]:
+def worker_argv(config: Path | None, journey_paths: Sequence[Path]) -> list[str]:
     """The arguments each local worker process (`--processes`) gets: journeys and config."""
     argv: list[str] = []
     for path in journey_paths:
         argv += ["--journeys", str(path)]
-    if options.config is not None:
-        argv += ["--config", str(options.config)]
+    if config is not None:
+        argv += ["--config", str(config)]
     return argv

@@ -1,27 +1,30 @@
-"""How `harness load` decides its exit code: the error-rate limit, every selected journey
-finishing an iteration, and the `threshold` gates of harness.toml (as k6 users expect of
-thresholds). Relative and baseline gates need a second side and do not apply to a plain load.
+"""The plan of `harness load` (`Load`): one target, and how it decides its exit code: the
+error-rate limit, every selected journey finishing an iteration, and the `threshold` gates of
+harness.toml (as k6 users expect of thresholds). Relative and baseline gates need a second side
+and do not apply to a plain load.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
 
-from harness.config import LoadedConfig
 from harness.engine.collector import LoadAggregator
-from harness.engine.locust_driver import LoadOutcome
+from harness.engine.outcome import LoadOutcome
 from harness.engine.summary import Health
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
-from harness.gates.config import Gate, parse_gates
+from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
 from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_markdown
 from harness.results import RunDirectory, replace_file
+from harness.run.plan import BasePlan
+from harness.run.request import RunRequest, configured_gates
+from harness.run.targets import resolve_target
+from harness.targets import Target
 from harness.text import plural
 
-Judge = Callable[[RunDirectory, LoadAggregator, LoadOutcome, Health], int]
 THRESHOLD = "threshold"
 _STATUS = {
     Decision.PASS: "passed",
@@ -31,38 +34,54 @@ _STATUS = {
 }
 
 
-def load_gates(loaded: LoadedConfig) -> tuple[list[Gate], list[Gate]]:
+def load_gates(request: RunRequest) -> tuple[list[Gate], list[Gate]]:
     """The gates of harness.toml that a plain load judges (`threshold`) and those it cannot
     (they compare against a baseline). No `[[gates]]`: none of either."""
-    if not loaded.config.gates:
+    if not request.config.gates:
         return [], []
-    gates = parse_gates(loaded.config.gates, where=str(loaded.source or "harness.toml"))
+    gates = configured_gates(request.config, request.config_source or Path("harness.toml"), None)
     return (
         [g for g in gates if g.kind == THRESHOLD],
         [g for g in gates if g.kind != THRESHOLD],
     )
 
 
-def load_judge(options: argparse.Namespace, loaded: LoadedConfig) -> Judge:
-    """The judge of `harness load`: exit 1 when more than `--max-error-rate` percent of
-    iterations failed, a selected journey finished none, a worker was lost, or a threshold gate
-    failed; 4 when a threshold gate could not be judged (too few samples) and nothing failed;
-    3 when the gates could not be evaluated. With threshold gates, writes verdict.json."""
-    thresholds, others = load_gates(loaded)
+class Load(BasePlan):
+    """`harness load`: one target (or the sandbox), judged on errors, coverage and thresholds."""
+
+    mode = "load"
+
+    def targets(self, request: RunRequest, stack: ExitStack, run_path: Path) -> list[Target]:
+        """`--target` or the bundled sandbox."""
+        traces = run_path / "traces" / "sandbox.jsonl" if request.tracing.traces else None
+        return [
+            resolve_target(
+                request.config,
+                stack,
+                sandbox=request.sides.sandbox,
+                target=request.sides.target,
+                regressions=request.sides.regressions,
+                sandbox_traces=traces,
+            )
+        ]
 
     def judge(
-        run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
+        self, run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
     ) -> int:
+        """Exit 1 when more than `--max-error-rate` percent of iterations failed, a selected
+        journey finished none, a worker was lost, or a threshold gate failed; 4 when a threshold
+        gate could not be judged (too few samples) and nothing failed; 3 when the gates could
+        not be evaluated. With threshold gates, writes verdict.json."""
+        thresholds, others = load_gates(self.request)
+        limit = self.request.shape.max_error_rate
         iterations, failed = aggregator.iterations, aggregator.failures
         error_rate = 100.0 * failed / iterations if iterations else 0.0
         never = sorted({journey for _, journey in aggregator.never_ran()})
         problems = []
         if iterations == 0:
             problems.append("no iteration finished")
-        if error_rate > options.max_error_rate:
-            problems.append(
-                f"{error_rate:.2f}% of iterations failed (limit {options.max_error_rate:g}%)"
-            )
+        if error_rate > limit:
+            problems.append(f"{error_rate:.2f}% of iterations failed (limit {limit:g}%)")
         if outcome.missing_finals:
             problems.append(f"lost workers {', '.join(outcome.missing_finals)}")
         for journey in never:
@@ -96,7 +115,7 @@ def load_judge(options: argparse.Namespace, loaded: LoadedConfig) -> Judge:
         }[decision]
         print(
             f"\n{head}: {plural(iterations, 'iteration')}, {failed:,} failed "
-            f"({error_rate:.2f}%, limit {options.max_error_rate:g}%) in {outcome.elapsed_s:.1f} s "
+            f"({error_rate:.2f}%, limit {limit:g}%) in {outcome.elapsed_s:.1f} s "
             f"· results in {run.path}"
         )
         return int(
@@ -107,8 +126,6 @@ def load_judge(options: argparse.Namespace, loaded: LoadedConfig) -> Judge:
                 Decision.ERROR: ExitCode.HARNESS_ERROR,
             }[decision]
         )
-
-    return judge
 
 
 def _thresholds(
