@@ -50,7 +50,7 @@ def apply_otel_env(options: argparse.Namespace) -> None:
     the root sampler's rate, tracing off, and an OTLP protocol the harness cannot speak refused
     before the run starts (`UsageError`)."""
     if not hasattr(options, "trace_sample_default"):
-        return
+        return  # not a command that runs journeys (a second call finds the rate resolved)
     from harness.telemetry import otel_env
 
     given, default = options.trace_sample, options.trace_sample_default
