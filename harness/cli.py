@@ -222,6 +222,11 @@ def _add_drill_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="GATE",
         help="a gate (name or kind) that must catch every fault (default: any gate)",
     )
+    drill.add_argument(
+        "--preserve-host",
+        action="store_true",
+        help="the proxy sends the client's Host header upstream (default: the upstream's own)",
+    )
     drill.add_argument("--aa", action="store_true", help="baseline against itself, no fault")
     drill.add_argument("--runs", type=int, default=10, help="with --aa: how many runs")
     drill.add_argument(

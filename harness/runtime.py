@@ -311,6 +311,8 @@ class JourneyContext:
                     observer=self._observe,
                     timeout=self.settings.request_timeout,
                     trace_parent=self._trace_parent,
+                    config=self.target.http.api,
+                    config_key=f"targets.{self.target.name}.http.api",
                 )
             else:
                 client.renew(self._observe, self._trace_parent)
@@ -332,6 +334,8 @@ class JourneyContext:
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
+                config=self.target.http.mobile,
+                config_key=f"targets.{self.target.name}.http.mobile",
             )
             if self.settings.flags:
                 self._mobile.headers.update(self.flags.header())

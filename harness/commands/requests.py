@@ -67,6 +67,7 @@ def request_from_options(
             runs=options.runs,
             direct_baseline=options.direct_baseline,
             replay_step_s=options.replay_step,
+            preserve_host=options.preserve_host,
         )
     return build_request(
         mode,

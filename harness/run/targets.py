@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.config import HarnessConfig
 from harness.errors import ConnectionFailed, StepTimeout, TargetUnavailable, UsageError
 from harness.http.transport import HttpRequest, send_once, settings_for
+from harness.target_http import check as check_http_settings
 from harness.targets import Target, basic_authorization, split_userinfo
 
 #: hosts load may go to without `allow_load = true`
@@ -86,6 +87,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     do. Any status is an answer, a redirect too: the transport follows none, so the check sends
     nothing to a host outside the target (a redirect to another host would escape the loopback
     guard). Credentials in the target's URL go as HTTP basic authentication, never in the URL."""
+    check_http_settings(target.http, target.name)  # a `${VARIABLE}` not set: exit 2 first
     url, credentials = split_userinfo(target.web)
     headers = {"user-agent": "journey-harness"}
     if credentials is not None:
