@@ -5,20 +5,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration chromium bench bytecode clean
+.PHONY: demo test lint typecheck unit integration chromium servers bench bytecode clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # constraints.txt pins every package to the set the suite passed with (`pip freeze`, less the
 # project itself): a fresh install gets the same Faker people for a seed and the same internals.
+# httpbin (the HTTP client's tests) goes in without its dependencies: on Python < 3.12 it asks
+# for greenlet < 3, which gevent 26 cannot run on; the ones it needs are in '.[test]'.
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt httpbin
 	touch $(STAMP)
 
 chromium:
 	@bash scripts/ensure-chromium.sh
+
+# nginx and tinyproxy for the HTTP client's integration tests
+servers:
+	@bash scripts/ensure-servers.sh
 
 # The project's own bytecode, written once: with PYTHONDONTWRITEBYTECODE set (as on the CI
 # machines) every `harness` process would otherwise compile its modules again at start-up,
@@ -40,7 +47,7 @@ typecheck: $(STAMP)
 # Two passes: the tests that do not judge a load's evidence two at a time (pytest-xdist), then
 # the `alone` ones (rehearsals, drills, rollouts, load gates) one at a time, so that no test's
 # verdict shares the two cores with another test.
-test: $(STAMP) chromium bytecode lint typecheck
+test: $(STAMP) chromium servers bytecode lint typecheck
 	$(BIN)/pytest -n 2 -m "not alone"
 	$(BIN)/pytest -m alone
 

@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from harness.commands.run_options import LOAD_TRACE_SAMPLE as LOAD_TRACE_SAMPLE
+from harness.commands.run_options import add_run_options as _add_run_options
+from harness.commands.run_options import apply_otel_env as _apply_otel_env
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import ExitCode
 from harness.redact import redact
 
 PROG = "harness"
-LOAD_TRACE_SAMPLE = 0.01  #: load, rehearse, rollout, drill: keep 1% of the passing traces
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return ExitCode.USAGE
     try:
+        _apply_otel_env(options)
         with _terminate_as_interrupt():
             code: int = options.handler(options)
             return code
@@ -219,6 +222,11 @@ def _add_drill_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="GATE",
         help="a gate (name or kind) that must catch every fault (default: any gate)",
     )
+    drill.add_argument(
+        "--preserve-host",
+        action="store_true",
+        help="the proxy sends the client's Host header upstream (default: the upstream's own)",
+    )
     drill.add_argument("--aa", action="store_true", help="baseline against itself, no fault")
     drill.add_argument("--runs", type=int, default=10, help="with --aa: how many runs")
     drill.add_argument(
@@ -256,35 +264,6 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run_options(
-    parser: argparse.ArgumentParser, trace_sample: float = LOAD_TRACE_SAMPLE
-) -> None:
-    parser.add_argument("--config", type=Path, metavar="FILE", help="harness.toml to use")
-    parser.add_argument("--journeys", type=Path, action="append", metavar="PATH")
-    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="select journeys by name/tag")
-    parser.add_argument(
-        "--seed", type=int, help="synthetic-data seed (default: config, else a fresh one per run)"
-    )
-    parser.add_argument("--results", type=Path, metavar="DIR", help="where run folders go")
-    parser.add_argument("--headed", action="store_true", help="show the browser window")
-    parser.add_argument(
-        "--otlp-endpoint",
-        metavar="URL",
-        help="also send spans (and metrics) over OTLP/HTTP (default: $OTEL_EXPORTER_OTLP_ENDPOINT)",
-    )
-    parser.add_argument(
-        "--trace-sample",
-        type=float,
-        default=trace_sample,
-        metavar="RATE",
-        help=f"share of journey traces kept; failed ones and the slowest 1%% are always kept, and "
-        f"the trace gate counts every trace (default {trace_sample:g})",
-    )
-    parser.add_argument(
-        "--no-traces", action="store_true", help="record no spans at all (no traces.jsonl)"
-    )
-
-
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM stops a run the way Ctrl-C does, so it is recorded as aborted."""
@@ -308,7 +287,9 @@ def _cmd_demo(options: argparse.Namespace) -> int:
 
     argv = ["rehearse", "--sandbox", "--regression", options.regression]
     argv += ["--duration", options.duration, "--users", "6", "--browser-users", "1"]
-    code = rehearse.run(_parser().parse_args(argv))
+    rehearsal = _parser().parse_args(argv)
+    _apply_otel_env(rehearsal)
+    code = rehearse.run(rehearsal)
     if code == ExitCode.FAILED:
         print(f"\ndemo: the gates caught the candidate's seeded regression ({options.regression}).")
         return ExitCode.PASSED

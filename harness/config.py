@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import ConfigError, SpecError
 from harness.records import TOUCHPOINTS
+from harness.target_http import AppIdentity, TargetHttp, TouchpointHttp
 from harness.targets import Target, check_url
 
 
@@ -29,6 +30,7 @@ class TargetConfig(BaseModel):
     mobile: str | None = None
     allow_load: bool = False
     production: bool = False
+    http: TargetHttp = TargetHttp()
 
     def resolve(self, name: str) -> Target:
         """The `Target` this entry describes."""
@@ -50,6 +52,7 @@ class TargetConfig(BaseModel):
             mobile=mobile,
             allow_load=self.allow_load,
             production=self.production,
+            http=self.http,
         )
 
 
@@ -153,7 +156,9 @@ def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
     key = ".".join(loc)
     if error["type"] == "extra_forbidden":
         model: type[BaseModel] = HarnessConfig
-        if len(loc) >= 3 and loc[0] == "targets":
+        if len(loc) >= 4 and loc[0] == "targets" and loc[2] == "http":
+            model = (TargetHttp, TouchpointHttp, AppIdentity)[min(len(loc), 6) - 4]
+        elif len(loc) >= 3 and loc[0] == "targets":
             model = TargetConfig
         elif len(loc) == 2 and loc[0] == "rollout":
             model = RolloutConfig

@@ -41,10 +41,24 @@ _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _QUERY_NAME = re.compile(rf"(?i)^{_NAME}$")
 
 
+#: values known to be secret wherever they appear: those of `${VARIABLES}` in harness.toml
+_SECRETS: set[str] = set()
+
+
+def add_secret(value: str) -> None:
+    """Redact `value` wherever it appears from now on, in this process (values shorter than 4
+    characters are not worth hiding and would mangle every text)."""
+    if len(value) >= 4:
+        _SECRETS.add(value)
+
+
 def redact(text: str) -> str:
     """`text` with every secret it holds replaced (and the user and password of every URL)."""
     if not text:
         return text
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     text = _USERINFO.sub(r"\1", text)
     text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)

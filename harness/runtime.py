@@ -16,8 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from opentelemetry.context import Context
-from opentelemetry.trace import Span
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.trace import INVALID_SPAN, Span
 
 from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
@@ -82,6 +82,7 @@ class Step:
         self.requests: list[RequestRecord] = []
         self._started_at = 0.0
         self._t0 = 0.0
+        self._token: object = None
 
     def __enter__(self) -> Step:
         if self.context._current_step is not None:
@@ -99,6 +100,8 @@ class Step:
             run_id=self.context.settings.run_id,
             journey=self.context.journey.name,
         )
+        if self._span is not INVALID_SPAN:  # current, so that a journey's own spans join it
+            self._token = attach(self.context._active_trace)
         self._started_at = time.time()
         self._t0 = time.perf_counter()
         return self
@@ -110,6 +113,8 @@ class Step:
         tb: TracebackType | None,
     ) -> None:
         duration_ms = round((time.perf_counter() - self._t0) * 1000.0, 3)
+        if self._token is not None:
+            detach(self._token)  # type: ignore[arg-type]
         context = self.context
         context._current_step = None
         context._active_trace = context._trace
@@ -306,6 +311,8 @@ class JourneyContext:
                     observer=self._observe,
                     timeout=self.settings.request_timeout,
                     trace_parent=self._trace_parent,
+                    config=self.target.http.api,
+                    config_key=f"targets.{self.target.name}.http.api",
                 )
             else:
                 client.renew(self._observe, self._trace_parent)
@@ -327,6 +334,8 @@ class JourneyContext:
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
+                config=self.target.http.mobile,
+                config_key=f"targets.{self.target.name}.http.mobile",
             )
             if self.settings.flags:
                 self._mobile.headers.update(self.flags.header())

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.errors import UsageError
 from harness.records import Touchpoint
 from harness.shop_routes import API_PREFIX, MOBILE_PREFIX
+from harness.target_http import TargetHttp
 
 
 class Target(BaseModel):
@@ -23,6 +24,7 @@ class Target(BaseModel):
     mobile: str
     allow_load: bool = False
     production: bool = False
+    http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
 
     @classmethod
     def from_base_url(cls, url: str, *, name: str | None = None) -> Target:

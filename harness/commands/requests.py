@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from harness.commands.run_options import apply_otel_env
 from harness.config import LoadedConfig, load_config
 from harness.durations import parse_duration
 from harness.flags import parse_flags
@@ -29,6 +30,7 @@ def request_from_options(
     """The request of a run command: its flags, else `harness.toml` (`loaded`, else read now),
     else the defaults; a malformed value is the user's mistake (exit 2), said before any
     target is started or reached."""
+    apply_otel_env(options)  # the OTEL_* environment where no flag says otherwise
     loaded = loaded if loaded is not None else load_config(options.config)
     sections: dict[str, Any] = {
         "sides": _sides(options),
@@ -65,6 +67,7 @@ def request_from_options(
             runs=options.runs,
             direct_baseline=options.direct_baseline,
             replay_step_s=options.replay_step,
+            preserve_host=options.preserve_host,
         )
     return build_request(
         mode,

@@ -7,6 +7,7 @@ also shipped from the Locust master to its workers, as JSON.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -76,7 +77,7 @@ class LoadPlan(BaseModel):
     seed: int = 1
     profile: str = "default"
     locale: str = "en_US"
-    targets: list[dict[str, str | bool]] = Field(min_length=1, max_length=2)
+    targets: list[dict[str, Any]] = Field(min_length=1, max_length=2)  #: `Target` dumps
     #: with two targets (baseline, candidate) every iteration runs on both, interleaved
     results_root: str
     request_timeout: float = 10.0

@@ -26,7 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, serve until told to stop; exit 2 on a malformed spec."""
     die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m harness.faults", description=__doc__)
-    parser.add_argument("--upstream", required=True, help="http origin to forward to")
+    parser.add_argument("--upstream", required=True, help="http(s) origin to forward to")
+    parser.add_argument(
+        "--preserve-host",
+        action="store_true",
+        help="send the client's Host header upstream (default: the upstream's own)",
+    )
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
@@ -49,7 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.touchpoint:
         touchpoints = dict(item.split("=", 1) for item in options.touchpoint)
     try:
-        proxy = FaultProxy(options.upstream, faults, touchpoints=touchpoints, seed=options.seed)
+        proxy = FaultProxy(
+            options.upstream,
+            faults,
+            touchpoints=touchpoints,
+            seed=options.seed,
+            preserve_host=options.preserve_host,
+        )
     except ValueError as exc:
         print(f"harness.faults: {exc}", file=sys.stderr)
         return 2

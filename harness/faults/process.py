@@ -37,8 +37,10 @@ class ProxyProcess:
         touchpoints: Mapping[str, str] | None = None,
         seed: int | None = None,
         ready_timeout: float = 10.0,
+        preserve_host: bool = False,
     ) -> None:
         self.upstream = upstream
+        self.preserve_host = preserve_host
         self.faults = tuple(faults)
         self.touchpoints = dict(touchpoints or {})
         self.seed = seed
@@ -66,6 +68,8 @@ class ProxyProcess:
             cmd += ["--touchpoint", f"{prefix}={name}"]
         if self.seed is not None:
             cmd += ["--seed", str(self.seed)]
+        if self.preserve_host:
+            cmd.append("--preserve-host")
         return [*cmd, "--stats-file", str(self._stats), "--port", "0"]
 
     def start(self) -> str:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import random
 import socket
+import ssl
 import struct
 import time
 from collections import Counter
@@ -62,6 +64,19 @@ class _Plan:
     applied: list[str] = field(default_factory=list)
 
 
+def upstream_tls_context() -> ssl.SSLContext:
+    """The client TLS context toward an https upstream, verified as the harness's HTTP stack
+    verifies (the default store, `SSL_CERT_FILE`, and `REQUESTS_CA_BUNDLE` when set)."""
+    context = ssl.create_default_context()
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE")
+    if bundle:
+        if os.path.isdir(bundle):
+            context.load_verify_locations(capath=bundle)
+        else:
+            context.load_verify_locations(cafile=bundle)
+    return context
+
+
 class FaultProxy:
     """Forward to `upstream` (an http URL's origin), injecting `faults` inside their windows.
 
@@ -76,12 +91,22 @@ class FaultProxy:
         *,
         touchpoints: Mapping[str, str] | None = None,
         seed: int | None = None,
+        preserve_host: bool = False,
     ) -> None:
         parts = urlsplit(upstream)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"the drill proxy forwards to http:// origins only, not {upstream!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the drill proxy forwards to http(s):// origins, not {upstream!r}")
         self.upstream_host = parts.hostname
-        self.upstream_port = parts.port or 80
+        self.upstream_tls = parts.scheme == "https"
+        self.upstream_port = parts.port or (443 if self.upstream_tls else 80)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        #: the `Host` line the upstream gets (name-based ingress routes on it), unless the
+        #: client's is kept (`preserve_host`)
+        self.host_line = (
+            b"Host: " + host.encode("idna") + (f":{parts.port}".encode() if parts.port else b"")
+        )
+        self.preserve_host = preserve_host
+        self._tls: ssl.SSLContext | None = None
         self.faults = tuple(faults)
         prefixes = touchpoints or DEFAULT_TOUCHPOINTS
         self.touchpoints = sorted(prefixes.items(), key=lambda kv: -len(kv[0]))
@@ -204,11 +229,14 @@ class FaultProxy:
     async def _connect(
         self, writer: asyncio.StreamWriter
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        tls = None
+        if self.upstream_tls:
+            tls = self._tls = self._tls or upstream_tls_context()
         try:
             pair = await asyncio.open_connection(
-                self.upstream_host, self.upstream_port, limit=HEAD_LIMIT
+                self.upstream_host, self.upstream_port, limit=HEAD_LIMIT, ssl=tls
             )
-        except OSError:
+        except (OSError, ssl.SSLError):
             return None
         sock = pair[1].get_extra_info("socket")
         if sock is not None:
@@ -229,6 +257,8 @@ class FaultProxy:
         lines = head.lines
         if plan.drop_trace:
             lines = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower() not in _DROPPED]
+        if not self.preserve_host:
+            lines = [self.host_line if ln[:5].lower() == b"host:" else ln for ln in lines]
         request_line = f"{head.method} {head.target} ".encode() + head.version
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import ConnectionFailed, StepTimeout
+from harness.http.network import decode_body, environment_proxies, proxy_for, tls_context
 from harness.http.urls import origin_and_target, url_path
 from harness.http.wire import ConnectFailed, Connection, WireError, WireTimeout
+from harness.target_http import expand
 
 if TYPE_CHECKING:
     from harness.targets import Target
@@ -50,11 +52,13 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class RawResponse:
-    """What a transport returns: status, headers with lower-case names, the whole body."""
+    """What a transport returns: status, headers with lower-case names, the whole body
+    (decoded from its `Content-Encoding`), and each `Set-Cookie` line apart."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    set_cookies: tuple[str, ...] = ()
 
 
 class HttpTransport(Protocol):
@@ -67,18 +71,42 @@ class HttpTransport(Protocol):
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """How a transport connects. Today the connect timeout; issue 23's per-target settings
-    (proxy, CA bundle, client certificate, verify) are fields here, filled by `settings_for`."""
+    """How a transport connects.
+
+    `proxies`: proxy URLs by scheme (`http`, `https`) and `no` (hosts to reach directly, as
+    `NO_PROXY`); None reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` from the environment.
+    `verify`: True (the default store, or `REQUESTS_CA_BUNDLE`), a CA file or folder, or False.
+    `client_cert`: (certificate file, key file or None) for servers that ask for one.
+    """
 
     connect_timeout: float = 5.0
+    proxies: Mapping[str, str] | None = None
+    verify: bool | str = True
+    client_cert: tuple[str, str | None] | None = None
 
 
 def settings_for(target: Target | None = None) -> HttpSettings:
     """The transport settings for requests to `target` (None: no target in particular).
 
-    The one place target settings become transport settings; the same for every target today.
-    """
-    return HttpSettings()
+    The one place target settings become transport settings: `[targets.NAME.http]`'s proxy,
+    CA, `verify` and client certificate (their `${VARIABLES}` read now), else the
+    environment's proxies and CA bundle (read when the transport connects)."""
+    if target is None:
+        return HttpSettings()
+    config = target.http
+    where = f"targets.{target.name}.http"
+    proxies = None
+    if config.proxy is not None:
+        proxy = expand(config.proxy, f"{where}.proxy")
+        proxies = {"http": proxy, "https": proxy} if proxy else {}
+        if config.no_proxy:
+            proxies["no"] = expand(config.no_proxy, f"{where}.no_proxy")
+    verify: bool | str = expand(config.ca, f"{where}.ca") if config.ca else config.verify
+    cert = None
+    if config.client_cert:
+        key = expand(config.client_key, f"{where}.client_key") if config.client_key else None
+        cert = (expand(config.client_cert, f"{where}.client_cert"), key)
+    return HttpSettings(proxies=proxies, verify=verify, client_cert=cert)
 
 
 def open_transport(settings: HttpSettings | None = None) -> HttpTransport:
@@ -103,16 +131,31 @@ class GeventTransport:
 
     settings: HttpSettings = field(default_factory=HttpSettings)
     _connections: dict[tuple[str, str, int], Connection] = field(default_factory=dict)
+    _tls: Any = None
+    _proxies: Mapping[str, str] | None = None
+
+    def _connection(self, key: tuple[str, str, int]) -> Connection:
+        settings = self.settings
+        if self._proxies is None:
+            self._proxies = (
+                settings.proxies if settings.proxies is not None else environment_proxies()
+            )
+        scheme, host, port = key
+        if scheme == "https" and self._tls is None:
+            self._tls = tls_context(settings.verify, settings.client_cert)
+        connection = self._connections[key] = Connection(
+            *key,
+            connect_timeout=settings.connect_timeout,
+            tls=self._tls,
+            proxy=proxy_for(scheme, host, port, self._proxies),
+        )
+        return connection
 
     def send(self, request: HttpRequest) -> RawResponse:
         """Send `request`, reading the whole body."""
         key, target = origin_and_target(request.url)
-        connection = self._connections.get(key)
-        if connection is None:
-            connection = self._connections[key] = Connection(
-                *key, connect_timeout=self.settings.connect_timeout
-            )
         try:
+            connection = self._connections.get(key) or self._connection(key)
             status, headers, body = connection.request(
                 request.method, target, request.headers, request.body, request.timeout
             )
@@ -126,9 +169,19 @@ class GeventTransport:
             raise ConnectionFailed(
                 f"{request.method} {request.url} could not connect: {exc}"
             ) from None
-        except WireError as exc:
+        except (WireError, OSError, ValueError) as exc:  # OSError, ValueError: a CA file
             raise ConnectionFailed(f"{request.method} {request.url} failed: {exc}") from None
-        return RawResponse(status, headers, body)
+        encoding = headers.get("content-encoding")
+        if encoding is not None and body:
+            try:
+                body = decode_body(encoding, body)
+            except WireError as exc:
+                raise ConnectionFailed(f"{request.method} {request.url}: {exc}") from None
+        cookies: tuple[str, ...] = ()
+        if "set-cookie" in headers:  # the wire keeps each line apart
+            cookies = tuple(headers["set-cookie"].split("\n"))
+            headers["set-cookie"] = ", ".join(cookies)
+        return RawResponse(status, headers, body, cookies)
 
     def close(self) -> None:
         """Close every connection."""

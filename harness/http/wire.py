@@ -7,23 +7,35 @@ a Python callback per header from its C parser, a header object validated twice 
 writing the request with one `sendall` and parsing the head with `bytes` methods costs ≈ 18 µs.
 Those 38 µs were a third of a one-request journey's whole cost at load.
 
-What it does: `Content-Length` and `chunked` bodies, bodies read to the close, no body for
-`HEAD`, 1xx, 204 and 304; `Connection: close` honoured; a reused connection that the server has
-closed meanwhile (an idle keep-alive timeout) is reconnected once, when not a byte of the
-answer had arrived; one deadline over the whole exchange. What it leaves out, since the
-harness never asks for it: compression (no `accept-encoding` is sent), redirects, proxies,
-HTTP/2. Raises `WireTimeout` and `WireError`; `harness.http.transport` turns them into step
-errors.
+What it does: `Content-Length` and `chunked` bodies (read in linear time), bodies read to the
+close, no body for `HEAD`, 1xx, 204 and 304; `Connection: close` honoured; a reused connection
+that the server has closed meanwhile (an idle keep-alive timeout) is reconnected once, when not
+a byte of the answer had arrived; one deadline over the whole exchange; an HTTP forward proxy
+(absolute-form requests, `CONNECT` for HTTPS); a `Host` header of the caller's replacing the
+origin's. Decoding bodies, cookies and redirects are the layers above (`harness.http.network`,
+`harness.touchpoints.http`); HTTP/2 is left out. Raises `WireTimeout` and `WireError`;
+`harness.http.transport` turns them into step errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 MAX_HEAD = 64 * 1024
 RECV_SIZE = 65536
 _NO_BODY_STATUS = frozenset({204, 304})
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP forward proxy: plain-HTTP requests go to it in absolute form, HTTPS through a
+    `CONNECT` tunnel; `authorization` is its `Proxy-Authorization` value, if any."""
+
+    host: str
+    port: int
+    authorization: str | None = None
 
 
 class WireError(Exception):
@@ -50,7 +62,11 @@ class _Closed(WireError):
 def encode_request(
     method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
 ) -> bytes:
-    """The request head and body as bytes (`host` and `content-length` added)."""
+    """The request head and body as bytes (`host` and `content-length` added). A `Host` (or
+    `host`) among `headers` replaces `host`: one Host line, never two."""
+    if "host" in headers or "Host" in headers:
+        host = headers.get("host") or headers.get("Host") or host
+        headers = {k: v for k, v in headers.items() if k not in ("host", "Host")}
     lines = [f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"]
     for name, value in headers.items():
         if "\n" in value or "\r" in value:
@@ -67,7 +83,8 @@ def encode_request(
 
 def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     """(status, protocol version, headers with lower-case names) of a response head without
-    its blank line. Repeated headers are joined with `, `."""
+    its blank line. Repeated headers are joined with `, `, but `Set-Cookie` lines with a line
+    break (a cookie's `Expires` holds a comma): the transport splits them."""
     try:
         text = head.decode("latin-1")
         status_line, *lines = text.split("\r\n")
@@ -84,30 +101,13 @@ def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
             continue
         key = name.strip().lower()
         value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if key in headers:  # rare: a repeated header
+            value = f"{headers[key]}{_JOINED.get(key, ', ')}{value}"
+        headers[key] = value
     return status, version, headers
 
 
-def tls_context() -> Any:
-    """A client TLS context made as `ssl.create_default_context()` makes it (certificates and
-    host names verified against the default CA store, `SSL_CERT_FILE` read now), but of
-    gevent's class, so that the handshake and every read wait on the gevent hub under the
-    exchange's deadline. `gevent.ssl.create_default_context` is the standard library's: in a
-    process gevent has not patched (smoke, seeding, the pytest plugin) its sockets blocked the
-    whole process in C, past any deadline."""
-    import ssl as stdlib_ssl
-
-    from gevent import ssl
-
-    template = stdlib_ssl.create_default_context()
-    context = ssl.SSLContext(stdlib_ssl.PROTOCOL_TLS_CLIENT)
-    context.options = template.options
-    context.verify_flags = template.verify_flags
-    context.minimum_version = template.minimum_version
-    context.verify_mode = template.verify_mode
-    context.check_hostname = template.check_hostname
-    context.load_default_certs(stdlib_ssl.Purpose.SERVER_AUTH)
-    return context
+_JOINED = {"set-cookie": "\n"}
 
 
 def default_port(scheme: str) -> int:
@@ -118,11 +118,22 @@ def default_port(scheme: str) -> int:
 class Connection:
     """One keep-alive connection to one origin, used by one greenlet at a time."""
 
-    def __init__(self, scheme: str, host: str, port: int, *, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float = 5.0,
+        tls: Any = None,
+        proxy: Proxy | None = None,
+    ) -> None:
         self.scheme = scheme
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
+        self.tls = tls  #: the client TLS context for https (default: `network.tls_context()`)
+        self.proxy = proxy
         default = default_port(scheme)
         self.host_header = host if port == default else f"{host}:{port}"
         if ":" in host and not host.startswith("["):  # an IPv6 literal
@@ -142,6 +153,10 @@ class Connection:
     ) -> tuple[int, dict[str, str], bytes]:
         """Send one request and read its whole answer: (status, headers, body), all within
         `timeout` seconds."""
+        if self.proxy is not None and self.scheme == "http":  # absolute form, to the proxy
+            target = f"http://{self.host_header}{target}"
+            if self.proxy.authorization is not None:
+                headers = {**headers, "proxy-authorization": self.proxy.authorization}
         payload = encode_request(method, target, self.host_header, headers, body)
         if self._buffer:  # bytes beyond the last answer: the stream cannot be trusted
             self.close()
@@ -202,13 +217,18 @@ class Connection:
         from gevent import socket
 
         self._opening = "connecting"
+        where = (self.host, self.port) if self.proxy is None else (self.proxy.host, self.proxy.port)
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            sock = socket.create_connection(where, timeout=self.connect_timeout)
         except TimeoutError:
             raise ConnectFailed(f"no connection within {self.connect_timeout:g} s") from None
         except OSError as exc:
-            raise ConnectFailed(exc.strerror or str(exc)) from None
+            via = "" if self.proxy is None else f" (proxy {self.proxy.host}:{self.proxy.port})"
+            raise ConnectFailed((exc.strerror or str(exc)) + via) from None
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+        if self.proxy is not None and self.scheme == "https":
+            self._opening = "the proxy's CONNECT"
+            self._tunnel(sock, self.proxy)
         if self.scheme == "https":
             self._opening = "the TLS handshake"
             sock = self._handshake(sock)
@@ -222,7 +242,11 @@ class Connection:
         """`sock` wrapped in TLS, the handshake done; closed on any failure (the deadline's
         too), whoever holds it."""
         try:
-            tls = tls_context().wrap_socket(
+            if self.tls is None:
+                from harness.http.network import tls_context
+
+                self.tls = tls_context()
+            tls = self.tls.wrap_socket(
                 sock, server_hostname=self.host, do_handshake_on_connect=False
             )
         except BaseException:
@@ -242,6 +266,34 @@ class Connection:
             tls.close()
             raise
         return tls
+
+    def _tunnel(self, sock: Any, proxy: Proxy) -> None:
+        """Ask the proxy for a tunnel to this origin (`CONNECT host:port`); closes `sock` when
+        it refuses."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        authority = f"{host}:{self.port}"
+        lines = f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n"
+        if proxy.authorization is not None:
+            lines += f"proxy-authorization: {proxy.authorization}\r\n"
+        try:
+            sock.sendall((lines + "\r\n").encode("latin-1"))
+            head = b""
+            while (end := head.find(b"\r\n\r\n")) < 0:
+                chunk = sock.recv(RECV_SIZE)
+                if not chunk or len(head) > MAX_HEAD:
+                    raise ConnectFailed(f"the proxy {proxy.host}:{proxy.port} closed the CONNECT")
+                head += chunk
+            status = parse_head(head[:end])[0]
+            if not 200 <= status < 300:
+                raise ConnectFailed(
+                    f"the proxy {proxy.host}:{proxy.port} answered {status} to CONNECT {authority}"
+                )
+        except OSError as exc:
+            sock.close()
+            raise ConnectFailed(f"proxy CONNECT failed: {exc.strerror or exc}") from None
+        except BaseException:
+            sock.close()
+            raise
 
     def _recv(self) -> bytes:
         chunk: bytes = self._sock.recv(RECV_SIZE)

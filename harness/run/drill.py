@@ -162,9 +162,13 @@ class DrillRun(BasePlan):
         cand = cand.model_copy(update={"name": "candidate"})
         specs = [self.fault.spec] if self.fault is not None else []
         assert request.drill is not None
+        keep = request.drill.preserve_host
         if not request.drill.direct_baseline:
-            base = _through_proxy(base, [], stack, self.state, seed=request.seed)
-        return [base, _through_proxy(cand, specs, stack, self.state, seed=request.seed)]
+            base = _through_proxy(base, [], stack, self.state, seed=request.seed, keep_host=keep)
+        return [
+            base,
+            _through_proxy(cand, specs, stack, self.state, seed=request.seed, keep_host=keep),
+        ]
 
     def judge(
         self, run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
@@ -222,23 +226,26 @@ def _deployments(request: RunRequest, stack: ExitStack, run_path: Path) -> tuple
 
 
 def _through_proxy(
-    target: Target, specs: list[str], stack: ExitStack, state: _Run, *, seed: int | None
+    target: Target,
+    specs: list[str],
+    stack: ExitStack,
+    state: _Run,
+    *,
+    seed: int | None,
+    keep_host: bool = False,
 ) -> Target:
     """`target` with each of its origins behind a drill proxy carrying `specs`."""
     urls = {touchpoint.value: url for touchpoint, url in target.urls.items()}
     origins: dict[str, dict[str, str]] = {}
     for touchpoint, url in urls.items():
         parts = urlsplit(url)
-        if parts.scheme != "http":
-            raise UsageError(
-                f"the drill proxy speaks plain HTTP; {touchpoint} of {target.name!r} is {url}. "
-                "Drill a plain-http deployment (e.g. a staging host's internal port)"
-            )
         origin = f"{parts.scheme}://{parts.netloc}"
         origins.setdefault(origin, {})[parts.path.rstrip("/") or "/"] = touchpoint
     rewritten = dict(urls)
     for origin, touchpoints in origins.items():
-        proxy = ProxyProcess(origin, specs, touchpoints=touchpoints, seed=seed)
+        proxy = ProxyProcess(
+            origin, specs, touchpoints=touchpoints, seed=seed, preserve_host=keep_host
+        )
         proxy.start()
         stack.callback(proxy.stop)
         state.proxies.append(proxy)

@@ -4,6 +4,7 @@ complete; `FanOut` hands every record to several sinks."""
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,8 @@ def start_telemetry(
         sample_rate=sample_rate,
     )
     stack.callback(telemetry.shutdown)
+    if any(name.startswith("OTEL_") for name in os.environ):  # say the environment was read
+        print(f"traces: {telemetry.applied} (OTEL_* environment read)", flush=True)
     return telemetry
 
 

@@ -20,7 +20,7 @@ from harness.gates.verdict import Verdict, evaluate, summary_lines, summary_mark
 from harness.results import RunDirectory, replace_file
 from harness.run.plan import BasePlan, with_flags
 from harness.run.request import RunRequest
-from harness.run.targets import resolve_named_target
+from harness.run.targets import resolve_named_target, sandbox_target
 from harness.targets import Target
 
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
@@ -167,7 +167,7 @@ def start_sandbox(
     if release is None:
         knobs = f" with {', '.join(regressions)}" if regressions else ""
         print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
-    return Target(name=role, web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True)
+    return sandbox_target(urls, role)
 
 
 def publish_verdict(run_dir: Path, verdict: Verdict, *, timeline: str = "") -> None:

@@ -125,6 +125,7 @@ class DrillSettings(BaseModel):
     runs: int = 10
     direct_baseline: bool = False
     replay_step_s: float = 1.0
+    preserve_host: bool = False  #: the proxies send the client's Host, not the upstream's
 
 
 class RunRequest(BaseModel):

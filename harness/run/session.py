@@ -43,6 +43,7 @@ from harness.run.plan import RunPlan
 from harness.run.request import RunRequest
 from harness.run.targets import check_allowed, check_reachable
 from harness.runtime import RunSink
+from harness.target_http import announce_http
 from harness.targets import Target
 
 if TYPE_CHECKING:
@@ -260,6 +261,8 @@ def _announce(
     """The run's header: mode, targets (credentials redacted), plan, seed, journeys."""
     where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
     print(f"journey-harness {mode} · {where} · {describe} · seed {seed} · run {run_id}")
+    for target in chosen:
+        announce_http(target)
     print(
         "  journeys: "
         + ", ".join(

@@ -15,6 +15,7 @@ from harness.run.inputs import run_inputs
 from harness.run.request import RunRequest
 from harness.run.targets import check_reachable, resolve_target
 from harness.runtime import RunSettings
+from harness.target_http import announce_http
 from harness.targets import without_userinfo
 from harness.text import plural
 
@@ -65,6 +66,7 @@ def run_smoke_request(request: RunRequest) -> int:
             f"{plural(len(journeys), 'journey')} · seed {seed} · run {run_id}",
             flush=True,
         )
+        announce_http(target)
         settings = RunSettings(
             run_id=run_id,
             target=target,

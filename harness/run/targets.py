@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.config import HarnessConfig
 from harness.errors import ConnectionFailed, StepTimeout, TargetUnavailable, UsageError
 from harness.http.transport import HttpRequest, send_once, settings_for
+from harness.target_http import TargetHttp
+from harness.target_http import check as check_http_settings
 from harness.targets import Target, basic_authorization, split_userinfo
+
+if TYPE_CHECKING:
+    from harness.sandbox.process import SandboxUrls
 
 #: hosts load may go to without `allow_load = true`
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -38,12 +44,23 @@ def resolve_target(
         if announce is not None:
             knobs = f" with {', '.join(regressions)}" if regressions else ""
             announce(f"sandbox started at {urls.base}{knobs}")
-        return Target(
-            name="sandbox", web=urls.web, api=urls.api, mobile=urls.mobile, allow_load=True
-        )
+        return sandbox_target(urls, "sandbox")
     if target is None:
         raise UsageError("give a target: --target NAME|URL, or --sandbox for the bundled shop")
     return resolve_named_target(target, config)
+
+
+def sandbox_target(urls: SandboxUrls, name: str) -> Target:
+    """The bundled sandbox as a target: on loopback, started by this run, so reached directly
+    whatever `HTTP_PROXY` says (a proxy for the package registries must not carry it)."""
+    return Target(
+        name=name,
+        web=urls.web,
+        api=urls.api,
+        mobile=urls.mobile,
+        allow_load=True,
+        http=TargetHttp(proxy=""),
+    )
 
 
 def resolve_named_target(name: str, config: HarnessConfig, *, role: str = "target") -> Target:
@@ -86,6 +103,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     do. Any status is an answer, a redirect too: the transport follows none, so the check sends
     nothing to a host outside the target (a redirect to another host would escape the loopback
     guard). Credentials in the target's URL go as HTTP basic authentication, never in the URL."""
+    check_http_settings(target.http, target.name)  # a `${VARIABLE}` not set: exit 2 first
     url, credentials = split_userinfo(target.web)
     headers = {"user-agent": "journey-harness"}
     if credentials is not None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Tracer
 
 from harness.errors import UsageError
@@ -81,7 +82,9 @@ def start_tracing(
         raise ValueError("start_tracing needs a trace file, an OTLP endpoint or both")
     url = otlp_traces_url(otlp_endpoint) if otlp_endpoint is not None else None
     resource = Resource.create({"service.name": SERVICE_NAME, "service.version": release})
-    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    # Every request recorded whatever `traceparent`'s flag says (and whatever OTEL_TRACES_SAMPLER
+    # it inherits): the harness counts every journey trace's join and cuts the rest at the end.
+    provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, shutdown_on_exit=False)
     # The file first: at shutdown it is flushed before a slow collector is waited for.
     if trace_file is not None:
         provider.add_span_processor(_processor(OtlpJsonLinesExporter(trace_file)))

@@ -5,9 +5,11 @@ A run keeps only a share of its journey traces (every failed one, the slowest, a
 did any of the target's server spans join it? So each span sidecar writes one line per journey
 trace it saw, kept or not, to a journey index (`traces/journeys-<pid>.tsv`: trace id, target,
 start, kept). At the run's end `settle` reads those indexes and every target span file once:
-it notes which traces a server span joined, writes them all to `trace-joins.json` (what the
-gate reads), and keeps of the target's spans only those of kept traces (and the same sampled
-share of spans outside any journey trace), so the stored traces stay whole on both sides.
+it notes which traces a server span joined, writes them to `trace-joins.json` (what the
+gate reads: every trace sampled at its root, whose `traceparent` asked the target to record it,
+and the others too when the targets record such traces anyway), and keeps of the target's spans
+only those of kept traces (and the same sampled share of spans outside any journey trace), so
+the stored traces stay whole on both sides.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.folder_io import lines, parsed, present
+from harness.telemetry.otel_env import ratio_bound
 
 INDEX_GLOB = "journeys-*.tsv"
 JOINS_FILE = "trace-joins.json"
@@ -56,9 +59,15 @@ def index_line(trace_id: int, target: str, start_ns: int, kept: bool) -> str:
     return f"{trace_id:032x}\t{clean}\t{start_ns}\t{int(kept)}\n"
 
 
+def head_sampled(trace_id: int, bound: int) -> bool:
+    """The root sampler's decision (OpenTelemetry's `TraceIdRatioBased`: the trace id's low
+    64 bits under `bound`, from `otel_env.ratio_bound`), which `traceparent` carries."""
+    return trace_id & 0xFFFFFFFFFFFFFFFF < bound
+
+
 def sampled(trace_id: bytes, rate: float) -> bool:
-    """The sidecar's head-sampling rule for a hex trace id (its low 32 bits against `rate`)."""
-    return int(trace_id[-8:], 16) / 0xFFFFFFFF < rate
+    """`head_sampled` for a hex trace id and a rate."""
+    return head_sampled(int(trace_id[-16:], 16), ratio_bound(rate))
 
 
 def _read_indexes(folder: Path) -> dict[bytes, _Root]:
@@ -112,9 +121,10 @@ def _stored_joins(data: Any) -> list[TraceJoin]:
 
 
 def settle(run_dir: Path, sample_rate: float) -> int:
-    """Count every journey trace's join into `trace-joins.json`, cut the target's span files
-    (`traces/*.jsonl`) to the kept traces, and remove the indexes; returns the journey traces
-    counted (0, doing nothing, when no sidecar wrote an index)."""
+    """Count the journey traces' joins into `trace-joins.json` (those the targets were asked to
+    record, `_expected_to_join`), cut the target's span files (`traces/*.jsonl`) to the
+    kept traces, and remove the indexes; returns the journey traces counted (0, doing nothing,
+    when no sidecar wrote an index)."""
     folder = run_dir / "traces"
     if not has_index(run_dir):
         return 0
@@ -135,10 +145,24 @@ def settle(run_dir: Path, sample_rate: float) -> int:
                     if kept is not None:
                         out.write(kept)
         cut.replace(part)
-    _write_joins(run_dir / JOINS_FILE, roots, joined)
+    counted = _expected_to_join(roots, joined, ratio_bound(sample_rate))
+    _write_joins(run_dir / JOINS_FILE, counted, joined)
     for index in folder.glob(INDEX_GLOB):
         index.unlink()
-    return len(roots)
+    return len(counted)
+
+
+def _expected_to_join(
+    roots: dict[bytes, _Root], joined: set[bytes], bound: int
+) -> dict[bytes, _Root]:
+    """The journey traces a target was asked to record. A trace whose `traceparent` said "not
+    sampled" was not the target's to record, unless the targets record such traces anyway (as
+    the bundled sandbox does): when any of them joined one, every trace counts, on both sides
+    alike, so a side that lost its `traceparent` cannot hide its unjoined traces."""
+    unsampled = {t for t in roots if not head_sampled(int(t, 16), bound)}
+    if not unsampled or not unsampled.isdisjoint(joined):
+        return roots
+    return {t: r for t, r in roots.items() if t not in unsampled}
 
 
 def _keep(trace: bytes, roots: dict[bytes, _Root], rate: float) -> bool:

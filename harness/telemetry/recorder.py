@@ -38,7 +38,9 @@ from opentelemetry.util.types import Attributes, AttributeValue
 from harness.telemetry.otel_private import SPAN_KEY, agnosticcontextmanager
 from harness.telemetry.spool import SpanSpool
 
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_FLAGS = (TraceFlags(TraceFlags.DEFAULT), TraceFlags(TraceFlags.SAMPLED))  #: by `sampled`
+_ALL = 1 << 64  #: the bound of a rate of 1: every trace id's low 64 bits are under it
+_LOW64 = (1 << 64) - 1
 _NONE: dict[str, Any] = {}  #: the shared attributes of spans started through the API: none
 _OK = StatusCode.OK._value_
 _UNSET = StatusCode.UNSET._value_
@@ -61,6 +63,7 @@ class LightSpan(trace.Span):
         "kind",
         "name",
         "parent_id",
+        "sampled",
         "span_id",
         "start_ns",
         "status_code",
@@ -81,10 +84,11 @@ class LightSpan(trace.Span):
         own: dict[str, Any] | None,
         trace_state: TraceState | None = None,
         trace_hex: str | None = None,
+        sampled: int = 1,
     ) -> None:
         """`parent_id`: 0 for a root; `kind`: a `SpanKind` value; `shared`: attributes many
         spans hold (never changed); `own`: this span's, kept as given (the caller's to hand
-        over)."""
+        over); `sampled`: the root's head-sampling decision (1 or 0), its `traceparent` flag."""
         self._spool = spool
         self.trace_id = trace_id
         self.span_id = span_id
@@ -97,6 +101,7 @@ class LightSpan(trace.Span):
         self.status_code = _UNSET
         self.status_message: str | None = None
         self._trace_state = trace_state
+        self.sampled = sampled
         self._hex = trace_hex  #: the trace id in hex, once someone needed it
         self._context: SpanContext | None = None  # built when asked for: most never are
         self._attributes = own  # made on first need when None
@@ -106,7 +111,7 @@ class LightSpan(trace.Span):
         """This span's ids."""
         if self._context is None:
             self._context = SpanContext(
-                self.trace_id, self.span_id, False, _SAMPLED, self._trace_state
+                self.trace_id, self.span_id, False, _FLAGS[self.sampled], self._trace_state
             )
         return self._context
 
@@ -117,9 +122,9 @@ class LightSpan(trace.Span):
         return self._hex
 
     def traceparent(self) -> str:
-        """The W3C `traceparent` of this span (always sampled), without building its
-        `SpanContext`."""
-        return f"00-{self._hex or self.trace_hex()}-{self.span_id:016x}-01"
+        """The W3C `traceparent` of this span, its flag the root's sampling decision, without
+        building its `SpanContext`."""
+        return f"00-{self._hex or self.trace_hex()}-{self.span_id:016x}-0{self.sampled}"
 
     def is_recording(self) -> bool:
         """True until the span ends."""
@@ -227,10 +232,14 @@ class LightSpan(trace.Span):
 
 
 class LightTracer(trace.Tracer):
-    """Starts `LightSpan`s: children of the span in `context`, else new traces, all sampled."""
+    """Starts `LightSpan`s: children of the span in `context` (with its sampling decision),
+    else new traces, sampled when their id's low 64 bits are under `bound` (OpenTelemetry's
+    `TraceIdRatioBased` rule; the default samples every trace). Every span is recorded: the
+    sidecar keeps the sampled traces and, besides, the failed and the slowest."""
 
-    def __init__(self, spool: SpanSpool) -> None:
+    def __init__(self, spool: SpanSpool, bound: int = _ALL) -> None:
         self.spool = spool
+        self.bound = bound
         # Its own generator: ids must not follow the seeded `random` a journey may use.
         self._ids = random.Random(int.from_bytes(os.urandom(16), "big"))
 
@@ -252,6 +261,7 @@ class LightTracer(trace.Tracer):
         trace_state: TraceState | None
         if type(parent) is LightSpan:  # the usual case: no SpanContext to build or read
             trace_id, parent_id, trace_state = parent.trace_id, parent.span_id, parent._trace_state
+            sampled = parent.sampled
         else:
             remote = trace.get_current_span(context).get_span_context()
             if remote.is_valid:
@@ -260,8 +270,10 @@ class LightTracer(trace.Tracer):
                     remote.span_id,
                     remote.trace_state,
                 )
+                sampled = 1 if remote.trace_flags.sampled else 0
             else:
                 trace_id, parent_id, trace_state = self._ids.getrandbits(128) or 1, 0, None
+                sampled = 1 if trace_id & _LOW64 < self.bound else 0
         # the attributes copied, as the API promises callers
         own = (
             (attributes.copy() if type(attributes) is dict else dict(attributes))
@@ -279,6 +291,8 @@ class LightTracer(trace.Tracer):
             _NONE,
             own,
             trace_state,
+            None,
+            sampled,
         )
 
     # The harness's own spans (`LightPath` in `harness.telemetry.tracer_paths`) start here, past
@@ -308,6 +322,7 @@ class LightTracer(trace.Tracer):
             own,
             None,
             f"{trace_id:032x}",
+            1 if trace_id & _LOW64 < self.bound else 0,
         )
 
     def child(
@@ -336,6 +351,7 @@ class LightTracer(trace.Tracer):
             own,
             above._trace_state,
             above._hex,
+            above.sampled,
         )
 
     @agnosticcontextmanager  # the API's own decorator, which the signature asks for
@@ -365,9 +381,9 @@ class LightTracer(trace.Tracer):
 class LightTracerProvider(trace.TracerProvider):
     """One `LightTracer` over one spool, whatever the instrumentation scope asked for."""
 
-    def __init__(self, spool: SpanSpool) -> None:
+    def __init__(self, spool: SpanSpool, bound: int = _ALL) -> None:
         self.spool = spool
-        self._tracer = LightTracer(spool)
+        self._tracer = LightTracer(spool, bound)
 
     def get_tracer(
         self,

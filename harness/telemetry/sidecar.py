@@ -46,7 +46,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from harness.telemetry.export_deferral import QUIET_S, Deferral
-from harness.telemetry.joins import index_line
+from harness.telemetry.joins import head_sampled, index_line
+from harness.telemetry.otel_env import HTTP_PROTOCOL, OtlpTarget, otlp_exporter, ratio_bound
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
 from harness.telemetry.otlp_shipper import OTLP_TIMEOUT_S, OtlpShipper
 from harness.telemetry.spool import EndedSpan, merged, read_spool, spool_closed
@@ -70,6 +71,7 @@ class RowSampler:
         self, rate: float, on_root: Callable[[EndedSpan, bool], None] | None = None
     ) -> None:
         self.rate = rate
+        self.bound = ratio_bound(rate)
         self.on_root = on_root
         self._pending: dict[int, list[EndedSpan]] = defaultdict(list)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=SLOW_WINDOW))
@@ -114,8 +116,9 @@ class RowSampler:
         )
         recent.append(duration)
         failed = root.status_code == StatusCode.ERROR.value
-        sampled = (root.trace_id & 0xFFFFFFFF) / 0xFFFFFFFF < self.rate
-        return sampled or failed or slow
+        # The head decision, which the root's `traceparent` carried; failed and slow traces
+        # are kept besides (the tail), though their flag said "not sampled".
+        return head_sampled(root.trace_id, self.bound) or failed or slow
 
 
 def _is_root(row: EndedSpan) -> bool:
@@ -134,6 +137,7 @@ class SpoolExport:
         endpoint: str | None = None,
         sample_rate: float = 1.0,
         scope: str = "journey-harness",
+        protocol: str = HTTP_PROTOCOL,
         index: Path | None = None,
     ) -> None:
         self.file = OtlpJsonLinesExporter(out)
@@ -144,16 +148,14 @@ class SpoolExport:
         self.resource_attributes = resource
         self.scope_name = scope
         self.otlp: OtlpShipper | None = None
-        self.resource = Resource.create(resource)
+        self.resource = Resource(resource)  # as the journey process resolved it, unchanged
         self.scope = InstrumentationScope(scope)
         self.sampler = RowSampler(sample_rate, self._indexed if self._index is not None else None)
         self.spans = 0
         if endpoint:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
             # The SDK logs every retry; the run says once what was not sent, and why.
             logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
-            exporter = OTLPSpanExporter(endpoint=endpoint, timeout=OTLP_TIMEOUT_S)
+            exporter = otlp_exporter(OtlpTarget(endpoint, protocol), "traces", OTLP_TIMEOUT_S)
             self.otlp = OtlpShipper(exporter, self._span)
 
     def batch(self, rows: list[EndedSpan]) -> None:
@@ -280,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("spool", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--resource", default="{}", help="resource attributes as JSON")
-    parser.add_argument("--endpoint", default=None, help="OTLP/HTTP traces URL")
+    parser.add_argument("--endpoint", default=None, help="OTLP traces URL (or gRPC address)")
+    parser.add_argument("--protocol", default=HTTP_PROTOCOL, help="http/protobuf or grpc")
     parser.add_argument("--sample", type=float, default=1.0)
     parser.add_argument("--parent", type=int, default=None, help="exit when this PID has gone")
     parser.add_argument("--stats", type=Path, default=None, help="write span counts here")
@@ -300,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resource_attributes,
         endpoint=options.endpoint,
         sample_rate=options.sample,
+        protocol=options.protocol,
         index=options.index,
     )
     # Ctrl-C to the process group is for the run: its process closes the spool and this follows

@@ -15,6 +15,8 @@ wired anywhere, or with tracing switched off, all of this is a no-op that costs 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from contextlib import AbstractContextManager
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -22,7 +24,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from harness.redact import redact
 from harness.telemetry.tracer_paths import TRACER_NAME as TRACER_NAME
-from harness.telemetry.tracer_paths import GlobalPath, TracerPath, path_for
+from harness.telemetry.tracer_paths import GlobalPath, TracerPath, path_for, recording_tracer
 from harness.telemetry.tracer_paths import url_template as url_template
 
 _path: TracerPath = GlobalPath()
@@ -34,6 +36,42 @@ def use_provider(provider: trace.TracerProvider | None) -> None:
     off, `--no-traces`)."""
     global _path
     _path = path_for(provider)
+    if provider is not None and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        # Nothing set globally yet: a journey's own `trace.get_tracer(...)` spans go where the
+        # harness's do, as children of the current step (set once: the API allows no other).
+        trace.set_tracer_provider(JourneyTracerProvider())
+
+
+class _JourneyTracer(trace.Tracer):
+    """The tracer of this process's harness path when it records, looked up on each call
+    (tracing may be wired again, as tests do); else the API's no-op tracer."""
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        """See `opentelemetry.trace.Tracer.start_span`."""
+        return (recording_tracer(_path) or _NO_OP).start_span(*args, **kwargs)
+
+    def start_as_current_span(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> AbstractContextManager[Span]:
+        """See `opentelemetry.trace.Tracer.start_as_current_span`."""
+        tracer = recording_tracer(_path) or _NO_OP
+        manager: AbstractContextManager[Span] = tracer.start_as_current_span(*args, **kwargs)
+        return manager
+
+
+_NO_OP = trace.NoOpTracer()
+_JOURNEY_TRACER = _JourneyTracer()
+
+
+class JourneyTracerProvider(trace.TracerProvider):
+    """The global tracer provider the harness sets in a process that runs journeys, when
+    nothing else was set: every tracer it gives is the harness's current one."""
+
+    follows_harness = True  #: `GlobalPath` must not follow it back to the harness's path
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        """The harness's tracer, whatever the scope asked for."""
+        return _JOURNEY_TRACER
 
 
 def start_iteration(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, MutableMapping
+from types import MethodType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from harness.redact import redact_url
+from harness.telemetry.otel_env import custom_propagators
 from harness.telemetry.otel_private import BAGGAGE_KEY, SPAN_KEY
 from harness.telemetry.recorder import LightSpan, LightTracer
 
@@ -260,7 +262,11 @@ class GlobalPath(TracerPath):
         provider = trace.get_tracer_provider()
         if provider is not self._provider:
             self._provider = provider
-            if isinstance(provider, trace.ProxyTracerProvider):
+            # the API's placeholder, or the harness's own global (`spans.JourneyTracerProvider`),
+            # which would lead back here
+            if isinstance(provider, trace.ProxyTracerProvider) or getattr(
+                provider, "follows_harness", False
+            ):
                 self._path = OFF
             else:
                 self._path = ApiPath(provider.get_tracer(TRACER_NAME))
@@ -351,6 +357,11 @@ def request_parts(method: str, url: str) -> tuple[str, dict[str, AttributeValue]
     return found
 
 
+def recording_tracer(path: TracerPath) -> trace.Tracer | None:
+    """The tracer of a path that records, else None."""
+    return path.tracer if isinstance(path, _Recording) else None
+
+
 def path_for(provider: trace.TracerProvider | None) -> TracerPath:
     """The path to `provider` (None: the global provider's; a `NoOpTracerProvider`: off)."""
     if provider is None:
@@ -358,4 +369,17 @@ def path_for(provider: trace.TracerProvider | None) -> TracerPath:
     if isinstance(provider, trace.NoOpTracerProvider):
         return OFF
     tracer = provider.get_tracer(TRACER_NAME)
-    return LightPath(tracer) if type(tracer) is LightTracer else ApiPath(tracer)
+    path = LightPath(tracer) if type(tracer) is LightTracer else ApiPath(tracer)
+    if custom_propagators():
+        # an attribute of this one object, so the usual path pays nothing for the choice
+        path.inject = MethodType(_propagated, path)  # type: ignore[method-assign]
+    return path
+
+
+def _propagated(
+    path: TracerPath, headers: MutableMapping[str, str], span: Span, ctx: Context | None
+) -> None:
+    """`TracerPath.inject` through the API's global propagator (`OTEL_PROPAGATORS`)."""
+    from opentelemetry import propagate
+
+    propagate.inject(headers, context=trace.set_span_in_context(span, ctx))

@@ -25,11 +25,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 
 from harness.records import IterationRecord, Outcome, StepRecord
-from harness.telemetry import spans
+from harness.telemetry import otel_env, spans
 from harness.telemetry.recorder import LightTracerProvider
 from harness.telemetry.spool import SpanSpool
 
-ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SIDECAR_WAIT_S = 120.0  #: the longest a run waits for its spans to be written, after its load
 NOTICE_S = 5.0
 METRICS_TIMEOUT_S = 5.0  #: one metrics export to the endpoint, and the flush at the end
@@ -45,6 +44,7 @@ class Telemetry:
     meter_provider: Any = None
     counts: dict[str, Any] = field(default_factory=dict)  #: the sidecar's span counts
     missing: list[str] = field(default_factory=list)  #: evidence that could not be completed
+    applied: str = ""  #: the tracing settings in one line (service, where spans go, sampling)
 
     def shutdown(self) -> None:
         """Stop routing harness spans here, close the spool and wait for the sidecar to have
@@ -82,7 +82,7 @@ class SpanSidecar:
         *,
         out: Path,
         resource: dict[str, Any],
-        endpoint: str | None,
+        endpoint: otel_env.OtlpTarget | None,
         sample_rate: float,
     ) -> None:
         from harness.children import SpawnedProcess
@@ -109,8 +109,8 @@ class SpanSidecar:
             if out.parent.name != "traces"
             else str(out.parent / f"journeys-{os.getpid()}.tsv"),
         ]
-        if endpoint:
-            argv += ["--endpoint", endpoint]
+        if endpoint is not None:
+            argv += ["--endpoint", endpoint.url, "--protocol", endpoint.protocol]
         self.process = SpawnedProcess(argv, dict(os.environ))
         self.problem = ""
 
@@ -161,42 +161,56 @@ def setup(
     trace_file: Path,
     run_id: str,
     endpoint: str | None = None,
-    sample_rate: float = 1.0,
-    service_name: str = "journey-harness",
+    sample_rate: float | None = None,
+    service_name: str = otel_env.DEFAULT_SERVICE_NAME,
     worker: int = 0,
 ) -> Telemetry:
     """Wire tracing (and metrics, with an endpoint) for this process: spans are recorded by
-    the light tracer into a spool next to `trace_file`, and exported by a sidecar process."""
-    endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or None
-    resource = {
-        "service.name": service_name,
-        "service.instance.id": f"{run_id}-{worker}-{os.getpid()}",
-        "harness.run_id": run_id,
-    }
+    the light tracer into a spool next to `trace_file`, and exported by a sidecar process.
+
+    The `OTEL_*` environment applies where no argument says otherwise (`harness.telemetry.
+    otel_env`): `OTEL_SDK_DISABLED=true` switches tracing off; the endpoints, protocol,
+    headers and resource come from it; `sample_rate` None reads `OTEL_TRACES_SAMPLER` (else 1).
+    Raises `UsageError` for an OTLP protocol or sampler the harness cannot apply."""
+    if otel_env.sdk_disabled():
+        return switched_off()
+    rate = otel_env.sample_rate(sample_rate, 1.0)[0]
+    otel_env.check_propagators()
+    traces_to = otel_env.otlp_target("traces", endpoint)
+    metrics_to = otel_env.otlp_target("metrics", endpoint)
+    resource = otel_env.resource_attributes(
+        {"service.instance.id": f"{run_id}-{worker}-{os.getpid()}", "harness.run_id": run_id},
+        service_name,
+    )
     spool = trace_file.with_name(f"{trace_file.stem}-{os.getpid()}.spool")
     span_spool = SpanSpool(spool)
-    provider = LightTracerProvider(span_spool)
+    provider = LightTracerProvider(span_spool, otel_env.ratio_bound(rate))
     sidecar = SpanSidecar(
         spool,
         out=trace_file,
         resource=resource,
-        endpoint=_signal_url(endpoint, "traces") if endpoint else None,
-        sample_rate=sample_rate,
+        endpoint=traces_to,
+        sample_rate=rate,
     )
-    telemetry = Telemetry(provider=provider, sidecar=sidecar)
-    if endpoint:
-        telemetry.meter_provider, telemetry.metrics = _metrics(Resource.create(resource), endpoint)
+    applied = _applied(resource, traces_to, rate)
+    telemetry = Telemetry(provider=provider, sidecar=sidecar, applied=applied)
+    if metrics_to is not None:
+        telemetry.meter_provider, telemetry.metrics = _metrics(Resource(resource), metrics_to)
     spans.use_provider(provider)
     return telemetry
 
 
-def _signal_url(endpoint: str, signal: str) -> str:
-    base = endpoint.rstrip("/")
-    return base if base.endswith(f"/v1/{signal}") else f"{base}/v1/{signal}"
+def _applied(resource: dict[str, str], to: otel_env.OtlpTarget | None, rate: float) -> str:
+    from harness.redact import redact_url
+
+    where = f"OTLP {to.protocol} to {redact_url(to.url)}" if to is not None else "no OTLP endpoint"
+    return (
+        f"service {resource.get('service.name', '')}, {where}, "
+        f"{rate:g} of the traces sampled at the root"
+    )
 
 
-def _metrics(resource: Resource, endpoint: str) -> tuple[Any, MetricsSink]:
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+def _metrics(resource: Resource, to: otel_env.OtlpTarget) -> tuple[Any, MetricsSink]:
     from opentelemetry.sdk.metrics import Histogram, MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
@@ -205,7 +219,7 @@ def _metrics(resource: Resource, endpoint: str) -> tuple[Any, MetricsSink]:
     logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
 
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=_signal_url(endpoint, "metrics"), timeout=METRICS_TIMEOUT_S),
+        otel_env.otlp_exporter(to, "metrics", METRICS_TIMEOUT_S),
         export_interval_millis=5000,
         export_timeout_millis=METRICS_TIMEOUT_S * 1000,
     )

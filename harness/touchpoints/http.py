@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
-from urllib.parse import urlencode
+from urllib.parse import urljoin
 
 from opentelemetry.context import Context
 from pydantic import TypeAdapter, ValidationError
@@ -23,12 +23,17 @@ from harness.errors import (
     HttpStatusError,
     StepTimeout,
 )
+from harness.http.cookies import Jar
+from harness.http.network import ACCEPT_ENCODING
 from harness.http.transport import HttpRequest, HttpTransport, RawResponse
 from harness.http.urls import join_url, same_origin, url_path
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
+from harness.target_http import TouchpointHttp, sent_headers
+from harness.target_http import credentials as configured_credentials
 from harness.targets import basic_authorization, split_userinfo
 from harness.telemetry import spans
+from harness.touchpoints.bodies import FileValue, Params, encode_body, with_params
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -134,6 +139,8 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         trace_parent: Callable[[], Context | None] | None = None,
+        config: TouchpointHttp | None = None,
+        config_key: str = "",
     ) -> None:
         # `http://user:password@host/` sends HTTP basic authentication, as curl, requests and
         # k6 do; the password never appears in a URL the client records
@@ -142,9 +149,13 @@ class HttpClient:
         self.transport = transport
         self.observer = observer
         self.trace_parent = trace_parent
+        if config is not None:  # the target's `[targets.NAME.http.<touchpoint>]`
+            headers = {**sent_headers(config, config_key), **(headers or {})}
+            credentials = configured_credentials(config, config_key) or credentials
         self._basic = basic_authorization(credentials) if credentials is not None else None
         self._initial_headers: dict[str, str] = {
             "accept": "application/json",
+            "accept-encoding": ACCEPT_ENCODING,
             "user-agent": "journey-harness",
             **({"authorization": self._basic} if self._basic is not None else {}),
             **{k.lower(): v for k, v in (headers or {}).items()},
@@ -152,6 +163,8 @@ class HttpClient:
         self.headers = dict(self._initial_headers)
         self.timeout = timeout
         self.token: str | None = None
+        self.cookies = Jar()  #: this virtual user's cookies, emptied by `renew`
+        self.max_redirects = 20
 
     def renew(
         self,
@@ -164,6 +177,7 @@ class HttpClient:
         self.trace_parent = trace_parent
         self.headers = dict(self._initial_headers)
         self.token = None
+        self.cookies.clear()
 
     def bearer(self, token: str | None) -> None:
         """Send `Authorization: Bearer <token>` with every later request (None removes it, and
@@ -192,36 +206,90 @@ class HttpClient:
         path: str,
         *,
         json: Any = None,
-        data: bytes | str | None = None,
-        params: Mapping[str, str | int] | None = None,
+        data: Params | bytes | str | None = None,
+        files: Mapping[str, FileValue] | None = None,
+        content: bytes | str | None = None,
+        params: Params | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
         expect: int | tuple[int, ...] | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Response:
-        """Send one request relative to the base URL and check its status."""
+        """Send one request relative to the base URL and check its status.
+
+        Redirects are followed for GET and HEAD unless `follow_redirects=False`, for other
+        methods when `follow_redirects=True` (a 303, and a 301 or 302 to a POST, go on as GET,
+        as requests and httpx do); each hop is a request of the step."""
+        method = method.upper()
         url = join_url(self.base_url, path) if "://" not in path else path
         if params:
-            url += ("&" if "?" in url else "?") + urlencode(params)
+            url = with_params(url, params)
         final_headers = dict(self.headers)
-        body: bytes | None = None
-        if json is not None:
-            body = jsonlib.dumps(json, separators=(",", ":")).encode()
-            final_headers["content-type"] = "application/json"
-        elif data is not None:
-            body = data.encode() if isinstance(data, str) else data
+        body = None
+        if json is not None or data is not None or files or content is not None:
+            body, content_type = encode_body(json=json, data=data, files=files, content=content)
+            if content_type is not None:
+                final_headers["content-type"] = content_type
+        if "://" in path and "@" in url.partition("?")[0]:  # credentials in an absolute URL
+            url, credentials = split_userinfo(url)
+            auth = auth or credentials
+        if auth is not None:
+            final_headers["authorization"] = basic_authorization(auth)
         if headers:
             final_headers.update({k.lower(): v for k, v in headers.items()})
         # the target's credentials go to the target only (requests drops them on a redirect)
-        if (
-            "://" in path
-            and self._basic is not None
-            and final_headers.get("authorization") == self._basic
-            and not same_origin(url, self.base_url)
-        ):
-            del final_headers["authorization"]
+        if "://" in path and not same_origin(url, self.base_url):
+            self._drop_target_credentials(final_headers)
+        follow = method in ("GET", "HEAD") if follow_redirects is None else follow_redirects
+        hops = 0
+        while True:
+            response = self._send(method, url, final_headers, body, timeout or self.timeout)
+            location = response.headers.get("location")
+            if not follow or response.status not in _REDIRECTS or not location:
+                break
+            hops += 1
+            if hops > self.max_redirects:
+                raise HttpStatusError(
+                    f"{method} {url_path(url)} redirected more than {self.max_redirects} times",
+                    status=response.status,
+                    method=method,
+                    url=url,
+                )
+            final_headers = dict(final_headers)  # the sent request's stay as they were
+            method, body = _redirected(method, body, response.status, final_headers)
+            next_url = urljoin(url, location)
+            if not same_origin(next_url, url):
+                final_headers.pop("authorization", None)
+            url = next_url
+        if expect is None:
+            if response.status >= 400:
+                raise HttpStatusError(
+                    f"{response.method} {url_path(url)} answered {response.status}, expected a "
+                    f"status below 400{_excerpt(response.content)}",
+                    status=response.status,
+                    method=response.method,
+                    url=url,
+                )
+        else:
+            response.expect(*((expect,) if isinstance(expect, int) else expect))
+        return response
+
+    def _drop_target_credentials(self, headers: dict[str, str]) -> None:
+        if self._basic is not None and headers.get("authorization") == self._basic:
+            del headers["authorization"]
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+    ) -> Response:
+        """One exchange: the jar's cookies sent and kept, a span and a request record."""
+        sent = headers
+        cookie = self.cookies.header_for(method, url) if "cookie" not in headers else None
+        if cookie is not None:
+            sent = {**headers, "cookie": cookie}
         parent = self.trace_parent() if self.trace_parent is not None else None
-        span = spans.start_request(parent, method.upper(), url, final_headers)
-        request = HttpRequest(method.upper(), url, final_headers, body, timeout or self.timeout)
+        span = spans.start_request(parent, method, url, sent)
+        request = HttpRequest(method, url, sent, body, timeout)
         started = time.perf_counter()
         try:
             raw = self.transport.send(request)
@@ -230,21 +298,10 @@ class HttpClient:
             self._observe(request, None, started, f"{type(exc).__name__}: {exc}")
             raise
         spans.end_request(span, raw.status, None)
-        response = Response(
-            request.method, url, raw.status, raw.headers, raw.body, _ms_since(started)
-        )
+        if raw.set_cookies:
+            self.cookies.keep(method, url, raw.set_cookies)
+        response = Response(method, url, raw.status, raw.headers, raw.body, _ms_since(started))
         self._observe(request, raw.status, started, None)
-        if expect is None:
-            if raw.status >= 400:
-                raise HttpStatusError(
-                    f"{response.method} {url_path(url)} answered {raw.status}, expected a status "
-                    f"below 400{_excerpt(raw.body)}",
-                    status=raw.status,
-                    method=response.method,
-                    url=url,
-                )
-        else:
-            response.expect(*((expect,) if isinstance(expect, int) else expect))
         return response
 
     def get(self, path: str, **kwargs: Any) -> Response:
@@ -280,6 +337,21 @@ class HttpClient:
                     error=redact(error) if error else None,
                 )
             )
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _redirected(
+    method: str, body: bytes | None, status: int, headers: dict[str, str]
+) -> tuple[str, bytes | None]:
+    """The method and body of the request that follows a redirect: 303 makes it a GET (but a
+    HEAD), and so does a 301 or 302 to a POST, as browsers, requests and httpx do; 307 and 308
+    repeat the request as it was."""
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        headers.pop("content-type", None)
+        return "GET", None
+    return method, body
 
 
 def _ms_since(started: float) -> float:

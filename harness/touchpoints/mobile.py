@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from opentelemetry.context import Context
 
+from harness.target_http import TouchpointHttp
 from harness.touchpoints.http import DEFAULT_TIMEOUT, HttpClient, HttpTransport, RequestObserver
 
 
@@ -45,6 +46,8 @@ class MobileClient(HttpClient):
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         trace_parent: Callable[[], Context | None] | None = None,
+        config: TouchpointHttp | None = None,
+        config_key: str = "",
     ) -> None:
         super().__init__(
             base_url,
@@ -53,18 +56,26 @@ class MobileClient(HttpClient):
             headers=headers,
             timeout=timeout,
             trace_parent=trace_parent,
+            config=config,
+            config_key=config_key,
         )
         self.device = device
+        self.app = config.app if config is not None else None
+        #: a user agent of the target's settings, in place of the one made from the app
+        self.user_agent = self.headers["user-agent"] if config and config.user_agent else None
         self.use_device(device)
 
     def use_device(self, device: DeviceIdentity) -> None:
         """Play another device from now on; the session token is dropped."""
         self.device = device
+        app = self.app
+        name, version = (app.name, app.version) if app is not None else ("ShopApp", None)
+        version = version or device.app_version
+        platform = (app.platform if app is not None else None) or device.os
         self.headers["x-device-id"] = device.device_id
-        self.headers["x-app-version"] = device.app_version
-        self.headers["user-agent"] = (
-            f"ShopApp/{device.app_version} ({device.os} {device.os_version}; {device.model}) "
-            "journey-harness"
+        self.headers["x-app-version"] = version
+        self.headers["user-agent"] = self.user_agent or (
+            f"{name}/{version} ({platform} {device.os_version}; {device.model}) journey-harness"
         )
         self.bearer(None)
 

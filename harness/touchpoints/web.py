@@ -227,6 +227,15 @@ class BrowserHost:
                     await browser.close()
                 if playwright is not None:
                     await playwright.stop()
+                # Actions still waiting on the stopped browser (an iteration cut off at the
+                # run's end) are cancelled, not left pending: a loop closed over a pending task
+                # prints "Task was destroyed but it is pending!" at exit.
+                current = asyncio.current_task()
+                left = [task for task in asyncio.all_tasks() if task is not current]
+                for task in left:
+                    task.cancel()
+                if left:
+                    await asyncio.wait(left, timeout=5)
 
             # A browser that will not close is killed with the process.
             with contextlib.suppress(Exception):

@@ -68,3 +68,19 @@ def test_a_crashed_chromium_fails_its_iteration_and_is_launched_again(
     assert [s.outcome for s in sink.steps[:2]] == [Outcome.PASSED, Outcome.FAILED]
     assert after.outcome is Outcome.PASSED, after.message
     assert restarts == 1
+
+
+def test_closing_the_host_cancels_actions_still_waiting_on_the_browser() -> None:
+    # An iteration cut off at the run's end leaves an action waiting on the browser loop; the
+    # host's close cancels it, where the loop used to be closed over the pending task ("Task was
+    # destroyed but it is pending!" at every demo's exit).
+    import asyncio
+
+    host = BrowserHost()
+    host.start()
+    try:
+        assert host._loop is not None
+        stuck = asyncio.run_coroutine_threadsafe(asyncio.sleep(3600), host._loop)
+    finally:
+        host.close()
+    assert stuck.cancelled()

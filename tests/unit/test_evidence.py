@@ -19,7 +19,11 @@ from harness.telemetry.joins import JOINS_FILE, index_line, settle
 from harness.telemetry.otlp_shipper import OtlpShipper
 from harness.telemetry.spool import EndedSpan
 
-A, B, C, D, ORPHAN = (f"{n:032x}" for n in (0xA1, 0xB2, 0xC3, 0xD4, 0xFFFFFFFF))
+# At a rate of 0.5, A and B are sampled at the root (their low 64 bits under 2**63), the rest not.
+HIGH = 1 << 63
+A, B, C, D, E, ORPHAN = (
+    f"{n:032x}" for n in (0xA1, 0xB2, HIGH | 0xC3, HIGH | 0xD4, HIGH | 0xE5, (1 << 64) - 1)
+)
 
 
 def _span(trace: str, kind: int, name: str = "GET /x") -> dict[str, object]:
@@ -42,13 +46,16 @@ def _line(*spans: dict[str, object]) -> str:
 def test_every_journey_trace_is_counted_before_the_targets_spans_are_cut(tmp_path: Path) -> None:
     traces = tmp_path / "traces"
     traces.mkdir()
-    # Four journeys: A and B kept by the sampler, C and D dropped; the target's server spans
+    # Five journeys: A and B kept by the sampler, C, D and E dropped; the target's server spans
     # joined A, C and D (B's request lost its traceparent), plus an orphan trace of its own.
+    # C and D were not sampled at their root, yet joined: the target records every trace, so E
+    # counts too, unjoined.
     (traces / "journeys-1.tsv").write_text(
         index_line(int(A, 16), "baseline", 1_000_000_000, True)
         + index_line(int(B, 16), "candidate", 2_000_000_000, True)
         + index_line(int(C, 16), "baseline", 3_000_000_000, False)
         + index_line(int(D, 16), "candidate", 4_000_000_000, False)
+        + index_line(int(E, 16), "candidate", 5_000_000_000, False)
         + "torn"
     )
     (traces / "sandbox.jsonl").write_text(
@@ -56,7 +63,7 @@ def test_every_journey_trace_is_counted_before_the_targets_spans_are_cut(tmp_pat
         + _line(_span(D, 2))
         + _line(_span(ORPHAN, 2))
     )
-    assert settle(tmp_path, sample_rate=0.0) == 4
+    assert settle(tmp_path, sample_rate=0.5) == 5
 
     joins = sorted(read_trace_joins(tmp_path), key=lambda j: j.started_at)
     assert [(j.target, j.joined) for j in joins] == [
@@ -64,6 +71,7 @@ def test_every_journey_trace_is_counted_before_the_targets_spans_are_cut(tmp_pat
         ("candidate", False),
         ("baseline", True),
         ("candidate", True),
+        ("candidate", False),
     ]
     kept = [json.loads(line) for line in (traces / "sandbox.jsonl").read_text().splitlines()]
     ids = [s["traceId"] for d in kept for r in d["resourceSpans"] for sc in r["scopeSpans"]
@@ -190,3 +198,21 @@ def test_a_load_lists_a_passing_steps_requests_only_until_it_has_examples() -> N
     kept = collector.take_delta()["lines"]
     assert json.loads(kept[-1])["requests"]  # the failed one, after 30 passed ones
     assert not json.loads(kept[-2]).get("requests")
+
+
+def test_a_target_that_honours_the_flag_is_judged_on_the_sampled_traces(tmp_path: Path) -> None:
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    # A sampled and joined; B sampled, its traceparent lost; C and E not sampled at the root and
+    # (as their traceparent asked) not recorded by the target: not counted as missing.
+    sides = [(A, "baseline"), (B, "candidate"), (C, "baseline"), (E, "candidate")]
+    (traces / "journeys-1.tsv").write_text(
+        "".join(
+            index_line(int(t, 16), side, n * 1_000_000_000, t in (A, B))
+            for n, (t, side) in enumerate(sides)
+        )
+    )
+    (traces / "sandbox.jsonl").write_text(_line(_span(A, 2)))
+    assert settle(tmp_path, sample_rate=0.5) == 2
+    joins = sorted(read_trace_joins(tmp_path), key=lambda j: j.started_at)
+    assert [(j.target, j.joined) for j in joins] == [("baseline", True), ("candidate", False)]

@@ -51,7 +51,11 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle_between_subpackages() -> None:
     graph = grimp.build_graph(
-        "harness", "synth", include_external_packages=False, exclude_type_checking_imports=True
+        "harness",
+        "synth",
+        include_external_packages=False,
+        exclude_type_checking_imports=True,
+        cache_dir=None,
     )
     edges: dict[str, set[str]] = defaultdict(set)
     why: dict[tuple[str, str], str] = {}
@@ -110,7 +114,7 @@ def test_commands_hold_no_orchestration() -> None:
     not drive the engine itself (`load.execute` did, and rehearse, rollout and drill passed it
     closures). Only the engine's plan vocabulary (`ShapeKind` for a parser's choices) may be
     imported."""
-    graph = grimp.build_graph("harness", include_external_packages=False)
+    graph = grimp.build_graph("harness", include_external_packages=False, cache_dir=None)
     found = []
     for module in sorted(graph.find_descendants("harness.commands")):
         for imported in sorted(graph.find_modules_directly_imported_by(module)):

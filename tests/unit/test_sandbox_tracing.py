@@ -18,7 +18,7 @@ from harness.errors import UsageError
 from harness.sandbox.httptrace import TracingMiddleware, server_address
 from harness.sandbox.sqltrace import SqlShape, sql_shape, traced_connection_class
 from harness.sandbox.store import Store
-from harness.sandbox.tracing import otlp_traces_url
+from harness.sandbox.tracing import otlp_traces_url, start_tracing
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -201,3 +201,20 @@ def test_otlp_traces_url() -> None:
     assert otlp_traces_url("https://otel.example") == "https://otel.example/v1/traces"
     with pytest.raises(UsageError, match="not an http"):
         otlp_traces_url("127.0.0.1:4318")
+
+
+def test_the_sandbox_records_a_request_whatever_its_traceparent_flag_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The harness counts every journey trace's join: the sandbox records unsampled ones too
+    # (and ignores an inherited OTEL_TRACES_SAMPLER); the harness cuts them at the run's end.
+    from opentelemetry import trace as trace_api
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    tracing = start_tracing("baseline", trace_file=tmp_path / "t.jsonl")
+    remote = SpanContext(0xA1, 0xB2, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    parent = trace_api.set_span_in_context(NonRecordingSpan(remote))
+    with tracing.tracer.start_as_current_span("GET /x", context=parent) as span:
+        assert span.is_recording()
+    tracing.shutdown()
