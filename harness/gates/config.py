@@ -94,6 +94,7 @@ DEFAULT_GATES: list[dict[str, Any]] = [
         "name": "typical latency per step (paired)",
         "group": "latency",
         "alpha": 0.011,
+        "stop_early": 0.2,  # a fifth of it for the live test that stops a rehearsal early
     },
     {
         "kind": "funnel",

@@ -7,6 +7,7 @@ import math
 from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from harness.errors import SpecError
 from harness.gates.base import GateBase, where_of
@@ -50,6 +51,10 @@ class PairedGate(GateBase):
     #: both sides share their drift (one host)
     drift: Literal["robust", "short"] = "robust"
     level: float = 0.95
+    #: the share of this gate's alpha spent on a sequential test judged every second of a
+    #: rehearsal, which stops the run with FAIL as soon as a step is slower beyond doubt
+    #: (`harness.gates.early_stop`); the end-of-run judgement gets the rest. 0: never stop early
+    stop_early: float = Field(default=0.0, ge=0.0, lt=1.0)
     comparing: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
@@ -68,7 +73,7 @@ class PairedGate(GateBase):
             raise SpecError(
                 f"{self.title()}: fail_margin {self.fail_margin} is above the margin {self.margin}"
             )
-        alpha = gate_alpha(self, self.level)
+        alpha = gate_alpha(self, self.level) * (1.0 - self.stop_early)
         found: list[Evidence | None] = []
         tests: list[tuple[int, Comparison, SeriesKey, Paired]] = []
         for key in self.series(data):

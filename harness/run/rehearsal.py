@@ -47,10 +47,9 @@ class Rehearsal(BasePlan):
         return rehearsal_targets(request, stack, run_path)
 
     def watch(self, targets: list[Target], run: RunDirectory) -> Watch | None:
-        from harness.gates.abort import AbortWatch
+        from harness.gates.early_stop import rehearsal_watch
 
-        watch = AbortWatch(self.gates, baseline=targets[0].name, candidate=targets[-1].name)
-        return watch if watch.gates else None
+        return rehearsal_watch(self.gates, baseline=targets[0].name, candidate=targets[-1].name)
 
     def judge(
         self, run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health

@@ -77,6 +77,15 @@ def recorded_values(histogram: HdrHistogram) -> tuple[Any, Any]:
 
     counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
     index = np.nonzero(counts)[0]
+    return bucket_values(histogram, index), counts[index].astype(np.int64)
+
+
+def bucket_values(histogram: HdrHistogram, index: Any) -> Any:
+    """The values in ms of the buckets at `index` (positions in the histogram's counts array):
+    each bucket's highest equivalent value, as `recorded_values` gives them."""
+    import numpy as np
+
+    index = np.asarray(index, dtype=np.int64)
     half_magnitude = histogram.sub_bucket_half_count_magnitude
     half = histogram.sub_bucket_half_count
     bucket = (index >> half_magnitude) - 1
@@ -86,7 +95,7 @@ def recorded_values(histogram: HdrHistogram) -> tuple[Any, Any]:
     bucket[first] = 0
     shift = bucket + histogram.unit_magnitude
     highest = (sub_bucket << shift) + (np.int64(1) << shift) - 1
-    return highest.astype(float) / 1000.0, counts[index].astype(np.int64)
+    return highest.astype(float) / 1000.0
 
 
 def new_histogram() -> HdrHistogram:

@@ -66,7 +66,7 @@ class LatencyRehearsal:
 def latency_rehearsal(tmp_path_factory: pytest.TempPathFactory) -> LatencyRehearsal:
     results = tmp_path_factory.mktemp("latency-rehearsal")
     done = run_cli(
-        "rehearse", "--sandbox", "--duration", "15s", "-k", "not browse and not cross",
+        "rehearse", "--sandbox", "--duration", "45s", "-k", "not browse and not cross",
         "--browser-users", "0", "--users", "6", "--regression", "latency:*.orders.create=+150ms",
         "--results", str(results), timeout=240,
     )  # fmt: skip

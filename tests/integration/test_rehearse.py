@@ -164,6 +164,19 @@ def test_latency_on_checkout_fails_naming_the_step(latency_rehearsal: LatencyReh
     assert "FAIL:" in run.output
 
 
+def test_a_clear_regression_stops_the_rehearsal_early(latency_rehearsal: LatencyRehearsal) -> None:
+    # +150 ms on the order steps: the live sequential test (a fifth of the paired gate's alpha)
+    # decides it after its 4 blocks of 5 s, so the 45 s rehearsal stops at about 20 s with FAIL,
+    # naming the step; the end-of-run gates then judge what was measured.
+    run = latency_rehearsal
+    verdict = json.loads((run.run_dir / "verdict.json").read_text())
+    assert (run.code, verdict["decision"]) == (1, "fail"), run.output[-3000:]
+    assert "STOPPED EARLY after" in run.output
+    assert verdict["time_to_decision_s"] < 40, verdict["reasons"]
+    reason = verdict["reasons"][0]
+    assert "anytime-valid" in reason and ("`pay`" in reason or "`place order`" in reason), reason
+
+
 def test_tail_only_latency_fails_tail_shift_but_not_the_typical_judge(
     tmp_path: Path,
 ) -> None:
