@@ -21,7 +21,7 @@ from harness.engine.network import free_port
 from harness.sandbox.process import SandboxUrls
 from tests.integration.conftest import REPO, only_run_dir
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]
+pytestmark = pytest.mark.integration
 
 KEY = "test-cluster-key-0123456789abcdef"
 HARNESS = [sys.executable, "-m", "harness.cli", "load"]

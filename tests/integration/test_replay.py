@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.conftest import only_run_dir, run_cli
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]
+pytestmark = pytest.mark.integration
 
 
 def people(results: Path) -> dict[tuple[int, int, str, int], str]:
