@@ -147,8 +147,11 @@ def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -
 
 
 def test_a_fault_in_a_window_is_detected_and_the_gates_recover(tmp_path: Path) -> None:
+    # 60% of checkouts blocked for 5 s: over the 15 s run a drop of about a fifth, clear of the
+    # funnel's 5 pp margin even on a busy machine (30% failed 1 run in 2 beside stress-ng, the
+    # whole run's funnel inconclusive once the replay spent its alpha over its looks).
     code, record, output = drill(
-        tmp_path, "--duration", "15s", "--fault", "funnel:checkout=30%,after=3s,for=5s"
+        tmp_path, "--duration", "15s", "--fault", "funnel:checkout=60%,after=3s,for=5s"
     )
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]
