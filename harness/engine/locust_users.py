@@ -8,6 +8,7 @@ scheduled arrivals from a queue (the open model). Every iteration goes through
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.runtime import RunSettings, RunSink
 from harness.targets import Target
+from harness.think import WORKLOAD, parse_think
 from harness.touchpoints.web import BrowserHost
 from harness.virtual_user import VirtualUser
 
@@ -235,6 +237,8 @@ def prepare(
             navigation_timeout=plan.navigation_timeout,
             record_browser_trace=plan.record_browser_trace,
             flags=plan.flags[index] if plan.flags else {},
+            think=plan.think,
+            workload_think={k: parse_think(v) for k, v in plan.workload_think.items()},
         )
         for index, target in enumerate(plan.targets)
     ]
@@ -265,16 +269,27 @@ def prepare(
 
 
 class JourneyUser(User):
-    """Base of the per-journey user classes: back-to-back iterations of one journey."""
+    """Base of the per-journey user classes: iterations of one journey, one after another,
+    with the journey's think time between them (a closed model paces itself)."""
 
     abstract = True
     journey: ClassVar[Journey]
-    wait_time = constant(0)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.virtual_users = state().new_virtual_users()
         self.iteration = 0
+        self.last: Journey | None = None
+        self.pauses = random.Random(f"between:{self.virtual_users[0].index}")
+
+    def wait_time(self) -> float:
+        """The pause after an iteration: a draw of its journey's think time at load (the
+        open model's `ArrivalUser` waits for none: its arrivals are scheduled)."""
+        current = state()
+        spec = None if self.last is None or not current.plan.think else self.last.think
+        if spec is not None and spec.kind == WORKLOAD:
+            spec = current.settings[0].workload_think.get(self.last.name) if self.last else None
+        return 0.0 if spec is None else spec.sample(self.pauses)
 
     def next_journey(self) -> Journey:
         """The journey of the next iteration."""
@@ -283,8 +298,11 @@ class JourneyUser(User):
     @task
     def iterate(self) -> None:
         """Run the next iteration; idle once the run's iteration budget is spent."""
-        if state().run(self.virtual_users, self.next_journey(), self.iteration):
+        journey = self.next_journey()
+        self.last = None
+        if state().run(self.virtual_users, journey, self.iteration):
             self.iteration += 1
+            self.last = journey
         else:
             gevent.sleep(POLL_S)
 

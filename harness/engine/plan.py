@@ -97,6 +97,9 @@ class LoadPlan(BaseModel):
     #: the targets are variants of ONE deployment (a flag matrix): each gets its own synthetic
     #: people (seed + its index), since one person cannot sign up twice on one shop
     one_deployment: bool = False
+    think: bool = True  #: journeys pause between steps as they declare (`@journey(think=...)`)
+    #: think times per journey step of a `--workload` model, as `harness.think` specs
+    workload_think: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> LoadPlan:
