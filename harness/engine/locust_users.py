@@ -24,7 +24,7 @@ from locust import User, constant, task
 from harness.engine.allocation import weighted_turns
 from harness.engine.cohort import CohortRouter
 from harness.engine.collector import LoadCollector
-from harness.engine.plan import LoadPlan, ShapeKind
+from harness.engine.plan import LoadPlan
 from harness.engine.tuning import browser_cpus, keep_off, tune_garbage_collector
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
@@ -165,17 +165,21 @@ class ProcessState:
 
     def _schedule(self) -> None:
         plan = self.plan
-        rate = plan.rate / plan.workers
         names = sorted(
-            n for n, j in self.journeys.items() if plan.browser_users > 0 or not j.uses_browser
+            n
+            for n, j in self.journeys.items()
+            if (plan.browser_users > 0 or not j.uses_browser)
+            and (not plan.weights or n in plan.weights)
         )
         # weighted turns rather than random draws: every journey arrives within one cycle
-        turns = weighted_turns([self.journeys[n].weight for n in names], self.settings[0].worker)
+        weights = [plan.weights.get(n, self.journeys[n].weight) for n in names]
+        turns = weighted_turns(weights, self.settings[0].worker)
         start = time.perf_counter()
         budget = plan.max_iterations // plan.workers
-        for k in itertools.count():
-            intended = start + k / rate
-            if intended - start >= plan.total_duration_s or k >= budget:
+        offsets = plan.arrival_offsets(self.settings[0].worker)
+        for k, offset in enumerate(offsets):
+            intended = start + offset
+            if offset >= plan.total_duration_s or k >= budget:
                 return
             delay = intended - time.perf_counter()
             if delay > 0:
@@ -262,7 +266,7 @@ def prepare(
         # them through asyncio under gevent's patched subprocess can close a pipe descriptor
         # twice, and a socket that reused that number would then share it with another.
         _state.browser().start()
-    if plan.shape is ShapeKind.ARRIVAL:
+    if plan.open_model:
         _state.start_arrivals()
     tune_garbage_collector()
     return _state
@@ -385,7 +389,7 @@ def user_classes(journeys: Sequence[Journey], plan: LoadPlan | None) -> list[typ
         classes.append(
             type(BROWSER_SLOTS, (BrowserSlotUser,), {"rotation": browser, "fixed_count": slots})
         )
-    if plan is None or plan.shape is ShapeKind.ARRIVAL:
+    if plan is None or plan.open_model:
         return [ArrivalUser] if plan is not None else [*classes, ArrivalUser]
     return classes
 
