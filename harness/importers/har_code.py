@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from harness.errors import UsageError
 from harness.importers.har import Exchange, read_har
 from harness.importers.har_steps import (
     Call,
@@ -101,6 +102,13 @@ def import_har(
     calls, dropped = plan_calls(
         exchanges, target, keep_static=keep_static, keep_third_party=keep_third_party
     )
+    if not calls:
+        hosts = ", ".join(sorted(dropped.hosts)) or "none"
+        raise UsageError(
+            f"{path}: nothing left to import: its {len(exchanges)} requests were all static "
+            f"assets, unanswered or on hosts outside the target's bases (hosts: {hosts}); give "
+            "--target with the recorded site's bases, or --keep-third-party / --keep-static"
+        )
     steps = group_steps(calls, gap_s=gap_s)
     values = Values()
     codes: dict[int, _Code] = {}
