@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,11 @@ def only_run_dir(results: Path) -> Path:
     runs = [p for p in results.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def step_records(run_dir: Path) -> list[dict]:
+    """Every line of a run folder's steps.jsonl, parsed."""
+    return [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def test_identical_candidate_beside_a_cpu_hog_is_judged_on_all_its_evidence(
     config = config_file(tmp_path, p95)
     with cpu_hog():
         code, verdict, output = rehearse(
-            tmp_path / "runs", *PROTOCOL, "--duration", "30s", "--config", str(config)
+            tmp_path / "runs", *PROTOCOL, "--duration", "20s", "--config", str(config)
         )
     assert verdict["decision"] in ("pass", "inconclusive"), output[-3000:]
     assert code == {"pass": 0, "inconclusive": 4}[verdict["decision"]]
