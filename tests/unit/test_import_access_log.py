@@ -205,3 +205,46 @@ def test_a_workload_shapes_the_run(workspace: Path) -> None:
         parse_speed("fast")
     with pytest.raises(UsageError, match="needs --workload"):
         with_workload(Shape(kind=ShapeKind.REPLAY), None, None)
+
+
+def test_the_run_says_the_workload_it_used_against_the_recorded_one() -> None:
+    from harness.engine.collector import LoadAggregator, Tally
+    from harness.journey import journey as declare
+    from harness.run.workload_run import compare_workload, workload_markdown
+    from harness.workload import Workload
+
+    @declare(think="workload")
+    def buy(j):  # pragma: no cover - never runs
+        pass
+
+    recorded = Workload(
+        mix={"buy": 60.0, "browse": 40.0},
+        arrivals=[6, 4],
+        bucket_s=60.0,
+        rate_per_minute=5.0,
+        think={"buy": [1.0] * 11},
+    )
+    plan = LoadPlan(
+        run_id="r",
+        shape=ShapeKind.REPLAY,
+        curve=[6, 4],
+        speed=10.0,
+        duration_s=12.0,
+        targets=[{}],
+        results_root="/tmp",
+        workload_think=recorded.think_specs(),
+    )
+    aggregator = LoadAggregator()
+    aggregator.journeys[("t", "buy")].add(Tally(iterations=5))
+    aggregator.journeys[("t", "browse")].add(Tally(iterations=5))
+    for second, count in ((100, 4), (105, 2), (107, 4)):
+        aggregator.seconds[("t", second)].add(Tally(iterations=count))
+    compared = compare_workload(plan, recorded, [buy.__harness_journey__], aggregator)
+    assert compared["mix"] == {
+        "browse": {"recorded": 40.0, "used": 50.0},
+        "buy": {"recorded": 60.0, "used": 50.0},
+    }
+    assert compared["arrivals"] == {"recorded": [6, 4], "used": [6, 4]}
+    assert compared["rate_per_minute"] == {"recorded": 5.0, "used": 5.0}
+    assert compared["think"]["buy"] == {"recorded": [1.0, 1.0], "used": [1.0, 1.0]}
+    assert "| buy | 60.0% | 50.0% | 1 s / 1 s | 1 s / 1 s |" in workload_markdown(compared)
