@@ -7,10 +7,9 @@ import calendar
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from harness.errors import UsageError
 
@@ -26,17 +25,10 @@ _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 SNIFF_LINES = 50
 
 
-@dataclass(frozen=True, slots=True)
-class LogRequest:
-    """One request of an access log."""
-
-    time: float  #: seconds since the epoch
-    client: str
-    method: str
-    path: str  #: without the query string
-    status: int
-    agent: str
-    extra: str  #: the rest of the line (a log_format's added fields), or the JSON line
+#: One request of an access log, a plain tuple (hundreds of thousands are made a second):
+#: seconds since the epoch, client address, method, path without its query string, status,
+#: user agent, and the rest of the line (a log_format's added fields) or the JSON line.
+LogRequest: TypeAlias = tuple[float, str, str, str, str, str, str]
 
 
 class Reader:
@@ -86,10 +78,26 @@ class Reader:
         )
 
     def _combined(self, line: str) -> LogRequest | None:
-        match = _COMBINED.match(line)
-        if match is None:
-            return None
-        client, stamp, method, target, status, agent, extra = match.groups()
+        # str.split is four times faster than the regular expression, which stays for lines
+        # whose fields hold an escaped quote
+        parts = line.split('"', 6)
+        try:
+            if len(parts) < 6 or parts[4] != " " or "\\" in parts[5] or "\\" in parts[3]:
+                raise ValueError
+            head, request, tail = parts[0], parts[1], parts[2]
+            client = head[: head.index(" ")]
+            stamp = head[head.index("[") + 1 : head.index("]")]
+            fields = request.split(" ", 2)
+            method, target = fields[0], fields[1]
+            status = tail.split(None, 1)[0]
+            agent, extra = parts[5], parts[6] if len(parts) > 6 else ""
+            if len(status) != 3 or not status.isdigit():
+                raise ValueError
+        except ValueError:
+            match = _COMBINED.match(line)
+            if match is None:
+                return None
+            client, stamp, method, target, status, agent, extra = match.groups()
         if stamp != self._stamp:
             seconds = _time_local(stamp)
             if seconds is None:
@@ -97,7 +105,7 @@ class Reader:
             self._stamp, self._stamp_s = stamp, seconds
         query = target.find("?")
         path = target if query < 0 else target[:query]
-        return LogRequest(self._stamp_s, client, method, path, int(status), agent, extra)
+        return (self._stamp_s, client, method, path, status, agent, extra)
 
     def _json(self, line: str) -> LogRequest | None:
         try:
@@ -116,15 +124,9 @@ class Reader:
         status = _first(data, "status", "status_code")
         if when is None or not method or not isinstance(path, str) or status is None:
             return None
-        try:
-            code = int(status)
-        except (TypeError, ValueError):
-            return None
         client = str(_first(data, "remote_addr", "ip", "client", "client_ip") or "")
         agent = str(_first(data, "user_agent", "http_user_agent", "ua", "agent") or "")
-        return LogRequest(
-            when, client, str(method).upper(), path.split("?", 1)[0], code, agent, line
-        )
+        return (when, client, str(method).upper(), path.split("?", 1)[0], str(status), agent, line)
 
 
 def _first(data: dict[str, Any], *keys: str) -> Any:
@@ -166,16 +168,17 @@ def session_key(request: LogRequest, key: str) -> str:
     """Who sent `request`: `ip+ua`, `cookie:NAME` or `header:NAME` (a value in the rest of the
     line: a log_format that logs `$http_cookie`, or the JSON line's field); falls back to
     the client and user agent when the value is missing."""
+    _, client, _, _, _, agent, extra = request
     if key == "ip+ua":
-        return f"{request.client}\t{request.agent}"
+        return f"{client}\t{agent}"
     kind, _, name = key.partition(":")
     if kind == "cookie":
-        found = re.search(rf"(?:^|[;\s\"]){re.escape(name)}=([^;\s\"]+)", request.extra)
+        found = re.search(rf"(?:^|[;\s\"]){re.escape(name)}=([^;\s\"]+)", extra)
     else:
-        found = re.search(rf'"{re.escape(name)}"\s*:\s*"([^"]*)"', request.extra, re.I) or (
-            re.search(rf"{re.escape(name)}[=:]\s*([^\s\"]+)", request.extra, re.I)
+        found = re.search(rf'"{re.escape(name)}"\s*:\s*"([^"]*)"', extra, re.I) or (
+            re.search(rf"{re.escape(name)}[=:]\s*([^\s\"]+)", extra, re.I)
         )
-    return found.group(1) if found else f"{request.client}\t{request.agent}"
+    return found.group(1) if found else f"{client}\t{agent}"
 
 
 def check_session_key(key: str) -> str:
