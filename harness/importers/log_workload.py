@@ -107,12 +107,14 @@ class Tally:
     requests: int = 0
     static: int = 0
     first: float | None = None
+    first_start: float | None = None  #: of a matched session
+    last_start: float = 0.0
     last: float = 0.0
-    mix: Counter[int] = field(default_factory=Counter)
-    touchpoints: Counter[str] = field(default_factory=Counter)
-    arrivals: Counter[int] = field(default_factory=Counter)
+    mix: dict[int, int] = field(default_factory=dict)
+    touchpoints: dict[str, int] = field(default_factory=dict)
+    arrivals: dict[int, int] = field(default_factory=dict)
     gaps: dict[int, list[float]] = field(default_factory=dict)
-    seen_gaps: Counter[int] = field(default_factory=Counter)
+    seen_gaps: dict[int, int] = field(default_factory=dict)
     unmatched_routes: Counter[str] = field(default_factory=Counter)
 
 
@@ -160,7 +162,9 @@ class Sessions:
         match, cache = self.patterns.match, self.patterns._cache
         by_ip_ua, static, gap_s = self.key == "ip+ua", STATIC_SUFFIXES, self.gap_s
         api, mobile = self.prefixes.get(1, "\0"), self.prefixes.get(2, "\0")
-        sweep_at, sweep_s = 0.0, max(1.0, self.inactivity_s / 30)
+        inactivity = self.inactivity_s
+        # sweeps only bound the memory: a client back after the inactivity starts anew below
+        sweep_at, sweep_s = 0.0, max(1.0, inactivity / 2)
         count, skipped, last = 0, 0, tally.last
         for now, client, method, path, _, agent, extra in requests:
             if "." in path[-7:] and path.endswith(static):
@@ -184,7 +188,10 @@ class Sessions:
                 session = opened[who] = _Open(now)
             else:
                 gap = now - session.last
-                if gap >= gap_s and len(session.gaps) < MAX_GAPS:
+                if gap > inactivity:
+                    self._close(session)
+                    session = opened[who] = _Open(now)
+                elif gap >= gap_s and len(session.gaps) < MAX_GAPS:
                     session.gaps.append(gap)
                 if now > session.last:
                     session.last = now
@@ -233,20 +240,35 @@ class Sessions:
                     if route in tally.unmatched_routes or len(tally.unmatched_routes) < MAX_ROUTES:
                         tally.unmatched_routes[route] += count
             return
-        journey = best[0]
+        journey, start = best[0], session.start
         tally.matched += 1
-        tally.mix[journey] += 1
-        tally.touchpoints[TOUCHPOINTS[session.touch.index(max(session.touch))]] += 1
-        tally.arrivals[int((session.start - (tally.first or 0.0)) // self.bucket_s)] += 1
+        mix, touch, arrivals = tally.mix, tally.touchpoints, tally.arrivals
+        mix[journey] = mix.get(journey, 0) + 1
+        where = TOUCHPOINTS[session.touch.index(max(session.touch))]
+        touch[where] = touch.get(where, 0) + 1
+        bucket = int((start - (tally.first or 0.0)) // self.bucket_s)
+        arrivals[bucket] = arrivals.get(bucket, 0) + 1
+        if tally.first_start is None or start < tally.first_start:
+            tally.first_start = start
+        if start > tally.last_start:
+            tally.last_start = start
+        if session.gaps:
+            self._sample(journey, session.gaps)
+
+    def _sample(self, journey: int, gaps: list[float]) -> None:
+        """A uniform sample of at most `SAMPLE` think gaps per journey (reservoir)."""
+        tally, random_ = self.tally, self._rng.random
         sample = tally.gaps.setdefault(journey, [])
-        for gap in session.gaps:
-            tally.seen_gaps[journey] += 1
+        seen = tally.seen_gaps.get(journey, 0)
+        for gap in gaps:
+            seen += 1
             if len(sample) < SAMPLE:
                 sample.append(gap)
             else:
-                slot = self._rng.randrange(tally.seen_gaps[journey])
+                slot = int(random_() * seen)
                 if slot < SAMPLE:
                     sample[slot] = gap
+        tally.seen_gaps[journey] = seen
 
 
 def build_workload(
@@ -271,7 +293,9 @@ def build_workload(
     span = max(0.0, tally.last - (tally.first or 0.0))
     buckets = int(span // bucket_s) + 1
     arrivals = [tally.arrivals.get(i, 0) for i in range(buckets)]
-    minutes = max(span, bucket_s) / 60.0
+    # sessions start as a process of some rate: n starts span n - 1 intervals between them
+    starts = tally.last_start - (tally.first_start or 0.0)
+    rate = (tally.matched - 1) / starts * 60.0 if tally.matched > 1 and starts > 0 else 0.0
     think = {}
     for index in sorted(tally.gaps):
         values = sorted(tally.gaps[index])
@@ -292,13 +316,13 @@ def build_workload(
         start=datetime.fromtimestamp(tally.first or 0.0, UTC).isoformat().replace("+00:00", "Z"),
         span_s=round(span, 3),
         bucket_s=bucket_s,
-        rate_per_minute=round(tally.matched / minutes, 3),
+        rate_per_minute=round(rate or tally.matched / max(span, bucket_s) * 60.0, 3),
         arrivals=arrivals,
         mix={names[i]: round(100.0 * n / tally.matched, 2) for i, n in sorted(tally.mix.items())},
         touchpoints={
             t: round(100.0 * tally.touchpoints[t] / tally.matched, 2)
             for t in TOUCHPOINTS
-            if tally.touchpoints[t]
+            if tally.touchpoints.get(t)
         },
         think=think,
         unmatched_share=round(100.0 * (tally.sessions - tally.matched) / tally.sessions, 2),
