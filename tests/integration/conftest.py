@@ -31,9 +31,10 @@ class CliResult:
     err: str
 
 
-def run_cli(*args: str, cwd: Path = REPO, timeout: float = 180) -> CliResult:
-    """Run the real `harness` command line in a subprocess."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 180, html: bool = False) -> CliResult:
+    """Run the real `harness` command line in a subprocess. Runs skip report.html
+    (`HARNESS_HTML_REPORT=0`: its charts cost seconds of CPU a run) unless a test reads it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HARNESS_HTML_REPORT": "1" if html else "0"}
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],
         capture_output=True,

@@ -35,8 +35,8 @@ def coverage_offline(report: Path) -> tuple[str, list[str]]:
             browser.close()
 
 
-def drill(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
-    result = run_cli("drill", "--sandbox", *PROTOCOL, *args, "--results", str(tmp_path))
+def drill(tmp_path: Path, *args: str, html: bool = False) -> tuple[int, dict, str]:
+    result = run_cli("drill", "--sandbox", *PROTOCOL, *args, "--results", str(tmp_path), html=html)
     output = result.out + result.err
     folders = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert len(folders) == 1, output[-3000:]
@@ -131,6 +131,7 @@ def test_a_dropped_traceparent_is_caught_by_trace_completeness(tmp_path: Path) -
         "traceparent:*=drop",
         "--expect",
         "trace_completeness",
+        html=True,
     )
     assert code == 0, output[-3000:]
     (finding,) = record["faults"]

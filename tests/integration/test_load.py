@@ -212,7 +212,7 @@ def test_a_journey_leaking_a_megabyte_an_iteration_is_flagged(
     result = run_cli(
         "load", "--target", sandbox.base, "--journeys", str(tmp_path / "leaky.py"),
         "--users", "1", "--spawn-rate", "1", "--duration", "12s", "--browser-users", "0",
-        "--results", str(tmp_path / "results"), timeout=120,
+        "--results", str(tmp_path / "results"), timeout=120, html=True,
     )  # fmt: skip
     assert result.code in (0, 4), result.out + result.err  # a leak warns; it decides nothing
     run_dir = only_run_dir(tmp_path / "results")

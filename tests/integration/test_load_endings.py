@@ -39,7 +39,7 @@ def test_a_journey_that_never_finishes_is_listed_with_zero_and_fails_the_load(
     (tmp_path / "j" / "two.py").write_text(NEVER_FINISHES)
     result = run_cli(
         "load", "--target", sandbox.base, "--journeys", "j", "--users", "2", "--duration", "3s",
-        "--browser-users", "0", "--results", str(tmp_path / "results"), cwd=tmp_path,
+        "--browser-users", "0", "--results", str(tmp_path / "results"), cwd=tmp_path, html=True,
     )  # fmt: skip
     assert result.code == 1, result.out + result.err
     # its one iteration was still in its step when the load stopped: cut off, not "never ran"

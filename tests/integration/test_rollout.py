@@ -23,10 +23,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.alone]
 PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0"]
 
 
-def rollout(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+def rollout(tmp_path: Path, *args: str, html: bool = False) -> tuple[int, dict[str, Any], str]:
     result = run_cli(
-        "rollout", "--sandbox", *PROTOCOL, *args, "--results", str(tmp_path / "runs"), timeout=150
-    )
+        "rollout", "--sandbox", *PROTOCOL, *args, "--results", str(tmp_path / "runs"),
+        timeout=150, html=html,
+    )  # fmt: skip
     run_dir = only_run_dir(tmp_path / "runs")
     record = json.loads((run_dir / "rollout.json").read_text())
     return result.code, record, result.out + result.err
@@ -69,6 +70,7 @@ def test_a_clean_candidate_is_promoted_to_100_percent(tmp_path: Path) -> None:
         tmp_path,
         *("--users", "8", "--stages", "25,50,100", "--stage-duration", "5s"),
         *("--min-samples", "40", "--max-extensions", "4", "--config", str(config)),
+        html=True,
     )
     assert (code, record["outcome"]) == (0, "promoted"), output[-3000:]
     assert record["final_share"] == 100
