@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import UsageError
 
+#: a `--workload` run's comparison of the workload it used with the recorded one
+RUN_FILE = "workload.json"
 QUANTILES = tuple(i / 10 for i in range(11))  #: the think-time quantiles kept: p0, p10 … p100
 
 

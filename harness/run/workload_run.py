@@ -16,7 +16,7 @@ from harness.markdown import md_text
 from harness.results import RunDirectory
 from harness.run.request import RunRequest, Shape
 from harness.think import WORKLOAD, ThinkTime, parse_think
-from harness.workload import Workload
+from harness.workload import RUN_FILE, Workload
 
 MAX_SPEED = 1000.0
 
@@ -181,7 +181,7 @@ def report_workload(
         return
     compared = compare_workload(plan, workload, journeys, aggregator)
     try:
-        run.write_json("workload.json", compared)
+        run.write_json(RUN_FILE, compared)
         summary = run.path / "summary.md"
         if summary.is_file():
             run.write_text(
