@@ -32,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--journeys", type=Path, action="append", metavar="PATH", help="journeys (journeys/)"
     )
+    parser.add_argument(
+        "--learn-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="a run (a smoke run) whose requests give the routes of journeys that declare none",
+    )
     parser.add_argument("--target", metavar="T", help="target whose api/mobile bases to use")
     parser.add_argument("--config", type=Path, metavar="PATH", help="harness.toml to read")
     parser.add_argument(
@@ -50,6 +58,7 @@ def run(options: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.durations import parse_duration
     from harness.importers.access_log import Reader, check_session_key
+    from harness.importers.learned_routes import learned_routes
     from harness.importers.log_workload import RoutePatterns, Sessions, build_workload
     from harness.journey import discover
     from harness.run.targets import resolve_named_target
@@ -65,12 +74,15 @@ def run(options: argparse.Namespace) -> int:
         raise UsageError("--bucket and --inactivity must be longer than 0s")
     loaded = load_config(options.config)
     journeys = discover(options.journeys or [loaded.root / "journeys"])
-    declared = [(j.name, j.routes) for j in journeys if j.routes]
+    learned = learned_routes(options.learn_from) if options.learn_from else {}
+    declared = [(j.name, j.routes or tuple(learned.get(j.name, ()))) for j in journeys]
+    declared = [(name, routes) for name, routes in declared if routes]
     if not declared:
         raise UsageError(
             "no journey declares its routes, so no session can be matched to one: add "
             "@journey(routes=['GET /products/{id}', 'POST /api/v1/orders']) (a journey from "
-            "`harness import har` has them)"
+            "`harness import har` has them), or learn them from a smoke run with "
+            "--learn-from results/<run-id>"
         )
     target = (
         resolve_named_target(options.target, loaded.config)

@@ -101,11 +101,16 @@ def is_navigation(exchange: Exchange) -> bool:
     return exchange.method == "GET" and exchange.response_mime == "text/html"
 
 
+def is_static_path(path: str) -> bool:
+    """Whether a URL path names a static file by its extension."""
+    path = path.lower()
+    dot = path.rfind(".")
+    return dot > path.rfind("/") and path[dot:] in STATIC_EXTENSIONS
+
+
 def is_static(exchange: Exchange) -> bool:
     """Whether it fetched a static asset (style, script, image, font, media)."""
-    path = urlsplit(exchange.url).path.lower()
-    dot = path.rfind(".")
-    if dot > path.rfind("/") and path[dot:] in STATIC_EXTENSIONS:
+    if is_static_path(urlsplit(exchange.url).path):
         return True
     if exchange.resource_type in STATIC_TYPES:
         return True

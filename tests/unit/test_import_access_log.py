@@ -243,3 +243,51 @@ def test_the_run_says_the_workload_it_used_against_the_recorded_one() -> None:
     assert compared["rate_per_minute"] == {"recorded": 5.0, "used": 5.0}
     assert compared["think"]["buy"] == {"recorded": [1.0, 1.0], "used": [1.0, 1.0]}
     assert "| buy | 60.0% | 50.0% | 1 s / 1 s | 1 s / 1 s |" in workload_markdown(compared)
+
+
+def test_routes_learned_from_a_smoke_run(workspace: Path) -> None:
+    from harness.importers.learned_routes import learned_routes
+    from harness.records import Outcome, RequestRecord, StepRecord, Touchpoint
+    from harness.results import RunDirectory
+
+    run = RunDirectory(workspace / "results", "20261207-000000-smoke-abcd")
+    run.start(mode="smoke", target={"target": {"name": "shop"}}, seed=1, config={})
+    sent = [("GET", "http://x/api/v1/products?q=1"), ("GET", "http://x/static/a.css")]
+    sent.append(("POST", "http://x/api/v1/users/41/orders"))
+    run.step_finished(
+        StepRecord(
+            run_id=run.run_id,
+            target="shop",
+            journey="quiet",
+            step="s",
+            index=0,
+            touchpoint=Touchpoint.API,
+            worker=0,
+            user=0,
+            iteration=0,
+            started_at=T0,
+            duration_ms=1.0,
+            outcome=Outcome.PASSED,
+            requests=tuple(RequestRecord(method=m, url=u, duration_ms=1.0) for m, u in sent),
+        )
+    )
+    run.close()
+    assert learned_routes([run.path]) == {
+        "quiet": ["GET /api/v1/products", "POST /api/v1/users/{id}/orders"]
+    }
+    with pytest.raises(UsageError, match="not a run folder"):
+        learned_routes([workspace])
+    (workspace / "journeys" / "quiet.py").write_text(
+        "from harness import journey\n\n\n@journey\ndef quiet(j):\n    pass\n"
+    )
+    (workspace / "api.log").write_text(
+        "\n".join(
+            combined(T0 + i, f"10.1.0.{i}", "POST", f"/api/v1/users/{i}/orders") for i in range(5)
+        )
+        + "\n"
+    )
+    out = workspace / "learned.toml"
+    argv = ["import", "access-log", str(workspace / "api.log"), "-o", str(out)]
+    argv += ["--journeys", str(workspace / "journeys"), "--learn-from", str(run.path)]
+    assert main(argv) == 0
+    assert load_workload(out).mix == {"quiet": 100.0}
