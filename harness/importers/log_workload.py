@@ -31,6 +31,7 @@ CACHE = 100_000
 TOP_ROUTES = 10
 TOUCHPOINTS = ("web", "api", "mobile")
 STATIC_SUFFIXES = tuple(sorted(STATIC_EXTENSIONS))
+_APP_AGENT = re.compile(r"okhttp|CFNetwork|Dalvik|Darwin|Alamofire|\b(iOS|iPadOS|Android)\b", re.I)
 
 
 class RoutePatterns:
@@ -75,6 +76,12 @@ class RoutePatterns:
                 self._cache.clear()
             self._cache[key] = found
         return found
+
+
+def is_app_agent(agent: str) -> bool:
+    """Whether a user agent is a mobile app's HTTP client rather than a browser (a phone's
+    browser is the web touchpoint)."""
+    return not agent.startswith("Mozilla/") and bool(_APP_AGENT.search(agent))
 
 
 def _first_segment(path: str) -> str | None:
@@ -166,6 +173,7 @@ class Sessions:
         # sweeps only bound the memory: a client back after the inactivity starts anew below
         sweep_at, sweep_s = 0.0, max(1.0, inactivity / 2)
         count, skipped, last = 0, 0, tally.last
+        apps: dict[str, bool] = {}
         for now, client, method, path, _, agent, extra in requests:
             if "." in path[-7:] and path.endswith(static):
                 skipped += 1
@@ -174,8 +182,6 @@ class Sessions:
             if now > last:
                 last = now
             if now >= sweep_at:  # now and then: close the sessions gone idle
-                if tally.first is None:
-                    tally.first = now
                 sweep_at = now + sweep_s
                 self._sweep(now)
             who = (
@@ -208,13 +214,18 @@ class Sessions:
                 session.touch[1] += 1
             elif path.startswith(mobile):
                 session.touch[2] += 1
-            else:
-                session.touch[0] += 1
+            else:  # the web's base, unless an app sent it (its user agent says so)
+                app = apps.get(agent)
+                if app is None:
+                    app = apps[agent] = is_app_agent(agent) if len(apps) < CACHE else False
+                session.touch[2 if app else 0] += 1
         tally.requests += count
         tally.static += skipped
         tally.last = last
 
     def _sweep(self, now: float) -> None:
+        if self.tally.first is None:
+            self.tally.first = now
         idle = [who for who, s in self.open.items() if now - s.last > self.inactivity_s]
         for who in idle:
             self._close(self.open.pop(who))

@@ -291,3 +291,17 @@ def test_routes_learned_from_a_smoke_run(workspace: Path) -> None:
     argv += ["--journeys", str(workspace / "journeys"), "--learn-from", str(run.path)]
     assert main(argv) == 0
     assert load_workload(out).mix == {"quiet": 100.0}
+
+
+def test_an_apps_user_agent_is_the_mobile_touchpoint() -> None:
+    from harness.importers.log_workload import is_app_agent
+
+    assert is_app_agent("ShopApp/3.2 (iOS 17.1; iPhone15,2) journey-harness")
+    assert is_app_agent("okhttp/4.12.0")
+    assert not is_app_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Mobile/15E148")
+    patterns = RoutePatterns([("app", ["GET /feed"])])
+    sessions = Sessions(patterns, Target.from_base_url("http://x"))
+    reader = Reader("combined")
+    line = combined(T0, "1.1.1.1", "GET", "/feed", agent="ShopApp/3.2 (Android 14; Pixel 8)")
+    sessions.feed(r for r in [reader._combined(line)] if r is not None)
+    assert sessions.close_all().touchpoints == {"mobile": 1}
