@@ -156,3 +156,34 @@ def test_workload_think_is_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
     user = VirtualUser(index=0, settings=settings, sink=RecordingSink(), browser=lambda: None)  # type: ignore[arg-type,return-value]
     user.run_iteration(learned.__harness_journey__, 0)  # type: ignore[attr-defined]
     assert pauses == [1.5]
+
+
+def test_a_closed_model_user_pauses_between_iterations_an_open_one_does_not() -> None:
+    """In its own process (it imports Locust): Locust's `wait_time`, constant 0 before think
+    time, is the journey's think time for a closed-model user, after the iteration it ran."""
+    import subprocess
+    import sys
+
+    code = (
+        "from locust.env import Environment\n"
+        "from harness import journey\n"
+        "from harness.engine import locust_users\n"
+        "from harness.engine.plan import LoadPlan\n"
+        "@journey(think='2s')\n"
+        "def paced(j):\n"
+        "    pass\n"
+        "spec = paced.__harness_journey__\n"
+        "target = {'name': 't', 'web': 'http://x/', 'api': 'http://x/api', 'mobile': 'http://x/m'}\n"
+        "for think in (True, False):\n"
+        "    plan = LoadPlan(run_id='r', targets=[target], results_root='/tmp', think=think)\n"
+        "    env = Environment()\n"
+        "    locust_users.prepare(plan, [spec], 0, env)\n"
+        "    cls = locust_users.user_classes([spec], plan)[0]\n"
+        "    user = cls(env)\n"
+        "    first = user.wait_time()\n"
+        "    user.last = spec\n"
+        "    print(first, user.wait_time(), locust_users.ArrivalUser(env).wait_time())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["0.0 2.0 0", "0.0 0.0 0"]
