@@ -166,7 +166,8 @@ def start_sandbox(
     if release is None:
         knobs = f" with {', '.join(regressions)}" if regressions else ""
         print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
-    return sandbox_target(urls, role)
+    # a metric gate's `{release}` on the sandbox: the release its /metrics are labelled with
+    return sandbox_target(urls, role).model_copy(update={"labels": {"release": release or role}})
 
 
 def publish_verdict(run_dir: Path, verdict: Verdict, *, timeline: str = "") -> None:

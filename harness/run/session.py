@@ -39,6 +39,7 @@ from harness.run.load_plan import (
     worker_argv,
 )
 from harness.run.measurements import print_measured, record_evidence, write_results
+from harness.run.metrics import check_metric_gates, record_metrics
 from harness.run.plan import RunPlan
 from harness.run.request import RunRequest
 from harness.run.targets import check_allowed, check_reachable
@@ -67,6 +68,7 @@ class Session:
         request = self.request
         where = request.distribution
         check_options(where, request.shape)
+        check_metric_gates(request)
         key = cluster_key(where)
         inputs = run_inputs(request, select_journeys=not where.worker)
         if where.worker:
@@ -174,6 +176,7 @@ class Session:
         if outcome.interrupted:
             publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
+        record_metrics(request, run, chosen, aggregator)  # before the gates read the folder
         code = plan.judge(run, aggregator, outcome, health)
         if plan.reports:
             publish_reports(run.path)
