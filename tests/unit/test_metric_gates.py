@@ -126,9 +126,8 @@ def test_an_empty_result_is_inconclusive_naming_the_query() -> None:
     empty = FetchedSide(target="t", query=expanded, points=[])
     outcome = _gate().evaluate(_data(_side(_noisy(0.2)), empty))
     assert outcome.decision is Decision.INCONCLUSIVE
-    assert (
-        outcome.summary == f"query {expanded!r} returned no data on the candidate from prometheus"
-    )
+    said = f"query {expanded!r} returned no data on the candidate from prometheus"
+    assert outcome.summary == said
 
 
 def test_too_few_points_are_not_judged_and_warmup_drops_the_first_seconds() -> None:
