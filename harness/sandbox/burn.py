@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["burn", "burn_later"]
+__all__ = ["burn", "burn_later", "settled"]
 
 _BUFFER = bytes(64 * 1024)
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -35,3 +35,8 @@ def burn_later(seconds: float) -> None:
     future = asyncio.get_running_loop().run_in_executor(_EXECUTOR, burn, seconds)
     _PENDING.add(future)
     future.add_done_callback(_PENDING.discard)
+
+
+async def settled() -> None:
+    """Wait until every burn scheduled so far has used its CPU."""
+    await asyncio.gather(*_PENDING)

@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import SpecError
 from harness.sandbox.app import build_app
-from harness.sandbox.burn import burn
+from harness.sandbox.burn import burn, settled
 from harness.sandbox.profile import ReleaseProfile
 from harness.sandbox.regressions import RegressionKind, parse_regression, parse_regressions
 
@@ -81,7 +81,7 @@ def test_metrics_count_time_and_label_requests_with_the_release(tmp_path: Path) 
 
 
 def test_cpu_regression_burns_cpu_off_the_request_path(tmp_path: Path) -> None:
-    spec = "cpu:api.products.list=+60ms"
+    spec = "cpu:api.products.list=+300ms"
     profile = ReleaseProfile("candidate", parse_regressions([spec]))
     app, store = build_app(tmp_path / "shop.sqlite3", profile)
 
@@ -89,7 +89,7 @@ def test_cpu_regression_burns_cpu_off_the_request_path(tmp_path: Path) -> None:
         started = time.perf_counter()
         assert (await _get(app, "/api/v1/products"))[0] == 200
         answered = time.perf_counter() - started
-        await asyncio.sleep(0.3)  # the burn finishes in its worker thread
+        await settled()  # the burn finishes in its worker thread
         return answered
 
     try:
@@ -98,8 +98,8 @@ def test_cpu_regression_burns_cpu_off_the_request_path(tmp_path: Path) -> None:
         burnt = time.process_time() - cpu_before
     finally:
         store.close()
-    assert answered < 0.06, "the request waited for its burn"
-    assert burnt >= 0.055
+    assert answered < 0.3, "the request waited for its burn"
+    assert burnt >= 0.29
     assert profile.effect_counts[spec] == 1
 
 
