@@ -272,3 +272,18 @@ def test_config_providers_labels_and_unconfigured_providers(tmp_path: Path) -> N
     path.write_text('[providers.prometheus]\nurl = "http://x"\nheaderz = {}\n')
     with pytest.raises(ConfigError, match="did you mean `headers`"):
         load_config(path)
+
+
+def test_the_report_charts_both_sides_of_each_metric_gate() -> None:
+    from types import SimpleNamespace
+
+    from harness.report.metric_charts import metric_series
+
+    data = _data(_side(_noisy(0.20)), _side(_noisy(0.30, seed=2)))
+    verdict = evaluate(data, [_gate(margin="20%")])
+    html = str(metric_series(SimpleNamespace(verdict=verdict)))  # type: ignore[arg-type]
+    assert html.count("<svg") == 1
+    assert "cpu: fail" in html and "query sum(rate(process_cpu_seconds_total" in html
+    assert "baseline" in html and "candidate" in html
+    empty = str(metric_series(SimpleNamespace(verdict=None)))  # type: ignore[arg-type]
+    assert "no metric gate fetched points" in empty
