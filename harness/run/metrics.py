@@ -5,9 +5,10 @@ and for `harness gates RUN_DIR`."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.gates.metric_series import METRICS_FILE, MetricsFile
+from harness.gates.metric_series import METRICS_FILE, FetchedMetric, MetricsFile
 from harness.providers import check_providers, fetch_metrics, metric_gates
 from harness.results import replace_file
 from harness.run.request import RunRequest
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from harness.engine.collector import LoadAggregator
     from harness.results import RunDirectory
 
-__all__ = ["check_metric_gates", "record_metrics", "sides_of"]
+__all__ = ["check_metric_gates", "record_metrics", "sides_of", "window_fetcher"]
 
 
 def check_metric_gates(request: RunRequest) -> None:
@@ -53,3 +54,19 @@ def record_metrics(
         f"{time.perf_counter() - started:.1f} s" + (f" ({errors} failed)" if errors else ""),
         flush=True,
     )
+
+
+def window_fetcher(
+    request: RunRequest, targets: list[Target]
+) -> Callable[[float, float], list[FetchedMetric]] | None:
+    """What a rollout's stage looks call for the metric gates' points over the stage's window
+    (start, end); None when the request has no metric gate."""
+    gates = metric_gates(request.gates())
+    if not gates:
+        return None
+    sides = sides_of(targets)
+
+    def fetch(start: float, end: float) -> list[FetchedMetric]:
+        return fetch_metrics(gates, request.config, sides, start, end)
+
+    return fetch
