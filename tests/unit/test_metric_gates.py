@@ -287,3 +287,25 @@ def test_the_report_charts_both_sides_of_each_metric_gate() -> None:
     assert "baseline" in html and "candidate" in html
     empty = str(metric_series(SimpleNamespace(verdict=None)))  # type: ignore[arg-type]
     assert "no metric gate fetched points" in empty
+
+
+def test_a_drill_times_a_metric_gates_detection_on_windows_of_its_points() -> None:
+    from harness.drill.replay import StoredRun, detection_times
+    from harness.records import IterationRecord, Outcome
+
+    def record(at: float) -> IterationRecord:
+        return IterationRecord(
+            target="baseline", journey="j", run_id="r", worker=0, user=0, iteration=0,
+            started_at=at, duration_ms=1.0, outcome=Outcome.PASSED, steps_passed=1,
+            steps_total=1,
+        )  # fmt: skip
+
+    # the candidate's CPU doubles from second 5 of a 40-second run
+    base = [0.2 + 0.002 * (i % 3) for i in range(40)]
+    cand = [b * (2.0 if i >= 5 else 1.0) for i, b in enumerate(base)]
+    data = _data(_side(base), _side(cand))
+    assert data.metrics is not None
+    run = StoredRun([record(1000.0), record(1039.0)], [], "baseline", "candidate", {}, data.metrics)
+    gate = _gate(margin="20%", alpha=0.01, drift="short")
+    detected = detection_times(run, [gate], onset=1005.0)
+    assert detected["cpu"] is not None and 1 <= detected["cpu"] <= 30
