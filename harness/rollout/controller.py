@@ -74,8 +74,7 @@ class RolloutController:
         self.offload = offload or (lambda work: work())
         #: where the record is rewritten after every look, so an interrupted rollout keeps it
         self.record_file = record_file
-        #: the metric gates' points over a window (start, end), from their providers
-        self.metrics = metrics
+        self.metrics = metrics  #: the metric gates' points over (start, end), from providers
         self.window = StageWindow()
         self.record = RolloutRecord(
             shares=self.shares,

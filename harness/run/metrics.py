@@ -5,7 +5,7 @@ and for `harness gates RUN_DIR`."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from harness.gates.metric_series import METRICS_FILE, FetchedMetric, MetricsFile
@@ -16,9 +16,16 @@ from harness.targets import Target
 
 if TYPE_CHECKING:
     from harness.engine.collector import LoadAggregator
+    from harness.engine.outcome import Watch
     from harness.results import RunDirectory
 
-__all__ = ["check_metric_gates", "record_metrics", "sides_of", "window_fetcher"]
+__all__ = [
+    "check_metric_gates",
+    "record_metrics",
+    "sides_of",
+    "window_fetcher",
+    "with_metric_watch",
+]
 
 
 def check_metric_gates(request: RunRequest) -> None:
@@ -70,3 +77,23 @@ def window_fetcher(
         return fetch_metrics(gates, request.config, sides, start, end)
 
     return fetch
+
+
+def with_metric_watch(
+    inner: Watch | None, gates: Sequence[object], request: RunRequest, targets: list[Target]
+) -> Watch | None:
+    """`inner` (the rehearsal's live watch) and the metric gates marked `abort = true`
+    (`harness.run.metric_watch`); the first reason to stop wins."""
+    from harness.run.metric_watch import MetricAbortWatch
+
+    watched = [g for g in metric_gates(gates) if g.abort]
+    fetch = window_fetcher(request, targets)
+    if not watched or fetch is None or len(targets) < 2:
+        return inner
+    metric = MetricAbortWatch(watched, fetch, baseline=targets[0].name, candidate=targets[-1].name)
+
+    def watch(aggregator: LoadAggregator, elapsed: float) -> str | None:
+        reason = inner(aggregator, elapsed) if inner is not None else None
+        return reason if reason is not None else metric(aggregator, elapsed)
+
+    return watch

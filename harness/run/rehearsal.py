@@ -48,8 +48,10 @@ class Rehearsal(BasePlan):
 
     def watch(self, targets: list[Target], run: RunDirectory) -> Watch | None:
         from harness.gates.early_stop import rehearsal_watch
+        from harness.run.metrics import with_metric_watch
 
-        return rehearsal_watch(self.gates, baseline=targets[0].name, candidate=targets[-1].name)
+        inner = rehearsal_watch(self.gates, baseline=targets[0].name, candidate=targets[-1].name)
+        return with_metric_watch(inner, self.gates, self.request, targets)
 
     def judge(
         self, run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health

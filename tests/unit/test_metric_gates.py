@@ -309,3 +309,38 @@ def test_a_drill_times_a_metric_gates_detection_on_windows_of_its_points() -> No
     gate = _gate(margin="20%", alpha=0.01, drift="short")
     detected = detection_times(run, [gate], onset=1005.0)
     assert detected["cpu"] is not None and 1 <= detected["cpu"] <= 30
+
+
+def test_an_abort_metric_gate_stops_the_run_once_its_breach_is_sustained() -> None:
+    from types import SimpleNamespace
+
+    from harness.run.metric_watch import MetricAbortWatch
+
+    looks: list[tuple[float, float]] = []
+    failing = _data(_side(_noisy(0.20)), _side(_noisy(0.40, seed=2)))
+    assert failing.metrics is not None
+
+    def fetch(start: float, end: float) -> list[FetchedMetric]:
+        looks.append((start, end))
+        return list(failing.metrics or [])
+
+    gate = _gate(margin="20%", abort=True, **{"for": "4s"})
+    watch = MetricAbortWatch(
+        [gate], fetch, baseline="base", candidate="hot", every_s=2.0, clock=lambda: 1030.0
+    )
+    aggregator = SimpleNamespace(seconds={})
+    assert watch(aggregator, 0.0) is None  # type: ignore[arg-type]  # nothing measured yet
+    tally = SimpleNamespace(iterations=3, failures=0)
+    aggregator.seconds = {("base", 1000): tally, ("hot", 1000): tally}
+    assert watch(aggregator, 1.0) is None  # type: ignore[arg-type]  # not due: every 2 s
+    assert watch(aggregator, 2.0) is None  # type: ignore[arg-type]  # the breach begins
+    assert watch(aggregator, 4.0) is None  # type: ignore[arg-type]  # held 2 s of 4
+    reason = watch(aggregator, 6.0)  # type: ignore[arg-type]
+    assert reason is not None and reason.startswith("cpu breached for 4 s: metric `cpu`")
+    assert looks[0] == (1000.0, 1030.0)
+
+    def down(start: float, end: float) -> list[FetchedMetric]:
+        raise ProviderError("prometheus answered HTTP 500: boom")
+
+    quiet = MetricAbortWatch([gate], down, baseline="base", candidate="hot", every_s=0.0)
+    assert quiet(aggregator, 10.0) is None  # type: ignore[arg-type]
