@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["burn", "burn_later", "settled"]
+__all__ = ["burn", "burn_later", "settled", "stop_burning"]
 
 _BUFFER = bytes(64 * 1024)
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -40,3 +40,9 @@ def burn_later(seconds: float) -> None:
 async def settled() -> None:
     """Wait until every burn scheduled so far has used its CPU."""
     await asyncio.gather(*_PENDING)
+
+
+def stop_burning() -> None:
+    """Drop the burns still queued (the server is stopping: nobody will see their CPU)."""
+    if _EXECUTOR is not None:
+        _EXECUTOR.shutdown(wait=False, cancel_futures=True)
