@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -73,6 +74,17 @@ class SandboxMetrics:
     def timed(self, route: str, endpoint: Endpoint) -> Endpoint:
         """`endpoint` counted, timed and its SQL time tallied under `route`."""
         sql = self.sql.labels(route=route, release=self.release)
+        by_code: dict[str, tuple[Any, Any]] = {}  # labels() costs a lock and a lookup a call
+
+        def children(code: str) -> tuple[Any, Any]:
+            found = by_code.get(code)
+            if found is None:
+                labels = {"route": route, "code": code, "release": self.release}
+                found = by_code[code] = (
+                    self.requests.labels(**labels),
+                    self.latency.labels(**labels),
+                )
+            return found
 
         async def measured(request: Request) -> Response:
             tally = [0.0]
@@ -88,8 +100,9 @@ class SandboxMetrics:
                 seconds = time.perf_counter() - started
                 self._in_flight.dec()
                 SQL_SECONDS.reset(token)
-                self.requests.labels(route=route, code=code, release=self.release).inc()
-                self.latency.labels(route=route, code=code, release=self.release).observe(seconds)
+                count, latency = children(code)
+                count.inc()
+                latency.observe(seconds)
                 sql.observe(tally[0])
 
         return measured
