@@ -68,7 +68,6 @@ class Session:
         request = self.request
         where = request.distribution
         check_options(where, request.shape)
-        check_metric_gates(request)
         key = cluster_key(where)
         inputs = run_inputs(request, select_journeys=not where.worker)
         if where.worker:
@@ -81,6 +80,7 @@ class Session:
                 key=key,
                 wait_s=where.master_wait_s,
             )
+        check_metric_gates(request)  # a provider no [providers] names: exit 2, before any run
         # Every selected journey runs, or the run refuses here, before any target is reached.
         allocate(
             inputs.journeys,

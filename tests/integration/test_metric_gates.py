@@ -97,3 +97,23 @@ def test_metric_gates_fail_on_the_servers_own_telemetry(
     assert "down on the baseline: prometheus at http://127.0.0.1:9 unreachable" in down["summary"]
     assert "\n" not in down["summary"]
     assert verdict["decision"] == "error" and result.code == 3
+
+
+def test_a_metric_gate_on_an_unconfigured_provider_is_refused_before_the_run(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        f'journeys = ["{REPO / "journeys"}"]\n\n'
+        f'[[gates]]\nkind = "metric"\nname = "cpu"\nquery = \'{CPU}\'\n',
+        encoding="utf-8",
+    )
+    results = tmp_path / "runs"
+    result = run_cli(
+        "rehearse", "--sandbox", "--config", str(config), "--results", str(results),
+        "--duration", "5s", timeout=60,
+    )  # fmt: skip
+    assert result.code == 2, result.out + result.err
+    assert "provider 'prometheus' is not configured" in result.err
+    assert "[providers.prometheus]" in result.err
+    assert not results.exists() or not any(results.iterdir())  # no run was started
