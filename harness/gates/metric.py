@@ -75,12 +75,13 @@ class MetricLimit:
 class MetricGate(GateBase):
     """A query judged on both sides' points: `relative` (or `paired`: the same) fails when the
     candidate is worse than the baseline by more than `margin`; `threshold` fails when the
-    candidate's mean is beyond `value`. `direction = "decrease"` when lower is worse."""
+    candidate's mean is beyond `value`; `mann_whitney` is Kayenta's judge on the two sets of
+    points (its tolerance, not `margin`). `direction = "decrease"` when lower is worse."""
 
     kind: Literal["metric"] = "metric"
     provider: str = "prometheus"
     query: str
-    judge: Literal["relative", "paired", "threshold"] = "relative"
+    judge: Literal["relative", "paired", "threshold", "mann_whitney"] = "relative"
     margin: str | float = "10%"
     value: str | float | None = None  #: the limit of a `threshold` judge
     direction: Literal["increase", "decrease"] = "increase"
@@ -191,6 +192,9 @@ class MetricGate(GateBase):
     def _judged(self, data: RunData, fetched: FetchedMetric) -> GateOutcome:
         from harness.gates.paired import Paired
 
+        if self.judge == "mann_whitney":
+            return self._kayenta(fetched)
+
         sign = 1.0 if self.direction == "increase" else -1.0
         if self.judge == "threshold":
             cand = dict(fetched.sides[self._sides(data)[0]].points)
@@ -249,6 +253,47 @@ class MetricGate(GateBase):
             level=outcome.level,
             unit=self.query,
             words=words + outcome.words(),
+            counts="points",
+        )
+        return self.outcome([evidence]).model_copy(update={"metric": self._record(fetched)})
+
+    def _kayenta(self, fetched: FetchedMetric) -> GateOutcome:
+        """Kayenta's NetflixACAJudge on the two sides' points, at the gate's alpha."""
+        from harness.gates.kayenta import Label, MetricConfig, classify_metric
+
+        base = np.array([v for _, v in fetched.sides["baseline"].points])
+        cand = np.array([v for _, v in fetched.sides["candidate"].points])
+        n = min(len(base), len(cand))
+        if n < self.min_points:
+            return self._short(fetched, n)
+        level = 1.0 - 2.0 * gate_alpha(self, self.level)
+        config = MetricConfig(direction=self.direction, critical=self.critical)
+        found = classify_metric(self._label(), base, cand, config, conf_level=level)
+        decision = {
+            Label.HIGH: Decision.FAIL,
+            Label.LOW: Decision.FAIL,
+            Label.PASS: Decision.PASS,
+            Label.ERROR: Decision.ERROR,
+        }.get(found.label, Decision.INCONCLUSIVE)
+        interval = None if found.low is None or found.high is None else (found.low, found.high)
+        words = (
+            f"{self._label()} {_num(float(base.mean()))} → {_num(float(cand.mean()))} "
+            f"(Mann-Whitney, Kayenta: {found.label.value}; {found.reason}; "
+            f"{level_words(level)}, {len(base)} / {len(cand)} points)"
+        )
+        evidence = Evidence(
+            series=self._label(),
+            decision=decision,
+            test="Mann-Whitney (Kayenta)",
+            n_baseline=len(base),
+            n_candidate=len(cand),
+            baseline=float(base.mean()),
+            candidate=float(cand.mean()),
+            estimate=found.estimate,
+            interval=interval,
+            level=level,
+            unit=self.query,
+            words=words,
             counts="points",
         )
         return self.outcome([evidence]).model_copy(update={"metric": self._record(fetched)})

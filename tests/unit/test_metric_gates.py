@@ -344,3 +344,12 @@ def test_an_abort_metric_gate_stops_the_run_once_its_breach_is_sustained() -> No
 
     quiet = MetricAbortWatch([gate], down, baseline="base", candidate="hot", every_s=0.0)
     assert quiet(aggregator, 10.0) is None  # type: ignore[arg-type]
+
+
+def test_kayentas_judge_on_the_points() -> None:
+    higher = _data(_side(_noisy(0.20)), _side(_noisy(0.40, seed=2)))
+    outcome = _gate(judge="mann_whitney").evaluate(higher)
+    assert outcome.decision is Decision.FAIL, outcome.summary
+    assert "Mann-Whitney, Kayenta: High" in outcome.summary
+    same = _data(_side(_noisy(0.20)), _side(_noisy(0.20, seed=5)))
+    assert _gate(judge="mann_whitney").evaluate(same).decision is Decision.PASS
