@@ -56,9 +56,9 @@ def _config(path: Path, prometheus: Prometheus, urls: dict[str, str]) -> Path:
         '[providers.down]\nurl = "http://127.0.0.1:9"\ntimeout = 2\n\n'
         f"{targets}\n"
         f'[[gates]]\nkind = "metric"\nname = "process CPU"\nquery = \'{CPU}\'\n'
-        'margin = "20%"\ndrift = "short"\nwarmup = "3s"\n\n'
+        'margin = "20%"\ndrift = "short"\nwarmup = "3s"\nmin_points = 5\n\n'
         f'[[gates]]\nkind = "metric"\nname = "server 5xx ratio"\nquery = \'{RATIO}\'\n'
-        'margin = "0.5pp"\ndrift = "short"\nwarmup = "3s"\n\n'
+        'margin = "0.5pp"\ndrift = "short"\nwarmup = "3s"\nmin_points = 5\n\n'
         f'[[gates]]\nkind = "metric"\nname = "CPU, provider down"\nprovider = "down"\n'
         f"query = '{CPU}'\n\n"
         '[[gates]]\nkind = "paired"\nname = "typical latency per step (paired)"\n',

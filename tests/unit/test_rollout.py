@@ -495,7 +495,9 @@ def test_a_stage_judges_metric_gates_on_points_fetched_for_its_window(tmp_path: 
         return [FetchedMetric(provider="prometheus", kind="prometheus", query=query,
                               resolution_s=1.0, start=start, end=end, sides=sides)]  # fmt: skip
 
-    gates = parse_gates([{"kind": "metric", "name": "cpu", "query": query, "margin": "20%"}])
+    gates = parse_gates(
+        [{"kind": "metric", "name": "cpu", "query": query, "margin": "20%", "min_points": 5}]
+    )
     controller = RolloutController(
         shares=[25, 100],
         stage_duration_s=0.0,
