@@ -70,6 +70,9 @@ class ProviderConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     auth: tuple[str, str] | None = None  #: basic authentication (user, password)
     timeout: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    #: a folder Prometheus reads with `file_sd_configs` (`files: ["FOLDER/*.json"]`): each
+    #: sandbox the harness starts is listed there (`RUN-ROLE.json`) while it runs
+    file_sd: str | None = None
 
 
 class RolloutConfig(BaseModel):

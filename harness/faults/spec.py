@@ -12,6 +12,9 @@ Grammar (one spec per `--fault`), shaped like the sandbox's regression specs:
     funnel:STEP=SHARE%                 block a funnel step (signup|cart|checkout) with 403 for
                                        SHARE% of users (the same users every time)
     traceparent:SCOPE=drop[@SHARE%]    remove `traceparent` (and `tracestate`) from requests
+    cpu:SCOPE=+DURATION                each matched request burns DURATION of CPU on the target;
+                                       no proxy can: `harness drill --sandbox` applies it as
+                                       the candidate sandbox's `cpu:` knob (only its metrics see it)
 
 Options follow the value, comma-separated: `after=DURATION` (the fault starts that long after
 the proxy does), `for=DURATION` (and lasts that long; default: to the end), `status=CODE`
@@ -58,6 +61,7 @@ class FaultKind(StrEnum):
     BANDWIDTH = "bandwidth"
     FUNNEL = "funnel"
     TRACEPARENT = "traceparent"
+    CPU = "cpu"
 
 
 _FORMS: dict[FaultKind, str] = {
@@ -68,6 +72,7 @@ _FORMS: dict[FaultKind, str] = {
     FaultKind.BANDWIDTH: "bandwidth:SCOPE=RATE",
     FaultKind.FUNNEL: "funnel:STEP=SHARE%",
     FaultKind.TRACEPARENT: "traceparent:SCOPE=drop[@SHARE%]",
+    FaultKind.CPU: "cpu:SCOPE=+DURATION",
 }
 _EXAMPLES: dict[FaultKind, str] = {
     FaultKind.LATENCY: "latency:api.orders.create=+300ms@10% or latency:api.orders.create=+20%",
@@ -77,6 +82,7 @@ _EXAMPLES: dict[FaultKind, str] = {
     FaultKind.BANDWIDTH: "bandwidth:web=64KB/s",
     FaultKind.FUNNEL: "funnel:checkout=20%",
     FaultKind.TRACEPARENT: "traceparent:*=drop",
+    FaultKind.CPU: "cpu:*.orders.create=+20ms",
 }
 _OPTIONS = ("after", "for", "status")
 
@@ -172,6 +178,8 @@ def _value(spec: str, kind: FaultKind, value: str) -> dict[str, object]:
                 raise _bad(spec, kind, f"a proportional delay must be above 0% (got {amount!r})")
             return {"delay_ratio": ratio, "share": share}
         return {"delay_s": _duration(spec, kind, amount, "the delay"), "share": share}
+    if kind is FaultKind.CPU:
+        return {"delay_s": _duration(spec, kind, amount, "the CPU time")}
     if kind is FaultKind.JITTER:
         return {"jitter_s": _duration(spec, kind, amount, "the largest random delay")}
     if kind in (FaultKind.ERRORS, FaultKind.RESET, FaultKind.FUNNEL):

@@ -4,8 +4,12 @@ and for `harness gates RUN_DIR`."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.gates.metric_series import METRICS_FILE, FetchedMetric, MetricsFile
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from harness.results import RunDirectory
 
 __all__ = [
+    "announce_sandbox",
     "check_metric_gates",
     "record_metrics",
     "sides_of",
@@ -31,6 +36,35 @@ __all__ = [
 def check_metric_gates(request: RunRequest) -> None:
     """Refuse (exit 2, before anything starts) a metric gate whose provider is not configured."""
     check_providers(request.gates(), request.config)
+
+
+def announce_sandbox(
+    request: RunRequest, stack: ExitStack, *, run_id: str, role: str, release: str, base_url: str
+) -> None:
+    """List a sandbox the harness started (on a random port) in every provider's `file_sd`
+    folder, as Prometheus' `file_sd_configs` reads it, with `side`, `release` and
+    `harness_run` labels; the file is removed when `stack` closes, so Prometheus stops
+    scraping it. A folder that cannot be written is said once and the run goes on."""
+    folders = {p.file_sd for p in request.config.providers.values() if p.file_sd}
+    if not folders:
+        return
+    host = base_url.split("://", 1)[-1].rstrip("/")
+    labels = {"side": role, "release": release, "harness_run": run_id}
+    text = json.dumps([{"targets": [host], "labels": labels}], indent=2) + "\n"
+    for folder in sorted(folders):
+        path = Path(folder).expanduser() / f"{run_id}-{role}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            replace_file(path, text)
+        except OSError as exc:
+            print(f"file_sd: could not list the {role} sandbox in {folder}: {exc}", flush=True)
+            continue
+        stack.callback(_forget, path)
+
+
+def _forget(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def sides_of(targets: list[Target]) -> dict[str, Target]:

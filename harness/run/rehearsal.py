@@ -165,11 +165,17 @@ def start_sandbox(
     )
     urls = process.start()
     stack.callback(process.stop)
+    from harness.run.metrics import announce_sandbox  # Prometheus' file_sd, when configured
+
+    announce_sandbox(
+        request, stack, run_id=run_path.name, role=role, release=release or role, base_url=urls.base
+    )
     if release is None:
         knobs = f" with {', '.join(regressions)}" if regressions else ""
         print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
     # a metric gate's `{release}` on the sandbox: the release its /metrics are labelled with
-    return sandbox_target(urls, role).model_copy(update={"labels": {"release": release or role}})
+    labels = {"release": release or role, "harness_run": run_path.name}  # as in file_sd
+    return sandbox_target(urls, role).model_copy(update={"labels": labels})
 
 
 def publish_verdict(run_dir: Path, verdict: Verdict, *, timeline: str = "") -> None:

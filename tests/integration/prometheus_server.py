@@ -37,23 +37,37 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_prometheus(folder: Path, scraped: dict[str, str], *, interval: str = "1s") -> Prometheus:
-    """Prometheus scraping each `host:port` of `scraped` (labelled `deployment=<key>`)."""
+def start_prometheus(
+    folder: Path,
+    scraped: dict[str, str] | None = None,
+    *,
+    file_sd: Path | None = None,
+    interval: str = "1s",
+) -> Prometheus:
+    """Prometheus scraping each `host:port` of `scraped` (labelled `deployment=<key>`), and
+    the targets listed in `file_sd/*.json` (re-read every second, as the harness writes them)."""
     if not Path(BINARY).exists():
         pytest.skip("prometheus is not installed (scripts/ensure-servers.sh installs it)")
     folder.mkdir(parents=True, exist_ok=True)
     statics = "\n".join(
         f'      - targets: ["{where}"]\n        labels: {{deployment: "{name}"}}'
-        for name, where in scraped.items()
+        for name, where in (scraped or {}).items()
     )
+    statics = ("    static_configs:\n" + statics + "\n") if scraped else ""
+    if file_sd is not None:
+        file_sd.mkdir(parents=True, exist_ok=True)
+        statics += (
+            "    file_sd_configs:\n"
+            f'      - files: ["{file_sd}/*.json"]\n'
+            f"        refresh_interval: {interval}\n"
+        )
     config = folder / "prometheus.yml"
     config.write_text(
         f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n"
         "scrape_configs:\n"
         "  - job_name: sandbox\n"
         f"    scrape_interval: {interval}\n"
-        f"    scrape_timeout: {interval}\n"
-        "    static_configs:\n" + statics + "\n",
+        f"    scrape_timeout: {interval}\n" + statics,
         encoding="utf-8",
     )
     port = _free_port()
