@@ -66,13 +66,13 @@ def _config(folder: Path, prometheus: Prometheus) -> Path:
     (journeys / "orders.py").write_text(JOURNEY, encoding="utf-8")
     path = folder / "harness.toml"
     path.write_text(
-        f'journeys = ["{journeys}"]\n\n'
+        f'journeys = ["{REPO / "journeys"}", "{journeys}"]\n\n'
         f'[providers.prometheus]\nurl = "{prometheus.url}"\nfile_sd = "{folder / "sd"}"\n\n'
         '[providers.down]\nurl = "http://127.0.0.1:9"\ntimeout = 2\n\n'
         f'[[gates]]\nkind = "metric"\nname = "process CPU"\nquery = \'{CPU}\'\n'
-        + SHORT.format(margin="20%")
+        + SHORT.format(margin="30%")
         + f'\n[[gates]]\nkind = "metric"\nname = "server 5xx ratio"\nquery = \'{RATIO}\'\n'
-        + SHORT.format(margin="0.5pp")
+        + SHORT.format(margin="0.25pp")
         + f'\n[[gates]]\nkind = "metric"\nname = "CPU, provider down"\nprovider = "down"\n'
         f"query = '{CPU}'\n\n"
         '[[gates]]\nkind = "paired"\nname = "typical latency per step (paired)"\n',
@@ -82,14 +82,20 @@ def _config(folder: Path, prometheus: Prometheus) -> Path:
 
 
 def _rehearse(
-    prometheus: Prometheus, folder: Path, tmp_path: Path, *regressions: str
+    prometheus: Prometheus,
+    folder: Path,
+    tmp_path: Path,
+    *regressions: str,
+    journey: str,
+    duration: str = "10s",
 ) -> tuple[dict[str, dict], CliResult]:
     config = _config(folder, prometheus)
     results = tmp_path / "runs"
     knobs = [arg for spec in regressions for arg in ("--regression", spec)]
     result = run_cli(
         "rehearse", "--sandbox", *knobs, "--config", str(config), "--results", str(results),
-        "--browser-users", "0", "--users", "3", "--duration", "10s", "--no-traces", timeout=120,
+        "-k", journey,
+        "--browser-users", "0", "--users", "3", "--duration", duration, "--no-traces", timeout=120,
     )  # fmt: skip
     verdict = json.loads((only_run_dir(results) / "verdict.json").read_text())
     assert not list((folder / "sd").glob("*.json")), "file_sd entries outlive their run"
@@ -101,7 +107,9 @@ def test_a_cpu_burning_candidate_fails_the_cpu_gate_and_no_latency_gate(
     prometheus: tuple[Prometheus, Path], tmp_path: Path
 ) -> None:
     server, folder = prometheus
-    gates, result = _rehearse(server, folder, tmp_path, "cpu:*.orders.create=+20ms")
+    gates, result = _rehearse(
+        server, folder, tmp_path, "cpu:*.orders.create=+20ms", journey="api_catalog"
+    )
     output = result.out + result.err
     cpu = gates["process CPU"]
     assert cpu["decision"] == "fail", output
@@ -126,7 +134,9 @@ def test_two_percent_of_orders_failing_fails_the_5xx_ratio_gate(
     prometheus: tuple[Prometheus, Path], tmp_path: Path
 ) -> None:
     server, folder = prometheus
-    gates, result = _rehearse(server, folder, tmp_path, "errors:api.orders.create=2%")
+    gates, result = _rehearse(
+        server, folder, tmp_path, "errors:api.orders.create=2%", journey="many_orders"
+    )
     output = result.out + result.err
     assert gates["server 5xx ratio"]["decision"] == "fail", output
     assert gates["process CPU"]["decision"] != "fail", output
@@ -137,7 +147,7 @@ def test_an_identical_candidate_fails_no_metric_gate(
     prometheus: tuple[Prometheus, Path], tmp_path: Path
 ) -> None:
     server, folder = prometheus
-    gates, result = _rehearse(server, folder, tmp_path)
+    gates, result = _rehearse(server, folder, tmp_path, journey="many_orders")
     output = result.out + result.err
     for name in ("process CPU", "server 5xx ratio"):
         gate = gates[name]
@@ -147,6 +157,44 @@ def test_an_identical_candidate_fails_no_metric_gate(
         assert gate["decision"] in ("pass", "inconclusive"), output
         assert gate["decision"] != "inconclusive" or gate["summary"], output
     assert gates["server 5xx ratio"]["decision"] == "pass", output
+
+
+@pytest.mark.alone
+def test_a_drill_of_a_cpu_fault_lists_the_cpu_gate_with_its_time_to_detect(
+    prometheus: tuple[Prometheus, Path], tmp_path: Path
+) -> None:
+    """No proxy can burn the target's CPU: the drill makes the fault the candidate sandbox's
+    knob, and only the metric gate sees it."""
+    server, folder = prometheus
+    config = _config(folder, server)
+    results = tmp_path / "drills"
+    result = run_cli(
+        "drill", "--sandbox", "--fault", "cpu:*.orders.create=+20ms", "--expect", "process CPU",
+        "--config", str(config), "--results", str(results), "-k", "api_catalog",
+        "--browser-users", "0", "--users", "3", "--duration", "10s", "--no-traces", timeout=120,
+    )  # fmt: skip
+    output = result.out + result.err
+    assert "as its sandbox's knob cpu:*.orders.create=+20ms" in result.out, output
+    record = json.loads(only_run_dir(results).joinpath("drill.json").read_text())
+    (finding,) = record["faults"]
+    assert finding["caught"] and finding["caught_by"] == ["process CPU"], output
+    hits = {h["name"]: h for h in finding["gates"]}
+    assert hits["process CPU"]["kind"] == "metric"
+    detected = hits["process CPU"]["detected_after_s"]
+    assert detected is not None and 0 < detected <= finding["run_s"] + 1, output
+    assert hits["typical latency per step (paired)"]["decision"] != "fail", output
+    matrix = result.out[result.out.index("coverage:") :]
+    assert f"✗ {detected:g} s" in matrix, output
+    assert result.code == 0, output
+
+
+def test_a_cpu_fault_without_the_sandbox_is_refused(tmp_path: Path) -> None:
+    result = run_cli(
+        "drill", "--target", "http://127.0.0.1:9", "--fault", "cpu:api=+20ms",
+        "--results", str(tmp_path / "runs"), timeout=60,
+    )  # fmt: skip
+    assert result.code == 2, result.out + result.err
+    assert "the drill proxy cannot burn the target's CPU" in result.err
 
 
 def test_a_metric_gate_on_an_unconfigured_provider_is_refused_before_the_run(
