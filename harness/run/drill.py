@@ -28,6 +28,7 @@ from harness.drill.findings import (
     conclusion,
     unhealthy_baseline,
 )
+from harness.drill.knobs import check_knob, knob
 from harness.drill.report import aa_lines, fault_lines, matrix_lines, write_report
 from harness.drill.report import summary_markdown as drill_markdown
 from harness.engine.collector import LoadAggregator
@@ -36,7 +37,7 @@ from harness.engine.summary import Health
 from harness.errors import UsageError
 from harness.exitcodes import ExitCode
 from harness.faults.process import ProxyProcess
-from harness.faults.spec import Fault, FaultKind, parse_faults
+from harness.faults.spec import Fault, parse_faults
 from harness.gates.config import Gate, ScoreGate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
@@ -110,7 +111,7 @@ def _check(request: RunRequest) -> DrillSettings:
             "'latency:api.orders.create=+300ms@10%') or --aa --runs N for false alarms, not both"
         )
     for fault in parse_faults(drill.faults):
-        _check_knob(fault, sandbox=request.sides.sandbox)
+        check_knob(fault, sandbox=request.sides.sandbox)
     if drill.runs < 1:
         raise UsageError(f"--runs must be at least 1 (got {drill.runs})")
     if not 0.1 <= drill.replay_step_s <= 60:
@@ -119,30 +120,6 @@ def _check(request: RunRequest) -> DrillSettings:
             "times to detect and to recover are found), e.g. --replay-step 1"
         )
     return drill
-
-
-def _check_knob(fault: Fault, *, sandbox: bool) -> None:
-    """A `cpu:` fault is a knob of the candidate sandbox (no proxy can burn the target's CPU):
-    refused without `--sandbox`, and without windows (the knob is on from the sandbox's start)."""
-    if fault.kind is not FaultKind.CPU:
-        return
-    if not sandbox:
-        raise UsageError(
-            f"--fault {fault.spec!r}: the drill proxy cannot burn the target's CPU; drill a cpu: "
-            "fault on the bundled shop, where it is the candidate sandbox's knob: harness drill "
-            f"--sandbox --fault '{fault.spec}'"
-        )
-    if fault.after_s or fault.for_s is not None:
-        raise UsageError(
-            f"--fault {fault.spec!r}: a cpu: fault is on for the whole run (no after=/for=)"
-        )
-
-
-def _knob(fault: Fault | None) -> tuple[str, ...]:
-    """The candidate sandbox's regression for a `cpu:` fault (its own grammar), else none."""
-    if fault is None or fault.kind is not FaultKind.CPU:
-        return ()
-    return (f"cpu:{fault.scope}=+{fault.delay_s * 1000:g}ms",)
 
 
 def _check_upstreams(request: RunRequest) -> None:
@@ -183,12 +160,12 @@ class DrillRun(BasePlan):
 
     def targets(self, request: RunRequest, stack: ExitStack, run_path: Path) -> list[Target]:
         self.state.run_dir = run_path
-        base, cand = _deployments(request, stack, run_path, _knob(self.fault))
-        if self.fault is not None and _knob(self.fault):
-            print(f"candidate: {self.fault.spec} as its sandbox's knob {_knob(self.fault)[0]}")
+        base, cand = _deployments(request, stack, run_path, knob(self.fault))
+        if self.fault is not None and knob(self.fault):
+            print(f"candidate: {self.fault.spec} as its sandbox's knob {knob(self.fault)[0]}")
         base = base.model_copy(update={"name": "baseline"})
         cand = cand.model_copy(update={"name": "candidate"})
-        specs = [self.fault.spec] if self.fault is not None and not _knob(self.fault) else []
+        specs = [self.fault.spec] if self.fault is not None and not knob(self.fault) else []
         assert request.drill is not None
         keep = request.drill.preserve_host
         if not request.drill.direct_baseline:
@@ -235,10 +212,10 @@ def _drill_run(
 
 
 def _deployments(
-    request: RunRequest, stack: ExitStack, run_path: Path, knob: tuple[str, ...] = ()
+    request: RunRequest, stack: ExitStack, run_path: Path, candidate_knob: tuple[str, ...] = ()
 ) -> tuple[Target, Target]:
     """The deployments behind the baseline and candidate sides: two sandboxes of the same
-    release (with `--regression` knobs on both, and a `cpu:` fault's `knob` on the candidate),
+    release (with `--regression` knobs on both, and a `cpu:` fault's knob on the candidate),
     or the target (twice, or `--baseline` for the baseline side)."""
     sides, config = request.sides, request.config
     if sides.sandbox:
@@ -246,7 +223,7 @@ def _deployments(
             start_sandbox(
                 role, (*sides.regressions, *extra), request, stack, run_path, release="baseline"
             )
-            for role, extra in (("baseline", ()), ("candidate", knob))
+            for role, extra in (("baseline", ()), ("candidate", candidate_knob))
         )
         return base, cand
     assert sides.target is not None

@@ -166,14 +166,14 @@ def test_without_file_sd_nothing_is_written(tmp_path: Path) -> None:
 
 
 def test_a_cpu_fault_is_the_candidate_sandboxs_knob() -> None:
-    from harness.run.drill import _check_knob, _knob
+    from harness.drill.knobs import check_knob, knob
 
     fault = parse_fault("cpu:*.orders.create=+20ms")
     assert fault.kind is FaultKind.CPU and fault.delay_s == pytest.approx(0.02)
-    assert _knob(fault) == ("cpu:*.orders.create=+20ms",)
-    assert _knob(parse_fault("latency:api=+20ms")) == ()
-    _check_knob(fault, sandbox=True)
+    assert knob(fault) == ("cpu:*.orders.create=+20ms",)
+    assert knob(parse_fault("latency:api=+20ms")) == ()
+    check_knob(fault, sandbox=True)
     with pytest.raises(UsageError, match="cannot burn the target's CPU"):
-        _check_knob(fault, sandbox=False)
+        check_knob(fault, sandbox=False)
     with pytest.raises(UsageError, match="no after=/for="):
-        _check_knob(parse_fault("cpu:api=+5ms,after=5s"), sandbox=True)
+        check_knob(parse_fault("cpu:api=+5ms,after=5s"), sandbox=True)
