@@ -33,6 +33,8 @@ __all__ = [
     "unfinished_text",
 ]
 
+#: a rehearsal's comparison with the runs before it (`harness.history.compared` writes it)
+COMPARED_FILE = "history.json"
 PERCENTILES = SHOWN  #: the percentiles the reports show
 
 
@@ -63,6 +65,7 @@ class RunFolder:
     health: dict[str, Any] | None = None
     rollout: dict[str, Any] | None = None  #: rollout.json, checked against its model
     verdict: Verdict | None = None
+    compared: dict[str, Any] | None = None  #: history.json, written by the run history
     missing: dict[str, str] = field(default_factory=dict)  #: file → why it was not read
     warnings: list[str] = field(default_factory=list)  #: what was damaged, for stderr
     _durations_cache: dict[SeriesKey, list[float]] | None = field(default=None, repr=False)
@@ -235,6 +238,9 @@ def read_run(path: Path) -> RunFolder:
     run.rollout = folder.document(ROLLOUT_FILE, _rollout)
     if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == NOT_RECORDED:
         del run.missing[ROLLOUT_FILE]  # only staged rollouts have one
+    run.compared = folder.document(COMPARED_FILE, json_object)
+    if run.missing.get(COMPARED_FILE) == NOT_RECORDED:
+        del run.missing[COMPARED_FILE]  # only indexed rehearsals have one
     verdict = folder.document(VERDICT_FILE, json_object)
     if verdict is not None:
         try:

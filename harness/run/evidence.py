@@ -71,6 +71,14 @@ def merge_traces_on_exit(
     return run_dir / "traces" / "sandbox.jsonl"
 
 
+def remember_run(run_dir: Path, history: str | None, results_root: Path) -> None:
+    """Index a finished run in the run history (`harness.history`); a failure is a warning,
+    never the run's."""
+    from harness.history.index import remember
+
+    remember(run_dir, history, results_root)
+
+
 def publish_reports(run_dir: Path) -> None:
     """Write report.html, junit.xml and summary.json for a finished (or aborted) run; a report
     that cannot be written is a warning, never the run's failure."""

@@ -23,7 +23,7 @@ from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.redact import stored
 from harness.results.schema import config_hash as schema_hash
 
-Mode = Literal["smoke", "load", "rehearse", "rollout", "drill", "pytest"]
+Mode = Literal["smoke", "load", "rehearse", "rollout", "drill", "pytest", "monitor"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
