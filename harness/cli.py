@@ -165,15 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     add_results_arguments(results)
     results.set_defaults(handler=_cmd_results)
 
-    history = commands.add_parser(
-        "history", help="the run history: a table of runs, a trend report, or `index DIR`"
-    )
-    from harness.commands.history import add_arguments as add_history_arguments
+    from harness.commands.history import register as register_history
+    from harness.commands.monitor import register as register_monitor
 
-    add_history_arguments(history)
-    history.set_defaults(handler=_cmd_history)
-
-    _add_monitor_parser(commands)
+    register_history(commands)
+    register_monitor(commands, _add_target_options, _add_run_options)
 
     demo = commands.add_parser(
         "demo",
@@ -257,18 +253,6 @@ def _add_drill_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     _add_run_options(drill)
     add_load_arguments(drill)
     drill.set_defaults(handler=_cmd_drill, users=6, spawn_rate=6.0, duration="40s")
-
-
-def _add_monitor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from harness.commands.monitor import add_arguments as add_monitor_arguments
-
-    monitor = commands.add_parser(
-        "monitor", help="the journeys as smoke checks on a schedule, with alerts and metrics"
-    )
-    _add_target_options(monitor)
-    _add_run_options(monitor, trace_sample=1.0)
-    add_monitor_arguments(monitor)
-    monitor.set_defaults(handler=_cmd_monitor)
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -383,18 +367,6 @@ def _cmd_results(options: argparse.Namespace) -> int:
     from harness.commands import results
 
     return results.prune(options)
-
-
-def _cmd_history(options: argparse.Namespace) -> int:
-    from harness.commands import history
-
-    return history.run(options)
-
-
-def _cmd_monitor(options: argparse.Namespace) -> int:
-    from harness.commands import monitor
-
-    return monitor.run(options)
 
 
 def _cmd_load(options: argparse.Namespace) -> int:

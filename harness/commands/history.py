@@ -8,16 +8,25 @@ import argparse
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from harness import durations
 from harness.config import load_config
 from harness.errors import UsageError
 from harness.exitcodes import ExitCode
-from harness.history.index import rebuild
-from harness.history.query import Filters, runs_of, series_of
-from harness.history.store import HistoryStore, history_url
-from harness.history.trends import runs_table, series_table, write_html
-from harness.prune import parse_age
 from harness.text import plural
+
+if TYPE_CHECKING:
+    from harness.history.store import HistoryStore
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`harness history` in the CLI."""
+    parser = commands.add_parser(
+        "history", help="the run history: a table of runs, a trend report, or `index DIR`"
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: argparse.Namespace) -> int:
     """Print the history's table, write its trend report, or rebuild it; the exit code."""
+    from harness.history.store import HistoryStore, history_url
+
     loaded = load_config(options.config)
     root = Path(options.results or (loaded.root / loaded.config.results))
     if options.action == "index":
+        from harness.history.index import rebuild
+
         folder = options.folder or root
         if not folder.is_dir():
             raise UsageError(f"{folder} is not a folder of runs: give one such as results/")
@@ -61,12 +74,26 @@ def run(options: argparse.Namespace) -> int:
         return ExitCode.PASSED
     if options.folder is not None:
         raise UsageError(f"unexpected {options.folder}: only `harness history index DIR` takes one")
-    since = None
-    if options.since is not None:
-        age = timedelta(seconds=parse_age(options.since))
-        since = (datetime.now(UTC) - age).replace(tzinfo=None)
+    return show(options, HistoryStore.open(history_url(loaded.config.history, root)))
+
+
+def since_of(text: str | None, now: datetime | None = None) -> datetime | None:
+    """`--since 30d`: the earliest start time shown (naive UTC, as the store keeps it)."""
+    if text is None:
+        return None
+    age = durations.seconds(text)
+    if age is None or age <= 0 or text.strip().replace(".", "", 1).isdigit():
+        raise UsageError(f"--since {text!r}: give an age such as 30d, 12h, 2w or 1d12h")
+    return ((now or datetime.now(UTC)) - timedelta(seconds=age)).replace(tzinfo=None)
+
+
+def show(options: argparse.Namespace, store: HistoryStore) -> int:
+    """The table (runs, or series with --journey/--step) and the --html trend report."""
+    from harness.history.query import Filters, runs_of, series_of
+    from harness.history.trends import runs_table, series_table, write_html
+
+    since = since_of(options.since)
     filters = Filters(options.target, options.journey, options.step, since, options.mode)
-    store = HistoryStore.open(history_url(loaded.config.history, root))
     try:
         runs = runs_of(store, filters)
         by_series = options.journey is not None or options.step is not None

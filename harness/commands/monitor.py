@@ -4,12 +4,32 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from harness.commands.requests import request_from_options
 from harness.durations import parse_duration
 from harness.errors import UsageError
-from harness.monitor.schedule import Monitor, MonitorSettings, describe
+
+if TYPE_CHECKING:
+    from harness.monitor.schedule import MonitorSettings
+
+Adder = Callable[..., None]
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_target_options: Adder,
+    add_run_options: Adder,
+) -> None:
+    """`harness monitor` in the CLI (its runs are smoke runs: every passing trace kept)."""
+    parser = commands.add_parser(
+        "monitor", help="the journeys as smoke checks on a schedule, with alerts and metrics"
+    )
+    add_target_options(parser)
+    add_run_options(parser, trace_sample=1.0)
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(options: argparse.Namespace) -> MonitorSettings:
     """The monitor's settings from its flags; a malformed one is the user's mistake."""
+    from harness.monitor.schedule import MonitorSettings
+
     every = parse_duration(options.every, what="--every")
     if every <= 0:
         raise UsageError(f"--every {options.every!r} must be longer than 0 s, e.g. --every 5m")
@@ -91,6 +113,9 @@ def parse_until(text: str, now: datetime | None = None) -> datetime:
 
 def run(options: argparse.Namespace) -> int:
     """Run the monitor; returns the exit code."""
+    from harness.commands.requests import request_from_options
+    from harness.monitor.schedule import Monitor, describe
+
     settings = settings_from(options)
     request = request_from_options(options, "monitor")
     print(f"journey-harness monitor · {describe(settings)}", flush=True)

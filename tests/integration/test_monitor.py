@@ -1,0 +1,148 @@
+"""`harness monitor` end to end: the real CLI checking the real sandbox on a 1-second schedule,
+a journey whose second check fails (retried once, failing again), one alert to a webhook
+receiver when the incident opens and one to a command when it recovers, the metrics endpoint
+scraped while it runs, and every attempt in the run history. (SIGTERM between checks, retries
+and deduplication: tests/unit/test_monitor.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness.engine.network import free_port
+from harness.sandbox.process import SandboxUrls
+from tests.integration.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+FLAKY = """
+from pathlib import Path
+
+from harness import journey
+
+ATTEMPTS = Path(__file__).with_name("attempts")
+
+
+@journey(tags={"readonly"})
+def flaky_catalog(j):
+    with j.step("list products", on="api"):
+        j.api.get("/products")
+        n = int(ATTEMPTS.read_text()) if ATTEMPTS.exists() else 0
+        ATTEMPTS.write_text(str(n + 1))
+        assert n not in (1, 2), f"attempt {n + 1} fails on purpose"
+"""
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict]]]:
+    """A webhook receiver on loopback: the URL, and the JSON bodies it was sent."""
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/alerts", received
+    server.shutdown()
+    server.server_close()
+
+
+def _monitor(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "monitor", "--no-traces", *args],
+        cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _scrape(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return str(reply.read().decode())
+    except OSError:
+        return None
+
+
+def _metrics(scraped: str) -> dict[str, float]:
+    """A scrape's samples by name and first label (`name{label="value"`, or the bare name), the
+    target label left out: `{'probe_success': 0.0, ...}`."""
+    found: dict[str, float] = {}
+    for line in scraped.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, value = line.rsplit(" ", 1)
+        labels = [p for p in name.partition("{")[2].rstrip("}").split(",") if p]
+        kept = [p for p in labels if not p.startswith("target=")]
+        found[name.partition("{")[0] + ("{" + ",".join(kept) if kept else "")] = float(value)
+    return found
+
+
+def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
+    sandbox: SandboxUrls, tmp_path: Path, receiver: tuple[str, list[dict]]
+) -> None:
+    url, received = receiver
+    journeys = tmp_path / "journeys"
+    journeys.mkdir()
+    (journeys / "flaky.py").write_text(FLAKY)
+    recovered = tmp_path / "recovered.json"
+    port = free_port()
+    process = _monitor(
+        "--target", sandbox.base, "--journeys", str(journeys), "--every", "1s", "--count", "3",
+        "--results", str(tmp_path / "results"), "--metrics-port", str(port),
+        "--on-fail", url, "--on-recover", f"cat > {recovered}",
+    )  # fmt: skip
+    started = time.time()
+    scrapes: list[str] = []
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        scraped = _scrape(f"http://127.0.0.1:{port}/metrics")
+        if scraped is not None:
+            scrapes.append(scraped)
+        time.sleep(0.2)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out  # the last check passed
+
+    assert [e["event"] for e in received] == ["monitor.fail"], out
+    opened = received[0]
+    assert opened["failed_journeys"] == ["flaky_catalog"] and opened["attempts"] == 2
+    closed = json.loads(recovered.read_text())
+    assert closed["event"] == "monitor.recover" and closed["check"] == 3
+    assert closed["incident"]["failed_checks"] == 1 and opened["check"] == 2
+    assert closed["incident"]["opened_at"] == opened["incident"]["opened_at"]
+    assert out.count("failed; retrying") == 1 and "check 1 PASS" in out and "check 3 PASS" in out
+
+    # scraped between the failed check and the next: the failure, its time and durations
+    failing = [m for m in map(_metrics, scrapes) if m.get("probe_success") == 0.0]
+    assert failing, out
+    seen = failing[-1]
+    assert seen['harness_monitor_journey_success{journey="flaky_catalog"'] == 0.0
+    assert seen['harness_monitor_checks_total{result="fail"'] == 1.0
+    assert seen['harness_monitor_checks_total{result="pass"'] == 1.0
+    assert seen["harness_monitor_last_run_timestamp_seconds"] >= started
+    assert seen['harness_monitor_duration_seconds{journey="flaky_catalog",step="list products"'] > 0
+
+    history = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "history", "--results", str(tmp_path / "results"),
+         "--mode", "monitor"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.strip().endswith("4 runs")  # the failed check's two attempts, two passes
