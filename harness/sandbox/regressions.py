@@ -16,7 +16,9 @@ Grammar (one spec per `--regression`):
 
 Any latency, errors or contention spec may end with `;flag=new_checkout`: it then applies only
 to the candidate's new checkout path, i.e. to requests that carry the flag on (see
-`harness.sandbox.flags`).
+`harness.sandbox.flags`). It may also carry a window, as a drill's faults do: `,after=D` (it
+starts D after the sandbox started) and `,for=D` (it stops D later), e.g.
+`errors:api.products.list=100%,after=4s,for=6s`: a regression that starts and stops part-way.
 
 ROUTE is an fnmatch glob over route names (`api.orders.create`, `*.orders.create`, `web.*`) or
 over path templates when it starts with `/` (`/api/v1/orders`). Parsing never touches the web
@@ -63,6 +65,7 @@ class RegressionKind(StrEnum):
     CONTENTION = "contention"
 
 
+_WINDOW_EXAMPLE = "errors:api.products.list=100%,after=4s,for=6s"
 _FLAGGABLE = (RegressionKind.LATENCY, RegressionKind.ERRORS, RegressionKind.CONTENTION)
 
 _EXAMPLES: dict[RegressionKind, str] = {
@@ -94,6 +97,14 @@ class Regression:
     share: float = 1.0
     contract: ContractRule | None = None
     flag: str | None = None
+    after_s: float = 0.0  #: seconds after the sandbox started that it starts acting
+    for_s: float | None = None  #: seconds it acts for (None: to the end)
+
+    def active(self, elapsed_s: float) -> bool:
+        """Whether it acts `elapsed_s` seconds after the sandbox started."""
+        if elapsed_s < self.after_s:
+            return False
+        return self.for_s is None or elapsed_s < self.after_s + self.for_s
 
 
 def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
@@ -104,10 +115,34 @@ def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
 def parse_regression(spec: str) -> Regression:
     """Parse one `KIND:...` spec into a `Regression`; raises `SpecError` when it is malformed."""
     body, semicolon, qualifier = spec.strip().partition(";")
-    regression = _parse_body(spec.strip(), body.strip())
+    body, window = _window(spec.strip(), body.strip())
+    regression = replace(_parse_body(spec.strip(), body), **window)
+    if window and regression.kind not in _FLAGGABLE:
+        raise SpecError(
+            f"regression spec {spec!r}: only {', '.join(k.value for k in _FLAGGABLE)} specs take "
+            f"a window (after=, for=). Example: {_WINDOW_EXAMPLE}"
+        )
     if not semicolon:
         return regression
     return replace(regression, flag=_parse_flag(spec, regression.kind, qualifier.strip()))
+
+
+def _window(spec: str, body: str) -> tuple[str, dict[str, float]]:
+    """The body without its `,after=D` and `,for=D` parts, and those as `after_s`/`for_s`."""
+    kept, window = [], {}
+    for part in body.split(","):
+        key, eq, value = (p.strip() for p in part.partition("="))
+        if eq and key in ("after", "for") and kept:
+            seconds = durations.seconds(value, unit=True)
+            if seconds is None or seconds < 0 or (key == "for" and seconds == 0):
+                raise SpecError(
+                    f"regression spec {spec!r} has an invalid {key}={value!r}: a duration with a "
+                    f"unit (after=4s, for=6s). Example: {_WINDOW_EXAMPLE}"
+                )
+            window[f"{key}_s"] = seconds
+        else:
+            kept.append(part)
+    return ",".join(kept).strip(), window
 
 
 def _parse_flag(spec: str, kind: RegressionKind, qualifier: str) -> str:
