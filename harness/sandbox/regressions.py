@@ -115,9 +115,9 @@ def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
 def parse_regression(spec: str) -> Regression:
     """Parse one `KIND:...` spec into a `Regression`; raises `SpecError` when it is malformed."""
     body, semicolon, qualifier = spec.strip().partition(";")
-    body, window = _window(spec.strip(), body.strip())
-    regression = replace(_parse_body(spec.strip(), body), **window)
-    if window and regression.kind not in _FLAGGABLE:
+    body, after_s, for_s = _window(spec.strip(), body.strip())
+    regression = replace(_parse_body(spec.strip(), body), after_s=after_s, for_s=for_s)
+    if (after_s or for_s is not None) and regression.kind not in _FLAGGABLE:
         raise SpecError(
             f"regression spec {spec!r}: only {', '.join(k.value for k in _FLAGGABLE)} specs take "
             f"a window (after=, for=). Example: {_WINDOW_EXAMPLE}"
@@ -127,9 +127,11 @@ def parse_regression(spec: str) -> Regression:
     return replace(regression, flag=_parse_flag(spec, regression.kind, qualifier.strip()))
 
 
-def _window(spec: str, body: str) -> tuple[str, dict[str, float]]:
-    """The body without its `,after=D` and `,for=D` parts, and those as `after_s`/`for_s`."""
-    kept, window = [], {}
+def _window(spec: str, body: str) -> tuple[str, float, float | None]:
+    """The body without its `,after=D` and `,for=D` parts, and those in seconds (0 and None
+    when not given)."""
+    kept: list[str] = []
+    window: dict[str, float] = {}
     for part in body.split(","):
         key, eq, value = (p.strip() for p in part.partition("="))
         if eq and key in ("after", "for") and kept:
@@ -142,7 +144,7 @@ def _window(spec: str, body: str) -> tuple[str, dict[str, float]]:
             window[f"{key}_s"] = seconds
         else:
             kept.append(part)
-    return ",".join(kept).strip(), window
+    return ",".join(kept).strip(), window.get("after_s", 0.0), window.get("for_s")
 
 
 def _parse_flag(spec: str, kind: RegressionKind, qualifier: str) -> str:
