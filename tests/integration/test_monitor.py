@@ -68,7 +68,7 @@ def receiver() -> Iterator[tuple[str, list[dict]]]:
 def _monitor(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "monitor", "--no-traces", *args],
-        cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
+        cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1", "HARNESS_HTML_REPORT": "0"}, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
