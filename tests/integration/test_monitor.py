@@ -66,10 +66,11 @@ def receiver() -> Iterator[tuple[str, list[dict]]]:
 
 
 def _monitor(*args: str) -> subprocess.Popen[str]:
+    """The monitor as a user starts it (no report.html per check: its charts cost seconds)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HARNESS_HTML_REPORT": "0"}
     return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "monitor", "--no-traces", *args],
-        cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1", "HARNESS_HTML_REPORT": "0"}, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 
