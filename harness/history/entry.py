@@ -57,6 +57,7 @@ class RunEntry:
     iterations: int
     failures: int
     path: str
+    attempt: int = 1
     series: list[SeriesRow] = field(default_factory=list)
     gates: list[GateRow] = field(default_factory=list)
 
@@ -75,6 +76,7 @@ class RunEntry:
             "iterations": self.iterations,
             "failures": self.failures,
             "path": self.path,
+            "attempt": self.attempt,
         }
 
 
@@ -103,6 +105,7 @@ def entry_of(path: Path) -> RunEntry:
         iterations=sum(s.iterations for s in journeys),
         failures=sum(s.failures for s in journeys),
         path=str(path.resolve()),
+        attempt=_attempt(run.meta),
         series=series,
         gates=gates,
     )
@@ -150,6 +153,13 @@ def _labels(run: RunFolder) -> dict[str, str]:
         if isinstance(entry, dict) and entry.get("name"):
             labels[str(role)] = str(entry.get("release") or entry["name"])
     return labels
+
+
+def _attempt(meta: dict[str, Any]) -> int:
+    """A monitor check's attempt, as its request recorded it (1 for every other run)."""
+    request = meta.get("request")
+    attempt = request.get("attempt") if isinstance(request, dict) else None
+    return attempt if isinstance(attempt, int) and attempt >= 1 else 1
 
 
 def _time(value: Any) -> datetime | None:

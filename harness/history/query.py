@@ -35,6 +35,7 @@ class RunRow:
     labels: dict[str, str]
     iterations: int
     failures: int
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def _run_row(r: Any) -> RunRow:
         labels=dict(r["labels"] or {}),
         iterations=r["iterations"],
         failures=r["failures"],
+        attempt=r["attempt"],
     )
 
 

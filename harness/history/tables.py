@@ -38,6 +38,8 @@ runs = Table(
     Column("iterations", Integer(), nullable=False),
     Column("failures", Integer(), nullable=False),
     Column("path", Text(), nullable=False),  #: where the run folder was when indexed
+    #: a monitor check's attempt (2 and up: a retry, which replaces the attempt before it)
+    Column("attempt", Integer(), nullable=False, server_default="1"),
     Index("ix_runs_started_at", "started_at"),
 )
 

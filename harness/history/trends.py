@@ -117,11 +117,14 @@ def step_trends(points: list[SeriesPoint]) -> list[StepTrend]:
 
 
 def uptime(runs: list[RunRow]) -> list[Uptime]:
-    """Per target, the share of monitor checks that passed."""
+    """Per target, the share of monitor checks that passed, each check counted once: a retry
+    (attempt 2 and up) replaces the failed attempt before it."""
     checks: dict[str, list[bool]] = defaultdict(list)
     for r in runs:
         if r.mode == "monitor":
             for target in r.targets:
+                if r.attempt > 1 and checks[target]:
+                    checks[target].pop()
                 checks[target].append(r.decision == "pass")
     return [Uptime(t, len(c), sum(c)) for t, c in sorted(checks.items())]
 

@@ -134,7 +134,7 @@ class Monitor:
         attempts = 0
         while True:
             attempts += 1
-            session = Session(request.for_next_run())
+            session = Session(request.for_next_run().model_copy(update={"attempt": attempts}))
             reason = ""
             try:
                 code = session.smoke()

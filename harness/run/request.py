@@ -152,6 +152,8 @@ class RunRequest(BaseModel):
     min_samples: int | None = None  #: fills the gates' unset minimums (`--min-samples`)
     rollout: RolloutSettings | None = None
     drill: DrillSettings | None = None
+    #: a monitor's check: which attempt this run is (2 and up: a retry of a failed one)
+    attempt: int = 1
 
     def recorded(self) -> dict[str, Any]:
         """The request as run.json keeps it: whole, secrets and URL credentials redacted."""

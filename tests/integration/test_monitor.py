@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 from harness.engine.network import free_port
+from harness.history.query import runs_of
+from harness.history.store import HistoryStore, history_url
+from harness.history.trends import uptime
 from harness.sandbox.process import SandboxUrls
 from tests.integration.conftest import REPO
 
@@ -147,3 +150,7 @@ def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
     )  # fmt: skip
     assert history.returncode == 0, history.stderr
     assert history.stdout.strip().endswith("4 runs")  # the failed check's two attempts, two passes
+    store = HistoryStore.open(history_url(None, tmp_path / "results"))
+    checks = uptime(runs_of(store))
+    store.close()
+    assert [(u.checks, u.passed) for u in checks] == [(3, 2)]  # the retry counted once

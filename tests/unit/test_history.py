@@ -118,6 +118,17 @@ def test_the_trend_report_shows_p95_per_step_verdicts_uptime_and_flaky_journeys(
     assert f"trend report: {report}" in capsys.readouterr().out
 
 
+def test_uptime_counts_each_check_once_whatever_its_retries() -> None:
+    from harness.history.query import RunRow
+
+    def row(n: int, decision: str, attempt: int = 1) -> RunRow:
+        return RunRow(f"r{n}", "monitor", None, "passed", decision, 1, ["shop"], {}, 1, 0, attempt)
+
+    checks = [row(1, "pass"), row(2, "fail"), row(3, "pass", 2), row(4, "fail"), row(5, "fail", 2)]
+    assert [(u.checks, u.passed) for u in uptime(checks)] == [(3, 2)]
+    assert [(u.checks, u.passed) for u in uptime(checks[:2])] == [(2, 1)]
+
+
 def test_a_rehearsal_is_compared_with_the_runs_before_it_in_its_report(tmp_path: Path) -> None:
     from harness.gates.outcome import Decision
     from tests.history_runs import rehearsal_folder

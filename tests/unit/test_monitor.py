@@ -9,7 +9,7 @@ import argparse
 import os
 import signal
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,8 +51,10 @@ class FakeSession:
 
     script: list[Any]
     run_path: Path | None = None
+    attempts: list[int] = field(default_factory=list)
 
-    def __call__(self, request: object) -> FakeSession:
+    def __call__(self, request: FakeRequest) -> FakeSession:
+        self.attempts.append(request.attempt)
         return self
 
     def smoke(self) -> int:
@@ -64,9 +66,15 @@ class FakeSession:
 
 class FakeRequest:
     results_root = Path("/nonexistent")
+    attempt = 1
 
     def for_next_run(self) -> FakeRequest:
         return self
+
+    def model_copy(self, update: dict[str, Any]) -> FakeRequest:
+        copy = FakeRequest()
+        copy.attempt = update["attempt"]
+        return copy
 
 
 @pytest.mark.parametrize(
@@ -82,10 +90,12 @@ class FakeRequest:
 def test_a_failed_check_is_retried_before_it_counts(
     monkeypatch: pytest.MonkeyPatch, script: list[int], retries: int, passed: bool, attempts: int
 ) -> None:
-    monkeypatch.setattr(schedule, "Session", FakeSession(list(script)))
+    session = FakeSession(list(script))
+    monkeypatch.setattr(schedule, "Session", session)
     monitor = Monitor(FakeRequest(), MonitorSettings(every_s=1, retries=retries))  # type: ignore[arg-type]
     result = monitor.check(FakeRequest(), 1)  # type: ignore[arg-type]
     assert (result.passed, result.attempts) == (passed, attempts)
+    assert session.attempts == list(range(1, attempts + 1))  # recorded in each run's request
 
 
 def test_an_unreachable_target_is_a_failed_check_and_a_usage_error_stops_the_monitor(

@@ -129,7 +129,7 @@ def test_run_json_records_the_request_whole_with_the_config_hash_and_no_secret(
     run.close()
     text = (tmp_path / "run-1" / "run.json").read_text()
     recorded = json.loads(text)["request"]
-    assert "s3cret" not in text and "abc" not in text and "k" * 20 not in text
+    assert "s3cret" not in text and "token=abc" not in text and "k" * 20 not in text
     assert recorded["distribution"]["cluster_key"] == "[redacted]"
     assert recorded["sides"]["target"] == "http://127.0.0.1:9/?token=[redacted]"
     assert recorded["config_hash"] == request.config_hash and len(request.config_hash) == 16
