@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Make sure nginx and tinyproxy exist for the HTTP client's integration tests, and PostgreSQL for
-# the run history's (the tests start their own on free loopback ports): install Debian's
+# Make sure nginx and tinyproxy exist for the HTTP client's integration tests, PostgreSQL for
+# the run history's and Prometheus for the monitor's (the tests start their own on free loopback ports): install Debian's
 # packages when running as root, else say what to install.
 set -euo pipefail
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing Debian's ${missing[*]} for the HTTP client's tests" >&2

@@ -1,8 +1,8 @@
 """`harness monitor` end to end: the real CLI checking the real sandbox on a 1-second schedule,
-a journey whose second check fails (retried once, failing again), one alert to a webhook
-receiver when the incident opens and one to a command when it recovers, the metrics endpoint
-scraped while it runs, and every attempt in the run history. (SIGTERM between checks, retries
-and deduplication: tests/unit/test_monitor.py.)"""
+a journey whose second and third checks fail (each retried once, failing again), one alert to a
+webhook receiver when the incident opens and one to a command when it recovers, the metrics
+endpoint scraped by the test and by a real Prometheus (Debian's `prometheus`) while it runs,
+and every attempt in the run history. (SIGTERM between checks: tests/unit/test_monitor.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -42,7 +44,7 @@ def flaky_catalog(j):
         j.api.get("/products")
         n = int(ATTEMPTS.read_text()) if ATTEMPTS.exists() else 0
         ATTEMPTS.write_text(str(n + 1))
-        assert n not in (1, 2), f"attempt {n + 1} fails on purpose"
+        assert not 1 <= n <= 4, f"attempt {n + 1} fails on purpose"
 """
 
 
@@ -99,17 +101,67 @@ def _metrics(scraped: str) -> dict[str, float]:
     return found
 
 
+@dataclass
+class Prometheus:
+    """A Prometheus server scraping `target_port` every second; `query` asks its HTTP API."""
+
+    port: int
+    target_port: int
+
+    def query(self, expression: str) -> list[dict]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": expression}
+        )
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return list(json.loads(reply.read())["data"]["result"])
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Prometheus]:
+    """Debian's Prometheus on a free loopback port, scraping a free port the monitor will serve
+    its metrics on; stopped by its PID."""
+    server = Prometheus(free_port(), free_port())
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n  - job_name: monitor\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{server.target_port}']}}]\n"
+    )
+    log = tmp_path / "prometheus.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            ["/usr/bin/prometheus", f"--config.file={config}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{server.port}"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _scrape(f"http://127.0.0.1:{server.port}/-/ready") is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Prometheus did not start: {log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
-    sandbox: SandboxUrls, tmp_path: Path, receiver: tuple[str, list[dict]]
+    sandbox: SandboxUrls, tmp_path: Path, receiver: tuple[str, list[dict]], prometheus: Prometheus
 ) -> None:
     url, received = receiver
     journeys = tmp_path / "journeys"
     journeys.mkdir()
     (journeys / "flaky.py").write_text(FLAKY)
     recovered = tmp_path / "recovered.json"
-    port = free_port()
+    port = prometheus.target_port
     process = _monitor(
-        "--target", sandbox.base, "--journeys", str(journeys), "--every", "1s", "--count", "3",
+        "--target", sandbox.base, "--journeys", str(journeys), "--every", "1s", "--count", "4",
         "--results", str(tmp_path / "results"), "--metrics-port", str(port),
         "--on-fail", url, "--on-recover", f"cat > {recovered}",
     )  # fmt: skip
@@ -120,7 +172,7 @@ def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
         scraped = _scrape(f"http://127.0.0.1:{port}/metrics")
         if scraped is not None:
             scrapes.append(scraped)
-        time.sleep(0.2)
+        time.sleep(0.1)
     out, _ = process.communicate(timeout=30)
     assert process.returncode == 0, out  # the last check passed
 
@@ -128,17 +180,17 @@ def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
     opened = received[0]
     assert opened["failed_journeys"] == ["flaky_catalog"] and opened["attempts"] == 2
     closed = json.loads(recovered.read_text())
-    assert closed["event"] == "monitor.recover" and closed["check"] == 3
-    assert closed["incident"]["failed_checks"] == 1 and opened["check"] == 2
+    assert closed["event"] == "monitor.recover" and closed["check"] == 4
+    assert closed["incident"]["failed_checks"] == 2 and opened["check"] == 2  # one alert for two
     assert closed["incident"]["opened_at"] == opened["incident"]["opened_at"]
-    assert out.count("failed; retrying") == 1 and "check 1 PASS" in out and "check 3 PASS" in out
+    assert out.count("failed; retrying") == 2 and "check 1 PASS" in out and "check 4 PASS" in out
 
     # scraped between the failed check and the next: the failure, its time and durations
     failing = [m for m in map(_metrics, scrapes) if m.get("probe_success") == 0.0]
     assert failing, out
     seen = failing[-1]
     assert seen['harness_monitor_journey_success{journey="flaky_catalog"'] == 0.0
-    assert seen['harness_monitor_checks_total{result="fail"'] == 1.0
+    assert seen['harness_monitor_checks_total{result="fail"'] in (1.0, 2.0)
     assert seen['harness_monitor_checks_total{result="pass"'] == 1.0
     assert seen["harness_monitor_last_run_timestamp_seconds"] >= started
     assert seen['harness_monitor_duration_seconds{journey="flaky_catalog",step="list products"'] > 0
@@ -149,8 +201,14 @@ def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert history.returncode == 0, history.stderr
-    assert history.stdout.strip().endswith("4 runs")  # the failed check's two attempts, two passes
+    assert history.stdout.strip().endswith(
+        "6 runs"
+    )  # two failed checks of two attempts, two passes
     store = HistoryStore.open(history_url(None, tmp_path / "results"))
     checks = uptime(runs_of(store))
     store.close()
-    assert [(u.checks, u.passed) for u in checks] == [(3, 2)]  # the retry counted once
+    assert [(u.checks, u.passed) for u in checks] == [(4, 2)]  # each retry counted once
+
+    # Prometheus, scraping every second, recorded the failed checks
+    recorded = prometheus.query('max_over_time(harness_monitor_checks_total{result="fail"}[10m])')
+    assert [float(r["value"][1]) for r in recorded] == [2.0], recorded
