@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure nginx and tinyproxy exist for the HTTP client's integration tests, PostgreSQL for
-# the run history's and Prometheus for the monitor's (the tests start their own on free loopback ports): install Debian's
-# packages when running as root, else say what to install.
+# the run history's and Prometheus for the monitor's (the tests start their own on free loopback
+# ports): install Debian's packages when running as root, else say what to install.
 set -euo pipefail
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
