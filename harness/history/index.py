@@ -78,8 +78,13 @@ class Rebuilt:
 
 
 def run_folders(root: Path) -> Iterable[Path]:
-    """The run folders directly under `root` (those holding a run.json), in name order."""
-    return (p for p in sorted(root.iterdir()) if (p / RUN_FILE).is_file())
+    """The run folders under `root` (those holding a run.json), in name order: directly under
+    it, and one level down in a folder that is not a run's (a drill's runs)."""
+    for path in sorted(root.iterdir()):
+        if (path / RUN_FILE).is_file():
+            yield path
+        elif path.is_dir() and not path.is_symlink():
+            yield from (p for p in sorted(path.iterdir()) if (p / RUN_FILE).is_file())
 
 
 def rebuild(store: HistoryStore, root: Path) -> Rebuilt:

@@ -176,12 +176,13 @@ class Session:
             )
             return ExitCode.HARNESS_ERROR
         record_evidence(run, telemetry, missing)
+        history_root = request.history_root or inputs.results_root
         if outcome.interrupted:
-            remember_run(run.path, request.config.history, inputs.results_root)
+            remember_run(run.path, request.config.history, history_root)
             publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
         code = plan.judge(run, aggregator, outcome, health)
-        remember_run(run.path, request.config.history, inputs.results_root)
+        remember_run(run.path, request.config.history, history_root)
         if plan.reports:
             publish_reports(run.path)
         return code

@@ -62,6 +62,10 @@ def test_a_rebuilt_history_holds_every_run_its_series_and_gates(tmp_path: Path) 
     assert sorted(map(tuple, outcomes)) == [("errors", "pass"), ("p95 latency", "fail")]
     assert rebuild(store, tmp_path).indexed == 5  # again: replaced, not doubled
     assert len(runs_of(store)) == 5
+    drill = tmp_path / "drill-1"
+    check_folder(drill, "20261206-000000-drill-0006", started_at="2026-12-06", mode="drill")
+    assert rebuild(store, tmp_path).indexed == 6  # a drill's runs, one level down
+    assert runs_of(store)[-1].mode == "drill" and len(runs_of(store)) == 6
     store.close()
 
 

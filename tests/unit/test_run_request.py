@@ -136,3 +136,11 @@ def test_run_json_records_the_request_whole_with_the_config_hash_and_no_secret(
     assert recorded["config"]["targets"]["staging"]["url"] == "http://staging.example:8800"
     assert recorded["seed"] == 7 and recorded["shape"]["users"] == 10
     assert recorded["mode"] == "load"
+
+
+def test_a_drills_runs_keep_the_results_roots_history(tmp_path: Path) -> None:
+    request = _request(tmp_path, "load", "--target", "staging")
+    assert request.history_root is None
+    drill_run = request.with_results(tmp_path / "out" / "drill-1").with_results(tmp_path / "x")
+    assert drill_run.results_root == tmp_path / "x"
+    assert drill_run.history_root == (tmp_path / "out").resolve()
