@@ -100,9 +100,19 @@ class HistoryStore:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection inside one transaction, committed when the block ends."""
-        with self.engine.begin() as connection:
-            yield connection
+        """A connection inside one transaction, committed when the block ends; a database
+        error inside it is `HistoryUnusable`, in one paragraph."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except DBAPIError as exc:
+            raise HistoryUnusable(
+                f"the history at {redact(self.url)} could not be used: "
+                f"{_first_line(exc.orig)}. The run folders are untouched: move the history "
+                "away and rebuild it with `harness history index results/`"
+            ) from None
 
     def _upgrade(self) -> None:
         from alembic import command

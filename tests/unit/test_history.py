@@ -222,3 +222,41 @@ def test_an_entry_takes_its_statistics_from_the_one_reader(tmp_path: Path) -> No
         ("browse", "list products"): (1, 0, 7.0),
         ("browse", "pay"): (1, 1, 14.0),
     }
+
+
+def test_an_older_schema_is_migrated_keeping_its_runs(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from harness.history import store as store_module
+
+    engine = create_engine(history_url(None, tmp_path))
+    config = Config()
+    config.set_main_option("script_location", str(store_module._MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "h0001")  # the first schema, before `attempt`
+        connection.exec_driver_sql(
+            "INSERT INTO runs (run_id, mode, status, decision, targets, labels, iterations, "
+            "failures, path) VALUES ('old-run', 'monitor', 'failed', 'fail', '[\"shop\"]', '{}', "
+            "1, 1, '/gone')"
+        )
+    engine.dispose()
+    store = _store(tmp_path)
+    (row,) = runs_of(store)
+    store.close()
+    assert (row.run_id, row.attempt, row.targets) == ("old-run", 1, ["shop"])
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("h0002",)]
+
+
+def test_a_damaged_table_is_one_paragraph_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:
+        db.execute("DROP TABLE series")
+    assert main(["history", "--results", str(tmp_path), "--journey", "browse"]) == 2
+    err = capsys.readouterr().err
+    assert "could not be used: no such table: series" in err and "Traceback" not in err

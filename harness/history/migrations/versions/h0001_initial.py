@@ -30,7 +30,6 @@ def upgrade() -> None:
         sa.Column("iterations", sa.Integer(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
-        sa.Column("attempt", sa.Integer(), nullable=False, server_default="1"),
     )
     op.create_index("ix_runs_started_at", "runs", ["started_at"])
     op.create_table(
