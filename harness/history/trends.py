@@ -145,13 +145,15 @@ def flaky(points: list[SeriesPoint]) -> list[Flaky]:
 
 def write_html(path: Path, runs: list[RunRow], points: list[SeriesPoint], title: str) -> Path:
     """The trend report, one self-contained page (the report's style and escaping)."""
-    from harness.report.render import render
+    from harness.history.trend_chart import p95_chart
+    from harness.report.render import render, trusted_svg
     from harness.results import replace_file
 
     trends = step_trends(points)
     page = render(
         "history.html",
         title=title,
+        chart=trusted_svg(p95_chart(trends)),
         runs=[
             {
                 "run_id": r.run_id,

@@ -119,6 +119,7 @@ def test_the_trend_report_shows_p95_per_step_verdicts_uptime_and_flaky_journeys(
     for heading in ("Verdict timeline", "p95 per step", "Monitor uptime", "Flaky journeys"):
         assert heading in html
     assert "66.67%" in html and "&lt;b&gt;browse&lt;/b&gt;" in html and "<b>browse" not in html
+    assert html.count("<svg") == 1 and "run (oldest first)" in html  # the p95 chart
     assert f"trend report: {report}" in capsys.readouterr().out
 
 
