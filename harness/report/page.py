@@ -13,6 +13,7 @@ from harness.report import sections
 from harness.report.compared import compared_section
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
+from harness.report.metric_charts import metric_series
 from harness.report.over_time import over_time
 from harness.report.render import Markup, render
 from harness.report.rollout import stage_timeline
@@ -28,6 +29,7 @@ Section = tuple[str, str, Callable[[RunFolder], Markup]]
 SECTIONS: tuple[Section, ...] = (
     ("gates", "Release gates", sections.gates),
     ("history", "Compared with the last 10 runs against this target", compared_section),
+    ("metrics", "Metric gates: the target's own telemetry", metric_series),
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
     ("throughput", "Throughput and errors over time", sections.throughput),
