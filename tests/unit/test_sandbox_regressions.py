@@ -246,7 +246,7 @@ def test_a_regression_with_a_window_acts_only_inside_it(monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("ui:place-order,after=2s", "only latency, errors, contention specs take a window"),
+        ("ui:place-order,after=2s", "only latency, errors, contention, cpu specs take a window"),
         ("errors:api.products.list=5%,after=soon", "invalid after='soon'"),
         ("errors:api.products.list=5%,for=0s", "invalid for='0s'"),
     ],
