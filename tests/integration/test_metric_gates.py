@@ -151,12 +151,15 @@ def test_an_identical_candidate_fails_no_metric_gate(
     output = result.out + result.err
     for name in ("process CPU", "server 5xx ratio"):
         gate = gates[name]
-        # PASS is expected (both 5xx ratios are exactly 0: a zero-width interval); CPU on two
-        # shared cores can drift apart between the sides by more than the evidence of 7 points
-        # rules out, which is inconclusive, never a fail
+        # PASS is expected: both 5xx ratios are exactly 0 (a zero-width interval) and both sides
+        # do the same work. Never FAIL; INCONCLUSIVE is right when a starved machine leaves
+        # fewer than min_points, or CPU drifting apart by more than 8 points can rule out, and
+        # then the summary names which
         assert gate["decision"] in ("pass", "inconclusive"), output
-        assert gate["decision"] != "inconclusive" or gate["summary"], output
-    assert gates["server 5xx ratio"]["decision"] == "pass", output
+        if gate["decision"] == "inconclusive":
+            assert "points needed" in gate["summary"] or "CI" in gate["summary"], output
+    assert result.code in (3, 4), output  # the down provider's error, or inconclusive: no fail
+    assert "✗" not in result.out.split("metrics:", 1)[-1], output
 
 
 @pytest.mark.alone
