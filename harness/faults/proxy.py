@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import random
 import socket
-import ssl
 import struct
+import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from harness.faults.spec import Fault, FaultKind
+from harness.faults.upstream import Unreachable, UpstreamRoute
 from harness.faults.wire import (
     CHUNK,
     HEAD_LIMIT,
@@ -36,6 +36,7 @@ from harness.faults.wire import (
     read_request_head,
     relay_body,
 )
+from harness.http.transport import HttpSettings
 from harness.records import Touchpoint
 from harness.shop_routes import API_PREFIX, MOBILE_PREFIX
 
@@ -64,24 +65,13 @@ class _Plan:
     applied: list[str] = field(default_factory=list)
 
 
-def upstream_tls_context() -> ssl.SSLContext:
-    """The client TLS context toward an https upstream, verified as the harness's HTTP stack
-    verifies (the default store, `SSL_CERT_FILE`, and `REQUESTS_CA_BUNDLE` when set)."""
-    context = ssl.create_default_context()
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE")
-    if bundle:
-        if os.path.isdir(bundle):
-            context.load_verify_locations(capath=bundle)
-        else:
-            context.load_verify_locations(cafile=bundle)
-    return context
-
-
 class FaultProxy:
-    """Forward to `upstream` (an http URL's origin), injecting `faults` inside their windows.
+    """Forward to `upstream` (an http(s) URL's origin), injecting `faults` inside their windows.
 
     `touchpoints` maps path prefixes to touchpoints; `seed` fixes the dice; `counts` tallies
-    requests (`requests`) and each fault spec that was applied.
+    requests (`requests`) and each fault spec that was applied. `settings` are how the upstream
+    is reached (the target's: proxy, CA, `verify`, client certificate; default the
+    environment's), as the harness's HTTP stack reaches it.
     """
 
     def __init__(
@@ -92,21 +82,23 @@ class FaultProxy:
         touchpoints: Mapping[str, str] | None = None,
         seed: int | None = None,
         preserve_host: bool = False,
+        settings: HttpSettings | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the drill proxy forwards to http(s):// origins, not {upstream!r}")
-        self.upstream_host = parts.hostname
-        self.upstream_tls = parts.scheme == "https"
-        self.upstream_port = parts.port or (443 if self.upstream_tls else 80)
+        tls = parts.scheme == "https"
+        self.route = UpstreamRoute(
+            parts.hostname, parts.port or (443 if tls else 80), tls, settings or HttpSettings()
+        )
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         #: the `Host` line the upstream gets (name-based ingress routes on it), unless the
         #: client's is kept (`preserve_host`)
-        self.host_line = (
-            b"Host: " + host.encode("idna") + (f":{parts.port}".encode() if parts.port else b"")
-        )
+        authority = host.encode("idna") + (f":{parts.port}".encode() if parts.port else b"")
+        self.host_line = b"Host: " + authority
+        #: what precedes a request's path on the request line: the origin, for a forward proxy
+        self.target_prefix = b"http://" + authority if self.route.absolute_form else b""
         self.preserve_host = preserve_host
-        self._tls: ssl.SSLContext | None = None
         self.faults = tuple(faults)
         prefixes = touchpoints or DEFAULT_TOUCHPOINTS
         self.touchpoints = sorted(prefixes.items(), key=lambda kv: -len(kv[0]))
@@ -229,20 +221,13 @@ class FaultProxy:
     async def _connect(
         self, writer: asyncio.StreamWriter
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        tls = None
-        if self.upstream_tls:
-            tls = self._tls = self._tls or upstream_tls_context()
         try:
-            pair = await asyncio.open_connection(
-                self.upstream_host, self.upstream_port, limit=HEAD_LIMIT, ssl=tls
-            )
-        except (OSError, ssl.SSLError):
+            return await self.route.open()
+        except Unreachable as exc:
+            self.counts["upstream unreachable"] += 1
+            if self.counts["upstream unreachable"] == 1:  # the proxy's log says why, once
+                print(f"cannot reach {self.route.describe()}: {exc}", file=sys.stderr, flush=True)
             return None
-        sock = pair[1].get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return pair
 
     async def _exchange(
         self,
@@ -259,7 +244,10 @@ class FaultProxy:
             lines = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower() not in _DROPPED]
         if not self.preserve_host:
             lines = [self.host_line if ln[:5].lower() == b"host:" else ln for ln in lines]
-        request_line = f"{head.method} {head.target} ".encode() + head.version
+        request_line = f"{head.method} ".encode() + self.target_prefix
+        request_line += head.target.encode("latin-1") + b" " + head.version
+        if self.target_prefix:
+            lines = [*lines, *self.route.proxy_lines()]
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()
         if head.framing.has_body:

@@ -24,6 +24,7 @@ from harness.http.wire import ConnectFailed, Connection, WireError, WireTimeout
 from harness.target_http import expand
 
 if TYPE_CHECKING:
+    from harness.target_http import TargetHttp
     from harness.targets import Target
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "open_transport",
     "send_once",
     "settings_for",
+    "settings_from",
 ]
 
 
@@ -93,8 +95,13 @@ def settings_for(target: Target | None = None) -> HttpSettings:
     environment's proxies and CA bundle (read when the transport connects)."""
     if target is None:
         return HttpSettings()
-    config = target.http
-    where = f"targets.{target.name}.http"
+    return settings_from(target.http, target.name)
+
+
+def settings_from(config: TargetHttp, name: str) -> HttpSettings:
+    """The transport settings of `[targets.NAME.http]` (`settings_for` a target of that name):
+    for a process that has the settings without the target (the drill proxy)."""
+    where = f"targets.{name}.http"
     proxies = None
     if config.proxy is not None:
         proxy = expand(config.proxy, f"{where}.proxy")

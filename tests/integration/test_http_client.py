@@ -281,3 +281,49 @@ def test_the_drill_proxy_forwards_to_https_with_the_upstreams_host(
             sent = proxy.url.removeprefix("http://") if preserve else f"localhost:{port}"
             assert api.get("/who").text == f"host={sent}"
             api.transport.close()
+
+
+def test_the_drill_proxy_reaches_an_mtls_upstream_with_the_targets_settings(
+    bin_url: str, nginx: TlsNginx, proxy: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill in front of a target whose `[targets.NAME.http]` names a CA, a client
+    certificate (its key through `${VARIABLE}`) and a forward proxy: the drill proxy reaches
+    the mTLS upstream with them (CONNECT through tinyproxy), the journeys reach the drill
+    proxy directly, and nothing of it is in the drill proxy's command line."""
+    from contextlib import ExitStack
+
+    from harness.http.transport import settings_for
+    from harness.run.drill import _Run, _through_proxy
+    from harness.target_http import TargetHttp
+    from harness.targets import Target
+
+    proxy_url, log = proxy
+    pki = nginx.pki
+    monkeypatch.setenv("DRILL_CLIENT_KEY", str(pki.client_key))
+    settings = TargetHttp(
+        proxy=proxy_url, ca=str(pki.ca), client_cert=str(pki.client_cert),
+        client_key="${DRILL_CLIENT_KEY}",
+    )  # fmt: skip
+    target = Target.from_base_url(nginx.https, name="tls").model_copy(update={"http": settings})
+    state = _Run()
+    with ExitStack() as stack:
+        behind = _through_proxy(target, [], stack, state, seed=1, names={"tls": "tls"})
+        assert behind.web.startswith("http://127.0.0.1:") and behind.http.proxy == ""
+        command = " ".join(state.proxies[0].command())
+        assert str(pki.client_key) not in command and proxy_url not in command
+        api = client(behind.web.rstrip("/"), settings_for(behind))
+        assert api.get("/who").text == "CN=client host=localhost"
+        api.transport.close()
+    assert f"CONNECT {nginx.https.removeprefix('https://')}" in log.read_text()
+    without = Target.from_base_url(nginx.https, name="bare")
+    with ExitStack() as stack:  # without the settings: the CA is unknown, so no answer but 502
+        behind = _through_proxy(without, [], stack, _Run(), seed=1)
+        api = client(behind.web.rstrip("/"))
+        assert api.get("/who", expect=502).status == 502
+        api.transport.close()
+    # a plain-http upstream through the forward proxy: requests in absolute form
+    with ProxyProcess(bin_url, http=TargetHttp(proxy=proxy_url), name="bin") as drill:
+        api = client(drill.url)
+        assert api.get("/get", params={"via": "drill"}).json()["args"] == {"via": "drill"}
+        api.transport.close()
+    assert f"GET {bin_url}/get?via=drill" in log.read_text()
