@@ -23,6 +23,7 @@ from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord, Touchpoint
 from harness.redact import plain
+from harness.target_http import expand
 from harness.targets import Target
 from harness.telemetry import spans
 
@@ -285,7 +286,7 @@ class JourneyContext:
                     action_timeout=self.settings.action_timeout,
                     navigation_timeout=self.settings.navigation_timeout,
                     record_trace=self.settings.record_browser_trace,
-                    extra_headers=self.flags.header() if self.settings.flags else None,
+                    extra_headers=self._web_headers(),
                 )
             except Exception as exc:
                 spans.end_span(span, type(exc).__name__, str(exc))
@@ -293,6 +294,16 @@ class JourneyContext:
             spans.end_span(span)
             self._web.trace_parent = self._trace_parent
         return self._web
+
+    def _web_headers(self) -> dict[str, str] | None:
+        """What the browser adds to every request: the target's headers for the web (variables
+        read), and this iteration's feature flags."""
+        headers = {}
+        for name, value in self.target.http.web_headers().items():
+            headers[name] = expand(value, f"targets.{self.target.name}.http.web.headers.{name}")
+        if self.settings.flags:
+            headers.update(self.flags.header())
+        return headers or None
 
     @property
     def api(self) -> ApiClient:
@@ -307,11 +318,11 @@ class JourneyContext:
 
                 client = self.virtual_user._api = ApiClient(
                     self.target.api,
-                    self.virtual_user.transport(),
+                    self.virtual_user.transport("api"),
                     observer=self._observe,
                     timeout=self.settings.request_timeout,
                     trace_parent=self._trace_parent,
-                    config=self.target.http.api,
+                    config=self.virtual_user.touchpoint_http("api"),
                     config_key=f"targets.{self.target.name}.http.api",
                 )
             else:
@@ -329,12 +340,12 @@ class JourneyContext:
 
             self._mobile = MobileClient(
                 self.target.mobile,
-                self.virtual_user.transport(),
+                self.virtual_user.transport("mobile"),
                 device=self.synth.device,
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
-                config=self.target.http.mobile,
+                config=self.virtual_user.touchpoint_http("mobile"),
                 config_key=f"targets.{self.target.name}.http.mobile",
             )
             if self.settings.flags:

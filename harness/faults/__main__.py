@@ -23,6 +23,9 @@ from harness.http.transport import HttpSettings, settings_from
 from harness.lifetime import die_with_parent
 from harness.target_http import TargetHttp
 
+#: the touchpoints with settings of their own (the browser's traffic takes the target's)
+_HTTP_TOUCHPOINTS = ("api", "mobile")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, serve until told to stop; exit 2 on a malformed spec."""
@@ -64,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.touchpoint:
         touchpoints = dict(item.split("=", 1) for item in options.touchpoint)
     try:
-        settings = _settings(options.http_settings)
+        settings, own = _settings(options.http_settings, touchpoints)
     except (OSError, ValueError, UsageError) as exc:
         print(f"harness.faults: --http-settings: {exc}", file=sys.stderr)
         return 2
@@ -76,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=options.seed,
             preserve_host=options.preserve_host,
             settings=settings,
+            touchpoint_settings=own,
         )
     except ValueError as exc:
         print(f"harness.faults: {exc}", file=sys.stderr)
@@ -89,13 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _settings(path: Path | None) -> HttpSettings | None:
+def _settings(
+    path: Path | None, touchpoints: dict[str, str]
+) -> tuple[HttpSettings | None, dict[str, HttpSettings]]:
     """The upstream's settings from the file `ProxyProcess` wrote (variables read from the
-    environment the proxy inherited), or None for the environment's."""
+    environment the proxy inherited), the target's and each HTTP touchpoint's, or None for the
+    environment's."""
     if path is None:
-        return None
+        return None, {}
     given = json.loads(path.read_text(encoding="utf-8"))
-    return settings_from(TargetHttp.model_validate(given["http"]), str(given["name"]))
+    http, name = TargetHttp.model_validate(given["http"]), str(given["name"])
+    own = {t: settings_from(http, name, t) for t in touchpoints.values() if t in _HTTP_TOUCHPOINTS}
+    return settings_from(http, name), own
 
 
 async def _serve(proxy: FaultProxy, options: argparse.Namespace) -> None:

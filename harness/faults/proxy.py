@@ -83,21 +83,27 @@ class FaultProxy:
         seed: int | None = None,
         preserve_host: bool = False,
         settings: HttpSettings | None = None,
+        touchpoint_settings: Mapping[str, HttpSettings] | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the drill proxy forwards to http(s):// origins, not {upstream!r}")
         tls = parts.scheme == "https"
-        self.route = UpstreamRoute(
-            parts.hostname, parts.port or (443 if tls else 80), tls, settings or HttpSettings()
-        )
+        port = parts.port or (443 if tls else 80)
+        self.route = UpstreamRoute(parts.hostname, port, tls, settings or HttpSettings())
+        #: a touchpoint's own route, where its settings differ from the target's
+        self.routes = {
+            touchpoint: UpstreamRoute(parts.hostname, port, tls, given)
+            for touchpoint, given in (touchpoint_settings or {}).items()
+            if given != self.route.settings
+        }
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         #: the `Host` line the upstream gets (name-based ingress routes on it), unless the
         #: client's is kept (`preserve_host`)
         authority = host.encode("idna") + (f":{parts.port}".encode() if parts.port else b"")
         self.host_line = b"Host: " + authority
-        #: what precedes a request's path on the request line: the origin, for a forward proxy
-        self.target_prefix = b"http://" + authority if self.route.absolute_form else b""
+        #: what precedes a request's path on the request line for a forward proxy
+        self.origin = b"http://" + authority
         self.preserve_host = preserve_host
         self.faults = tuple(faults)
         prefixes = touchpoints or DEFAULT_TOUCHPOINTS
@@ -177,6 +183,7 @@ class FaultProxy:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        route = self.route
         try:
             while True:
                 head = await read_request_head(reader)
@@ -196,15 +203,17 @@ class FaultProxy:
                     if not head.keep_alive():
                         break
                     continue
-                if upstream is None or upstream[0].at_eof():
+                wanted = self.route_for(head.path) if self.routes else route
+                if upstream is None or upstream[0].at_eof() or wanted is not route:
                     if upstream is not None:
                         upstream[1].close()
-                    upstream = await self._connect(writer)
+                    route = wanted
+                    upstream = await self._connect(route)
                     if upstream is None:
                         await discard_body(reader, head)
                         await _answer(writer, 502, head.keep_alive())
                         break
-                keep = await self._exchange(head, plan, reader, writer, *upstream)
+                keep = await self._exchange(head, plan, route, reader, writer, *upstream)
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -218,21 +227,26 @@ class FaultProxy:
             writer.close()
             self._connections.discard(task)
 
+    def route_for(self, path: str) -> UpstreamRoute:
+        """The route of the touchpoint a path belongs to."""
+        return self.routes.get(self.touchpoint(path), self.route)
+
     async def _connect(
-        self, writer: asyncio.StreamWriter
+        self, route: UpstreamRoute
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         try:
-            return await self.route.open()
+            return await route.open()
         except Unreachable as exc:
             self.counts["upstream unreachable"] += 1
             if self.counts["upstream unreachable"] == 1:  # the proxy's log says why, once
-                print(f"cannot reach {self.route.describe()}: {exc}", file=sys.stderr, flush=True)
+                print(f"cannot reach {route.describe()}: {exc}", file=sys.stderr, flush=True)
             return None
 
     async def _exchange(
         self,
         head: RequestHead,
         plan: _Plan,
+        route: UpstreamRoute,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         up_reader: asyncio.StreamReader,
@@ -244,10 +258,11 @@ class FaultProxy:
             lines = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower() not in _DROPPED]
         if not self.preserve_host:
             lines = [self.host_line if ln[:5].lower() == b"host:" else ln for ln in lines]
-        request_line = f"{head.method} ".encode() + self.target_prefix
+        request_line = f"{head.method} ".encode()
+        if route.absolute_form:
+            request_line += self.origin
+            lines = [*lines, *route.proxy_lines()]
         request_line += head.target.encode("latin-1") + b" " + head.version
-        if self.target_prefix:
-            lines = [*lines, *self.route.proxy_lines()]
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()
         if head.framing.has_body:

@@ -359,7 +359,8 @@ class RolloutController:
         action = self.hooks.get(hook)
         if not action:
             return True
-        call = call_hook(hook, action, event, targets=(self.candidate, self.baseline))
+        targets = (self.candidate, self.baseline)  # a webhook on one's origin: its settings
+        call = call_hook(hook, action, event, targets=targets)
         self.record.hooks.append(call)
         print(f"  hook {hook}: {'ok' if call.ok else 'FAILED'} ({call.detail})", flush=True)
         if call.ok:
@@ -378,10 +379,7 @@ class RolloutController:
                     "reason": reason,
                 }
                 rollback = call_hook(
-                    "on_rollback",
-                    self.hooks["on_rollback"],
-                    stop,
-                    targets=(self.candidate, self.baseline),
+                    "on_rollback", self.hooks["on_rollback"], stop, targets=targets
                 )
                 self.record.hooks.append(rollback)
         return False

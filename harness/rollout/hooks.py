@@ -29,8 +29,7 @@ from harness.children import SpawnedProcess
 from harness.errors import ConnectionFailed, StepTimeout
 from harness.http.transport import HttpRequest, send_once, settings_for
 from harness.rollout.stages import HookCall
-from harness.target_http import credentials as configured_credentials
-from harness.target_http import sent_headers
+from harness.target_http import request_headers
 from harness.targets import Target, basic_authorization, split_userinfo
 
 HOOKS = ("on_stage", "on_promote", "on_rollback")
@@ -95,15 +94,13 @@ def _post(url: str, payload: str, timeout_s: float, target: Target | None) -> tu
     bare, credentials = split_userinfo(url)
     headers = {"user-agent": "journey-harness rollout"}
     if target is not None:
-        where = f"targets.{target.name}.http.api"
-        headers.update(sent_headers(target.http.api, where))
-        credentials = credentials or configured_credentials(target.http.api, where)
+        headers.update(request_headers(target.http, target.name, "api"))
     headers["content-type"] = "application/json"
     if credentials is not None:
         headers["authorization"] = basic_authorization(credentials)
     request = HttpRequest("POST", bare, headers, payload.encode(), timeout_s)
     try:
-        reply = send_once(request, settings_for(target))
+        reply = send_once(request, settings_for(target, "api" if target else None))
     except StepTimeout:
         return False, f"timed out after {timeout_s:g} s"
     except ConnectionFailed as exc:

@@ -50,15 +50,6 @@ from harness.run.session import Session
 from harness.run.targets import check_allowed, check_reachable, resolve_named_target
 from harness.targets import Target, without_userinfo
 
-#: the connection settings of a target behind drill proxies: the proxies use the target's own
-DIRECT_TO_PROXY = {
-    "proxy": "",
-    "no_proxy": None,
-    "verify": True,
-    "ca": None,
-    "client_cert": None,
-    "client_key": None,
-}
 STATUS = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive", "error": "error"}
 
 
@@ -276,8 +267,7 @@ def _through_proxy(
     label = f" with {', '.join(specs)}" if specs else " (no fault)"
     web = without_userinfo(target.web)
     print(f"{target.name}: {web} behind the drill proxy {rewritten['web']}{label}")
-    direct = target.http.model_copy(update=DIRECT_TO_PROXY)
-    return target.model_copy(update={**rewritten, "http": direct})
+    return target.model_copy(update={**rewritten, "http": target.http.reached_directly()})
 
 
 def _publish(run_dir: Path, verdict: Verdict, drilled: dict[str, str | None]) -> None:

@@ -200,9 +200,12 @@ def sends_the_targets_headers(j):
         sent = j.api.get("/headers").json()["headers"]
         assert sent["X-Token"] == j.vars.setdefault("token", sent["X-Token"])
         assert sent["User-Agent"] == "acme-tests/1"
+        assert sent["X-Team"] == "checkout" and sent["X-Env"] == "staging"
     with j.step("app", on="mobile"):
-        agent = j.mobile.get("/user-agent").json()["user-agent"]
-        assert agent.startswith("Acme/5.1 (iPadOS "), agent
+        sent = j.mobile.get("/headers").json()["headers"]
+        assert sent["User-Agent"].startswith("Acme/5.1 (iPadOS "), sent
+        assert sent["X-Team"] == "checkout" and sent["X-Env"] == "mobile", sent
+        assert "X-Token" not in sent
     with j.step("quote the headers", on="api"):
         assert False, j.api.get("/headers").text
 
@@ -231,9 +234,11 @@ def test_per_target_settings_from_harness_toml(
     (tmp_path / "harness.toml").write_text(
         f'[targets.bin]\nurl = "{bin_url}"\napi = "{bin_url}/"\nmobile = "{bin_url}/"\n'
         f'[targets.bin.http]\nproxy = "{proxy_url}"\n'
+        'headers = { X-Team = "checkout", X-Env = "staging" }\n'
         '[targets.bin.http.api]\nheaders = { X-Token = "${HB_TOKEN}" }\n'
         'user_agent = "acme-tests/1"\n'
         '[targets.bin.http.mobile]\napp = { name = "Acme", version = "5.1", platform = "iPadOS" }\n'
+        'headers = { X-Env = "mobile" }\n'
         f'[targets.tls]\nurl = "{nginx.https}"\napi = "{nginx.https}/"\n'
         f'[targets.tls.http]\nproxy = "{proxy_url}"\nca = "{pki.ca}"\n'
         f'client_cert = "{pki.client_cert}"\nclient_key = "${{CLIENT_KEY}}"\n'
@@ -251,7 +256,10 @@ def test_per_target_settings_from_harness_toml(
     assert done.code == 1, output  # the third step fails on purpose, quoting the headers
     assert "✓ sends_the_targets_headers › headers" in output
     assert "✓ sends_the_targets_headers › app" in output
-    assert f"http settings of bin: proxy {proxy_url}; api: header X-Token" in output
+    assert (
+        f"http settings of bin: proxy {proxy_url}; header X-Team; header X-Env; api: header "
+        "X-Token, user agent 'acme-tests/1'; mobile: header X-Env, app Acme 5.1 (iPadOS)"
+    ) in output
     assert token not in output
     run_dir = only_run_dir(tmp_path / "bin")
     written = "".join(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file())

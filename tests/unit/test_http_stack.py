@@ -229,3 +229,19 @@ def test_a_webhook_on_a_targets_origin_gets_that_targets_settings(
     assert first.headers["authorization"] == "Basic " + base64.b64encode(b"ops:pw").decode()
     assert first.headers["content-type"] == "application/json"
     assert "x-token" not in opened.requests[1].headers
+
+
+def test_seeding_sends_the_targets_api_settings(opened: Opened, tmp_path: Path) -> None:
+    """Seeding reaches the API as `j.api` does: the api touchpoint's connection settings, and
+    the target's and the touchpoint's headers and basic auth on every request."""
+    opened.handler = lambda request: json_response(201, {"id": 1})
+    http = TargetHttp(
+        headers={"X-Team": "checkout"},
+        api=TouchpointHttp(headers={"X-Api-Key": "k1"}, auth=("ci", "pw"), ca="/certs/api.pem"),
+    )
+    target = Target.from_base_url("http://shop.test").model_copy(update={"http": http})
+    seed_target(target, 1, manifest=tmp_path / "m.jsonl", timeout=2)
+    (request,) = opened.requests
+    assert request.headers["x-team"] == "checkout" and request.headers["x-api-key"] == "k1"
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"ci:pw").decode()
+    assert opened.settings == [HttpSettings(verify="/certs/api.pem")]
