@@ -190,3 +190,44 @@ def test_the_config_refuses_settings_a_touchpoint_cannot_take(
     (tmp_path / "harness.toml").write_text('[targets.x]\nurl = "http://127.0.0.1:9"\n' + toml)
     with pytest.raises(ConfigError, match=expected):
         load_config(tmp_path / "harness.toml")
+
+
+def test_the_browser_context_gets_the_web_headers_with_variables_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CANARY_TOKEN", "c4n4ry")
+    given: dict[str, object] = {}
+
+    class Session:
+        trace_parent = None
+        closed = False
+
+        def close(self) -> None:
+            """Nothing to close."""
+
+        def drain_requests(self) -> list[object]:
+            return []
+
+    class Browser:
+        def new_session(self, **options: object) -> Session:
+            given.update(options)
+            return Session()
+
+    http = SETTINGS.model_copy(update={"web": WebHttp(headers={"X-Canary": "${CANARY_TOKEN}"})})
+
+    @journey
+    def browse(j):  # type: ignore[no-untyped-def]
+        with j.step("home", on="web"):
+            j.web  # noqa: B018 - opens the browser context
+
+    settings = RunSettings(run_id="r", target=target(http), artifacts_dir=Path("."))
+    user = VirtualUser(index=0, settings=settings, sink=RecordingSink(), browser=Browser)  # type: ignore[arg-type]
+    (spec,) = journeys_in({"browse": browse})
+    record = user.run_iteration(spec, 0)
+    assert record.outcome.value == "passed", record.message
+    assert given["extra_headers"] == {
+        "X-Team": "checkout",
+        "X-Env": "staging",
+        "X-Canary": "c4n4ry",
+        "User-Agent": "acme-ci/1",
+    }
