@@ -11,6 +11,7 @@ writes, and the settings are stored and printed as written, never expanded."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ __all__ = [
     "TouchpointHttp",
     "WebHttp",
     "announce_http",
+    "basic_authorization",
     "check",
     "credentials",
     "describe",
@@ -185,10 +187,14 @@ def request_headers(settings: TargetHttp, name: str, touchpoint: str) -> dict[st
     headers = sent_headers(given, where)
     found = credentials(given, where)
     if found is not None:
-        from harness.targets import basic_authorization
-
         headers["authorization"] = basic_authorization(found)
     return headers
+
+
+def basic_authorization(credentials: tuple[str, str]) -> str:
+    """The `Authorization` header value for HTTP basic authentication (RFC 7617, UTF-8)."""
+    user, password = credentials
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def credentials(touchpoint: TouchpointHttp, where: str) -> tuple[str, str] | None:
