@@ -46,8 +46,8 @@ def call_hook(
     hook: str,
     action: str,
     event: dict[str, Any],
-    timeout_s: float = TIMEOUT_S,
     targets: Sequence[Target] = (),
+    timeout_s: float = TIMEOUT_S,
 ) -> HookCall:
     """Run one hook with `event`; never raises for the hook's own failure (it is reported in
     the returned `HookCall`). A webhook on the origin of one of `targets` (the rollout's
