@@ -23,7 +23,6 @@ from harness.errors import ErrorKind, StepError, UsageError
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord, Touchpoint
 from harness.redact import plain
-from harness.target_http import expand
 from harness.targets import Target
 from harness.telemetry import spans
 from harness.think import Pauses, ThinkTime, iteration_rng
@@ -321,7 +320,9 @@ class JourneyContext:
                     action_timeout=self.settings.action_timeout,
                     navigation_timeout=self.settings.navigation_timeout,
                     record_trace=self.settings.record_browser_trace,
-                    extra_headers=self._web_headers(),
+                    extra_headers=self.virtual_user.web_headers(
+                        self.flags.header() if self.settings.flags else None
+                    ),
                 )
             except Exception as exc:
                 spans.end_span(span, type(exc).__name__, str(exc))
@@ -329,16 +330,6 @@ class JourneyContext:
             spans.end_span(span)
             self._web.trace_parent = self._trace_parent
         return self._web
-
-    def _web_headers(self) -> dict[str, str] | None:
-        """What the browser adds to every request: the target's headers for the web (variables
-        read), and this iteration's feature flags."""
-        headers = {}
-        for name, value in self.target.http.web_headers().items():
-            headers[name] = expand(value, f"targets.{self.target.name}.http.web.headers.{name}")
-        if self.settings.flags:
-            headers.update(self.flags.header())
-        return headers or None
 
     @property
     def api(self) -> ApiClient:

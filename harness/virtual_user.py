@@ -39,6 +39,7 @@ class VirtualUser:
     request_hooks: list[RequestHook] = field(default_factory=list)
     _transports: dict[str | None, HttpTransport] = field(default_factory=dict)
     _touchpoint_http: dict[str, TouchpointHttp] = field(default_factory=dict)
+    _web_headers: dict[str, str] | None = None
     _synth_source: SynthSource | None = None
     _api: ApiClient | None = None  #: renewed by each iteration's `j.api`
 
@@ -74,6 +75,18 @@ class VirtualUser:
             made = next(same, None) or open_transport(settings)
         self._transports[touchpoint] = made
         return made
+
+    def web_headers(self, extra: dict[str, str] | None = None) -> dict[str, str] | None:
+        """What the browser adds to every request: the target's headers for the web (their
+        variables read once), then `extra` (the iteration's feature flags); None for none."""
+        if self._web_headers is None:
+            from harness.target_http import expand
+
+            target = self.settings.target
+            where = f"targets.{target.name}.http.web.headers"
+            given = target.http.web_headers().items()
+            self._web_headers = {k: expand(v, f"{where}.{k}") for k, v in given}
+        return {**self._web_headers, **(extra or {})} or None
 
     def touchpoint_http(self, touchpoint: str) -> TouchpointHttp:
         """The target's settings in force for `touchpoint` (`api`, `mobile`), made once."""
