@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.block_patterns import block_regex
 from harness.errors import ConfigError, SpecError
 from harness.records import TOUCHPOINTS
 from harness.target_http import AppIdentity, TargetHttp, TouchpointHttp
@@ -31,6 +32,8 @@ class TargetConfig(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()
+    #: requests every browser context of this target refuses (`harness.block_patterns`)
+    block: list[str] = Field(default_factory=list)
 
     def resolve(self, name: str) -> Target:
         """The `Target` this entry describes."""
@@ -45,6 +48,7 @@ class TargetConfig(BaseModel):
             )
         for key, value in zip(TOUCHPOINTS, (web, api, mobile), strict=True):
             check_url(value, f"targets.{name}.{key}")
+        block_regex(self.block, where=f"targets.{name}.block")
         return Target(
             name=name,
             web=web,
@@ -53,6 +57,7 @@ class TargetConfig(BaseModel):
             allow_load=self.allow_load,
             production=self.production,
             http=self.http,
+            block=tuple(self.block),
         )
 
 
@@ -88,6 +93,8 @@ class HarnessConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    #: `--browser-context`: `fresh` (a new context per iteration) or `reuse` (one per user)
+    browser_context: Literal["fresh", "reuse"] = "fresh"
 
     @field_validator("journeys", mode="before")
     @classmethod

@@ -25,6 +25,8 @@ class Target(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
+    #: requests the browser refuses (`harness.block_patterns`): hosts, URL globs, fonts/images
+    block: tuple[str, ...] = ()
 
     @classmethod
     def from_base_url(cls, url: str, *, name: str | None = None) -> Target:

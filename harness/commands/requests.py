@@ -104,6 +104,7 @@ def _shape(options: argparse.Namespace) -> Shape:
         max_users=options.max_users,
         browser_users=options.browser_users,
         browser_cpus=options.browser_cpus,
+        browser_context=getattr(options, "browser_context", None),
         max_iterations=options.max_iterations,
         step_sample_rate=options.step_sample_rate,
         max_error_rate=options.max_error_rate,

@@ -234,6 +234,7 @@ def prepare(
             action_timeout=plan.action_timeout,
             navigation_timeout=plan.navigation_timeout,
             record_browser_trace=plan.record_browser_trace,
+            browser_context=plan.browser_context,
             flags=plan.flags[index] if plan.flags else {},
         )
         for index, target in enumerate(plan.targets)

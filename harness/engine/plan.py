@@ -7,7 +7,7 @@ also shipped from the Locust master to its workers, as JSON.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -71,6 +71,8 @@ class LoadPlan(BaseModel):
     #: cores for Chromium: `auto` (the last core when there are two or more), `none`, or a
     #: comma-separated list; the generator process then keeps off them
     browser_cpus: str = "auto"
+    #: `fresh`: a new browser context per iteration; `reuse`: one per virtual user, cleared
+    browser_context: Literal["fresh", "reuse"] = "fresh"
     step_sample_rate: float = Field(default=1.0, ge=0, le=1)  #: share of passed steps written
     max_iterations: int = Field(default=1_000_000, ge=1)  #: hard bound over the whole run
     workers: int = Field(default=1, ge=1, le=1024)  #: processes that generate load
