@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fresh (default): a new browser context per iteration, a new person; reuse: one "
         "context per virtual user, its cookies, storage and cache cleared between iterations",
     )
+    shape.add_argument(
+        "--browser-trace",
+        action="store_true",
+        help="record a Playwright trace of every web iteration, kept for failed steps (costs "
+        "Chromium about a quarter more CPU per iteration; smoke and pytest always record it)",
+    )
     shape.add_argument("--max-iterations", type=int, default=1_000_000, help="hard bound")
     parser.add_argument(
         "--allow-production",

@@ -85,7 +85,9 @@ class LoadPlan(BaseModel):
     request_timeout: float = 10.0
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
-    record_browser_trace: bool = True
+    #: a Playwright trace per web iteration (`--browser-trace`): off at load by default, where
+    #: recording it cost Chromium ~25% more CPU per iteration (bench/browser_overhead.py)
+    record_browser_trace: bool = False
     traces: bool = True
     trace_sample: float = Field(default=1.0, ge=0, le=1)
     otlp_endpoint: str | None = None

@@ -1,0 +1,74 @@
+"""`--browser-context`, `--browser-trace` and per-target `block` patterns: from flags and
+harness.toml into the load plan, and the patterns' one regular expression."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.block_patterns import block_regex
+from harness.cli import _parser
+from harness.commands.requests import request_from_options
+from harness.config import load_config
+from harness.errors import UsageError
+from harness.run.load_plan import build_plan
+
+
+def _plan(tmp_path: Path, toml: str, *argv: str):  # type: ignore[no-untyped-def]
+    (tmp_path / "harness.toml").write_text(toml + '\n[targets.t]\nurl = "http://127.0.0.1:9"\n')
+    options = _parser().parse_args(
+        ["load", "--target", "t", *argv, "--config", str(tmp_path / "harness.toml")]
+    )
+    request = request_from_options(options, options.command)
+    target = request.config.targets["t"].resolve("t")
+    return build_plan(request, [target], "run-1")
+
+
+def test_browser_context_is_fresh_by_default_then_the_config_then_the_flag(
+    tmp_path: Path,
+) -> None:
+    assert _plan(tmp_path, "").browser_context == "fresh"
+    assert _plan(tmp_path, 'browser_context = "reuse"').browser_context == "reuse"
+    flagged = _plan(tmp_path, 'browser_context = "reuse"', "--browser-context", "fresh")
+    assert flagged.browser_context == "fresh"
+
+
+def test_the_playwright_trace_is_recorded_at_load_only_when_asked(tmp_path: Path) -> None:
+    assert _plan(tmp_path, "").record_browser_trace is False
+    assert _plan(tmp_path, "", "--browser-trace").record_browser_trace is True
+
+
+def test_block_patterns_reach_the_target_and_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "harness.toml").write_text(
+        '[targets.t]\nurl = "http://127.0.0.1:9"\nblock = ["*.doubleclick.net", "fonts"]\n'
+    )
+    target = load_config(start=tmp_path).config.targets["t"].resolve("t")
+    assert target.block == ("*.doubleclick.net", "fonts")
+    (tmp_path / "harness.toml").write_text(
+        '[targets.t]\nurl = "http://127.0.0.1:9"\nblock = ["a b"]\n'
+    )
+    with pytest.raises(UsageError, match=r"targets\.t\.block: 'a b' is not a block pattern"):
+        load_config(start=tmp_path).config.targets["t"].resolve("t")
+
+
+@pytest.mark.parametrize(
+    ("url", "blocked"),
+    [
+        ("https://www.google-analytics.com/collect?v=1", True),
+        ("http://google-analytics.com:8080/", True),
+        ("https://notgoogle-analytics.com/", False),
+        ("https://ad.doubleclick.net/x", True),
+        ("https://doubleclick.net.example.org/", False),
+        ("http://127.0.0.1:9/static/font.woff2?v=3", True),
+        ("http://127.0.0.1:9/fonts.css", False),
+        ("http://127.0.0.1:9/a/b/tracker.js", True),
+        ("http://127.0.0.1:9/tracker.json", False),
+        ("http://127.0.0.1:9/?next=google-analytics.com", False),
+    ],
+)
+def test_block_patterns_match_hosts_kinds_and_globs(url: str, blocked: bool) -> None:
+    pattern = block_regex(["google-analytics.com", "*.doubleclick.net", "fonts", "**/tracker.js"])
+    assert pattern is not None
+    assert bool(pattern.search(url)) is blocked
+    assert block_regex([" ", ""]) is None
