@@ -49,7 +49,7 @@ class Settings:
             rounds=rounds or (3 if quick else 5),
             duration_s=15.0 if quick else 20.0,
             concurrency=2,
-            contexts=(1, 4) if quick else (1, 5, 10),
+            contexts=(1, 5, 9),
         )
 
     @property

@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.browser import GOAL_CONTEXTS_PER_GIB, GOAL_REUSE, GOAL_VS_RAW, Settings
+from bench.browser import GOAL_REUSE, GOAL_VS_RAW, Settings, memory
 from bench.browser import __doc__ as DOC
 from bench.lib import output
 from bench.lib.output import Row, guarded, say
 from bench.lib.procs import CHILDREN
 from bench.lib.runs import PY, _run_child, hdr_pcts, run_harness
 from bench.lib.servers import sandbox
-from bench.lib.stats import fit, median_or_zero, ratios
+from bench.lib.stats import median_or_zero, ratios
 from harness.sandbox.process import SandboxProcess
 
 Sample = dict[str, Any]  # one run: per_s, p50, failed, cpu
@@ -173,25 +173,6 @@ def _ratio_row(
     ]
 
 
-def _memory(cfg: Settings, work: Path, box: SandboxProcess) -> list[Row]:
-    from bench.load.browser import _pss_points
-
-    say(f"  PSS of Chromium with N open contexts as `harness load` opens them, N = {cfg.contexts}")
-    points = _pss_points(cfg.contexts, box.urls.web, work)
-    slope, intercept = fit([p[0] for p in points], [p[1] / 2**20 for p in points])
-    per_gib = 1024.0 / slope if slope > 0 else float("inf")
-    say(f"    fit: {slope:.1f} MiB per context + {intercept:.0f} MiB fixed")
-    return [
-        Row(
-            "open contexts per GiB (PSS)",
-            f"{per_gib:.1f} ({slope:.1f} MiB each)",
-            f">= {GOAL_CONTEXTS_PER_GIB:g}",
-            per_gib >= GOAL_CONTEXTS_PER_GIB,
-            {"points": points},
-        )
-    ]
-
-
 def _run(cfg: Settings, work: Path) -> list[Row]:
     rows: list[Row] = []
     with sandbox() as box:
@@ -200,7 +181,7 @@ def _run(cfg: Settings, work: Path) -> list[Row]:
         rows += _ratio_row(got, "harness reuse", "harness fresh", GOAL_REUSE)
         if "raw reuse" in got:
             rows += _ratio_row(got, "harness reuse", "raw reuse", None)
-        rows += guarded("memory", lambda: _memory(cfg, work, box))
+        rows += guarded("memory", lambda: memory.rows(cfg.contexts, box.urls.web))
     return rows
 
 
