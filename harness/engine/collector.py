@@ -115,6 +115,17 @@ class LoadCollector:
     def health(self, sample: dict[str, Any]) -> None:
         """Keep one generator-health sample."""
         self._health.append(sample)
+        self._last_health = sample
+
+    def browser_blocked(self, total: int) -> None:
+        """The process's final count of requests refused by `block` patterns (health samples
+        carry it each second): on the newest sample, or a copy of the last one shipped."""
+        last = self._health[-1] if self._health else getattr(self, "_last_health", None)
+        if last is None:
+            return
+        if not self._health:
+            self._health.append(dict(last))
+        self._health[-1]["browser_blocked"] = total
 
     def _sampled(self) -> bool:
         return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate

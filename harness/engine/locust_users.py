@@ -190,6 +190,8 @@ class ProcessState:
         if left:
             self.collector.dropped(left)
         if self.browser_host is not None:
+            if self.browser_host.blocked:
+                self.collector.browser_blocked(self.browser_host.blocked)
             self.browser_host.close()
             self.browser_host = None
 

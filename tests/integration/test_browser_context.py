@@ -4,6 +4,7 @@ iteration, and blocked requests are refused and counted. One Chromium for the mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from harness.targets import Target
 from harness.testing import RecordingSink
 from harness.touchpoints.web import BrowserHost
 from harness.virtual_user import VirtualUser
+from tests.integration.conftest import only_run_dir, run_cli
+
+pytestmark = pytest.mark.integration
 
 LEFT = """async () => {
   document.cookie = "left=1; path=/";
@@ -134,3 +138,37 @@ def test_block_patterns_refuse_and_count_requests(
     assert record.outcome is Outcome.PASSED, record.message
     assert found == [["refused", "refused", 200], {"blocked": 2}]
     assert host.blocked - before == 2
+
+
+BEACON = """
+from harness import journey
+
+@journey
+def beacon(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        j.web.run(lambda page: page.evaluate(
+            "fetch('https://www.example.com/collect').catch(() => 0)"))
+"""
+
+
+def test_a_load_reuses_contexts_and_counts_the_requests_its_block_patterns_refused(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    (tmp_path / "journeys").mkdir()
+    (tmp_path / "journeys" / "beacon.py").write_text(BEACON)
+    (tmp_path / "harness.toml").write_text(
+        f'browser_context = "reuse"\n[targets.box]\nurl = "{sandbox.base}"\n'
+        'block = ["*.example.com"]\n'
+    )
+    result = run_cli(
+        "load", "--target", "box", "--users", "1", "--spawn-rate", "1", "--duration", "10s",
+        "--browser-users", "1", "--max-error-rate", "100", "--no-traces",
+        "--results", str(tmp_path / "results"), cwd=tmp_path,
+    )  # fmt: skip
+    run = only_run_dir(tmp_path / "results")
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["iterations"] >= 1, result.out + result.err
+    assert meta["browser_blocked"] >= meta["iterations"]
+    assert "requests refused by `block` patterns" in result.out
+    assert "**Blocked requests:**" in (run / "summary.md").read_text()

@@ -72,3 +72,19 @@ def test_block_patterns_match_hosts_kinds_and_globs(url: str, blocked: bool) -> 
     assert pattern is not None
     assert bool(pattern.search(url)) is blocked
     assert block_regex([" ", ""]) is None
+
+
+def test_blocked_requests_add_up_each_process_last_running_total() -> None:
+    from harness.engine.collector import LoadCollector
+    from harness.run.measurements import blocked_requests
+
+    collector = LoadCollector(sample_rate=1.0, late_after_ms=10.0, seed=1)
+    collector.health({"cpu": 1.0, "browser_blocked": 3})
+    shipped = collector.take_delta()["health"]
+    collector.browser_blocked(5)  # at stop, after the last sample was shipped: a copy carries it
+    final = collector.take_delta()["health"]
+    assert final == [{"cpu": 1.0, "browser_blocked": 5}] and shipped[0]["browser_blocked"] == 3
+    samples = [{**s, "source": "a"} for s in shipped + final]
+    samples += [{"source": "b", "browser_blocked": 2}, {"source": "b"}]
+    assert blocked_requests(samples) == 7
+    assert blocked_requests([{"source": "a", "cpu": 1.0}]) == 0
