@@ -34,7 +34,7 @@ GOAL_CONTEXTS_PER_GIB = 14.0
 
 @dataclass(frozen=True)
 class Settings:
-    """`--quick`: 3 rounds of 15 s without the raw reuse subject; full: 5 rounds of 20 s."""
+    """`--quick`: 3 rounds of 12 s without the raw reuse subject; full: 5 rounds of 20 s."""
 
     quick: bool
     rounds: int
@@ -47,7 +47,7 @@ class Settings:
         return cls(
             quick=quick,
             rounds=rounds or (3 if quick else 5),
-            duration_s=15.0 if quick else 20.0,
+            duration_s=12.0 if quick else 20.0,
             concurrency=2,
             contexts=(1, 5, 9),
         )

@@ -30,7 +30,7 @@ def _arguments() -> tuple[Settings, bool]:
     parser = argparse.ArgumentParser(
         prog="bench/browser_overhead.py", description=(DOC or "").splitlines()[0]
     )
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 15 s (< 5 min)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 12 s (< 5 min)")
     parser.add_argument("--rounds", type=int, default=0, help="rounds (default 3 quick, 5 full)")
     parser.add_argument("--json", action="store_true", help="print one JSON line on stdout")
     args = parser.parse_args()
