@@ -4,6 +4,7 @@ harness.toml into the load plan, and the patterns' one regular expression."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,77 @@ def test_blocked_requests_add_up_each_process_last_running_total() -> None:
     samples += [{"source": "b", "browser_blocked": 2}, {"source": "b"}]
     assert blocked_requests(samples) == 7
     assert blocked_requests([{"source": "a", "cpu": 1.0}]) == 0
+
+
+class _Session:
+    def __init__(self, device: str | None, fail_reset: bool = False) -> None:
+        self.device, self.fail_reset = device, fail_reset
+        self.usable, self.closed, self.resets, self.begun = True, False, 0, []
+
+    def begin(self, headers: dict[str, str]) -> None:
+        self.begun.append(headers)
+
+    def reset(self) -> None:
+        if self.fail_reset:
+            raise RuntimeError("Chromium went away")
+        self.resets += 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Host:
+    def __init__(self) -> None:
+        self.opened: list[_Session] = []
+        self.fail_reset = False
+
+    def new_session(self, *, device: str | None, reuse: bool, **_: object) -> _Session:
+        session = _Session(device, self.fail_reset)
+        session.reuse = reuse
+        self.opened.append(session)
+        return session
+
+
+def _virtual_user(context: str) -> tuple[Any, _Host]:
+    from harness.runtime import RunSettings
+    from harness.targets import Target
+    from harness.testing import RecordingSink
+    from harness.virtual_user import VirtualUser
+
+    host = _Host()
+    settings = RunSettings(
+        run_id="r",
+        target=Target.from_base_url("http://shop.test"),
+        artifacts_dir=Path("."),
+        browser_context=context,
+    )
+    user = VirtualUser(index=0, settings=settings, sink=RecordingSink(), browser=lambda: host)
+    return user, host
+
+
+def test_reuse_keeps_one_context_per_user_and_replaces_one_it_cannot_use() -> None:
+    user, host = _virtual_user("reuse")
+    first = user.open_web(device=None, extra_headers=None)
+    user.release_web(first)
+    again = user.open_web(device=None, extra_headers={"X-Feature-Flags": "a=on"})
+    assert again is first and first.resets == 1 and first.begun == [{"X-Feature-Flags": "a=on"}]
+    user.release_web(again)
+    phone = user.open_web(device="iPhone 13", extra_headers=None)
+    assert phone is not first and first.closed  # another device: another context
+    phone.usable = False  # its Chromium crashed
+    user.release_web(phone)
+    host.fail_reset = True
+    crashed = user.open_web(device="iPhone 13", extra_headers=None)
+    assert crashed is not phone and phone.closed
+    user.release_web(crashed)  # cannot be cleared: closed, forgotten
+    assert crashed.closed and user._web is None
+    assert all(s.reuse for s in host.opened)
+
+
+def test_fresh_opens_and_closes_a_context_per_iteration() -> None:
+    user, host = _virtual_user("fresh")
+    for _ in range(2):
+        session = user.open_web(device=None, extra_headers=None)
+        user.release_web(session)
+        assert session.closed and session.resets == 0
+    assert len(host.opened) == 2 and not any(s.reuse for s in host.opened)
