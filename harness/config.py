@@ -34,6 +34,8 @@ class TargetConfig(BaseModel):
     http: TargetHttp = TargetHttp()
     #: requests every browser context of this target refuses (`harness.block_patterns`)
     block: list[str] = Field(default_factory=list)
+    #: what a metric gate's `{name}` placeholders expand to on this side (`release = "v42"`)
+    labels: dict[str, str] = Field(default_factory=dict)
 
     def resolve(self, name: str) -> Target:
         """The `Target` this entry describes."""
@@ -58,7 +60,21 @@ class TargetConfig(BaseModel):
             production=self.production,
             http=self.http,
             block=tuple(self.block),
+            labels=self.labels,
         )
+
+
+class ProviderConfig(BaseModel):
+    """`[providers.NAME]`: a metric provider the `metric` gates query (Prometheus' HTTP API).
+    `headers` and `auth` values may name `${ENV}` variables, read when the query is sent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["prometheus"] = "prometheus"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: tuple[str, str] | None = None  #: basic authentication (user, password)
+    timeout: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
 
 
 class RolloutConfig(BaseModel):
@@ -95,6 +111,7 @@ class HarnessConfig(BaseModel):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     #: `--browser-context`: `fresh` (a new context per iteration) or `reuse` (one per user)
     browser_context: Literal["fresh", "reuse"] = "fresh"
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("journeys", mode="before")
     @classmethod
@@ -169,6 +186,8 @@ def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
             model = TargetConfig
         elif len(loc) == 2 and loc[0] == "rollout":
             model = RolloutConfig
+        elif len(loc) == 3 and loc[0] == "providers":
+            model = ProviderConfig
         allowed = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""
