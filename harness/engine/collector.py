@@ -59,6 +59,7 @@ class LoadCollector:
         self._requests_shown: Counter[SeriesKey] = Counter()  #: passed lines with requests
         self._reset()
         self.total_iterations = 0
+        self._last_health: dict[str, Any] | None = None  #: the newest health sample, shipped or not
 
     def _reset(self) -> None:
         #: durations since the last delta, recorded into histograms in one batch per series
@@ -120,7 +121,7 @@ class LoadCollector:
     def browser_blocked(self, total: int) -> None:
         """The process's final count of requests refused by `block` patterns (health samples
         carry it each second): on the newest sample, or a copy of the last one shipped."""
-        last = self._health[-1] if self._health else getattr(self, "_last_health", None)
+        last = self._health[-1] if self._health else self._last_health
         if last is None:
             return
         if not self._health:
