@@ -122,7 +122,7 @@ class LoadCollector:
         """The process's final count of requests refused by `block` patterns (health samples
         carry it each second): on the newest sample, or a copy of the last one shipped."""
         last = self._health[-1] if self._health else self._last_health
-        if last is None:
+        if last is None or not total:
             return
         if not self._health:
             self._health.append(dict(last))

@@ -49,6 +49,16 @@ def blocking_wait(future: Future[Any]) -> Any:
     return future.result()
 
 
+def gevent_wait(future: Future[Any]) -> Any:
+    """Wait for a browser-loop future without blocking the other greenlets (under Locust)."""
+    from gevent.event import AsyncResult
+
+    done: AsyncResult = AsyncResult()
+    future.add_done_callback(lambda _: done.set(None))
+    done.get()
+    return future.result()
+
+
 def find_chromium() -> str | None:
     """The Chromium to launch: `HARNESS_CHROMIUM`, else one on PATH, else None (Playwright's)."""
     configured = os.environ.get("HARNESS_CHROMIUM")
