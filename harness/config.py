@@ -111,6 +111,8 @@ class HarnessConfig(BaseModel):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     #: `--browser-context`: `fresh` (a new context per iteration) or `reuse` (one per user)
     browser_context: Literal["fresh", "reuse"] = "fresh"
+    #: the run history: a SQLite path or a `postgresql://` URL (default: results/history.sqlite)
+    history: str | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("journeys", mode="before")
