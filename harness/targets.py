@@ -27,6 +27,8 @@ class Target(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
+    #: requests the browser refuses (`harness.block_patterns`): hosts, URL globs, fonts/images
+    block: tuple[str, ...] = ()
     #: what a metric gate's `{name}` placeholders expand to (`[targets.NAME] labels`)
     labels: dict[str, str] = Field(default_factory=dict)
 
