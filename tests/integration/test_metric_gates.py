@@ -173,14 +173,16 @@ def test_a_drill_of_a_cpu_fault_lists_the_cpu_gate_with_its_time_to_detect(
     prometheus: tuple[Prometheus, Path], tmp_path: Path
 ) -> None:
     """No proxy can burn the target's CPU: the drill makes the fault the candidate sandbox's
-    knob, and only the metric gate sees it."""
+    knob, and only the metric gate sees it. 14 s: the replay's looks spend the gate's alpha
+    over the run, so at 10 s (7 points, CPU rising with the ramp on both sides) the last look
+    could be caught by the whole run's verdict but not by a look, leaving no time to detect."""
     server, folder = prometheus
     config = _config(folder, server)
     results = tmp_path / "drills"
     result = run_cli(
         "drill", "--sandbox", "--fault", "cpu:*.orders.create=+20ms", "--expect", "process CPU",
         "--config", str(config), "--results", str(results), "-k", "api_catalog",
-        "--browser-users", "0", "--users", "3", "--duration", "10s", "--no-traces", timeout=120,
+        "--browser-users", "0", "--users", "3", "--duration", "14s", "--no-traces", timeout=120,
     )  # fmt: skip
     output = result.out + result.err
     assert "as its sandbox's knob cpu:*.orders.create=+20ms" in result.out, output
