@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 RATE = 2.0  #: arrivals a second
 DURATION_S = 60
+COMBINED = r'127\.0\.0\.1 - - \[[^]]+\] "GET [^"]+" \d{3} \d+ "[^"]*" "[^"]*"'
 JOURNEYS = """
 from harness import journey
 
@@ -104,7 +105,7 @@ def test_a_recorded_mix_and_rate_are_imported_and_replayed(
         assert load.code in (0, 1), load.out + load.err
         # the standard combined format, as nginx wrote it
         first = log.read_text().splitlines()[0]
-        assert re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "GET [^"]+" \d{3} \d+ "[^"]*" "[^"]*"', first)
+        assert re.fullmatch(COMBINED, first), first
 
         model = tmp_path / "workload.toml"
         imported = run_cli(

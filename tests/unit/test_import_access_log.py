@@ -305,3 +305,15 @@ def test_an_apps_user_agent_is_the_mobile_touchpoint() -> None:
     line = combined(T0, "1.1.1.1", "GET", "/feed", agent="ShopApp/3.2 (Android 14; Pixel 8)")
     sessions.feed(r for r in [reader._combined(line)] if r is not None)
     assert sessions.close_all().touchpoints == {"mobile": 1}
+
+
+def test_ids_in_paths_share_a_cache_entry_unless_a_route_names_one() -> None:
+    # a log of a million orders must not miss the route cache on every line
+    patterns = RoutePatterns([("order", ["GET /orders/{id}"]), ("new", ["GET /orders/new"])])
+    assert all(patterns.match("GET", f"/orders/{i}") == (0,) for i in range(1000))
+    assert patterns.match("GET", "/orders/new") == (0, 1)
+    assert len(patterns._cache) == 2
+    # a literal id in a route: ids are then matched as they are
+    literal = RoutePatterns([("answer", ["GET /v/42"]), ("any", ["GET /v/{n}"])])
+    assert literal.match("GET", "/v/42") == (0, 1)
+    assert literal.match("GET", "/v/7") == (1,)
