@@ -317,3 +317,19 @@ def test_ids_in_paths_share_a_cache_entry_unless_a_route_names_one() -> None:
     literal = RoutePatterns([("answer", ["GET /v/42"]), ("any", ["GET /v/{n}"])])
     assert literal.match("GET", "/v/42") == (0, 1)
     assert literal.match("GET", "/v/7") == (1,)
+
+
+def test_the_run_header_shows_the_workloads_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.journey import Journey
+    from harness.run.session import _announce
+
+    def shop(j: object) -> None:
+        pass
+
+    journeys = [Journey(name="shop", func=shop, weight=3), Journey(name="api", func=shop)]
+    target = Target.from_base_url("http://x")
+    _announce("load", [target], "replay", 1, "r1", journeys, {"shop": 750, "api": 250})
+    out = capsys.readouterr().out
+    assert "shop (workload weight 750)" in out and "api (workload weight 250)" in out
+    _announce("load", [target], "ramp", 1, "r1", journeys)
+    assert "shop (weight 3)" in capsys.readouterr().out
