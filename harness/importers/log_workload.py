@@ -107,10 +107,14 @@ def _first_segment(path: str) -> str | None:
 #: A session still open is one list, the fewest allocations (a log has millions of them):
 #: its first and last request's time, the slot its requests to the web's base count in (web,
 #: or mobile for an app's user agent: its first request's), its think gaps (or None), its
-#: requests no journey declares (`{(method, path): n}` or None), its number of requests, its
-#: requests per touchpoint (web, api, mobile), and how many each journey's routes matched.
+#: requests no journey declares (`{"GET /admin/users/{id}": n}` or None), its number of
+#: requests, its requests per touchpoint (web, api, mobile), and how many each journey's
+#: routes matched.
 _START, _LAST, _WEB, _GAPS, _OTHER, _REQUESTS, _TOUCH, _HITS = 0, 1, 2, 3, 4, 5, 6, 9
 _Open: TypeAlias = list[Any]
+#: what a method and path say: the slot of its touchpoint, those of its journeys, and its
+#: route (`GET /admin/users/{id}`) when no journey declares it
+_Known: TypeAlias = tuple[int, tuple[int, ...], str]
 
 
 @dataclass
@@ -155,7 +159,7 @@ class Sessions:
         #: touchpoint index -> the path prefix of its base (the web is the rest)
         self.prefixes = {i: p.rstrip("/") + "/" for i, p in bases.items() if p.strip("/")}
         self._api, self._mobile = self.prefixes.get(1, "\0"), self.prefixes.get(2, "\0")
-        self._routes: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
+        self._routes: dict[tuple[str, str], _Known] = {}
         self.open: dict[str, _Open] = {}
         self.tally = Tally()
         self._rng = random.Random(0)
@@ -188,7 +192,7 @@ class Sessions:
             known = routes.get((method, path))
             if known is None:
                 known = route(method, path)
-            where, matched = known
+            where, matched, label = known
             if where < 0:  # a static file
                 skipped += 1
                 continue
@@ -225,7 +229,7 @@ class Sessions:
                 for slot in matched:
                     session[slot] += 1
             else:
-                _unmatched(session, method, path)
+                _unmatched(session, label)
         tally.requests += count
         tally.static += skipped
         tally.last = last
@@ -238,20 +242,21 @@ class Sessions:
             apps[agent] = web
         return web
 
-    def _route(self, method: str, path: str) -> tuple[int, tuple[int, ...]]:
+    def _route(self, method: str, path: str) -> _Known:
         """What a request's method and path say, as slots of a session's list: its
         touchpoint's (0: the web's base, whose slot is the session's; -1: a static file) and
         those of the journeys whose routes match it; cached."""
         if "." in path[-7:] and path.endswith(STATIC_SUFFIXES):
-            known: tuple[int, tuple[int, ...]] = (-1, ())
+            known: _Known = (-1, (), "")
         else:
             slots = tuple(_HITS + i for i in self.patterns.match(method, path))
+            label = "" if slots else f"{method} {route_of(path)}"
             if path.startswith(self._api):
-                known = (_TOUCH + 1, slots)
+                known = (_TOUCH + 1, slots, label)
             elif path.startswith(self._mobile):
-                known = (_TOUCH + 2, slots)
+                known = (_TOUCH + 2, slots, label)
             else:
-                known = (0, slots)
+                known = (0, slots, label)
         if len(self._routes) >= CACHE:
             self._routes.clear()
         self._routes[(method, path)] = known
@@ -278,8 +283,7 @@ class Sessions:
         most = max(hits, default=0)
         if most == 0 or most * 2 < session[_REQUESTS]:
             routes = tally.unmatched_routes
-            for (method, path), count in (session[_OTHER] or {}).items():
-                route = f"{method} {route_of(path)}"
+            for route, count in (session[_OTHER] or {}).items():
                 if route in routes or len(routes) < MAX_ROUTES:
                     routes[route] += count
             return
@@ -315,13 +319,13 @@ class Sessions:
         tally.seen_gaps[journey] = seen
 
 
-def _unmatched(session: _Open, method: str, path: str) -> None:
+def _unmatched(session: _Open, label: str) -> None:
     """Count a request no journey declares: bounded, whatever a crawler sends."""
     other = session[_OTHER]
     if other is None:
         other = session[_OTHER] = {}
-    if len(other) < MAX_GAPS or (method, path) in other:
-        other[(method, path)] = other.get((method, path), 0) + 1
+    if len(other) < MAX_GAPS or label in other:
+        other[label] = other.get(label, 0) + 1
 
 
 def build_workload(
