@@ -104,16 +104,13 @@ def _first_segment(path: str) -> str | None:
     return None if "{" in first or "*" in first else first
 
 
-#: A session still open is one list, the fewest allocations (a log has millions of them):
-#: its first and last request's time, the slot its requests to the web's base count in (web,
-#: or mobile for an app's user agent: its first request's), its think gaps (or None), its
-#: requests no journey declares (`{"GET /admin/users/{id}": n}` or None), its number of
-#: requests, its requests per touchpoint (web, api, mobile), and how many each journey's
-#: routes matched.
+#: An open session is one list (a log has millions): first and last request's time, the slot
+#: of its requests to the web's base (mobile for an app's user agent, its first request's),
+#: think gaps (or None), requests no journey declares (`{"GET /a/{id}": n}` or None), number
+#: of requests, requests per touchpoint (web, api, mobile), hits of each journey's routes.
 _START, _LAST, _WEB, _GAPS, _OTHER, _REQUESTS, _TOUCH, _HITS = 0, 1, 2, 3, 4, 5, 6, 9
 _Open: TypeAlias = list[Any]
-#: what a method and path say: the slot of its touchpoint, those of its journeys, and its
-#: route (`GET /admin/users/{id}`) when no journey declares it
+#: what a method and path say: the slots of its touchpoint and journeys, or its route label
 _Known: TypeAlias = tuple[int, tuple[int, ...], str]
 
 
@@ -160,6 +157,8 @@ class Sessions:
         self.prefixes = {i: p.rstrip("/") + "/" for i, p in bases.items() if p.strip("/")}
         self._api, self._mobile = self.prefixes.get(1, "\0"), self.prefixes.get(2, "\0")
         self._routes: dict[tuple[str, str], _Known] = {}
+        #: whether ids may be cached as `0`: a base with an id in its path forbids it
+        self._ids = patterns._ids and not any(map(_ID_SEGMENT.search, self.prefixes.values()))
         self.open: dict[str, _Open] = {}
         self.tally = Tally()
         self._rng = random.Random(0)
@@ -243,11 +242,20 @@ class Sessions:
         return web
 
     def _route(self, method: str, path: str) -> _Known:
+        known: _Known | None
         """What a request's method and path say, as slots of a session's list: its
         touchpoint's (0: the web's base, whose slot is the session's; -1: a static file) and
-        those of the journeys whose routes match it; cached."""
+        those of the journeys whose routes match it; cached, with a path's ids as `0` (only
+        that shape is kept: `/orders/17` and `/orders/18` share an entry)."""
+        if self._ids:
+            shape = _ID_SEGMENT.sub("/0", path)
+            if shape != path:
+                known = self._routes.get((method, shape))
+                if known is not None:
+                    return known
+                path = shape
         if "." in path[-7:] and path.endswith(STATIC_SUFFIXES):
-            known: _Known = (-1, (), "")
+            known = (-1, (), "")
         else:
             slots = tuple(_HITS + i for i in self.patterns.match(method, path))
             label = "" if slots else f"{method} {route_of(path)}"

@@ -333,3 +333,19 @@ def test_the_run_header_shows_the_workloads_weights(capsys: pytest.CaptureFixtur
     assert "shop (workload weight 750)" in out and "api (workload weight 250)" in out
     _announce("load", [target], "ramp", 1, "r1", journeys)
     assert "shop (weight 3)" in capsys.readouterr().out
+
+
+def test_sessions_cache_a_paths_shape_not_each_id() -> None:
+    patterns = RoutePatterns([("order", ["GET /orders/{id}"])])
+    sessions = Sessions(patterns, Target.from_base_url("http://x"))
+    ids = [(T0 + i, f"10.0.{i // 250}.{i % 250}", "GET", f"/orders/{i}", "200", "ua", "")
+           for i in range(1000)]  # fmt: skip
+    admin = [(T0 + 1000, "10.9.9.9", "GET", "/admin/7", "200", "ua", "")]
+    sessions.feed([*ids, *admin])
+    assert len(sessions._routes) == 2  # GET /orders/0 and GET /admin/0
+    tally = sessions.close_all()
+    assert tally.mix == {0: 1000} and tally.unmatched_routes == {"GET /admin/{id}": 1}
+    # a base with an id in its path: ids are kept as they are
+    base = Target.from_base_url("http://x").model_copy(update={"api": "http://x/api/2"})
+    numbered = Sessions(patterns, base)
+    assert not numbered._ids
