@@ -5,11 +5,12 @@ one lazily started Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ErrorKind, UsageError
 from harness.journey import Journey
@@ -19,8 +20,10 @@ from harness.telemetry import spans
 
 if TYPE_CHECKING:
     from harness.http.transport import HttpTransport
+    from harness.target_http import TouchpointHttp
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.web import BrowserHost
+    from harness.touchpoints.web_session import WebSession
     from synth import SynthSource
 
 RequestHook = Callable[[JourneyContext, RequestRecord], None]
@@ -36,9 +39,13 @@ class VirtualUser:
     browser: Callable[[], BrowserHost]
     transport_factory: Callable[[], HttpTransport] | None = None
     request_hooks: list[RequestHook] = field(default_factory=list)
-    _transport: HttpTransport | None = None
+    _transports: dict[str | None, HttpTransport] = field(default_factory=dict)
+    _touchpoint_http: dict[str, TouchpointHttp] = field(default_factory=dict)
+    _web_headers: dict[str, str] | None = None
     _synth_source: SynthSource | None = None
     _api: ApiClient | None = None  #: renewed by each iteration's `j.api`
+    _web: WebSession | None = None  #: `--browser-context reuse`: kept across iterations
+    _web_device: str | None = None
 
     @property
     def synth_source(self) -> SynthSource:
@@ -54,16 +61,45 @@ class VirtualUser:
             )
         return self._synth_source
 
-    def transport(self) -> HttpTransport:
-        """The HTTP transport this virtual user reuses across iterations."""
-        if self._transport is None:
-            if self.transport_factory is not None:
-                self._transport = self.transport_factory()
-            else:
-                from harness.http.transport import open_transport, settings_for
+    def transport(self, touchpoint: str | None = None) -> HttpTransport:
+        """The HTTP transport this virtual user reuses across iterations for `touchpoint`'s
+        requests: one per distinct connection settings (`settings_for`), so the API and mobile
+        touchpoints share one unless the target sets them apart."""
+        found = self._transports.get(touchpoint)
+        if found is not None:
+            return found
+        made: HttpTransport | None
+        if self.transport_factory is not None:  # one, whatever the touchpoint
+            made = next(iter(self._transports.values()), None) or self.transport_factory()
+        else:
+            from harness.http.transport import open_transport, settings_for
 
-                self._transport = open_transport(settings_for(self.settings.target))
-        return self._transport
+            settings = settings_for(self.settings.target, touchpoint)
+            same = (t for t in self._transports.values() if getattr(t, "settings", 0) == settings)
+            made = next(same, None) or open_transport(settings)
+        self._transports[touchpoint] = made
+        return made
+
+    def web_headers(self, extra: dict[str, str] | None = None) -> dict[str, str] | None:
+        """What the browser adds to every request: the target's headers for the web (their
+        variables read once), then `extra` (the iteration's feature flags); None for none."""
+        if self._web_headers is None:
+            from harness.target_http import expand
+
+            target = self.settings.target
+            where = f"targets.{target.name}.http.web.headers"
+            given = target.http.web_headers().items()
+            self._web_headers = {k: expand(v, f"{where}.{k}") for k, v in given}
+        return {**self._web_headers, **(extra or {})} or None
+
+    def touchpoint_http(self, touchpoint: str) -> TouchpointHttp:
+        """The target's settings in force for `touchpoint` (`api`, `mobile`), made once."""
+        found = self._touchpoint_http.get(touchpoint)
+        if found is None:
+            found = self._touchpoint_http[touchpoint] = self.settings.target.http.touchpoint(
+                touchpoint
+            )
+        return found
 
     def run_iteration(
         self, journey: Journey, iteration: int, *, scheduled: float | None = None
@@ -126,11 +162,48 @@ class VirtualUser:
         self.sink.iteration_finished(record)
         return record
 
+    def open_web(
+        self, *, device: str | None, extra_headers: dict[str, str] | None, **options: Any
+    ) -> WebSession:
+        """An iteration's browser context: a new one (`fresh`), or this user's own (`reuse`),
+        opened anew when its device differs or its Chromium went away."""
+        reuse = self.settings.browser_context == "reuse"
+        kept = self._web
+        if reuse and kept is not None:
+            if kept.usable and self._web_device == device:
+                kept.begin(extra_headers or {})
+                return kept
+            self._drop_web()
+        session = self.browser().new_session(
+            device=device, extra_headers=extra_headers, reuse=reuse, **options
+        )
+        if reuse:
+            self._web, self._web_device = session, device
+        return session
+
+    def release_web(self, session: WebSession) -> None:
+        """The iteration is over: close its context, or clear this user's for the next one (a
+        context that cannot be cleared is closed, and the next iteration opens another)."""
+        if session is not self._web:
+            session.close()
+            return
+        try:
+            session.reset()
+        except Exception:
+            self._drop_web()
+
+    def _drop_web(self) -> None:
+        kept, self._web = self._web, None
+        if kept is not None:
+            with contextlib.suppress(Exception):  # its Chromium is gone; so is the context
+                kept.close()
+
     def close(self) -> None:
-        """Close this user's HTTP connections."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        """Close this user's HTTP connections and browser context."""
+        self._drop_web()
+        for transport in {id(t): t for t in self._transports.values()}.values():
+            transport.close()
+        self._transports.clear()
         self._api = None
 
 
