@@ -50,6 +50,9 @@ class RelativeGate(GateBase):
     kind: Literal["relative"] = "relative"
     metric: str = "p95"
     margin: str | float = "10%"
+    #: error rates only: fail when significantly above this and not shown within the margin
+    #: (a deterioration test, as the paired gate's); None: fail only beyond the margin
+    fail_margin: str | float | None = None
     level: float = 0.95
     comparing: ClassVar[bool] = True
 
@@ -59,11 +62,16 @@ class RelativeGate(GateBase):
         if refused is not None:
             return refused
         if self.metric == "error_rate":
-            return self.outcome(
-                _error_rate_evidence(
-                    self, data, parse_share(self.margin, what="margin"), self.level
+            margin = parse_share(self.margin, what="margin")
+            fail = margin
+            if self.fail_margin is not None:
+                fail = parse_share(self.fail_margin, what=f"{self.title()}: fail_margin")
+            if fail > margin:
+                raise SpecError(
+                    f"{self.title()}: fail_margin {self.fail_margin} is above the margin "
+                    f"{self.margin}"
                 )
-            )
+            return self.outcome(_error_rate_evidence(self, data, margin, self.level, fail))
         q = QUANTILES.get(self.metric, 0.95)
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
         keys = self.series(data, iterations=self.step is None)
@@ -216,7 +224,7 @@ DECIDED = {
 
 
 def _error_rate_evidence(
-    gate: GateBase, data: RunData, margin: float, level: float
+    gate: GateBase, data: RunData, margin: float, level: float, fail_limit: float
 ) -> list[Evidence]:
     from harness.gates.stats import newcombe_difference
 
@@ -252,7 +260,8 @@ def _error_rate_evidence(
             return found_.low, found_.high
 
         diff = fc / nc - fb / nb
-        tests.append((len(found), Comparison(diff, interval, margin), journey, (nb, fb, nc, fc)))
+        test = Comparison(diff, interval, margin, fail_limit=fail_limit)
+        tests.append((len(found), test, journey, (nb, fb, nc, fc)))
         found.append(None)
     decided = decide([t[1] for t in tests], level=level, alpha=gate_alpha(gate, level))
     for (index, test, journey, counts), outcome in zip(tests, decided, strict=True):
