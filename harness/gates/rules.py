@@ -354,7 +354,8 @@ class TailShiftGate(GateBase):
                 found = tail_paired.tail_blocks(data, key, metric, q) if self.paired else None
                 if found is not None:
                     blocks[(key, metric)] = found
-        tail_paired.pool(list(blocks.values()))
+        pooled = {id(t) for t in tail_paired.pool(list(blocks.values()))}
+        blocks = {k: t for k, t in blocks.items() if id(t) in pooled}
         return self.outcome(_quantile_family(self, data, jobs, margin, blocks, fail_margin))
 
 

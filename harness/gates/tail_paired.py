@@ -120,17 +120,22 @@ def tail_blocks(data: RunData, key: SeriesKey, metric: str, q: float) -> TailBlo
     return TailBlocks(key, metric, q, (logs[0], logs[1]), (seconds[0], seconds[1]), len(both))
 
 
-def pool(found: list[TailBlocks]) -> None:
-    """Learn each side's drift across the steps, per quantile (`harness.gates.drift`)."""
+def pool(found: list[TailBlocks]) -> list[TailBlocks]:
+    """Learn each side's drift across the steps, per quantile (`harness.gates.drift`); returns
+    those it was learned for. Where too few steps are there to learn it, the step's own
+    fixed-b error would leave a paired fail little power, so the gate keeps its unpaired rule."""
     from harness.gates.drift import pooled_errors
 
-    for q in {t.q for t in found}:
+    pooled = []
+    for q in sorted({t.q for t in found}):
         same = [t for t in found if t.q == q]
         errors = pooled_errors([t.paired.diffs for t in same])
         for t, se in zip(same, errors or [], strict=False):
             t.paired.pool(se)
             # a t reference with a degree of freedom per stretch of each side's drift
             t.paired.df = max(t.rows / DRIFT_SPAN, ROBUST_DF)
+            pooled.append(t)
+    return pooled
 
 
 def fail_side(

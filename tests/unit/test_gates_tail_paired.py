@@ -58,3 +58,10 @@ def test_a_short_run_keeps_the_unpaired_rule() -> None:
 
     short = run_data({("shop", "pay", "api"): _sides(5, 0.3)}, seconds=MIN_SECONDS - 1)
     assert tail_blocks(short, SeriesKey("candidate", "shop", "pay", "api"), "p95", 0.95) is None
+
+
+def test_too_few_steps_to_learn_the_drift_keep_the_unpaired_rule() -> None:
+    series = {("shop", f"s{i}", "api"): _sides(60 + i, 0.0) for i in range(2)}
+    gate = {"kind": "tail_shift", "quantiles": ["p95"], "margin": "20%"}
+    outcome = evaluate(run_data(series, seconds=SECONDS), parse_gates([gate])).gates[0]
+    assert all("paired" not in e.test for e in outcome.evidence), outcome.evidence
