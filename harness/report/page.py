@@ -10,12 +10,14 @@ from importlib import resources
 from pathlib import Path
 
 from harness.report import sections
+from harness.report.compared import compared_section
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
 from harness.report.metric_charts import metric_series
 from harness.report.over_time import over_time
 from harness.report.render import Markup, render
 from harness.report.rollout import stage_timeline
+from harness.report.workload import workload_section
 from harness.results import replace_file
 
 REPORT_FILE = "report.html"
@@ -27,11 +29,13 @@ Section = tuple[str, str, Callable[[RunFolder], Markup]]
 
 SECTIONS: tuple[Section, ...] = (
     ("gates", "Release gates", sections.gates),
+    ("history", "Compared with the last 10 runs against this target", compared_section),
     ("metrics", "Metric gates: the target's own telemetry", metric_series),
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
     ("throughput", "Throughput and errors over time", sections.throughput),
     ("over-time", "Step latency and errors over time", over_time),
+    ("workload", "Workload: used against recorded", workload_section),
     ("funnels", "Funnels", sections.funnels),
     ("failures", "Failures", failures_section),
     ("impact", "Impact map: journeys → steps → endpoints", sections.impact),

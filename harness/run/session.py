@@ -28,7 +28,12 @@ from harness.exitcodes import ExitCode
 from harness.journey import Journey
 from harness.redact import redact
 from harness.results import RunDirectory, new_run_id
-from harness.run.evidence import merge_traces_on_exit, publish_reports, start_telemetry
+from harness.run.evidence import (
+    merge_traces_on_exit,
+    publish_reports,
+    remember_run,
+    start_telemetry,
+)
 from harness.run.inputs import RunInputs, run_inputs
 from harness.run.load_plan import (
     build_plan,
@@ -43,6 +48,7 @@ from harness.run.metrics import check_metric_gates, record_metrics
 from harness.run.plan import RunPlan
 from harness.run.request import RunRequest
 from harness.run.targets import check_allowed, check_reachable
+from harness.run.workload_run import report_workload
 from harness.runtime import RunSink
 from harness.target_http import announce_http
 from harness.targets import Target
@@ -148,6 +154,7 @@ class Session:
                 raise
             health = write_results(run, aggregator, outcome, chosen, describe)
             print_measured(run, aggregator, outcome, health)
+            report_workload(run, load_plan, request, inputs.journeys, aggregator)
             if run.write_error is not None:
                 pass  # said and recorded below, once the stack has closed
             elif outcome.interrupted:
@@ -173,11 +180,14 @@ class Session:
             )
             return ExitCode.HARNESS_ERROR
         record_evidence(run, telemetry, missing)
+        history_root = request.history_root or inputs.results_root
         if outcome.interrupted:
+            remember_run(run.path, request.config.history, history_root)
             publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
         record_metrics(request, run, chosen, aggregator)  # before the gates read the folder
         code = plan.judge(run, aggregator, outcome, health)
+        remember_run(run.path, request.config.history, history_root)
         if plan.reports:
             publish_reports(run.path)
         return code
@@ -191,7 +201,10 @@ class Session:
         """Every selected journey once, in this process (`harness smoke`)."""
         from harness.run.smoke import run_smoke_request
 
-        return run_smoke_request(self.request)
+        return run_smoke_request(self.request, on_folder=self._ran_in)
+
+    def _ran_in(self, path: Path) -> None:
+        self.run_path = path
 
     def _drive(
         self,
