@@ -320,7 +320,9 @@ class JourneyContext:
                     action_timeout=self.settings.action_timeout,
                     navigation_timeout=self.settings.navigation_timeout,
                     record_trace=self.settings.record_browser_trace,
-                    extra_headers=self.flags.header() if self.settings.flags else None,
+                    extra_headers=self.virtual_user.web_headers(
+                        self.flags.header() if self.settings.flags else None
+                    ),
                 )
             except Exception as exc:
                 spans.end_span(span, type(exc).__name__, str(exc))
@@ -342,11 +344,11 @@ class JourneyContext:
 
                 client = self.virtual_user._api = ApiClient(
                     self.target.api,
-                    self.virtual_user.transport(),
+                    self.virtual_user.transport("api"),
                     observer=self._observe,
                     timeout=self.settings.request_timeout,
                     trace_parent=self._trace_parent,
-                    config=self.target.http.api,
+                    config=self.virtual_user.touchpoint_http("api"),
                     config_key=f"targets.{self.target.name}.http.api",
                 )
             else:
@@ -364,12 +366,12 @@ class JourneyContext:
 
             self._mobile = MobileClient(
                 self.target.mobile,
-                self.virtual_user.transport(),
+                self.virtual_user.transport("mobile"),
                 device=self.synth.device,
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
-                config=self.target.http.mobile,
+                config=self.virtual_user.touchpoint_http("mobile"),
                 config_key=f"targets.{self.target.name}.http.mobile",
             )
             if self.settings.flags:
