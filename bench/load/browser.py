@@ -49,7 +49,8 @@ def _memory_per_context(cfg: Settings, web_url: str, work: Path) -> list[Row]:
     counts = cfg.contexts
     say(
         f"  (2) PSS of Chromium with N open contexts (each at /), N = "
-        f"{', '.join(map(str, counts))}, contexts without a Playwright trace (as `harness load` opens them by default)"
+        f"{', '.join(map(str, counts))}, contexts without a Playwright trace "
+        "(as `harness load` opens them by default)"
     )
     points = _pss_points(counts, web_url, work)
     xs, ys = [p[0] for p in points], [p[1] / 2**20 for p in points]
