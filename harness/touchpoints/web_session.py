@@ -14,18 +14,15 @@ from urllib.parse import urljoin, urlsplit
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from harness.errors import (
-    BrowserError,
-    ConnectionFailed,
-    ExpectationFailed,
-    StepError,
-    StepTimeout,
-    UsageError,
-)
+from harness.errors import BrowserError, ExpectationFailed, StepError, UsageError
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
+from harness.touchpoints import web_locators
+from harness.touchpoints.web_errors import first_line, guard, short_url
+
+__all__ = ["WebSession", "first_line"]
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
@@ -43,7 +40,7 @@ class _Artifacts:
     trace: Path | None = None
 
 
-class WebSession:
+class WebSession(web_locators.Vocabulary):
     """`j.web`: one browser context and page, with synchronous actions and expectations.
 
     Element waits that run out are expectation failures (`assertion`), navigations that run out
@@ -75,7 +72,8 @@ class WebSession:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _open(self, device: str | None, record_trace: bool, headers: dict[str, str]) -> None:
-        options: dict[str, Any] = {}
+        # relative URLs in Playwright's own calls (`j.web.page.goto("/cart")`, `to_have_url`)
+        options: dict[str, Any] = {"base_url": self.base_url}
         if device is not None:
             descriptors = self.host.playwright.devices
             if device not in descriptors:
@@ -205,6 +203,20 @@ class WebSession:
 
         return self.host.call(call())
 
+    # -- Playwright's own vocabulary (harness/touchpoints/web_locators.py) -------------------
+
+    def guarded(
+        self, awaitable: Awaitable[T], what: str, *, navigation: bool
+    ) -> Coroutine[Any, Any, T]:
+        """`awaitable` with Playwright's errors turned into step errors naming `what`."""
+        return self._guard(awaitable, what, navigation=navigation)
+
+    def act_on(self, action: str, what: str, awaitable: Coroutine[Any, Any, T]) -> T:
+        """Run one action of the facade under its own span (see `_act`)."""
+        return self._act(action, what, awaitable, title=f"web {what}")
+
+    # -- the CSS-selector helpers ------------------------------------------------------------
+
     def goto(self, path: str, *, expect_status: int | None = None) -> int:
         """Open `path` (relative to the web base URL, or absolute); returns the HTTP status.
 
@@ -256,8 +268,17 @@ class WebSession:
         )
 
     def count(self, selector: str) -> int:
-        """How many elements match `selector` right now (no waiting)."""
-        return self.host.call(self._guard(self.page_async.locator(selector).count(), "count"))
+        """How many elements match `selector` right now: it does NOT wait for the page to
+        settle (wait first with `expect_visible`/`expect_url`, or use `expect_count`)."""
+        return self.host.call(
+            self._guard(self.page_async.locator(selector).count(), f"count {selector}")
+        )
+
+    def expect_count(self, selector: str, count: int, *, timeout: float | None = None) -> None:
+        """Wait until exactly `count` elements match `selector` (Playwright's `to_have_count`)."""
+        self.expect(self.locator(selector)).to_have_count(
+            count, timeout=(timeout or self.action_timeout) * 1000
+        )
 
     def expect_visible(self, selector: str, *, timeout: float | None = None) -> None:
         """Wait until an element matching `selector` is visible."""
@@ -293,25 +314,35 @@ class WebSession:
             if loop.time() >= deadline:
                 wanted = text.pattern if isinstance(text, re.Pattern) else text
                 raise ExpectationFailed(
-                    f"{selector} on {_short(self.page_async.url)} shows {redact(seen)[:120]!r}, "
+                    f"{selector} on {short_url(self.page_async.url)} shows {redact(seen)[:120]!r}, "
                     f"expected it to contain {wanted!r}"
                 )
             await asyncio.sleep(0.05)
 
     def expect_url(self, pattern: str | re.Pattern[str], *, timeout: float | None = None) -> None:
-        """Wait until the page URL matches `pattern` (a glob like `**/orders/*` or a regex)."""
+        """Wait until the page URL matches `pattern` (a glob like `**/orders/*` or a regex) and
+        that page has loaded (its `load` event, as Playwright's `wait_for_url`), so what the
+        next line reads is on it. Waits up to `navigation_timeout` unless given `timeout`."""
+        shown = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
         wait = self.page_async.wait_for_url(
-            pattern, timeout=(timeout or self.navigation_timeout) * 1000, wait_until="commit"
+            pattern, timeout=(timeout or self.navigation_timeout) * 1000, wait_until="load"
         )
-        self._act(
-            "wait for url", str(pattern), self._guard(wait, f"wait for the URL to match {pattern}")
-        )
+        self._act("wait for url", shown, self._guard(wait, f"URL wait for {shown!r}"))
 
-    def _act(self, action: str, subject: str, awaitable: Coroutine[Any, Any, T]) -> T:
+    def _act(
+        self,
+        action: str,
+        subject: str,
+        awaitable: Coroutine[Any, Any, T],
+        *,
+        title: str | None = None,
+    ) -> T:
         """Run one browser action under its own span; while tracing, the requests it causes
         carry that span's `traceparent`, so the target's server spans join the journey trace."""
         span = spans.start_action(
-            self.trace_parent(), f"web {action} {subject}"[:120], {"harness.web.action": action}
+            self.trace_parent(),
+            (title or f"web {action} {subject}")[:120],
+            {"harness.web.action": action},
         )
         headers = (
             spans.trace_headers(trace.set_span_in_context(span)) if span.is_recording() else None
@@ -333,33 +364,6 @@ class WebSession:
 
     async def _guard(self, awaitable: Awaitable[T], what: str, *, navigation: bool = False) -> T:
         """Await a Playwright call, turning its errors into classified step errors."""
-        from playwright.async_api import Error, TimeoutError
-
         page = self._page
-        where = _short(page.url) if page is not None else "the page"
-        try:
-            return await awaitable
-        except TimeoutError as exc:
-            if navigation:
-                raise StepTimeout(
-                    f"{what}: page did not load in time ({first_line(exc)})"
-                ) from None
-            raise ExpectationFailed(
-                f"{what} on {where}: element not found or not ready in time"
-            ) from None
-        except Error as exc:
-            message = first_line(exc)
-            if "ERR_CONNECTION_REFUSED" in message or "ERR_CONNECTION_RESET" in message:
-                raise ConnectionFailed(f"{what}: {message}") from None
-            raise BrowserError(f"{what} on {where}: {message}") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _short(url: str) -> str:
-    match = re.match(r"^[a-z]+://[^/]+(/.*)?$", url)
-    return (match.group(1) or "/") if match else url
+        where = short_url(page.url) if page is not None else "the page"
+        return await guard(awaitable, what, where, navigation=navigation)
