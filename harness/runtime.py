@@ -133,6 +133,11 @@ class Step:
                 f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}"
             )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
+        vitals: dict[str, tuple[float, ...]] = {}
+        if exc is None and self.touchpoint is Touchpoint.WEB and web is not None and not web.closed:
+            vitals = web.read_vitals()  # after the duration was taken: it costs the step nothing
+            for name, values in vitals.items():
+                self._span.set_attribute(f"harness.web.{name}", values)
         self._span.set_attribute("harness.outcome", "failed" if exc else "passed")
         spans.end_span(self._span, kind.value if kind else None, message)
         record = StepRecord(
@@ -152,6 +157,7 @@ class Step:
             message=message,
             artifacts=artifacts,
             requests=tuple(self.requests),
+            vitals=vitals or None,
             person=context._person_id(),
             trace_id=context._trace_id,  # the step's span is in its iteration's trace
         )

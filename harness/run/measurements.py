@@ -13,6 +13,7 @@ from harness.markdown import md_text
 from harness.report.summary_md import load_summary
 from harness.results import RUN_FILE, RunDirectory
 from harness.results.reader import read_folder
+from harness.results.schema import VITALS
 from harness.targets import Target
 from harness.touchpoints.chromium_sandbox import summarise
 
@@ -100,6 +101,8 @@ def record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str])
 def write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health:
     """histograms/ (merged and per source), timeline.json and health.json."""
     aggregator.hdr.write(run.path / "histograms")
+    if len(aggregator.vitals):
+        aggregator.vitals.write(run.path / VITALS)
     for index, (source, totals) in enumerate(sorted(aggregator.sources.items())):
         totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
         run.meta.setdefault("sources", {})[str(index)] = source

@@ -19,7 +19,7 @@ from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
-from harness.touchpoints import web_locators
+from harness.touchpoints import web_locators, web_vitals
 from harness.touchpoints.web_errors import first_line, guard, short_url
 
 __all__ = ["WebSession", "first_line"]
@@ -100,6 +100,7 @@ class WebSession(web_locators.Vocabulary):
         if record_trace:
             await self._context.tracing.start(screenshots=True, snapshots=True)
             self._tracing = True
+        await self._context.add_init_script(web_vitals.INIT_SCRIPT)  # Web Vitals per document
         self._page = await self._context.new_page()
         self._page.on("requestfinished", self._on_request_finished)
         self._page.on("requestfailed", self._on_request_failed)
@@ -148,6 +149,12 @@ class WebSession(web_locators.Vocabulary):
                 pass
             self._tracing = False
         return found
+
+    def read_vitals(self) -> dict[str, tuple[float, ...]]:
+        """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`)."""
+        if self.closed or self._page is None:
+            return {}
+        return self.host.call(web_vitals.read(self._page))
 
     def drain_requests(self) -> list[RequestRecord]:
         """The page's document/fetch/XHR requests seen since the last call."""

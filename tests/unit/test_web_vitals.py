@@ -1,0 +1,134 @@
+"""Web Vitals: readings from the page become step samples, travel through the load collector
+into `vitals/` histograms, and gates judge them with `metric = "lcp"`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.engine.collector import LoadAggregator, LoadCollector
+from harness.gates.config import parse_gates
+from harness.gates.data import RunData
+from harness.gates.outcome import Decision
+from harness.gates.verdict import evaluate
+from harness.gates.vitals import split_metric, view
+from harness.records import Outcome, StepRecord, Touchpoint
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.touchpoints.web_vitals import INIT_SCRIPT, merge
+
+
+def test_readings_of_several_documents_become_samples_and_junk_is_dropped() -> None:
+    documents = [
+        {"ttfb": 12.345, "fcp": 100, "lcp": 180.0, "cls": 0.01234},
+        {"inp": 48, "lcp": "slow", "cls": -1, "evil": 3},
+        "not a document",
+        {"ttfb": 1e12},
+    ]
+    assert merge(documents) == {
+        "ttfb": (12.3,),
+        "fcp": (100.0,),
+        "lcp": (180.0,),
+        "cls": (0.0123,),
+        "inp": (48.0,),
+    }
+    assert merge({"lcp": 1}) == {}
+    assert "__KEY__" not in INIT_SCRIPT and "__harness_vitals" in INIT_SCRIPT
+
+
+@pytest.mark.parametrize(
+    ("metric", "found"),
+    [
+        ("lcp", ("lcp", "p75")),
+        ("LCP.p95", ("lcp", "p95")),
+        ("inp_p99", ("inp", "p99")),
+        ("p95", (None, None)),
+        ("error_rate", (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_a_vital_metric_names_the_vital_and_its_statistic(metric, found) -> None:
+    assert split_metric(metric) == found
+
+
+def _step(target: str, vitals: dict[str, tuple[float, ...]] | None) -> StepRecord:
+    return StepRecord(
+        run_id="r",
+        target=target,
+        journey="buy",
+        step="checkout",
+        index=0,
+        touchpoint=Touchpoint.WEB,
+        worker=0,
+        user=0,
+        iteration=0,
+        started_at=1000.0,
+        duration_ms=300.0,
+        outcome=Outcome.PASSED,
+        vitals=vitals,
+    )
+
+
+def test_the_collector_carries_vitals_to_the_aggregator() -> None:
+    collector = LoadCollector()
+    collector.step_finished(_step("candidate", {"lcp": (200.0, 250.0), "cls": (0.05,)}))
+    collector.step_finished(_step("candidate", None))
+    aggregator = LoadAggregator()
+    aggregator.absorb("local", collector.take_delta())
+    lcp = SeriesKey("candidate", "buy", "checkout", "lcp")
+    assert aggregator.vitals.count(lcp) == 2
+    assert aggregator.vitals.percentile(SeriesKey("candidate", "buy", "checkout", "cls"), 50) == (
+        pytest.approx(0.05, rel=0.01)
+    )
+    assert aggregator.hdr.count(SeriesKey("candidate", "buy", "checkout", "web")) == 2
+    assert "vitals" not in LoadCollector().take_delta()  # an API-only run carries none
+
+
+def _run(base_lcp: np.ndarray, cand_lcp: np.ndarray) -> RunData:
+    latency, vitals = HdrStore(), HdrStore()
+    windows: dict = {}
+    for target, values in (("baseline", base_lcp), ("candidate", cand_lcp)):
+        for i, value in enumerate(values):
+            latency.record(SeriesKey(target, "buy", "checkout", "web"), 400.0)
+            latency.record(SeriesKey(target, "buy", ITERATION, ""), 900.0)
+            vitals.record(SeriesKey(target, "buy", "checkout", "lcp"), float(value))
+            second = windows.setdefault((target, "buy", "checkout", "web"), {})
+            second.setdefault(1000 + i % 60, []).append(float(value))
+    return RunData(
+        candidate="candidate",
+        baseline="baseline",
+        hdr=latency,
+        journeys={("baseline", "buy"): (len(base_lcp), 0), ("candidate", "buy"): (len(cand_lcp), 0)},
+        step_failures={},
+        step_order={},
+        windows={},
+        failed_traces={},
+        slow_traces={},
+        timeline=[],
+        vitals=vitals,
+        vital_windows={"lcp": windows},
+    )
+
+
+def test_gates_judge_lcp_where_latency_is_unchanged() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.normal(300, 20, 600).clip(50)
+    slow = _run(base, base + 300)
+    gates = parse_gates(
+        [
+            {"kind": "threshold", "metric": "lcp", "step": "checkout", "value": "500ms"},
+            {"kind": "relative", "metric": "lcp.p95", "margin": "20%"},
+            {"kind": "paired", "metric": "lcp", "step": "checkout"},
+            {"kind": "threshold", "metric": "p95", "step": "checkout", "value": "500ms"},
+        ]
+    )
+    outcomes = evaluate(slow, gates).gates
+    assert [o.decision for o in outcomes] == [Decision.FAIL] * 3 + [Decision.PASS]
+    assert outcomes[0].name.startswith("LCP ")
+    same = evaluate(_run(base, base), gates[:2]).gates
+    assert [o.decision for o in same] == [Decision.PASS, Decision.PASS]
+    # the view keys LCP as the web step, whole iterations left out
+    seen = view(slow, "lcp")
+    assert list(seen.hdr) == [
+        SeriesKey("baseline", "buy", "checkout", "web"),
+        SeriesKey("candidate", "buy", "checkout", "web"),
+    ]
