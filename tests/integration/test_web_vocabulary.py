@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-import re
-import time
+import json
+import statistics
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,43 +15,14 @@ from harness import journey
 from harness.journey import journeys_in
 from harness.records import Outcome
 from harness.runtime import RunSettings
-from harness.sandbox.process import SandboxUrls
+from harness.sandbox.process import SandboxProcess, SandboxUrls
 from harness.targets import Target
 from harness.testing import RecordingSink
 from harness.touchpoints.web import BrowserHost
 from harness.virtual_user import VirtualUser, browser_host_for
+from tests.integration.conftest import only_run_dir, run_cli
 
-
-@journey
-def codegen_buy(j):
-    page, expect = j.web.page, j.web.expect
-    with j.step("sign up", on="web"):
-        # recorded by `playwright codegen --target python`, `page`/`expect` as above
-        page.goto("/signup")
-        page.get_by_label("Name").click()
-        page.get_by_label("Name").fill(j.user.name)
-        page.get_by_label("Email").fill(j.user.email)
-        page.get_by_label("Password").fill(j.user.password)
-        page.get_by_role("button", name="Create account").click()
-        expect(page.get_by_test_id("user-name")).to_be_visible()
-    with j.step("add to cart", on="web"):
-        page.goto("/")
-        page.get_by_test_id("product-link").first.click()
-        page.get_by_role("button", name="Add to cart").click()
-        expect(page.get_by_test_id("cart-notice")).to_contain_text("Added")
-    with j.step("checkout", on="web"):
-        page.get_by_test_id("cart-link").click()
-        expect(page.get_by_test_id("cart-item")).to_have_count(1)
-        page.get_by_role("link", name="Checkout").click()
-        page.get_by_label("Card number").fill(j.synth.card.number)
-        page.get_by_label("Expiry (MM/YY)").fill(j.synth.card.expiry)
-        page.get_by_label("CVC").fill(j.synth.card.cvc)
-        page.get_by_role("button", name="Place order").click()
-        expect(page).to_have_url(re.compile(r".*/orders/\d+"))
-        expect(page.get_by_test_id("order-status")).to_have_text("paid")
-        # the harness's own helpers and locators mix with it
-        assert j.web.locator("[data-testid=order-id]").count() == 1
-        assert j.web.get_by_test_id("order-status").text_content() == "paid"
+CODEGEN = Path(__file__).parent / "codegen_journeys"
 
 
 @journey
@@ -96,13 +67,26 @@ def _run(sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost, fn: object)
     return sink
 
 
-def test_a_codegen_snippet_runs_in_a_step(
-    sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
+def test_a_codegen_snippet_runs_at_load_with_its_web_vitals(
+    sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
-    sink = _run(sandbox, tmp_path, browser, codegen_buy)
-    assert [s.outcome for s in sink.steps] == [Outcome.PASSED] * 3, [s.message for s in sink.steps]
-    assert time.monotonic() - started < 60
+    # the recorded snippet under Locust (gevent, the cooperative waiter), one iteration
+    done = run_cli(
+        "load", "--target", sandbox.base, "--journeys", str(CODEGEN), "--users", "1",
+        "--browser-users", "1", "--max-iterations", "1", "--duration", "20s", "--no-traces",
+        "--results", str(tmp_path), timeout=120,
+    )  # fmt: skip
+    run_dir = only_run_dir(tmp_path)
+    steps = [
+        json.loads(line)
+        for line in (run_dir / "steps.jsonl").read_text().splitlines()
+        if '"kind":"step"' in line
+    ]
+    assert [s["outcome"] for s in steps] == ["passed"] * 3, done.out + done.err
+    # each navigation's Web Vitals: sign-up 2 pages, add to cart 2, checkout 3
+    assert [len(s.get("vitals", {}).get("lcp", ())) for s in steps] == [2, 2, 3]
+    assert (run_dir / "vitals" / "index.json").is_file()
+    assert "## Web Vitals" in (run_dir / "summary.md").read_text()
 
 
 def test_timeouts_say_what_was_awaited(
@@ -120,3 +104,28 @@ def test_timeouts_say_what_was_awaited(
     text = _run(sandbox, tmp_path, browser, wrong_text).steps[0]
     assert text.message is not None
     assert "expected to have text 'Shop'" in text.message and "Catalog" in text.message
+
+
+@journey
+def open_product(j):
+    with j.step("open product", on="web"):
+        j.web.goto("/products/1")
+        j.web.expect_visible("[data-testid=product-name]")
+
+
+def test_a_slower_page_moves_its_lcp(
+    sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
+) -> None:
+    # the same page from the baseline and from a candidate whose product page answers 400 ms
+    # later, alternated: LCP (and TTFB) move by about that much
+    lcp: dict[str, list[float]] = {"baseline": [], "candidate": []}
+    with SandboxProcess(regressions=["latency:web.product=+400ms"]) as slow:
+        for _ in range(2):
+            for side, urls in (("baseline", sandbox), ("candidate", slow.urls)):
+                step = _run(urls, tmp_path, browser, open_product).steps[0]
+                assert step.outcome is Outcome.PASSED, step.message
+                assert step.vitals is not None
+                assert {"ttfb", "fcp", "lcp", "cls"} <= set(step.vitals), step.vitals
+                lcp[side] += step.vitals["lcp"]
+    moved = statistics.median(lcp["candidate"]) - statistics.median(lcp["baseline"])
+    assert moved > 250, lcp

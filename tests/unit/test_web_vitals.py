@@ -13,6 +13,7 @@ from harness.gates.outcome import Decision
 from harness.gates.verdict import evaluate
 from harness.gates.vitals import split_metric, view
 from harness.records import Outcome, StepRecord, Touchpoint
+from harness.report.vitals import vitals_rows
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.touchpoints.web_vitals import INIT_SCRIPT, merge
 
@@ -81,6 +82,9 @@ def test_the_collector_carries_vitals_to_the_aggregator() -> None:
     )
     assert aggregator.hdr.count(SeriesKey("candidate", "buy", "checkout", "web")) == 2
     assert "vitals" not in LoadCollector().take_delta()  # an API-only run carries none
+    rows = vitals_rows(aggregator.vitals)
+    assert rows[0] == ["journey › step", "metric", "samples", "p50", "p75", "p95"]
+    assert [r[1] for r in rows[1:]] == ["lcp", "cls"] and rows[2][3] == "0.05"
 
 
 def _run(base_lcp: np.ndarray, cand_lcp: np.ndarray) -> RunData:
@@ -97,7 +101,10 @@ def _run(base_lcp: np.ndarray, cand_lcp: np.ndarray) -> RunData:
         candidate="candidate",
         baseline="baseline",
         hdr=latency,
-        journeys={("baseline", "buy"): (len(base_lcp), 0), ("candidate", "buy"): (len(cand_lcp), 0)},
+        journeys={
+            ("baseline", "buy"): (len(base_lcp), 0),
+            ("candidate", "buy"): (len(cand_lcp), 0),
+        },
         step_failures={},
         step_order={},
         windows={},

@@ -1,0 +1,30 @@
+"""The Web Vitals table of a run with web steps: each web step's TTFB, FCP, LCP, INP (ms) and
+CLS (unitless) at p50, p75 (where Web Vitals are assessed) and p95, from `vitals/`."""
+
+from __future__ import annotations
+
+from harness.telemetry.hdr import HdrStore
+from harness.touchpoints.web_vitals import NAMES, UNITLESS
+
+
+def _value(metric: str, value: float) -> str:
+    return f"{value:.2f}" if metric in UNITLESS else f"{value:,.0f} ms"
+
+
+def vitals_rows(store: HdrStore) -> list[list[str]]:
+    """Rows (a header first) per target, journey, step and metric; [] when none was recorded."""
+    keys = [k for k in store if store.count(k)]
+    if not keys:
+        return []
+    several = len({k.target for k in keys}) > 1
+    head = ["journey › step", "metric", "samples", "p50", "p75", "p95"]
+    rows = [(["target"] if several else []) + head]
+    order = {name: i for i, name in enumerate(NAMES)}
+    for key in sorted(
+        keys, key=lambda k: (k.journey, k.step, k.target, order.get(k.touchpoint, 9))
+    ):
+        s = store.summary(key, (50.0, 75.0, 95.0))
+        cells = [f"{key.journey} › {key.step}", key.touchpoint, f"{s.count:,}"]
+        cells += [_value(key.touchpoint, s.p(p)) for p in (50.0, 75.0, 95.0)]
+        rows.append(([key.target] if several else []) + cells)
+    return rows
