@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import statistics
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,45 @@ def test_a_slower_page_moves_its_lcp(
                 lcp[side] += step.vitals["lcp"]
     moved = statistics.median(lcp["candidate"]) - statistics.median(lcp["baseline"])
     assert moved > 250, lcp
+
+
+class _SlowBody(BaseHTTPRequestHandler):
+    """`/`: a link to `/orders/1`, whose headers come at once and its rows 0.4 s later."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        if self.path == "/":
+            self.wfile.write(b'<a id="go" href="/orders/1">order</a>')
+            return
+        self.wfile.write(b"<html><body><h1>Order</h1>")
+        self.wfile.flush()
+        time.sleep(0.4)
+        self.wfile.write(b"<table>" + b'<tr class="row"><td>x</td></tr>' * 3 + b"</table>")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@journey
+def rows_after_url(j):
+    with j.step("rows", on="web"):
+        j.web.goto("/")
+        j.web.click("#go")
+        j.web.expect_url("**/orders/*")
+        assert j.web.count("tr.row") == 3, "no rows shown"
+
+
+def test_expect_url_returns_once_the_page_has_loaded(tmp_path: Path, browser: BrowserHost) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowBody)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        urls = SandboxUrls.from_base(f"http://127.0.0.1:{server.server_address[1]}")
+        step = _run(urls, tmp_path, browser, rows_after_url).steps[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert step.outcome is Outcome.PASSED, step.message
