@@ -95,7 +95,7 @@ def call_label(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     shown = [repr(unwrap(a)) if not isinstance(a, Sync) else a._label for a in args]
     shown += [f"{k}={v._label if isinstance(v, Sync) else repr(v)}" for k, v in kwargs.items()]
     text = f"{name}({', '.join(shown)})"
-    return text if len(text) <= 160 else text[:157] + "...)"
+    return text if len(text) <= 160 else text[:156] + "...)"
 
 
 class Sync:
@@ -170,12 +170,17 @@ class Sync:
         return call
 
 
+def playwright_types() -> tuple[type, ...]:
+    """The classes whose objects `wrap` wraps: every object of Playwright's async API."""
+    from playwright._impl._async_base import AsyncBase
+
+    return (AsyncBase,)
+
+
 def wrap(value: Any, session: WebSession, label: str, assertions: bool = False) -> Any:
     """`value` as the caller should see it: Playwright's objects as `Sync`, lists of them as
     lists of `Sync`, anything else as it is."""
-    from playwright._impl._async_base import AsyncBase
-
-    if isinstance(value, AsyncBase):
+    if isinstance(value, playwright_types()):
         return Sync(value, session, label, assertions=assertions)
     if isinstance(value, list):
         return [wrap(v, session, f"{label}[{i}]", assertions) for i, v in enumerate(value)]

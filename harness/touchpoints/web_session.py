@@ -212,6 +212,19 @@ class WebSession(web_locators.Vocabulary):
 
     # -- Playwright's own vocabulary (harness/touchpoints/web_locators.py) -------------------
 
+    def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
+        """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the
+        helpers, `expect` and Playwright's own calls alike."""
+        self.action_timeout = action or self.action_timeout
+        self.navigation_timeout = navigation or self.navigation_timeout
+
+        async def apply() -> None:
+            if self._context is not None:
+                self._context.set_default_timeout(self.action_timeout * 1000)
+                self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
+
+        self.host.call(apply())
+
     def guarded(
         self, awaitable: Awaitable[T], what: str, *, navigation: bool
     ) -> Coroutine[Any, Any, T]:

@@ -39,14 +39,16 @@ def wrong_url(j):
 def missing_button(j):
     with j.step("click", on="web"):
         j.web.goto("/")
-        j.web.page.get_by_role("button", name="Buy now").click(timeout=500)
+        j.web.set_timeouts(action=0.5)
+        j.web.page.get_by_role("button", name="Buy now").click()
 
 
 @journey
 def wrong_text(j):
     with j.step("expect", on="web"):
         j.web.goto("/")
-        j.web.expect(j.web.page.locator("h1")).to_have_text("Shop", timeout=500)
+        j.web.set_timeouts(action=0.5)
+        j.web.expect(j.web.page.locator("h1")).to_have_text("Shop")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ def test_timeouts_say_what_was_awaited(
     assert "URL wait for '**/orders/*' on /: timed out after 0.5 s" in url.message, url.message
     button = _run(sandbox, tmp_path, browser, missing_button).steps[0]
     assert button.message is not None
-    assert "get_by_role('button', name='Buy now').click(timeout=500)" in button.message
+    assert "get_by_role('button', name='Buy now').click() on /" in button.message
     assert "timed out after 0.5 s" in button.message
     assert 'waiting for get_by_role("button", name="Buy now")' in button.message
     text = _run(sandbox, tmp_path, browser, wrong_text).steps[0]

@@ -1,0 +1,100 @@
+"""The synchronous facade over Playwright's async objects, with fakes: how calls read in
+messages, what is unwrapped before Playwright sees it, and what runs where."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from harness.touchpoints import web_locators
+from harness.touchpoints.web_locators import Sync, call_label, expect, unwrap
+
+
+class FakeHost:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def call(self, coro: Any) -> Any:
+        self.calls += 1
+        return asyncio.run(coro)
+
+
+class FakeSession:
+    action_timeout = 2.5
+
+    def __init__(self) -> None:
+        self.host = FakeHost()
+        self.acted: list[tuple[str, str]] = []
+
+    def guarded(self, awaitable: Any, what: str, *, navigation: bool) -> Any:
+        return awaitable
+
+    def act_on(self, action: str, what: str, awaitable: Any) -> Any:
+        self.acted.append((action, what))
+        return self.host.call(awaitable)
+
+
+class FakeLocator:
+    def __init__(self, selector: str) -> None:
+        self.selector = selector
+        self.filled: list[Any] = []
+
+    def get_by_role(self, role: str, **options: Any) -> FakeLocator:
+        return FakeLocator(f"{self.selector} >> role={role}{options}")
+
+    async def fill(self, value: str, **options: Any) -> None:
+        self.filled.append((value, options))
+
+    async def count(self) -> int:
+        return 3
+
+
+def test_calls_read_as_code_and_facades_are_unwrapped() -> None:
+    inner = Sync(FakeLocator("b"), FakeSession(), "page.locator('b')")  # type: ignore[arg-type]
+    assert call_label("get_by_role", ("button",), {"name": "Buy"}) == (
+        "get_by_role('button', name='Buy')"
+    )
+    assert call_label("filter", (), {"has": inner}) == "filter(has=page.locator('b'))"
+    assert unwrap([inner, {"x": inner}])[0] is inner._target
+    assert unwrap({"x": inner})["x"] is inner._target
+    assert len(call_label("fill", ("x" * 500,), {})) == 160
+
+
+def test_actions_get_a_span_reads_do_not_and_builders_stay_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(web_locators, "playwright_types", lambda: (FakeLocator,))
+    session = FakeSession()
+    page = Sync(FakeLocator("page"), session, "page")  # type: ignore[arg-type]
+    button = page.get_by_role("button", name="Buy")
+    assert session.host.calls == 0  # building a locator does not touch the browser loop
+    button.fill("x")
+    assert session.acted == [
+        ("fill", "page.get_by_role('button', name='Buy').fill('x')"),
+    ]
+    assert button.count() == 3 and len(session.acted) == 1  # a read: no span
+    assert button._target.filled == [("x", {})]
+
+
+def test_expect_gives_assertions_the_action_timeout() -> None:
+    session = FakeSession()
+    seen: dict[str, Any] = {}
+
+    class Assertions:
+        async def to_have_text(self, text: str, timeout: float | None = None) -> None:
+            seen.update(text=text, timeout=timeout)
+
+    assertions = Sync(Assertions(), session, "expect(x)", assertions=True)  # type: ignore[arg-type]
+    assertions.to_have_text("paid")
+    assert seen == {"text": "paid", "timeout": 2500.0}
+    assertions.to_have_text("paid", timeout=100)
+    assert seen["timeout"] == 100
+    try:
+        expect(session, "not a locator")  # type: ignore[arg-type]
+    except TypeError as exc:
+        assert "j.web.page" in str(exc)
+    else:
+        raise AssertionError("expect took a plain value")
+    assert {"count", "text_content", "inner_text"} <= web_locators.READS
