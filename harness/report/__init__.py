@@ -47,16 +47,20 @@ def write_summary_json(run_dir: Path) -> Path:
     return write_summary_file(read_run(Path(run_dir)))
 
 
-def write_all(run_dir: Path, warnings: list[str] | None = None) -> list[Path]:
-    """Read the run folder once and write report.html, junit.xml and summary.json (the end of
-    every run); returns their paths, and appends to `warnings` what of the folder was damaged.
-    Raises only `OSError` on writing."""
+def write_all(run_dir: Path, warnings: list[str] | None = None, *, html: bool = True) -> list[Path]:
+    """Read the run folder once and write report.html (unless `html` is false), junit.xml and
+    summary.json (the end of every run); returns the paths written, and appends to `warnings`
+    what of the folder was damaged. Raises only `OSError` on writing."""
     from harness.report.folder import read_run
     from harness.report.junit import write_junit_file
-    from harness.report.page import write_page
     from harness.report.summary import write_summary_file
 
     run = read_run(Path(run_dir))
     if warnings is not None:
         warnings.extend(run.warnings)
-    return [write_page(run), write_junit_file(run), write_summary_file(run)]
+    written = [write_junit_file(run), write_summary_file(run)]
+    if html:
+        from harness.report.page import write_page
+
+        written.insert(0, write_page(run))
+    return written

@@ -71,17 +71,37 @@ def merge_traces_on_exit(
     return run_dir / "traces" / "sandbox.jsonl"
 
 
+#: `HARNESS_HTML_REPORT=0` skips report.html at the end of a run (its charts cost a few seconds
+#: of CPU); junit.xml and summary.json are still written, and `harness report RUN_DIR` draws it
+HTML_REPORT_ENV = "HARNESS_HTML_REPORT"
+
+
+def html_report_wanted() -> bool:
+    """False when `HARNESS_HTML_REPORT` is 0, false, no or off."""
+    value = os.environ.get(HTML_REPORT_ENV, "").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
 def publish_reports(run_dir: Path) -> None:
-    """Write report.html, junit.xml and summary.json for a finished (or aborted) run; a report
-    that cannot be written is a warning, never the run's failure."""
+    """Write report.html (unless `HARNESS_HTML_REPORT=0`), junit.xml and summary.json for a
+    finished (or aborted) run; a report that cannot be written is a warning, never the run's
+    failure."""
     from harness.report import write_all
 
+    html = html_report_wanted()
     try:
-        paths = write_all(run_dir)
+        paths = write_all(run_dir, html=html)
     except OSError as exc:
         print(f"WARNING: could not write the reports of {run_dir}: {exc}")
         return
-    print(f"report: {paths[0]} · junit: {paths[1]}", flush=True)
+    if html:
+        print(f"report: {paths[0]} · junit: {paths[1]}", flush=True)
+    else:
+        print(
+            f"junit: {paths[0]} · report.html skipped ({HTML_REPORT_ENV}=0): "
+            f"harness report {run_dir}",
+            flush=True,
+        )
 
 
 class FanOut:

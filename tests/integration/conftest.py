@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,9 +31,10 @@ class CliResult:
     err: str
 
 
-def run_cli(*args: str, cwd: Path = REPO, timeout: float = 180) -> CliResult:
-    """Run the real `harness` command line in a subprocess."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 180, html: bool = False) -> CliResult:
+    """Run the real `harness` command line in a subprocess. Runs skip report.html
+    (`HARNESS_HTML_REPORT=0`: its charts cost seconds of CPU a run) unless a test reads it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HARNESS_HTML_REPORT": "1" if html else "0"}
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],
         capture_output=True,
@@ -50,6 +52,11 @@ def only_run_dir(results: Path) -> Path:
     runs = [p for p in results.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def step_records(run_dir: Path) -> list[dict]:
+    """Every line of a run folder's steps.jsonl, parsed."""
+    return [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
 
 
 @dataclass(frozen=True)

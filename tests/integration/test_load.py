@@ -17,13 +17,9 @@ import pytest
 from harness.sandbox.process import SandboxProcess, SandboxUrls
 from harness.telemetry.hdr import HdrStore, SeriesKey
 from harness.touchpoints.chromium_sandbox import decide, user_namespaces
-from tests.integration.conftest import REPO, only_run_dir, run_cli
+from tests.integration.conftest import REPO, only_run_dir, run_cli, step_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.alone]
-
-
-def lines(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
 
 
 def step_counts(records: list[dict]) -> Counter[SeriesKey]:
@@ -81,7 +77,7 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     assert "generator: CPU median" in result.out
     # Every step line in steps.jsonl is in the merged histograms, and nothing else is.
     store = HdrStore.read(run_dir / "histograms")
-    counted = step_counts(lines(run_dir))
+    counted = step_counts(step_records(run_dir))
     assert counted and all(store.count(k) == n for k, n in counted.items())
     health = json.loads((run_dir / "health.json").read_text())
     assert health["samples"] and {"cpu", "lag_ms", "browser_cpu"} <= set(health["samples"][0])
@@ -129,7 +125,7 @@ def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:
                 load.communicate()  # reaps it and closes its pipes
 
     assert load.returncode in (0, 1), out + err
-    records = lines(only_run_dir(tmp_path))
+    records = step_records(only_run_dir(tmp_path))
     iterations = [r for r in records if r["kind"] == "iteration"]
     steps = [r for r in records if r["kind"] == "step"]
     slow_iterations = [r for r in iterations if r["duration_ms"] >= 800]
@@ -141,46 +137,6 @@ def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:
     assert max(r["duration_ms"] for r in iterations) >= 1400
     assert any((r.get("late_ms") or 0) > 500 for r in iterations)
     assert "late" in out
-
-
-NEVER_FINISHES = """
-import time
-from harness import journey
-
-
-@journey
-def quick(j):
-    with j.step("look", on="api"):
-        j.api.get("/products")
-
-
-@journey
-def stuck(j):
-    with j.step("wait", on="api"):
-        time.sleep(60)
-"""
-
-
-def test_a_journey_that_never_finishes_is_listed_with_zero_and_fails_the_load(
-    sandbox: SandboxUrls, tmp_path: Path
-) -> None:
-    (tmp_path / "j").mkdir()
-    (tmp_path / "j" / "two.py").write_text(NEVER_FINISHES)
-    result = run_cli(
-        "load", "--target", sandbox.base, "--journeys", "j", "--users", "2", "--duration", "3s",
-        "--browser-users", "0", "--results", str(tmp_path / "results"), cwd=tmp_path,
-    )  # fmt: skip
-    assert result.code == 1, result.out + result.err
-    # its one iteration was still in its step when the load stopped: cut off, not "never ran"
-    assert "journey `stuck` finished no iteration (1 cut off by the end of the load)" in result.out
-    run_dir = only_run_dir(tmp_path / "results")
-    run = json.loads((run_dir / "run.json").read_text())
-    assert run["status"] == "failed" and run["never_ran"] == ["stuck"] and run["cut_off"] == 1
-    assert "| stuck | — | 0 | 0 | 1 | none finished |" in (run_dir / "summary.md").read_text()
-    listed = json.loads((run_dir / "summary.json").read_text())["journeys"]
-    assert {j["journey"]: (j["iterations"], j["cut_off"]) for j in listed}["stuck"] == (0, 1)
-    assert 'message="none finished: 0 iterations, 1 cut off"' in (run_dir / "junit.xml").read_text()
-    assert "none finished: 0 iterations, 1 cut off" in (run_dir / "report.html").read_text()
 
 
 CUT_OFF_IN_THE_BROWSER = """
@@ -228,8 +184,46 @@ def test_steps_of_a_cut_off_browser_iteration_belong_to_their_own_journey(
     assert summary.index("| browse_slowly |") < summary.index("|   › open home | web |")
     counts = json.loads((run_dir / "counts.json").read_text())["journeys"]
     assert {j["journey"]: j["cut_off"] for j in counts}["browse_slowly"] == 1
-    recorded = [r for r in lines(run_dir) if r.get("step") == "open home"]
+    recorded = [r for r in step_records(run_dir) if r.get("step") == "open home"]
     assert recorded and {r["journey"] for r in recorded} == {"browse_slowly"}
+
+
+LEAKY_JOURNEY = """
+import time
+
+from harness import journey
+
+KEPT = []
+
+
+@journey
+def leaky(j):
+    with j.step("keep a megabyte", on="api"):
+        if len(KEPT) < 200:  # bounded: at most 200 MB, whatever the machine's speed
+            KEPT.append(bytearray(b"\\x01") * (1 << 20))  # written, so resident
+        time.sleep(0.1)
+"""
+
+
+def test_a_journey_leaking_a_megabyte_an_iteration_is_flagged(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    (tmp_path / "leaky.py").write_text(LEAKY_JOURNEY)
+    result = run_cli(
+        "load", "--target", sandbox.base, "--journeys", str(tmp_path / "leaky.py"),
+        "--users", "1", "--spawn-rate", "1", "--duration", "12s", "--browser-users", "0",
+        "--results", str(tmp_path / "results"), timeout=120, html=True,
+    )  # fmt: skip
+    assert result.code in (0, 4), result.out + result.err  # a leak warns; it decides nothing
+    run_dir = only_run_dir(tmp_path / "results")
+    health = json.loads((run_dir / "health.json").read_text())
+    assert all("rss_mb" in s for s in health["samples"])
+    summary = health["summary"]
+    assert summary["memory_growing"], summary
+    assert summary["rss_growth_mb"] >= 50 and summary["rss_slope_mb_per_min"] >= 10
+    assert "WARNING: generator memory grew" in result.out
+    assert "WARNING**: generator memory grew" in (run_dir / "summary.md").read_text()
+    assert "Warning: generator memory grew" in (run_dir / "report.html").read_text()
 
 
 # thresholds decide on intervals (issue 22): a 5 s load has too few iterations for a p95's
@@ -295,41 +289,3 @@ def test_load_judges_the_threshold_gates_of_harness_toml(
         assert result.code == 1, out
         assert f"FAIL: {name}: " in out and "limit < 1.0 ms" in out, out
         assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)
-
-
-LEAKY_JOURNEY = """
-import time
-
-from harness import journey
-
-KEPT = []
-
-
-@journey
-def leaky(j):
-    with j.step("keep a megabyte", on="api"):
-        if len(KEPT) < 200:  # bounded: at most 200 MB, whatever the machine's speed
-            KEPT.append(bytearray(b"\\x01") * (1 << 20))  # written, so resident
-        time.sleep(0.1)
-"""
-
-
-def test_a_journey_leaking_a_megabyte_an_iteration_is_flagged(
-    sandbox: SandboxUrls, tmp_path: Path
-) -> None:
-    (tmp_path / "leaky.py").write_text(LEAKY_JOURNEY)
-    result = run_cli(
-        "load", "--target", sandbox.base, "--journeys", str(tmp_path / "leaky.py"),
-        "--users", "1", "--spawn-rate", "1", "--duration", "12s", "--browser-users", "0",
-        "--results", str(tmp_path / "results"), timeout=120,
-    )  # fmt: skip
-    assert result.code in (0, 4), result.out + result.err  # a leak warns; it decides nothing
-    run_dir = only_run_dir(tmp_path / "results")
-    health = json.loads((run_dir / "health.json").read_text())
-    assert all("rss_mb" in s for s in health["samples"])
-    summary = health["summary"]
-    assert summary["memory_growing"], summary
-    assert summary["rss_growth_mb"] >= 50 and summary["rss_slope_mb_per_min"] >= 10
-    assert "WARNING: generator memory grew" in result.out
-    assert "WARNING**: generator memory grew" in (run_dir / "summary.md").read_text()
-    assert "Warning: generator memory grew" in (run_dir / "report.html").read_text()

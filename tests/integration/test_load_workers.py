@@ -18,8 +18,8 @@ import pytest
 from harness.engine.network import free_port
 from harness.sandbox.process import SandboxUrls
 from harness.telemetry.hdr import HdrStore
-from tests.integration.conftest import REPO, only_run_dir
-from tests.integration.test_load import lines, step_counts
+from tests.integration.conftest import REPO, only_run_dir, step_records
+from tests.integration.test_load import step_counts
 
 pytestmark = pytest.mark.integration
 
@@ -111,12 +111,12 @@ def test_master_and_two_workers_merge_histograms_exactly(
     assert len(merged) > 0
     for key in merged:
         assert merged.count(key) == sum(p.count(key) for p in parts), key
-    counted = step_counts(lines(run_dir))
+    counted = step_counts(step_records(run_dir))
     assert all(merged.count(k) == n for k, n in counted.items())
     # Both workers generated synthetic people, and no two iterations shared one.
-    people = [r["person"] for r in lines(run_dir) if r["kind"] == "iteration"]
+    people = [r["person"] for r in step_records(run_dir) if r["kind"] == "iteration"]
     assert len(people) == len(set(people)) == run["iterations"]
-    assert {r["worker"] for r in lines(run_dir)} == {0, 1}
+    assert {r["worker"] for r in step_records(run_dir)} == {0, 1}
 
 
 def test_processes_two_starts_local_workers_that_run_and_end(

@@ -23,8 +23,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.alone]
 PROTOCOL = ["-k", "not browse and not cross", "--browser-users", "0", "--users", "6"]
 
 
-def rehearse(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
-    result = run_cli("rehearse", "--sandbox", *args, "--results", str(tmp_path), timeout=200)
+def rehearse(tmp_path: Path, *args: str, html: bool = False) -> tuple[int, dict, str]:
+    result = run_cli(
+        "rehearse", "--sandbox", *args, "--results", str(tmp_path), timeout=200, html=html
+    )
     run_dir = only_run_dir(tmp_path)
     verdict = json.loads((run_dir / "verdict.json").read_text())
     return result.code, verdict, result.out + result.err
@@ -83,7 +85,7 @@ def test_identical_candidate_beside_a_cpu_hog_is_judged_on_all_its_evidence(
     config = config_file(tmp_path, p95)
     with cpu_hog():
         code, verdict, output = rehearse(
-            tmp_path / "runs", *PROTOCOL, "--duration", "30s", "--config", str(config)
+            tmp_path / "runs", *PROTOCOL, "--duration", "20s", "--config", str(config)
         )
     assert verdict["decision"] in ("pass", "inconclusive"), output[-3000:]
     assert code == {"pass": 0, "inconclusive": 4}[verdict["decision"]]
@@ -124,7 +126,7 @@ def test_web_steps_short_of_samples_are_named_and_gates_scoped_to_api_and_mobile
     # default gates need: the verdict names the web steps and the minutes a run would need.
     code, verdict, output = rehearse(
         tmp_path / "runs", "-k", "not cross", "--browser-users", "1", "--users", "4",
-        "--duration", "15s",
+        "--duration", "15s", html=True,
     )  # fmt: skip
     assert (code, verdict["decision"]) == (4, "inconclusive"), output[-3000:]
     tail = gate(verdict, "tail_shift")

@@ -34,7 +34,7 @@ def test_a_load_runs_four_summaries_show_the_same_percentiles(tmp_path: Path) ->
     done = run_cli(
         "load", "--sandbox", "--duration", "6s", "--users", "4", "--browser-users", "0",
         "-k", "not browse and not cross", "--step-sample-rate", "0.2",
-        "--results", str(tmp_path), timeout=240,
+        "--results", str(tmp_path), timeout=240, html=True,
     )  # fmt: skip
     assert done.code in (0, 1, 4), done.out[-3000:] + done.err[-3000:]
     folder = only_run_dir(tmp_path)

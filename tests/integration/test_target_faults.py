@@ -137,7 +137,7 @@ def _load(tmp_path: Path, url: str) -> tuple[int, str, Path | None]:
     result = run_cli(
         "load", "--target", url, "--journeys", "j", "--users", "2", "--spawn-rate", "2",
         "--duration", "4s", "--browser-users", "0", "--results", str(tmp_path / "results"),
-        cwd=tmp_path, timeout=90,
+        cwd=tmp_path, timeout=90, html=True,
     )  # fmt: skip
     results = tmp_path / "results"
     run_dir = only_run_dir(results) if results.exists() else None

@@ -497,3 +497,26 @@ def test_harness_report_on_a_full_disk_exits_3_and_keeps_the_old_report(
     monkeypatch.setattr("harness.report.page.replace_file", full)
     assert cli.main(["report", str(folder)]) == 3
     assert (folder / "report.html").read_text() == "the old report"
+
+
+@pytest.mark.parametrize(
+    ("value", "drawn"), [("", True), ("1", True), ("0", False), ("off", False)]
+)
+def test_html_report_env_skips_only_the_page(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    drawn: bool,
+) -> None:
+    from harness.run.evidence import publish_reports
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    _run_json(folder, "load", "passed", {"target": {"name": "sandbox"}})
+    monkeypatch.setenv("HARNESS_HTML_REPORT", value)
+    publish_reports(folder)
+    said = capsys.readouterr().out
+    assert (folder / "report.html").exists() is drawn
+    assert (folder / "junit.xml").exists() and (folder / "summary.json").exists()
+    assert ("report.html skipped" in said and f"harness report {folder}" in said) is not drawn
