@@ -27,6 +27,8 @@ from tests.integration.conftest import only_run_dir, run_cli
 
 CODEGEN = Path(__file__).parent / "codegen_journeys"
 
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
 
 @journey
 def wrong_url(j):

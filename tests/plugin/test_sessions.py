@@ -214,3 +214,18 @@ def test_the_sample_journeys_catch_a_ui_regression(project: pytest.Pytester) -> 
     )
     shot = next((only_run(project) / "artifacts").glob("browse_and_buy-*-checkout.png"))
     assert shot.stat().st_size > 0
+
+
+@pytest.mark.integration
+@pytest.mark.browser
+def test_a_codegen_snippet_passes_in_the_plugin(project: pytest.Pytester) -> None:
+    # the journey recorded with `playwright codegen`, `page` read as `j.web.page`
+    source = REPO / "tests" / "integration" / "codegen_journeys" / "codegen_shop.py"
+    write_journeys(project, codegen_shop=source.read_text())
+
+    result = project.runpytest_subprocess("--harness", "--harness-sandbox")
+
+    result.assert_outcomes(passed=1)
+    steps = records(only_run(project), "step")
+    assert [s["outcome"] for s in steps] == ["passed"] * 3
+    assert all("lcp" in s["vitals"] for s in steps)  # type: ignore[operator]
