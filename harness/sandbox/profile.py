@@ -70,6 +70,8 @@ class ReleaseProfile:
         self.effect_counts: Counter[str] = Counter()
         self.lock_free_at: dict[str, float] = {}  #: per contention spec, when its lock frees
         hidden: set[str] = set()
+        #: route name → (spec, seconds) its pages keep their content hidden (`render:`)
+        self.render_delays: dict[str, tuple[str, float]] = {}
         rules = []
         plain: list[Regression] = []
         flagged: dict[str, list[Regression]] = {}
@@ -90,6 +92,10 @@ class ReleaseProfile:
                 )
             elif reg.kind is RegressionKind.UI:
                 hidden.add(reg.target)
+            elif reg.kind is RegressionKind.RENDER:
+                for route in reg.routes:
+                    if reg.delay > self.render_delays.get(route, ("", 0.0))[1]:
+                        self.render_delays[route] = (reg.spec, reg.delay)
             elif reg.contract is not None:
                 rules.append(reg.contract)
         self.effects = _route_effects(plain)

@@ -13,6 +13,9 @@ Grammar (one spec per `--regression`):
                                        code); a request arriving while it is held waits, so it
                                        shows only when requests come closer than DURATION apart
                                        and grows sharply with load
+    render:ROUTE=+DURATION             matched web pages keep their content (`<main>`) hidden
+                                       for DURATION after they load: the browser paints it
+                                       later (LCP moves) while the server answers as fast
 
 Any latency, errors or contention spec may end with `;flag=new_checkout`: it then applies only
 to the candidate's new checkout path, i.e. to requests that carry the flag on (see
@@ -61,6 +64,7 @@ class RegressionKind(StrEnum):
     UI = "ui"
     FUNNEL = "funnel"
     CONTENTION = "contention"
+    RENDER = "render"
 
 
 _FLAGGABLE = (RegressionKind.LATENCY, RegressionKind.ERRORS, RegressionKind.CONTENTION)
@@ -72,6 +76,7 @@ _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.UI: "ui:place-order",
     RegressionKind.FUNNEL: "funnel:checkout=20%",
     RegressionKind.CONTENTION: "contention:*.orders.create=+40ms;flag=new_checkout",
+    RegressionKind.RENDER: "render:web.product=+400ms",
 }
 
 
@@ -155,6 +160,7 @@ def _parse_body(spec: str, text: str) -> Regression:
             RegressionKind.CONTRACT: "contract:FIELD=string|missing|null",
             RegressionKind.FUNNEL: "funnel:STEP=SHARE%",
             RegressionKind.CONTENTION: "contention:ROUTE=+DURATION",
+            RegressionKind.RENDER: "render:ROUTE=+DURATION",
         }[kind]
         raise SpecError(
             f"regression spec {spec!r} is incomplete: a {kind} spec has the form {shape}. "
@@ -162,8 +168,8 @@ def _parse_body(spec: str, text: str) -> Regression:
         )
     if kind is RegressionKind.LATENCY:
         return _parse_latency(spec, target, value)
-    if kind is RegressionKind.CONTENTION:
-        return _parse_contention(spec, target, value)
+    if kind in (RegressionKind.CONTENTION, RegressionKind.RENDER):
+        return _parse_contention(spec, target, value, kind)
     if kind is RegressionKind.ERRORS:
         share = _percent(spec, kind, value, "the share of failing requests")
         return Regression(spec, kind, target, routes=_routes(spec, kind, target), share=share)
@@ -192,14 +198,18 @@ def _parse_latency(spec: str, target: str, value: str) -> Regression:
     return Regression(spec, kind, target, routes=routes, delay=delay, share=share)
 
 
-def _parse_contention(spec: str, target: str, value: str) -> Regression:
-    kind = RegressionKind.CONTENTION
+def _parse_contention(spec: str, target: str, value: str, kind: RegressionKind) -> Regression:
     routes = _routes(spec, kind, target)
     delay = _delay(value) or 0.0
+    what = (
+        "how long each page keeps its content hidden"
+        if kind is RegressionKind.RENDER
+        else "how long each request holds the lock"
+    )
     if not 0.0 < delay <= MAX_DELAY_SECONDS:
         raise SpecError(
-            f"regression spec {spec!r} has an invalid hold {value!r}: how long each request "
-            f"holds the lock is a duration with a unit such as ms or s, more than 0 and at most "
+            f"regression spec {spec!r} has an invalid {kind} delay {value!r}: {what} is a "
+            f"duration with a unit such as ms or s, more than 0 and at most "
             f"{MAX_DELAY_SECONDS:g}s (+40ms). Example: {_EXAMPLES[kind]}"
         )
     return Regression(spec, kind, target, routes=routes, delay=delay)
