@@ -15,6 +15,7 @@ from harness.report.folder import RunFolder
 from harness.report.over_time import over_time
 from harness.report.render import Markup, render
 from harness.report.rollout import stage_timeline
+from harness.report.vitals import vitals_section
 from harness.results import replace_file
 
 REPORT_FILE = "report.html"
@@ -28,6 +29,7 @@ SECTIONS: tuple[Section, ...] = (
     ("gates", "Release gates", sections.gates),
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
+    ("vitals", "Web Vitals per web step", vitals_section),
     ("throughput", "Throughput and errors over time", sections.throughput),
     ("over-time", "Step latency and errors over time", over_time),
     ("funnels", "Funnels", sections.funnels),

@@ -3,7 +3,9 @@ CLS (unitless) at p50, p75 (where Web Vitals are assessed) and p95, from `vitals
 
 from __future__ import annotations
 
-from harness.telemetry.hdr import HdrStore
+from harness.report.folder import RunFolder
+from harness.report.render import Markup, render
+from harness.telemetry.hdr import HdrStore, SeriesKey
 from harness.touchpoints.web_vitals import NAMES, UNITLESS
 
 
@@ -28,3 +30,24 @@ def vitals_rows(store: HdrStore) -> list[list[str]]:
         cells += [_value(key.touchpoint, s.p(p)) for p in (50.0, 75.0, 95.0)]
         rows.append(([key.target] if several else []) + cells)
     return rows
+
+
+def vitals_store(run: RunFolder) -> HdrStore | None:
+    """The run's Web Vitals: `vitals/` of a load run, else rebuilt from the step records (a
+    smoke run keeps every record and writes no histograms)."""
+    if run.vitals is not None:
+        return run.vitals
+    store = HdrStore()
+    for step in run.steps:
+        for name, values in (step.vitals or {}).items():
+            store.record_many(SeriesKey(step.target, step.journey, step.step, name), values)
+    return store if len(store) else None
+
+
+def vitals_section(run: RunFolder) -> Markup:
+    """report.html's Web Vitals table, or why there is none."""
+    store = vitals_store(run)
+    rows = vitals_rows(store) if store is not None else []
+    if not rows:
+        return render("not_recorded.html", why="no web step recorded Web Vitals")
+    return render("vitals.html", head=rows[0], rows=rows[1:])

@@ -139,3 +139,14 @@ def test_gates_judge_lcp_where_latency_is_unchanged() -> None:
         SeriesKey("baseline", "buy", "checkout", "web"),
         SeriesKey("candidate", "buy", "checkout", "web"),
     ]
+
+
+def test_the_report_shows_a_smoke_runs_vitals_from_its_records(tmp_path) -> None:
+    from harness.report.folder import RunFolder
+    from harness.report.vitals import vitals_section
+
+    run = RunFolder(path=tmp_path, steps=[_step("sandbox", {"lcp": (180.0,), "cls": (0.0,)})])
+    html = str(vitals_section(run))
+    assert "<td>buy › checkout</td><td>lcp</td>" in html and "180 ms" in html
+    assert "0.00" in html
+    assert "no web step recorded" in str(vitals_section(RunFolder(path=tmp_path)))
