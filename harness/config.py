@@ -31,6 +31,10 @@ class TargetConfig(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()
+    #: this target's web timeouts (seconds), over the top-level `action_timeout` and
+    #: `navigation_timeout`
+    action_timeout: float | None = Field(default=None, gt=0, le=600, allow_inf_nan=False)
+    navigation_timeout: float | None = Field(default=None, gt=0, le=600, allow_inf_nan=False)
 
     def resolve(self, name: str) -> Target:
         """The `Target` this entry describes."""
@@ -53,6 +57,8 @@ class TargetConfig(BaseModel):
             allow_load=self.allow_load,
             production=self.production,
             http=self.http,
+            action_timeout=self.action_timeout,
+            navigation_timeout=self.navigation_timeout,
         )
 
 

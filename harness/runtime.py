@@ -288,8 +288,9 @@ class JourneyContext:
                     base_url=self.target.web,
                     artifacts_dir=self.settings.artifacts_dir,
                     device=self.journey.device,
-                    action_timeout=self.settings.action_timeout,
-                    navigation_timeout=self.settings.navigation_timeout,
+                    action_timeout=self.target.action_timeout or self.settings.action_timeout,
+                    navigation_timeout=self.target.navigation_timeout
+                    or self.settings.navigation_timeout,
                     record_trace=self.settings.record_browser_trace,
                     extra_headers=self.flags.header() if self.settings.flags else None,
                 )

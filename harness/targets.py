@@ -25,6 +25,8 @@ class Target(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
+    action_timeout: float | None = None  #: web timeouts of this target (None: the run's)
+    navigation_timeout: float | None = None
 
     @classmethod
     def from_base_url(cls, url: str, *, name: str | None = None) -> Target:

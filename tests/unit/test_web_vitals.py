@@ -150,3 +150,48 @@ def test_the_report_shows_a_smoke_runs_vitals_from_its_records(tmp_path) -> None
     assert "<td>buy › checkout</td><td>lcp</td>" in html and "180 ms" in html
     assert "0.00" in html
     assert "no web step recorded" in str(vitals_section(RunFolder(path=tmp_path)))
+
+
+class _FakeSession:
+    closed = False
+    trace_parent = None
+
+    def drain_requests(self) -> list:
+        return []
+
+    def read_vitals(self) -> dict[str, tuple[float, ...]]:
+        return {"lcp": (120.0, 90.0)}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_web_step_records_its_vitals_and_a_targets_timeouts_win(tmp_path) -> None:
+    from harness import journey
+    from harness.config import TargetConfig
+    from harness.journey import journeys_in
+    from harness.runtime import RunSettings
+    from harness.testing import RecordingSink
+    from harness.virtual_user import VirtualUser
+
+    opened: list[dict] = []
+
+    class FakeHost:
+        def new_session(self, **options):
+            opened.append(options)
+            return _FakeSession()
+
+    @journey
+    def web_then_api(j):
+        with j.step("open", on="web"):
+            assert j.web is not None
+        with j.step("check", on="api"):
+            pass
+
+    target = TargetConfig(url="http://shop.test", action_timeout=2.0).resolve("shop")
+    sink = RecordingSink()
+    settings = RunSettings(run_id="r", target=target, artifacts_dir=tmp_path, action_timeout=5.0)
+    user = VirtualUser(index=0, settings=settings, sink=sink, browser=FakeHost)
+    user.run_iteration(journeys_in({"j": web_then_api})[0], 0)
+    assert [s.vitals for s in sink.steps] == [{"lcp": (120.0, 90.0)}, None]
+    assert (opened[0]["action_timeout"], opened[0]["navigation_timeout"]) == (2.0, 15.0)
