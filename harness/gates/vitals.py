@@ -6,7 +6,7 @@ A vital gate sees a view of the run in which each web step's series holds that v
 `web`), so `step = "checkout"` scopes it as any gate. The statistic is the quantile after the
 dot, else p75, the percentile Web Vitals are assessed at. Only web steps have vitals; a gate
 with no web step in scope judges nothing. TTFB, FCP, LCP and INP are in ms (`value = "2.5s"`),
-CLS unitless (`value = 0.1`)."""
+CLS unitless (`value = 0.1`), `requests` a count, `transfer` kB."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from harness.gates.data import RunData
 from harness.gates.outcome import GateOutcome
 from harness.telemetry.hdr import HdrStore, SeriesKey
 
-VITALS: tuple[str, ...] = ("ttfb", "fcp", "lcp", "cls", "inp")
+VITALS: tuple[str, ...] = ("ttfb", "fcp", "lcp", "cls", "inp", "requests", "transfer")
 DEFAULT_STATISTIC = "p75"
 WEB = "web"
 

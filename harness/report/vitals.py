@@ -1,16 +1,19 @@
-"""The Web Vitals table of a run with web steps: each web step's TTFB, FCP, LCP, INP (ms) and
-CLS (unitless) at p50, p75 (where Web Vitals are assessed) and p95, from `vitals/`."""
+"""The Web Vitals table of a run with web steps: each web step's TTFB, FCP, LCP, INP (ms), CLS
+(unitless), requests and transfer (kB) at p50, p75 (where Web Vitals are assessed) and p95,
+from `vitals/`."""
 
 from __future__ import annotations
 
 from harness.report.folder import RunFolder
 from harness.report.render import Markup, render
 from harness.telemetry.hdr import HdrStore, SeriesKey
-from harness.touchpoints.web_vitals import NAMES, UNITLESS
+from harness.touchpoints.web_vitals import NAMES, UNITLESS, UNITS
 
 
 def _value(metric: str, value: float) -> str:
-    return f"{value:.2f}" if metric in UNITLESS else f"{value:,.0f} ms"
+    if metric in UNITLESS:
+        return f"{value:.2f}"
+    return f"{value:,.0f}{UNITS.get(metric, ' ms')}"
 
 
 def vitals_rows(store: HdrStore) -> list[list[str]]:

@@ -13,7 +13,10 @@ duration was taken, so reading costs the step nothing:
 - `inp`: the longest interaction (event-timing entries grouped by `interactionId`, the longest
   entry of each; with 50 or more interactions, one is ignored per 50, as INP's 98th percentile)
   since the previous read. Interactions under 16 ms produce no entry, so a step of quick
-  interactions has no `inp`.
+  interactions has no `inp`;
+- `requests` and `transfer`: the documents and resources the page fetched since the previous
+  read (Resource Timing), and their transferred size in kB (0 for a cached response, or a
+  cross-origin one without `Timing-Allow-Origin`).
 
 A document's loading metrics (ttfb, fcp, lcp, and cls as of then) are reported once: at the
 first step end after its largest contentful paint (waiting up to a frame or two for one), or
@@ -26,14 +29,18 @@ from __future__ import annotations
 from typing import Any
 
 #: the metrics, in the order reports show them
-NAMES: tuple[str, ...] = ("ttfb", "fcp", "lcp", "cls", "inp")
-UNITLESS = frozenset({"cls"})
+NAMES: tuple[str, ...] = ("ttfb", "fcp", "lcp", "cls", "inp", "requests", "transfer")
+UNITLESS = frozenset({"cls"})  #: shown with 2 decimals
+#: not times: `requests` (a count) and `transfer` (kB, 1,000 bytes, over the network)
+UNITS = {"requests": "", "transfer": " kB"}
 _PENDING = "__harness_vitals"
 
 INIT_SCRIPT = """(() => {
   if (window.__harnessVitals) return;
   const K = "__KEY__";
   let lcp = null, fcp = null, navDone = false, shifts = [], inters = new Map(), obs = [];
+  let seen = 0;
+  try { performance.setResourceTimingBufferSize(1000); } catch (e) {}
   const watch = (type, opts, fn) => {
     try {
       const o = new PerformanceObserver((l) => l.getEntries().forEach(fn));
@@ -68,10 +75,18 @@ INIT_SCRIPT = """(() => {
   const take = (leaving) => {
     flush();
     const out = {};
+    const all = performance.getEntriesByType("resource"), fresh = all.slice(seen);
+    seen = all.length;
+    let requests = fresh.length, bytes = 0;
+    fresh.forEach((r) => { bytes += r.transferSize || 0; });
     if (!navDone && (lcp !== null || leaving)) {
       navDone = true;
       const nav = performance.getEntriesByType("navigation")[0];
-      if (nav) out.ttfb = Math.max(nav.responseStart - (nav.activationStart || 0), 0);
+      if (nav) {
+        out.ttfb = Math.max(nav.responseStart - (nav.activationStart || 0), 0);
+        requests += 1;
+        bytes += nav.transferSize || 0;
+      }
       if (fcp !== null) out.fcp = fcp;
       if (lcp !== null) out.lcp = lcp;
       out.cls = cls();
@@ -82,6 +97,7 @@ INIT_SCRIPT = """(() => {
       out.inp = d[Math.min(d.length - 1, Math.floor(d.length / 50))];
       inters = new Map();
     }
+    if (requests) { out.requests = requests; out.transfer = bytes / 1000; }
     return out;
   };
   const pending = () => {

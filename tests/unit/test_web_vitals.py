@@ -21,7 +21,7 @@ from harness.touchpoints.web_vitals import INIT_SCRIPT, merge
 def test_readings_of_several_documents_become_samples_and_junk_is_dropped() -> None:
     documents = [
         {"ttfb": 12.345, "fcp": 100, "lcp": 180.0, "cls": 0.01234},
-        {"inp": 48, "lcp": "slow", "cls": -1, "evil": 3},
+        {"inp": 48, "lcp": "slow", "cls": -1, "evil": 3, "requests": 4, "transfer": 12.5},
         "not a document",
         {"ttfb": 1e12},
     ]
@@ -31,6 +31,8 @@ def test_readings_of_several_documents_become_samples_and_junk_is_dropped() -> N
         "lcp": (180.0,),
         "cls": (0.0123,),
         "inp": (48.0,),
+        "requests": (4.0,),
+        "transfer": (12.5,),
     }
     assert merge({"lcp": 1}) == {}
     assert "__KEY__" not in INIT_SCRIPT and "__harness_vitals" in INIT_SCRIPT
