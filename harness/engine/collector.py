@@ -140,11 +140,8 @@ class LoadCollector:
             "dropped": self._dropped,
             "health": self._health,
         }
-        if self._vitals:
-            vitals = HdrStore()
-            for key, values in self._vitals.items():
-                vitals.record_many(key, values)
-            delta["vitals"] = vitals.encode()
+        if self._vitals:  # raw samples (a few a second): the aggregator keeps the histograms
+            delta["vitals"] = [[*key, values] for key, values in self._vitals.items()]
         self._reset()
         return delta
 
@@ -197,7 +194,8 @@ class LoadAggregator:
         """Merge one delta from `source` (a worker id, or `local`)."""
         part = HdrStore.decode(delta.get("hdr", {}))
         self.hdr.merge(part)
-        self.vitals.merge(HdrStore.decode(delta.get("vitals", {})))
+        for target, journey, step, name, values in delta.get("vitals", []):
+            self.vitals.record_many(SeriesKey(target, journey, step, name), values)
         totals = self.sources[source]
         totals.hdr.merge(part)
         totals.deltas += 1
