@@ -84,6 +84,7 @@ class WebSession(web_locators.Vocabulary):
             options.pop("default_browser_type", None)
         if headers:
             options["extra_http_headers"] = headers
+        self._headers = headers
         if self._credentials is not None:
             # credentials in the target URL: answered to the target's own 401s, as a browser
             # does, and never sent to another origin
@@ -379,7 +380,10 @@ class WebSession(web_locators.Vocabulary):
         self, headers: dict[str, str] | None, awaitable: Coroutine[Any, Any, T]
     ) -> T:
         if headers and self._context is not None:
-            await self._context.set_extra_http_headers(headers)
+            # it replaces the context's extra headers: keep those the context opened with
+            # (X-Feature-Flags), which the first traced action used to drop
+            base: dict[str, str] = getattr(self, "_headers", {})
+            await self._context.set_extra_http_headers({**base, **headers})
         return await awaitable
 
     async def _guard(self, awaitable: Awaitable[T], what: str, *, navigation: bool = False) -> T:

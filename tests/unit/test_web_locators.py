@@ -4,6 +4,7 @@ messages, what is unwrapped before Playwright sees it, and what runs where."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,33 @@ def test_expect_gives_assertions_the_action_timeout() -> None:
     else:
         raise AssertionError("expect took a plain value")
     assert {"count", "text_content", "inner_text"} <= web_locators.READS
+
+
+def test_a_traced_action_keeps_the_headers_the_context_opened_with() -> None:
+    # set_extra_http_headers replaces a context's extra headers: the traceparent of a traced
+    # action used to drop X-Feature-Flags from every later request of the iteration
+    from harness.touchpoints.web_session import WebSession
+
+    class Context:
+        headers: dict[str, str] = {}
+
+        async def set_extra_http_headers(self, headers: dict[str, str]) -> None:
+            self.headers = headers
+
+    session = WebSession(
+        FakeHost(),  # type: ignore[arg-type]
+        base_url="http://shop.test/",
+        artifacts_dir=Path("."),
+        action_timeout=5.0,
+        navigation_timeout=15.0,
+    )
+    context = Context()
+    session._context = context  # type: ignore[assignment]
+    session._headers = {"X-Feature-Flags": "new_checkout=on"}
+
+    async def action() -> str:
+        return "done"
+
+    trace = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    assert asyncio.run(session._with_headers(trace, action())) == "done"
+    assert context.headers == {"X-Feature-Flags": "new_checkout=on", **trace}
