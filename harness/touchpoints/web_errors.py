@@ -42,7 +42,7 @@ def seconds(ms: float) -> str:
 def awaited(message: str) -> str | None:
     """The last thing Playwright's call log says it was waiting for, if any."""
     lines = [line.strip(" -") for line in message.splitlines()]
-    waits = [line for line in lines if line.startswith("waiting for")]
+    waits = [line for line in lines if "waiting for" in line or "waiting until" in line]
     return waits[-1] if waits else None
 
 
