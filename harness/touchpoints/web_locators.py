@@ -23,7 +23,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from harness.touchpoints import web_vitals
+
 if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
+
+    from harness.touchpoints.web import BrowserHost
     from harness.touchpoints.web_session import WebSession
 
 #: methods that build a locator without talking to the browser: run where they are called
@@ -202,7 +207,15 @@ def expect(session: WebSession, actual: Any, message: str | None = None) -> Sync
 
 
 class Vocabulary:
-    """The part of `j.web` that speaks Playwright: the page, `expect` and locator builders."""
+    """The part of `j.web` that speaks Playwright (the page, `expect`, locator builders), sets
+    its timeouts and reads its Web Vitals; `WebSession` provides the attributes below."""
+
+    host: BrowserHost
+    action_timeout: float
+    navigation_timeout: float
+    closed: bool
+    _context: BrowserContext | None
+    _page: Page | None
 
     @property
     def page_async(self) -> Any:
@@ -243,3 +256,28 @@ class Vocabulary:
     def get_by_test_id(self, test_id: str | re.Pattern[str]) -> Sync:
         """`page.get_by_test_id(id)`: an element by its `data-testid`."""
         return cast(Sync, self.page.get_by_test_id(test_id))
+
+    def read_vitals(self) -> dict[str, tuple[float, ...]]:
+        """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`)."""
+        if self.closed or self._page is None or not web_vitals.enabled():
+            return {}
+        return self.host.call(web_vitals.read(self._page))
+
+    def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
+        """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the
+        helpers, `expect` and Playwright's own calls alike."""
+        self.action_timeout = action or self.action_timeout
+        self.navigation_timeout = navigation or self.navigation_timeout
+
+        async def apply() -> None:
+            if self._context is not None:
+                self._context.set_default_timeout(self.action_timeout * 1000)
+                self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
+
+        self.host.call(apply())
+
+    def expect_count(self, selector: str, count: int, *, timeout: float | None = None) -> None:
+        """Wait until exactly `count` elements match `selector` (Playwright's `to_have_count`)."""
+        self.expect(self.locator(selector)).to_have_count(
+            count, timeout=(timeout or self.action_timeout) * 1000
+        )

@@ -101,7 +101,8 @@ class WebSession(web_locators.Vocabulary):
         if record_trace:
             await self._context.tracing.start(screenshots=True, snapshots=True)
             self._tracing = True
-        await self._context.add_init_script(web_vitals.INIT_SCRIPT)  # Web Vitals per document
+        if web_vitals.enabled():  # Web Vitals per document
+            await self._context.add_init_script(web_vitals.INIT_SCRIPT)
         self._page = await self._context.new_page()
         self._page.on("requestfinished", self._on_request_finished)
         self._page.on("requestfailed", self._on_request_failed)
@@ -150,12 +151,6 @@ class WebSession(web_locators.Vocabulary):
                 pass
             self._tracing = False
         return found
-
-    def read_vitals(self) -> dict[str, tuple[float, ...]]:
-        """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`)."""
-        if self.closed or self._page is None:
-            return {}
-        return self.host.call(web_vitals.read(self._page))
 
     def drain_requests(self) -> list[RequestRecord]:
         """The page's document/fetch/XHR requests seen since the last call."""
@@ -212,19 +207,6 @@ class WebSession(web_locators.Vocabulary):
         return self.host.call(call())
 
     # -- Playwright's own vocabulary (harness/touchpoints/web_locators.py) -------------------
-
-    def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
-        """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the
-        helpers, `expect` and Playwright's own calls alike."""
-        self.action_timeout = action or self.action_timeout
-        self.navigation_timeout = navigation or self.navigation_timeout
-
-        async def apply() -> None:
-            if self._context is not None:
-                self._context.set_default_timeout(self.action_timeout * 1000)
-                self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
-
-        self.host.call(apply())
 
     def guarded(
         self, awaitable: Awaitable[T], what: str, *, navigation: bool
@@ -293,12 +275,6 @@ class WebSession(web_locators.Vocabulary):
         settle (wait first with `expect_visible`/`expect_url`, or use `expect_count`)."""
         return self.host.call(
             self._guard(self.page_async.locator(selector).count(), f"count {selector}")
-        )
-
-    def expect_count(self, selector: str, count: int, *, timeout: float | None = None) -> None:
-        """Wait until exactly `count` elements match `selector` (Playwright's `to_have_count`)."""
-        self.expect(self.locator(selector)).to_have_count(
-            count, timeout=(timeout or self.action_timeout) * 1000
         )
 
     def expect_visible(self, selector: str, *, timeout: float | None = None) -> None:

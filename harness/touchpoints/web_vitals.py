@@ -26,7 +26,18 @@ same origin). A step that navigates three times yields three samples of each. Ti
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+#: `HARNESS_WEB_VITALS=0` measures none (no init script, no read at a step's end: a step's end
+#: then costs no round trip to the page, up to two frames when its largest paint is pending)
+ENV = "HARNESS_WEB_VITALS"
+
+
+def enabled() -> bool:
+    """False when `HARNESS_WEB_VITALS` is 0, false, no or off."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
 
 #: the metrics, in the order reports show them
 NAMES: tuple[str, ...] = ("ttfb", "fcp", "lcp", "cls", "inp", "requests", "transfer")

@@ -197,3 +197,14 @@ def test_a_web_step_records_its_vitals_and_a_targets_timeouts_win(tmp_path) -> N
     user.run_iteration(journeys_in({"j": web_then_api})[0], 0)
     assert [s.vitals for s in sink.steps] == [{"lcp": (120.0, 90.0)}, None]
     assert (opened[0]["action_timeout"], opened[0]["navigation_timeout"]) == (2.0, 15.0)
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("1", True), ("0", False), ("off", False)])
+def test_vitals_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, value, on) -> None:
+    from harness.touchpoints import web_vitals
+
+    if value is None:
+        monkeypatch.delenv(web_vitals.ENV, raising=False)
+    else:
+        monkeypatch.setenv(web_vitals.ENV, value)
+    assert web_vitals.enabled() is on
