@@ -72,8 +72,7 @@ class WebSession(web_locators.Vocabulary):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _open(self, device: str | None, record_trace: bool, headers: dict[str, str]) -> None:
-        # relative URLs in Playwright's own calls (`j.web.page.goto("/cart")`, `to_have_url`)
-        options: dict[str, Any] = {"base_url": self.base_url}
+        options: dict[str, Any] = {}
         if device is not None:
             descriptors = self.host.playwright.devices
             if device not in descriptors:
@@ -95,15 +94,17 @@ class WebSession(web_locators.Vocabulary):
                 "password": password,
                 "origin": f"{parts.scheme}://{parts.netloc}",
             }
+        # relative URLs in Playwright's own calls (`j.web.page.goto("/cart")`, `to_have_url`)
+        options["base_url"] = self.base_url
         self._context = await self.host.browser.new_context(**options)
         self._context.set_default_timeout(self.action_timeout * 1000)
         self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
         if record_trace:
             await self._context.tracing.start(screenshots=True, snapshots=True)
             self._tracing = True
-        if web_vitals.enabled():  # Web Vitals per document
-            await self._context.add_init_script(web_vitals.INIT_SCRIPT)
         self._page = await self._context.new_page()
+        if web_vitals.enabled():  # Web Vitals per document, from the first navigation on
+            await self._context.add_init_script(web_vitals.INIT_SCRIPT)
         self._page.on("requestfinished", self._on_request_finished)
         self._page.on("requestfailed", self._on_request_failed)
 
