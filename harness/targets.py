@@ -22,11 +22,11 @@ class Target(BaseModel):
     web: str
     api: str
     mobile: str
+    action_timeout: float | None = None  #: web timeouts of this target (None: the run's)
+    navigation_timeout: float | None = None
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
-    action_timeout: float | None = None  #: web timeouts of this target (None: the run's)
-    navigation_timeout: float | None = None
 
     @classmethod
     def from_base_url(cls, url: str, *, name: str | None = None) -> Target:
