@@ -56,17 +56,17 @@ class RunData:
     slow_traces: dict[tuple[str, str, str, str], list[tuple[float, str]]]
     timeline: list[dict[str, Any]]
     health: dict[str, Any] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-    run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
-    trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
-    warnings: list[str] = field(default_factory=list)  #: what of the run folder was damaged
-    folder: StoredFolder | None = None  #: what it was read from (`read_folder`), if a folder
     #: Web Vitals of web steps, the metric (`lcp`, ...) in the touchpoint's place of each key
     vitals: HdrStore = field(default_factory=HdrStore)
     #: metric → (target, journey, step, "web") → second → values, as `windows` for latency
     vital_windows: dict[str, dict[tuple[str, str, str, str], dict[int, list[float]]]] = field(
         default_factory=dict
     )
+    meta: dict[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
+    trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
+    warnings: list[str] = field(default_factory=list)  #: what of the run folder was damaged
+    folder: StoredFolder | None = None  #: what it was read from (`read_folder`), if a folder
 
     @property
     def targets(self) -> list[str]:

@@ -96,12 +96,12 @@ def _endpoint(route: RouteInfo, handler: Handler, shop: Shop, tracer: Tracer | N
         for spec, seconds in profile.contend(effects):
             await _regression_delay(spec, seconds, tracer)
         response = await _handled(request, effects)
+        if NEW_CHECKOUT in flags and profile.has_new_checkout and route.name in NEW_CHECKOUT_ROUTES:
+            response.headers["x-checkout"] = "new"
         render = profile.render_delays.get(route.name)
         if render is not None and isinstance(response, HTMLResponse):
             web.delay_rendering(response, render[1])
             profile.noticed(render[0])
-        if NEW_CHECKOUT in flags and profile.has_new_checkout and route.name in NEW_CHECKOUT_ROUTES:
-            response.headers["x-checkout"] = "new"
         return response
 
     async def _handled(request: Request, effects: RouteEffects) -> Response:

@@ -8,14 +8,14 @@ Grammar (one spec per `--regression`):
     contract:FIELD=string|missing|null change one field of JSON payloads (`order.total`)
     ui:TESTID                          remove elements with that data-testid from web pages
     funnel:STEP=SHARE%                 block STEP (signup|cart|checkout) for SHARE% of users
+    render:ROUTE=+DURATION             matched web pages keep their content (`<main>`) hidden
+                                       for DURATION after they load: the browser paints it
+                                       later (LCP moves) while the server answers as fast
     contention:ROUTE=+DURATION         lock contention: each matched request holds a lock for
                                        DURATION after it arrives (a background job of the new
                                        code); a request arriving while it is held waits, so it
                                        shows only when requests come closer than DURATION apart
                                        and grows sharply with load
-    render:ROUTE=+DURATION             matched web pages keep their content (`<main>`) hidden
-                                       for DURATION after they load: the browser paints it
-                                       later (LCP moves) while the server answers as fast
 
 Any latency, errors or contention spec may end with `;flag=new_checkout`: it then applies only
 to the candidate's new checkout path, i.e. to requests that carry the flag on (see
@@ -63,8 +63,8 @@ class RegressionKind(StrEnum):
     CONTRACT = "contract"
     UI = "ui"
     FUNNEL = "funnel"
-    CONTENTION = "contention"
     RENDER = "render"
+    CONTENTION = "contention"
 
 
 _FLAGGABLE = (RegressionKind.LATENCY, RegressionKind.ERRORS, RegressionKind.CONTENTION)
@@ -75,8 +75,8 @@ _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.CONTRACT: "contract:order.total=string",
     RegressionKind.UI: "ui:place-order",
     RegressionKind.FUNNEL: "funnel:checkout=20%",
-    RegressionKind.CONTENTION: "contention:*.orders.create=+40ms;flag=new_checkout",
     RegressionKind.RENDER: "render:web.product=+400ms",
+    RegressionKind.CONTENTION: "contention:*.orders.create=+40ms;flag=new_checkout",
 }
 
 
@@ -159,8 +159,8 @@ def _parse_body(spec: str, text: str) -> Regression:
             RegressionKind.ERRORS: "errors:ROUTE=SHARE%",
             RegressionKind.CONTRACT: "contract:FIELD=string|missing|null",
             RegressionKind.FUNNEL: "funnel:STEP=SHARE%",
-            RegressionKind.CONTENTION: "contention:ROUTE=+DURATION",
             RegressionKind.RENDER: "render:ROUTE=+DURATION",
+            RegressionKind.CONTENTION: "contention:ROUTE=+DURATION",
         }[kind]
         raise SpecError(
             f"regression spec {spec!r} is incomplete: a {kind} spec has the form {shape}. "
@@ -168,11 +168,13 @@ def _parse_body(spec: str, text: str) -> Regression:
         )
     if kind is RegressionKind.LATENCY:
         return _parse_latency(spec, target, value)
-    if kind in (RegressionKind.CONTENTION, RegressionKind.RENDER):
-        return _parse_contention(spec, target, value, kind)
+    if kind is RegressionKind.CONTENTION:
+        return _parse_contention(spec, target, value)
     if kind is RegressionKind.ERRORS:
         share = _percent(spec, kind, value, "the share of failing requests")
         return Regression(spec, kind, target, routes=_routes(spec, kind, target), share=share)
+    if kind is RegressionKind.RENDER:
+        return _parse_render(spec, target, value)
     if kind is RegressionKind.CONTRACT:
         return _parse_contract(spec, target, value)
     return _parse_funnel(spec, target, value)
@@ -198,19 +200,28 @@ def _parse_latency(spec: str, target: str, value: str) -> Regression:
     return Regression(spec, kind, target, routes=routes, delay=delay, share=share)
 
 
-def _parse_contention(spec: str, target: str, value: str, kind: RegressionKind) -> Regression:
+def _parse_contention(spec: str, target: str, value: str) -> Regression:
+    kind = RegressionKind.CONTENTION
     routes = _routes(spec, kind, target)
     delay = _delay(value) or 0.0
-    what = (
-        "how long each page keeps its content hidden"
-        if kind is RegressionKind.RENDER
-        else "how long each request holds the lock"
-    )
     if not 0.0 < delay <= MAX_DELAY_SECONDS:
         raise SpecError(
-            f"regression spec {spec!r} has an invalid {kind} delay {value!r}: {what} is a "
-            f"duration with a unit such as ms or s, more than 0 and at most "
+            f"regression spec {spec!r} has an invalid hold {value!r}: how long each request "
+            f"holds the lock is a duration with a unit such as ms or s, more than 0 and at most "
             f"{MAX_DELAY_SECONDS:g}s (+40ms). Example: {_EXAMPLES[kind]}"
+        )
+    return Regression(spec, kind, target, routes=routes, delay=delay)
+
+
+def _parse_render(spec: str, target: str, value: str) -> Regression:
+    kind = RegressionKind.RENDER
+    routes = _routes(spec, kind, target)
+    delay = _delay(value) or 0.0
+    if not 0.0 < delay <= MAX_DELAY_SECONDS:
+        raise SpecError(
+            f"regression spec {spec!r} has an invalid render delay {value!r}: how long each "
+            f"page keeps its content hidden is a duration with a unit such as ms or s, more "
+            f"than 0 and at most {MAX_DELAY_SECONDS:g}s (+400ms). Example: {_EXAMPLES[kind]}"
         )
     return Regression(spec, kind, target, routes=routes, delay=delay)
 

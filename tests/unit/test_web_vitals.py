@@ -133,6 +133,10 @@ def test_gates_judge_lcp_where_latency_is_unchanged() -> None:
     outcomes = evaluate(slow, gates).gates
     assert [o.decision for o in outcomes] == [Decision.FAIL] * 3 + [Decision.PASS]
     assert outcomes[0].name.startswith("LCP ")
+    p75 = evaluate(slow, parse_gates([{"kind": "relative", "metric": "lcp", "margin": "20%"}]))
+    assert p75.gates[0].decision is Decision.FAIL
+    shown = p75.gates[0].evidence[0]
+    assert shown.candidate is not None and shown.candidate < 625, shown  # p75 ≈ 613, p95 ≈ 633
     same = evaluate(_run(base, base), gates[:2]).gates
     assert [o.decision for o in same] == [Decision.PASS, Decision.PASS]
     # the view keys LCP as the web step, whole iterations left out
