@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -35,6 +35,8 @@ class TargetConfig(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()
+    #: what a metric gate's `{name}` placeholders expand to on this side (`release = "v42"`)
+    labels: dict[str, str] = Field(default_factory=dict)
 
     def resolve(self, name: str) -> Target:
         """The `Target` this entry describes."""
@@ -59,7 +61,21 @@ class TargetConfig(BaseModel):
             allow_load=self.allow_load,
             production=self.production,
             http=self.http,
+            labels=self.labels,
         )
+
+
+class ProviderConfig(BaseModel):
+    """`[providers.NAME]`: a metric provider the `metric` gates query (Prometheus' HTTP API).
+    `headers` and `auth` values may name `${ENV}` variables, read when the query is sent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["prometheus"] = "prometheus"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: tuple[str, str] | None = None  #: basic authentication (user, password)
+    timeout: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
 
 
 class RolloutConfig(BaseModel):
@@ -94,6 +110,7 @@ class HarnessConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("journeys", mode="before")
     @classmethod
@@ -168,6 +185,8 @@ def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
             model = TargetConfig
         elif len(loc) == 2 and loc[0] == "rollout":
             model = RolloutConfig
+        elif len(loc) == 3 and loc[0] == "providers":
+            model = ProviderConfig
         allowed = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""

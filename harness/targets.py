@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import UsageError
 from harness.records import Touchpoint
@@ -27,6 +27,8 @@ class Target(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
+    #: what a metric gate's `{name}` placeholders expand to (`[targets.NAME] labels`)
+    labels: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def from_base_url(cls, url: str, *, name: str | None = None) -> Target:

@@ -12,12 +12,13 @@ recover. Both are on a grid of `step_s` seconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.gates.config import Gate
 from harness.gates.data import RunData
+from harness.gates.metric_series import FetchedMetric, read_metrics
 from harness.gates.outcome import Decision
 from harness.gates.traces import read_trace_joins
 from harness.records import IterationRecord, StepRecord
@@ -37,6 +38,8 @@ class StoredRun:
     baseline: str
     candidate: str
     meta: dict[str, Any]
+    #: the metric gates' points over the whole run (`metrics.json`), cut with each window
+    metrics: list[FetchedMetric] = field(default_factory=list)
 
     @classmethod
     def read(cls, run_dir: Path, data: RunData) -> StoredRun:
@@ -45,7 +48,8 @@ class StoredRun:
         records = sorted(folder.records(), key=lambda r: r.started_at)
         joins = data.trace_joins if data.trace_joins is not None else read_trace_joins(run_dir)
         assert data.baseline is not None
-        return cls(records, joins, data.baseline, data.candidate, data.meta)
+        metrics = data.metrics if data.metrics is not None else read_metrics(run_dir)
+        return cls(records, joins, data.baseline, data.candidate, data.meta, metrics)
 
     @property
     def start(self) -> float:
@@ -63,7 +67,17 @@ class StoredRun:
         kept = [r for r in self.records if start <= r.started_at < end]
         data = window_data(kept, baseline=self.baseline, candidate=self.candidate, meta=self.meta)
         data.trace_joins = [j for j in self.joins if start <= j.started_at < end]
+        data.metrics = [_cut(m, start, end) for m in self.metrics]
         return data
+
+
+def _cut(metric: FetchedMetric, start: float, end: float) -> FetchedMetric:
+    """`metric` with only the points in [start, end) on each side."""
+    sides = {
+        name: side.model_copy(update={"points": [p for p in side.points if start <= p[0] < end]})
+        for name, side in metric.sides.items()
+    }
+    return metric.model_copy(update={"sides": sides, "start": start, "end": end})
 
 
 def detection_times(

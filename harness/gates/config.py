@@ -11,6 +11,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from harness.errors import SpecError
 from harness.gates.base import GateBase
 from harness.gates.kayenta_gate import MannWhitneyGate
+from harness.gates.metric import MetricGate
 from harness.gates.paired import PairedGate
 from harness.gates.rates import BurnRateGate, FunnelGate, SequentialGate
 from harness.gates.rules import (
@@ -42,6 +43,7 @@ Gate = Annotated[
     | BurnRateGate
     | SequentialGate
     | TraceCompletenessGate
+    | MetricGate
     | ScoreGate,
     Field(discriminator="kind"),
 ]
@@ -55,6 +57,7 @@ KINDS: dict[str, type[GateBase]] = {
     "burn_rate": BurnRateGate,
     "sequential": SequentialGate,
     "trace_completeness": TraceCompletenessGate,
+    "metric": MetricGate,
     "score": ScoreGate,
 }
 _ADAPTER: TypeAdapter[Gate] = TypeAdapter(Gate)

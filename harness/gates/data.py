@@ -23,6 +23,7 @@ from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_value
 from harness.telemetry.latency import Distribution
 
 if TYPE_CHECKING:
+    from harness.gates.metric_series import FetchedMetric
     from harness.telemetry.joins import TraceJoin
 
 EXAMPLES = 3
@@ -67,6 +68,8 @@ class RunData:
     trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
     warnings: list[str] = field(default_factory=list)  #: what of the run folder was damaged
     folder: StoredFolder | None = None  #: what it was read from (`read_folder`), if a folder
+    #: what metric providers gave (None: read `metrics.json` of run_dir when a gate asks)
+    metrics: list[FetchedMetric] | None = None
 
     @property
     def targets(self) -> list[str]:

@@ -190,6 +190,8 @@ class GateOutcome(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     #: the gate's one-sided false-FAIL rate in its verdict (None: not a comparing gate)
     alpha: float | None = None
+    #: a metric gate's provider, query and each side's points (`harness.gates.metric`)
+    metric: dict[str, Any] | None = None
 
     @classmethod
     def combine(
@@ -259,7 +261,7 @@ class GateOutcome(BaseModel):
             critical=self.critical,
             group=self.group,
             weight=self.weight,
-        )
+        ).model_copy(update={"metric": self.metric})
 
 
 def _listed(words: list[str]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.report import sections
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
+from harness.report.metric_charts import metric_series
 from harness.report.over_time import over_time
 from harness.report.render import Markup, render
 from harness.report.rollout import stage_timeline
@@ -27,6 +28,7 @@ Section = tuple[str, str, Callable[[RunFolder], Markup]]
 
 SECTIONS: tuple[Section, ...] = (
     ("gates", "Release gates", sections.gates),
+    ("metrics", "Metric gates: the target's own telemetry", metric_series),
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
     ("vitals", "Web Vitals per web step", vitals_section),

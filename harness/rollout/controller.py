@@ -58,6 +58,7 @@ class RolloutController:
         meta: dict[str, Any] | None = None,
         offload: Callable[[Callable[[], Any]], Any] | None = None,
         record_file: Path | None = None,
+        metrics: Callable[[float, float], list[Any]] | None = None,
     ) -> None:
         self.shares = list(shares)
         self.stage_duration_s = stage_duration_s
@@ -73,6 +74,7 @@ class RolloutController:
         self.offload = offload or (lambda work: work())
         #: where the record is rewritten after every look, so an interrupted rollout keeps it
         self.record_file = record_file
+        self.metrics = metrics  #: the metric gates' points over (start, end), from providers
         self.window = StageWindow()
         self.record = RolloutRecord(
             shares=self.shares,
@@ -164,6 +166,8 @@ class RolloutController:
             data = window_data(
                 records, baseline=self.baseline.name, candidate=self.candidate.name, meta=self.meta
             )
+            if self.metrics is not None:  # the stage's window, from the metric providers
+                data.metrics = self.metrics(self.stage_started, now)
             scale = spent(self.look, self.max_extensions + 1)  # of alpha, over planned looks
             return data, evaluate(data, self.gates, elapsed_s=elapsed, alpha_scale=scale)
 

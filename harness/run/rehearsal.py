@@ -48,8 +48,10 @@ class Rehearsal(BasePlan):
 
     def watch(self, targets: list[Target], run: RunDirectory) -> Watch | None:
         from harness.gates.early_stop import rehearsal_watch
+        from harness.run.metrics import with_metric_watch
 
-        return rehearsal_watch(self.gates, baseline=targets[0].name, candidate=targets[-1].name)
+        inner = rehearsal_watch(self.gates, baseline=targets[0].name, candidate=targets[-1].name)
+        return with_metric_watch(inner, self.gates, self.request, targets)
 
     def judge(
         self, run: RunDirectory, aggregator: LoadAggregator, outcome: LoadOutcome, health: Health
@@ -166,7 +168,8 @@ def start_sandbox(
     if release is None:
         knobs = f" with {', '.join(regressions)}" if regressions else ""
         print(f"{role} sandbox started at {urls.base}{knobs}", flush=True)
-    return sandbox_target(urls, role)
+    # a metric gate's `{release}` on the sandbox: the release its /metrics are labelled with
+    return sandbox_target(urls, role).model_copy(update={"labels": {"release": release or role}})
 
 
 def publish_verdict(run_dir: Path, verdict: Verdict, *, timeline: str = "") -> None:

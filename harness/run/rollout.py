@@ -32,6 +32,7 @@ from harness.rollout.stages import (
     RolloutRecord,
     StageDecision,
 )
+from harness.run.metrics import window_fetcher
 from harness.run.plan import BasePlan
 from harness.run.rehearsal import publish_verdict, rehearsal_targets
 from harness.run.request import RolloutSettings, RunRequest
@@ -152,6 +153,7 @@ class Rollout(BasePlan):
             offload=_in_thread,
             record_file=run.path / ROLLOUT_FILE,
             meta={"run_id": run.path.name},
+            metrics=window_fetcher(self.request, targets),
         )
         if not controller.start():
             raise HarnessError(

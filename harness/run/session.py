@@ -39,6 +39,7 @@ from harness.run.load_plan import (
     worker_argv,
 )
 from harness.run.measurements import print_measured, record_evidence, write_results
+from harness.run.metrics import check_metric_gates, record_metrics
 from harness.run.plan import RunPlan
 from harness.run.request import RunRequest
 from harness.run.targets import check_allowed, check_reachable
@@ -79,6 +80,7 @@ class Session:
                 key=key,
                 wait_s=where.master_wait_s,
             )
+        check_metric_gates(request)  # a provider no [providers] names: exit 2, before any run
         # Every selected journey runs, or the run refuses here, before any target is reached.
         allocate(
             inputs.journeys,
@@ -174,6 +176,7 @@ class Session:
         if outcome.interrupted:
             publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
+        record_metrics(request, run, chosen, aggregator)  # before the gates read the folder
         code = plan.judge(run, aggregator, outcome, health)
         if plan.reports:
             publish_reports(run.path)

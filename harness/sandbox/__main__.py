@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 started = serve(app, sock, access_log=args.access_log, on_ready=announce)
             finally:
+                from harness.sandbox.burn import stop_burning
+
+                stop_burning()  # a `cpu:` regression's queued burns would hold the exit
                 store.close()
                 sock.close()
         finally:

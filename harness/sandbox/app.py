@@ -96,6 +96,10 @@ def _endpoint(route: RouteInfo, handler: Handler, shop: Shop, tracer: Tracer | N
         for spec, seconds in profile.contend(effects):
             await _regression_delay(spec, seconds, tracer)
         response = await _handled(request, effects)
+        if effects.cpu:
+            from harness.sandbox.burn import burn_later
+
+            burn_later(profile.burn(effects))
         if NEW_CHECKOUT in flags and profile.has_new_checkout and route.name in NEW_CHECKOUT_ROUTES:
             response.headers["x-checkout"] = "new"
         render = profile.render_delays.get(route.name)
@@ -141,14 +145,18 @@ def create_app(shop: Shop, tracer: Tracer | None = None) -> ASGIApp:
     """The complete sandbox ASGI app over `shop` (store and release profile).
 
     With a `tracer`, each request is a SERVER span (`harness.sandbox.httptrace`) and latency
-    regressions are child spans; without one, nothing of OpenTelemetry is imported.
+    regressions are child spans; without one, nothing of OpenTelemetry is imported. Every route
+    is counted and timed for `/metrics` (`harness.sandbox.metrics`).
     """
-    routes = []
+    from harness.sandbox.metrics import METRICS_PATH, SandboxMetrics
+
+    metrics = SandboxMetrics(shop.profile.release)
+    routes = [Route(METRICS_PATH, metrics.endpoint, methods=["GET"], name="metrics")]
     for route in ROUTES:
         path = route.path
         for plain, typed in _CONVERTERS.items():
             path = path.replace(plain, typed)
-        endpoint = _endpoint(route, HANDLERS[route.name], shop, tracer)
+        endpoint = metrics.timed(route.name, _endpoint(route, HANDLERS[route.name], shop, tracer))
         routes.append(Route(path, endpoint, methods=list(route.methods), name=route.name))
     handler = _not_found(shop)
     app = Starlette(routes=routes, exception_handlers={404: handler, 405: handler})

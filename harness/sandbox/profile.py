@@ -24,20 +24,23 @@ RELEASES: tuple[str, ...] = ("baseline", "candidate")
 @dataclass(frozen=True)
 class RouteEffects:
     """What the regressions do to one route: delays `(seconds, share, spec)`, error shares
-    `(share, spec)` and lock contention `(seconds per other request in flight, spec)`."""
+    `(share, spec)`, lock contention `(seconds per other request in flight, spec)` and CPU
+    burnt off the request's path `(seconds, spec)`."""
 
     delays: tuple[tuple[float, float, str], ...] = ()
     error_shares: tuple[tuple[float, str], ...] = ()
     contention: tuple[tuple[float, str], ...] = ()
+    cpu: tuple[tuple[float, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.delays or self.error_shares or self.contention)
+        return bool(self.delays or self.error_shares or self.contention or self.cpu)
 
     def __add__(self, other: RouteEffects) -> RouteEffects:
         return RouteEffects(
             self.delays + other.delays,
             self.error_shares + other.error_shares,
             self.contention + other.contention,
+            self.cpu + other.cpu,
         )
 
 
@@ -83,6 +86,7 @@ class ReleaseProfile:
                 RegressionKind.LATENCY,
                 RegressionKind.ERRORS,
                 RegressionKind.CONTENTION,
+                RegressionKind.CPU,
             ):
                 plain.append(reg)
             elif reg.kind is RegressionKind.FUNNEL:
@@ -163,6 +167,12 @@ class ReleaseProfile:
                 waits.append((spec, wait))
         return waits
 
+    def burn(self, effects: RouteEffects) -> float:
+        """Seconds of CPU to burn after this request is answered (every cpu spec counted)."""
+        for _, spec in effects.cpu:
+            self.noticed(spec)
+        return sum(seconds for seconds, _ in effects.cpu)
+
     def inject_error(self, effects: RouteEffects) -> bool:
         """True when this request should answer 500."""
         for share, spec in effects.error_shares:
@@ -181,6 +191,7 @@ def _route_effects(regressions: Sequence[Regression]) -> dict[str, RouteEffects]
     delays: dict[str, list[tuple[float, float, str]]] = {}
     errors: dict[str, list[tuple[float, str]]] = {}
     contention: dict[str, list[tuple[float, str]]] = {}
+    cpu: dict[str, list[tuple[float, str]]] = {}
     for reg in regressions:
         for name in reg.routes:
             if reg.kind is RegressionKind.LATENCY:
@@ -189,11 +200,14 @@ def _route_effects(regressions: Sequence[Regression]) -> dict[str, RouteEffects]
                 errors.setdefault(name, []).append((reg.share, reg.spec))
             elif reg.kind is RegressionKind.CONTENTION:
                 contention.setdefault(name, []).append((reg.delay, reg.spec))
+            elif reg.kind is RegressionKind.CPU:
+                cpu.setdefault(name, []).append((reg.delay, reg.spec))
     return {
         name: RouteEffects(
             tuple(delays.get(name, ())),
             tuple(errors.get(name, ())),
             tuple(contention.get(name, ())),
+            tuple(cpu.get(name, ())),
         )
-        for name in set(delays) | set(errors) | set(contention)
+        for name in set(delays) | set(errors) | set(contention) | set(cpu)
     }

@@ -16,8 +16,12 @@ Grammar (one spec per `--regression`):
                                        code); a request arriving while it is held waits, so it
                                        shows only when requests come closer than DURATION apart
                                        and grows sharply with load
+    cpu:ROUTE=+DURATION                each matched request burns DURATION of CPU in a worker
+                                       thread after it is answered: its response time does not
+                                       change until the cores saturate; only the server's own
+                                       metrics (process CPU on /metrics) show it
 
-Any latency, errors or contention spec may end with `;flag=new_checkout`: it then applies only
+Any latency, errors, contention or cpu spec may end with `;flag=new_checkout`: it then applies only
 to the candidate's new checkout path, i.e. to requests that carry the flag on (see
 `harness.sandbox.flags`).
 
@@ -65,9 +69,15 @@ class RegressionKind(StrEnum):
     FUNNEL = "funnel"
     RENDER = "render"
     CONTENTION = "contention"
+    CPU = "cpu"
 
 
-_FLAGGABLE = (RegressionKind.LATENCY, RegressionKind.ERRORS, RegressionKind.CONTENTION)
+_FLAGGABLE = (
+    RegressionKind.LATENCY,
+    RegressionKind.ERRORS,
+    RegressionKind.CONTENTION,
+    RegressionKind.CPU,
+)
 
 _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.LATENCY: "latency:api.orders.create=+200ms or latency:web.*=+300ms@10%",
@@ -77,6 +87,7 @@ _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.FUNNEL: "funnel:checkout=20%",
     RegressionKind.RENDER: "render:web.product=+400ms",
     RegressionKind.CONTENTION: "contention:*.orders.create=+40ms;flag=new_checkout",
+    RegressionKind.CPU: "cpu:*.orders.create=+20ms",
 }
 
 
@@ -161,6 +172,7 @@ def _parse_body(spec: str, text: str) -> Regression:
             RegressionKind.FUNNEL: "funnel:STEP=SHARE%",
             RegressionKind.RENDER: "render:ROUTE=+DURATION",
             RegressionKind.CONTENTION: "contention:ROUTE=+DURATION",
+            RegressionKind.CPU: "cpu:ROUTE=+DURATION",
         }[kind]
         raise SpecError(
             f"regression spec {spec!r} is incomplete: a {kind} spec has the form {shape}. "
@@ -168,8 +180,8 @@ def _parse_body(spec: str, text: str) -> Regression:
         )
     if kind is RegressionKind.LATENCY:
         return _parse_latency(spec, target, value)
-    if kind is RegressionKind.CONTENTION:
-        return _parse_contention(spec, target, value)
+    if kind in (RegressionKind.CONTENTION, RegressionKind.CPU):
+        return _parse_contention(spec, target, value, kind)
     if kind is RegressionKind.ERRORS:
         share = _percent(spec, kind, value, "the share of failing requests")
         return Regression(spec, kind, target, routes=_routes(spec, kind, target), share=share)
@@ -200,14 +212,14 @@ def _parse_latency(spec: str, target: str, value: str) -> Regression:
     return Regression(spec, kind, target, routes=routes, delay=delay, share=share)
 
 
-def _parse_contention(spec: str, target: str, value: str) -> Regression:
-    kind = RegressionKind.CONTENTION
+def _parse_contention(spec: str, target: str, value: str, kind: RegressionKind) -> Regression:
+    """A contention spec's hold, or a cpu spec's CPU time per request."""
     routes = _routes(spec, kind, target)
     delay = _delay(value) or 0.0
     if not 0.0 < delay <= MAX_DELAY_SECONDS:
         raise SpecError(
-            f"regression spec {spec!r} has an invalid hold {value!r}: how long each request "
-            f"holds the lock is a duration with a unit such as ms or s, more than 0 and at most "
+            f"regression spec {spec!r} has an invalid {_AMOUNT[kind]} {value!r}: it is a "
+            f"duration with a unit such as ms or s, more than 0 and at most "
             f"{MAX_DELAY_SECONDS:g}s (+40ms). Example: {_EXAMPLES[kind]}"
         )
     return Regression(spec, kind, target, routes=routes, delay=delay)
@@ -224,6 +236,9 @@ def _parse_render(spec: str, target: str, value: str) -> Regression:
             f"than 0 and at most {MAX_DELAY_SECONDS:g}s (+400ms). Example: {_EXAMPLES[kind]}"
         )
     return Regression(spec, kind, target, routes=routes, delay=delay)
+
+
+_AMOUNT = {RegressionKind.CONTENTION: "hold", RegressionKind.CPU: "CPU time"}
 
 
 def _parse_contract(spec: str, target: str, value: str) -> Regression:

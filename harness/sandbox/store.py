@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.sandbox.catalog import SEED_PRODUCTS
+from harness.sandbox.sqltime import timed_connection_class
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -121,6 +122,7 @@ class Store:
             from harness.sandbox.sqltrace import traced_connection_class
 
             factory = traced_connection_class(tracer)
+        factory = timed_connection_class(factory)  # SQL time per request, for /metrics
         self._db = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, factory=factory
         )

@@ -476,3 +476,40 @@ def test_the_early_reach_check_lets_a_stage_that_can_reach_its_minimum_run_on(
     controller.stage_started = time.time() - 10.0
     assert controller(None, 0) is None  # type: ignore[arg-type]
     assert not controller.record.stages and controller.probed
+
+
+def test_a_stage_judges_metric_gates_on_points_fetched_for_its_window(tmp_path: Path) -> None:
+    from harness.gates.metric_series import FetchedMetric, FetchedSide
+
+    query = "sum(rate(process_cpu_seconds_total[5s]))"
+    windows: list[tuple[float, float]] = []
+
+    def fetch(start: float, end: float) -> list[FetchedMetric]:
+        windows.append((start, end))
+
+        def side(level: float) -> FetchedSide:
+            points = [(start + i, level + 0.001 * (i % 3)) for i in range(20)]
+            return FetchedSide(target="t", query=query, points=points)
+
+        sides = {"baseline": side(0.2), "candidate": side(0.4)}
+        return [FetchedMetric(provider="prometheus", kind="prometheus", query=query,
+                              resolution_s=1.0, start=start, end=end, sides=sides)]  # fmt: skip
+
+    gates = parse_gates(
+        [{"kind": "metric", "name": "cpu", "query": query, "margin": "20%", "min_points": 5}]
+    )
+    controller = RolloutController(
+        shares=[25, 100],
+        stage_duration_s=0.0,
+        max_extensions=0,
+        gates=gates,
+        baseline=BASE,
+        candidate=CAND,
+        set_share=[].append,
+        hooks={},
+        metrics=fetch,
+    )
+    assert controller.start()
+    assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
+    assert windows and windows[-1][0] == controller.record.started_at
+    assert "metric `cpu`" in controller.record.reasons[0]

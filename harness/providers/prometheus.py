@@ -1,0 +1,109 @@
+"""Prometheus as a metric provider: `GET /api/v1/query_range` through the harness's one HTTP
+stack, with the provider's headers and basic auth (`[providers.NAME]`).
+
+A query must come down to one series (aggregate it: `sum(rate(...))`); points whose value is
+not a number (`NaN` from 0/0) are dropped."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from harness.config import ProviderConfig
+from harness.errors import ConnectionFailed, StepTimeout
+from harness.http import HttpRequest, HttpTransport, open_transport
+from harness.providers import ProviderError
+from harness.target_http import expand
+from harness.targets import basic_authorization, check_url
+
+__all__ = ["PrometheusProvider"]
+
+#: how much of an error body a message keeps
+_SHOWN = 200
+
+
+class PrometheusProvider:
+    """One `[providers.NAME]` of kind `prometheus`."""
+
+    def __init__(
+        self, name: str, config: ProviderConfig, transport: HttpTransport | None = None
+    ) -> None:
+        check_url(config.url, f"providers.{name}.url")
+        self.name = name
+        self.config = config
+        self.transport = transport
+
+    def headers(self) -> dict[str, str]:
+        """The request's headers: `Accept`, the provider's own (`${ENV}` read now), basic auth."""
+        where = f"providers.{self.name}"
+        found = {"accept": "application/json"}
+        for key, value in self.config.headers.items():
+            found[key.lower()] = expand(value, f"{where}.headers.{key}")
+        if self.config.auth is not None:
+            user, password = self.config.auth
+            credentials = (expand(user, f"{where}.auth"), expand(password, f"{where}.auth"))
+            found["authorization"] = basic_authorization(credentials)
+        return found
+
+    def fetch(
+        self, query: str, start: float, end: float, step_s: float
+    ) -> list[tuple[float, float]]:
+        """The query's points over [start, end] every `step_s`; raises `ProviderError` with a
+        one-line reason."""
+        params = urlencode({"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+        url = f"{self.config.url.rstrip('/')}/api/v1/query_range?{params}&step={step_s:g}"
+        request = HttpRequest("GET", url, self.headers(), None, self.config.timeout)
+        transport = self.transport or open_transport()
+        try:
+            response = transport.send(request)
+        except (ConnectionFailed, StepTimeout) as exc:
+            reason = str(exc).split(url, 1)[-1].strip()  # the query is said elsewhere
+            raise ProviderError(f"prometheus at {self.config.url} unreachable: {reason}") from None
+        finally:
+            if self.transport is None:
+                transport.close()
+        body = _json(response.body)
+        if response.status != 200 or body.get("status") != "success":
+            raise ProviderError(_error(response.status, body, response.body))
+        return _points(body, query)
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _error(status: int, body: dict[str, Any], raw: bytes) -> str:
+    """`HTTP 400: bad_data: parse error at char 5: ...` on one line."""
+    if body.get("error"):
+        detail = f"{body.get('errorType', 'error')}: {body['error']}"
+    else:
+        detail = raw.decode("utf-8", "replace").strip() or "(empty body)"
+    detail = " ".join(detail.split())[:_SHOWN]
+    return f"prometheus answered HTTP {status}: {detail}"
+
+
+def _points(body: dict[str, Any], query: str) -> list[tuple[float, float]]:
+    data = body.get("data") or {}
+    result = data.get("result")
+    if data.get("resultType") != "matrix" or not isinstance(result, list):
+        raise ProviderError(f"prometheus answered a {data.get('resultType')!r}, not a matrix")
+    if len(result) > 1:
+        raise ProviderError(
+            f"query {query!r} returned {len(result)} series; aggregate it to one "
+            "(e.g. sum(rate(...)) or sum by () (...))"
+        )
+    points = []
+    for row in result[0].get("values", []) if result else []:
+        try:
+            t, value = float(row[0]), float(row[1])
+        except (TypeError, ValueError, IndexError):
+            raise ProviderError(f"prometheus answered a malformed point {row!r}") from None
+        if math.isfinite(value):
+            points.append((t, value))
+    return points
