@@ -152,6 +152,8 @@ class Sync:
                     return method(*unwrap(args), **unwrap(kwargs))
 
                 result = session.host.call(on_loop())
+            if hasattr(result, "__aenter__"):  # `with page.expect_popup() as info:`
+                return SyncEvent(result, session, label)
             return wrap(result, session, label, self._assertions)
 
         return call
@@ -173,6 +175,34 @@ class Sync:
             return wrap(result, session, label)
 
         return call
+
+
+class SyncEvent:
+    """Playwright's event waits (`expect_popup`, `expect_navigation`, `expect_response`, ...)
+    as codegen writes them: `with page.expect_popup() as info:` ... `popup = info.value`."""
+
+    def __init__(self, manager: Any, session: WebSession, label: str) -> None:
+        self._manager = manager
+        self._session = session
+        self._label = label
+        self._info: Any = None
+
+    def __enter__(self) -> SyncEvent:
+        self._info = self._session.host.call(self._manager.__aenter__())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        waited = self._session.guarded(self._manager.__aexit__(*exc), self._label, navigation=False)
+        self._session.host.call(waited)
+
+    @property
+    def value(self) -> Any:
+        """What the event gave (a page, a response, ...), once the `with` block has ended."""
+
+        async def get() -> Any:
+            return await self._info.value
+
+        return wrap(self._session.host.call(get()), self._session, f"{self._label}.value")
 
 
 def playwright_types() -> tuple[type, ...]:

@@ -129,3 +129,32 @@ def test_a_traced_action_keeps_the_headers_the_context_opened_with() -> None:
     trace = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
     assert asyncio.run(session._with_headers(trace, action())) == "done"
     assert context.headers == {"X-Feature-Flags": "new_checkout=on", **trace}
+
+
+def test_codegens_event_waits_work_as_with_blocks() -> None:
+    # `with page.expect_popup() as page1_info: ...; page1 = page1_info.value`, as codegen writes
+    session = FakeSession()
+    events: list[str] = []
+
+    class Info:
+        @property
+        async def value(self) -> str:
+            return "popup page"
+
+    class Manager:
+        async def __aenter__(self) -> Info:
+            events.append("armed")
+            return Info()
+
+        async def __aexit__(self, *exc: object) -> None:
+            events.append("waited")
+
+    class Page:
+        def expect_popup(self) -> Manager:
+            return Manager()
+
+    page = Sync(Page(), session, "page")  # type: ignore[arg-type]
+    with page.expect_popup() as popup_info:
+        events.append("clicked")
+    assert events == ["armed", "clicked", "waited"]
+    assert popup_info.value == "popup page"
