@@ -176,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_cmd_demo)
 
+    from harness.commands.importer import add_parser as add_import_parser
+
+    add_import_parser(commands)
     commands.add_parser("sandbox", help="serve the bundled sandbox shop (see `harness sandbox -h`)")
     commands.add_parser("synth", help="generate synthetic data (see `harness synth -h`)")
     return parser

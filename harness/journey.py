@@ -12,7 +12,8 @@ from pathlib import Path
 from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from harness.errors import JourneyLoadError
+from harness.errors import JourneyLoadError, SpecError
+from harness.think import ThinkTime, parse_think
 
 if TYPE_CHECKING:
     from harness.runtime import JourneyContext
@@ -35,6 +36,8 @@ class Journey:
     module: str = ""
     description: str = ""
     browser: bool | None = None
+    think: ThinkTime | None = None  #: the pause between steps at load (`harness.think`)
+    routes: tuple[str, ...] = ()  #: request paths it sends, for `harness import access-log`
 
     @property
     def uses_browser(self) -> bool:
@@ -62,13 +65,18 @@ def journey(
     tags: Iterable[str] = (),
     device: str | None = None,
     browser: bool | None = None,
+    think: str | None = None,
+    routes: Iterable[str] = (),
 ) -> Any:
     """Declare a journey. Use bare (`@journey`) or with options (`@journey(weight=3)`).
 
     `weight` sets the journey's share of virtual users at load, `tags` are matched by `-k`,
     `device` names a Playwright device descriptor used to emulate a phone for web steps.
     `browser` says whether the journey opens Chromium (detected from `j.web` when omitted); web
-    journeys are capped per load process by `--browser-users`.
+    journeys are capped per load process by `--browser-users`. `think` is the pause between
+    steps at load (`"2s"`, `"lognormal(median=2s, p95=8s)"`, see `harness.think`; never in
+    smoke), `routes` the request paths it sends (`"GET /orders/{id}"` or `"/orders/*"`), which
+    `harness import access-log` matches sessions against.
     Raises `JourneyLoadError` for an invalid name or weight.
     """
 
@@ -83,6 +91,10 @@ def journey(
             raise JourneyLoadError(
                 f"journey {journey_name!r}: weight must be a positive integer, got {weight!r}"
             )
+        try:
+            pause = None if think is None else parse_think(think)
+        except SpecError as exc:
+            raise JourneyLoadError(f"journey {journey_name!r}: {exc}") from None
         spec = Journey(
             name=journey_name,
             func=f,
@@ -90,6 +102,8 @@ def journey(
             tags=frozenset(tags),
             device=device,
             browser=browser,
+            think=pause,
+            routes=tuple(routes),
             module=f.__module__,
             description=(f.__doc__ or "").strip().split("\n")[0],
         )

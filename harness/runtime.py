@@ -25,6 +25,7 @@ from harness.records import IterationRecord, Outcome, RequestRecord, StepRecord,
 from harness.redact import plain
 from harness.targets import Target
 from harness.telemetry import spans
+from harness.think import Pauses, ThinkTime, iteration_rng
 
 if TYPE_CHECKING:
     from harness.flags import IterationFlags
@@ -62,6 +63,9 @@ class RunSettings:
     navigation_timeout: float = 15.0
     record_browser_trace: bool = True
     flags: dict[str, str] = field(default_factory=dict)  #: feature-flag values (`--flags`)
+    think: bool = False  #: pause between steps as journeys declare (load modes; never smoke)
+    #: think times per journey step (`harness.think.step_key`) of a `--workload` model
+    workload_think: dict[str, ThinkTime] = field(default_factory=dict)
 
 
 class StepFailed(Exception):
@@ -90,6 +94,9 @@ class Step:
                 f"journey `{self.context.journey.name}`: step `{self.name}` is nested inside "
                 f"step `{self.context._current_step.name}`; steps cannot be nested"
             )
+        if self.context._step_count > 0 and not self.context._thought:
+            self.context._pauses.before(self.name)
+        self.context._thought = False
         self.context._current_step = self
         self._span, self.context._active_trace = spans.start_step(
             self.context._trace,
@@ -220,6 +227,34 @@ class JourneyContext:
         self._trace: Context = Context()
         self._active_trace: Context = self._trace
         self._trace_id: str | None = None
+        self._thought = False
+        self._pauser: Pauses | None = None
+
+    def think(self, duration: str | float | None = None) -> None:
+        """Pause as a person would, between two steps: `duration` (seconds or `"1.5s"`), or a
+        draw of the journey's `think=`. Only in load modes (smoke never pauses); the next step
+        then takes no automatic pause of its own."""
+        if self._current_step is not None:
+            raise UsageError(
+                f"journey `{self.journey.name}`: j.think() inside step "
+                f"`{self._current_step.name}` would count the pause as the step's latency; "
+                "call it between steps"
+            )
+        self._thought = True
+        self._pauses.before(None, duration)
+
+    @property
+    def _pauses(self) -> Pauses:
+        if self._pauser is None:
+            settings = self.settings
+            self._pauser = Pauses(
+                settings.think,
+                self.journey.name,
+                self.journey.think,
+                settings.workload_think,
+                iteration_rng(settings.seed, settings.worker, self.user_index, self.iteration),
+            )
+        return self._pauser
 
     def start_trace(self) -> Span:
         """Start this iteration's root span: its context becomes the parent of every step, and

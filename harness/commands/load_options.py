@@ -4,6 +4,7 @@ imports Locust (which monkey-patches the standard library)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from harness.engine.plan import ShapeKind
 
@@ -22,6 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shape.add_argument(
         "--max-users", type=int, default=50, help="arrival shape: bound on concurrent iterations"
     )
+    shape.add_argument(
+        "--workload",
+        type=Path,
+        metavar="FILE",
+        help="run a workload model (harness import access-log): its journey mix, its arrival "
+        "rate (or curve, with --shape replay) and its think times",
+    )
+    shape.add_argument("--speed", metavar="N", help="replay N times faster than recorded (10x)")
     shape.add_argument(
         "--browser-users",
         type=int,

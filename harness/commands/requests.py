@@ -22,6 +22,7 @@ from harness.run.request import (
     parse_shape,
     rollout_settings,
 )
+from harness.run.workload_run import with_workload
 
 
 def request_from_options(
@@ -94,7 +95,7 @@ def _sides(options: argparse.Namespace) -> Sides:
 
 
 def _shape(options: argparse.Namespace) -> Shape:
-    return parse_shape(
+    shape = parse_shape(
         kind=options.shape,
         duration=options.duration or "30s",
         steps=options.steps,
@@ -108,6 +109,9 @@ def _shape(options: argparse.Namespace) -> Shape:
         step_sample_rate=options.step_sample_rate,
         max_error_rate=options.max_error_rate,
     )
+    workload = getattr(options, "workload", None)
+    speed = getattr(options, "speed", None)
+    return with_workload(shape, workload, speed, rate_given=options.rate > 0)
 
 
 def _distribution(options: argparse.Namespace) -> Distribution:

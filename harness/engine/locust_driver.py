@@ -32,7 +32,7 @@ from harness.engine.collector import LoadAggregator
 from harness.engine.generator_health import health_loop
 from harness.engine.local_workers import WORKER_WAIT_S, stop_children, wait_for_workers
 from harness.engine.outcome import LoadOutcome, Progress, StopRequest, Watch
-from harness.engine.plan import LoadPlan, ShapeKind
+from harness.engine.plan import LoadPlan
 from harness.errors import HarnessError, UsageError
 from harness.journey import Journey
 from harness.lifetime import die_with_parent
@@ -61,7 +61,7 @@ class PlanShape(LoadTestShape):
         users = self.plan.users_at(self.get_run_time())
         if users is None:
             return None
-        rate = float(users) if self.plan.shape is ShapeKind.ARRIVAL else self.plan.spawn_rate
+        rate = float(users) if self.plan.open_model else self.plan.spawn_rate
         return users, max(rate, 1.0)
 
 

@@ -8,6 +8,7 @@ scheduled arrivals from a queue (the open model). Every iteration goes through
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,12 +24,13 @@ from locust import User, constant, task
 from harness.engine.allocation import weighted_turns
 from harness.engine.cohort import CohortRouter
 from harness.engine.collector import LoadCollector
-from harness.engine.plan import LoadPlan, ShapeKind
+from harness.engine.plan import LoadPlan
 from harness.engine.tuning import browser_cpus, keep_off, tune_garbage_collector
 from harness.journey import Journey
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.runtime import RunSettings, RunSink
 from harness.targets import Target
+from harness.think import WORKLOAD, parse_think
 from harness.touchpoints.web import BrowserHost
 from harness.virtual_user import VirtualUser
 
@@ -163,17 +165,21 @@ class ProcessState:
 
     def _schedule(self) -> None:
         plan = self.plan
-        rate = plan.rate / plan.workers
         names = sorted(
-            n for n, j in self.journeys.items() if plan.browser_users > 0 or not j.uses_browser
+            n
+            for n, j in self.journeys.items()
+            if (plan.browser_users > 0 or not j.uses_browser)
+            and (not plan.weights or n in plan.weights)
         )
         # weighted turns rather than random draws: every journey arrives within one cycle
-        turns = weighted_turns([self.journeys[n].weight for n in names], self.settings[0].worker)
+        weights = [plan.weights.get(n, self.journeys[n].weight) for n in names]
+        turns = weighted_turns(weights, self.settings[0].worker)
         start = time.perf_counter()
         budget = plan.max_iterations // plan.workers
-        for k in itertools.count():
-            intended = start + k / rate
-            if intended - start >= plan.total_duration_s or k >= budget:
+        offsets = plan.arrival_offsets(self.settings[0].worker)
+        for k, offset in enumerate(offsets):
+            intended = start + offset
+            if offset >= plan.total_duration_s or k >= budget:
                 return
             delay = intended - time.perf_counter()
             if delay > 0:
@@ -235,6 +241,8 @@ def prepare(
             navigation_timeout=plan.navigation_timeout,
             record_browser_trace=plan.record_browser_trace,
             flags=plan.flags[index] if plan.flags else {},
+            think=plan.think,
+            workload_think={k: parse_think(v) for k, v in plan.workload_think.items()},
         )
         for index, target in enumerate(plan.targets)
     ]
@@ -258,23 +266,34 @@ def prepare(
         # them through asyncio under gevent's patched subprocess can close a pipe descriptor
         # twice, and a socket that reused that number would then share it with another.
         _state.browser().start()
-    if plan.shape is ShapeKind.ARRIVAL:
+    if plan.open_model:
         _state.start_arrivals()
     tune_garbage_collector()
     return _state
 
 
 class JourneyUser(User):
-    """Base of the per-journey user classes: back-to-back iterations of one journey."""
+    """Base of the per-journey user classes: iterations of one journey, one after another,
+    with the journey's think time between them (a closed model paces itself)."""
 
     abstract = True
     journey: ClassVar[Journey]
-    wait_time = constant(0)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.virtual_users = state().new_virtual_users()
         self.iteration = 0
+        self.last: Journey | None = None
+        self.pauses = random.Random(f"between:{self.virtual_users[0].index}")
+
+    def wait_time(self) -> float:
+        """The pause after an iteration: a draw of its journey's think time at load (the
+        open model's `ArrivalUser` waits for none: its arrivals are scheduled)."""
+        current = state()
+        spec = None if self.last is None or not current.plan.think else self.last.think
+        if spec is not None and spec.kind == WORKLOAD:
+            spec = current.settings[0].workload_think.get(self.last.name) if self.last else None
+        return 0.0 if spec is None else spec.sample(self.pauses)
 
     def next_journey(self) -> Journey:
         """The journey of the next iteration."""
@@ -283,8 +302,11 @@ class JourneyUser(User):
     @task
     def iterate(self) -> None:
         """Run the next iteration; idle once the run's iteration budget is spent."""
-        if state().run(self.virtual_users, self.next_journey(), self.iteration):
+        journey = self.next_journey()
+        self.last = None
+        if state().run(self.virtual_users, journey, self.iteration):
             self.iteration += 1
+            self.last = journey
         else:
             gevent.sleep(POLL_S)
 
@@ -367,7 +389,7 @@ def user_classes(journeys: Sequence[Journey], plan: LoadPlan | None) -> list[typ
         classes.append(
             type(BROWSER_SLOTS, (BrowserSlotUser,), {"rotation": browser, "fixed_count": slots})
         )
-    if plan is None or plan.shape is ShapeKind.ARRIVAL:
+    if plan is None or plan.open_model:
         return [ArrivalUser] if plan is not None else [*classes, ArrivalUser]
     return classes
 

@@ -6,6 +6,8 @@ also shipped from the Locust master to its workers, as JSON.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +23,7 @@ class ShapeKind(StrEnum):
     RAMP = "ramp"  #: spawn `users` at `spawn_rate`, hold until the duration ends
     STEPS = "steps"  #: a list of (users, duration) stages
     ARRIVAL = "arrival"  #: open model: `rate` iterations per second, whatever the latency
+    REPLAY = "replay"  #: open model following a recorded arrival curve (`--workload`)
 
 
 class Stage(BaseModel):
@@ -97,12 +100,47 @@ class LoadPlan(BaseModel):
     #: the targets are variants of ONE deployment (a flag matrix): each gets its own synthetic
     #: people (seed + its index), since one person cannot sign up twice on one shop
     one_deployment: bool = False
+    think: bool = True  #: journeys pause between steps as they declare (`@journey(think=...)`)
+    #: think times per journey step of a `--workload` model, as `harness.think` specs
+    workload_think: dict[str, str] = Field(default_factory=dict)
+    #: a `--workload`'s mix: journey -> weight of its arrivals (else each journey's own weight)
+    weights: dict[str, int] = Field(default_factory=dict)
+    curve: list[int] = Field(default_factory=list)  #: replay: recorded arrivals per bucket
+    curve_bucket_s: float = Field(default=60.0, gt=0)  #: replay: the recorded bucket
+    speed: float = Field(default=1.0, gt=0)  #: replay: how much faster than recorded
+
+    @property
+    def open_model(self) -> bool:
+        """Whether arrivals are scheduled (arrival, replay) rather than users looping."""
+        return self.shape in (ShapeKind.ARRIVAL, ShapeKind.REPLAY)
+
+    def arrival_offsets(self, worker: int) -> Iterator[float]:
+        """Seconds from the start at which this worker's arrivals are due, in order: every
+        `workers`-th of `rate` per second, or of the recorded curve compressed by `speed`
+        (each bucket's arrivals evenly spread over it)."""
+        if self.shape is ShapeKind.REPLAY:
+            width = self.curve_bucket_s / self.speed
+            k = 0
+            for bucket, count in enumerate(self.curve):
+                for i in range(count):
+                    if k % self.workers == worker % self.workers:
+                        yield (bucket + (i + 0.5) / count) * width
+                    k += 1
+            return
+        rate = self.rate / self.workers
+        for k in itertools.count():
+            yield k / rate
 
     @model_validator(mode="after")
     def _consistent(self) -> LoadPlan:
         if self.shape is ShapeKind.ARRIVAL and self.rate <= 0:
             raise UsageError(
                 "--shape arrival needs --rate N (iterations per second), e.g. --rate 20"
+            )
+        if self.shape is ShapeKind.REPLAY and not self.curve:
+            raise UsageError(
+                "--shape replay needs --workload FILE (an arrival curve from "
+                "`harness import access-log`)"
             )
         if self.shape is ShapeKind.STEPS and not self.stages:
             raise UsageError("--shape steps needs --steps, e.g. --steps 10x30s,20x1m")
@@ -127,7 +165,7 @@ class LoadPlan(BaseModel):
                 if elapsed_s < edge:
                     return stage.users
             return None
-        if self.shape is ShapeKind.ARRIVAL:
+        if self.open_model:
             return self.max_users * self.workers
         return self.users
 

@@ -22,6 +22,7 @@ from harness.results.schema import VERDICT_FILE, config_hash
 from harness.rollout.stages import ROLLOUT_FILE, RolloutRecord
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 from harness.telemetry.latency import SHOWN, Distribution
+from harness.workload import RUN_FILE as WORKLOAD_FILE
 
 __all__ = [
     "PERCENTILES",
@@ -63,6 +64,7 @@ class RunFolder:
     timeline: list[dict[str, Any]] | None = None
     health: dict[str, Any] | None = None
     rollout: dict[str, Any] | None = None  #: rollout.json, checked against its model
+    workload: dict[str, Any] | None = None  #: workload.json of a `load --workload` run
     verdict: Verdict | None = None
     missing: dict[str, str] = field(default_factory=dict)  #: file → why it was not read
     warnings: list[str] = field(default_factory=list)  #: what was damaged, for stderr
@@ -237,6 +239,9 @@ def read_run(path: Path) -> RunFolder:
     run.rollout = folder.document(ROLLOUT_FILE, _rollout)
     if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == NOT_RECORDED:
         del run.missing[ROLLOUT_FILE]  # only staged rollouts have one
+    run.workload = folder.document(WORKLOAD_FILE, json_object)
+    if run.missing.get(WORKLOAD_FILE) == NOT_RECORDED:
+        del run.missing[WORKLOAD_FILE]  # only runs of a workload model have one
     verdict = folder.document(VERDICT_FILE, json_object)
     if verdict is not None:
         try:

@@ -17,6 +17,7 @@ from harness.report.over_time import over_time
 from harness.report.render import Markup, render
 from harness.report.rollout import stage_timeline
 from harness.report.vitals import vitals_section
+from harness.report.workload import workload_section
 from harness.results import replace_file
 
 REPORT_FILE = "report.html"
@@ -34,6 +35,7 @@ SECTIONS: tuple[Section, ...] = (
     ("vitals", "Web Vitals per web step", vitals_section),
     ("throughput", "Throughput and errors over time", sections.throughput),
     ("over-time", "Step latency and errors over time", over_time),
+    ("workload", "Workload: used against recorded", workload_section),
     ("funnels", "Funnels", sections.funnels),
     ("failures", "Failures", failures_section),
     ("impact", "Impact map: journeys → steps → endpoints", sections.impact),

@@ -46,6 +46,14 @@ def run_inputs(request: RunRequest, *, select_journeys: bool = True) -> RunInput
     paths = list(request.journey_paths)
     found = discover(paths)
     journeys = select(found, request.keyword) if select_journeys else found
+    workload = request.shape.workload
+    if workload is not None:  # the journeys the recorded traffic took, and only those
+        journeys = [j for j in journeys if j.name in workload.mix]
+        if not journeys:
+            raise UsageError(
+                f"none of the workload's journeys ({', '.join(workload.mix)}) is among the "
+                "selected journeys; point --journeys at the journeys it was imported with"
+            )
     if not journeys:
         where = ", ".join(str(p) for p in paths)
         matching = f" matching -k {request.keyword!r}" if request.keyword else ""

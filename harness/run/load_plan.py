@@ -14,6 +14,7 @@ from harness.engine.cluster_auth import KEY_ENV, check_key, is_loopback
 from harness.engine.plan import LoadPlan, ShapeKind
 from harness.errors import UsageError
 from harness.run.request import Distribution, RunRequest, Shape
+from harness.run.workload_run import workload_plan
 from harness.targets import Target
 from harness.text import plural
 
@@ -70,7 +71,7 @@ def cluster_key(options: Distribution) -> str | None:
 def fewest_users(shape: Shape) -> int | None:
     """The user count that must hold every journey: `--users`, the largest `--steps` stage (each
     journey runs at least there), None for the open model."""
-    if shape.kind is ShapeKind.ARRIVAL:
+    if shape.kind in (ShapeKind.ARRIVAL, ShapeKind.REPLAY):
         return None
     if shape.kind is ShapeKind.STEPS and shape.stages:
         return max(stage.users for stage in shape.stages)
@@ -108,6 +109,7 @@ def build_plan(request: RunRequest, targets: list[Target], run_id: str) -> LoadP
             traces=tracing.traces,
             trace_sample=tracing.sample_rate,
             otlp_endpoint=tracing.otlp_endpoint,
+            **workload_plan(shape),
         )
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -117,7 +119,12 @@ def build_plan(request: RunRequest, targets: list[Target], run_id: str) -> LoadP
 
 def describe_plan(plan: LoadPlan) -> str:
     """The plan in one line: shape, browser users and processes."""
-    if plan.shape is ShapeKind.ARRIVAL:
+    if plan.shape is ShapeKind.REPLAY:
+        shape = (
+            f"replay of {sum(plan.curve)} recorded arrivals at {plan.speed:g}x "
+            f"(at most {plan.max_users} concurrent per process) for {plan.duration_s:g} s"
+        )
+    elif plan.shape is ShapeKind.ARRIVAL:
         shape = (
             f"arrival {plan.rate:g}/s (at most {plan.max_users} concurrent per process) "
             f"for {plan.duration_s:g} s"

@@ -22,6 +22,7 @@ from harness.errors import UsageError
 from harness.gates.config import DEFAULT_GATES, Gate, parse_gates
 from harness.redact import stored
 from harness.results.schema import config_hash as schema_hash
+from harness.workload import Workload
 
 Mode = Literal["smoke", "load", "rehearse", "rollout", "drill", "pytest"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -60,6 +61,8 @@ class Shape(BaseModel):
     max_iterations: int = 1_000_000
     step_sample_rate: float = 1.0
     max_error_rate: float = 1.0  #: percent of failed iterations a plain load tolerates
+    workload: Workload | None = None  #: `--workload`: the recorded mix, arrivals, think times
+    speed: float = 1.0  #: `--speed`: how much faster than recorded a replay runs
 
 
 class Distribution(BaseModel):

@@ -43,6 +43,7 @@ from harness.run.metrics import check_metric_gates, record_metrics
 from harness.run.plan import RunPlan
 from harness.run.request import RunRequest
 from harness.run.targets import check_allowed, check_reachable
+from harness.run.workload_run import report_workload
 from harness.runtime import RunSink
 from harness.target_http import announce_http
 from harness.targets import Target
@@ -148,6 +149,7 @@ class Session:
                 raise
             health = write_results(run, aggregator, outcome, chosen, describe)
             print_measured(run, aggregator, outcome, health)
+            report_workload(run, load_plan, request, inputs.journeys, aggregator)
             if run.write_error is not None:
                 pass  # said and recorded below, once the stack has closed
             elif outcome.interrupted:
