@@ -141,10 +141,8 @@ class Step:
             )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
         vitals: dict[str, tuple[float, ...]] = {}
-        if exc is None and self.touchpoint is Touchpoint.WEB and web is not None and not web.closed:
-            vitals = web.read_vitals()  # after the duration was taken: it costs the step nothing
-            for name, values in vitals.items():
-                self._span.set_attribute(f"harness.web.{name}", values)
+        if exc is None and self.touchpoint is Touchpoint.WEB and web is not None:
+            vitals = web.read_vitals(self._span)  # after the duration was taken: free for the step
         self._span.set_attribute("harness.outcome", "failed" if exc else "passed")
         spans.end_span(self._span, kind.value if kind else None, message)
         record = StepRecord(

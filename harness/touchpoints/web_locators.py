@@ -287,11 +287,15 @@ class Vocabulary:
         """`page.get_by_test_id(id)`: an element by its `data-testid`."""
         return cast(Sync, self.page.get_by_test_id(test_id))
 
-    def read_vitals(self) -> dict[str, tuple[float, ...]]:
-        """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`)."""
+    def read_vitals(self, span: Any = None) -> dict[str, tuple[float, ...]]:
+        """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`), also
+        set on `span` as `harness.web.lcp`, ... attributes."""
         if self.closed or self._page is None or not web_vitals.enabled():
             return {}
-        return self.host.call(web_vitals.read(self._page))
+        found = self.host.call(web_vitals.read(self._page))
+        for name, values in found.items() if span is not None else ():
+            span.set_attribute(f"harness.web.{name}", values)
+        return found
 
     def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
         """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the

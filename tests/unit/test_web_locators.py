@@ -158,3 +158,29 @@ def test_codegens_event_waits_work_as_with_blocks() -> None:
         events.append("clicked")
     assert events == ["armed", "clicked", "waited"]
     assert popup_info.value == "popup page"
+
+
+def test_vitals_are_read_from_the_page_and_set_on_the_steps_span() -> None:
+    from harness.touchpoints.web_session import WebSession
+
+    class Page:
+        async def evaluate(self, script: str) -> list[dict[str, float]]:
+            return [{"lcp": 180.0, "ttfb": 12.0}, {"lcp": 90.0}]
+
+    class Span:
+        attributes: dict[str, object] = {}
+
+        def set_attribute(self, name: str, value: object) -> None:
+            self.attributes = {**self.attributes, name: value}
+
+    session = WebSession(
+        FakeHost(),  # type: ignore[arg-type]
+        base_url="http://shop.test/",
+        artifacts_dir=Path("."),
+        action_timeout=5.0,
+        navigation_timeout=15.0,
+    )
+    session._page = Page()  # type: ignore[assignment]
+    span = Span()
+    assert session.read_vitals(span) == {"ttfb": (12.0,), "lcp": (180.0, 90.0)}
+    assert span.attributes == {"harness.web.ttfb": (12.0,), "harness.web.lcp": (180.0, 90.0)}

@@ -165,7 +165,7 @@ class _FakeSession:
     def drain_requests(self) -> list:
         return []
 
-    def read_vitals(self) -> dict[str, tuple[float, ...]]:
+    def read_vitals(self, span: object = None) -> dict[str, tuple[float, ...]]:
         return {"lcp": (120.0, 90.0)}
 
     def close(self) -> None:
