@@ -165,6 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     add_results_arguments(results)
     results.set_defaults(handler=_cmd_results)
 
+    from harness.commands.history import register as register_history
+    from harness.commands.monitor import register as register_monitor
+
+    register_history(commands)
+    register_monitor(commands, _add_target_options, _add_run_options)
+
     demo = commands.add_parser(
         "demo",
         help="a rehearsal of the bundled sandbox: baseline against a candidate with a seeded "

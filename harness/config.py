@@ -110,6 +110,8 @@ class HarnessConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    #: the run history: a SQLite path or a `postgresql://` URL (default: results/history.sqlite)
+    history: str | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("journeys", mode="before")

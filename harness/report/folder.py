@@ -34,6 +34,8 @@ __all__ = [
     "unfinished_text",
 ]
 
+#: a rehearsal's comparison with the runs before it (`harness.history.compared` writes it)
+COMPARED_FILE = "history.json"
 PERCENTILES = SHOWN  #: the percentiles the reports show
 
 
@@ -66,6 +68,7 @@ class RunFolder:
     rollout: dict[str, Any] | None = None  #: rollout.json, checked against its model
     workload: dict[str, Any] | None = None  #: workload.json of a `load --workload` run
     verdict: Verdict | None = None
+    compared: dict[str, Any] | None = None  #: history.json, written by the run history
     missing: dict[str, str] = field(default_factory=dict)  #: file → why it was not read
     warnings: list[str] = field(default_factory=list)  #: what was damaged, for stderr
     _durations_cache: dict[SeriesKey, list[float]] | None = field(default=None, repr=False)
@@ -239,6 +242,9 @@ def read_run(path: Path) -> RunFolder:
     run.rollout = folder.document(ROLLOUT_FILE, _rollout)
     if run.mode != "rollout" and run.missing.get(ROLLOUT_FILE) == NOT_RECORDED:
         del run.missing[ROLLOUT_FILE]  # only staged rollouts have one
+    run.compared = folder.document(COMPARED_FILE, json_object)
+    if run.missing.get(COMPARED_FILE) == NOT_RECORDED:
+        del run.missing[COMPARED_FILE]  # only indexed rehearsals have one
     run.workload = folder.document(WORKLOAD_FILE, json_object)
     if run.missing.get(WORKLOAD_FILE) == NOT_RECORDED:
         del run.missing[WORKLOAD_FILE]  # only runs of a workload model have one

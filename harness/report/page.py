@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from harness.report import sections
+from harness.report.compared import compared_section
 from harness.report.failures import failures_section
 from harness.report.folder import RunFolder
 from harness.report.metric_charts import metric_series
@@ -29,6 +30,7 @@ Section = tuple[str, str, Callable[[RunFolder], Markup]]
 
 SECTIONS: tuple[Section, ...] = (
     ("gates", "Release gates", sections.gates),
+    ("history", "Compared with the last 10 runs against this target", compared_section),
     ("metrics", "Metric gates: the target's own telemetry", metric_series),
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),

@@ -71,6 +71,14 @@ def merge_traces_on_exit(
     return run_dir / "traces" / "sandbox.jsonl"
 
 
+def remember_run(run_dir: Path, history: str | None, results_root: Path) -> None:
+    """Index a finished run in the run history (`harness.history`); a failure is a warning,
+    never the run's."""
+    from harness.history.index import remember
+
+    remember(run_dir, history, results_root)
+
+
 #: `HARNESS_HTML_REPORT=0` skips report.html at the end of a run (its charts cost a few seconds
 #: of CPU); junit.xml and summary.json are still written, and `harness report RUN_DIR` draws it
 HTML_REPORT_ENV = "HARNESS_HTML_REPORT"

@@ -24,7 +24,7 @@ from harness.redact import stored
 from harness.results.schema import config_hash as schema_hash
 from harness.workload import Workload
 
-Mode = Literal["smoke", "load", "rehearse", "rollout", "drill", "pytest"]
+Mode = Literal["smoke", "load", "rehearse", "rollout", "drill", "pytest", "monitor"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -155,6 +155,10 @@ class RunRequest(BaseModel):
     min_samples: int | None = None  #: fills the gates' unset minimums (`--min-samples`)
     rollout: RolloutSettings | None = None
     drill: DrillSettings | None = None
+    #: a monitor's check: which attempt this run is (2 and up: a retry of a failed one)
+    attempt: int = 1
+    #: where the default run history is kept (a drill's runs, under its folder, keep the root's)
+    history_root: Path | None = None
 
     def recorded(self) -> dict[str, Any]:
         """The request as run.json keeps it: whole, secrets and URL credentials redacted."""
@@ -168,7 +172,8 @@ class RunRequest(BaseModel):
 
     def with_results(self, root: Path) -> RunRequest:
         """The same request writing its run folders under `root` (a drill's runs)."""
-        return self.model_copy(update={"results_root": root})
+        history = self.history_root or self.results_root
+        return self.model_copy(update={"results_root": root, "history_root": history})
 
     def for_next_run(self) -> RunRequest:
         """The request of one more run of it (a drill's): a fresh seed unless one was given,

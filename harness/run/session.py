@@ -28,7 +28,12 @@ from harness.exitcodes import ExitCode
 from harness.journey import Journey
 from harness.redact import redact
 from harness.results import RunDirectory, new_run_id
-from harness.run.evidence import merge_traces_on_exit, publish_reports, start_telemetry
+from harness.run.evidence import (
+    merge_traces_on_exit,
+    publish_reports,
+    remember_run,
+    start_telemetry,
+)
 from harness.run.inputs import RunInputs, run_inputs
 from harness.run.load_plan import (
     build_plan,
@@ -175,11 +180,14 @@ class Session:
             )
             return ExitCode.HARNESS_ERROR
         record_evidence(run, telemetry, missing)
+        history_root = request.history_root or inputs.results_root
         if outcome.interrupted:
+            remember_run(run.path, request.config.history, history_root)
             publish_reports(run.path)
             return ExitCode.HARNESS_ERROR
         record_metrics(request, run, chosen, aggregator)  # before the gates read the folder
         code = plan.judge(run, aggregator, outcome, health)
+        remember_run(run.path, request.config.history, history_root)
         if plan.reports:
             publish_reports(run.path)
         return code
@@ -193,7 +201,10 @@ class Session:
         """Every selected journey once, in this process (`harness smoke`)."""
         from harness.run.smoke import run_smoke_request
 
-        return run_smoke_request(self.request)
+        return run_smoke_request(self.request, on_folder=self._ran_in)
+
+    def _ran_in(self, path: Path) -> None:
+        self.run_path = path
 
     def _drive(
         self,

@@ -3,14 +3,22 @@ same runtime as every other mode; the session's `smoke()`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 
 from harness.console import ConsoleSink, closing_table, summary_markdown
 from harness.drivers.smoke import run_smoke
 from harness.exitcodes import ExitCode
 from harness.records import Outcome
 from harness.results import RunDirectory, new_run_id
-from harness.run.evidence import FanOut, merge_traces_on_exit, publish_reports, start_telemetry
+from harness.run.evidence import (
+    FanOut,
+    merge_traces_on_exit,
+    publish_reports,
+    remember_run,
+    start_telemetry,
+)
 from harness.run.inputs import run_inputs
 from harness.run.request import RunRequest
 from harness.run.targets import check_reachable, resolve_target
@@ -20,15 +28,17 @@ from harness.targets import without_userinfo
 from harness.text import plural
 
 
-def run_smoke_request(request: RunRequest) -> int:
-    """Run every selected journey of `request` once; returns the exit code."""
+def run_smoke_request(request: RunRequest, on_folder: Callable[[Path], None] | None = None) -> int:
+    """Run every selected journey of `request` once; returns the exit code. `on_folder` is told
+    the run folder once it exists (the monitor reads each check's)."""
     inputs = run_inputs(request)
     sides, tracing = request.sides, request.tracing
     config = inputs.config
     journeys = inputs.journeys
     seed = inputs.seed
+    mode = "monitor" if request.mode == "monitor" else "smoke"  # a monitor's check is a smoke run
     with ExitStack() as stack:
-        run_id = new_run_id("smoke")
+        run_id = new_run_id(mode)
         sandbox_traces = merge_traces_on_exit(
             inputs.results_root / run_id,
             stack,
@@ -46,6 +56,8 @@ def run_smoke_request(request: RunRequest) -> int:
         check_reachable(target)
         run = RunDirectory(inputs.results_root, run_id)
         stack.callback(run.close)
+        if on_folder is not None:
+            on_folder(run.path)
         telemetry = start_telemetry(
             run.path,
             run_id,
@@ -55,14 +67,14 @@ def run_smoke_request(request: RunRequest) -> int:
             sample_rate=tracing.sample_rate,
         )
         run.start(
-            mode="smoke",
+            mode=mode,
             target={"target": target.model_dump()},
             seed=seed,
             config=config.model_dump(),
             request=request.recorded(),
         )
         print(
-            f"journey-harness smoke · target {target.name} ({without_userinfo(target.web)}) · "
+            f"journey-harness {mode} · target {target.name} ({without_userinfo(target.web)}) · "
             f"{plural(len(journeys), 'journey')} · seed {seed} · run {run_id}",
             flush=True,
         )
@@ -107,5 +119,6 @@ def run_smoke_request(request: RunRequest) -> int:
         )
     # The reports are rendered once the stack has closed: the span sidecar has flushed and the
     # sandbox's spans are merged, so every failure's trace tree is whole.
+    remember_run(run.path, config.history, inputs.results_root)
     publish_reports(run.path)
     return ExitCode.FAILED if failed else ExitCode.PASSED

@@ -72,6 +72,8 @@ class ReleaseProfile:
         self.first_effect: dict[str, float] = {}
         self.effect_counts: Counter[str] = Counter()
         self.lock_free_at: dict[str, float] = {}  #: per contention spec, when its lock frees
+        self.started = time.monotonic()  #: windows (`after=`, `for=`) count from here
+        self.windowed = {r.spec: r for r in self.regressions if r.after_s or r.for_s is not None}
         hidden: set[str] = set()
         #: route name → (spec, seconds) its pages keep their content hidden (`render:`)
         self.render_delays: dict[str, tuple[str, float]] = {}
@@ -145,7 +147,7 @@ class ReleaseProfile:
         rolled = [
             (spec, seconds)
             for seconds, share, spec in effects.delays
-            if share >= 1.0 or self.rng.random() < share
+            if self._acting(spec) and (share >= 1.0 or self.rng.random() < share)
         ]
         for spec, _ in rolled:
             self.noticed(spec)
@@ -159,6 +161,8 @@ class ReleaseProfile:
         waits = []
         now = time.monotonic()
         for seconds, spec in effects.contention:
+            if not self._acting(spec):
+                continue
             free_at = self.lock_free_at.get(spec, 0.0)
             wait = max(0.0, free_at - now)
             self.lock_free_at[spec] = now + wait + seconds
@@ -169,17 +173,25 @@ class ReleaseProfile:
 
     def burn(self, effects: RouteEffects) -> float:
         """Seconds of CPU to burn after this request is answered (every cpu spec counted)."""
-        for _, spec in effects.cpu:
+        acting = [(seconds, spec) for seconds, spec in effects.cpu if self._acting(spec)]
+        for _, spec in acting:
             self.noticed(spec)
-        return sum(seconds for seconds, _ in effects.cpu)
+        return sum(seconds for seconds, _ in acting)
 
     def inject_error(self, effects: RouteEffects) -> bool:
         """True when this request should answer 500."""
         for share, spec in effects.error_shares:
+            if not self._acting(spec):
+                continue
             if share >= 1.0 or self.rng.random() < share:
                 self.noticed(spec)
                 return True
         return False
+
+    def _acting(self, spec: str) -> bool:
+        """Whether regression `spec` acts now (always, unless it has a window)."""
+        windowed = self.windowed.get(spec)
+        return windowed is None or windowed.active(time.monotonic() - self.started)
 
     def step_blocked(self, step: str, email: str) -> bool:
         """True when funnel step `step` is blocked for the user with this email."""

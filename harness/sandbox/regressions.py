@@ -23,7 +23,9 @@ Grammar (one spec per `--regression`):
 
 Any latency, errors, contention or cpu spec may end with `;flag=new_checkout`: it then applies only
 to the candidate's new checkout path, i.e. to requests that carry the flag on (see
-`harness.sandbox.flags`).
+`harness.sandbox.flags`). It may also carry a window, as a drill's faults do: `,after=D` (it
+starts D after the sandbox started) and `,for=D` (it stops D later), e.g.
+`errors:api.products.list=100%,after=4s,for=6s`: a regression that starts and stops part-way.
 
 ROUTE is an fnmatch glob over route names (`api.orders.create`, `*.orders.create`, `web.*`) or
 over path templates when it starts with `/` (`/api/v1/orders`). Parsing never touches the web
@@ -72,6 +74,7 @@ class RegressionKind(StrEnum):
     CPU = "cpu"
 
 
+_WINDOW_EXAMPLE = "errors:api.products.list=100%,after=4s,for=6s"
 _FLAGGABLE = (
     RegressionKind.LATENCY,
     RegressionKind.ERRORS,
@@ -110,6 +113,14 @@ class Regression:
     share: float = 1.0
     contract: ContractRule | None = None
     flag: str | None = None
+    after_s: float = 0.0  #: seconds after the sandbox started that it starts acting
+    for_s: float | None = None  #: seconds it acts for (None: to the end)
+
+    def active(self, elapsed_s: float) -> bool:
+        """Whether it acts `elapsed_s` seconds after the sandbox started."""
+        if elapsed_s < self.after_s:
+            return False
+        return self.for_s is None or elapsed_s < self.after_s + self.for_s
 
 
 def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
@@ -120,10 +131,36 @@ def parse_regressions(specs: Iterable[str]) -> tuple[Regression, ...]:
 def parse_regression(spec: str) -> Regression:
     """Parse one `KIND:...` spec into a `Regression`; raises `SpecError` when it is malformed."""
     body, semicolon, qualifier = spec.strip().partition(";")
-    regression = _parse_body(spec.strip(), body.strip())
+    body, after_s, for_s = _window(spec.strip(), body.strip())
+    regression = replace(_parse_body(spec.strip(), body), after_s=after_s, for_s=for_s)
+    if (after_s or for_s is not None) and regression.kind not in _FLAGGABLE:
+        raise SpecError(
+            f"regression spec {spec!r}: only {', '.join(k.value for k in _FLAGGABLE)} specs take "
+            f"a window (after=, for=). Example: {_WINDOW_EXAMPLE}"
+        )
     if not semicolon:
         return regression
     return replace(regression, flag=_parse_flag(spec, regression.kind, qualifier.strip()))
+
+
+def _window(spec: str, body: str) -> tuple[str, float, float | None]:
+    """The body without its `,after=D` and `,for=D` parts, and those in seconds (0 and None
+    when not given)."""
+    kept: list[str] = []
+    window: dict[str, float] = {}
+    for part in body.split(","):
+        key, eq, value = (p.strip() for p in part.partition("="))
+        if eq and key in ("after", "for") and kept:
+            seconds = durations.seconds(value, unit=True)
+            if seconds is None or seconds < 0 or (key == "for" and seconds == 0):
+                raise SpecError(
+                    f"regression spec {spec!r} has an invalid {key}={value!r}: a duration with a "
+                    f"unit (after=4s, for=6s). Example: {_WINDOW_EXAMPLE}"
+                )
+            window[f"{key}_s"] = seconds
+        else:
+            kept.append(part)
+    return ",".join(kept).strip(), window.get("after_s", 0.0), window.get("for_s")
 
 
 def _parse_flag(spec: str, kind: RegressionKind, qualifier: str) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.history.query import runs_of
+from harness.history.store import HistoryStore, history_url
 from harness.sandbox.process import SandboxProcess, SandboxUrls
 from harness.telemetry.hdr import HdrStore, SeriesKey
 from harness.touchpoints.chromium_sandbox import decide, user_namespaces
@@ -83,6 +85,12 @@ def test_local_load_with_browser_users_summarises_every_journey_and_step(
     assert health["samples"] and {"cpu", "lag_ms", "browser_cpu"} <= set(health["samples"][0])
     # whether Chromium kept its sandbox (off as root, with the reason), told by its process
     assert run["browser"] == decide(os.geteuid(), user_namespaces()).as_dict()
+    # indexed in the run history when it ended, with the run's own counts
+    store = HistoryStore.open(history_url(None, tmp_path))
+    (indexed,) = runs_of(store)
+    store.close()
+    assert (indexed.run_id, indexed.mode, indexed.decision) == (run_dir.name, "load", "pass")
+    assert indexed.iterations == sum(ran.values())
 
 
 def test_arrival_model_shows_a_target_stall_as_latency(tmp_path: Path) -> None:

@@ -129,10 +129,18 @@ def test_run_json_records_the_request_whole_with_the_config_hash_and_no_secret(
     run.close()
     text = (tmp_path / "run-1" / "run.json").read_text()
     recorded = json.loads(text)["request"]
-    assert "s3cret" not in text and "abc" not in text and "k" * 20 not in text
+    assert "s3cret" not in text and "token=abc" not in text and "k" * 20 not in text
     assert recorded["distribution"]["cluster_key"] == "[redacted]"
     assert recorded["sides"]["target"] == "http://127.0.0.1:9/?token=[redacted]"
     assert recorded["config_hash"] == request.config_hash and len(request.config_hash) == 16
     assert recorded["config"]["targets"]["staging"]["url"] == "http://staging.example:8800"
     assert recorded["seed"] == 7 and recorded["shape"]["users"] == 10
     assert recorded["mode"] == "load"
+
+
+def test_a_drills_runs_keep_the_results_roots_history(tmp_path: Path) -> None:
+    request = _request(tmp_path, "load", "--target", "staging")
+    assert request.history_root is None
+    drill_run = request.with_results(tmp_path / "out" / "drill-1").with_results(tmp_path / "x")
+    assert drill_run.results_root == tmp_path / "x"
+    assert drill_run.history_root == (tmp_path / "out").resolve()

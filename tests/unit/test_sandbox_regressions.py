@@ -237,3 +237,41 @@ def test_a_delay_names_its_unit_and_a_share_is_at_most_100_percent(bad: str) -> 
         parse_regression(bad)
     with pytest.raises(SpecError):
         parse_fault(bad.replace("api.health", "api"))
+
+
+def test_a_regression_with_a_window_acts_only_inside_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.sandbox import profile as profile_module
+    from harness.sandbox.profile import ReleaseProfile
+
+    spec = "errors:api.products.list=100%,after=4s,for=6s"
+    regression = parse_regression(spec)
+    assert (regression.share, regression.after_s, regression.for_s) == (1.0, 4.0, 6.0)
+    assert [regression.active(t) for t in (0.0, 3.9, 4.0, 9.9, 10.0)] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert parse_regression("latency:web.*=+300ms@10%,after=2s").for_s is None
+    clock = [100.0]
+    monkeypatch.setattr(profile_module.time, "monotonic", lambda: clock[0])
+    shop = ReleaseProfile("candidate", (regression, parse_regression("errors:api.cart.get=100%")))
+    listing, cart = shop.route("api.products.list"), shop.route("api.cart.get")
+    fails = []
+    for clock[0] in (101.0, 105.0, 111.0):
+        fails.append((shop.inject_error(listing), shop.inject_error(cart)))
+    assert fails == [(False, True), (True, True), (False, True)]  # the unwindowed one always
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("ui:place-order,after=2s", "only latency, errors, contention, cpu specs take a window"),
+        ("errors:api.products.list=5%,after=soon", "invalid after='soon'"),
+        ("errors:api.products.list=5%,for=0s", "invalid for='0s'"),
+    ],
+)
+def test_a_bad_window_is_a_spec_error(spec: str, fragment: str) -> None:
+    with pytest.raises(SpecError, match=fragment):
+        parse_regression(spec)
