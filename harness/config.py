@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import ConfigError, SpecError
 from harness.records import TOUCHPOINTS
-from harness.target_http import AppIdentity, TargetHttp, TouchpointHttp
+from harness.target_http import AppIdentity, TargetHttp, TouchpointHttp, WebHttp
 from harness.targets import Target, check_url
 
 
@@ -183,6 +183,8 @@ def _explain(exc: ValidationError, source: Path, data: dict[str, Any]) -> str:
         model: type[BaseModel] = HarnessConfig
         if len(loc) >= 4 and loc[0] == "targets" and loc[2] == "http":
             model = (TargetHttp, TouchpointHttp, AppIdentity)[min(len(loc), 6) - 4]
+            if len(loc) == 5 and loc[3] == "web":
+                model = WebHttp
         elif len(loc) >= 3 and loc[0] == "targets":
             model = TargetConfig
         elif len(loc) == 2 and loc[0] == "rollout":

@@ -140,9 +140,7 @@ class Step:
                 f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}"
             )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
-        vitals: dict[str, tuple[float, ...]] = {}
-        if exc is None and self.touchpoint is Touchpoint.WEB and web is not None:
-            vitals = web.read_vitals(self._span)  # after the duration was taken: free for the step
+        vitals = web.step_vitals(self) if web is not None and exc is None else None  # after timing
         self._span.set_attribute("harness.outcome", "failed" if exc else "passed")
         spans.end_span(self._span, kind.value if kind else None, message)
         record = StepRecord(
@@ -162,7 +160,7 @@ class Step:
             message=message,
             artifacts=artifacts,
             requests=tuple(self.requests),
-            vitals=vitals or None,
+            vitals=vitals,
             person=context._person_id(),
             trace_id=context._trace_id,  # the step's span is in its iteration's trace
         )
@@ -325,7 +323,9 @@ class JourneyContext:
                     navigation_timeout=self.target.navigation_timeout
                     or self.settings.navigation_timeout,
                     record_trace=self.settings.record_browser_trace,
-                    extra_headers=self.flags.header() if self.settings.flags else None,
+                    extra_headers=self.virtual_user.web_headers(
+                        self.flags.header() if self.settings.flags else None
+                    ),
                 )
             except Exception as exc:
                 spans.end_span(span, type(exc).__name__, str(exc))
@@ -347,11 +347,11 @@ class JourneyContext:
 
                 client = self.virtual_user._api = ApiClient(
                     self.target.api,
-                    self.virtual_user.transport(),
+                    self.virtual_user.transport("api"),
                     observer=self._observe,
                     timeout=self.settings.request_timeout,
                     trace_parent=self._trace_parent,
-                    config=self.target.http.api,
+                    config=self.virtual_user.touchpoint_http("api"),
                     config_key=f"targets.{self.target.name}.http.api",
                 )
             else:
@@ -369,12 +369,12 @@ class JourneyContext:
 
             self._mobile = MobileClient(
                 self.target.mobile,
-                self.virtual_user.transport(),
+                self.virtual_user.transport("mobile"),
                 device=self.synth.device,
                 observer=self._observe,
                 timeout=self.settings.request_timeout,
                 trace_parent=self._trace_parent,
-                config=self.target.http.mobile,
+                config=self.virtual_user.touchpoint_http("mobile"),
                 config_key=f"targets.{self.target.name}.http.mobile",
             )
             if self.settings.flags:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,9 @@ from harness.errors import UsageError
 from harness.records import Touchpoint
 from harness.shop_routes import API_PREFIX, MOBILE_PREFIX
 from harness.target_http import TargetHttp
+
+# re-exported: callers have imported it from here since URL credentials became basic auth
+from harness.target_http import basic_authorization as basic_authorization
 
 
 class Target(BaseModel):
@@ -79,9 +81,3 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     user, _, password = userinfo.partition(":")
     bare = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
     return bare, (unquote(user), unquote(password))
-
-
-def basic_authorization(credentials: tuple[str, str]) -> str:
-    """The `Authorization` header value for HTTP basic authentication (RFC 7617, UTF-8)."""
-    user, password = credentials
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")

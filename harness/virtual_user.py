@@ -19,6 +19,7 @@ from harness.telemetry import spans
 
 if TYPE_CHECKING:
     from harness.http.transport import HttpTransport
+    from harness.target_http import TouchpointHttp
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.web import BrowserHost
     from synth import SynthSource
@@ -36,7 +37,9 @@ class VirtualUser:
     browser: Callable[[], BrowserHost]
     transport_factory: Callable[[], HttpTransport] | None = None
     request_hooks: list[RequestHook] = field(default_factory=list)
-    _transport: HttpTransport | None = None
+    _transports: dict[str | None, HttpTransport] = field(default_factory=dict)
+    _touchpoint_http: dict[str, TouchpointHttp] = field(default_factory=dict)
+    _web_headers: dict[str, str] | None = None
     _synth_source: SynthSource | None = None
     _api: ApiClient | None = None  #: renewed by each iteration's `j.api`
 
@@ -54,16 +57,45 @@ class VirtualUser:
             )
         return self._synth_source
 
-    def transport(self) -> HttpTransport:
-        """The HTTP transport this virtual user reuses across iterations."""
-        if self._transport is None:
-            if self.transport_factory is not None:
-                self._transport = self.transport_factory()
-            else:
-                from harness.http.transport import open_transport, settings_for
+    def transport(self, touchpoint: str | None = None) -> HttpTransport:
+        """The HTTP transport this virtual user reuses across iterations for `touchpoint`'s
+        requests: one per distinct connection settings (`settings_for`), so the API and mobile
+        touchpoints share one unless the target sets them apart."""
+        found = self._transports.get(touchpoint)
+        if found is not None:
+            return found
+        made: HttpTransport | None
+        if self.transport_factory is not None:  # one, whatever the touchpoint
+            made = next(iter(self._transports.values()), None) or self.transport_factory()
+        else:
+            from harness.http.transport import open_transport, settings_for
 
-                self._transport = open_transport(settings_for(self.settings.target))
-        return self._transport
+            settings = settings_for(self.settings.target, touchpoint)
+            same = (t for t in self._transports.values() if getattr(t, "settings", 0) == settings)
+            made = next(same, None) or open_transport(settings)
+        self._transports[touchpoint] = made
+        return made
+
+    def web_headers(self, extra: dict[str, str] | None = None) -> dict[str, str] | None:
+        """What the browser adds to every request: the target's headers for the web (their
+        variables read once), then `extra` (the iteration's feature flags); None for none."""
+        if self._web_headers is None:
+            from harness.target_http import expand
+
+            target = self.settings.target
+            where = f"targets.{target.name}.http.web.headers"
+            given = target.http.web_headers().items()
+            self._web_headers = {k: expand(v, f"{where}.{k}") for k, v in given}
+        return {**self._web_headers, **(extra or {})} or None
+
+    def touchpoint_http(self, touchpoint: str) -> TouchpointHttp:
+        """The target's settings in force for `touchpoint` (`api`, `mobile`), made once."""
+        found = self._touchpoint_http.get(touchpoint)
+        if found is None:
+            found = self._touchpoint_http[touchpoint] = self.settings.target.http.touchpoint(
+                touchpoint
+            )
+        return found
 
     def run_iteration(
         self, journey: Journey, iteration: int, *, scheduled: float | None = None
@@ -128,9 +160,9 @@ class VirtualUser:
 
     def close(self) -> None:
         """Close this user's HTTP connections."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        for transport in {id(t): t for t in self._transports.values()}.values():
+            transport.close()
+        self._transports.clear()
         self._api = None
 
 

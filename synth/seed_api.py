@@ -59,8 +59,11 @@ class HttpApiTransport:
         timeout: float = 10.0,
         settings: HttpSettings | None = None,
         http: HttpTransport | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        #: the target's own headers for its API (`request_headers`), on every request
+        self.headers = {"accept": "application/json", "user-agent": _USER_AGENT, **(headers or {})}
         self.timeout = timeout
         self._owned = http is None
         self.http = http_transport.open_transport(settings) if http is None else http
@@ -69,7 +72,7 @@ class HttpApiTransport:
         self, method: str, path: str, body: Mapping[str, object] | None = None, *, token: str = ""
     ) -> ApiReply:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers = {"accept": "application/json", "user-agent": _USER_AGENT}
+        headers = dict(self.headers)
         if data is not None:
             headers["content-type"] = "application/json"
         if token:

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from harness.errors import UsageError
 from harness.http.transport import HttpSettings, settings_for
+from harness.target_http import request_headers
 from harness.targets import Target
 from synth.factory import SynthSource
 from synth.seed_api import ApiTransport, HttpApiTransport
@@ -155,7 +156,11 @@ def seed_target(
     result = SeedResult(manifest)
     ticker = Progress("seeded", people, progress)
     started = time.perf_counter()
-    with _transport(transport, target.api, timeout, settings_for(target)) as api:
+    settings, headers = (
+        settings_for(target, "api"),
+        request_headers(target.http, target.name, "api"),
+    )
+    with _transport(transport, target.api, timeout, settings, headers) as api:
         writer = ManifestWriter.create(manifest, header)
         try:
             for i in range(people):
@@ -268,12 +273,16 @@ class _Borrowed:
 
 
 def _transport(
-    given: ApiTransport | None, api_url: str, timeout: float, settings: HttpSettings
+    given: ApiTransport | None,
+    api_url: str,
+    timeout: float,
+    settings: HttpSettings,
+    headers: Mapping[str, str] | None = None,
 ) -> _Borrowed | HttpApiTransport:
     """The caller's transport, or calls over the harness's one HTTP transport."""
     if given is not None:
         return _Borrowed(given)
-    return HttpApiTransport(api_url, timeout=timeout, settings=settings)
+    return HttpApiTransport(api_url, timeout=timeout, settings=settings, headers=headers)
 
 
 def describe_failures(failures: Mapping[str, list[str]], limit: int = 3) -> Iterator[str]:

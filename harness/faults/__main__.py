@@ -16,10 +16,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.errors import SpecError
+from harness.errors import SpecError, UsageError
 from harness.faults.proxy import DEFAULT_TOUCHPOINTS, FaultProxy
 from harness.faults.spec import parse_faults
+from harness.http.transport import HttpSettings, settings_from
 from harness.lifetime import die_with_parent
+from harness.target_http import TargetHttp
+
+#: the touchpoints with settings of their own (the browser's traffic takes the target's)
+_HTTP_TOUCHPOINTS = ("api", "mobile")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="path prefix of a touchpoint (default: /api/v1=api, /mobile/v2=mobile, /=web)",
     )
     parser.add_argument("--stats-file", type=Path, default=None)
+    parser.add_argument(
+        "--http-settings",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON {name, http}: the target's [targets.NAME.http], to reach the upstream with "
+        "(default: the environment's proxies and CA bundle)",
+    )
     options = parser.parse_args(argv)
     try:
         faults = parse_faults(options.fault)
@@ -54,12 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.touchpoint:
         touchpoints = dict(item.split("=", 1) for item in options.touchpoint)
     try:
+        settings, own = _settings(options.http_settings, touchpoints)
+    except (OSError, ValueError, UsageError) as exc:
+        print(f"harness.faults: --http-settings: {exc}", file=sys.stderr)
+        return 2
+    try:
         proxy = FaultProxy(
             options.upstream,
             faults,
             touchpoints=touchpoints,
             seed=options.seed,
             preserve_host=options.preserve_host,
+            settings=settings,
+            touchpoint_settings=own,
         )
     except ValueError as exc:
         print(f"harness.faults: {exc}", file=sys.stderr)
@@ -71,6 +91,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         uvloop.run(_serve(proxy, options))
     return 0
+
+
+def _settings(
+    path: Path | None, touchpoints: dict[str, str]
+) -> tuple[HttpSettings | None, dict[str, HttpSettings]]:
+    """The upstream's settings from the file `ProxyProcess` wrote (variables read from the
+    environment the proxy inherited), the target's and each HTTP touchpoint's, or None for the
+    environment's."""
+    if path is None:
+        return None, {}
+    given = json.loads(path.read_text(encoding="utf-8"))
+    http, name = TargetHttp.model_validate(given["http"]), str(given["name"])
+    own = {t: settings_from(http, name, t) for t in touchpoints.values() if t in _HTTP_TOUCHPOINTS}
+    return settings_from(http, name), own
 
 
 async def _serve(proxy: FaultProxy, options: argparse.Namespace) -> None:

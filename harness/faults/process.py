@@ -15,6 +15,7 @@ from types import TracebackType
 
 from harness.faults.spec import parse_faults
 from harness.supervisor import Child, temp_file
+from harness.target_http import TargetHttp
 
 __all__ = ["ProxyProcess"]
 
@@ -26,7 +27,10 @@ class ProxyProcess:
 
     After `start`, `url` is where it listens and `clock` the epoch its fault windows count
     from; after `stop`, `counts` holds how many requests it forwarded and how often each fault
-    was applied.
+    was applied. `http` (with the target's `name`) is the target's `[targets.NAME.http]`: the
+    proxy reaches the upstream with its proxy, CA, `verify` and client certificate, as the
+    journeys would (None: the environment's). It goes to the child in a file only its user
+    reads, as written: `${VARIABLES}` are read by the child from the environment it inherits.
     """
 
     def __init__(
@@ -38,8 +42,12 @@ class ProxyProcess:
         seed: int | None = None,
         ready_timeout: float = 10.0,
         preserve_host: bool = False,
+        http: TargetHttp | None = None,
+        name: str = "target",
     ) -> None:
         self.upstream = upstream
+        self.http = http
+        self.name = name
         self.preserve_host = preserve_host
         self.faults = tuple(faults)
         self.touchpoints = dict(touchpoints or {})
@@ -51,6 +59,7 @@ class ProxyProcess:
         self._child: Child | None = None
         self._stats = temp_file("harness-proxy-", ".json")
         self._log = temp_file("harness-proxy-", ".log")
+        self._settings = temp_file("harness-proxy-", ".json")  # mkstemp: mode 0600
 
     @property
     def pid(self) -> int:
@@ -70,12 +79,17 @@ class ProxyProcess:
             cmd += ["--seed", str(self.seed)]
         if self.preserve_host:
             cmd.append("--preserve-host")
+        if self.http is not None:
+            cmd += ["--http-settings", str(self._settings)]
         return [*cmd, "--stats-file", str(self._stats), "--port", "0"]
 
     def start(self) -> str:
         """Spawn the proxy and wait for its ready line; returns its URL. Raises `SpecError` for
         a malformed fault (before spawning) and `TargetUnavailable` when it does not start."""
         parse_faults(self.faults)
+        if self.http is not None:
+            document = {"name": self.name, "http": self.http.model_dump(mode="json")}
+            self._settings.write_text(json.dumps(document), encoding="utf-8")
         self._child = Child(f"the drill proxy for {self.upstream}", self.command(), self._log)
         self._child.start()
         try:
@@ -96,6 +110,7 @@ class ProxyProcess:
         except (OSError, ValueError):
             pass
         self._stats.unlink(missing_ok=True)
+        self._settings.unlink(missing_ok=True)
         self._log.unlink(missing_ok=True)
 
     def __enter__(self) -> ProxyProcess:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import random
 import socket
-import ssl
 import struct
+import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from harness.faults.spec import Fault, FaultKind
+from harness.faults.upstream import Unreachable, UpstreamRoute
 from harness.faults.wire import (
     CHUNK,
     HEAD_LIMIT,
@@ -36,6 +36,7 @@ from harness.faults.wire import (
     read_request_head,
     relay_body,
 )
+from harness.http.transport import HttpSettings
 from harness.records import Touchpoint
 from harness.shop_routes import API_PREFIX, MOBILE_PREFIX
 
@@ -64,24 +65,13 @@ class _Plan:
     applied: list[str] = field(default_factory=list)
 
 
-def upstream_tls_context() -> ssl.SSLContext:
-    """The client TLS context toward an https upstream, verified as the harness's HTTP stack
-    verifies (the default store, `SSL_CERT_FILE`, and `REQUESTS_CA_BUNDLE` when set)."""
-    context = ssl.create_default_context()
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE")
-    if bundle:
-        if os.path.isdir(bundle):
-            context.load_verify_locations(capath=bundle)
-        else:
-            context.load_verify_locations(cafile=bundle)
-    return context
-
-
 class FaultProxy:
-    """Forward to `upstream` (an http URL's origin), injecting `faults` inside their windows.
+    """Forward to `upstream` (an http(s) URL's origin), injecting `faults` inside their windows.
 
     `touchpoints` maps path prefixes to touchpoints; `seed` fixes the dice; `counts` tallies
-    requests (`requests`) and each fault spec that was applied.
+    requests (`requests`) and each fault spec that was applied. `settings` are how the upstream
+    is reached (the target's: proxy, CA, `verify`, client certificate; default the
+    environment's), as the harness's HTTP stack reaches it.
     """
 
     def __init__(
@@ -92,21 +82,29 @@ class FaultProxy:
         touchpoints: Mapping[str, str] | None = None,
         seed: int | None = None,
         preserve_host: bool = False,
+        settings: HttpSettings | None = None,
+        touchpoint_settings: Mapping[str, HttpSettings] | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the drill proxy forwards to http(s):// origins, not {upstream!r}")
-        self.upstream_host = parts.hostname
-        self.upstream_tls = parts.scheme == "https"
-        self.upstream_port = parts.port or (443 if self.upstream_tls else 80)
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
+        self.route = UpstreamRoute(parts.hostname, port, tls, settings or HttpSettings())
+        #: a touchpoint's own route, where its settings differ from the target's
+        self.routes = {
+            touchpoint: UpstreamRoute(parts.hostname, port, tls, given)
+            for touchpoint, given in (touchpoint_settings or {}).items()
+            if given != self.route.settings
+        }
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         #: the `Host` line the upstream gets (name-based ingress routes on it), unless the
         #: client's is kept (`preserve_host`)
-        self.host_line = (
-            b"Host: " + host.encode("idna") + (f":{parts.port}".encode() if parts.port else b"")
-        )
+        authority = host.encode("idna") + (f":{parts.port}".encode() if parts.port else b"")
+        self.host_line = b"Host: " + authority
+        #: what precedes a request's path on the request line for a forward proxy
+        self.origin = b"http://" + authority
         self.preserve_host = preserve_host
-        self._tls: ssl.SSLContext | None = None
         self.faults = tuple(faults)
         prefixes = touchpoints or DEFAULT_TOUCHPOINTS
         self.touchpoints = sorted(prefixes.items(), key=lambda kv: -len(kv[0]))
@@ -185,6 +183,7 @@ class FaultProxy:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        route = self.route
         try:
             while True:
                 head = await read_request_head(reader)
@@ -204,15 +203,17 @@ class FaultProxy:
                     if not head.keep_alive():
                         break
                     continue
-                if upstream is None or upstream[0].at_eof():
+                wanted = self.route_for(head.path) if self.routes else route
+                if upstream is None or upstream[0].at_eof() or wanted is not route:
                     if upstream is not None:
                         upstream[1].close()
-                    upstream = await self._connect(writer)
+                    route = wanted
+                    upstream = await self._connect(route)
                     if upstream is None:
                         await discard_body(reader, head)
                         await _answer(writer, 502, head.keep_alive())
                         break
-                keep = await self._exchange(head, plan, reader, writer, *upstream)
+                keep = await self._exchange(head, plan, route, reader, writer, *upstream)
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -226,28 +227,26 @@ class FaultProxy:
             writer.close()
             self._connections.discard(task)
 
+    def route_for(self, path: str) -> UpstreamRoute:
+        """The route of the touchpoint a path belongs to."""
+        return self.routes.get(self.touchpoint(path), self.route)
+
     async def _connect(
-        self, writer: asyncio.StreamWriter
+        self, route: UpstreamRoute
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        tls = None
-        if self.upstream_tls:
-            tls = self._tls = self._tls or upstream_tls_context()
         try:
-            pair = await asyncio.open_connection(
-                self.upstream_host, self.upstream_port, limit=HEAD_LIMIT, ssl=tls
-            )
-        except (OSError, ssl.SSLError):
+            return await route.open()
+        except Unreachable as exc:
+            self.counts["upstream unreachable"] += 1
+            if self.counts["upstream unreachable"] == 1:  # the proxy's log says why, once
+                print(f"cannot reach {route.describe()}: {exc}", file=sys.stderr, flush=True)
             return None
-        sock = pair[1].get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return pair
 
     async def _exchange(
         self,
         head: RequestHead,
         plan: _Plan,
+        route: UpstreamRoute,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         up_reader: asyncio.StreamReader,
@@ -259,7 +258,11 @@ class FaultProxy:
             lines = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower() not in _DROPPED]
         if not self.preserve_host:
             lines = [self.host_line if ln[:5].lower() == b"host:" else ln for ln in lines]
-        request_line = f"{head.method} {head.target} ".encode() + head.version
+        request_line = f"{head.method} ".encode()
+        if route.absolute_form:
+            request_line += self.origin
+            lines = [*lines, *route.proxy_lines()]
+        request_line += head.target.encode("latin-1") + b" " + head.version
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()
         if head.framing.has_body:

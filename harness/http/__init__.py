@@ -1,5 +1,7 @@
 """The harness's one HTTP stack, below everything that sends a request: the touchpoints'
-clients, seeding (`synth.seed_api`), rollout hooks and the reachability check.
+clients, seeding (`synth.seed_api`), rollout hooks and the reachability check; the drill
+proxy's upstream side (`harness.faults.upstream`, on asyncio) takes its settings, TLS context
+and proxy rules.
 
 `transport.py` has the seam (`HttpTransport`, `HttpRequest`, `RawResponse`), the real transport
 and `settings_for`, the one place a target's settings become the transport's; `wire.py` speaks

@@ -6,6 +6,7 @@ ones), and bodies decoded from gzip, deflate and brotli."""
 from __future__ import annotations
 
 import os
+import ssl
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,14 @@ from urllib.request import (  # type: ignore[attr-defined]
 
 from harness.http.wire import Proxy, WireError
 
-__all__ = ["ACCEPT_ENCODING", "decode_body", "environment_proxies", "proxy_for", "tls_context"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "decode_body",
+    "environment_proxies",
+    "proxy_for",
+    "stdlib_tls_context",
+    "tls_context",
+]
 
 #: what the touchpoints accept, as requests sends it (brotli too, as httpx does with brotli)
 ACCEPT_ENCODING = "gzip, deflate, br"
@@ -35,25 +43,35 @@ def tls_context(
     set, `REQUESTS_CA_BUNDLE` too; a path (a CA file or folder) checks against it
     alone; False checks nothing. `client_cert`: (certificate, key or None) presented to servers
     that ask for one (mutual TLS)."""
-    import ssl as stdlib_ssl
+    from gevent import ssl as gevent_ssl
 
-    from gevent import ssl
+    return _configured(gevent_ssl.SSLContext, verify, client_cert)
 
-    template = stdlib_ssl.create_default_context()
-    context = ssl.SSLContext(stdlib_ssl.PROTOCOL_TLS_CLIENT)
+
+def stdlib_tls_context(
+    verify: bool | str = True, client_cert: tuple[str, str | None] | None = None
+) -> ssl.SSLContext:
+    """The same context as `tls_context`, of the standard library's class: for asyncio code
+    (the drill proxy's upstream side), which must not load gevent."""
+    return _configured(ssl.SSLContext, verify, client_cert)  # type: ignore[no-any-return]
+
+
+def _configured(cls: Any, verify: bool | str, client_cert: tuple[str, str | None] | None) -> Any:
+    template = ssl.create_default_context()
+    context = cls(ssl.PROTOCOL_TLS_CLIENT)
     context.options = template.options
     context.verify_flags = template.verify_flags
     context.minimum_version = template.minimum_version
     if verify is False:
         context.check_hostname = False
-        context.verify_mode = stdlib_ssl.CERT_NONE
+        context.verify_mode = ssl.CERT_NONE
     else:
         context.verify_mode = template.verify_mode
         context.check_hostname = template.check_hostname
         if isinstance(verify, str):
             _load_bundle(context, verify)
         else:
-            context.load_default_certs(stdlib_ssl.Purpose.SERVER_AUTH)
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
             if bundle := os.environ.get("REQUESTS_CA_BUNDLE"):
                 _load_bundle(context, bundle)
     if client_cert is not None:

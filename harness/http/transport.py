@@ -24,6 +24,7 @@ from harness.http.wire import ConnectFailed, Connection, WireError, WireTimeout
 from harness.target_http import expand
 
 if TYPE_CHECKING:
+    from harness.target_http import TargetHttp, TouchpointHttp
     from harness.targets import Target
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "open_transport",
     "send_once",
     "settings_for",
+    "settings_from",
 ]
 
 
@@ -85,27 +87,37 @@ class HttpSettings:
     client_cert: tuple[str, str | None] | None = None
 
 
-def settings_for(target: Target | None = None) -> HttpSettings:
-    """The transport settings for requests to `target` (None: no target in particular).
+def settings_for(target: Target | None = None, touchpoint: str | None = None) -> HttpSettings:
+    """The transport settings for requests to `target` (None: no target in particular), of its
+    `touchpoint` (`api`, `mobile`) when given.
 
     The one place target settings become transport settings: `[targets.NAME.http]`'s proxy,
-    CA, `verify` and client certificate (their `${VARIABLES}` read now), else the
-    environment's proxies and CA bundle (read when the transport connects)."""
+    CA, `verify` and client certificate, or the touchpoint's own (their `${VARIABLES}` read
+    now), else the environment's proxies and CA bundle (read when the transport connects)."""
     if target is None:
         return HttpSettings()
-    config = target.http
-    where = f"targets.{target.name}.http"
+    return settings_from(target.http, target.name, touchpoint)
+
+
+def settings_from(config: TargetHttp, name: str, touchpoint: str | None = None) -> HttpSettings:
+    """The transport settings of `[targets.NAME.http]` (`settings_for` a target of that name):
+    for a process that has the settings without the target (the drill proxy)."""
+    where = f"targets.{name}.http"
+    given: TargetHttp | TouchpointHttp = config
+    if touchpoint is not None:
+        given = config.touchpoint(touchpoint)
+        where = f"{where}.{touchpoint}"
     proxies = None
-    if config.proxy is not None:
-        proxy = expand(config.proxy, f"{where}.proxy")
+    if given.proxy is not None:
+        proxy = expand(given.proxy, f"{where}.proxy")
         proxies = {"http": proxy, "https": proxy} if proxy else {}
-        if config.no_proxy:
-            proxies["no"] = expand(config.no_proxy, f"{where}.no_proxy")
-    verify: bool | str = expand(config.ca, f"{where}.ca") if config.ca else config.verify
+        if given.no_proxy:
+            proxies["no"] = expand(given.no_proxy, f"{where}.no_proxy")
+    verify: bool | str = expand(given.ca, f"{where}.ca") if given.ca else given.verify is not False
     cert = None
-    if config.client_cert:
-        key = expand(config.client_key, f"{where}.client_key") if config.client_key else None
-        cert = (expand(config.client_cert, f"{where}.client_cert"), key)
+    if given.client_cert:
+        key = expand(given.client_key, f"{where}.client_key") if given.client_key else None
+        cert = (expand(given.client_cert, f"{where}.client_cert"), key)
     return HttpSettings(proxies=proxies, verify=verify, client_cert=cert)
 
 

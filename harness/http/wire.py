@@ -110,6 +110,15 @@ def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
 _JOINED = {"set-cookie": "\n"}
 
 
+def tunnel_request(host: str, port: int, proxy: Proxy) -> tuple[bytes, str]:
+    """The `CONNECT` request that asks `proxy` for a tunnel to host:port, and that authority."""
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n"
+    if proxy.authorization is not None:
+        lines += f"proxy-authorization: {proxy.authorization}\r\n"
+    return (lines + "\r\n").encode("latin-1"), authority
+
+
 def default_port(scheme: str) -> int:
     """The port of a URL that names none."""
     return 443 if scheme == "https" else 80
@@ -270,13 +279,9 @@ class Connection:
     def _tunnel(self, sock: Any, proxy: Proxy) -> None:
         """Ask the proxy for a tunnel to this origin (`CONNECT host:port`); closes `sock` when
         it refuses."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        authority = f"{host}:{self.port}"
-        lines = f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n"
-        if proxy.authorization is not None:
-            lines += f"proxy-authorization: {proxy.authorization}\r\n"
+        request, authority = tunnel_request(self.host, self.port, proxy)
         try:
-            sock.sendall((lines + "\r\n").encode("latin-1"))
+            sock.sendall(request)
             head = b""
             while (end := head.find(b"\r\n\r\n")) < 0:
                 chunk = sock.recv(RECV_SIZE)

@@ -63,6 +63,7 @@ class HarnessSession:
         from harness.config import load_config
         from harness.pytest_plugin.gates import parse_gates
         from harness.run.request import Sides, Tracing, build_request
+        from harness.telemetry import otel_env
 
         option = config.option
         self.config = config
@@ -85,7 +86,12 @@ class HarnessSession:
                     target=option.harness_target,
                     regressions=tuple(option.harness_regression or ()),
                 ),
-                tracing=Tracing(headed=bool(option.harness_headed)),
+                tracing=Tracing(
+                    headed=bool(option.harness_headed),
+                    # the share the journey processes sample (`OTEL_TRACES_SAMPLER`), which the
+                    # merge of the target's spans must cut to
+                    sample_rate=otel_env.sample_rate(None, 1.0)[0],
+                ),
             )
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
@@ -183,7 +189,8 @@ class HarnessSession:
 
         assert self.run_path is not None
         sides = self.request.sides
-        traces = merge_traces_on_exit(self.run_path, self.stack)
+        rate = self.request.tracing.sample_rate
+        traces = merge_traces_on_exit(self.run_path, self.stack, sample_rate=rate)
         target = resolve_target(
             self.request.config,
             self.stack,
@@ -231,7 +238,12 @@ class HarnessSession:
         from harness.telemetry import tracing
 
         trace_file.parent.mkdir(parents=True, exist_ok=True)
-        telemetry = tracing.setup(trace_file=trace_file, run_id=self.run_id, worker=worker)
+        telemetry = tracing.setup(
+            trace_file=trace_file,
+            run_id=self.run_id,
+            worker=worker,
+            sample_rate=self.request.tracing.sample_rate,
+        )
         self.stack.callback(telemetry.shutdown)
         self.browser = self.stack.enter_context(browser_host(headless=self.headless))
 

@@ -363,7 +363,7 @@ class RolloutController:
         action = self.hooks.get(hook)
         if not action:
             return True
-        call = call_hook(hook, action, event)
+        call = call_hook(hook, action, event, targets := (self.candidate, self.baseline))
         self.record.hooks.append(call)
         print(f"  hook {hook}: {'ok' if call.ok else 'FAILED'} ({call.detail})", flush=True)
         if call.ok:
@@ -381,7 +381,7 @@ class RolloutController:
                     "share": 0.0,
                     "reason": reason,
                 }
-                rollback = call_hook("on_rollback", self.hooks["on_rollback"], stop)
+                rollback = call_hook("on_rollback", self.hooks["on_rollback"], stop, targets)
                 self.record.hooks.append(rollback)
         return False
 

@@ -3,9 +3,11 @@
 A hook is a shell command or an http(s) URL. A command runs under `/bin/sh -c` with the event
 as JSON on its standard input and in `$HARNESS_ROLLOUT_EVENT`; it succeeds when it exits 0. A
 URL receives the event as a JSON `POST` (through the harness's one HTTP transport,
-`harness.http`); it succeeds on a 2xx answer. Either must finish within
-the timeout. Commands are started with `posix_spawn`, as load workers are, so that nothing of
-the gevent-patched harness runs in the child (see `harness.children`).
+`harness.http`); it succeeds on a 2xx answer. A URL on one of the rollout's targets' origins is
+sent with that target's `[targets.NAME.http]` settings, any other with the environment's.
+Either must finish within the timeout. Commands are started with `posix_spawn`, as load
+workers are, so that nothing of the gevent-patched harness runs in the child (see
+`harness.children`).
 
 `first_effect` asks the candidate when its regression first took effect (the bundled sandbox
 says so on its `/health`), to time a rollback's detection.
@@ -18,13 +20,16 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.children import SpawnedProcess
 from harness.errors import ConnectionFailed, StepTimeout
 from harness.http.transport import HttpRequest, send_once, settings_for
 from harness.rollout.stages import HookCall
+from harness.target_http import request_headers
 from harness.targets import Target, basic_authorization, split_userinfo
 
 HOOKS = ("on_stage", "on_promote", "on_rollback")
@@ -38,14 +43,19 @@ def is_url(action: str) -> bool:
 
 
 def call_hook(
-    hook: str, action: str, event: dict[str, Any], timeout_s: float = TIMEOUT_S
+    hook: str,
+    action: str,
+    event: dict[str, Any],
+    targets: Sequence[Target] = (),
+    timeout_s: float = TIMEOUT_S,
 ) -> HookCall:
     """Run one hook with `event`; never raises for the hook's own failure (it is reported in
-    the returned `HookCall`)."""
+    the returned `HookCall`). A webhook on the origin of one of `targets` (the rollout's
+    candidate, then its baseline) is sent with that target's HTTP settings (`hook_target`)."""
     started = time.perf_counter()
     payload = json.dumps(event, sort_keys=True)
     if is_url(action):
-        ok, detail = _post(action, payload, timeout_s)
+        ok, detail = _post(action, payload, timeout_s, hook_target(action, targets))
     else:
         ok, detail = _run(action, payload, timeout_s)
     return HookCall(
@@ -58,17 +68,39 @@ def call_hook(
     )
 
 
-def _post(url: str, payload: str, timeout_s: float) -> tuple[bool, str]:
+def hook_target(url: str, targets: Sequence[Target]) -> Target | None:
+    """The first of `targets` one of whose touchpoints is on the webhook's origin (scheme,
+    host and port), or None: the hook is then the team's own service, reached with the
+    environment's settings."""
+    origin = _origin(url)
+    for target in targets:
+        if any(_origin(u) == origin for u in target.urls.values()):
+            return target
+    return None
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _post(url: str, payload: str, timeout_s: float, target: Target | None) -> tuple[bool, str]:
     """POST the event through the harness's HTTP transport; `timeout_s` bounds the whole
     exchange, connecting included (a socket timeout alone bounds each read, so a server
-    dripping a byte at a time held a 10-second hook for 52 s)."""
+    dripping a byte at a time held a 10-second hook for 52 s). On a target's origin, the
+    target's settings apply: its proxy, CA, `verify` and client certificate, and its API
+    touchpoint's headers and basic auth (the URL's own credentials win)."""
     bare, credentials = split_userinfo(url)
-    headers = {"content-type": "application/json", "user-agent": "journey-harness rollout"}
+    headers = {"user-agent": "journey-harness rollout"}
+    if target is not None:
+        headers.update(request_headers(target.http, target.name, "api"))
+    headers["content-type"] = "application/json"
     if credentials is not None:
         headers["authorization"] = basic_authorization(credentials)
     request = HttpRequest("POST", bare, headers, payload.encode(), timeout_s)
     try:
-        reply = send_once(request, settings_for())
+        reply = send_once(request, settings_for(target, "api" if target else None))
     except StepTimeout:
         return False, f"timed out after {timeout_s:g} s"
     except ConnectionFailed as exc:

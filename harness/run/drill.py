@@ -158,16 +158,18 @@ class DrillRun(BasePlan):
     def targets(self, request: RunRequest, stack: ExitStack, run_path: Path) -> list[Target]:
         self.state.run_dir = run_path
         base, cand = _deployments(request, stack, run_path)
+        names = {"baseline": base.name, "candidate": cand.name}  # as harness.toml names them
         base = base.model_copy(update={"name": "baseline"})
         cand = cand.model_copy(update={"name": "candidate"})
         specs = [self.fault.spec] if self.fault is not None else []
         assert request.drill is not None
         keep = request.drill.preserve_host
+        state, seed = self.state, request.seed
         if not request.drill.direct_baseline:
-            base = _through_proxy(base, [], stack, self.state, seed=request.seed, keep_host=keep)
+            base = _through_proxy(base, [], stack, state, seed=seed, keep_host=keep, names=names)
         return [
             base,
-            _through_proxy(cand, specs, stack, self.state, seed=request.seed, keep_host=keep),
+            _through_proxy(cand, specs, stack, state, seed=seed, keep_host=keep, names=names),
         ]
 
     def judge(
@@ -233,8 +235,12 @@ def _through_proxy(
     *,
     seed: int | None,
     keep_host: bool = False,
+    names: dict[str, str] | None = None,
 ) -> Target:
-    """`target` with each of its origins behind a drill proxy carrying `specs`."""
+    """`target` with each of its origins behind a drill proxy carrying `specs`. The proxies
+    reach the origins with the target's connection settings (`[targets.NAME.http]`: proxy, CA,
+    `verify`, client certificate; `names` maps the side to NAME); the journeys reach the proxies
+    on loopback directly, sending the target's headers, which the proxies forward."""
     urls = {touchpoint.value: url for touchpoint, url in target.urls.items()}
     origins: dict[str, dict[str, str]] = {}
     for touchpoint, url in urls.items():
@@ -244,7 +250,13 @@ def _through_proxy(
     rewritten = dict(urls)
     for origin, touchpoints in origins.items():
         proxy = ProxyProcess(
-            origin, specs, touchpoints=touchpoints, seed=seed, preserve_host=keep_host
+            origin,
+            specs,
+            touchpoints=touchpoints,
+            seed=seed,
+            preserve_host=keep_host,
+            http=target.http,
+            name=(names or {}).get(target.name, target.name),
         )
         proxy.start()
         stack.callback(proxy.stop)
@@ -255,7 +267,7 @@ def _through_proxy(
     label = f" with {', '.join(specs)}" if specs else " (no fault)"
     web = without_userinfo(target.web)
     print(f"{target.name}: {web} behind the drill proxy {rewritten['web']}{label}")
-    return target.model_copy(update=rewritten)
+    return target.model_copy(update={**rewritten, "http": target.http.reached_directly()})
 
 
 def _publish(run_dir: Path, verdict: Verdict, drilled: dict[str, str | None]) -> None:

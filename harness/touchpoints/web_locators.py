@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from harness.records import Touchpoint
 from harness.touchpoints import web_vitals
 
 if TYPE_CHECKING:
@@ -286,6 +287,13 @@ class Vocabulary:
     def get_by_test_id(self, test_id: str | re.Pattern[str]) -> Sync:
         """`page.get_by_test_id(id)`: an element by its `data-testid`."""
         return cast(Sync, self.page.get_by_test_id(test_id))
+
+    def step_vitals(self, step: Any) -> dict[str, tuple[float, ...]] | None:
+        """The vitals of a passed step if it is a web step (None otherwise), also set on its
+        span; read after its duration was taken, so reading costs the step nothing."""
+        if step.touchpoint is not Touchpoint.WEB:
+            return None
+        return self.read_vitals(step._span) or None
 
     def read_vitals(self, span: Any = None) -> dict[str, tuple[float, ...]]:
         """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`), also

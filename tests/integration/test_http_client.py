@@ -200,9 +200,12 @@ def sends_the_targets_headers(j):
         sent = j.api.get("/headers").json()["headers"]
         assert sent["X-Token"] == j.vars.setdefault("token", sent["X-Token"])
         assert sent["User-Agent"] == "acme-tests/1"
+        assert sent["X-Team"] == "checkout" and sent["X-Env"] == "staging"
     with j.step("app", on="mobile"):
-        agent = j.mobile.get("/user-agent").json()["user-agent"]
-        assert agent.startswith("Acme/5.1 (iPadOS "), agent
+        sent = j.mobile.get("/headers").json()["headers"]
+        assert sent["User-Agent"].startswith("Acme/5.1 (iPadOS "), sent
+        assert sent["X-Team"] == "checkout" and sent["X-Env"] == "mobile", sent
+        assert "X-Token" not in sent
     with j.step("quote the headers", on="api"):
         assert False, j.api.get("/headers").text
 
@@ -231,9 +234,11 @@ def test_per_target_settings_from_harness_toml(
     (tmp_path / "harness.toml").write_text(
         f'[targets.bin]\nurl = "{bin_url}"\napi = "{bin_url}/"\nmobile = "{bin_url}/"\n'
         f'[targets.bin.http]\nproxy = "{proxy_url}"\n'
+        'headers = { X-Team = "checkout", X-Env = "staging" }\n'
         '[targets.bin.http.api]\nheaders = { X-Token = "${HB_TOKEN}" }\n'
         'user_agent = "acme-tests/1"\n'
         '[targets.bin.http.mobile]\napp = { name = "Acme", version = "5.1", platform = "iPadOS" }\n'
+        'headers = { X-Env = "mobile" }\n'
         f'[targets.tls]\nurl = "{nginx.https}"\napi = "{nginx.https}/"\n'
         f'[targets.tls.http]\nproxy = "{proxy_url}"\nca = "{pki.ca}"\n'
         f'client_cert = "{pki.client_cert}"\nclient_key = "${{CLIENT_KEY}}"\n'
@@ -251,7 +256,10 @@ def test_per_target_settings_from_harness_toml(
     assert done.code == 1, output  # the third step fails on purpose, quoting the headers
     assert "✓ sends_the_targets_headers › headers" in output
     assert "✓ sends_the_targets_headers › app" in output
-    assert f"http settings of bin: proxy {proxy_url}; api: header X-Token" in output
+    assert (
+        f"http settings of bin: proxy {proxy_url}; header X-Team; header X-Env; api: header "
+        "X-Token, user agent 'acme-tests/1'; mobile: header X-Env, app Acme 5.1 (iPadOS)"
+    ) in output
     assert token not in output
     run_dir = only_run_dir(tmp_path / "bin")
     written = "".join(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file())
@@ -281,3 +289,49 @@ def test_the_drill_proxy_forwards_to_https_with_the_upstreams_host(
             sent = proxy.url.removeprefix("http://") if preserve else f"localhost:{port}"
             assert api.get("/who").text == f"host={sent}"
             api.transport.close()
+
+
+def test_the_drill_proxy_reaches_an_mtls_upstream_with_the_targets_settings(
+    bin_url: str, nginx: TlsNginx, proxy: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill in front of a target whose `[targets.NAME.http]` names a CA, a client
+    certificate (its key through `${VARIABLE}`) and a forward proxy: the drill proxy reaches
+    the mTLS upstream with them (CONNECT through tinyproxy), the journeys reach the drill
+    proxy directly, and nothing of it is in the drill proxy's command line."""
+    from contextlib import ExitStack
+
+    from harness.http.transport import settings_for
+    from harness.run.drill import _Run, _through_proxy
+    from harness.target_http import TargetHttp
+    from harness.targets import Target
+
+    proxy_url, log = proxy
+    pki = nginx.pki
+    monkeypatch.setenv("DRILL_CLIENT_KEY", str(pki.client_key))
+    settings = TargetHttp(
+        proxy=proxy_url, ca=str(pki.ca), client_cert=str(pki.client_cert),
+        client_key="${DRILL_CLIENT_KEY}",
+    )  # fmt: skip
+    target = Target.from_base_url(nginx.https, name="tls").model_copy(update={"http": settings})
+    state = _Run()
+    with ExitStack() as stack:
+        behind = _through_proxy(target, [], stack, state, seed=1, names={"tls": "tls"})
+        assert behind.web.startswith("http://127.0.0.1:") and behind.http.proxy == ""
+        command = " ".join(state.proxies[0].command())
+        assert str(pki.client_key) not in command and proxy_url not in command
+        api = client(behind.web.rstrip("/"), settings_for(behind))
+        assert api.get("/who").text == "CN=client host=localhost"
+        api.transport.close()
+    assert f"CONNECT {nginx.https.removeprefix('https://')}" in log.read_text()
+    without = Target.from_base_url(nginx.https, name="bare")
+    with ExitStack() as stack:  # without the settings: the CA is unknown, so no answer but 502
+        behind = _through_proxy(without, [], stack, _Run(), seed=1)
+        api = client(behind.web.rstrip("/"))
+        assert api.get("/who", expect=502).status == 502
+        api.transport.close()
+    # a plain-http upstream through the forward proxy: requests in absolute form
+    with ProxyProcess(bin_url, http=TargetHttp(proxy=proxy_url), name="bin") as drill:
+        api = client(drill.url)
+        assert api.get("/get", params={"via": "drill"}).json()["args"] == {"via": "drill"}
+        api.transport.close()
+    assert f"GET {bin_url}/get?via=drill" in log.read_text()

@@ -302,3 +302,62 @@ def test_upstream_down_answers_502() -> None:
         await proxy.close()
 
     run(test)
+
+
+def test_the_upstream_is_reached_through_the_targets_forward_proxy() -> None:
+    """With the target's settings naming a forward proxy (here the fake upstream plays it),
+    requests go to it in absolute form with its credentials, as the HTTP stack sends them."""
+    from harness.http.transport import HttpSettings
+
+    async def test() -> None:
+        forward = Upstream()
+        server = await asyncio.start_server(forward.serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        settings = HttpSettings(proxies={"http": f"http://ada:pw@127.0.0.1:{port}"})
+        proxy = FaultProxy("http://shop.example:8080", settings=settings)
+        proxy.port = await proxy.start()  # type: ignore[attr-defined]
+        try:
+            reader, writer = await connect(proxy)
+            assert (await exchange(reader, writer, "/r?q=1"))[0] == 200
+            writer.close()
+        finally:
+            await proxy.close()
+            server.close()
+            await server.wait_closed()
+        seen = forward.seen[0]
+        assert seen["path"] == "http://shop.example:8080/r?q=1"
+        assert seen["host"] == "shop.example:8080"
+        assert seen["proxy-authorization"] == "Basic YWRhOnB3"
+
+    run(test)
+
+
+def test_a_touchpoint_with_settings_of_its_own_is_reached_its_own_way() -> None:
+    """The mobile touchpoint's own forward proxy carries its requests; the API's go direct, on
+    one client connection switching between them."""
+    from harness.http.transport import HttpSettings
+
+    async def test() -> None:
+        forward = Upstream()
+        server = await asyncio.start_server(forward.serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with running([]) as (_, upstream):
+            origin = f"http://127.0.0.1:{upstream.port}"
+            mobile = HttpSettings(proxies={"http": f"http://127.0.0.1:{port}"})
+            proxy = FaultProxy(
+                origin, settings=HttpSettings(proxies={}), touchpoint_settings={"mobile": mobile}
+            )
+            proxy.port = await proxy.start()  # type: ignore[attr-defined]
+            try:
+                reader, writer = await connect(proxy)
+                for path in ("/api/v1/a", "/mobile/v2/b", "/api/v1/c"):
+                    assert (await exchange(reader, writer, path))[0] == 200
+                writer.close()
+            finally:
+                await proxy.close()
+        server.close()
+        await server.wait_closed()
+        assert [s["path"] for s in upstream.seen] == ["/api/v1/a", "/api/v1/c"]
+        assert [s["path"] for s in forward.seen] == [f"{origin}/mobile/v2/b"]
+
+    run(test)

@@ -17,6 +17,7 @@ from harness.http import transport as http_transport
 from harness.http.transport import HttpRequest, HttpSettings, RawResponse
 from harness.rollout.hooks import call_hook, first_effect
 from harness.run.targets import check_reachable
+from harness.target_http import TargetHttp, TouchpointHttp
 from harness.targets import Target
 from harness.testing import FakeTransport, RecordingSink, json_response
 from synth.seed_manifest import read_manifest
@@ -191,3 +192,56 @@ def test_no_other_http_stack_in_the_product() -> None:
                 names = [node.module or ""]
             found += [f"{path}:{node.lineno} {n}" for n in names if n in _OTHER_STACKS]
     assert not found, f"use harness.http instead: {found}"
+
+
+def test_a_webhook_on_a_targets_origin_gets_that_targets_settings(
+    opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The candidate's own flag endpoint is reached as the candidate is (its proxy, CA and
+    client certificate, its API headers and basic auth); any other hook with the environment's."""
+    monkeypatch.setenv("FLAGS_TOKEN", "tok-1")
+    candidate = Target.from_base_url("https://cand.test:8443", name="cand").model_copy(
+        update={
+            "http": TargetHttp(
+                proxy="http://proxy.test:3128",
+                ca="/certs/ca.pem",
+                client_cert="/certs/client.pem",
+                api=TouchpointHttp(headers={"X-Token": "${FLAGS_TOKEN}"}, auth=("ops", "pw")),
+            )
+        }
+    )
+    baseline = Target.from_base_url("http://base.test", name="base")
+    targets = (candidate, baseline)
+    call_hook("on_stage", "https://cand.test:8443/flags/rollout", {}, targets=targets)
+    call_hook("on_stage", "https://hooks.test/rollout", {}, targets=targets)
+    call_hook("on_stage", "https://cand.test/flags", {}, targets=targets)  # another port
+    on_target, elsewhere, other_port = opened.settings
+    assert on_target is not None
+    assert on_target.proxies == {
+        "http": "http://proxy.test:3128",
+        "https": "http://proxy.test:3128",
+    }
+    assert on_target.verify == "/certs/ca.pem"
+    assert on_target.client_cert == ("/certs/client.pem", None)
+    assert elsewhere == other_port == HttpSettings()
+    first = opened.requests[0]
+    assert first.headers["x-token"] == "tok-1"
+    assert first.headers["authorization"] == "Basic " + base64.b64encode(b"ops:pw").decode()
+    assert first.headers["content-type"] == "application/json"
+    assert "x-token" not in opened.requests[1].headers
+
+
+def test_seeding_sends_the_targets_api_settings(opened: Opened, tmp_path: Path) -> None:
+    """Seeding reaches the API as `j.api` does: the api touchpoint's connection settings, and
+    the target's and the touchpoint's headers and basic auth on every request."""
+    opened.handler = lambda request: json_response(201, {"id": 1})
+    http = TargetHttp(
+        headers={"X-Team": "checkout"},
+        api=TouchpointHttp(headers={"X-Api-Key": "k1"}, auth=("ci", "pw"), ca="/certs/api.pem"),
+    )
+    target = Target.from_base_url("http://shop.test").model_copy(update={"http": http})
+    seed_target(target, 1, manifest=tmp_path / "m.jsonl", timeout=2)
+    (request,) = opened.requests
+    assert request.headers["x-team"] == "checkout" and request.headers["x-api-key"] == "k1"
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"ci:pw").decode()
+    assert opened.settings == [HttpSettings(verify="/certs/api.pem")]

@@ -165,8 +165,11 @@ class _FakeSession:
     def drain_requests(self) -> list:
         return []
 
-    def read_vitals(self, span: object = None) -> dict[str, tuple[float, ...]]:
-        return {"lcp": (120.0, 90.0)}
+    def step_vitals(self, step: object) -> dict[str, tuple[float, ...]] | None:
+        from harness.records import Touchpoint
+
+        web = getattr(step, "touchpoint", None) is Touchpoint.WEB
+        return {"lcp": (120.0, 90.0)} if web else None
 
     def close(self) -> None:
         self.closed = True
