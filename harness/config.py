@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.block_patterns import block_regex
 from harness.errors import ConfigError, SpecError
 from harness.records import TOUCHPOINTS
 from harness.target_http import AppIdentity, TargetHttp, TouchpointHttp, WebHttp
@@ -35,6 +36,8 @@ class TargetConfig(BaseModel):
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()
+    #: requests every browser context of this target refuses (`harness.block_patterns`)
+    block: list[str] = Field(default_factory=list)
     #: what a metric gate's `{name}` placeholders expand to on this side (`release = "v42"`)
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -51,6 +54,7 @@ class TargetConfig(BaseModel):
             )
         for key, value in zip(TOUCHPOINTS, (web, api, mobile), strict=True):
             check_url(value, f"targets.{name}.{key}")
+        block_regex(self.block, where=f"targets.{name}.block")
         return Target(
             name=name,
             web=web,
@@ -61,6 +65,7 @@ class TargetConfig(BaseModel):
             allow_load=self.allow_load,
             production=self.production,
             http=self.http,
+            block=tuple(self.block),
             labels=self.labels,
         )
 
@@ -110,6 +115,8 @@ class HarnessConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)  #: validated by harness.gates
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    #: `--browser-context`: `fresh` (a new context per iteration) or `reuse` (one per user)
+    browser_context: Literal["fresh", "reuse"] = "fresh"
     #: the run history: a SQLite path or a `postgresql://` URL (default: results/history.sqlite)
     history: str | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)

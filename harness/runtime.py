@@ -62,6 +62,7 @@ class RunSettings:
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
     record_browser_trace: bool = True
+    browser_context: str = "fresh"  #: `reuse`: the virtual user's context, cleared per iteration
     flags: dict[str, str] = field(default_factory=dict)  #: feature-flag values (`--flags`)
     think: bool = False  #: pause between steps as journeys declare (load modes; never smoke)
     #: think times per journey step (`harness.think.step_key`) of a `--workload` model
@@ -309,23 +310,23 @@ class JourneyContext:
 
     @property
     def web(self) -> WebSession:
-        """A fresh browser context for this iteration (Chromium through Playwright)."""
+        """This iteration's browser context (Chromium through Playwright): a new one, or with
+        `--browser-context reuse` the virtual user's, cleared since its last iteration."""
         if self._web is None:
             span = spans.start_action(
                 self._active_trace, "web new browser context", {"harness.web.action": "open"}
             )
             try:
-                self._web = self.virtual_user.browser().new_session(
+                self._web = self.virtual_user.open_web(
                     base_url=self.target.web,
                     artifacts_dir=self.settings.artifacts_dir,
                     device=self.journey.device,
-                    action_timeout=self.target.action_timeout or self.settings.action_timeout,
-                    navigation_timeout=self.target.navigation_timeout
-                    or self.settings.navigation_timeout,
+                    **self.target.web_timeouts(self.settings),
                     record_trace=self.settings.record_browser_trace,
                     extra_headers=self.virtual_user.web_headers(
                         self.flags.header() if self.settings.flags else None
                     ),
+                    block=self.target.block,
                 )
             except Exception as exc:
                 spans.end_span(span, type(exc).__name__, str(exc))
@@ -396,4 +397,4 @@ class JourneyContext:
     def close(self) -> None:
         """Release what this iteration opened (the browser context)."""
         if self._web is not None:
-            self._web.close()
+            self.virtual_user.release_web(self._web)

@@ -5,11 +5,12 @@ one lazily started Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ErrorKind, UsageError
 from harness.journey import Journey
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from harness.target_http import TouchpointHttp
     from harness.touchpoints.api import ApiClient
     from harness.touchpoints.web import BrowserHost
+    from harness.touchpoints.web_session import WebSession
     from synth import SynthSource
 
 RequestHook = Callable[[JourneyContext, RequestRecord], None]
@@ -42,6 +44,8 @@ class VirtualUser:
     _web_headers: dict[str, str] | None = None
     _synth_source: SynthSource | None = None
     _api: ApiClient | None = None  #: renewed by each iteration's `j.api`
+    _web: WebSession | None = None  #: `--browser-context reuse`: kept across iterations
+    _web_device: str | None = None
 
     @property
     def synth_source(self) -> SynthSource:
@@ -158,8 +162,45 @@ class VirtualUser:
         self.sink.iteration_finished(record)
         return record
 
+    def open_web(
+        self, *, device: str | None, extra_headers: dict[str, str] | None, **options: Any
+    ) -> WebSession:
+        """An iteration's browser context: a new one (`fresh`), or this user's own (`reuse`),
+        opened anew when its device differs or its Chromium went away."""
+        reuse = self.settings.browser_context == "reuse"
+        kept = self._web
+        if reuse and kept is not None:
+            if kept.usable and self._web_device == device:
+                kept.begin(extra_headers or {})
+                return kept
+            self._drop_web()
+        session = self.browser().new_session(
+            device=device, extra_headers=extra_headers, reuse=reuse, **options
+        )
+        if reuse:
+            self._web, self._web_device = session, device
+        return session
+
+    def release_web(self, session: WebSession) -> None:
+        """The iteration is over: close its context, or clear this user's for the next one (a
+        context that cannot be cleared is closed, and the next iteration opens another)."""
+        if session is not self._web:
+            session.close()
+            return
+        try:
+            session.reset()
+        except Exception:
+            self._drop_web()
+
+    def _drop_web(self) -> None:
+        kept, self._web = self._web, None
+        if kept is not None:
+            with contextlib.suppress(Exception):  # its Chromium is gone; so is the context
+                kept.close()
+
     def close(self) -> None:
-        """Close this user's HTTP connections."""
+        """Close this user's HTTP connections and browser context."""
+        self._drop_web()
         for transport in {id(t): t for t in self._transports.values()}.values():
             transport.close()
         self._transports.clear()

@@ -82,6 +82,7 @@ def run_harness(
     max_users: int = 0,
     no_traces: bool = False,
     during: During | None = None,
+    more: tuple[str, ...] = (),
 ) -> RunResult:
     """`harness load` in a subprocess; requests = steps = iterations of a one-step journey."""
     results = workdir / f"harness-{time.monotonic_ns()}"
@@ -96,6 +97,7 @@ def run_harness(
         options += ["--processes", str(processes)]
     if no_traces:
         options += ["--no-traces"]
+    options += more
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_PING_URL": ping_url or ""}
     results.mkdir(parents=True)
     argv = load_argv(target, results, *options)

@@ -49,7 +49,7 @@ def _memory_per_context(cfg: Settings, web_url: str, work: Path) -> list[Row]:
     counts = cfg.contexts
     say(
         f"  (2) PSS of Chromium with N open contexts (each at /), N = "
-        f"{', '.join(map(str, counts))}, contexts with tracing on (as `harness load` opens them)"
+        f"{', '.join(map(str, counts))}, contexts without a Playwright trace (as `harness load` opens them by default)"
     )
     points = _pss_points(counts, web_url, work)
     xs, ys = [p[0] for p in points], [p[1] / 2**20 for p in points]
@@ -82,7 +82,7 @@ def _pss_points(counts: tuple[int, ...], web_url: str, work: Path) -> list[tuple
         for n in counts:
             while len(sessions) < n:
                 s = host.new_session(
-                    base_url=web_url, artifacts_dir=work / "artifacts", record_trace=True
+                    base_url=web_url, artifacts_dir=work / "artifacts", record_trace=False
                 )
                 sessions.append(s)
                 s.goto("/")

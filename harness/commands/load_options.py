@@ -45,6 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cores for Chromium, which the generator then keeps off: auto (the last core when "
         "there are two or more), none, or a list such as 2,3",
     )
+    shape.add_argument(
+        "--browser-context",
+        choices=("fresh", "reuse"),
+        default=None,
+        help="fresh (default): a new browser context per iteration, a new person; reuse: one "
+        "context per virtual user, its cookies, storage and cache cleared between iterations",
+    )
+    shape.add_argument(
+        "--browser-trace",
+        action="store_true",
+        help="record a Playwright trace of every web iteration, kept for failed steps (costs "
+        "Chromium about a quarter more CPU per iteration; smoke and pytest always record it)",
+    )
     shape.add_argument("--max-iterations", type=int, default=1_000_000, help="hard bound")
     parser.add_argument(
         "--allow-production",

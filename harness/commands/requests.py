@@ -105,6 +105,8 @@ def _shape(options: argparse.Namespace) -> Shape:
         max_users=options.max_users,
         browser_users=options.browser_users,
         browser_cpus=options.browser_cpus,
+        browser_context=getattr(options, "browser_context", None),
+        browser_trace=bool(getattr(options, "browser_trace", False)),
         max_iterations=options.max_iterations,
         step_sample_rate=options.step_sample_rate,
         max_error_rate=options.max_error_rate,

@@ -60,6 +60,7 @@ class LoadCollector:
         self._requests_shown: Counter[SeriesKey] = Counter()  #: passed lines with requests
         self._reset()
         self.total_iterations = 0
+        self._last_health: dict[str, Any] | None = None  #: the newest health sample, shipped or not
 
     def _reset(self) -> None:
         #: durations since the last delta, recorded into histograms in one batch per series
@@ -124,6 +125,17 @@ class LoadCollector:
     def health(self, sample: dict[str, Any]) -> None:
         """Keep one generator-health sample."""
         self._health.append(sample)
+        self._last_health = sample
+
+    def browser_blocked(self, total: int) -> None:
+        """The process's final count of requests refused by `block` patterns (health samples
+        carry it each second): on the newest sample, or a copy of the last one shipped."""
+        last = self._health[-1] if self._health else self._last_health
+        if last is None or not total:
+            return
+        if not self._health:
+            self._health.append(dict(last))
+        self._health[-1]["browser_blocked"] = total
 
     def _sampled(self) -> bool:
         return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate

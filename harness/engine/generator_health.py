@@ -56,6 +56,8 @@ def health_loop(env: Environment) -> None:
             "queued": current.arrivals.qsize(),
         }
         host = current.browser_host
+        if host is not None and host.blocked:
+            sample["browser_blocked"] = host.blocked  # so far, by the targets' `block` patterns
         if host is not None and host.started and host.sandbox != sandbox_told:
             sandbox_told = host.sandbox  # said once per process (again if it changes)
             sample["browser_sandbox"] = host.sandbox.as_dict()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
-from gevent.event import AsyncResult
 from gevent.lock import BoundedSemaphore
 from gevent.queue import Empty, Queue
 from locust import User, constant, task
@@ -31,21 +30,13 @@ from harness.records import IterationRecord, Outcome, StepRecord
 from harness.runtime import RunSettings, RunSink
 from harness.targets import Target
 from harness.think import WORKLOAD, parse_think
-from harness.touchpoints.web import BrowserHost
+from harness.touchpoints.web import BrowserHost, gevent_wait
 from harness.virtual_user import VirtualUser
 
 ARRIVAL_USER = "ArrivalUser"
 BROWSER_SLOTS = "browser-slots"
 
 POLL_S = 0.5
-
-
-def gevent_wait(future: Any) -> Any:
-    """Wait for a browser-loop future without blocking the other greenlets."""
-    done: AsyncResult = AsyncResult()
-    future.add_done_callback(lambda _: done.set(None))
-    done.get()
-    return future.result()
 
 
 class LocustStatsSink:
@@ -195,9 +186,10 @@ class ProcessState:
             self.arrivals.get_nowait()
         if left:
             self.collector.dropped(left)
-        if self.browser_host is not None:
-            self.browser_host.close()
-            self.browser_host = None
+        host, self.browser_host = self.browser_host, None
+        if host is not None:
+            self.collector.browser_blocked(host.blocked)
+            host.close()
 
 
 _state: ProcessState | None = None
@@ -240,6 +232,7 @@ def prepare(
             action_timeout=plan.action_timeout,
             navigation_timeout=plan.navigation_timeout,
             record_browser_trace=plan.record_browser_trace,
+            browser_context=plan.browser_context,
             flags=plan.flags[index] if plan.flags else {},
             think=plan.think,
             workload_think={k: parse_think(v) for k, v in plan.workload_think.items()},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,6 +74,8 @@ class LoadPlan(BaseModel):
     #: cores for Chromium: `auto` (the last core when there are two or more), `none`, or a
     #: comma-separated list; the generator process then keeps off them
     browser_cpus: str = "auto"
+    #: `fresh`: a new browser context per iteration; `reuse`: one per virtual user, cleared
+    browser_context: Literal["fresh", "reuse"] = "fresh"
     step_sample_rate: float = Field(default=1.0, ge=0, le=1)  #: share of passed steps written
     max_iterations: int = Field(default=1_000_000, ge=1)  #: hard bound over the whole run
     workers: int = Field(default=1, ge=1, le=1024)  #: processes that generate load
@@ -86,7 +88,9 @@ class LoadPlan(BaseModel):
     request_timeout: float = 10.0
     action_timeout: float = 5.0
     navigation_timeout: float = 15.0
-    record_browser_trace: bool = True
+    #: a Playwright trace per web iteration (`--browser-trace`): off at load by default, where
+    #: recording it cost Chromium ~25% more CPU per iteration (bench/browser_overhead.py)
+    record_browser_trace: bool = False
     traces: bool = True
     trace_sample: float = Field(default=1.0, ge=0, le=1)
     otlp_endpoint: str | None = None

@@ -74,6 +74,7 @@ DEFAULT_GATES: list[dict[str, Any]] = [
         "name": "error rate vs baseline",
         "metric": "error_rate",
         "margin": "1pp",
+        "fail_margin": "0pp",  # significantly worse and not shown within 1 pp: FAIL
         "critical": True,
         "group": "errors",
         "alpha": 0.002,

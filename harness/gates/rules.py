@@ -7,17 +7,22 @@ Statistical gates need a minimum of samples: too few is `inconclusive`, never `p
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
+from harness.errors import SpecError
 from harness.gates.base import GateBase, Where, where_of
 from harness.gates.data import RunData
 from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
 from harness.telemetry.hdr import SeriesKey
+
+if TYPE_CHECKING:
+    from harness.gates.tail_paired import TailBlocks
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 QUANTILES["p75"] = 0.75  # where Web Vitals are assessed (`metric = "lcp"`, harness.gates.vitals)
@@ -46,6 +51,9 @@ class RelativeGate(GateBase):
     kind: Literal["relative"] = "relative"
     metric: str = "p95"
     margin: str | float = "10%"
+    #: error rates only: fail when significantly above this and not shown within the margin
+    #: (a deterioration test, as the paired gate's); None: fail only beyond the margin
+    fail_margin: str | float | None = None
     level: float = 0.95
     comparing: ClassVar[bool] = True
 
@@ -55,11 +63,16 @@ class RelativeGate(GateBase):
         if refused is not None:
             return refused
         if self.metric == "error_rate":
-            return self.outcome(
-                _error_rate_evidence(
-                    self, data, parse_share(self.margin, what="margin"), self.level
+            margin = parse_share(self.margin, what="margin")
+            fail = margin
+            if self.fail_margin is not None:
+                fail = parse_share(self.fail_margin, what=f"{self.title()}: fail_margin")
+            if fail > margin:
+                raise SpecError(
+                    f"{self.title()}: fail_margin {self.fail_margin} is above the margin "
+                    f"{self.margin}"
                 )
-            )
+            return self.outcome(_error_rate_evidence(self, data, margin, self.level, fail))
         q = QUANTILES.get(self.metric, 0.95)
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
         keys = self.series(data, iterations=self.step is None)
@@ -77,16 +90,25 @@ Job = tuple[SeriesKey, float, str, int]
 
 
 def _quantile_family(
-    gate: GateBase, data: RunData, jobs: list[Job], margin: float
+    gate: GateBase,
+    data: RunData,
+    jobs: list[Job],
+    margin: float,
+    paired: dict[tuple[SeriesKey, str], TailBlocks] | None = None,
+    fail_margin: float = 0.0,
 ) -> list[Evidence]:
-    """Each job's evidence, the gate's fails decided together by Holm's step-down."""
+    """Each job's evidence, the gate's fails decided together by Holm's step-down. Each job
+    passes on a bootstrap of the two samples; it fails on the low end of its paired interval
+    where `paired` has one (`harness.gates.tail_paired`: significantly above `fail_margin`, and
+    not shown within the margin), else on the bootstrap's (beyond the margin)."""
+    from harness.gates import tail_paired
     from harness.gates.stats import bootstrap_ratio_draws, percentile_interval
 
     assert data.baseline is not None
     level = float(getattr(gate, "level", 0.95))
     limit = 1.0 + margin
     found: list[Evidence | None] = []
-    tests: list[tuple[int, Comparison, Job, np.ndarray, np.ndarray]] = []
+    tests: list[tuple[int, Comparison, Callable[[Decided], Evidence]]] = []
     for job in jobs:
         key, q, metric, minimum = job
         base = data.samples(data.baseline, key.journey, key.step, key.touchpoint)
@@ -101,13 +123,32 @@ def _quantile_family(
             found_ = percentile_interval(draws, at)
             return found_.low, found_.high
 
-        tests.append(
-            (len(found), Comparison(ratio, interval, limit, can_pass=n >= minimum), job, base, cand)
-        )
+        test = Comparison(ratio, interval, limit, can_pass=n >= minimum)
+        blocks = (paired or {}).get((key, metric))
+        if blocks is not None:  # a fail rests on the paired low end, a pass as before
+            test = Comparison(
+                ratio,
+                tail_paired.fail_side(blocks, interval),
+                limit,
+                can_pass=n >= minimum,
+                fail_limit=1.0 + fail_margin,
+            )
+
+        def said(
+            outcome: Decided,
+            c: Comparison = test,
+            j: Job = job,
+            b: np.ndarray = base,
+            x: np.ndarray = cand,
+            t: TailBlocks | None = blocks,
+        ) -> Evidence:
+            return _ratio_evidence(data, j, c, outcome, b, x, margin, t)
+
+        tests.append((len(found), test, said))
         found.append(None)
     decided = decide([t[1] for t in tests], level=level, alpha=gate_alpha(gate, level))
-    for (index, test, job, base, cand), outcome in zip(tests, decided, strict=True):
-        found[index] = _ratio_evidence(data, job, test, outcome, base, cand, margin)
+    for (index, _, make), outcome in zip(tests, decided, strict=True):
+        found[index] = make(outcome)
     return [e for e in found if e is not None]
 
 
@@ -134,6 +175,7 @@ def _ratio_evidence(
     base: np.ndarray,
     cand: np.ndarray,
     margin: float,
+    paired: TailBlocks | None = None,
 ) -> Evidence:
     key, q, metric, minimum = job
     if outcome.decision == "short":
@@ -147,9 +189,10 @@ def _ratio_evidence(
     if decision is Decision.INCONCLUSIVE:
         needed = needed_to_decide(min(len(base), len(cand)), ratio, (low, high), test.limit)
     verb = "rose" if ratio >= 1 else "fell"
+    how = "" if paired is None else f", low end paired over {paired.rows} seconds"
     words = (
         f"{metric} of {label} {verb} {abs(ratio - 1):.0%} ({_ms(b)} → {_ms(c)}, "
-        f"{_level(outcome.level)} CI {_pct(low - 1)} to {_pct(high - 1)}, "
+        f"{_level(outcome.level)} CI {_pct(low - 1)} to {_pct(high - 1)}{how}, "
         f"margin +{margin:.0%}, n = {len(base):,} / {len(cand):,})"
         + (f"; about {needed:,} per side would decide it" if needed else "")
         + outcome.words()
@@ -157,7 +200,8 @@ def _ratio_evidence(
     return Evidence(
         series=label,
         decision=decision,
-        test=f"bootstrap ratio of {metric}",
+        test=f"bootstrap ratio of {metric}"
+        + ("" if paired is None else f"; fails on paired exceedances ({paired.paired.method})"),
         n_baseline=len(base),
         n_candidate=len(cand),
         baseline=b,
@@ -181,7 +225,7 @@ DECIDED = {
 
 
 def _error_rate_evidence(
-    gate: GateBase, data: RunData, margin: float, level: float
+    gate: GateBase, data: RunData, margin: float, level: float, fail_limit: float
 ) -> list[Evidence]:
     from harness.gates.stats import newcombe_difference
 
@@ -217,7 +261,8 @@ def _error_rate_evidence(
             return found_.low, found_.high
 
         diff = fc / nc - fb / nb
-        tests.append((len(found), Comparison(diff, interval, margin), journey, (nb, fb, nc, fc)))
+        test = Comparison(diff, interval, margin, fail_limit=fail_limit)
+        tests.append((len(found), test, journey, (nb, fb, nc, fc)))
         found.append(None)
     decided = decide([t[1] for t in tests], level=level, alpha=gate_alpha(gate, level))
     for (index, test, journey, counts), outcome in zip(tests, decided, strict=True):
@@ -269,23 +314,37 @@ def _rate_evidence(
 
 
 class TailShiftGate(GateBase):
-    """Quantile shift of the slowest requests (p95, p99 by default) with bootstrap intervals:
-    catches regressions that only hit the tail, which Mann-Whitney misses. Every (series,
-    quantile) is one test of the gate's Holm family."""
+    """Quantile shift of the slowest requests (p95, p99 by default): catches regressions that
+    only hit the tail, which Mann-Whitney misses. Every (series, quantile) is one test of the
+    gate's Holm family. Where a step has enough seconds, a quantile is judged paired over
+    blocks of a few seconds (`harness.gates.tail_paired`) and fails when significantly above
+    `fail_margin` and not shown within the margin (a deterioration test, as the paired gate's);
+    else on a bootstrap of the two samples, failing only beyond the margin."""
 
     kind: Literal["tail_shift"] = "tail_shift"
     quantiles: list[str] = Field(default_factory=lambda: ["p95", "p99"])
     margin: str | float = "10%"
+    fail_margin: str | float = "0%"
+    #: judge paired blocks where a step has them; False: always the unpaired bootstrap
+    paired: bool = True
     level: float = 0.95
     comparing: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Judge each step (or the one named) on each quantile that has enough samples."""
+        from harness.gates import tail_paired
+
         refused = self.without_baseline(data)
         if refused is not None:
             return refused
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
+        fail_margin = parse_share(self.fail_margin, what=f"{self.title()}: fail_margin")
+        if fail_margin > margin:
+            raise SpecError(
+                f"{self.title()}: fail_margin {self.fail_margin} is above the margin {self.margin}"
+            )
         jobs = []
+        blocks: dict[tuple[SeriesKey, str], TailBlocks] = {}
         for key in self.series(data):
             for metric in self.quantiles:
                 q = QUANTILES[metric]
@@ -293,7 +352,12 @@ class TailShiftGate(GateBase):
                 # quantile needs about ten observations above it (reference §6.2).
                 minimum = self.min_samples or max(200, int(10 / (1 - q)))
                 jobs.append((key, q, metric, minimum))
-        return self.outcome(_quantile_family(self, data, jobs, margin))
+                found = tail_paired.tail_blocks(data, key, metric, q) if self.paired else None
+                if found is not None:
+                    blocks[(key, metric)] = found
+        pooled = {id(t) for t in tail_paired.pool(list(blocks.values()))}
+        blocks = {k: t for k, t in blocks.items() if id(t) in pooled}
+        return self.outcome(_quantile_family(self, data, jobs, margin, blocks, fail_margin))
 
 
 # the gate kinds that live in modules of their own, importable from here as before

@@ -94,6 +94,8 @@ def build_plan(request: RunRequest, targets: list[Target], run_id: str) -> LoadP
             max_users=shape.max_users,
             browser_users=shape.browser_users,
             browser_cpus=shape.browser_cpus,
+            browser_context=shape.browser_context or config.browser_context,
+            record_browser_trace=shape.browser_trace,
             step_sample_rate=shape.step_sample_rate,
             max_iterations=shape.max_iterations,
             workers=request.distribution.process_count,

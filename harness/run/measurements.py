@@ -4,7 +4,7 @@ what it prints about them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.engine.collector import LoadAggregator
 from harness.engine.outcome import LoadOutcome
@@ -40,6 +40,12 @@ def write_results(
             plan_text=describe,
             elapsed_s=outcome.elapsed_s,
         )
+        blocked = run.meta.get("browser_blocked")
+        if blocked:
+            summary += (
+                f"\n**Blocked requests:** {blocked:,} browser requests refused by the targets' "
+                "`block` patterns\n"
+            )
         run.write_text("summary.md", summary)
     except OSError as exc:
         run.failed_to_write("the run's measurements", exc)
@@ -64,6 +70,8 @@ def print_measured(
         f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
         f"late {health.late}, dropped {health.dropped}, RSS max {health.rss_max_mb:.0f} MB"
     )
+    if run.meta.get("browser_blocked"):
+        print(f"  browser: {run.meta['browser_blocked']:,} requests refused by `block` patterns")
     if health.saturated:
         print(f"  WARNING: the generator was saturated: {'; '.join(health.reasons)}")
     for warning in health.warnings:
@@ -120,5 +128,19 @@ def write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health:
     browser = summarise([s["browser_sandbox"] for s in aggregator.health if "browser_sandbox" in s])
     if browser is not None:
         run.meta["browser"] = browser
+    blocked = blocked_requests(aggregator.health)
+    if blocked:
+        run.meta["browser_blocked"] = blocked
     run.meta["workers"] = {k: v.iterations for k, v in aggregator.sources.items()}
     return health
+
+
+def blocked_requests(samples: list[dict[str, Any]]) -> int:
+    """Browser requests refused by `block` patterns over all load processes: each process's
+    health samples carry its running total."""
+    last: dict[str, int] = {}
+    for sample in samples:
+        if "browser_blocked" in sample:
+            source = str(sample.get("source", ""))
+            last[source] = max(last.get(source, 0), int(sample["browser_blocked"]))
+    return sum(last.values())

@@ -58,6 +58,8 @@ class Shape(BaseModel):
     max_users: int = 50
     browser_users: int = 1
     browser_cpus: str = "auto"
+    browser_context: str | None = None  #: None: harness.toml's `browser_context`
+    browser_trace: bool = False  #: a Playwright trace of every web iteration (`--browser-trace`)
     max_iterations: int = 1_000_000
     step_sample_rate: float = 1.0
     max_error_rate: float = 1.0  #: percent of failed iterations a plain load tolerates

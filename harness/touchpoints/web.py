@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness.block_patterns import compiled
 from harness.errors import BrowserError, UsageError
 from harness.touchpoints import chromium_sandbox
 from harness.touchpoints.chromium_sandbox import SandboxChoice
@@ -45,6 +46,16 @@ LoopHost = Callable[[Callable[[], None]], object]  #: starts `loop.run_forever` 
 
 def blocking_wait(future: Future[Any]) -> Any:
     """Wait for a coroutine submitted to the browser loop, blocking this thread."""
+    return future.result()
+
+
+def gevent_wait(future: Future[Any]) -> Any:
+    """Wait for a browser-loop future without blocking the other greenlets (under Locust)."""
+    from gevent.event import AsyncResult
+
+    done: AsyncResult = AsyncResult()
+    future.add_done_callback(lambda _: done.set(None))
+    done.get()
     return future.result()
 
 
@@ -107,6 +118,7 @@ class BrowserHost:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self.restarts = 0  #: times Chromium was launched again after it stopped
+        self.blocked = 0  #: requests refused by the targets' `block` patterns, all contexts
         self._lock = threading.Lock()
 
     @property
@@ -182,11 +194,15 @@ class BrowserHost:
         navigation_timeout: float = 15.0,
         record_trace: bool = True,
         extra_headers: dict[str, str] | None = None,
+        block: tuple[str, ...] = (),
+        reuse: bool = False,
     ) -> WebSession:
-        """A fresh browser context (cookies, storage) for one journey iteration; a Chromium that
+        """A fresh browser context (cookies, storage) for one journey iteration, or with `reuse`
+        for one virtual user's iterations (`WebSession.reset` clears it between them); requests
+        matching `block` (`harness.block_patterns`) are refused and counted. A Chromium that
         crashed (or was killed) since the last one is launched again first."""
         self.start()
-        if not self.call(self._connected()):
+        if not self.connected:
             self._relaunch()
         session = WebSession(
             self,
@@ -195,15 +211,23 @@ class BrowserHost:
             action_timeout=action_timeout,
             navigation_timeout=navigation_timeout,
         )
-        self.call(session._open(device, record_trace, extra_headers or {}))
+        pattern = compiled(block) if block else None
+        self.call(session._open(device, record_trace, extra_headers or {}, pattern, reuse))
         return session
 
-    async def _connected(self) -> bool:
+    @property
+    def connected(self) -> bool:
+        """Chromium is running: read from the driver's last word, without a round trip to the
+        browser loop (one per iteration was a measurable share of a short web journey)."""
         return self._browser is not None and self._browser.is_connected()
+
+    def count_blocked(self) -> None:
+        """One more request refused by a `block` pattern (called on the browser loop)."""
+        self.blocked += 1
 
     def _relaunch(self) -> None:
         with self._lock:
-            if self.call(self._connected()):
+            if self.connected:
                 return
             self.restarts += 1
             print(

@@ -20,6 +20,7 @@ from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
 from harness.touchpoints import web_locators, web_vitals
+from harness.touchpoints.web_context import Blocker, Cleaner, ContextLifecycle
 from harness.touchpoints.web_errors import first_line, guard, short_url
 
 __all__ = ["WebSession", "first_line"]
@@ -40,7 +41,7 @@ class _Artifacts:
     trace: Path | None = None
 
 
-class WebSession(web_locators.Vocabulary):
+class WebSession(ContextLifecycle, web_locators.Vocabulary):
     """`j.web`: one browser context and page, with synchronous actions and expectations.
 
     Element waits that run out are expectation failures (`assertion`), navigations that run out
@@ -65,13 +66,24 @@ class WebSession(web_locators.Vocabulary):
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._tracing = False
+        self._record_trace = False
+        self._headers: dict[str, str] = {}
+        self.blocker: Blocker | None = None  #: refuses the target's `block` patterns
+        self.cleaner: Cleaner | None = None  #: `--browser-context reuse`: clears between uses
         self._requests: list[RequestRecord] = []
         self.closed = False
         self.trace_parent: Callable[[], Context | None] = lambda: None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def _open(self, device: str | None, record_trace: bool, headers: dict[str, str]) -> None:
+    async def _open(
+        self,
+        device: str | None,
+        record_trace: bool,
+        headers: dict[str, str],
+        block: re.Pattern[str] | None = None,
+        reuse: bool = False,
+    ) -> None:
         options: dict[str, Any] = {}
         if device is not None:
             descriptors = self.host.playwright.devices
@@ -99,9 +111,12 @@ class WebSession(web_locators.Vocabulary):
         self._context = await self.host.browser.new_context(**options)
         self._context.set_default_timeout(self.action_timeout * 1000)
         self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
-        if record_trace:
-            await self._context.tracing.start(screenshots=True, snapshots=True)
-            self._tracing = True
+        if block is not None:
+            self.blocker = Blocker(block, self.host.count_blocked)
+            await self.blocker.install(self._context)
+        self.cleaner = Cleaner() if reuse else None
+        self._record_trace = record_trace
+        await self._start_trace()
         self._page = await self._context.new_page()
         if web_vitals.enabled():  # Web Vitals per document, from the first navigation on
             await self._context.add_init_script(web_vitals.INIT_SCRIPT)
@@ -159,6 +174,8 @@ class WebSession(web_locators.Vocabulary):
         return taken
 
     def _on_request_finished(self, request: Any) -> None:
+        if self.cleaner is not None:
+            self.cleaner.saw(request.url)
         if request.resource_type not in _RECORDED_RESOURCES:
             return
         timing = request.timing

@@ -105,3 +105,11 @@ def test_no_bench_function_over_80_lines_and_one_place_touches_sys_path() -> Non
     assert long == []
     touching = [f.name for f in files if "sys.path" in f.read_text().replace("`sys.path`", "")]
     assert touching == ["_script.py"]
+
+
+def test_browser_bench_rates_count_only_the_steady_part() -> None:
+    from bench.browser.__main__ import steady_rate
+
+    # 4 journeys between t=10 and t=12: start-up before the first is not counted
+    assert steady_rate([(10.0, 11.0), (10.0, 11.0), (11.0, 12.0), (11.0, 12.0)]) == 2.0
+    assert steady_rate([(1.0, 2.0)]) == 0.0

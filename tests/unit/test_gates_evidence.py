@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.gates.config import parse_gates
+from harness.gates.config import DEFAULT_GATES, parse_gates
 from harness.gates.outcome import Decision
 from harness.gates.rates import FunnelGate
 from harness.gates.verdict import evaluate
@@ -157,3 +157,18 @@ def test_a_burn_rate_fails_on_its_interval_not_on_its_estimate() -> None:
         for row in data.timeline:
             row["failures"] = failures
         assert evaluate(data, gate).gates[0].decision is decision, failures
+
+
+def test_the_default_error_gate_fails_a_significant_rise_not_shown_within_its_margin() -> None:
+    # 0.5% -> 1.5% at 5,000 a side: exactly the 1 pp margin, so failing only beyond it caught
+    # it no more than its alpha; as a deterioration test (issue 22) it fails
+    values = np.random.default_rng(4).lognormal(3.0, 0.5, 5000)
+    data = make_data(values, values, iterations=(5000, 5000), failures=(25, 75))
+    default = next(g for g in DEFAULT_GATES if g.get("metric") == "error_rate")
+    outcome = evaluate(data, parse_gates([default])).gates[0]
+    assert outcome.decision is Decision.FAIL, outcome.summary
+    beyond_only = {k: v for k, v in default.items() if k != "fail_margin"}
+    assert evaluate(data, parse_gates([beyond_only])).gates[0].decision is Decision.INCONCLUSIVE
+    # a rise shown within the margin passes even when significant
+    data = make_data(values, values, iterations=(5000, 5000), failures=(25, 50))
+    assert evaluate(data, parse_gates([default])).gates[0].decision is Decision.PASS

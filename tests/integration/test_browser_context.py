@@ -1,0 +1,174 @@
+"""`--browser-context reuse` and per-target `block` patterns, with real Chromium against the
+sandbox: a reused context carries no cookie, storage or cached response into the next
+iteration, and blocked requests are refused and counted. One Chromium for the module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import journey
+from harness.journey import journeys_in
+from harness.records import Outcome
+from harness.runtime import RunSettings
+from harness.sandbox.process import SandboxUrls
+from harness.targets import Target
+from harness.testing import RecordingSink
+from harness.touchpoints.web import BrowserHost
+from harness.virtual_user import VirtualUser
+from tests.integration.conftest import only_run_dir, run_cli
+
+pytestmark = pytest.mark.integration
+
+LEFT = """async () => {
+  document.cookie = "left=1; path=/";
+  localStorage.setItem("left", "1");
+  sessionStorage.setItem("left", "1");
+  await new Promise((done) => {
+    const open = indexedDB.open("left", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("s");
+    open.onsuccess = () => { open.result.close(); done(); };
+  });
+  await (await caches.open("left")).put("/left", new Response("1"));
+}"""
+
+SEEN = """async () => ({
+  cookie: document.cookie,
+  local: localStorage.getItem("left"),
+  session: sessionStorage.getItem("left"),
+  idb: (await indexedDB.databases()).map((d) => d.name),
+  caches: await caches.keys(),
+})"""
+
+found: list[dict[str, object]] = []
+
+
+@journey
+def leave_state(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        j.web.run(lambda page: page.evaluate(LEFT))
+        found.append(j.web.run(lambda page: page.evaluate(SEEN)))
+
+
+@journey
+def look_for_state(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        found.append(j.web.run(lambda page: page.evaluate(SEEN)))
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[BrowserHost]:
+    browser = BrowserHost()
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def _user(host: BrowserHost, target: Target, tmp_path: Path, context: str) -> VirtualUser:
+    settings = RunSettings(
+        run_id="context",
+        target=target,
+        artifacts_dir=tmp_path,
+        action_timeout=5.0,
+        navigation_timeout=10.0,
+        record_browser_trace=False,
+        browser_context=context,
+    )
+    return VirtualUser(index=0, settings=settings, sink=RecordingSink(), browser=lambda: host)
+
+
+def test_a_reused_context_starts_each_iteration_without_the_last_ones_state(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    found.clear()
+    user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
+    leave, look = journeys_in({"a": leave_state, "b": look_for_state})
+    try:
+        first = user.run_iteration(leave, 0)
+        kept = user._web
+        second = user.run_iteration(look, 1)
+        assert user._web is kept is not None  # the same context, not a new one
+    finally:
+        user.close()
+    assert first.outcome is Outcome.PASSED, first.message
+    assert second.outcome is Outcome.PASSED, second.message
+    left, seen = found
+    assert left == {
+        "cookie": "left=1",
+        "local": "1",
+        "session": "1",
+        "idb": ["left"],
+        "caches": ["left"],
+    }
+    assert seen == {"cookie": "", "local": None, "session": None, "idb": [], "caches": []}
+
+
+FETCHES = """async () => Promise.all(
+  ["https://www.example.com/collect", "/static/brand.woff2", "/api/v1/health"].map(
+    (url) => fetch(url).then((r) => r.status, () => "refused")))"""
+
+
+@journey
+def open_home(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        found.append(j.web.run(lambda page: page.evaluate(FETCHES)))
+        found.append({"blocked": j.web.blocker.blocked if j.web.blocker else None})
+
+
+def test_block_patterns_refuse_and_count_requests(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    found.clear()
+    target = Target.from_base_url(sandbox.base, name="sandbox").model_copy(
+        update={"block": ("*.example.com", "fonts")}
+    )
+    before = host.blocked
+    user = _user(host, target, tmp_path, "fresh")
+    try:
+        record = user.run_iteration(journeys_in({"h": open_home})[0], 0)
+    finally:
+        user.close()
+    assert record.outcome is Outcome.PASSED, record.message
+    assert found == [["refused", "refused", 200], {"blocked": 2}]
+    assert host.blocked - before == 2
+
+
+BEACON = """
+from harness import journey
+
+@journey
+def beacon(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        j.web.run(lambda page: page.evaluate(
+            "fetch('https://www.example.com/collect').catch(() => 0)"))
+"""
+
+
+def test_a_load_reuses_contexts_and_counts_the_requests_its_block_patterns_refused(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    (tmp_path / "journeys").mkdir()
+    (tmp_path / "journeys" / "beacon.py").write_text(BEACON)
+    (tmp_path / "harness.toml").write_text(
+        f'browser_context = "reuse"\n[targets.box]\nurl = "{sandbox.base}"\n'
+        'block = ["*.example.com"]\n'
+    )
+    result = run_cli(
+        "load", "--target", "box", "--users", "1", "--spawn-rate", "1", "--duration", "10s",
+        "--browser-users", "1", "--max-error-rate", "100", "--no-traces",
+        "--results", str(tmp_path / "results"), cwd=tmp_path,
+    )  # fmt: skip
+    run = only_run_dir(tmp_path / "results")
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["iterations"] >= 1, result.out + result.err
+    assert meta["browser_blocked"] >= meta["iterations"]
+    assert "requests refused by `block` patterns" in result.out
+    assert "**Blocked requests:**" in (run / "summary.md").read_text()
