@@ -247,6 +247,7 @@ class Vocabulary:
     closed: bool
     _context: BrowserContext | None
     _page: Page | None
+    _run_timeouts: tuple[float, float] | None = None  #: before `set_timeouts`, if it was called
 
     @property
     def page_async(self) -> Any:
@@ -308,6 +309,8 @@ class Vocabulary:
     def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
         """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the
         helpers, `expect` and Playwright's own calls alike."""
+        if self._run_timeouts is None:  # restored when a reused context resets
+            self._run_timeouts = (self.action_timeout, self.navigation_timeout)
         self.action_timeout = action or self.action_timeout
         self.navigation_timeout = navigation or self.navigation_timeout
 
@@ -317,6 +320,14 @@ class Vocabulary:
                 self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
 
         self.host.call(apply())
+
+    def restore_timeouts(self) -> None:
+        """The timeouts the context opened with, after `set_timeouts` (`--browser-context reuse`
+        keeps a context from one iteration to the next)."""
+        saved = self._run_timeouts
+        if saved is not None:
+            self.set_timeouts(action=saved[0], navigation=saved[1])
+            self._run_timeouts = None
 
     def expect_count(self, selector: str, count: int, *, timeout: float | None = None) -> None:
         """Wait until exactly `count` elements match `selector` (Playwright's `to_have_count`)."""

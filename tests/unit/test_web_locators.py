@@ -184,3 +184,33 @@ def test_vitals_are_read_from_the_page_and_set_on_the_steps_span() -> None:
     span = Span()
     assert session.read_vitals(span) == {"ttfb": (12.0,), "lcp": (180.0, 90.0)}
     assert span.attributes == {"harness.web.ttfb": (12.0,), "harness.web.lcp": (180.0, 90.0)}
+
+
+def test_set_timeouts_lasts_one_iteration_of_a_reused_context() -> None:
+    from harness.touchpoints.web_session import WebSession
+
+    class Context:
+        def set_default_timeout(self, ms: float) -> None:
+            self.action_ms = ms
+
+        def set_default_navigation_timeout(self, ms: float) -> None:
+            self.navigation_ms = ms
+
+    session = WebSession(
+        FakeHost(),  # type: ignore[arg-type]
+        base_url="http://shop.test/",
+        artifacts_dir=Path("."),
+        action_timeout=5.0,
+        navigation_timeout=15.0,
+    )
+    context = Context()
+    session._context = context  # type: ignore[assignment]
+    session.set_timeouts(action=0.5)
+    session.set_timeouts(navigation=2)
+    assert (session.action_timeout, session.navigation_timeout) == (0.5, 2)
+    assert (context.action_ms, context.navigation_ms) == (500, 2000)
+    session.restore_timeouts()  # what `reset` does before the context's next iteration
+    assert (session.action_timeout, session.navigation_timeout) == (5.0, 15.0)
+    assert (context.action_ms, context.navigation_ms) == (5000, 15000)
+    session.restore_timeouts()  # nothing to restore
+    assert session.action_timeout == 5.0
