@@ -23,6 +23,7 @@ _COMBINED = re.compile(
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 #: lines of a file that is not in the format asked for, before the import gives up
 SNIFF_LINES = 50
+CHUNK = 1 << 20  #: bytes read at a time
 
 
 #: One request of an access log, a plain tuple (hundreds of thousands are made a second):
@@ -50,9 +51,8 @@ class Reader:
         for path in paths:
             seen = good = 0
             try:
-                with path.open("r", encoding="utf-8", errors="replace") as lines:
+                with path.open("r", encoding="utf-8", errors="replace", buffering=CHUNK) as lines:
                     for line in lines:
-                        self.lines += 1
                         seen += 1
                         request = parse(line)
                         if request is None:
@@ -64,6 +64,8 @@ class Reader:
                         yield request
             except OSError as exc:
                 raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+            finally:
+                self.lines += seen
             if seen and good == 0:
                 raise UsageError(self._unknown(path))
 
@@ -84,14 +86,13 @@ class Reader:
         try:
             if len(parts) < 6 or parts[4] != " " or "\\" in parts[5] or "\\" in parts[3]:
                 raise ValueError
-            head, request, tail = parts[0], parts[1], parts[2]
+            head, tail = parts[0], parts[2]
             client = head[: head.index(" ")]
             stamp = head[head.index("[") + 1 : head.index("]")]
-            fields = request.split(" ", 2)
-            method, target = fields[0], fields[1]
-            status = tail.split(None, 1)[0]
+            method, target, _ = parts[1].split(" ", 2)
+            status = tail[1:4]  # ` 200 5120 `
             agent, extra = parts[5], parts[6] if len(parts) > 6 else ""
-            if len(status) != 3 or not status.isdigit():
+            if tail[4:5] != " " or not status.isdigit():
                 raise ValueError
         except ValueError:
             match = _COMBINED.match(line)

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
@@ -31,6 +32,8 @@ CACHE = 100_000
 TOP_ROUTES = 10
 TOUCHPOINTS = ("web", "api", "mobile")
 STATIC_SUFFIXES = tuple(sorted(STATIC_EXTENSIONS))
+_ID_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
+_DIGITS_ONLY = re.compile(r"[0-9]+")
 _APP_AGENT = re.compile(r"okhttp|CFNetwork|Dalvik|Darwin|Alamofire|\b(iOS|iPadOS|Android)\b", re.I)
 
 
@@ -58,23 +61,34 @@ class RoutePatterns:
                 else:
                     self.by_first.setdefault(first, []).append(pattern)
         self._cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        #: whether an all-digit segment (an id) may stand for any other: none of the routes
+        #: has a literal segment that an id could match (`/orders/42`, `/v/1*`)
+        self._ids = not any(
+            _DIGITS_ONLY.fullmatch(re.sub(r"\{[^}]*\}|\*", "", segment) or "x")
+            for _, routes in journeys
+            for route in routes
+            for segment in route.strip().rpartition(" ")[2].split("/")
+        )
 
     def match(self, method: str, path: str) -> tuple[int, ...]:
-        """Indexes of the journeys with a route matching the request."""
-        key = (method, path)
-        found = self._cache.get(key)
+        """Indexes of the journeys with a route matching the request. Answers are cached by
+        method and path, with the path's ids as `0` (`/orders/17` and `/orders/18` match the
+        same routes), so that a log of a million orders still hits the cache."""
+        cache = self._cache
+        key = (method, _ID_SEGMENT.sub("/0", path) if self._ids else path)
+        found = cache.get(key)
         if found is None:
-            end = path.find("/", 1)
-            candidates = self.by_first.get(path[1:end] if end > 0 else path[1:], [])
+            if len(cache) >= CACHE:
+                cache.clear()
+            shape = key[1]
+            end = shape.find("/", 1)
+            candidates = self.by_first.get(shape[1:end] if end > 0 else shape[1:], [])
             hits = {
                 i
                 for i, m, regex in (*candidates, *self.anywhere)
-                if (m is None or m == method) and regex.fullmatch(path)
+                if (m is None or m == method) and regex.fullmatch(shape)
             }
-            found = tuple(sorted(hits))
-            if len(self._cache) >= CACHE:
-                self._cache.clear()
-            self._cache[key] = found
+            found = cache[key] = tuple(sorted(hits))
         return found
 
 
@@ -90,19 +104,14 @@ def _first_segment(path: str) -> str | None:
     return None if "{" in first or "*" in first else first
 
 
-class _Open:
-    """A session still open: its first and last request, and what its requests matched (a
-    journey's index, or `(method, path)` for a request no journey declares)."""
-
-    __slots__ = ("gaps", "hits", "last", "requests", "start", "touch")
-
-    def __init__(self, now: float) -> None:
-        self.start = now
-        self.last = now
-        self.requests = 0
-        self.hits: dict[int | tuple[str, str], int] = {}
-        self.touch = [0, 0, 0]
-        self.gaps: list[float] = []
+#: An open session is one list (a log has millions): first and last request's time, the slot
+#: of its requests to the web's base (mobile for an app's user agent, its first request's),
+#: think gaps (or None), requests no journey declares (`{"GET /a/{id}": n}` or None), number
+#: of requests, requests per touchpoint (web, api, mobile), hits of each journey's routes.
+_START, _LAST, _WEB, _GAPS, _OTHER, _REQUESTS, _TOUCH, _HITS = 0, 1, 2, 3, 4, 5, 6, 9
+_Open: TypeAlias = list[Any]
+#: what a method and path say: the slots of its touchpoint and journeys, or its route label
+_Known: TypeAlias = tuple[int, tuple[int, ...], str]
 
 
 @dataclass
@@ -146,6 +155,10 @@ class Sessions:
         bases = {1: urlsplit(target.api).path, 2: urlsplit(target.mobile).path}
         #: touchpoint index -> the path prefix of its base (the web is the rest)
         self.prefixes = {i: p.rstrip("/") + "/" for i, p in bases.items() if p.strip("/")}
+        self._api, self._mobile = self.prefixes.get(1, "\0"), self.prefixes.get(2, "\0")
+        self._routes: dict[tuple[str, str], _Known] = {}
+        #: whether ids may be cached as `0`: a base with an id in its path forbids it
+        self._ids = patterns._ids and not any(map(_ID_SEGMENT.search, self.prefixes.values()))
         self.open: dict[str, _Open] = {}
         self.tally = Tally()
         self._rng = random.Random(0)
@@ -163,19 +176,23 @@ class Sessions:
                 gc.enable()
 
     def _feed(self, requests: Iterable[LogRequest]) -> None:
-        """The hot loop of the import: a few microseconds a line, so kept flat, with its
-        counters in locals."""
+        """The hot loop of the import: a microsecond or two a line, so kept flat, with its
+        counters in locals and what a request's method and path say (static or not, which
+        touchpoint, which journeys' routes) cached."""
         tally, opened = self.tally, self.open
-        match, cache = self.patterns.match, self.patterns._cache
-        by_ip_ua, static, gap_s = self.key == "ip+ua", STATIC_SUFFIXES, self.gap_s
-        api, mobile = self.prefixes.get(1, "\0"), self.prefixes.get(2, "\0")
-        inactivity = self.inactivity_s
+        route, routes = self._route, self._routes
+        by_ip_ua, gap_s, inactivity = self.key == "ip+ua", self.gap_s, self.inactivity_s
         # sweeps only bound the memory: a client back after the inactivity starts anew below
         sweep_at, sweep_s = 0.0, max(1.0, inactivity / 2)
         count, skipped, last = 0, 0, tally.last
-        apps: dict[str, bool] = {}
+        apps: dict[str, int] = {}
+        fresh: _Open = [0.0, 0.0, 0, None, None, 0, 0, 0, 0] + [0] * len(self.patterns.names)
         for now, client, method, path, _, agent, extra in requests:
-            if "." in path[-7:] and path.endswith(static):
+            known = routes.get((method, path))
+            if known is None:
+                known = route(method, path)
+            where, matched, label = known
+            if where < 0:  # a static file
                 skipped += 1
                 continue
             count += 1
@@ -190,43 +207,73 @@ class Sessions:
                 else session_key((now, client, method, path, "", agent, extra), self.key)
             )
             session = opened.get(who)
-            if session is None:
-                session = opened[who] = _Open(now)
-            else:
-                gap = now - session.last
-                if gap > inactivity:
+            if session is None or now - session[_LAST] > inactivity:
+                if session is not None:
                     self._close(session)
-                    session = opened[who] = _Open(now)
-                elif gap >= gap_s and len(session.gaps) < MAX_GAPS:
-                    session.gaps.append(gap)
-                if now > session.last:
-                    session.last = now
-            session.requests += 1
-            hits = session.hits
-            matched: tuple[int | tuple[str, str], ...] | None = cache.get((method, path))
-            if matched is None:
-                matched = match(method, path)
-            if not matched and len(hits) < MAX_GAPS:  # bounded, whatever a crawler sends
-                matched = ((method, path),)
-            for index in matched:
-                hits[index] = hits.get(index, 0) + 1
-            if path.startswith(api):
-                session.touch[1] += 1
-            elif path.startswith(mobile):
-                session.touch[2] += 1
-            else:  # the web's base, unless an app sent it (its user agent says so)
-                app = apps.get(agent)
-                if app is None:
-                    app = apps[agent] = is_app_agent(agent) if len(apps) < CACHE else False
-                session.touch[2 if app else 0] += 1
+                session = opened[who] = fresh.copy()
+                session[_START] = session[_LAST] = now
+                web = apps.get(agent)
+                session[_WEB] = web if web is not None else self._app(apps, agent)
+            elif now > session[_LAST]:
+                if now - session[_LAST] >= gap_s:
+                    gaps = session[_GAPS]
+                    if gaps is None:
+                        session[_GAPS] = [now - session[_LAST]]
+                    elif len(gaps) < MAX_GAPS:
+                        gaps.append(now - session[_LAST])
+                session[_LAST] = now
+            session[_REQUESTS] += 1
+            session[where or session[_WEB]] += 1
+            if matched:
+                for slot in matched:
+                    session[slot] += 1
+            else:
+                _unmatched(session, label)
         tally.requests += count
         tally.static += skipped
         tally.last = last
 
+    @staticmethod
+    def _app(apps: dict[str, int], agent: str) -> int:
+        """The slot of an agent's requests to the web's base: mobile for an app's."""
+        web = _TOUCH + 2 if is_app_agent(agent) else _TOUCH
+        if len(apps) < CACHE:
+            apps[agent] = web
+        return web
+
+    def _route(self, method: str, path: str) -> _Known:
+        known: _Known | None
+        """What a request's method and path say, as slots of a session's list: its
+        touchpoint's (0: the web's base, whose slot is the session's; -1: a static file) and
+        those of the journeys whose routes match it; cached, with a path's ids as `0` (only
+        that shape is kept: `/orders/17` and `/orders/18` share an entry)."""
+        if self._ids:
+            shape = _ID_SEGMENT.sub("/0", path)
+            if shape != path:
+                known = self._routes.get((method, shape))
+                if known is not None:
+                    return known
+                path = shape
+        if "." in path[-7:] and path.endswith(STATIC_SUFFIXES):
+            known = (-1, (), "")
+        else:
+            slots = tuple(_HITS + i for i in self.patterns.match(method, path))
+            label = "" if slots else f"{method} {route_of(path)}"
+            if path.startswith(self._api):
+                known = (_TOUCH + 1, slots, label)
+            elif path.startswith(self._mobile):
+                known = (_TOUCH + 2, slots, label)
+            else:
+                known = (0, slots, label)
+        if len(self._routes) >= CACHE:
+            self._routes.clear()
+        self._routes[(method, path)] = known
+        return known
+
     def _sweep(self, now: float) -> None:
         if self.tally.first is None:
             self.tally.first = now
-        idle = [who for who, s in self.open.items() if now - s.last > self.inactivity_s]
+        idle = [who for who, s in self.open.items() if now - s[_LAST] > self.inactivity_s]
         for who in idle:
             self._close(self.open.pop(who))
 
@@ -240,22 +287,20 @@ class Sessions:
     def _close(self, session: _Open) -> None:
         tally = self.tally
         tally.sessions += 1
-        best: tuple[int, int] | None = None
-        for index, count in session.hits.items():
-            if isinstance(index, int) and (best is None or (count, -index) > (best[1], -best[0])):
-                best = (index, count)
-        if best is None or best[1] * 2 < session.requests:
-            for hit, count in session.hits.items():
-                if isinstance(hit, tuple):
-                    route = f"{hit[0]} {route_of(hit[1])}"
-                    if route in tally.unmatched_routes or len(tally.unmatched_routes) < MAX_ROUTES:
-                        tally.unmatched_routes[route] += count
+        hits = session[_HITS:]
+        most = max(hits, default=0)
+        if most == 0 or most * 2 < session[_REQUESTS]:
+            routes = tally.unmatched_routes
+            for route, count in (session[_OTHER] or {}).items():
+                if route in routes or len(routes) < MAX_ROUTES:
+                    routes[route] += count
             return
-        journey, start = best[0], session.start
+        journey, start = hits.index(most), session[_START]
         tally.matched += 1
         mix, touch, arrivals = tally.mix, tally.touchpoints, tally.arrivals
         mix[journey] = mix.get(journey, 0) + 1
-        where = TOUCHPOINTS[session.touch.index(max(session.touch))]
+        counts = session[_TOUCH:_HITS]
+        where = TOUCHPOINTS[counts.index(max(counts))]
         touch[where] = touch.get(where, 0) + 1
         bucket = int((start - (tally.first or 0.0)) // self.bucket_s)
         arrivals[bucket] = arrivals.get(bucket, 0) + 1
@@ -263,8 +308,8 @@ class Sessions:
             tally.first_start = start
         if start > tally.last_start:
             tally.last_start = start
-        if session.gaps:
-            self._sample(journey, session.gaps)
+        if session[_GAPS]:
+            self._sample(journey, session[_GAPS])
 
     def _sample(self, journey: int, gaps: list[float]) -> None:
         """A uniform sample of at most `SAMPLE` think gaps per journey (reservoir)."""
@@ -280,6 +325,15 @@ class Sessions:
                 if slot < SAMPLE:
                     sample[slot] = gap
         tally.seen_gaps[journey] = seen
+
+
+def _unmatched(session: _Open, label: str) -> None:
+    """Count a request no journey declares: bounded, whatever a crawler sends."""
+    other = session[_OTHER]
+    if other is None:
+        other = session[_OTHER] = {}
+    if len(other) < MAX_GAPS or label in other:
+        other[label] = other.get(label, 0) + 1
 
 
 def build_workload(

@@ -136,7 +136,9 @@ class Session:
             aggregator.expect([t.name for t in chosen], [j.name for j in inputs.journeys])
             run.meta["selected_journeys"] = [j.name for j in inputs.journeys]
             describe = describe_plan(load_plan)
-            _announce(plan.mode, chosen, describe, inputs.seed, run_id, inputs.journeys)
+            _announce(
+                plan.mode, chosen, describe, inputs.seed, run_id, inputs.journeys, load_plan.weights
+            )
             try:
                 watcher = plan.watch(chosen, run)
                 sinks = [*([telemetry.metrics] if telemetry.metrics else []), *plan.sinks()]
@@ -273,8 +275,10 @@ def _announce(
     seed: int,
     run_id: str,
     journeys: list[Journey],
+    weights: dict[str, int] | None = None,
 ) -> None:
-    """The run's header: mode, targets (credentials redacted), plan, seed, journeys."""
+    """The run's header: mode, targets (credentials redacted), plan, seed, journeys and their
+    weights (a workload's, per mille of its mix, when one is run)."""
     where = redact(" vs ".join(f"{t.name} ({t.web})" for t in chosen))
     print(f"journey-harness {mode} · {where} · {describe} · seed {seed} · run {run_id}")
     for target in chosen:
@@ -282,10 +286,17 @@ def _announce(
     print(
         "  journeys: "
         + ", ".join(
-            f"{j.name} (weight {j.weight}{', browser' if j.uses_browser else ''})" for j in journeys
+            f"{j.name} ({_weight(j, weights)}{', browser' if j.uses_browser else ''})"
+            for j in journeys
         ),
         flush=True,
     )
+
+
+def _weight(journey: Journey, weights: dict[str, int] | None) -> str:
+    if weights:
+        return f"workload weight {weights.get(journey.name, 0)}"
+    return f"weight {journey.weight}"
 
 
 @contextmanager

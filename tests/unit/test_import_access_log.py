@@ -305,3 +305,47 @@ def test_an_apps_user_agent_is_the_mobile_touchpoint() -> None:
     line = combined(T0, "1.1.1.1", "GET", "/feed", agent="ShopApp/3.2 (Android 14; Pixel 8)")
     sessions.feed(r for r in [reader._combined(line)] if r is not None)
     assert sessions.close_all().touchpoints == {"mobile": 1}
+
+
+def test_ids_in_paths_share_a_cache_entry_unless_a_route_names_one() -> None:
+    # a log of a million orders must not miss the route cache on every line
+    patterns = RoutePatterns([("order", ["GET /orders/{id}"]), ("new", ["GET /orders/new"])])
+    assert all(patterns.match("GET", f"/orders/{i}") == (0,) for i in range(1000))
+    assert patterns.match("GET", "/orders/new") == (0, 1)
+    assert len(patterns._cache) == 2
+    # a literal id in a route: ids are then matched as they are
+    literal = RoutePatterns([("answer", ["GET /v/42"]), ("any", ["GET /v/{n}"])])
+    assert literal.match("GET", "/v/42") == (0, 1)
+    assert literal.match("GET", "/v/7") == (1,)
+
+
+def test_the_run_header_shows_the_workloads_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.journey import Journey
+    from harness.run.session import _announce
+
+    def shop(j: object) -> None:
+        pass
+
+    journeys = [Journey(name="shop", func=shop, weight=3), Journey(name="api", func=shop)]
+    target = Target.from_base_url("http://x")
+    _announce("load", [target], "replay", 1, "r1", journeys, {"shop": 750, "api": 250})
+    out = capsys.readouterr().out
+    assert "shop (workload weight 750)" in out and "api (workload weight 250)" in out
+    _announce("load", [target], "ramp", 1, "r1", journeys)
+    assert "shop (weight 3)" in capsys.readouterr().out
+
+
+def test_sessions_cache_a_paths_shape_not_each_id() -> None:
+    patterns = RoutePatterns([("order", ["GET /orders/{id}"])])
+    sessions = Sessions(patterns, Target.from_base_url("http://x"))
+    ids = [(T0 + i, f"10.0.{i // 250}.{i % 250}", "GET", f"/orders/{i}", "200", "ua", "")
+           for i in range(1000)]  # fmt: skip
+    admin = [(T0 + 1000, "10.9.9.9", "GET", "/admin/7", "200", "ua", "")]
+    sessions.feed([*ids, *admin])
+    assert len(sessions._routes) == 2  # GET /orders/0 and GET /admin/0
+    tally = sessions.close_all()
+    assert tally.mix == {0: 1000} and tally.unmatched_routes == {"GET /admin/{id}": 1}
+    # a base with an id in its path: ids are kept as they are
+    base = Target.from_base_url("http://x").model_copy(update={"api": "http://x/api/2"})
+    numbered = Sessions(patterns, base)
+    assert not numbered._ids
