@@ -29,6 +29,10 @@ class TargetConfig(BaseModel):
     web: str | None = None
     api: str | None = None
     mobile: str | None = None
+    #: this target's web timeouts (seconds), over the top-level `action_timeout` and
+    #: `navigation_timeout`
+    action_timeout: float | None = Field(default=None, gt=0, le=600, allow_inf_nan=False)
+    navigation_timeout: float | None = Field(default=None, gt=0, le=600, allow_inf_nan=False)
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()
@@ -56,6 +60,8 @@ class TargetConfig(BaseModel):
             web=web,
             api=api,
             mobile=mobile,
+            action_timeout=self.action_timeout,
+            navigation_timeout=self.navigation_timeout,
             allow_load=self.allow_load,
             production=self.production,
             http=self.http,

@@ -63,6 +63,8 @@ class StepRecord(BaseModel):
     message: str | None = None
     artifacts: tuple[str, ...] = ()
     requests: tuple[RequestRecord, ...] = ()
+    #: Web Vitals of a passed web step, metric → samples (`harness/touchpoints/web_vitals.py`)
+    vitals: dict[str, tuple[float, ...]] | None = None
     person: str | None = None
     trace_id: str | None = None
 

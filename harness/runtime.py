@@ -141,6 +141,7 @@ class Step:
                 f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}"
             )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
+        vitals = web.step_vitals(self) if web is not None and exc is None else None  # after timing
         self._span.set_attribute("harness.outcome", "failed" if exc else "passed")
         spans.end_span(self._span, kind.value if kind else None, message)
         record = StepRecord(
@@ -160,6 +161,7 @@ class Step:
             message=message,
             artifacts=artifacts,
             requests=tuple(self.requests),
+            vitals=vitals,
             person=context._person_id(),
             trace_id=context._trace_id,  # the step's span is in its iteration's trace
         )
@@ -319,8 +321,7 @@ class JourneyContext:
                     base_url=self.target.web,
                     artifacts_dir=self.settings.artifacts_dir,
                     device=self.journey.device,
-                    action_timeout=self.settings.action_timeout,
-                    navigation_timeout=self.settings.navigation_timeout,
+                    **self.target.web_timeouts(self.settings),
                     record_trace=self.settings.record_browser_trace,
                     extra_headers=self.virtual_user.web_headers(
                         self.flags.header() if self.settings.flags else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,8 @@ class Target(BaseModel):
     web: str
     api: str
     mobile: str
+    action_timeout: float | None = None  #: web timeouts of this target (None: the run's)
+    navigation_timeout: float | None = None
     allow_load: bool = False
     production: bool = False
     http: TargetHttp = TargetHttp()  #: proxy, CA, headers, ... (`[targets.NAME.http]`)
@@ -31,6 +34,13 @@ class Target(BaseModel):
     block: tuple[str, ...] = ()
     #: what a metric gate's `{name}` placeholders expand to (`[targets.NAME] labels`)
     labels: dict[str, str] = Field(default_factory=dict)
+
+    def web_timeouts(self, run: Any) -> dict[str, float]:
+        """This target's `action_timeout` and `navigation_timeout`, else the run's."""
+        return {
+            "action_timeout": self.action_timeout or run.action_timeout,
+            "navigation_timeout": self.navigation_timeout or run.navigation_timeout,
+        }
 
     @classmethod
     def from_base_url(cls, url: str, *, name: str | None = None) -> Target:

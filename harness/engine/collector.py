@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.records import IterationRecord, Outcome, StepRecord, record_json
 from harness.results import RunDirectory
+from harness.results.schema import VITALS
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
 
 Delta = dict[str, Any]
@@ -65,6 +66,8 @@ class LoadCollector:
         #: durations since the last delta, recorded into histograms in one batch per series
         #: (`HdrStore.record_many`) when the delta is taken
         self._durations: dict[SeriesKey, list[float]] = defaultdict(list)
+        #: Web Vitals samples, keyed with the metric's name in place of the touchpoint
+        self._vitals: dict[SeriesKey, list[float]] = defaultdict(list)
         self._journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)
         self._seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)
         self._errors: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -76,6 +79,10 @@ class LoadCollector:
         """Record a step's duration; keep its line if it failed or was sampled."""
         key = SeriesKey(record.target, record.journey, record.step, record.touchpoint.value)
         self._durations[key].append(record.duration_ms)
+        if record.vitals:
+            for name, values in record.vitals.items():
+                vital = SeriesKey(record.target, record.journey, record.step, name)
+                self._vitals[vital].extend(values)
         failed = record.outcome is Outcome.FAILED
         if failed:
             kind = record.error_kind.value if record.error_kind else "unknown"
@@ -147,6 +154,8 @@ class LoadCollector:
             "dropped": self._dropped,
             "health": self._health,
         }
+        if self._vitals:  # raw samples (a few a second): the aggregator keeps the histograms
+            delta["vitals"] = [[*key, values] for key, values in self._vitals.items()]
         self._reset()
         return delta
 
@@ -167,6 +176,7 @@ class LoadAggregator:
     def __init__(self, run: RunDirectory | None = None) -> None:
         self.run = run
         self.hdr = HdrStore()
+        self.vitals = HdrStore()  #: Web Vitals per (target, journey, step, metric)
         self.journeys: dict[tuple[str, str], Tally] = defaultdict(Tally)  #: (target, journey)
         self.seconds: dict[tuple[str, int], Tally] = defaultdict(Tally)  #: (target, epoch second)
         #: failed steps by (target, journey, step, touchpoint, error kind)
@@ -198,6 +208,8 @@ class LoadAggregator:
         """Merge one delta from `source` (a worker id, or `local`)."""
         part = HdrStore.decode(delta.get("hdr", {}))
         self.hdr.merge(part)
+        for target, journey, step, name, values in delta.get("vitals", []):
+            self.vitals.record_many(SeriesKey(target, journey, step, name), values)
         totals = self.sources[source]
         totals.hdr.merge(part)
         totals.deltas += 1
@@ -225,6 +237,8 @@ class LoadAggregator:
         if self.run is not None and self.run.write_error is None:
             try:
                 self.hdr.replace_folder(self.run.path / "histograms")
+                if len(self.vitals):
+                    self.vitals.replace_folder(self.run.path / VITALS)
             except OSError as exc:
                 self.run.failed_to_write("histograms", exc)
 

@@ -57,6 +57,12 @@ class RunData:
     slow_traces: dict[tuple[str, str, str, str], list[tuple[float, str]]]
     timeline: list[dict[str, Any]]
     health: dict[str, Any] = field(default_factory=dict)
+    #: Web Vitals of web steps, the metric (`lcp`, ...) in the touchpoint's place of each key
+    vitals: HdrStore = field(default_factory=HdrStore)
+    #: metric → (target, journey, step, "web") → second → values, as `windows` for latency
+    vital_windows: dict[str, dict[tuple[str, str, str, str], dict[int, list[float]]]] = field(
+        default_factory=dict
+    )
     meta: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
     trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
@@ -165,6 +171,7 @@ class RunData:
             meta=folder.meta,
             run_dir=run_dir,
             folder=folder,
+            vitals=folder.vitals or HdrStore(),
         )
         # without steps.jsonl, counts and latencies still come from counts.json and histograms/
         data._absorb_records(folder.records())
@@ -180,6 +187,9 @@ class RunData:
             if isinstance(record, StepRecord):
                 key = (record.target, record.journey, record.step, record.touchpoint.value)
                 windows[key][int(record.started_at)].append(record.duration_ms)
+                for name, values in (record.vitals or {}).items():
+                    by_second = self.vital_windows.setdefault(name, {}).setdefault(key, {})
+                    by_second.setdefault(int(record.started_at), []).extend(values)
                 order[record.journey].setdefault(
                     (record.step, record.touchpoint.value), record.index
                 )

@@ -43,6 +43,8 @@ class PairedGate(GateBase):
     margin); reports each step's minimum detectable effect."""
 
     kind: Literal["paired"] = "paired"
+    #: a Web Vital (`lcp`, ...) to judge instead of latency (`harness.gates.vitals`)
+    metric: str | None = None
     margin: str | float = "5%"
     fail_margin: str | float = "0%"
     #: "robust": each side may drift on its own for tens of seconds: the drift learned across

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from harness.gates.tail_paired import TailBlocks
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
+QUANTILES["p75"] = 0.75  # where Web Vitals are assessed (`metric = "lcp"`, harness.gates.vitals)
 #: Below its minimum a series can still fail on overwhelming evidence, never pass; under this
 #: many samples it is not judged at all.
 FAIL_FLOOR = 100

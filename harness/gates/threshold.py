@@ -19,7 +19,7 @@ from harness.gates.outcome import Decision, Evidence, GateOutcome, unjudged
 from harness.gates.values import parse_latency_ms, parse_share
 from harness.telemetry.latency import failure_rate, percentile_of
 
-QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
+QUANTILES = {"p50": 0.50, "p75": 0.75, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 DECIDED = {"pass": Decision.PASS, "fail": Decision.FAIL, "inconclusive": Decision.INCONCLUSIVE}
 Interval = Callable[[float], tuple[float, float]]
 

@@ -18,6 +18,7 @@ from harness.gates.coverage import CoverageRow, coverage_markdown, coverage_tabl
 from harness.gates.data import RunData
 from harness.gates.family import spent, split_alpha
 from harness.gates.outcome import Decision, Evidence, GateOutcome, minutes
+from harness.gates.vitals import judge
 from harness.markdown import md_block, md_text
 
 __all__ = ["Verdict", "evaluate", "spent", "summary_lines", "summary_markdown"]
@@ -87,7 +88,7 @@ def evaluate(
             continue
         try:
             alpha = gate.alpha if gate.comparing else None
-            outcome = gate.evaluate(data).at_rate(run_s)
+            outcome = judge(gate, data).at_rate(run_s)  # a Web Vital's view if it names one
             outcomes.append(outcome.model_copy(update={"alpha": alpha}))
         except (DamagedRunFolder, UnreadableRunFolder):
             raise  # the stored run, read on demand (its span files), is damaged: exit 2 or 3

@@ -61,6 +61,7 @@ class RunFolder:
     steps: list[StepRecord] = field(default_factory=list)
     iterations: list[IterationRecord] = field(default_factory=list)
     hdr: HdrStore | None = None
+    vitals: HdrStore | None = None  #: Web Vitals of web steps (`vitals/`), if recorded
     counts: dict[str, Any] | None = None
     timeline: list[dict[str, Any]] | None = None
     health: dict[str, Any] | None = None
@@ -224,6 +225,7 @@ def read_run(path: Path) -> RunFolder:
         path=path,
         meta=folder.meta,
         hdr=folder.hdr,
+        vitals=folder.vitals,
         counts=folder.counts,
         timeline=folder.timeline,
         health=folder.health,

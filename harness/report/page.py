@@ -17,6 +17,7 @@ from harness.report.metric_charts import metric_series
 from harness.report.over_time import over_time
 from harness.report.render import Markup, render
 from harness.report.rollout import stage_timeline
+from harness.report.vitals import vitals_section
 from harness.report.workload import workload_section
 from harness.results import replace_file
 
@@ -33,6 +34,7 @@ SECTIONS: tuple[Section, ...] = (
     ("metrics", "Metric gates: the target's own telemetry", metric_series),
     ("rollout", "Staged rollout: stage timeline", stage_timeline),
     ("latency", "Latency per journey and step", sections.latency),
+    ("vitals", "Web Vitals per web step", vitals_section),
     ("throughput", "Throughput and errors over time", sections.throughput),
     ("over-time", "Step latency and errors over time", over_time),
     ("workload", "Workload: used against recorded", workload_section),

@@ -12,6 +12,7 @@ from typing import Any
 from harness.engine.collector import Tally
 from harness.engine.summary import latency_rows, markdown_table
 from harness.markdown import md_code, md_text
+from harness.report.vitals import vitals_rows
 from harness.results.reader import StoredFolder
 from harness.telemetry.hdr import HdrStore
 from harness.telemetry.latency import failure_rate
@@ -44,10 +45,18 @@ def load_summary(folder: StoredFolder, *, target: str, plan_text: str, elapsed_s
         "",
         *markdown_table(latency_rows(folder.hdr or HdrStore(), journeys)),
         "",
+        *_vitals_lines(folder.vitals),
         *_health_lines((folder.health or {}).get("summary") or {}),
         *_failure_lines(counts["errors"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _vitals_lines(store: HdrStore | None) -> list[str]:
+    rows = vitals_rows(store) if store is not None else []
+    if not rows:
+        return []
+    return ["## Web Vitals (per web step; CLS unitless)", "", *markdown_table(rows), ""]
 
 
 def _health_lines(health: dict[str, Any]) -> list[str]:

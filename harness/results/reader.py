@@ -41,6 +41,7 @@ from harness.results.schema import (
     STEPS_FILE,
     TIMELINE_FILE,
     UNVERSIONED,
+    VITALS,
     config_hash,
     schema_of,
 )
@@ -61,6 +62,7 @@ class StoredFolder:
     meta: dict[str, Any] = field(default_factory=dict)
     schema: int = UNVERSIONED
     hdr: HdrStore | None = None
+    vitals: HdrStore | None = None  #: Web Vitals of web steps (None: none recorded)
     counts: dict[str, Any] | None = None
     timeline: list[dict[str, Any]] | None = None
     health: dict[str, Any] | None = None
@@ -165,6 +167,13 @@ def read_folder(path: Path, *, judging: bool = False) -> StoredFolder:
             folder.missing[HISTOGRAMS] = f"unreadable: {exc}"
     else:
         folder.missing[HISTOGRAMS] = NOT_RECORDED
+    if present(path / VITALS / INDEX_FILE):
+        try:
+            folder.vitals = HdrStore.read(path / VITALS)
+        except HarnessError as exc:
+            if judging:
+                raise
+            folder.missing[VITALS] = f"unreadable: {exc}"
     folder.counts = folder.document(COUNTS_FILE, counts_document)
     folder.timeline = folder.document(TIMELINE_FILE, timeline_document)
     folder.health = folder.document(HEALTH_FILE, health_document)

@@ -10,6 +10,8 @@ of a newer version than its own (`check_schema`): it cannot know what changed in
                         sampled by --step-sample-rate at load)
       histograms/       HDR histograms per series (`index.json`, one `.hdr` a series),
                         every step counted; `by-source/N/` per load process
+      vitals/           Web Vitals histograms of web steps (the same layout; the metric,
+                        `lcp`, ..., in the touchpoint's place; CLS unitless, the rest in ms)
       counts.json       exact iterations and failures per (target, journey), errors per step
       timeline.json     iterations and failures per second and target
       health.json       the load generator's health: summary and samples
@@ -36,6 +38,7 @@ UNVERSIONED = 1
 RUN_FILE = "run.json"
 STEPS_FILE = "steps.jsonl"
 HISTOGRAMS = "histograms"
+VITALS = "vitals"  #: Web Vitals histograms per (target, journey, step, metric); web runs only
 COUNTS_FILE = "counts.json"
 TIMELINE_FILE = "timeline.json"
 HEALTH_FILE = "health.json"

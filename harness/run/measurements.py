@@ -11,8 +11,10 @@ from harness.engine.outcome import LoadOutcome
 from harness.engine.summary import Health, assess_health, latency_rows, table
 from harness.markdown import md_text
 from harness.report.summary_md import load_summary
+from harness.report.vitals import vitals_rows
 from harness.results import RUN_FILE, RunDirectory
 from harness.results.reader import read_folder
+from harness.results.schema import VITALS
 from harness.targets import Target
 from harness.touchpoints.chromium_sandbox import summarise
 
@@ -58,6 +60,11 @@ def print_measured(
     print()
     for line in table(latency_rows(aggregator.hdr, aggregator.journeys)):
         print(line)
+    vitals = vitals_rows(aggregator.vitals)
+    if vitals:
+        print("\n  Web Vitals (per web step; CLS unitless)")
+        for line in table(vitals):
+            print(f"  {line}")
     print(
         f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
         f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
@@ -108,6 +115,8 @@ def record_evidence(run: RunDirectory, telemetry: Telemetry, missing: list[str])
 def write_measurements(run: RunDirectory, aggregator: LoadAggregator) -> Health:
     """histograms/ (merged and per source), timeline.json and health.json."""
     aggregator.hdr.write(run.path / "histograms")
+    if len(aggregator.vitals):
+        aggregator.vitals.write(run.path / VITALS)
     for index, (source, totals) in enumerate(sorted(aggregator.sources.items())):
         totals.hdr.write(run.path / "histograms" / "by-source" / f"{index}")
         run.meta.setdefault("sources", {})[str(index)] = source

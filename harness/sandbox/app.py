@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -102,6 +102,10 @@ def _endpoint(route: RouteInfo, handler: Handler, shop: Shop, tracer: Tracer | N
             burn_later(profile.burn(effects))
         if NEW_CHECKOUT in flags and profile.has_new_checkout and route.name in NEW_CHECKOUT_ROUTES:
             response.headers["x-checkout"] = "new"
+        render = profile.render_delays.get(route.name)
+        if render is not None and isinstance(response, HTMLResponse):
+            web.delay_rendering(response, render[1])
+            profile.noticed(render[0])
         return response
 
     async def _handled(request: Request, effects: RouteEffects) -> Response:

@@ -75,6 +75,8 @@ class ReleaseProfile:
         self.started = time.monotonic()  #: windows (`after=`, `for=`) count from here
         self.windowed = {r.spec: r for r in self.regressions if r.after_s or r.for_s is not None}
         hidden: set[str] = set()
+        #: route name → (spec, seconds) its pages keep their content hidden (`render:`)
+        self.render_delays: dict[str, tuple[str, float]] = {}
         rules = []
         plain: list[Regression] = []
         flagged: dict[str, list[Regression]] = {}
@@ -96,6 +98,10 @@ class ReleaseProfile:
                 )
             elif reg.kind is RegressionKind.UI:
                 hidden.add(reg.target)
+            elif reg.kind is RegressionKind.RENDER:
+                for route in reg.routes:
+                    if reg.delay > self.render_delays.get(route, ("", 0.0))[1]:
+                        self.render_delays[route] = (reg.spec, reg.delay)
             elif reg.contract is not None:
                 rules.append(reg.contract)
         self.effects = _route_effects(plain)

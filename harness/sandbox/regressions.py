@@ -8,6 +8,9 @@ Grammar (one spec per `--regression`):
     contract:FIELD=string|missing|null change one field of JSON payloads (`order.total`)
     ui:TESTID                          remove elements with that data-testid from web pages
     funnel:STEP=SHARE%                 block STEP (signup|cart|checkout) for SHARE% of users
+    render:ROUTE=+DURATION             matched web pages keep their content (`<main>`) hidden
+                                       for DURATION after they load: the browser paints it
+                                       later (LCP moves) while the server answers as fast
     contention:ROUTE=+DURATION         lock contention: each matched request holds a lock for
                                        DURATION after it arrives (a background job of the new
                                        code); a request arriving while it is held waits, so it
@@ -66,6 +69,7 @@ class RegressionKind(StrEnum):
     CONTRACT = "contract"
     UI = "ui"
     FUNNEL = "funnel"
+    RENDER = "render"
     CONTENTION = "contention"
     CPU = "cpu"
 
@@ -84,6 +88,7 @@ _EXAMPLES: dict[RegressionKind, str] = {
     RegressionKind.CONTRACT: "contract:order.total=string",
     RegressionKind.UI: "ui:place-order",
     RegressionKind.FUNNEL: "funnel:checkout=20%",
+    RegressionKind.RENDER: "render:web.product=+400ms",
     RegressionKind.CONTENTION: "contention:*.orders.create=+40ms;flag=new_checkout",
     RegressionKind.CPU: "cpu:*.orders.create=+20ms",
 }
@@ -202,6 +207,7 @@ def _parse_body(spec: str, text: str) -> Regression:
             RegressionKind.ERRORS: "errors:ROUTE=SHARE%",
             RegressionKind.CONTRACT: "contract:FIELD=string|missing|null",
             RegressionKind.FUNNEL: "funnel:STEP=SHARE%",
+            RegressionKind.RENDER: "render:ROUTE=+DURATION",
             RegressionKind.CONTENTION: "contention:ROUTE=+DURATION",
             RegressionKind.CPU: "cpu:ROUTE=+DURATION",
         }[kind]
@@ -216,6 +222,8 @@ def _parse_body(spec: str, text: str) -> Regression:
     if kind is RegressionKind.ERRORS:
         share = _percent(spec, kind, value, "the share of failing requests")
         return Regression(spec, kind, target, routes=_routes(spec, kind, target), share=share)
+    if kind is RegressionKind.RENDER:
+        return _parse_render(spec, target, value)
     if kind is RegressionKind.CONTRACT:
         return _parse_contract(spec, target, value)
     return _parse_funnel(spec, target, value)
@@ -250,6 +258,19 @@ def _parse_contention(spec: str, target: str, value: str, kind: RegressionKind) 
             f"regression spec {spec!r} has an invalid {_AMOUNT[kind]} {value!r}: it is a "
             f"duration with a unit such as ms or s, more than 0 and at most "
             f"{MAX_DELAY_SECONDS:g}s (+40ms). Example: {_EXAMPLES[kind]}"
+        )
+    return Regression(spec, kind, target, routes=routes, delay=delay)
+
+
+def _parse_render(spec: str, target: str, value: str) -> Regression:
+    kind = RegressionKind.RENDER
+    routes = _routes(spec, kind, target)
+    delay = _delay(value) or 0.0
+    if not 0.0 < delay <= MAX_DELAY_SECONDS:
+        raise SpecError(
+            f"regression spec {spec!r} has an invalid render delay {value!r}: how long each "
+            f"page keeps its content hidden is a duration with a unit such as ms or s, more "
+            f"than 0 and at most {MAX_DELAY_SECONDS:g}s (+400ms). Example: {_EXAMPLES[kind]}"
         )
     return Regression(spec, kind, target, routes=routes, delay=delay)
 

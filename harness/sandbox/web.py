@@ -17,7 +17,7 @@ from harness.sandbox.shop import COOKIE, Handler, Invalid, Shop, validate_signup
 from harness.sandbox.store import User
 from harness.sandbox.uifilter import strip_testids
 
-__all__ = ["HANDLERS", "html", "page_context"]
+__all__ = ["HANDLERS", "delay_rendering", "html", "page_context"]
 
 _COOKIE_MAX_AGE = 7 * 24 * 3600
 
@@ -32,6 +32,20 @@ def page_context(shop: Shop, user: User | None) -> PageContext:
 def html(shop: Shop, body: str, status: int = 200) -> HTMLResponse:
     """An HTML response with the release's hidden test ids removed."""
     return HTMLResponse(strip_testids(body, shop.profile.hidden_testids), status_code=status)
+
+
+def delay_rendering(response: HTMLResponse, seconds: float) -> None:
+    """Keep the page's `<main>` hidden for `seconds` after it loads (`render:` regressions)."""
+    ms = round(seconds * 1000)
+    body = bytes(response.body).replace(
+        b"</head>", b"<style>main{visibility:hidden}</style></head>", 1
+    )
+    show = (
+        f"setTimeout(function(){{document.querySelector('main').style.visibility='visible'}},{ms})"
+    )
+    body = body.replace(b"</body>", f"<script>{show}</script></body>".encode(), 1)
+    response.body = body
+    response.headers["content-length"] = str(len(body))
 
 
 def _user(request: Request, shop: Shop) -> User | None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ class ContextLifecycle:
         """`reuse`: clear what this iteration left (cookies, storage, cache; see
         `harness.touchpoints.web_context`) for the next; raises when the context is gone."""
         self.host.call(self._reset())
+        cast(Any, self).restore_timeouts()  # `j.web.set_timeouts` lasts one iteration (Vocabulary)
 
     async def _reset(self) -> None:
         assert self.cleaner is not None and self._context is not None and self._page is not None

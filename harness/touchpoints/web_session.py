@@ -14,19 +14,16 @@ from urllib.parse import urljoin, urlsplit
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from harness.errors import (
-    BrowserError,
-    ConnectionFailed,
-    ExpectationFailed,
-    StepError,
-    StepTimeout,
-    UsageError,
-)
+from harness.errors import BrowserError, ExpectationFailed, StepError, UsageError
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
+from harness.touchpoints import web_locators, web_vitals
 from harness.touchpoints.web_context import Blocker, Cleaner, ContextLifecycle
+from harness.touchpoints.web_errors import first_line, guard, short_url
+
+__all__ = ["WebSession", "first_line"]
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
@@ -44,7 +41,7 @@ class _Artifacts:
     trace: Path | None = None
 
 
-class WebSession(ContextLifecycle):
+class WebSession(ContextLifecycle, web_locators.Vocabulary):
     """`j.web`: one browser context and page, with synchronous actions and expectations.
 
     Element waits that run out are expectation failures (`assertion`), navigations that run out
@@ -109,6 +106,8 @@ class WebSession(ContextLifecycle):
                 "password": password,
                 "origin": f"{parts.scheme}://{parts.netloc}",
             }
+        # relative URLs in Playwright's own calls (`j.web.page.goto("/cart")`, `to_have_url`)
+        options["base_url"] = self.base_url
         self._context = await self.host.browser.new_context(**options)
         self._context.set_default_timeout(self.action_timeout * 1000)
         self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
@@ -119,6 +118,8 @@ class WebSession(ContextLifecycle):
         self._record_trace = record_trace
         await self._start_trace()
         self._page = await self._context.new_page()
+        if web_vitals.enabled():  # Web Vitals per document, from the first navigation on
+            await self._context.add_init_script(web_vitals.INIT_SCRIPT)
         self._page.on("requestfinished", self._on_request_finished)
         self._page.on("requestfailed", self._on_request_failed)
 
@@ -223,6 +224,20 @@ class WebSession(ContextLifecycle):
 
         return self.host.call(call())
 
+    # -- Playwright's own vocabulary (harness/touchpoints/web_locators.py) -------------------
+
+    def guarded(
+        self, awaitable: Awaitable[T], what: str, *, navigation: bool
+    ) -> Coroutine[Any, Any, T]:
+        """`awaitable` with Playwright's errors turned into step errors naming `what`."""
+        return self._guard(awaitable, what, navigation=navigation)
+
+    def act_on(self, action: str, what: str, awaitable: Coroutine[Any, Any, T]) -> T:
+        """Run one action of the facade under its own span (see `_act`)."""
+        return self._act(action, what, awaitable, title=f"web {what}")
+
+    # -- the CSS-selector helpers ------------------------------------------------------------
+
     def goto(self, path: str, *, expect_status: int | None = None) -> int:
         """Open `path` (relative to the web base URL, or absolute); returns the HTTP status.
 
@@ -274,8 +289,11 @@ class WebSession(ContextLifecycle):
         )
 
     def count(self, selector: str) -> int:
-        """How many elements match `selector` right now (no waiting)."""
-        return self.host.call(self._guard(self.page_async.locator(selector).count(), "count"))
+        """How many elements match `selector` right now: it does NOT wait for the page to
+        settle (wait first with `expect_visible`/`expect_url`, or use `expect_count`)."""
+        return self.host.call(
+            self._guard(self.page_async.locator(selector).count(), f"count {selector}")
+        )
 
     def expect_visible(self, selector: str, *, timeout: float | None = None) -> None:
         """Wait until an element matching `selector` is visible."""
@@ -311,25 +329,35 @@ class WebSession(ContextLifecycle):
             if loop.time() >= deadline:
                 wanted = text.pattern if isinstance(text, re.Pattern) else text
                 raise ExpectationFailed(
-                    f"{selector} on {_short(self.page_async.url)} shows {redact(seen)[:120]!r}, "
+                    f"{selector} on {short_url(self.page_async.url)} shows {redact(seen)[:120]!r}, "
                     f"expected it to contain {wanted!r}"
                 )
             await asyncio.sleep(0.05)
 
     def expect_url(self, pattern: str | re.Pattern[str], *, timeout: float | None = None) -> None:
-        """Wait until the page URL matches `pattern` (a glob like `**/orders/*` or a regex)."""
+        """Wait until the page URL matches `pattern` (a glob like `**/orders/*` or a regex) and
+        that page has loaded (its `load` event, as Playwright's `wait_for_url`), so what the
+        next line reads is on it. Waits up to `navigation_timeout` unless given `timeout`."""
+        shown = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
         wait = self.page_async.wait_for_url(
-            pattern, timeout=(timeout or self.navigation_timeout) * 1000, wait_until="commit"
+            pattern, timeout=(timeout or self.navigation_timeout) * 1000, wait_until="load"
         )
-        self._act(
-            "wait for url", str(pattern), self._guard(wait, f"wait for the URL to match {pattern}")
-        )
+        self._act("wait for url", shown, self._guard(wait, f"URL wait for {shown!r}"))
 
-    def _act(self, action: str, subject: str, awaitable: Coroutine[Any, Any, T]) -> T:
+    def _act(
+        self,
+        action: str,
+        subject: str,
+        awaitable: Coroutine[Any, Any, T],
+        *,
+        title: str | None = None,
+    ) -> T:
         """Run one browser action under its own span; while tracing, the requests it causes
         carry that span's `traceparent`, so the target's server spans join the journey trace."""
         span = spans.start_action(
-            self.trace_parent(), f"web {action} {subject}"[:120], {"harness.web.action": action}
+            self.trace_parent(),
+            (title or f"web {action} {subject}")[:120],
+            {"harness.web.action": action},
         )
         headers = (
             spans.trace_headers(trace.set_span_in_context(span)) if span.is_recording() else None
@@ -346,38 +374,14 @@ class WebSession(ContextLifecycle):
         self, headers: dict[str, str] | None, awaitable: Coroutine[Any, Any, T]
     ) -> T:
         if headers and self._context is not None:
-            await self._context.set_extra_http_headers(headers)
+            # it replaces the context's extra headers: keep those the context opened with
+            # (X-Feature-Flags), which the first traced action used to drop
+            base: dict[str, str] = getattr(self, "_headers", {})
+            await self._context.set_extra_http_headers({**base, **headers})
         return await awaitable
 
     async def _guard(self, awaitable: Awaitable[T], what: str, *, navigation: bool = False) -> T:
         """Await a Playwright call, turning its errors into classified step errors."""
-        from playwright.async_api import Error, TimeoutError
-
         page = self._page
-        where = _short(page.url) if page is not None else "the page"
-        try:
-            return await awaitable
-        except TimeoutError as exc:
-            if navigation:
-                raise StepTimeout(
-                    f"{what}: page did not load in time ({first_line(exc)})"
-                ) from None
-            raise ExpectationFailed(
-                f"{what} on {where}: element not found or not ready in time"
-            ) from None
-        except Error as exc:
-            message = first_line(exc)
-            if "ERR_CONNECTION_REFUSED" in message or "ERR_CONNECTION_RESET" in message:
-                raise ConnectionFailed(f"{what}: {message}") from None
-            raise BrowserError(f"{what} on {where}: {message}") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _short(url: str) -> str:
-    match = re.match(r"^[a-z]+://[^/]+(/.*)?$", url)
-    return (match.group(1) or "/") if match else url
+        where = short_url(page.url) if page is not None else "the page"
+        return await guard(awaitable, what, where, navigation=navigation)

@@ -167,9 +167,13 @@ def test_the_fixtures_explain_that_they_need_harness(project: pytest.Pytester) -
 
 
 @pytest.mark.integration
-def test_a_journey_against_the_real_sandbox(project: pytest.Pytester) -> None:
+@pytest.mark.browser
+def test_journeys_against_the_real_sandbox(project: pytest.Pytester) -> None:
+    # with the journey recorded by `playwright codegen`, `page` read as `j.web.page`
+    codegen = REPO / "tests" / "integration" / "codegen_journeys" / "codegen_shop.py"
     write_journeys(
         project,
+        codegen_shop=codegen.read_text(),
         catalog="""\
         from harness import journey
 
@@ -185,10 +189,14 @@ def test_a_journey_against_the_real_sandbox(project: pytest.Pytester) -> None:
 
     result = project.runpytest_subprocess("--harness", "--harness-sandbox", "-v")
 
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["harness: target sandbox (http://127.0.0.1:*/)*"])
     run = only_run(project)
-    assert [s["touchpoint"] for s in records(run, "step")] == ["api", "mobile"]
+    steps = records(run, "step")
+    assert [s["touchpoint"] for s in steps if s["journey"] == "catalog"] == ["api", "mobile"]
+    web = [s for s in steps if s["journey"] == "codegen_buy"]
+    assert [s["outcome"] for s in web] == ["passed"] * 3
+    assert all("lcp" in s["vitals"] for s in web)  # type: ignore[operator]
     assert '"shop-sandbox"' in (run / "traces.jsonl").read_text()  # the sandbox's own spans
 
 

@@ -101,6 +101,26 @@ def test_contract_spec() -> None:
     )
 
 
+def test_render_spec_and_its_page() -> None:
+    from starlette.responses import HTMLResponse
+
+    from harness.sandbox.profile import ReleaseProfile
+    from harness.sandbox.web import delay_rendering
+
+    reg = parse_regression("render:web.product=+400ms")
+    assert (reg.kind, reg.routes, reg.delay) == (RegressionKind.RENDER, ("web.product",), 0.4)
+    profile = ReleaseProfile("candidate", (reg,))
+    assert profile.render_delays == {"web.product": ("render:web.product=+400ms", 0.4)}
+    page = HTMLResponse("<html><head></head><body><main>x</main></body></html>")
+    delay_rendering(page, 0.4)
+    body = bytes(page.body).decode()
+    assert "<style>main{visibility:hidden}</style></head>" in body
+    assert "visibility='visible'},400)</script></body>" in body
+    assert page.headers["content-length"] == str(len(page.body))
+    with pytest.raises(SpecError, match="invalid render delay '0s'"):
+        parse_regression("render:web.product=0s")
+
+
 def test_ui_and_funnel_specs() -> None:
     assert parse_regression("ui:place-order").target == "place-order"
     funnel = parse_regression("funnel:checkout=20%")
@@ -120,6 +140,7 @@ def test_every_funnel_step_has_a_route_on_every_surface() -> None:
     ("spec", "fragments"),
     [
         ("latency", ["has no kind", "latency, errors, contract, ui, funnel", "Example:"]),
+        ("render:web.product", ["incomplete", "render:ROUTE=+DURATION"]),
         ("slow:api.health=+1s", ["unknown kind 'slow'", "allowed kinds"]),
         ("latncy:api.health=+1s", ["did you mean 'latency'"]),
         ("latency:api.health", ["incomplete", "latency:ROUTE=+DURATION[@SHARE%]"]),

@@ -1,0 +1,168 @@
+"""Web Vitals of each web step, measured in the page by PerformanceObserver entries.
+
+An init script (added to every browser context) watches each document the page loads and keeps
+what the public Web Vitals definitions (web.dev, W3C Paint, Largest Contentful Paint, Layout
+Instability and Event Timing specifications) measure; the step reads it when it ends, after its
+duration was taken, so reading costs the step nothing:
+
+- `ttfb`: the navigation's `responseStart` (after `activationStart` for a prerendered page);
+- `fcp`: the `first-contentful-paint` paint entry;
+- `lcp`: the last `largest-contentful-paint` entry before the document was read or left;
+- `cls`: the largest session window of layout shifts without recent input (shifts at most 1 s
+  apart, a window at most 5 s long), over the shifts since the previous read; unitless;
+- `inp`: the longest interaction (event-timing entries grouped by `interactionId`, the longest
+  entry of each; with 50 or more interactions, one is ignored per 50, as INP's 98th percentile)
+  since the previous read. Interactions under 16 ms produce no entry, so a step of quick
+  interactions has no `inp`;
+- `requests` and `transfer`: the documents and resources the page fetched since the previous
+  read (Resource Timing), and their transferred size in kB (0 for a cached response, or a
+  cross-origin one without `Timing-Allow-Origin`).
+
+A document's loading metrics (ttfb, fcp, lcp, and cls as of then) are reported once: at the
+first step end after its largest contentful paint (waiting up to a frame or two for one), or
+when the document is left (`pagehide`, kept in `sessionStorage` for the next document of the
+same origin). A step that navigates three times yields three samples of each. Times in ms.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: `HARNESS_WEB_VITALS=0` measures none (no init script, no read at a step's end: a step's end
+#: then costs no round trip to the page, up to two frames when its largest paint is pending)
+ENV = "HARNESS_WEB_VITALS"
+
+
+def enabled() -> bool:
+    """False when `HARNESS_WEB_VITALS` is 0, false, no or off."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+#: the metrics, in the order reports show them
+NAMES: tuple[str, ...] = ("ttfb", "fcp", "lcp", "cls", "inp", "requests", "transfer")
+UNITLESS = frozenset({"cls"})  #: shown with 2 decimals
+#: not times: `requests` (a count) and `transfer` (kB, 1,000 bytes, over the network)
+UNITS = {"requests": "", "transfer": " kB"}
+_PENDING = "__harness_vitals"
+
+INIT_SCRIPT = """(() => {
+  if (window.__harnessVitals) return;
+  const K = "__KEY__";
+  let lcp = null, fcp = null, navDone = false, shifts = [], inters = new Map(), obs = [];
+  let seen = 0;
+  try { performance.setResourceTimingBufferSize(1000); } catch (e) {}
+  const watch = (type, opts, fn) => {
+    try {
+      const o = new PerformanceObserver((l) => l.getEntries().forEach(fn));
+      o.observe(Object.assign({type, buffered: true}, opts));
+      obs.push([o, fn]);
+    } catch (e) {}
+  };
+  watch("paint", {}, (e) => { if (e.name === "first-contentful-paint") fcp = e.startTime; });
+  watch("largest-contentful-paint", {}, (e) => { lcp = e.startTime; });
+  watch("layout-shift", {}, (e) => { if (!e.hadRecentInput) shifts.push(e); });
+  const inter = (e) => {
+    if (!e.interactionId) return;
+    const was = inters.get(e.interactionId) || 0;
+    if (e.duration > was) inters.set(e.interactionId, e.duration);
+  };
+  watch("event", {durationThreshold: 16}, inter);
+  watch("first-input", {}, inter);
+  const flush = () => obs.forEach(([o, fn]) => {
+    try { o.takeRecords().forEach(fn); } catch (e) {}
+  });
+  const cls = () => {
+    let best = 0, sum = 0, first = null, last = null;
+    for (const s of shifts) {
+      if (first !== null && s.startTime - last < 1000 && s.startTime - first < 5000) {
+        sum += s.value;
+      } else { sum = s.value; first = s.startTime; }
+      last = s.startTime;
+      if (sum > best) best = sum;
+    }
+    return best;
+  };
+  const take = (leaving) => {
+    flush();
+    const out = {};
+    const all = performance.getEntriesByType("resource"), fresh = all.slice(seen);
+    seen = all.length;
+    let requests = fresh.length, bytes = 0;
+    fresh.forEach((r) => { bytes += r.transferSize || 0; });
+    if (!navDone && (lcp !== null || leaving)) {
+      navDone = true;
+      const nav = performance.getEntriesByType("navigation")[0];
+      if (nav) {
+        out.ttfb = Math.max(nav.responseStart - (nav.activationStart || 0), 0);
+        requests += 1;
+        bytes += nav.transferSize || 0;
+      }
+      if (fcp !== null) out.fcp = fcp;
+      if (lcp !== null) out.lcp = lcp;
+      out.cls = cls();
+      shifts = [];
+    } else if (shifts.length) { out.cls = cls(); shifts = []; }
+    if (inters.size) {
+      const d = [...inters.values()].sort((a, b) => b - a);
+      out.inp = d[Math.min(d.length - 1, Math.floor(d.length / 50))];
+      inters = new Map();
+    }
+    if (requests) { out.requests = requests; out.transfer = bytes / 1000; }
+    return out;
+  };
+  const pending = () => {
+    try {
+      const p = JSON.parse(sessionStorage.getItem(K) || "[]");
+      sessionStorage.removeItem(K);
+      return Array.isArray(p) ? p : [];
+    } catch (e) { return []; }
+  };
+  addEventListener("pagehide", () => {
+    try {
+      const found = take(true);
+      if (Object.keys(found).length) {
+        const p = JSON.parse(sessionStorage.getItem(K) || "[]");
+        p.push(found);
+        sessionStorage.setItem(K, JSON.stringify(p.slice(-50)));
+      }
+    } catch (e) {}
+  });
+  window.__harnessVitals = async () => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    for (let i = 0; i < 2 && !navDone && lcp === null; i++) {
+      await Promise.race([frame(), new Promise((r) => setTimeout(r, 50))]);
+      flush();
+    }
+    const found = pending();
+    found.push(take(false));
+    return found;
+  };
+})();""".replace("__KEY__", _PENDING)
+
+READ = "() => window.__harnessVitals ? window.__harnessVitals() : []"
+
+
+def merge(documents: Any) -> dict[str, tuple[float, ...]]:
+    """The per-document readings the page returned, as metric → samples (ms; CLS unitless);
+    anything malformed (a page may overwrite the reader) is dropped."""
+    found: dict[str, list[float]] = {}
+    if not isinstance(documents, list):
+        return {}
+    for document in documents[:100]:
+        if not isinstance(document, dict):
+            continue
+        for name in NAMES:
+            value = document.get(name)
+            if isinstance(value, int | float) and 0 <= value < 3_600_000:
+                found.setdefault(name, []).append(round(float(value), 4 if name in UNITLESS else 1))
+    return {name: tuple(found[name]) for name in NAMES if name in found}
+
+
+async def read(page: Any) -> dict[str, tuple[float, ...]]:
+    """The Web Vitals the page measured since the previous read (empty when it cannot say:
+    a closed page, a crashed browser, a page without the script)."""
+    try:
+        return merge(await page.evaluate(READ))
+    except Exception:  # the page navigated away mid-read, or is gone: nothing to report
+        return {}

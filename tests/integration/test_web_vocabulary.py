@@ -1,0 +1,189 @@
+"""Playwright's own vocabulary in a step, against the sandbox in real Chromium: a snippet as
+`playwright codegen --target python` records it (with `page` read as `j.web.page`, `expect` as
+`j.web.expect`) passes; timeouts say what was awaited."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness import journey
+from harness.journey import journeys_in
+from harness.records import Outcome
+from harness.runtime import RunSettings
+from harness.sandbox.process import SandboxProcess, SandboxUrls
+from harness.targets import Target
+from harness.testing import RecordingSink
+from harness.touchpoints.web import BrowserHost
+from harness.virtual_user import VirtualUser, browser_host_for
+from tests.integration.conftest import only_run_dir, run_cli
+
+CODEGEN = Path(__file__).parent / "codegen_journeys"
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+@journey
+def wrong_url(j):
+    with j.step("wait", on="web"):
+        j.web.goto("/")
+        j.web.expect_url("**/orders/*", timeout=0.5)
+
+
+@journey
+def missing_button(j):
+    with j.step("click", on="web"):
+        j.web.goto("/")
+        j.web.set_timeouts(action=0.5)
+        j.web.page.get_by_role("button", name="Buy now").click()
+
+
+@journey
+def wrong_text(j):
+    with j.step("expect", on="web"):
+        j.web.goto("/")
+        j.web.set_timeouts(action=0.5)
+        j.web.expect(j.web.page.locator("h1")).to_have_text("Shop")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserHost]:
+    with browser_host_for() as host:
+        yield host()
+
+
+def _run(sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost, fn: object) -> RecordingSink:
+    sink = RecordingSink()
+    settings = RunSettings(
+        run_id="vocab",
+        target=Target.from_base_url(sandbox.base, name="sandbox"),
+        artifacts_dir=tmp_path,
+        action_timeout=10.0,
+        navigation_timeout=15.0,
+        record_browser_trace=False,
+    )
+    user = VirtualUser(index=0, settings=settings, sink=sink, browser=lambda: browser)
+    user.run_iteration(journeys_in({"j": fn})[0], 0)
+    return sink
+
+
+def test_a_codegen_snippet_runs_at_load_with_its_web_vitals(
+    sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # the recorded snippet under Locust (gevent, the cooperative waiter), one iteration
+    done = run_cli(
+        "load", "--target", sandbox.base, "--journeys", str(CODEGEN), "--users", "1",
+        "--browser-users", "1", "--max-iterations", "1", "--duration", "20s", "--no-traces",
+        "--results", str(tmp_path), timeout=120,
+    )  # fmt: skip
+    run_dir = only_run_dir(tmp_path)
+    steps = [
+        json.loads(line)
+        for line in (run_dir / "steps.jsonl").read_text().splitlines()
+        if '"kind":"step"' in line
+    ]
+    assert [s["outcome"] for s in steps] == ["passed"] * 3, done.out + done.err
+    # each navigation's Web Vitals: sign-up 2 pages, add to cart 2, checkout 3
+    assert [len(s.get("vitals", {}).get("lcp", ())) for s in steps] == [2, 2, 3]
+    assert (run_dir / "vitals" / "index.json").is_file()
+    assert "## Web Vitals" in (run_dir / "summary.md").read_text()
+
+
+def test_timeouts_say_what_was_awaited(
+    sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
+) -> None:
+    url = _run(sandbox, tmp_path, browser, wrong_url).steps[0]
+    assert url.error_kind is not None and url.error_kind.value == "assertion"
+    assert url.message is not None
+    assert "URL wait for '**/orders/*' on /: timed out after 0.5 s" in url.message, url.message
+    button = _run(sandbox, tmp_path, browser, missing_button).steps[0]
+    assert button.message is not None
+    assert "get_by_role('button', name='Buy now').click() on /" in button.message
+    assert "timed out after 0.5 s" in button.message
+    assert 'waiting for get_by_role("button", name="Buy now")' in button.message
+    text = _run(sandbox, tmp_path, browser, wrong_text).steps[0]
+    assert text.message is not None
+    assert "expected to have text 'Shop'" in text.message and "Catalog" in text.message
+
+
+@journey
+def open_product(j):
+    with j.step("open product", on="web"):
+        j.web.goto("/products/1")
+        j.web.expect_visible("[data-testid=product-name]")
+
+
+def test_a_page_painted_later_moves_its_lcp_not_its_ttfb(
+    sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
+) -> None:
+    # the same page from the baseline and from a candidate that keeps the product page's
+    # content hidden for 400 ms after it loads (`render:`), alternated
+    found: dict[str, dict[str, list[float]]] = {
+        side: {"lcp": [], "ttfb": []} for side in ("baseline", "candidate")
+    }
+    with SandboxProcess(regressions=["render:web.product=+400ms"]) as slow:
+        for _ in range(2):
+            for side, urls in (("baseline", sandbox), ("candidate", slow.urls)):
+                step = _run(urls, tmp_path, browser, open_product).steps[0]
+                assert step.outcome is Outcome.PASSED, step.message
+                assert step.vitals is not None
+                assert {"ttfb", "fcp", "lcp", "cls"} <= set(step.vitals), step.vitals
+                for name in ("lcp", "ttfb"):
+                    found[side][name] += step.vitals[name]
+
+    def moved(name: str) -> float:
+        return statistics.median(found["candidate"][name]) - statistics.median(
+            found["baseline"][name]
+        )
+
+    assert moved("lcp") > 200, found
+    assert moved("ttfb") < moved("lcp") - 150, found  # the server answered as fast
+
+
+class _SlowBody(BaseHTTPRequestHandler):
+    """`/`: a link to `/orders/1`, whose headers come at once and its rows 0.4 s later."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        if self.path == "/":
+            self.wfile.write(b'<a id="go" href="/orders/1">order</a>')
+            return
+        self.wfile.write(b"<html><body><h1>Order</h1>")
+        self.wfile.flush()
+        time.sleep(0.4)
+        self.wfile.write(b"<table>" + b'<tr class="row"><td>x</td></tr>' * 3 + b"</table>")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@journey
+def rows_after_url(j):
+    with j.step("rows", on="web"):
+        j.web.goto("/")
+        j.web.click("#go")
+        j.web.expect_url("**/orders/*")
+        assert j.web.count("tr.row") == 3, "no rows shown"
+
+
+def test_expect_url_returns_once_the_page_has_loaded(tmp_path: Path, browser: BrowserHost) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowBody)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        urls = SandboxUrls.from_base(f"http://127.0.0.1:{server.server_address[1]}")
+        step = _run(urls, tmp_path, browser, rows_after_url).steps[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert step.outcome is Outcome.PASSED, step.message
