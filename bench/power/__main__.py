@@ -1,7 +1,10 @@
 """Power of the default gates: how often the real `evaluate` fails an identical candidate (A/A)
 and how often it catches injected regressions, on noise replayed from a recorded sandbox run.
 
-    python bench/gates_power.py [--quick] [--sims N] [--seed S] [--derive RUN_DIR]
+    python bench/gates_power.py [--quick] [--sims N] [--seed S] [--noise PATH] [--derive RUN_DIR]
+
+The default noise (bench/data/gates_noise.json) is a quiet machine's recording; `--noise
+bench/data/gates_noise_busy.json` replays one made beside 8 agents on 2 cores.
 
 Exit 0 when every goal is met (with `--quick`: when none is clearly missed), 1 otherwise.
 """
@@ -95,16 +98,21 @@ def main() -> int:
     parser.add_argument("--sims", type=int, help="simulations per cell (default 200, quick 30)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
-        "--derive", type=Path, help="rewrite bench/data/gates_noise.json from a run folder"
+        "--noise",
+        type=Path,
+        default=noise.DATA,
+        help="the recorded noise to replay (default bench/data/gates_noise.json, a quiet "
+        "machine; bench/data/gates_noise_busy.json: 8 agents on 2 cores)",
     )
+    parser.add_argument("--derive", type=Path, help="rewrite the --noise file from a run folder")
     args = parser.parse_args()
     if args.derive:
-        noise.derive(args.derive)
-        say(f"wrote {noise.DATA} from {args.derive}")
-    series = noise.load()
+        noise.derive(args.derive, args.noise)
+        say(f"wrote {args.noise} from {args.derive}")
+    series = noise.load(args.noise)
     sims = args.sims or (30 if args.quick else 200)
     started = time.perf_counter()
-    say(f"gates power · {len(series)} step series from {noise.DATA.name} · {sims} runs per cell")
+    say(f"gates power · {len(series)} step series from {args.noise.name} · {sims} runs per cell")
     misses = _aa_rows(series, sims, args.seed, args.quick) + _power_rows(
         series, sims, args.seed, args.quick
     )

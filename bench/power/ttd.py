@@ -11,14 +11,20 @@ import itertools
 import numpy as np
 
 from bench.power import noise
+from harness.gates.config import DEFAULT_GATES
+from harness.gates.paired import PairedGate
 from harness.gates.sequential import BLOCK_S, SequentialLatency, block_inflation
+from harness.gates.values import parse_share
 
 #: the demo's regression (`latency:*.orders.create=+120ms`): the steps that create an order
 DEMO_STEPS = ("pay", "place order")
 DEMO_MS = 120.0
 MAX_S = 300
-#: the paired gate's default share of the verdict's alpha, split over the steps
-ALPHA = 0.011
+#: the paired gate's default share of the verdict's alpha, split over the steps, and its margin
+ALPHA = next(g["alpha"] for g in DEFAULT_GATES if g["kind"] == "paired")
+#: a step passes on its 95% confidence sequence, as the end-of-run gate on its 95% interval
+PASS_ALPHA = 0.05
+MARGIN = parse_share(PairedGate.model_fields["margin"].default, what="margin")
 
 
 def one_run(
@@ -52,7 +58,9 @@ def one_run(
                 ]
             )
         )
-        tests.append(SequentialLatency(alpha=ALPHA / len(series)))
+        tests.append(
+            SequentialLatency(margin=MARGIN, alpha=ALPHA / len(series), pass_alpha=PASS_ALPHA)
+        )
     for k in range(min(len(b) for b in blocks)):
         if k % 3 == 0 and (k + 1) * BLOCK_S >= 18:  # each side's drift, learned across steps
             inflation = block_inflation([d[: (k + 1) * BLOCK_S] for d in seconds])

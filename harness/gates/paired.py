@@ -45,7 +45,7 @@ class PairedGate(GateBase):
     kind: Literal["paired"] = "paired"
     #: a Web Vital (`lcp`, ...) to judge instead of latency (`harness.gates.vitals`)
     metric: str | None = None
-    margin: str | float = "5%"
+    margin: str | float = "10%"
     fail_margin: str | float = "0%"
     #: "robust": each side may drift on its own for tens of seconds: the drift learned across
     #: all steps (`harness.gates.drift`), else bandwidth n/5 with a 4-df t; "short": only

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from harness.errors import SpecError
-from harness.gates.base import GateBase, Where, where_of
+from harness.gates.base import GateBase, where_of
 from harness.gates.data import RunData
 from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_words
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
@@ -72,7 +72,9 @@ class RelativeGate(GateBase):
                     f"{self.title()}: fail_margin {self.fail_margin} is above the margin "
                     f"{self.margin}"
                 )
-            return self.outcome(_error_rate_evidence(self, data, margin, self.level, fail))
+            from harness.gates.error_rate import error_rate_evidence
+
+            return self.outcome(error_rate_evidence(self, data, margin, self.level, fail))
         q = QUANTILES.get(self.metric, 0.95)
         margin = parse_share(self.margin, what=f"{self.title()}: margin")
         keys = self.series(data, iterations=self.step is None)
@@ -222,95 +224,6 @@ DECIDED = {
     "fail": Decision.FAIL,
     "inconclusive": Decision.INCONCLUSIVE,
 }
-
-
-def _error_rate_evidence(
-    gate: GateBase, data: RunData, margin: float, level: float, fail_limit: float
-) -> list[Evidence]:
-    from harness.gates.stats import newcombe_difference
-
-    assert data.baseline is not None
-    minimum = gate.min_samples or 100
-    found: list[Evidence | None] = []
-    tests: list[tuple[int, Comparison, str, tuple[int, int, int, int]]] = []
-    for journey in sorted({j for (_, j) in data.journeys}):
-        if not gate.journey_in_scope(data, journey):
-            continue
-        nb, fb = data.journeys.get((data.baseline, journey), (0, 0))
-        nc, fc = data.journeys.get((data.candidate, journey), (0, 0))
-        if min(nb, nc) < minimum:
-            where = Where(journey, None, None)
-            found.append(
-                unjudged(
-                    series=where.label,
-                    what=f"error rate of {where.label}",
-                    test="Newcombe",
-                    n_baseline=nb,
-                    n_candidate=nc,
-                    n_needed=minimum,
-                    counts="iterations",
-                    **where.fields(),
-                )
-            )
-            continue
-
-        def interval(
-            at: float, c: tuple[int, int, int, int] = (fb, nb, fc, nc)
-        ) -> tuple[float, float]:
-            found_ = newcombe_difference(*c, level=at)[1]
-            return found_.low, found_.high
-
-        diff = fc / nc - fb / nb
-        test = Comparison(diff, interval, margin, fail_limit=fail_limit)
-        tests.append((len(found), test, journey, (nb, fb, nc, fc)))
-        found.append(None)
-    decided = decide([t[1] for t in tests], level=level, alpha=gate_alpha(gate, level))
-    for (index, test, journey, counts), outcome in zip(tests, decided, strict=True):
-        found[index] = _rate_evidence(data, journey, counts, test, outcome, margin)
-    return [e for e in found if e is not None]
-
-
-def _rate_evidence(
-    data: RunData,
-    journey: str,
-    counts: tuple[int, int, int, int],
-    test: Comparison,
-    outcome: Decided,
-    margin: float,
-) -> Evidence:
-    nb, fb, nc, fc = counts
-    where = Where(journey, None, None)
-    label = where.label
-    diff, (low, high) = test.estimate, outcome.interval
-    decision = DECIDED[outcome.decision]
-    needed = None
-    if decision is Decision.INCONCLUSIVE:
-        needed = needed_to_decide(min(nb, nc), diff, (low, high), margin)
-    words = (
-        f"error rate of {label} {fb / nb:.2%} → {fc / nc:.2%} ({diff * 100:+.2f} pp, "
-        f"{_level(outcome.level)} CI {low * 100:+.2f} to {high * 100:+.2f} pp, "
-        f"margin +{margin * 100:.2f} pp, n = {nb:,} / {nc:,})"
-        + (f"; about {needed:,} iterations per side would decide it" if needed else "")
-        + outcome.words()
-    )
-    return Evidence(
-        series=label,
-        decision=decision,
-        test="Newcombe difference of rates",
-        n_baseline=nb,
-        n_candidate=nc,
-        baseline=fb / nb,
-        candidate=fc / nc,
-        estimate=diff,
-        interval=(low, high),
-        level=outcome.level,
-        unit="pp",
-        words=words,
-        trace_ids=data.examples(data.candidate, journey),
-        n_needed=needed,
-        counts="iterations",
-        **where.fields(),
-    )
 
 
 class TailShiftGate(GateBase):

@@ -75,8 +75,12 @@ class SequentialLatency:
     """The sequential test of one step. Call `add_second` each second with both sides' bucket
     counts of that second (or `add_block` with a block's difference); read `decision`."""
 
-    margin: float = 0.05  #: the tolerated slowdown (0.05: 5%)
+    margin: float = 0.10  #: the tolerated slowdown (0.10: 10%, the paired gate's default)
     alpha: float = 0.0125  #: error rate of each direction, over every look
+    #: the error rate a PASS is decided at, if not `alpha`: a verdict passes only when every
+    #: step passes (an intersection-union test), so a step's pass needs no share of a split
+    #: alpha; the end-of-run gate passes on its 95% interval, and 0.05 here matches it
+    pass_alpha: float | None = None
     block_s: int = BLOCK_S
     min_blocks: int = MIN_BLOCKS
     tuned_for: int = 12  #: blocks at which the boundary is tightest (two minutes of 10 s)
@@ -109,7 +113,8 @@ class SequentialLatency:
         if self.decision != "continue":
             return self.decision
         self.diffs.append(diff)
-        low, high = self.interval()
+        low = self.interval()[0]
+        high = self.interval(self.pass_alpha)[1] if self.pass_alpha else self.interval()[1]
         if high <= math.log1p(self.margin):
             self.decision = "pass"
         elif low > 0.0:
@@ -118,15 +123,15 @@ class SequentialLatency:
             self.decided_at = len(self.diffs)
         return self.decision
 
-    def interval(self) -> tuple[float, float]:
-        """The confidence sequence's current interval for the mean log ratio (unbounded until
-        `min_blocks` blocks are in)."""
+    def interval(self, alpha: float | None = None) -> tuple[float, float]:
+        """The confidence sequence's current interval for the mean log ratio at `alpha` (the
+        test's own by default; unbounded until `min_blocks` blocks are in)."""
         k = len(self.diffs)
         if k < max(self.min_blocks, 2):
             return -math.inf, math.inf
         d = np.asarray(self.diffs)
         mean, sd = float(d.mean()), float(d.std(ddof=1)) * _sd_upper(k)
-        half = sd * max(self.inflation, 1.0) * boundary(k, self.alpha, self.tuned_for)
+        half = sd * max(self.inflation, 1.0) * boundary(k, alpha or self.alpha, self.tuned_for)
         return mean - half, mean + half
 
 

@@ -111,7 +111,8 @@ def test_a_series_beyond_the_margin_at_95_but_not_at_its_holm_level_says_so() ->
     first = outcome.evidence[0]
     assert first.interval is not None and first.interval[0] > 0.0001  # beyond, at 95%
     assert first.decision is Decision.INCONCLUSIVE, first.words
-    assert "not at the 99.75% a fail of this gate needs (Holm)" in first.words
+    # 20 journeys and their pooled series: Holm's first step at 2.5% / 21
+    assert "not at the 99.76% a fail of this gate needs (Holm)" in first.words
     assert outcome.decision is Decision.INCONCLUSIVE
 
 
@@ -172,3 +173,27 @@ def test_the_default_error_gate_fails_a_significant_rise_not_shown_within_its_ma
     # a rise shown within the margin passes even when significant
     data = make_data(values, values, iterations=(5000, 5000), failures=(25, 50))
     assert evaluate(data, parse_gates([default])).gates[0].decision is Decision.PASS
+
+
+def test_an_error_regression_spread_over_journeys_fails_on_their_pooled_rate() -> None:
+    # 0.5% -> 1.6% on each of two journeys of 1,000 iterations a side: neither journey alone is
+    # significant at its Holm level, so the gate was inconclusive; the release-wide series (10
+    # against 32 of 2,000) is, and fails the gate (issue 22: errors 0.5% -> 1.5% at 1,000)
+    values = np.random.default_rng(4).lognormal(3.0, 0.5, 1000)
+    data = make_data(values, values)
+    data.journeys.clear()
+    for journey in ("buy", "browse"):
+        data.journeys[("baseline", journey)] = (1000, 5)
+        data.journeys[("candidate", journey)] = (1000, 16)
+    gate = {"kind": "relative", "metric": "error_rate", "margin": "1pp", "fail_margin": "0pp"}
+    outcome = evaluate(data, parse_gates([{**gate, "alpha": 0.01}])).gates[0]
+    by_series = {e.series: e for e in outcome.evidence}
+    assert [e.decision for e in outcome.evidence if e.journey] == [Decision.INCONCLUSIVE] * 2
+    pooled = by_series["all journeys (pooled)"]
+    assert (pooled.journey, pooled.n_baseline, pooled.n_candidate) == (None, 2000, 2000)
+    assert pooled.decision is Decision.FAIL, pooled.words
+    assert outcome.decision is Decision.FAIL
+    # one journey: its own series is the release's, nothing pooled
+    del data.journeys[("baseline", "browse")], data.journeys[("candidate", "browse")]
+    single = evaluate(data, parse_gates([{**gate, "alpha": 0.01}])).gates[0]
+    assert [e.series for e in single.evidence] == ["journey `buy`"]

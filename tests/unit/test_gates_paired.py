@@ -58,7 +58,7 @@ def test_a_step_significantly_slower_but_not_shown_within_the_margin_fails() -> 
     # arm drift makes out of reach at 5,000 per side (bench: 0.27-0.40); the deterioration
     # test (significantly slower, not shown within the margin) fails it
     data = run_data({("shop", "pay", "api"): _shared(4, 1.1, noise=0.5)})
-    gates = parse_gates([{"kind": "paired", "alpha": 0.0025, "drift": "short"}])
+    gates = parse_gates([{"kind": "paired", "alpha": 0.0025, "drift": "short", "margin": "5%"}])
     outcome = evaluate(data, gates).gates[0]
     evidence = outcome.evidence[0]
     assert evidence.interval is not None and evidence.interval[0] < 1.05 < evidence.interval[1]
