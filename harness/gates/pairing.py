@@ -83,9 +83,20 @@ def _log_ratio(cand: list[float], base: list[float]) -> float:
     return math.log(max(statistics.median(cand), 1e-6) / max(statistics.median(base), 1e-6))
 
 
+def _matched_log_ratio(cand: list[float], base: list[float]) -> float:
+    """One iteration's values in the order they were taken (a step's navigations: cart,
+    checkout page, order page): the mean log ratio of each pair where both sides took as many,
+    so a page that alone slowed down counts (a median of three would hide it), else the
+    medians'."""
+    if len(cand) != len(base) or len(cand) == 1:
+        return _log_ratio(cand, base)
+    return float(np.mean(np.log(np.maximum(cand, 1e-6) / np.maximum(base, 1e-6))))
+
+
 def _units(base: Windows, cand: Windows, unit: Unit, block_s: int, *, robust: bool) -> PairedUnits:
     both = sorted(set(base) & set(cand))
-    diffs = [_log_ratio(cand[s], base[s]) for s in both]
+    ratio = _matched_log_ratio if unit == "iteration" else _log_ratio
+    diffs = [ratio(cand[s], base[s]) for s in both]
     return PairedUnits(
         np.array(diffs, dtype=np.float64),
         sum(len(base[s]) for s in both),
@@ -147,8 +158,9 @@ def by_iteration(
 def paired_units(data: RunData, key: SeriesKey, *, robust: bool = True) -> PairedUnits:
     """A step's paired differences, each log(candidate median / baseline median) of one unit
     (medians: a slow tail moves the typical latency little): per second where most seconds
-    holding the step hold both sides, else per iteration where the records say them, else per
-    block (`block_length`)."""
+    holding the step hold both sides, else per iteration where the records say them (the mean
+    log ratio of values taken in the same order, as a step's navigations), else per block
+    (`block_length`)."""
     assert data.baseline is not None
     side = (key.journey, key.step, key.touchpoint)
     base = data.windows.get((data.baseline, *side), {})
