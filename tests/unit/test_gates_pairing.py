@@ -128,7 +128,7 @@ def test_web_steps_pair_by_iteration_and_are_all_judged() -> None:
     evidence = _evidence(data, {"kind": "paired", "margin": "10%"})
     assert set(evidence) == set(STEPS)
     for step, e in evidence.items():
-        assert e.counts == "paired iterations" and e.n_baseline >= 20, (step, e.words)
+        assert e.counts == "paired iterations" and (e.n_baseline or 0) >= 20, (step, e.words)
         assert e.decision is not Decision.FAIL, e.words
         assert "paired over" in e.words and " iterations (" in e.words
 
