@@ -195,6 +195,22 @@ def test_a_short_run_judges_each_step_alone_under_strong_drift() -> None:
     assert all("drift pooled across steps" in e.test for e in outcome.evidence)
 
 
+def test_a_drift_without_memory_is_no_more_than_the_steps_own_noise() -> None:
+    # seconds whose neighbours anticorrelate (no drift an AR(1) could have) fitted φ = 0 and a
+    # "drift" of variance n times the lags' mean: every step's error about twice what its own
+    # seconds said (a real 3-minute sandbox rehearsal: intervals of +-12% against +-5%)
+    from harness.gates.drift import pooled_errors
+
+    rng = np.random.default_rng(3)
+    steps = []
+    for _ in range(13):
+        e = rng.normal(0, 0.45, 181)
+        steps.append(e[1:] - 0.5 * e[:-1])
+    errors = np.array(pooled_errors(steps))
+    own = np.array([d.std() / np.sqrt(d.size) for d in steps])
+    assert np.all(errors / own < 1.2), errors / own
+
+
 def test_too_few_steps_fall_back_to_the_step_alone() -> None:
     from harness.gates.drift import pooled_errors
 
