@@ -10,7 +10,7 @@ error (`block_inflation`). The test is anytime-valid at its share of the paired 
 false FAILs beyond it: the paired gate judges the rest of its alpha at the end.
 
 Only FAIL stops a run: a PASS needs every gate decided, and even at the paired gate's 10%
-margin the sequential test passes an identical candidate's steps in a median 235 s on the
+margin the sequential test passes an identical candidate's steps in a median 190 s on the
 bench's replay (bench/gates_power.py), so `--duration` bounds a clean run as before.
 """
 
