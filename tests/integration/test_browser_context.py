@@ -217,3 +217,20 @@ def test_a_load_reuses_contexts_and_counts_the_requests_its_block_patterns_refus
     assert meta["browser_blocked"] >= meta["iterations"]
     assert "requests refused by `block` patterns" in result.out
     assert "**Blocked requests:**" in (run / "summary.md").read_text()
+
+
+def test_web_vitals_watch_the_targets_pages_not_the_blank_page_between_iterations(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # a reused context waits on about:blank between iterations: the Web Vitals init script
+    # sets nothing up there (five observers and a pagehide handler per blank page, for nothing)
+    session = host.new_session(base_url=sandbox.web, artifacts_dir=tmp_path, reuse=True)
+    watching = "() => typeof window.__harnessVitals"
+    try:
+        host.call(session._goto("/", None))
+        on_page = host.call(session.page_async.evaluate(watching))
+        host.call(session.page_async.goto("about:blank"))
+        on_blank = host.call(session.page_async.evaluate(watching))
+    finally:
+        session.close()
+    assert (on_page, on_blank) == ("function", "undefined")
