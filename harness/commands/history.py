@@ -70,6 +70,11 @@ def run(options: argparse.Namespace) -> int:
         print(
             f"{folder}: indexed {plural(done.indexed, 'run')} in {done.elapsed_s:.1f} s"
             + (f", skipped {len(done.skipped)}" if done.skipped else "")
+            + (
+                f", forgot {plural(done.forgotten, 'run')} whose folders are gone"
+                if done.forgotten
+                else ""
+            )
         )
         return ExitCode.PASSED
     if options.folder is not None:

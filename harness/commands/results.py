@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness.config import load_config
+from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.prune import parse_age, remove, select, stored_runs
+from harness.redact import redact
 from harness.text import plural
 
 
@@ -49,7 +52,37 @@ def prune(options: argparse.Namespace) -> int:
         f"{root}: {verb} {plural(len(chosen), 'run folder')} ({_size(freed)}), "
         f"kept {plural(kept, 'run folder')}"
     )
+    if chosen and not options.dry_run:
+        _forget(root, loaded.config.history)
     return ExitCode.PASSED
+
+
+def _forget(root: Path, configured: str | None) -> None:
+    """Take the runs whose folders under `root` are gone out of the history, when there is one
+    (never creating it): the history indexes run folders, and a pruned folder's row would point
+    nowhere. A history that
+    cannot be used is a warning: the folders are gone either way, and `harness history index`
+    forgets them later."""
+    from harness.history.index import forget, gone
+    from harness.history.store import DEFAULT_FILE, HistoryStore, history_url
+
+    if not configured and not (root / DEFAULT_FILE).is_file():
+        return
+    url = history_url(configured, root)
+    try:
+        store = HistoryStore.open(url)
+        try:
+            count = forget(store, gone(store, root))
+        finally:
+            store.close()
+    except HarnessError as exc:
+        print(
+            f"warning: the history still lists the removed runs ({exc}); "
+            f"`harness history index {root}` forgets them",
+            file=sys.stderr,
+        )
+        return
+    print(f"  forgot {plural(count, 'run')} in the history ({redact(url)})")
 
 
 def _size(count: int) -> str:

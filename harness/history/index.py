@@ -41,6 +41,37 @@ def write_entries(store: HistoryStore, entries: Sequence[RunEntry]) -> None:
             connection.execute(insert(gates), outcomes)
 
 
+def forget(store: HistoryStore, run_ids: Sequence[str]) -> int:
+    """Remove the runs `run_ids` (with their series and gates) from the store, in one
+    transaction; returns how many runs it held."""
+    from sqlalchemy import delete
+
+    from harness.history.tables import gates, runs, series
+
+    if not run_ids:
+        return 0
+    with store.connect() as connection:
+        connection.execute(delete(series).where(series.c.run_id.in_(run_ids)))
+        connection.execute(delete(gates).where(gates.c.run_id.in_(run_ids)))
+        return int(connection.execute(delete(runs).where(runs.c.run_id.in_(run_ids))).rowcount)
+
+
+def gone(store: HistoryStore, root: Path) -> list[str]:
+    """The runs the store indexed from folders under `root` that are no longer there."""
+    from sqlalchemy import select
+
+    from harness.history.tables import runs
+
+    base = root.resolve()
+    with store.connect() as connection:
+        rows = connection.execute(select(runs.c.run_id, runs.c.path)).all()
+    return [
+        run_id
+        for run_id, path in rows
+        if Path(path).is_relative_to(base) and not (Path(path) / RUN_FILE).is_file()
+    ]
+
+
 def remember(run_path: Path, configured: str | None, results_root: Path) -> RunEntry | None:
     """Index one finished run. Never raises: the run folder is the truth and the history only
     an index, so a failure here is a warning on stderr (and `harness history index` catches
@@ -75,6 +106,7 @@ class Rebuilt:
     indexed: int
     skipped: list[str]
     elapsed_s: float
+    forgotten: int = 0  #: runs indexed from folders under the root that are gone
 
 
 def run_folders(root: Path) -> Iterable[Path]:
@@ -88,7 +120,8 @@ def run_folders(root: Path) -> Iterable[Path]:
 
 
 def rebuild(store: HistoryStore, root: Path) -> Rebuilt:
-    """Index every run folder under `root` (replacing what the store held of them); a folder
+    """Index every run folder under `root` (replacing what the store held of them) and forget
+    the runs indexed from under `root` whose folders are gone (pruned, moved, deleted); a folder
     that cannot be read is skipped and named."""
     started = time.perf_counter()
     skipped: list[str] = []
@@ -106,4 +139,5 @@ def rebuild(store: HistoryStore, root: Path) -> Rebuilt:
             batch = []
     write_entries(store, batch)
     indexed += len(batch)
-    return Rebuilt(indexed, skipped, time.perf_counter() - started)
+    forgotten = forget(store, gone(store, root))
+    return Rebuilt(indexed, skipped, time.perf_counter() - started, forgotten)

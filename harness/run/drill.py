@@ -172,9 +172,15 @@ class DrillRun(BasePlan):
         state, seed = self.state, request.seed
         if not request.drill.direct_baseline:
             base = _through_proxy(base, [], stack, state, seed=seed, keep_host=keep, names=names)
+        # a knob fault is in the candidate's sandbox, not its proxy: say so on the proxy's line
+        note = ""
+        if self.fault is not None and knob(self.fault):
+            note = f" (no proxy fault: {self.fault.spec} is the sandbox's knob)"
         return [
             base,
-            _through_proxy(cand, specs, stack, state, seed=seed, keep_host=keep, names=names),
+            _through_proxy(
+                cand, specs, stack, state, seed=seed, keep_host=keep, names=names, note=note
+            ),
         ]
 
     def judge(
@@ -245,6 +251,7 @@ def _through_proxy(
     seed: int | None,
     keep_host: bool = False,
     names: dict[str, str] | None = None,
+    note: str = "",
 ) -> Target:
     """`target` with each of its origins behind a drill proxy carrying `specs`. The proxies
     reach the origins with the target's connection settings (`[targets.NAME.http]`: proxy, CA,
@@ -273,7 +280,7 @@ def _through_proxy(
         for touchpoint, url in urls.items():
             if url.startswith(origin):
                 rewritten[touchpoint] = proxy.url + url[len(origin) :]
-    label = f" with {', '.join(specs)}" if specs else " (no fault)"
+    label = f" with {', '.join(specs)}" if specs else (note or " (no fault)")
     web = without_userinfo(target.web)
     print(f"{target.name}: {web} behind the drill proxy {rewritten['web']}{label}")
     return target.model_copy(update={**rewritten, "http": target.http.reached_directly()})

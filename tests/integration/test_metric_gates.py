@@ -188,6 +188,8 @@ def test_a_drill_of_a_cpu_fault_lists_the_cpu_gate_with_its_time_to_detect(
     )  # fmt: skip
     output = result.out + result.err
     assert "as its sandbox's knob cpu:*.orders.create=+20ms" in result.out, output
+    proxy = next(line for line in result.out.splitlines() if line.startswith("candidate: http"))
+    assert "no proxy fault: cpu:*.orders.create=+20ms is the sandbox's knob" in proxy, output
     record = json.loads(only_run_dir(results).joinpath("drill.json").read_text())
     (finding,) = record["faults"]
     assert finding["caught"] and finding["caught_by"] == ["process CPU"], output

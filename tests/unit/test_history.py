@@ -261,3 +261,32 @@ def test_a_damaged_table_is_one_paragraph_and_exit_2(
     assert main(["history", "--results", str(tmp_path), "--journey", "browse"]) == 2
     err = capsys.readouterr().err
     assert "could not be used: no such table: series" in err and "Traceback" not in err
+
+
+def test_pruned_runs_leave_the_history_and_a_rebuild_forgets_deleted_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The history indexes run folders: `harness results prune` takes the runs it removes out
+    # of it, and `harness history index` forgets runs whose folders went some other way.
+    folders = sample_history(tmp_path)
+    assert main(["history", "index", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["results", "prune", "--keep", "3", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "forgot 2 runs in the history" in out, out
+    store = _store(tmp_path)
+    assert [r.run_id[-4:] for r in runs_of(store)] == ["0003", "0004", "0005"]
+    assert series_of(store, Filters(journey="checkout", step="pay"))[0].run_id.endswith("0003")
+    import shutil
+
+    shutil.rmtree(folders[2])
+    done = rebuild(store, tmp_path)
+    assert (done.indexed, done.forgotten) == (2, 1)
+    assert [r.run_id[-4:] for r in runs_of(store)] == ["0004", "0005"]
+    store.close()
+
+
+def test_prune_creates_no_history_where_there_was_none(tmp_path: Path) -> None:
+    sample_history(tmp_path)
+    assert main(["results", "prune", "--keep", "1", "--results", str(tmp_path)]) == 0
+    assert not (tmp_path / "history.sqlite").exists()
