@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from harness.telemetry.joins import TraceJoin
 
 EXAMPLES = 3
+#: iterations of a series kept in `RunData.iterations` (a step this frequent pairs by the second)
+ITERATIONS_KEPT = 5000
+#: (started_at, values) of one step in one iteration
+Sample = tuple[float, list[float]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,16 @@ class RunData:
     vital_windows: dict[str, dict[tuple[str, str, str, str], dict[int, list[float]]]] = field(
         default_factory=dict
     )
+    #: series → (worker, user, iteration) → (started_at, values): a step's values per iteration
+    #: (the first `ITERATIONS_KEPT` of each series), which both sides run with the same person;
+    #: the paired gate pairs sparse steps by them (`harness.gates.pairing`)
+    iterations: dict[tuple[str, str, str, str], dict[tuple[int, int, int], Sample]] = field(
+        default_factory=dict
+    )
+    #: metric → series → iteration → (started_at, values), as `iterations` for latency
+    vital_iterations: dict[
+        str, dict[tuple[str, str, str, str], dict[tuple[int, int, int], Sample]]
+    ] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None  #: the run folder, when read from one (span files live there)
     trace_joins: list[TraceJoin] | None = None  #: journey traces, read on demand from run_dir
@@ -187,9 +201,13 @@ class RunData:
             if isinstance(record, StepRecord):
                 key = (record.target, record.journey, record.step, record.touchpoint.value)
                 windows[key][int(record.started_at)].append(record.duration_ms)
+                it = (record.worker, record.user, record.iteration)
+                _keep(self.iterations, key, it, record.started_at, (record.duration_ms,))
                 for name, values in (record.vitals or {}).items():
                     by_second = self.vital_windows.setdefault(name, {}).setdefault(key, {})
                     by_second.setdefault(int(record.started_at), []).extend(values)
+                    kept = self.vital_iterations.setdefault(name, {})
+                    _keep(kept, key, it, record.started_at, values)
                 order[record.journey].setdefault(
                     (record.step, record.touchpoint.value), record.index
                 )
@@ -213,6 +231,20 @@ class RunData:
         if len(slow) > 4 * EXAMPLES:
             slow.sort(reverse=True)
             del slow[EXAMPLES:]
+
+
+def _keep(
+    into: dict[tuple[str, str, str, str], dict[tuple[int, int, int], Sample]],
+    key: tuple[str, str, str, str],
+    iteration: tuple[int, int, int],
+    started_at: float,
+    values: tuple[float, ...],
+) -> None:
+    per = into.setdefault(key, {})
+    if iteration in per:
+        per[iteration][1].extend(values)
+    elif len(per) < ITERATIONS_KEPT:
+        per[iteration] = (started_at, list(values))
 
 
 def _step_failures(errors: list[dict[str, Any]]) -> dict[tuple[str, str, str, str], int]:

@@ -1,10 +1,11 @@
-"""The paired gate (`paired`): typical latency per step from per-second paired differences,
-Newey-West errors, Holm's step-down across steps, and each step's minimum detectable effect."""
+"""The paired gate (`paired`): typical latency per step from paired differences (per second, or
+per iteration for a sparse step: `harness.gates.pairing`), Newey-West errors, Holm's step-down
+across steps, and each step's minimum detectable effect."""
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -16,6 +17,9 @@ from harness.gates.family import Comparison, Decided, decide, gate_alpha, level_
 from harness.gates.outcome import Decision, Evidence, GateOutcome, needed_to_decide, unjudged
 from harness.gates.values import parse_share
 from harness.telemetry.hdr import SeriesKey
+
+if TYPE_CHECKING:
+    from harness.gates.pairing import PairedUnits
 
 _level = level_words
 DECIDED = {
@@ -31,11 +35,13 @@ def _pct(value: float) -> str:
 
 class PairedGate(GateBase):
     """Typical latency per step, paired: both sides run the same iteration with the same person
-    in the same second, so each second with values on both sides gives one paired difference
-    (log of the candidate's median over the baseline's). Their mean estimates the ratio of
-    typical latencies with the noise both sides share (machine load, the person's data)
-    cancelled; its interval uses Newey-West errors over a √n bandwidth with a t reference of
-    n/bandwidth degrees of freedom, robust to each side drifting on its own for tens of seconds.
+    at nearly the same time, so each second with values on both sides gives one paired
+    difference (log of the candidate's median over the baseline's); a step that seldom runs on
+    both sides in one second (a web step of several seconds) gives one per iteration instead
+    (`harness.gates.pairing`). Their mean estimates the ratio of typical latencies with the
+    noise both sides share (machine load, the person's data) cancelled; its interval uses
+    Newey-West errors over a √n bandwidth with a t reference of n/bandwidth degrees of freedom,
+    robust to each side drifting on its own for tens of seconds.
     Passes when its interval at `level` lies within `margin` (non-inferiority); fails when the
     step is significantly slower than `fail_margin` (Holm's step-down at the gate's alpha) and
     not shown within the margin (a deterioration test: with the default 0%, any significant
@@ -60,7 +66,7 @@ class PairedGate(GateBase):
     comparing: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
-        """Judge each step in scope on its paired per-second differences."""
+        """Judge each step in scope on its paired differences (per second or iteration)."""
         refused = self.without_baseline(data)
         if refused is not None:
             return refused
@@ -76,21 +82,23 @@ class PairedGate(GateBase):
                 f"{self.title()}: fail_margin {self.fail_margin} is above the margin {self.margin}"
             )
         alpha = gate_alpha(self, self.level) * (1.0 - self.stop_early)
+        from harness.gates.pairing import paired_units, pool_seconds
+
         found: list[Evidence | None] = []
-        tests: list[tuple[int, Comparison, SeriesKey, Paired]] = []
+        tests: list[tuple[int, Comparison, SeriesKey, PairedUnits]] = []
         for key in self.series(data):
-            paired = paired_seconds(data, key, robust=self.drift == "robust")
+            paired = paired_units(data, key, robust=self.drift == "robust")
             if paired.n < minimum:
                 where = where_of(key)
                 found.append(
                     unjudged(
                         series=where.label,
                         what=f"paired typical latency of {where.label}",
-                        test="paired per-second",
+                        test=f"paired per-{paired.unit}",
                         n_baseline=paired.n,
                         n_candidate=paired.n,
                         n_needed=minimum,
-                        counts="paired seconds",
+                        counts=paired.counts,
                         **where.fields(),
                     )
                 )
@@ -105,11 +113,7 @@ class PairedGate(GateBase):
             )
             found.append(None)
         if self.drift == "robust":
-            from harness.gates.drift import pooled_errors
-
-            errors = pooled_errors([t[3].diffs for t in tests])
-            for (*_, paired), se in zip(tests, errors or [], strict=False):
-                paired.pool(se)
+            pool_seconds([t[3] for t in tests])
         decided = decide([t[1] for t in tests], level=self.level, alpha=alpha)
         worst = alpha / max(len(tests), 1)  # Holm's first, most demanding step
         for (index, test, key, paired), outcome in zip(tests, decided, strict=True):
@@ -120,7 +124,7 @@ class PairedGate(GateBase):
         self,
         data: RunData,
         key: SeriesKey,
-        paired: Paired,
+        paired: PairedUnits,
         test: Comparison,
         outcome: Decided,
         margin: float,
@@ -140,16 +144,16 @@ class PairedGate(GateBase):
         if decision is Decision.INCONCLUSIVE:
             needed = needed_to_decide(paired.n, test.estimate, outcome.interval, test.limit)
         words = (
-            f"typical latency of {label} {_pct(ratio)} paired over {paired.n} seconds "
+            f"typical latency of {label} {_pct(ratio)} paired over {paired.over()} "
             f"({_level(outcome.level)} CI {_pct(low)} to {_pct(high)}, margin +{margin:.0%}, "
             f"could catch {_pct(mde)})"
-            + (f"; about {needed:,} paired seconds would decide it" if needed else "")
+            + (f"; about {needed:,} {paired.counts} would decide it" if needed else "")
             + outcome.words()
         )
         return Evidence(
             series=label,
             decision=decision,
-            test=f"paired per-second log ratio ({paired.method})",
+            test=f"paired per-{paired.unit} log ratio ({paired.method})",
             n_baseline=paired.n_baseline,
             n_candidate=paired.n_candidate,
             estimate=1.0 + ratio,
@@ -159,15 +163,15 @@ class PairedGate(GateBase):
             words=words,
             trace_ids=data.examples(key.target, key.journey, key.step),
             n_needed=needed,
-            counts="paired seconds",
+            counts=paired.counts,
             mde=mde,
             **where.fields(),
         )
 
 
 class Paired:
-    """The paired per-second differences of one step: their mean, Newey-West standard error,
-    and the t interval at any level (log scale).
+    """The paired differences of one step (per second, or per iteration: `harness.gates.pairing`):
+    their mean, Newey-West standard error, and the t interval at any level (log scale).
 
     Each side may drift on its own (a slower host for half a minute): that does not cancel in
     the pairing, and with a memory of about ten seconds a two-minute run holds only a handful
@@ -227,21 +231,3 @@ def _newey_west(diffs: np.ndarray, lags: int) -> float:
         weight = 1.0 - lag / (lags + 1)
         variance += 2.0 * weight * float(centred[lag:] @ centred[:-lag]) / n
     return float(np.sqrt(max(variance, 1e-18) / n))
-
-
-def paired_seconds(data: RunData, key: SeriesKey, *, robust: bool = True) -> Paired:
-    """The seconds in which both sides ran a step, each as log(candidate median / baseline
-    median) of that second (medians: a slow tail moves the typical latency little)."""
-    import statistics
-
-    assert data.baseline is not None
-    base = data.windows.get((data.baseline, key.journey, key.step, key.touchpoint), {})
-    cand = data.windows.get((key.target, key.journey, key.step, key.touchpoint), {})
-    both = sorted(set(base) & set(cand))
-    diffs = [
-        math.log(max(statistics.median(cand[s]), 1e-6) / max(statistics.median(base[s]), 1e-6))
-        for s in both
-    ]
-    n_base = sum(len(base[s]) for s in both)
-    n_cand = sum(len(cand[s]) for s in both)
-    return Paired(np.array(diffs, dtype=np.float64), n_base, n_cand, robust=robust)

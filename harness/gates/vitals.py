@@ -47,7 +47,8 @@ class VitalData(RunData):
 
 
 def view(data: RunData, vital: str) -> VitalData:
-    """`data` with each web step's histogram and per-second points replaced by `vital`'s."""
+    """`data` with each web step's histogram, per-second and per-iteration points replaced by
+    `vital`'s."""
     store = HdrStore()
     for key in data.vitals:
         if key.touchpoint == vital:
@@ -60,6 +61,8 @@ def view(data: RunData, vital: str) -> VitalData:
         step_failures={},  # a failed step has no vitals: its failure is judged on latency
         vitals=HdrStore(),
         vital_windows={},
+        iterations=data.vital_iterations.get(vital, {}),
+        vital_iterations={},
     )
     return VitalData(**fields, vital=vital)
 
