@@ -175,11 +175,22 @@ class VirtualUser:
                 return kept
             self._drop_web()
         session = self.browser().new_session(
-            device=device, extra_headers=extra_headers, reuse=reuse, **options
+            device=device,
+            extra_headers=extra_headers,
+            reuse=reuse,
+            trace_origins=self.target_origins(),
+            **options,
         )
         if reuse:
             self._web, self._web_device = session, device
         return session
+
+    def target_origins(self) -> tuple[str, ...]:
+        """The origins of the target's touchpoints: where the browser sends trace headers."""
+        from harness.touchpoints.web_context import origin_of
+
+        found = (origin_of(url) for url in self.settings.target.urls.values())
+        return tuple(sorted({o for o in found if o is not None}))
 
     def release_web(self, session: WebSession) -> None:
         """The iteration is over: close its context, or clear this user's for the next one (a

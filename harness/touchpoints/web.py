@@ -196,11 +196,14 @@ class BrowserHost:
         extra_headers: dict[str, str] | None = None,
         block: tuple[str, ...] = (),
         reuse: bool = False,
+        trace_origins: tuple[str, ...] = (),
     ) -> WebSession:
         """A fresh browser context (cookies, storage) for one journey iteration, or with `reuse`
         for one virtual user's iterations (`WebSession.reset` clears it between them); requests
         matching `block` (`harness.block_patterns`) are refused and counted. A Chromium that
-        crashed (or was killed) since the last one is launched again first."""
+        crashed (or was killed) since the last one is launched again first. Traced actions'
+        `traceparent` goes to `trace_origins` and the base URL's origin only
+        (`harness.touchpoints.web_trace`)."""
         self.start()
         if not self.connected:
             self._relaunch()
@@ -211,6 +214,7 @@ class BrowserHost:
             action_timeout=action_timeout,
             navigation_timeout=navigation_timeout,
         )
+        session.trace_origins = tuple(sorted({*session.trace_origins, *trace_origins}))
         pattern = compiled(block) if block else None
         self.call(session._open(device, record_trace, extra_headers or {}, pattern, reuse))
         return session

@@ -20,8 +20,9 @@ from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
 from harness.touchpoints import web_locators, web_vitals
-from harness.touchpoints.web_context import Blocker, Cleaner, ContextLifecycle
+from harness.touchpoints.web_context import Blocker, Cleaner, ContextLifecycle, origin_of
 from harness.touchpoints.web_errors import first_line, guard, short_url
+from harness.touchpoints.web_trace import TraceHeaders
 
 __all__ = ["WebSession", "first_line"]
 
@@ -70,6 +71,9 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
         self._headers: dict[str, str] = {}
         self.blocker: Blocker | None = None  #: refuses the target's `block` patterns
         self.cleaner: Cleaner | None = None  #: `--browser-context reuse`: clears between uses
+        #: where traced actions' `traceparent`/`baggage` go (`web_trace`): the target's origins
+        self.trace_origins = tuple(o for o in (origin_of(self.base_url),) if o is not None)
+        self.tracer: TraceHeaders | None = None
         self._requests: list[RequestRecord] = []
         self.closed = False
         self.trace_parent: Callable[[], Context | None] = lambda: None
@@ -373,11 +377,13 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
     async def _with_headers(
         self, headers: dict[str, str] | None, awaitable: Coroutine[Any, Any, T]
     ) -> T:
-        if headers and self._context is not None:
-            # it replaces the context's extra headers: keep those the context opened with
-            # (X-Feature-Flags), which the first traced action used to drop
-            base: dict[str, str] = getattr(self, "_headers", {})
-            await self._context.set_extra_http_headers({**base, **headers})
+        # the target's requests made from now on carry this action's trace headers (only
+        # the target's: `web_trace`); the context's own extra headers are left alone
+        if headers and self.tracer is None and self._page is not None:
+            self.tracer = TraceHeaders(self.trace_origins)
+            await self.tracer.install(self._context, self._page)  # type: ignore[arg-type]
+        if self.tracer is not None:
+            self.tracer.headers = headers or {}
         return await awaitable
 
     async def _guard(self, awaitable: Awaitable[T], what: str, *, navigation: bool = False) -> T:

@@ -47,7 +47,9 @@ UNITS = {"requests": "", "transfer": " kB"}
 _PENDING = "__harness_vitals"
 
 INIT_SCRIPT = """(() => {
-  if (window.__harnessVitals) return;
+  // about:blank (where a reused context waits between iterations), data: and the like: nothing
+  // a person sees from the target, and no observers to set up
+  if (window.__harnessVitals || !/^https?:$/.test(location.protocol)) return;
   const K = "__KEY__";
   let lcp = null, fcp = null, navDone = false, shifts = [], inters = new Map(), obs = [];
   let seen = 0;

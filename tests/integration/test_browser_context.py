@@ -5,7 +5,9 @@ iteration, and blocked requests are refused and counted. One Chromium for the mo
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,10 @@ from tests.integration.conftest import only_run_dir, run_cli
 pytestmark = pytest.mark.integration
 
 LEFT = """async () => {
+  addEventListener("pagehide", () => {  // run when the page is left: cleared all the same
+    document.cookie = "unload=1; path=/";
+    localStorage.setItem("unload", "1");
+  });
   document.cookie = "left=1; path=/";
   localStorage.setItem("left", "1");
   sessionStorage.setItem("left", "1");
@@ -37,7 +43,7 @@ LEFT = """async () => {
 
 SEEN = """async () => ({
   cookie: document.cookie,
-  local: localStorage.getItem("left"),
+  local: localStorage.getItem("left") || localStorage.getItem("unload"),
   session: sessionStorage.getItem("left"),
   idb: (await indexedDB.databases()).map((d) => d.name),
   caches: await caches.keys(),
@@ -46,11 +52,17 @@ SEEN = """async () => ({
 found: list[dict[str, object]] = []
 
 
+#: a response the HTTP cache keeps for 10 minutes (served by `_cacheable`)
+CACHED: list[str] = []
+FETCH_CACHED = "(url) => fetch(url).then((r) => r.text())"
+
+
 @journey
 def leave_state(j):
     with j.step("open", on="web"):
         j.web.goto("/")
         j.web.run(lambda page: page.evaluate(LEFT))
+        j.web.run(lambda page: page.evaluate(FETCH_CACHED, CACHED[0]))
         found.append(j.web.run(lambda page: page.evaluate(SEEN)))
 
 
@@ -58,7 +70,39 @@ def leave_state(j):
 def look_for_state(j):
     with j.step("open", on="web"):
         j.web.goto("/")
+        j.web.run(lambda page: page.evaluate(FETCH_CACHED, CACHED[0]))
         found.append(j.web.run(lambda page: page.evaluate(SEEN)))
+
+
+class _Cacheable(BaseHTTPRequestHandler):
+    """Answers with a body the HTTP cache may keep for 10 minutes; counts the requests."""
+
+    asked = 0
+
+    def do_GET(self) -> None:
+        type(self).asked += 1
+        self.send_response(200)
+        self.send_header("Cache-Control", "public, max-age=600")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b"1")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def cacheable() -> Iterator[type[_Cacheable]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Cacheable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Cacheable.asked = 0
+    CACHED[:] = [f"http://127.0.0.1:{server.server_address[1]}/logo.json"]
+    try:
+        yield _Cacheable
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +128,7 @@ def _user(host: BrowserHost, target: Target, tmp_path: Path, context: str) -> Vi
 
 
 def test_a_reused_context_starts_each_iteration_without_the_last_ones_state(
-    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path, cacheable: type[_Cacheable]
 ) -> None:
     found.clear()
     user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
@@ -107,6 +151,7 @@ def test_a_reused_context_starts_each_iteration_without_the_last_ones_state(
         "caches": ["left"],
     }
     assert seen == {"cookie": "", "local": None, "session": None, "idb": [], "caches": []}
+    assert cacheable.asked == 2  # the HTTP cache was cleared: asked again, not served from it
 
 
 FETCHES = """async () => Promise.all(
@@ -172,3 +217,20 @@ def test_a_load_reuses_contexts_and_counts_the_requests_its_block_patterns_refus
     assert meta["browser_blocked"] >= meta["iterations"]
     assert "requests refused by `block` patterns" in result.out
     assert "**Blocked requests:**" in (run / "summary.md").read_text()
+
+
+def test_web_vitals_watch_the_targets_pages_not_the_blank_page_between_iterations(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # a reused context waits on about:blank between iterations: the Web Vitals init script
+    # sets nothing up there (five observers and a pagehide handler per blank page, for nothing)
+    session = host.new_session(base_url=sandbox.web, artifacts_dir=tmp_path, reuse=True)
+    watching = "() => typeof window.__harnessVitals"
+    try:
+        host.call(session._goto("/", None))
+        on_page = host.call(session.page_async.evaluate(watching))
+        host.call(session.page_async.goto("about:blank"))
+        on_blank = host.call(session.page_async.evaluate(watching))
+    finally:
+        session.close()
+    assert (on_page, on_blank) == ("function", "undefined")

@@ -101,34 +101,52 @@ def test_expect_gives_assertions_the_action_timeout() -> None:
     assert {"count", "text_content", "inner_text"} <= web_locators.READS
 
 
-def test_a_traced_action_keeps_the_headers_the_context_opened_with() -> None:
-    # set_extra_http_headers replaces a context's extra headers: the traceparent of a traced
-    # action used to drop X-Feature-Flags from every later request of the iteration
+def test_a_traced_action_sets_no_context_headers_only_the_held_requests_ones() -> None:
+    # set_extra_http_headers replaced the context's extra headers (X-Feature-Flags was lost),
+    # sent traceparent to third-party hosts and cost a round trip before each traced action:
+    # the action's trace headers now go only on the target's held requests (web_trace)
     from harness.touchpoints.web_session import WebSession
+    from harness.touchpoints.web_trace import TraceHeaders
 
     class Context:
-        headers: dict[str, str] = {}
-
         async def set_extra_http_headers(self, headers: dict[str, str]) -> None:
-            self.headers = headers
+            raise AssertionError("a traced action set the context's headers")
 
     session = WebSession(
         FakeHost(),  # type: ignore[arg-type]
-        base_url="http://shop.test/",
+        base_url="http://shop.test/app/",
         artifacts_dir=Path("."),
         action_timeout=5.0,
         navigation_timeout=15.0,
     )
-    context = Context()
-    session._context = context  # type: ignore[assignment]
-    session._headers = {"X-Feature-Flags": "new_checkout=on"}
+    assert session.trace_origins == ("http://shop.test",)
+    session._context = Context()  # type: ignore[assignment]
+    session.tracer = TraceHeaders(session.trace_origins)
 
     async def action() -> str:
         return "done"
 
     trace = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
     assert asyncio.run(session._with_headers(trace, action())) == "done"
-    assert context.headers == {"X-Feature-Flags": "new_checkout=on", **trace}
+    assert session.tracer.headers == trace
+    assert asyncio.run(session._with_headers(None, action())) == "done"
+    assert session.tracer.headers == {}  # an untraced action's requests carry none
+
+
+def test_held_requests_keep_their_headers_and_take_the_actions_trace() -> None:
+    from harness.touchpoints.web_trace import merged, patterns
+
+    own = {"Accept": "text/html", "X-Feature-Flags": "a=on", "TraceParent": "old"}
+    got = merged(own, {"traceparent": "new", "baggage": "k=v"})
+    assert {(h["name"], h["value"]) for h in got} == {
+        ("Accept", "text/html"),
+        ("X-Feature-Flags", "a=on"),
+        ("traceparent", "new"),
+        ("baggage", "k=v"),
+    }
+    found = patterns(["http://b.test:81", "http://a.test", "http://a.test"])
+    assert [p["urlPattern"] for p in found] == ["http://a.test/*"] * 3 + ["http://b.test:81/*"] * 3
+    assert {p["resourceType"] for p in found} == {"Document", "XHR", "Fetch"}
 
 
 def test_codegens_event_waits_work_as_with_blocks() -> None:
