@@ -48,7 +48,7 @@ typecheck: $(STAMP)
 # the `alone` ones (rehearsals, drills, rollouts, load gates) one at a time, so that no test's
 # verdict shares the two cores with another test.
 test: $(STAMP) chromium servers bytecode lint typecheck
-	$(BIN)/pytest -n 2 -m "not alone"
+	$(BIN)/pytest -n 3 -m "not alone"
 	$(BIN)/pytest -m alone
 
 bench: $(STAMP) chromium bytecode

@@ -1,4 +1,4 @@
-"""`make test` runs the suite in two passes: `-n 2 -m "not alone"`, then `-m alone` one test at
+"""`make test` runs the suite in two passes: `-n 3 -m "not alone"`, then `-m alone` one test at
 a time. A test that reads a verdict must be in the second pass, or it would share the two cores
 with another test, and its verdict would depend on what ran beside it."""
 
@@ -24,4 +24,4 @@ def test_every_integration_module_that_reads_a_verdict_runs_alone() -> None:
 def test_the_makefile_runs_both_passes() -> None:
     makefile = (INTEGRATION.parents[1] / "Makefile").read_text()
     test_target = makefile[makefile.index("\ntest:") :].split("\n\n")[0]
-    assert '-n 2 -m "not alone"' in test_target and "-m alone" in test_target
+    assert '-n 3 -m "not alone"' in test_target and "-m alone" in test_target
