@@ -187,3 +187,52 @@ def test_expect_url_returns_once_the_page_has_loaded(tmp_path: Path, browser: Br
         server.server_close()
         thread.join(timeout=5)
     assert step.outcome is Outcome.PASSED, step.message
+
+
+class _LateContent(BaseHTTPRequestHandler):
+    """`/`: a page whose only content is hidden until 0.3 s after it loads."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(
+            b'<html><body><p id="late" style="visibility:hidden">Order 1 paid</p><script>'
+            b"addEventListener('load', () => setTimeout(() => "
+            b"document.getElementById('late').style.visibility = 'visible', 300));"
+            b"</script></body></html>"
+        )
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@journey
+def late_paint(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")  # ends before the content shows
+    with j.step("again", on="web"):
+        j.web.goto("/")
+        j.web.expect_visible("#late")
+
+
+def test_a_largest_paint_after_the_step_ended_still_counts_in_that_step(
+    tmp_path: Path, browser: BrowserHost
+) -> None:
+    # the first step's page paints its content 0.3 s after the step ended: its end waits for
+    # that paint, so the page's LCP is not lost, nor counted in the next step's
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LateContent)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        urls = SandboxUrls.from_base(f"http://127.0.0.1:{server.server_address[1]}")
+        steps = _run(urls, tmp_path, browser, late_paint).steps
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert [s.outcome for s in steps] == [Outcome.PASSED] * 2, [s.message for s in steps]
+    counts = [{k: len(v) for k, v in (s.vitals or {}).items()} for s in steps]
+    assert [c.get("ttfb") for c in counts] == [1, 1], counts
+    assert [c.get("lcp") for c in counts] == [1, 1], counts
+    assert steps[0].vitals is not None and steps[0].vitals["lcp"][0] >= 250, steps[0].vitals
