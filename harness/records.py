@@ -65,6 +65,8 @@ class StepRecord(BaseModel):
     requests: tuple[RequestRecord, ...] = ()
     #: Web Vitals of a passed web step, metric → samples (`harness/touchpoints/web_vitals.py`)
     vitals: dict[str, tuple[float, ...]] | None = None
+    #: the page (URL path, ids as `{id}`) of each sample in `vitals`, metric → pages
+    vital_pages: dict[str, tuple[str, ...]] | None = None
     person: str | None = None
     trace_id: str | None = None
 
