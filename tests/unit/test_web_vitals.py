@@ -167,11 +167,11 @@ class _FakeSession:
     def drain_requests(self) -> list:
         return []
 
-    def step_vitals(self, step: object) -> tuple[dict, dict] | None:
+    def step_vitals(self, step: object) -> tuple[dict | None, dict | None]:
         from harness.records import Touchpoint
 
         web = getattr(step, "touchpoint", None) is Touchpoint.WEB
-        return ({"lcp": (120.0, 90.0)}, {"lcp": ("/cart", "/orders/{id}")}) if web else None
+        return ({"lcp": (120.0, 90.0)}, {"lcp": ("/cart", "/orders/{id}")}) if web else (None, None)
 
     def close(self) -> None:
         self.closed = True
@@ -280,6 +280,13 @@ def test_a_gate_with_page_judges_each_page_of_a_step() -> None:
     assert {k.step for k in view(slow, "lcp", "/check*").hdr} == {"checkout · /checkout"}
     same = _from_records(_checkout_records(np.random.default_rng(4), 0.0))
     assert evaluate(same, parse_gates([gate])).gates[0].decision is not Decision.FAIL
+    # the default gates judge pages too: the rehearsal without [[gates]] fails on this page
+    from harness.gates.config import DEFAULT_GATES
+
+    defaults = {g.name: g for g in evaluate(slow, parse_gates(DEFAULT_GATES)).gates}
+    pages = defaults["LCP per page (paired)"]
+    assert pages.decision is Decision.FAIL, pages.summary
+    assert "LCP of step `checkout · /checkout`" in pages.summary
 
 
 def test_page_needs_a_vital_metric() -> None:
