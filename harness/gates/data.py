@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.folder_io import shape_of
-from harness.records import IterationRecord, Outcome, StepRecord
+from harness.records import PAGE_MARK as PAGE_MARK  # the gates' name for it
+from harness.records import IterationRecord, Outcome, StepRecord, page_step
 from harness.results.reader import StoredFolder, read_folder
 from harness.results.schema import RUN_FILE, config_hash
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
@@ -234,15 +235,6 @@ class RunData:
         if len(slow) > 4 * EXAMPLES:
             slow.sort(reverse=True)
             del slow[EXAMPLES:]
-
-
-#: between a step's name and a page's in the name of that page's vitals series
-PAGE_MARK = " · "
-
-
-def page_step(step: str, page: str) -> str:
-    """The step name of a step's page series: `checkout · /checkout`."""
-    return f"{step}{PAGE_MARK}{page}"
 
 
 def _with_pages(

@@ -294,3 +294,41 @@ def test_page_needs_a_vital_metric() -> None:
 
     with pytest.raises(SpecError, match="`page` scopes a Web Vital"):
         parse_gates([{"kind": "paired", "step": "checkout", "page": "*"}])
+
+
+def test_the_report_shows_each_pages_vitals_under_its_step(tmp_path) -> None:
+    from harness.report.folder import RunFolder
+    from harness.report.vitals import vitals_section
+
+    step = _step("sandbox", {"lcp": (180.0, 520.0), "ttfb": (40.0, 340.0)}).model_copy(
+        update={"vital_pages": {"lcp": ("/cart", "/checkout"), "ttfb": ("/cart", "/checkout")}}
+    )
+    html = str(vitals_section(RunFolder(path=tmp_path, steps=[step])))
+    rows = [r.split("</td>")[0] + "|" + r.split("</td>")[1] for r in html.split("<tr><td>")[1:]]
+    assert rows == [
+        "buy › checkout|<td>ttfb",
+        "buy › checkout|<td>lcp",
+        "buy › checkout · /cart|<td>ttfb",
+        "buy › checkout · /cart|<td>lcp",
+        "buy › checkout · /checkout|<td>ttfb",
+        "buy › checkout · /checkout|<td>lcp",
+    ], rows
+    assert "520 ms" in html
+
+
+def test_the_collector_keeps_each_pages_ttfb_and_lcp() -> None:
+    collector = LoadCollector()
+    step = _step("candidate", {"lcp": (180.0, 520.0), "cls": (0.0,)}).model_copy(
+        update={"vital_pages": {"lcp": ("/cart", "/checkout"), "cls": ("/cart",)}}
+    )
+    collector.step_finished(step)
+    aggregator = LoadAggregator()
+    aggregator.absorb("local", collector.take_delta())
+    page = SeriesKey("candidate", "buy", "checkout · /checkout", "lcp.page")
+    assert aggregator.vitals.count(page) == 1
+    assert aggregator.vitals.count(SeriesKey("candidate", "buy", "checkout", "lcp")) == 2
+    assert not [k for k in aggregator.vitals if k.touchpoint == "cls.page"]  # TTFB, LCP only
+    # the pooled LCP gate sees the step, not its pages
+    data = _from_records([])
+    data.vitals = aggregator.vitals
+    assert [k.step for k in view(data, "lcp").hdr] == ["checkout"]
