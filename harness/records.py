@@ -65,6 +65,8 @@ class StepRecord(BaseModel):
     requests: tuple[RequestRecord, ...] = ()
     #: Web Vitals of a passed web step, metric → samples (`harness/touchpoints/web_vitals.py`)
     vitals: dict[str, tuple[float, ...]] | None = None
+    #: the page (URL path, ids as `{id}`) of each sample in `vitals`, metric → pages
+    vital_pages: dict[str, tuple[str, ...]] | None = None
     person: str | None = None
     trace_id: str | None = None
 
@@ -106,3 +108,30 @@ def record_json(record: StepRecord | IterationRecord, *, requests: bool = True) 
     if type(record) is StepRecord and (not requests or not record.requests):
         empty.add("requests")
     return record.model_dump_json(exclude_none=True, exclude=empty)
+
+
+#: between a step's name and a page's in the name of that page's series: `checkout · /cart`
+PAGE_MARK = " · "
+#: the vitals `vitals/` histograms keep per page too (metric `lcp.page`), for the reports; the
+#: gates judge any vital per page, from the records
+PAGE_VITALS: tuple[str, ...] = ("ttfb", "lcp")
+PAGE_SUFFIX = ".page"  #: a page histogram's metric: `lcp.page`
+
+
+def page_step(step: str, page: str) -> str:
+    """The step name of a step's page series: `checkout · /checkout`."""
+    return f"{step}{PAGE_MARK}{page}"
+
+
+def page_samples(record: StepRecord) -> dict[tuple[str, str], list[float]]:
+    """(page series' step name, `lcp.page`) → the samples of each of `PAGE_VITALS` a step record
+    took on each page, in order; empty when the record names no pages."""
+    found: dict[tuple[str, str], list[float]] = {}
+    pages = record.vital_pages or {}
+    for name in PAGE_VITALS:
+        values, named = (record.vitals or {}).get(name, ()), pages.get(name, ())
+        if not values or len(named) != len(values):
+            continue
+        for value, page in zip(values, named, strict=True):
+            found.setdefault((page_step(record.step, page), name + PAGE_SUFFIX), []).append(value)
+    return found

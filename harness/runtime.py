@@ -97,21 +97,20 @@ class Step:
             )
         if self.context._step_count > 0 and not self.context._thought:
             self.context._pauses.before(self.name)
-        self.context._thought = False
-        self.context._current_step = self
-        self._span, self.context._active_trace = spans.start_step(
-            self.context._trace,
+        context = self.context
+        context._thought, context._current_step = False, self
+        self._span, context._active_trace = spans.start_step(
+            context._trace,
             step=self.name,
             touchpoint=self.touchpoint.value,
-            target=self.context.settings.target.name,
-            iteration=self.context.iteration,
-            run_id=self.context.settings.run_id,
-            journey=self.context.journey.name,
+            target=context.settings.target.name,
+            iteration=context.iteration,
+            run_id=context.settings.run_id,
+            journey=context.journey.name,
         )
         if self._span is not INVALID_SPAN:  # current, so that a journey's own spans join it
-            self._token = attach(self.context._active_trace)
-        self._started_at = time.time()
-        self._t0 = time.perf_counter()
+            self._token = attach(context._active_trace)
+        self._started_at, self._t0 = time.time(), time.perf_counter()
         return self
 
     def __exit__(
@@ -141,7 +140,7 @@ class Step:
                 f"{context.journey.name}-u{context.user_index}-i{context.iteration}-{self.name}"
             )
             artifacts = tuple(str(p) for p in web.capture_failure(stem))
-        vitals = web.step_vitals(self) if web is not None and exc is None else None  # after timing
+        vitals, pages = web.step_vitals(self) if web is not None and exc is None else (None, None)
         self._span.set_attribute("harness.outcome", "failed" if exc else "passed")
         spans.end_span(self._span, kind.value if kind else None, message)
         record = StepRecord(
@@ -162,6 +161,7 @@ class Step:
             artifacts=artifacts,
             requests=tuple(self.requests),
             vitals=vitals,
+            vital_pages=pages,
             person=context._person_id(),
             trace_id=context._trace_id,  # the step's span is in its iteration's trace
         )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.records import IterationRecord, Outcome, StepRecord, record_json
+from harness.records import IterationRecord, Outcome, StepRecord, page_samples, record_json
 from harness.results import RunDirectory
 from harness.results.schema import VITALS
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
@@ -83,6 +83,8 @@ class LoadCollector:
             for name, values in record.vitals.items():
                 vital = SeriesKey(record.target, record.journey, record.step, name)
                 self._vitals[vital].extend(values)
+            for (step, metric), samples in page_samples(record).items():
+                self._vitals[SeriesKey(record.target, record.journey, step, metric)].extend(samples)
         failed = record.outcome is Outcome.FAILED
         if failed:
             kind = record.error_kind.value if record.error_kind else "unknown"

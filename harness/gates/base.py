@@ -10,7 +10,7 @@ from typing import ClassVar, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.gates.data import RunData
+from harness.gates.data import PAGE_MARK, RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome
 from harness.records import TOUCHPOINTS
 from harness.telemetry.hdr import SeriesKey
@@ -29,6 +29,9 @@ class GateBase(BaseModel):
     journey: str | None = None
     journeys: list[str] | None = None
     step: str | None = None
+    #: with a Web Vital `metric`: judge each page of a web step (the URL path, ids as `{id}`)
+    #: whose path matches this glob as its own series (`"*"`: every page; `harness.gates.vitals`)
+    page: str | None = None
     touchpoint: str | None = None
     touchpoints: list[str] | None = None
     critical: bool = False
@@ -37,6 +40,9 @@ class GateBase(BaseModel):
     abort: bool = False
     abort_for: str = Field(default="10s", alias="for")
     min_samples: int | None = None
+    #: left out of the verdict when nothing in this run is in its scope (a Web Vital gate on a
+    #: run without web steps), rather than inconclusive; a gate with anything to judge is judged
+    optional: bool = False
     #: this gate's one-sided false-FAIL rate; None: its share of the verdict's family-wise
     #: rate (`harness.gates.family`), or its `level`'s when judged alone
     alpha: float | None = Field(default=None, gt=0.0, lt=0.5)
@@ -72,6 +78,11 @@ class GateBase(BaseModel):
                     f"give `{single}` or `{plural}`, not both "
                     f'(e.g. {plural} = ["{getattr(self, single)}"])'
                 )
+        if self.page is not None and not _is_vital(getattr(self, "metric", None)):
+            raise ValueError(
+                "`page` scopes a Web Vital per page: give a vital `metric` with it "
+                '(e.g. metric = "lcp", page = "*"), or leave `page` out'
+            )
         return self
 
     def evaluate(self, data: RunData) -> GateOutcome:
@@ -102,6 +113,7 @@ class GateBase(BaseModel):
             "journey": self.journey,
             "journeys": ",".join(self.journeys) if self.journeys else None,
             "step": self.step,
+            "page": self.page,
             "touchpoint": self.touchpoint,
             "touchpoints": ",".join(self.touchpoints) if self.touchpoints else None,
         }
@@ -142,7 +154,11 @@ class GateBase(BaseModel):
         """Whether a step series is in this gate's scope."""
         return (
             self.in_journeys(key.journey)
-            and (self.step is None or key.step == self.step)
+            and (
+                self.step is None
+                or key.step == self.step
+                or key.step.startswith(self.step + PAGE_MARK)  # a page of the step's vitals
+            )
             and self.in_touchpoints(key.touchpoint)
         )
 
@@ -218,3 +234,9 @@ def where_of(key: SeriesKey) -> Where:
     if key.is_iteration:
         return Where(key.journey, None, None)
     return Where(key.journey, key.step, key.touchpoint)
+
+
+def _is_vital(metric: object) -> bool:
+    from harness.gates.vitals import split_metric
+
+    return split_metric(metric)[0] is not None

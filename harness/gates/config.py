@@ -69,7 +69,11 @@ _ADAPTER: TypeAdapter[Gate] = TypeAdapter(Gate)
 #: test (each journey and their pooled series) and the anytime-valid error split test the same
 #: hypothesis, so the end-of-run test, the more powerful, takes most (0.5% → 1.5% at 1,000 a
 #: side on 2 journeys: caught 0.60 at 0.6%, 0.44 at 0.2%) and the live abort a little, enough
-#: for a gross rise; little to the funnel and trace gates, whose 5 pp limits are large.
+#: for a gross rise; little to the funnel and trace gates, whose 5 pp limits are large. Web
+#: pages get an LCP gate, with 0.5% of the 1.3% typical latency had (its per-step threshold
+#: rises 4%, z 3.09 → 3.23 at 13 steps): a slow page among a step's three moves the step a
+#: few percent and its own LCP by all of it (+300 ms: checkout +24%, its page +168%, 39
+#: iterations, bench/README.md); the 20% margin is 50 ms of a 250 ms paint.
 DEFAULT_GATES: list[dict[str, Any]] = [
     {
         "kind": "relative",
@@ -99,8 +103,18 @@ DEFAULT_GATES: list[dict[str, Any]] = [
         "kind": "paired",
         "name": "typical latency per step (paired)",
         "group": "latency",
-        "alpha": 0.013,
+        "alpha": 0.008,
         "stop_early": 0.2,  # a fifth of it for the live test that stops a rehearsal early
+    },
+    {
+        "kind": "paired",
+        "name": "LCP per page (paired)",
+        "metric": "lcp",
+        "page": "*",
+        "margin": "20%",
+        "group": "latency",
+        "alpha": 0.005,
+        "optional": True,  # a run without web steps has no pages: left out of its verdict
     },
     {
         "kind": "funnel",

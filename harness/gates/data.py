@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.folder_io import shape_of
-from harness.records import IterationRecord, Outcome, StepRecord
+from harness.records import PAGE_MARK as PAGE_MARK  # the gates' name for it
+from harness.records import IterationRecord, Outcome, StepRecord, page_step
 from harness.results.reader import StoredFolder, read_folder
 from harness.results.schema import RUN_FILE, config_hash
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, recorded_values
@@ -63,7 +64,8 @@ class RunData:
     health: dict[str, Any] = field(default_factory=dict)
     #: Web Vitals of web steps, the metric (`lcp`, ...) in the touchpoint's place of each key
     vitals: HdrStore = field(default_factory=HdrStore)
-    #: metric → (target, journey, step, "web") → second → values, as `windows` for latency
+    #: metric → (target, journey, step, "web") → second → values, as `windows` for latency;
+    #: also each page of a step: (target, journey, `page_step(step, page)`, "page")
     vital_windows: dict[str, dict[tuple[str, str, str, str], dict[int, list[float]]]] = field(
         default_factory=dict
     )
@@ -204,10 +206,12 @@ class RunData:
                 it = (record.worker, record.user, record.iteration)
                 _keep(self.iterations, key, it, record.started_at, (record.duration_ms,))
                 for name, values in (record.vitals or {}).items():
-                    by_second = self.vital_windows.setdefault(name, {}).setdefault(key, {})
-                    by_second.setdefault(int(record.started_at), []).extend(values)
-                    kept = self.vital_iterations.setdefault(name, {})
-                    _keep(kept, key, it, record.started_at, values)
+                    pages = (record.vital_pages or {}).get(name, ())
+                    for series, these in _with_pages(key, values, pages):
+                        by_second = self.vital_windows.setdefault(name, {}).setdefault(series, {})
+                        by_second.setdefault(int(record.started_at), []).extend(these)
+                        kept = self.vital_iterations.setdefault(name, {})
+                        _keep(kept, series, it, record.started_at, these)
                 order[record.journey].setdefault(
                     (record.step, record.touchpoint.value), record.index
                 )
@@ -231,6 +235,23 @@ class RunData:
         if len(slow) > 4 * EXAMPLES:
             slow.sort(reverse=True)
             del slow[EXAMPLES:]
+
+
+def _with_pages(
+    key: tuple[str, str, str, str], values: tuple[float, ...], pages: tuple[str, ...]
+) -> list[tuple[tuple[str, str, str, str], tuple[float, ...]]]:
+    """A step's vital samples as its own series and, when the record names the pages (one per
+    sample), one series per page, the samples of each in the order they were taken."""
+    out = [(key, values)]
+    if len(pages) != len(values):
+        return out
+    by_page: dict[str, list[float]] = {}
+    for value, page in zip(values, pages, strict=True):
+        by_page.setdefault(page, []).append(value)
+    target, journey, step, _ = key
+    for page, these in by_page.items():  # touchpoint `page`: `harness.gates.vitals.PAGE`
+        out.append(((target, journey, page_step(step, page), "page"), tuple(these)))
+    return out
 
 
 def _keep(

@@ -129,7 +129,8 @@ def rehearsal_watch(
     if abort.gates:
         watches.append(abort)
     for gate in split_alpha(gates)[0]:
-        if isinstance(gate, PairedGate) and gate.stop_early > 0:
+        # the live test reads latency histograms: a gate judging a Web Vital is judged at the end
+        if isinstance(gate, PairedGate) and gate.stop_early > 0 and gate.metric is None:
             margin = parse_share(gate.margin, what=f"{gate.title()}: margin")
             alpha = gate_alpha(gate, gate.level) * gate.stop_early
             watches.append(

@@ -29,6 +29,12 @@ DECIDED = {
 }
 
 
+def _measured(data: RunData) -> str:
+    """What the paired values are: "typical latency", or a Web Vital's name ("LCP")."""
+    vital = getattr(data, "vital", "")  # `harness.gates.vitals.VitalData`
+    return vital.upper() if vital else "typical latency"
+
+
 def _pct(value: float) -> str:
     return f"{value:+.0%}"
 
@@ -93,7 +99,7 @@ class PairedGate(GateBase):
                 found.append(
                     unjudged(
                         series=where.label,
-                        what=f"paired typical latency of {where.label}",
+                        what=f"paired {_measured(data)} of {where.label}",
                         test=f"paired per-{paired.unit}",
                         n_baseline=paired.n,
                         n_candidate=paired.n,
@@ -145,8 +151,9 @@ class PairedGate(GateBase):
         needed = None
         if decision is Decision.INCONCLUSIVE:
             needed = needed_to_decide(paired.n, test.estimate, outcome.interval, test.limit)
+        what = _measured(data)
         words = (
-            f"typical latency of {label} {_pct(ratio)} paired over {paired.over()} "
+            f"{what} of {label} {_pct(ratio)} paired over {paired.over()} "
             f"({_level(outcome.level)} CI {_pct(low)} to {_pct(high)}, margin +{margin:.0%}, "
             f"could catch {_pct(mde)})"
             + (f"; about {needed:,} {paired.counts} would decide it" if needed else "")

@@ -83,12 +83,18 @@ def evaluate(
     run_s = data.run_seconds() or elapsed_s
     gates, family_alpha = split_alpha(gates, scale=alpha_scale)
     outcomes: list[GateOutcome] = []
+    left_out = 0.0
     for gate in gates:
         if isinstance(gate, ScoreGate):
             continue
         try:
             alpha = gate.alpha if gate.comparing else None
             outcome = judge(gate, data).at_rate(run_s)  # a Web Vital's view if it names one
+            if gate.optional and not outcome.evidence and outcome.decision is not Decision.FAIL:
+                # nothing of this run is in its scope (no web step measured vitals): left out,
+                # and so is its share of the false-FAIL rate
+                left_out += alpha or 0.0
+                continue
             outcomes.append(outcome.model_copy(update={"alpha": alpha}))
         except (DamagedRunFolder, UnreadableRunFolder):
             raise  # the stored run, read on demand (its span files), is damaged: exit 2 or 3
@@ -112,6 +118,8 @@ def evaluate(
         if iterations == 0
     ]
     decision, reasons = _decide(outcomes, data.health, unrun)
+    if family_alpha is not None:  # rounded: the shares' float sum is not exactly their total
+        family_alpha = round(family_alpha - left_out, 12)
     meta = data.meta
     targets = meta.get("targets", {})
     return Verdict(

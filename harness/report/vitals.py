@@ -1,9 +1,10 @@
 """The Web Vitals table of a run with web steps: each web step's TTFB, FCP, LCP, INP (ms), CLS
 (unitless), requests and transfer (kB) at p50, p75 (where Web Vitals are assessed) and p95,
-from `vitals/`."""
+from `vitals/`; under each step, its pages' TTFB and LCP (`lcp.page`, shown as `lcp`)."""
 
 from __future__ import annotations
 
+from harness.records import PAGE_SUFFIX, page_samples
 from harness.report.folder import RunFolder
 from harness.report.render import Markup, render
 from harness.telemetry.hdr import HdrStore, SeriesKey
@@ -26,11 +27,18 @@ def vitals_rows(store: HdrStore) -> list[list[str]]:
     rows = [(["target"] if several else []) + head]
     order = {name: i for i, name in enumerate(NAMES)}
     for key in sorted(
-        keys, key=lambda k: (k.journey, k.step, k.target, order.get(k.touchpoint, 9))
+        keys,
+        key=lambda k: (
+            k.journey,
+            k.step,
+            k.target,
+            order.get(k.touchpoint.removesuffix(PAGE_SUFFIX), 9),
+        ),
     ):
         s = store.summary(key, (50.0, 75.0, 95.0))
-        cells = [f"{key.journey} › {key.step}", key.touchpoint, f"{s.count:,}"]
-        cells += [_value(key.touchpoint, s.p(p)) for p in (50.0, 75.0, 95.0)]
+        metric = key.touchpoint.removesuffix(PAGE_SUFFIX)  # a page's: under its step
+        cells = [f"{key.journey} › {key.step}", metric, f"{s.count:,}"]
+        cells += [_value(metric, s.p(p)) for p in (50.0, 75.0, 95.0)]
         rows.append(([key.target] if several else []) + cells)
     return rows
 
@@ -44,6 +52,8 @@ def vitals_store(run: RunFolder) -> HdrStore | None:
     for step in run.steps:
         for name, values in (step.vitals or {}).items():
             store.record_many(SeriesKey(step.target, step.journey, step.step, name), values)
+        for (page, metric), samples in page_samples(step).items():
+            store.record_many(SeriesKey(step.target, step.journey, page, metric), samples)
     return store if len(store) else None
 
 

@@ -161,7 +161,10 @@ def start_sandbox(
 
     traces = run_path / "traces" / f"sandbox-{role}.jsonl" if request.tracing.traces else None
     process = SandboxProcess(
-        release=release or role, regressions=list(regressions), trace_file=traces
+        release=release or role,
+        regressions=list(regressions),
+        trace_file=traces,
+        cpus=request.sides.sandbox_cpus,
     )
     urls = process.start()
     stack.callback(process.stop)

@@ -42,6 +42,9 @@ class Sides(BaseModel):
     allow_production: tuple[str, ...] = ()
     flags: dict[str, str] = Field(default_factory=dict)
     flag_matrix: str | None = None  #: `NAME=A,B`: two variants of one deployment
+    #: cores the sandboxes this run starts may use (None: any): set by the session, off
+    #: Chromium's cores when web journeys run, so that both sides share the same cores
+    sandbox_cpus: frozenset[int] | None = None
 
 
 class Shape(BaseModel):

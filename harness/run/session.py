@@ -10,6 +10,7 @@ sandboxes stopped, steps.jsonl closed) does the plan judge the folder.
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -107,7 +108,9 @@ class Session:
                 sample_rate=tracing.sample_rate,
                 missing=missing,
             )
-            chosen = plan.targets(request, stack, run_path)
+            chosen = plan.targets(
+                _sandboxes_off_chromium(request, inputs.journeys), stack, run_path
+            )
             for target in chosen:
                 check_allowed(target, request.sides.allow_production)
                 check_reachable(target)
@@ -312,6 +315,25 @@ def _signals_stop(stop: StopRequest) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _sandboxes_off_chromium(request: RunRequest, journeys: Sequence[Journey]) -> RunRequest:
+    """The request whose sandboxes keep off Chromium's cores, as the generator does, when web
+    journeys run: then both sides share the same cores. Left to the scheduler, each sandbox
+    sat on Chromium's core now and then, on its own (3–30% of the time), and the API steps of
+    the side that sat there ran about 20% slower for as long as it did (bench/README.md)."""
+    if not request.sides.sandbox or request.shape.browser_users <= 0:
+        return request
+    if not any(j.uses_browser for j in journeys) or not hasattr(os, "sched_getaffinity"):
+        return request
+    from harness.engine.tuning import browser_cpus
+
+    chromium = browser_cpus(request.shape.browser_cpus)
+    rest = frozenset(os.sched_getaffinity(0)) - chromium if chromium else frozenset()
+    if not rest:
+        return request
+    sides = request.sides.model_copy(update={"sandbox_cpus": rest})
+    return request.model_copy(update={"sides": sides})
 
 
 def _role(index: int, count: int) -> str:

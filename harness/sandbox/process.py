@@ -8,6 +8,7 @@ be reported with the child's last words.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -55,7 +56,9 @@ class SandboxProcess:
         log_path: Path | None = None,
         trace_file: Path | None = None,
         otlp_endpoint: str | None = None,
+        cpus: frozenset[int] | None = None,
     ) -> None:
+        """`cpus`: the cores the child may run on (None: this process's)."""
         self.release = release
         self.regressions = tuple(regressions)
         self.port = port
@@ -63,6 +66,7 @@ class SandboxProcess:
         self.log_path = log_path
         self.trace_file = trace_file
         self.otlp_endpoint = otlp_endpoint
+        self.cpus = cpus
         self._child: Child | None = None
         self._urls: SandboxUrls | None = None
         self._own_log: Path | None = None
@@ -118,6 +122,9 @@ class SandboxProcess:
         assert log is not None
         self._child = Child("the sandbox", self.command(), log)
         self._child.start()
+        if self.cpus and hasattr(os, "sched_setaffinity"):
+            with contextlib.suppress(OSError):  # cores it may not have: it keeps its own
+                os.sched_setaffinity(self._child.pid, self.cpus)
         try:
             base = self._child.wait_ready(_READY, self.ready_timeout).group("base")
         except BaseException:

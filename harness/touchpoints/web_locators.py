@@ -289,22 +289,30 @@ class Vocabulary:
         """`page.get_by_test_id(id)`: an element by its `data-testid`."""
         return cast(Sync, self.page.get_by_test_id(test_id))
 
-    def step_vitals(self, step: Any) -> dict[str, tuple[float, ...]] | None:
-        """The vitals of a passed step if it is a web step (None otherwise), also set on its
-        span; read after its duration was taken, so reading costs the step nothing."""
+    def step_vitals(self, step: Any) -> tuple[web_vitals.Samples | None, web_vitals.Pages | None]:
+        """The vitals of a passed web step and the page of each sample, also set on its span
+        ((None, None) for another touchpoint, or none measured); read after its duration was
+        taken (vitals are read after timing), so reading costs the step nothing."""
         if step.touchpoint is not Touchpoint.WEB:
-            return None
-        return self.read_vitals(step._span) or None
+            return None, None
+        found, pages = self.read_vitals_pages(step._span)
+        return (found, pages) if found else (None, None)
 
-    def read_vitals(self, span: Any = None) -> dict[str, tuple[float, ...]]:
+    def read_vitals(self, span: Any = None) -> web_vitals.Samples:
         """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`), also
         set on `span` as `harness.web.lcp`, ... attributes."""
+        return self.read_vitals_pages(span)[0]
+
+    def read_vitals_pages(self, span: Any = None) -> tuple[web_vitals.Samples, web_vitals.Pages]:
+        """`read_vitals`, and the page of each sample (`web_vitals.merge_pages`), also set on
+        `span` as `harness.web.lcp.page`, ... attributes."""
         if self.closed or self._page is None or not web_vitals.enabled():
-            return {}
-        found = self.host.call(web_vitals.read(self._page))
+            return {}, {}
+        found, pages = self.host.call(web_vitals.read(self._page))
         for name, values in found.items() if span is not None else ():
             span.set_attribute(f"harness.web.{name}", values)
-        return found
+            span.set_attribute(f"harness.web.{name}.page", pages.get(name, ()))
+        return found, pages
 
     def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
         """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the

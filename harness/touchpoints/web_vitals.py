@@ -115,6 +115,7 @@ INIT_SCRIPT = """(() => {
       inters = new Map();
     }
     if (requests) { out.requests = requests; out.transfer = bytes / 1000; }
+    if (Object.keys(out).length) out.page = location.pathname;
     return out;
   };
   const pending = () => {
@@ -152,26 +153,55 @@ INIT_SCRIPT = """(() => {
 READ = "() => window.__harnessVitals ? window.__harnessVitals() : []"
 
 
-def merge(documents: Any) -> dict[str, tuple[float, ...]]:
+Samples = dict[str, tuple[float, ...]]  #: metric → samples, in the order they were taken
+Pages = dict[str, tuple[str, ...]]  #: metric → the page of each of its samples
+
+
+def merge(documents: Any) -> Samples:
     """The per-document readings the page returned, as metric → samples (ms; CLS unitless);
     anything malformed (a page may overwrite the reader) is dropped."""
+    return merge_pages(documents)[0]
+
+
+def merge_pages(documents: Any) -> tuple[Samples, Pages]:
+    """`merge`, and the page each sample was measured on (`page_template` of the document's
+    path; `?` when the document did not say)."""
     found: dict[str, list[float]] = {}
+    pages: dict[str, list[str]] = {}
     if not isinstance(documents, list):
-        return {}
+        return {}, {}
     for document in documents[:100]:
         if not isinstance(document, dict):
             continue
+        path = document.get("page")
+        page = page_template(path) if isinstance(path, str) else UNKNOWN_PAGE
         for name in NAMES:
             value = document.get(name)
             if isinstance(value, int | float) and 0 <= value < 3_600_000:
                 found.setdefault(name, []).append(round(float(value), 4 if name in UNITLESS else 1))
-    return {name: tuple(found[name]) for name in NAMES if name in found}
+                pages.setdefault(name, []).append(page)
+    return (
+        {name: tuple(found[name]) for name in NAMES if name in found},
+        {name: tuple(pages[name]) for name in NAMES if name in pages},
+    )
 
 
-async def read(page: Any) -> dict[str, tuple[float, ...]]:
-    """The Web Vitals the page measured since the previous read (empty when it cannot say:
-    a closed page, a crashed browser, a page without the script)."""
+#: the page of a reading that named none (a page that overwrote the reader)
+UNKNOWN_PAGE = "?"
+_MAX_PAGE = 200  #: characters of a page path kept (a path is a series name in the gates)
+
+
+def page_template(path: str) -> str:
+    """A document's path as a page name: id-like segments as `{id}` (`/orders/{id}`)."""
+    from harness.telemetry.spans import url_template
+
+    return url_template(path.split("?", 1)[0][:_MAX_PAGE] or "/")
+
+
+async def read(page: Any) -> tuple[Samples, Pages]:
+    """The Web Vitals the page measured since the previous read, and the page of each sample
+    (empty when it cannot say: a closed page, a crashed browser, a page without the script)."""
     try:
-        return merge(await page.evaluate(READ))
+        return merge_pages(await page.evaluate(READ))
     except Exception:  # the page navigated away mid-read, or is gone: nothing to report
-        return {}
+        return {}, {}

@@ -210,3 +210,12 @@ def test_the_sandbox_and_a_drill_proxy_die_with_a_harness_killed_by_sigkill() ->
                     os.kill(pid, signal.SIGKILL)
             if parent.poll() is None:
                 parent.kill()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
+def test_cpus_keep_the_sandbox_on_the_cores_given() -> None:
+    one = frozenset({min(os.sched_getaffinity(0))})
+    with SandboxProcess(cpus=one) as sandbox:
+        assert os.sched_getaffinity(sandbox.pid) == one
+    with SandboxProcess() as free:  # by default, where this process may run
+        assert os.sched_getaffinity(free.pid) == os.sched_getaffinity(0)

@@ -236,3 +236,62 @@ def test_a_largest_paint_after_the_step_ended_still_counts_in_that_step(
     assert [c.get("ttfb") for c in counts] == [1, 1], counts
     assert [c.get("lcp") for c in counts] == [1, 1], counts
     assert steps[0].vitals is not None and steps[0].vitals["lcp"][0] >= 250, steps[0].vitals
+
+
+@journey
+def buy_one(j):
+    with j.step("sign up", on="web"):
+        j.web.goto("/signup")
+        j.web.fill("input[name=name]", j.user.name)
+        j.web.fill("input[name=email]", j.user.email)
+        j.web.fill("input[name=password]", j.user.password)
+        j.web.click("[data-testid=signup-submit]")
+        j.web.expect_visible("[data-testid=user-name]")
+    with j.step("add to cart", on="web"):
+        j.web.goto("/products/1")
+        j.web.click("[data-testid=add-to-cart]")
+        j.web.expect_text("[data-testid=cart-notice]", "Added")
+    with j.step("checkout", on="web"):
+        card = j.synth.card
+        j.web.goto("/cart")
+        j.web.click("[data-testid=go-checkout]")
+        j.web.fill("input[name=card_number]", card.number)
+        j.web.fill("input[name=card_expiry]", card.expiry)
+        j.web.fill("input[name=card_cvc]", card.cvc)
+        j.web.click("[data-testid=place-order]")
+        j.web.expect_url("**/orders/*")
+
+
+def test_each_vital_names_its_page_and_a_slow_page_moves_only_its_own(
+    sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
+) -> None:
+    # the checkout step's three pages from the baseline and from a candidate whose checkout
+    # page answers 300 ms later, alternated; each iteration a new person
+    lcp: dict[tuple[str, str], list[float]] = {}
+    with SandboxProcess(regressions=["latency:web.checkout=+300ms"]) as slow:
+        for iteration in range(2):
+            for side, urls in (("baseline", sandbox), ("candidate", slow.urls)):
+                sink = RecordingSink()
+                settings = RunSettings(
+                    run_id="pages",
+                    target=Target.from_base_url(urls.base, name=side),
+                    artifacts_dir=tmp_path,
+                    record_browser_trace=False,
+                )
+                user = VirtualUser(index=7, settings=settings, sink=sink, browser=lambda: browser)
+                user.run_iteration(journeys_in({"j": buy_one})[0], iteration)
+                checkout = sink.steps[-1]
+                assert checkout.outcome is Outcome.PASSED, checkout.message
+                assert checkout.vitals is not None and checkout.vital_pages is not None
+                pages = checkout.vital_pages["lcp"]
+                assert pages == ("/cart", "/checkout", "/orders/{id}"), checkout.vital_pages
+                for page, value in zip(pages, checkout.vitals["lcp"], strict=True):
+                    lcp.setdefault((side, page), []).append(value)
+
+    def moved(page: str) -> float:
+        return statistics.median(lcp[("candidate", page)]) - statistics.median(
+            lcp[("baseline", page)]
+        )
+
+    assert moved("/checkout") > 200, lcp
+    assert moved("/cart") < 150 and moved("/orders/{id}") < 150, lcp

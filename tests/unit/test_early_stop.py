@@ -66,3 +66,9 @@ def test_no_paired_stop_early_no_latency_watch() -> None:
     for second in range(1, 61):
         run.second(rng, {"pay": 2.0})
         assert watch is None or watch(run, float(second)) is None
+
+
+def test_a_paired_gate_on_a_web_vital_is_not_watched_live() -> None:
+    # the live test reads latency histograms: a vital gate with stop_early would judge latency
+    vital = parse_gates([{"kind": "paired", "metric": "lcp", "stop_early": 0.2}])
+    assert rehearsal_watch(vital, baseline="baseline", candidate="candidate") is None

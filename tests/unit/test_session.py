@@ -228,3 +228,26 @@ def test_the_rehearsal_plans_check_their_sides_and_amend_the_engines_plan(tmp_pa
     amended = FlagMatrix(request).amend(engine_plan)
     assert amended.flags == [{"a": "1", "new": "off"}, {"a": "1", "new": "on"}]
     assert amended.one_deployment and not engine_plan.one_deployment  # a copy: plans are frozen
+
+
+def test_a_rehearsal_with_web_journeys_keeps_its_sandboxes_off_chromium(tmp_path: Path) -> None:
+    import os
+    from types import SimpleNamespace
+
+    from harness.run.session import _sandboxes_off_chromium
+
+    cores = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    web, api = SimpleNamespace(uses_browser=True), SimpleNamespace(uses_browser=False)
+    request = _request(tmp_path, sides=Sides(sandbox=True), shape=Shape(browser_users=2))
+    kept = _sandboxes_off_chromium(request, [api, web]).sides.sandbox_cpus  # type: ignore[list-item]
+    if cores is None or len(cores) < 2:
+        assert kept is None  # one core: nothing to keep off
+    else:  # Chromium takes the last core (`--browser-cpus auto`); the sandboxes the others
+        assert kept == cores - {max(cores)}
+    # no web journey, no browser user, or no sandbox: the scheduler places them
+    for asked, journeys in (
+        (request, [api]),
+        (_request(tmp_path, sides=Sides(sandbox=True), shape=Shape(browser_users=0)), [web]),
+        (_request(tmp_path, shape=Shape(browser_users=2)), [web]),
+    ):
+        assert _sandboxes_off_chromium(asked, journeys).sides.sandbox_cpus is None  # type: ignore[arg-type]

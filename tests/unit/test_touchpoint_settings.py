@@ -208,8 +208,9 @@ def test_the_browser_context_gets_the_web_headers_with_variables_read(
         def drain_requests(self) -> list[object]:
             return []
 
-        def step_vitals(self, step: object) -> None:
+        def step_vitals(self, step: object) -> tuple[None, None]:
             """No Web Vitals from a fake page."""
+            return None, None
 
     class Browser:
         def new_session(self, **options: object) -> Session:

@@ -182,8 +182,9 @@ def test_vitals_are_read_from_the_page_and_set_on_the_steps_span() -> None:
     from harness.touchpoints.web_session import WebSession
 
     class Page:
-        async def evaluate(self, script: str) -> list[dict[str, float]]:
-            return [{"lcp": 180.0, "ttfb": 12.0}, {"lcp": 90.0}]
+        async def evaluate(self, script: str) -> list[dict[str, object]]:
+            first = {"lcp": 180.0, "ttfb": 12.0, "page": "/cart"}
+            return [first, {"lcp": 90.0, "page": "/orders/7"}]
 
     class Span:
         attributes: dict[str, object] = {}
@@ -201,7 +202,12 @@ def test_vitals_are_read_from_the_page_and_set_on_the_steps_span() -> None:
     session._page = Page()  # type: ignore[assignment]
     span = Span()
     assert session.read_vitals(span) == {"ttfb": (12.0,), "lcp": (180.0, 90.0)}
-    assert span.attributes == {"harness.web.ttfb": (12.0,), "harness.web.lcp": (180.0, 90.0)}
+    assert span.attributes == {
+        "harness.web.ttfb": (12.0,),
+        "harness.web.ttfb.page": ("/cart",),
+        "harness.web.lcp": (180.0, 90.0),
+        "harness.web.lcp.page": ("/cart", "/orders/{id}"),
+    }
 
 
 def test_set_timeouts_lasts_one_iteration_of_a_reused_context() -> None:

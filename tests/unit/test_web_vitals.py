@@ -15,7 +15,7 @@ from harness.gates.vitals import split_metric, view
 from harness.records import Outcome, StepRecord, Touchpoint
 from harness.report.vitals import vitals_rows
 from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
-from harness.touchpoints.web_vitals import INIT_SCRIPT, merge
+from harness.touchpoints.web_vitals import INIT_SCRIPT, merge, merge_pages
 
 
 def test_readings_of_several_documents_become_samples_and_junk_is_dropped() -> None:
@@ -35,6 +35,8 @@ def test_readings_of_several_documents_become_samples_and_junk_is_dropped() -> N
         "transfer": (12.5,),
     }
     assert merge({"lcp": 1}) == {}
+    pages = merge_pages([{"lcp": 9, "page": "/orders/1234"}, {"lcp": 8, "ttfb": 1}])[1]
+    assert pages == {"ttfb": ("?",), "lcp": ("/orders/{id}", "?")}
     assert "__KEY__" not in INIT_SCRIPT and "__harness_vitals" in INIT_SCRIPT
 
 
@@ -165,11 +167,11 @@ class _FakeSession:
     def drain_requests(self) -> list:
         return []
 
-    def step_vitals(self, step: object) -> dict[str, tuple[float, ...]] | None:
+    def step_vitals(self, step: object) -> tuple[dict | None, dict | None]:
         from harness.records import Touchpoint
 
         web = getattr(step, "touchpoint", None) is Touchpoint.WEB
-        return {"lcp": (120.0, 90.0)} if web else None
+        return ({"lcp": (120.0, 90.0)}, {"lcp": ("/cart", "/orders/{id}")}) if web else (None, None)
 
     def close(self) -> None:
         self.closed = True
@@ -203,6 +205,7 @@ def test_a_web_step_records_its_vitals_and_a_targets_timeouts_win(tmp_path) -> N
     user = VirtualUser(index=0, settings=settings, sink=sink, browser=FakeHost)
     user.run_iteration(journeys_in({"j": web_then_api})[0], 0)
     assert [s.vitals for s in sink.steps] == [{"lcp": (120.0, 90.0)}, None]
+    assert sink.steps[0].vital_pages == {"lcp": ("/cart", "/orders/{id}")}
     assert (opened[0]["action_timeout"], opened[0]["navigation_timeout"]) == (2.0, 15.0)
 
 
@@ -215,3 +218,117 @@ def test_vitals_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, value, on) ->
     else:
         monkeypatch.setenv(web_vitals.ENV, value)
     assert web_vitals.enabled() is on
+
+
+def _checkout_records(rng: np.random.Generator, slower_ms: float, n: int = 30) -> list[StepRecord]:
+    """`n` iterations of a checkout step on both sides, three pages each; the candidate's
+    checkout page `slower_ms` later."""
+    records = []
+    for i in range(n):
+        shared = {page: rng.lognormal(np.log(ms), 0.3) for page, ms in _PAGES.items()}
+        for target in ("baseline", "candidate"):
+            lcp = [shared[p] * rng.lognormal(0, 0.15) for p in _PAGES]
+            if target == "candidate":
+                lcp[1] += slower_ms
+            record = _step(target, {"lcp": tuple(round(v, 1) for v in lcp)})
+            records.append(
+                record.model_copy(
+                    update={
+                        "iteration": i,
+                        "started_at": 1000.0 + 6 * i + (3 if target == "candidate" else 0),
+                        "vital_pages": {"lcp": tuple(_PAGES)},
+                    }
+                )
+            )
+    return records
+
+
+_PAGES = {"/cart": 300.0, "/checkout": 250.0, "/orders/{id}": 300.0}
+
+
+def _from_records(records: list[StepRecord]) -> RunData:
+    latency = HdrStore()
+    for r in records:
+        latency.record(SeriesKey(r.target, r.journey, r.step, "web"), r.duration_ms)
+    data = RunData(
+        candidate="candidate",
+        baseline="baseline",
+        hdr=latency,
+        journeys={("baseline", "buy"): (30, 0), ("candidate", "buy"): (30, 0)},
+        step_failures={},
+        step_order={},
+        windows={},
+        failed_traces={},
+        slow_traces={},
+        timeline=[],
+    )
+    data._absorb_records(records)
+    return data
+
+
+def test_a_gate_with_page_judges_each_page_of_a_step() -> None:
+    gate = {"kind": "paired", "metric": "lcp", "step": "checkout", "page": "*", "alpha": 0.002}
+    slow = _from_records(_checkout_records(np.random.default_rng(3), 300.0))
+    outcome = evaluate(slow, parse_gates([gate])).gates[0]
+    assert outcome.decision is Decision.FAIL, outcome.summary
+    decided = {e.step: e.decision for e in outcome.evidence}
+    assert decided["checkout · /checkout"] is Decision.FAIL
+    assert decided["checkout · /cart"] is not Decision.FAIL
+    assert decided["checkout · /orders/{id}"] is not Decision.FAIL
+    # the pooled view keeps the step's own series only, pages out of it
+    assert {k[2] for k in view(slow, "lcp").windows} == {"checkout"}
+    assert {k.step for k in view(slow, "lcp", "/check*").hdr} == {"checkout · /checkout"}
+    same = _from_records(_checkout_records(np.random.default_rng(4), 0.0))
+    assert evaluate(same, parse_gates([gate])).gates[0].decision is not Decision.FAIL
+    # the default gates judge pages too: the rehearsal without [[gates]] fails on this page
+    from harness.gates.config import DEFAULT_GATES
+
+    defaults = {g.name: g for g in evaluate(slow, parse_gates(DEFAULT_GATES)).gates}
+    pages = defaults["LCP per page (paired)"]
+    assert pages.decision is Decision.FAIL, pages.summary
+    assert "LCP of step `checkout · /checkout`" in pages.summary
+
+
+def test_page_needs_a_vital_metric() -> None:
+    from harness.errors import SpecError
+
+    with pytest.raises(SpecError, match="`page` scopes a Web Vital"):
+        parse_gates([{"kind": "paired", "step": "checkout", "page": "*"}])
+
+
+def test_the_report_shows_each_pages_vitals_under_its_step(tmp_path) -> None:
+    from harness.report.folder import RunFolder
+    from harness.report.vitals import vitals_section
+
+    step = _step("sandbox", {"lcp": (180.0, 520.0), "ttfb": (40.0, 340.0)}).model_copy(
+        update={"vital_pages": {"lcp": ("/cart", "/checkout"), "ttfb": ("/cart", "/checkout")}}
+    )
+    html = str(vitals_section(RunFolder(path=tmp_path, steps=[step])))
+    rows = [r.split("</td>")[0] + "|" + r.split("</td>")[1] for r in html.split("<tr><td>")[1:]]
+    assert rows == [
+        "buy › checkout|<td>ttfb",
+        "buy › checkout|<td>lcp",
+        "buy › checkout · /cart|<td>ttfb",
+        "buy › checkout · /cart|<td>lcp",
+        "buy › checkout · /checkout|<td>ttfb",
+        "buy › checkout · /checkout|<td>lcp",
+    ], rows
+    assert "520 ms" in html
+
+
+def test_the_collector_keeps_each_pages_ttfb_and_lcp() -> None:
+    collector = LoadCollector()
+    step = _step("candidate", {"lcp": (180.0, 520.0), "cls": (0.0,)}).model_copy(
+        update={"vital_pages": {"lcp": ("/cart", "/checkout"), "cls": ("/cart",)}}
+    )
+    collector.step_finished(step)
+    aggregator = LoadAggregator()
+    aggregator.absorb("local", collector.take_delta())
+    page = SeriesKey("candidate", "buy", "checkout · /checkout", "lcp.page")
+    assert aggregator.vitals.count(page) == 1
+    assert aggregator.vitals.count(SeriesKey("candidate", "buy", "checkout", "lcp")) == 2
+    assert not [k for k in aggregator.vitals if k.touchpoint == "cls.page"]  # TTFB, LCP only
+    # the pooled LCP gate sees the step, not its pages
+    data = _from_records([])
+    data.vitals = aggregator.vitals
+    assert [k.step for k in view(data, "lcp").hdr] == ["checkout"]
