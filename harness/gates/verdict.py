@@ -82,19 +82,14 @@ def evaluate(
     started = time.perf_counter()
     run_s = data.run_seconds() or elapsed_s
     gates, family_alpha = split_alpha(gates, scale=alpha_scale)
+    gates, left_out = _leave_out_empty(gates, data, run_s)
     outcomes: list[GateOutcome] = []
-    left_out = 0.0
     for gate in gates:
         if isinstance(gate, ScoreGate):
             continue
         try:
             alpha = gate.alpha if gate.comparing else None
             outcome = judge(gate, data).at_rate(run_s)  # a Web Vital's view if it names one
-            if gate.optional and not outcome.evidence and outcome.decision is not Decision.FAIL:
-                # nothing of this run is in its scope (no web step measured vitals): left out,
-                # and so is its share of the false-FAIL rate
-                left_out += alpha or 0.0
-                continue
             outcomes.append(outcome.model_copy(update={"alpha": alpha}))
         except (DamagedRunFolder, UnreadableRunFolder):
             raise  # the stored run, read on demand (its span files), is damaged: exit 2 or 3
@@ -152,6 +147,51 @@ def _minutes_needed(outcomes: list[GateOutcome]) -> float | None:
         if e.short and e.minutes_needed is not None
     ]
     return max(found, default=None)
+
+
+def _leave_out_empty(
+    gates: Sequence[Gate], data: RunData, run_s: float | None
+) -> tuple[list[Gate], float]:
+    """The gates less each `optional` one with nothing of this run in its scope (a Web Vital
+    gate on a run without web steps), and the false-FAIL share left unspent. A left-out gate's
+    share goes to the comparing gates of its `group` of the same kind, else of any kind (the
+    page LCP gate's to the paired step latency gate: an API-only run judges its steps at the
+    share they had before pages had a gate); without a group, it is not spent. Whether a gate
+    has anything in scope follows from which journeys ran, not from what they measured, so the
+    split stays fixed before the tests."""
+    kept: list[Gate] = []
+    freed: dict[tuple[str | None, str], float] = {}
+    for gate in gates:
+        if getattr(gate, "optional", False) and not isinstance(gate, ScoreGate):
+            try:
+                found = judge(gate, data).at_rate(run_s)
+                empty = not found.evidence and found.decision is not Decision.FAIL
+            except (DamagedRunFolder, UnreadableRunFolder):
+                raise
+            except Exception:  # judged again below, where its error is reported
+                empty = False
+            if empty:
+                key = (gate.group, gate.kind)
+                freed[key] = freed.get(key, 0.0) + (gate.alpha or 0.0)
+                continue
+        kept.append(gate)
+    left_out = 0.0
+    for (group, kind), share in freed.items():
+        kin = [
+            i
+            for i, g in enumerate(kept)
+            if group is not None
+            and getattr(g, "group", None) == group
+            and getattr(g, "comparing", False)
+        ]
+        heirs = [i for i in kin if kept[i].kind == kind] or kin
+        if not heirs:
+            left_out += share
+            continue
+        for i in heirs:
+            gate = kept[i]
+            kept[i] = gate.model_copy(update={"alpha": (gate.alpha or 0.0) + share / len(heirs)})
+    return kept, left_out
 
 
 def _decide(

@@ -88,10 +88,18 @@ def test_the_verdict_splits_its_false_fail_rate_across_gates_and_says_so() -> No
     assert len(alphas) >= 4  # every comparing gate has its share
     assert sum(alphas) == pytest.approx(verdict.family_alpha)
     assert verdict.family_alpha is not None and verdict.family_alpha <= 0.025 + 1e-12
-    # a run without web steps leaves out the per-page LCP gate, and its 0.5% share
-    assert "LCP per page (paired)" not in {g.name for g in verdict.gates}
-    assert any("false-FAIL rate ≤ 2.0%" in line for line in summary_lines(verdict))
-    assert '"family_alpha":0.02' in verdict.model_dump_json()
+    # a run without web steps leaves out the per-page LCP gate; its 0.5% share goes to the
+    # step latency gate of its group, which judges at 1.3% as before pages had a gate
+    by_name = {g.name: g.alpha for g in verdict.gates}
+    assert "LCP per page (paired)" not in by_name
+    assert by_name["typical latency per step (paired)"] == pytest.approx(0.013)
+    assert any("false-FAIL rate ≤ 2.5%" in line for line in summary_lines(verdict))
+    assert '"family_alpha":0.025' in verdict.model_dump_json()
+    # an optional gate without a group to take its share leaves it unspent
+    lone = [{**g, "group": None} if g.get("optional") else g for g in DEFAULT_GATES]
+    unspent = evaluate(make_data(values, values * 1.0), parse_gates(lone))
+    assert unspent.family_alpha == pytest.approx(0.02)
+    assert any("false-FAIL rate ≤ 2.0%" in line for line in summary_lines(unspent))
     # a gate that sets its own alpha keeps it; the others share what is left
     unset = {k: v for k, v in DEFAULT_GATES[2].items() if k != "alpha"}
     own = parse_gates([{**DEFAULT_GATES[1], "alpha": 0.01}, unset])
