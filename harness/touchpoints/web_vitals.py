@@ -7,7 +7,8 @@ duration was taken, so reading costs the step nothing:
 
 - `ttfb`: the navigation's `responseStart` (after `activationStart` for a prerendered page);
 - `fcp`: the `first-contentful-paint` paint entry;
-- `lcp`: the last `largest-contentful-paint` entry before the document was read or left;
+- `lcp`: the last `largest-contentful-paint` entry before the document was read or left (a
+  read after the DOM changed since the latest entry waits up to three frames for a larger one);
 - `cls`: the largest session window of layout shifts without recent input (shifts at most 1 s
   apart, a window at most 5 s long), over the shifts since the previous read; unitless;
 - `inp`: the longest interaction (event-timing entries grouped by `interactionId`, the longest
@@ -66,7 +67,15 @@ INIT_SCRIPT = """(() => {
     } catch (e) {}
   };
   watch("paint", {}, (e) => { if (e.name === "first-contentful-paint") fcp = e.startTime; });
-  watch("largest-contentful-paint", {}, (e) => { lcp = e.startTime; });
+  // when the latest largest-paint entry came in, and when the DOM last changed: a change after
+  // it (content shown late) may still paint a larger element
+  let lcpSeen = 0, changed = 0;
+  watch("largest-contentful-paint", {}, (e) => { lcp = e.startTime; lcpSeen = performance.now(); });
+  try {
+    new MutationObserver(() => { changed = performance.now(); }).observe(document, {
+      subtree: true, childList: true, attributes: true, characterData: true,
+    });
+  } catch (e) {}
   watch("layout-shift", {}, (e) => { if (!e.hadRecentInput) shifts.push(e); });
   const inter = (e) => {
     if (!e.interactionId) return;
@@ -139,11 +148,16 @@ INIT_SCRIPT = """(() => {
     const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
     // a document whose largest paint is still to come (a busy renderer, content shown late):
     // wait for it, frame by frame, up to __WAIT__ ms, so that it belongs to this step
-    const start = performance.now();
-    while (!navDone && lcp === null && performance.now() - start < __WAIT__) {
+    const next = async () => {
       await Promise.race([frame(), new Promise((r) => setTimeout(r, 100))]);
       flush();
-    }
+    };
+    const start = performance.now();
+    while (!navDone && lcp === null && performance.now() - start < __WAIT__) await next();
+    // the DOM changed after the largest paint so far (content made visible, text filled in):
+    // up to three frames for the larger paint it may bring, ending as soon as one comes in
+    const seen = lcpSeen;
+    for (let i = 0; i < 3 && !navDone && changed > seen && lcpSeen === seen; i++) await next();
     const found = pending();
     found.push(take(false));
     return found;

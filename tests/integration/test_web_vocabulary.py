@@ -295,3 +295,52 @@ def test_each_vital_names_its_page_and_a_slow_page_moves_only_its_own(
 
     assert moved("/checkout") > 200, lcp
     assert moved("/cart") < 150 and moved("/orders/{id}") < 150, lcp
+
+
+class _TwoPaints(BaseHTTPRequestHandler):
+    """`/`: a small heading shown at once, and a large paragraph hidden until a step shows it."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        words = b"Your order has been paid and will ship tomorrow. " * 40
+        self.wfile.write(
+            b'<html><body><h1>Hi</h1><p id="big" style="visibility:hidden">'
+            + words
+            + b"</p></body></html>"
+        )
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@journey
+def shown_at_the_end(j):
+    with j.step("show", on="web"):
+        j.web.goto("/")
+        j.web.expect_visible("h1")
+        j.web.page.wait_for_timeout(300)  # the heading's paint is the largest so far
+        j.web.page.evaluate(
+            "() => { document.getElementById('big').style.visibility = 'visible'; }"
+        )
+
+
+def test_content_shown_as_a_step_ends_is_its_pages_lcp(
+    tmp_path: Path, browser: BrowserHost
+) -> None:
+    # the step ends right after it shows the page's largest element: its end waits the frames
+    # that paint it, so the page's LCP is that element's (before: the heading's, painted first)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TwoPaints)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        urls = SandboxUrls.from_base(f"http://127.0.0.1:{server.server_address[1]}")
+        (step,) = _run(urls, tmp_path, browser, shown_at_the_end).steps
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert step.outcome is Outcome.PASSED, step.message
+    assert step.vitals is not None and len(step.vitals["lcp"]) == 1, step.vitals
+    assert step.vitals["lcp"][0] >= step.vitals["fcp"][0] + 250, step.vitals
