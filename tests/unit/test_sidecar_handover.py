@@ -14,8 +14,8 @@ from harness.telemetry.export_deferral import Deferral
 from harness.telemetry.otlp_json import read_spans
 from harness.telemetry.recorder import LightTracer
 from harness.telemetry.sidecar import SpoolExport
-from harness.telemetry.sidecar import run as run_sidecar
 from harness.telemetry.spool import EndedSpan, SpanSpool
+from harness.telemetry.spool_follower import run as run_sidecar
 
 
 class WatchedExport(SpoolExport):

@@ -29,8 +29,8 @@ from harness.telemetry.otlp_json import (
 )
 from harness.telemetry.recorder import LightTracer, LightTracerProvider
 from harness.telemetry.sidecar import SpoolExport
-from harness.telemetry.sidecar import run as run_sidecar
 from harness.telemetry.spool import EndedSpan, SpanSpool, read_spool
+from harness.telemetry.spool_follower import run as run_sidecar
 from harness.telemetry.trace_view import load_traces, render, select_traces
 from harness.testing import FakeTransport, json_response, run_once
 from harness.touchpoints.http import HttpRequest, RawResponse
