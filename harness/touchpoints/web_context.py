@@ -2,9 +2,10 @@
 (`[targets.NAME] block`), and, with `--browser-context reuse`, starting the next iteration
 clean in the same context.
 
-Reuse keeps one context and page per virtual user. Between iterations the page leaves for
-`about:blank` first (so the app's unload handlers run, and whatever they write is cleared
-too), then cookies, permissions, the storage of every origin the page talked to (local and
+Reuse keeps one context and page per virtual user. Between iterations every other page the
+iteration opened (popups) is closed, and the page leaves for `about:blank` first (so the app's
+unload handlers run, and whatever they write is cleared too; a popup left open would go on
+writing), then cookies, permissions, the storage of every origin the pages talked to (local and
 session storage, IndexedDB, Cache Storage, service workers) and the HTTP cache are cleared.
 The HTTP cache is Chromium's and shared by its contexts: clearing it for one user makes the
 others' next requests uncached too, never the other way round.
@@ -73,10 +74,11 @@ class Cleaner:
             self.origins.add(origin)
 
     async def clear(self, context: BrowserContext, page: Page) -> None:
-        """Leave the page for about:blank, then clear cookies, permissions, storage and cache:
-        sent together, two round trips in all whatever the number of origins (each round trip
-        is a wake-up of the driver, Chromium and its renderer: what a reused iteration costs on
-        a busy machine)."""
+        """Close the iteration's popups and leave the page for about:blank, then clear cookies,
+        permissions, storage and cache: sent together, two round trips in all whatever the
+        number of origins (each round trip is a wake-up of the driver, Chromium and its
+        renderer: what a reused iteration costs on a busy machine)."""
+        await asyncio.gather(*(other.close() for other in context.pages if other is not page))
         # committed is enough: the old document's unload handlers ran before about:blank
         # committed, and waiting for its load event as well cost Chromium 20-40 ms of CPU
         # (tests/integration/test_browser_context.py checks pagehide's writes are cleared)

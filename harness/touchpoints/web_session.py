@@ -124,8 +124,10 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
         self._page = await self._context.new_page()
         if web_vitals.enabled():  # Web Vitals per document, from the first navigation on
             await self._context.add_init_script(web_vitals.INIT_SCRIPT)
-        self._page.on("requestfinished", self._on_request_finished)
-        self._page.on("requestfailed", self._on_request_failed)
+        # the context's requests: a popup the page opens belongs to the step and its
+        # origins to what a reused context clears (`web_context.Cleaner`)
+        self._context.on("requestfinished", self._on_request_finished)
+        self._context.on("requestfailed", self._on_request_failed)
 
     def close(self) -> None:
         """Close the context; a running trace is discarded."""
@@ -173,7 +175,8 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
         return found
 
     def drain_requests(self) -> list[RequestRecord]:
-        """The page's document/fetch/XHR requests seen since the last call."""
+        """The document/fetch/XHR requests of the context's pages (the journey's page and any
+        popup it opened) seen since the last call."""
         taken, self._requests = self._requests, []
         return taken
 
@@ -383,6 +386,7 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
             self.tracer = TraceHeaders(self.trace_origins)
             await self.tracer.install(self._context, self._page)  # type: ignore[arg-type]
         if self.tracer is not None:
+            await self.tracer.ready()  # a popup opened by the last action is held from now on
             self.tracer.headers = headers or {}
         return await awaitable
 

@@ -10,6 +10,11 @@ with the headers of the action in progress: an action only swaps a dict here, no
 Static files (scripts, styles, images) and every other origin go out untouched, with no
 `traceparent`. The context's own extra headers (`X-Feature-Flags`, the target's web headers)
 are Playwright's and stay on every request.
+
+A page the journey's page opens (a popup, a `target=_blank` link) is held the same way from the
+moment Playwright reports it: the next action waits until it is held, so the requests the
+popup makes from then on carry that action's headers; its very first document request may
+already be on its way by then and go without them.
 """
 
 from __future__ import annotations
@@ -48,36 +53,62 @@ def merged(request_headers: dict[str, str], trace: dict[str, str]) -> list[dict[
 
 
 class TraceHeaders:
-    """Holds the target's requests of one page and adds `headers` (the action in progress)."""
+    """Holds the target's requests of a context's pages and adds `headers` (the action in
+    progress)."""
 
     def __init__(self, origins: Iterable[str]) -> None:
         self.origins = tuple(sorted(set(origins)))
         self.headers: dict[str, str] = {}  #: the current action's trace headers ({}: none)
-        self._cdp: CDPSession | None = None
+        self._sessions: dict[Page, CDPSession] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._holding: set[asyncio.Task[None]] = set()  #: popups' holds not awaited yet
 
     @property
     def installed(self) -> bool:
         """True once the page's requests to the target are held."""
-        return self._cdp is not None
+        return bool(self._sessions)
 
     async def install(self, context: BrowserContext, page: Page) -> None:
-        """Hold `page`'s document, fetch and XHR requests to the target's origins: two round
-        trips, once for the page's life (a reused context's too)."""
-        cdp = await context.new_cdp_session(page)
-        cdp.on("Fetch.requestPaused", self._paused)
-        self._cdp = cdp  # before enabling: a request held from then on is continued
-        await cdp.send("Fetch.enable", {"patterns": patterns(self.origins)})
+        """Hold `page`'s document, fetch and XHR requests to the target's origins (two round
+        trips, once for the page's life, a reused context's too), and those of every page it
+        opens from now on."""
+        context.on("page", self._opened)
+        await self._hold(context, page)
 
-    def _paused(self, event: dict[str, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(self._continue(event))
+    async def _hold(self, context: BrowserContext, page: Page) -> None:
+        if page.is_closed():
+            return
+        cdp = await context.new_cdp_session(page)
+        cdp.on("Fetch.requestPaused", lambda event: self._paused(cdp, event))
+        self._sessions[page] = cdp  # before enabling: a request held from then on is continued
+        page.on("close", self._closed)
+        # the page may close meanwhile (a popup that closes itself): nothing is held then
+        with contextlib.suppress(Exception):
+            await cdp.send("Fetch.enable", {"patterns": patterns(self.origins)})
+
+    def _closed(self, page: Page) -> None:
+        self._sessions.pop(page, None)
+
+    def _opened(self, page: Page) -> None:
+        if page not in self._sessions:
+            self._holding.add(self._track(self._hold(page.context, page)))
+
+    async def ready(self) -> None:
+        """Wait until every page opened so far is held (an action after a popup opened)."""
+        if self._holding:
+            holding, self._holding = self._holding, set()
+            await asyncio.gather(*holding, return_exceptions=True)
+
+    def _track(self, work: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._pending.discard)
+        return task
 
-    async def _continue(self, event: dict[str, Any]) -> None:
-        cdp = self._cdp
-        if cdp is None:
-            return
+    def _paused(self, cdp: CDPSession, event: dict[str, Any]) -> None:
+        self._track(self._continue(cdp, event))
+
+    async def _continue(self, cdp: CDPSession, event: dict[str, Any]) -> None:
         params: dict[str, Any] = {"requestId": event["requestId"]}
         if self.headers:
             request = event.get("request") or {}

@@ -234,3 +234,70 @@ def test_web_vitals_watch_the_targets_pages_not_the_blank_page_between_iteration
     finally:
         session.close()
     assert (on_page, on_blank) == ("function", "undefined")
+
+
+#: a page on another origin that keeps its own storage and, while open, writes a cookie
+POPUP_PAGE = b"""<html><body><script>
+  window.cookieAtLoad = document.cookie;
+  localStorage.setItem("visits", String(Number(localStorage.getItem("visits") || 0) + 1));
+  setInterval(() => { document.cookie = "popup=1; path=/"; }, 20);
+</script><p id=ok>ok</p></body></html>"""
+
+
+class _PopupPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(POPUP_PAGE)))
+        self.end_headers()
+        self.wfile.write(POPUP_PAGE)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+POPUP: list[str] = []
+
+
+async def _open_popup(page):  # type: ignore[no-untyped-def]
+    """Open the other origin's page as a popup and leave it open: its cookies as it loaded, and
+    its count of visits to its origin."""
+    async with page.expect_popup() as info:
+        await page.evaluate("(url) => { window.open(url); }", POPUP[0])
+    popup = await info.value
+    await popup.wait_for_load_state()
+    seen = "() => ({cookie: window.cookieAtLoad, visits: localStorage.getItem('visits')})"
+    return await popup.evaluate(seen)
+
+
+@journey
+def open_a_popup(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+        found.append(j.web.run(_open_popup))
+        j.web.run(lambda page: page.wait_for_timeout(100))  # the popup writes its cookie
+
+
+def test_a_reused_context_closes_the_iterations_popups_and_clears_their_origins(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    found.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PopupPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    POPUP[:] = [f"http://localhost:{server.server_address[1]}/popup"]
+    user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
+    (popup,) = journeys_in({"p": open_a_popup})
+    try:
+        first = user.run_iteration(popup, 0)
+        second = user.run_iteration(popup, 1)
+        pages = len(user._web._context.pages) if user._web and user._web._context else None
+    finally:
+        user.close()
+        server.shutdown()
+        server.server_close()
+    assert first.outcome is Outcome.PASSED, first.message
+    assert second.outcome is Outcome.PASSED, second.message
+    # the second iteration starts as the first did: no cookie from the first one's popup (it
+    # was closed, so it wrote no more), and the popup's origin's storage cleared
+    assert found == [{"cookie": "", "visits": "1"}, {"cookie": "", "visits": "1"}]
+    assert pages == 1  # the iteration's popup closed as it ended

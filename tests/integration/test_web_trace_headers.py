@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 FIRST = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
 SECOND = "00-" + "3" * 32 + "-" + "4" * 16 + "-01"
+THIRD = "00-" + "5" * 32 + "-" + "6" * 16 + "-01"
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -115,3 +117,28 @@ def test_trace_headers_reach_the_target_only_and_keep_the_contexts_own(
     for _method, _path, headers in at_other:
         assert "traceparent" not in headers and "baggage" not in headers
         assert "traceparent" not in headers.get("access-control-request-headers", "")
+
+
+def test_a_popup_the_page_opens_sends_the_actions_trace_headers_too(
+    tmp_path: Path, browser: BrowserHost
+) -> None:
+    with _server() as (target, at_target):
+        session = browser.new_session(base_url=target, artifacts_dir=tmp_path)
+
+        async def open_popup() -> Any:
+            async with session.page_async.expect_popup() as info:
+                await session.page_async.evaluate("() => { window.open('/'); }")
+            return await info.value
+
+        fetch = "() => fetch('/from-popup').then((r) => r.status)"
+        try:
+            browser.call(session._with_headers({"traceparent": FIRST}, session._goto("/", None)))
+            popup = browser.call(session._with_headers({"traceparent": SECOND}, open_popup()))
+            # the next action, in the popup: its requests carry that action's headers
+            third = {"traceparent": THIRD}
+            status = browser.call(session._with_headers(third, popup.evaluate(fetch)))
+        finally:
+            session.close()
+    assert status == 200
+    by_path = {path: headers for method, path, headers in at_target if method == "GET"}
+    assert by_path["/from-popup"]["traceparent"] == THIRD
