@@ -30,6 +30,7 @@ in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at once and finishes
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import logging
@@ -75,7 +76,8 @@ class RowSampler:
         self.bound = ratio_bound(rate)
         self.on_root = on_root
         self._pending: dict[int, list[EndedSpan]] = defaultdict(list)
-        self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=SLOW_WINDOW))
+        #: per journey, its last `SLOW_WINDOW` root durations in arrival order and sorted
+        self._recent: dict[str, tuple[deque[int], list[int]]] = {}
         self.kept = 0
         self.dropped = 0
 
@@ -111,11 +113,16 @@ class RowSampler:
     def _keep(self, root: EndedSpan) -> bool:
         journey = str(merged(root.attributes).get("harness.journey", root.name))
         duration = root.end_ns - root.start_ns
-        recent = self._recent[journey]
-        slow = (
-            len(recent) >= SLOW_WINDOW // 2 and duration >= sorted(recent)[int(0.99 * len(recent))]
+        recent, ordered = self._recent.get(journey) or self._recent.setdefault(
+            journey, (deque(), [])
         )
+        slow = len(ordered) >= SLOW_WINDOW // 2 and duration >= ordered[int(0.99 * len(ordered))]
+        # the window kept sorted as it slides: two bisections and a short move a root, where
+        # sorting the window anew took 3/4 of a sampled export's time (300,000 roots at 0.1)
+        if len(recent) == SLOW_WINDOW:
+            del ordered[bisect.bisect_left(ordered, recent.popleft())]
         recent.append(duration)
+        bisect.insort(ordered, duration)
         failed = root.status_code == StatusCode.ERROR.value
         # The head decision, which the root's `traceparent` carried; failed and slow traces
         # are kept besides (the tail), though their flag said "not sampled".

@@ -3,6 +3,7 @@ decision in `traceparent`, and the step span current inside `with j.step`."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,25 @@ def test_the_sidecar_keeps_head_sampled_and_failed_traces() -> None:
         )
     assert kept == {1: True, bound - 1: True, bound: False, (1 << 64) - 1: False,
                     (7 << 64) | bound + 5: True}  # fmt: skip
+
+
+def test_the_sidecar_keeps_the_slowest_of_each_journeys_last_200_roots() -> None:
+    # the tail rule, over a window that slides far past its 200: a root is kept when it is at
+    # or above the 99th percentile of its journey's previous (up to) 200, once 100 are known
+    rng = random.Random(7)
+    sampler = RowSampler(0.0)  # no head sampling: only failed and slow roots are kept
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    for n in range(1, 1_500):
+        journey = "a" if n % 3 else "b"
+        duration = int(rng.lognormvariate(10, 1))
+        root = EndedSpan(
+            n, 1, 0, f"journey {journey}", 1, 0, duration, {"harness.journey": journey}, 0, None, ()
+        )
+        recent = seen[journey][-200:]
+        due = len(recent) >= 100 and duration >= sorted(recent)[int(0.99 * len(recent))]
+        assert bool(sampler.sample([root])) == due, n
+        seen[journey].append(duration)
+    assert sampler.kept > 10
 
 
 @journey
