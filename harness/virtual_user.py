@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 RequestHook = Callable[[JourneyContext, RequestRecord], None]
 
 
+#: iterations one reused browser context serves before it is closed and another opened: what
+#: Playwright keeps of a context's requests (`VirtualUser.release_web`) stays under ~15 MB a
+#: user, for one fresh context's cost every 100 iterations
+REUSE_LIMIT = 100
+
+
 @dataclass
 class VirtualUser:
     """One simulated person-slot: runs iterations one after another, keeps HTTP connections."""
@@ -46,6 +52,7 @@ class VirtualUser:
     _api: ApiClient | None = None  #: renewed by each iteration's `j.api`
     _web: WebSession | None = None  #: `--browser-context reuse`: kept across iterations
     _web_device: str | None = None
+    _web_uses: int = 0  #: iterations the kept context has served
 
     @property
     def synth_source(self) -> SynthSource:
@@ -182,7 +189,7 @@ class VirtualUser:
             **options,
         )
         if reuse:
-            self._web, self._web_device = session, device
+            self._web, self._web_device, self._web_uses = session, device, 0
         return session
 
     def target_origins(self) -> tuple[str, ...]:
@@ -194,9 +201,16 @@ class VirtualUser:
 
     def release_web(self, session: WebSession) -> None:
         """The iteration is over: close its context, or clear this user's for the next one (a
-        context that cannot be cleared is closed, and the next iteration opens another)."""
+        context that cannot be cleared is closed, and the next iteration opens another). A
+        reused context is closed after `REUSE_LIMIT` iterations: Playwright keeps every
+        request and response of a context in the driver's client until the context closes
+        (about 150 kB a `browse_and_buy` iteration), so a kept one grows without end."""
         if session is not self._web:
             session.close()
+            return
+        self._web_uses += 1
+        if self._web_uses >= REUSE_LIMIT:
+            self._drop_web()
             return
         try:
             session.reset()

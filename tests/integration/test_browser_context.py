@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import journey
+from harness import journey, virtual_user
 from harness.journey import journeys_in
 from harness.records import Outcome
 from harness.runtime import RunSettings
@@ -301,3 +301,31 @@ def test_a_reused_context_closes_the_iterations_popups_and_clears_their_origins(
     # was closed, so it wrote no more), and the popup's origin's storage cleared
     assert found == [{"cookie": "", "visits": "1"}, {"cookie": "", "visits": "1"}]
     assert pages == 1  # the iteration's popup closed as it ended
+
+
+@journey
+def just_open(j):
+    with j.step("open", on="web"):
+        j.web.goto("/")
+
+
+def test_a_reused_context_is_replaced_after_its_limit_of_iterations(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Playwright keeps every request of a context until it closes (about 150 kB an iteration of
+    # `browse_and_buy`): a reused context serves REUSE_LIMIT iterations, then another opens
+    monkeypatch.setattr(virtual_user, "REUSE_LIMIT", 2, raising=False)
+    user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
+    (opens,) = journeys_in({"o": just_open})
+    contexts = []
+    try:
+        for iteration in range(5):
+            record = user.run_iteration(opens, iteration)
+            assert record.outcome is Outcome.PASSED, record.message
+            contexts.append(id(user._web._context) if user._web and user._web._context else None)
+    finally:
+        user.close()
+    # after iterations 1 and 2 of a context: kept, then closed (none kept until the next opens)
+    first, second, third, fourth, fifth = contexts
+    assert first is not None and second is None
+    assert third is not None and fourth is None and fifth is not None
