@@ -30,9 +30,10 @@ RequestHook = Callable[[JourneyContext, RequestRecord], None]
 
 
 #: iterations one reused browser context serves before it is closed and another opened: what
-#: Playwright keeps of a context's requests (`VirtualUser.release_web`) stays under ~15 MB a
-#: user, for one fresh context's cost every 100 iterations
-REUSE_LIMIT = 100
+#: Playwright keeps of a context's requests (`VirtualUser.release_web`) stays under ~4 MB a
+#: context, for one fresh context's cost every 25 iterations (a few % of Chromium's CPU);
+#: both sides of a rehearsal replace theirs at the same iterations
+REUSE_LIMIT = 25
 
 
 @dataclass
