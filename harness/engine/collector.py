@@ -225,6 +225,7 @@ class LoadAggregator:
             self.vitals.record_many(SeriesKey(target, journey, step, name), values)
         totals = self.sources[source]
         totals.hdr.merge(part)
+        part.discard()
         for target, journey, step, touchpoint, values in delta.get("durations", []):
             key = SeriesKey(target, journey, step, touchpoint)
             self.hdr.record_many(key, values)

@@ -90,6 +90,19 @@ def test_a_worker_encodes_its_deltas_through_one_histogram(no_collection: None) 
         assert payload == store.encode()
 
 
+def test_a_master_frees_each_report_it_decodes(no_collection: None) -> None:
+    collector, aggregator = LoadCollector(), LoadAggregator()
+    before = live_histograms()
+    for second in range(DELTAS):
+        record_a_second(collector, second)
+        aggregator.absorb("worker-1", json.loads(json.dumps(collector.take_delta())))
+    # the collector's one histogram to encode through, the aggregator's merged and per-source
+    # ones of each series; each report's decoded store is freed once merged
+    assert live_histograms() - before == 1 + 2 * SERIES
+    key = SeriesKey("t", "j", "step 3", "api")
+    assert aggregator.hdr.count(key) == aggregator.sources["worker-1"].hdr.count(key) == 5 * DELTAS
+
+
 def test_encoding_series_empties_the_histogram_between_them() -> None:
     a, b = SeriesKey("t", "j", "a", "api"), SeriesKey("t", "j", "b", "api")
     decoded = HdrStore.decode(
