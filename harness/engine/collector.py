@@ -13,12 +13,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.records import IterationRecord, Outcome, StepRecord, page_samples, record_json
 from harness.results import RunDirectory
 from harness.results.schema import VITALS
-from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey
+from harness.telemetry.hdr import ITERATION, HdrStore, SeriesKey, encode_series, new_histogram
+
+if TYPE_CHECKING:
+    from hdrh.histogram import HdrHistogram
 
 Delta = dict[str, Any]
 #: passed executions of a step (per process) whose line lists its requests (method, URL,
@@ -61,6 +64,7 @@ class LoadCollector:
         self._reset()
         self.total_iterations = 0
         self._last_health: dict[str, Any] | None = None  #: the newest health sample, shipped or not
+        self._scratch: HdrHistogram | None = None  #: what each delta is encoded through
 
     def _reset(self) -> None:
         #: durations since the last delta, recorded into histograms in one batch per series
@@ -142,13 +146,13 @@ class LoadCollector:
     def _sampled(self) -> bool:
         return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate
 
-    def take_delta(self) -> Delta:
-        """Everything recorded since the previous call, in a msgpack/JSON-friendly form."""
-        hdr = HdrStore()
-        for key, durations in self._durations.items():
-            hdr.record_many(key, durations)
+    def take_delta(self, *, encoded: bool = True) -> Delta:
+        """Everything recorded since the previous call, in a msgpack/JSON-friendly form: the
+        durations as HDR payloads for the wire (`encoded`, a worker's report), or as they were
+        measured for an aggregator in this process (a local run), which records them into its
+        own histograms; neither makes a histogram per series (see `encode_series`)."""
         delta: Delta = {
-            "hdr": hdr.encode(),
+            **self._durations_delta(encoded),
             "journeys": [[*k, *v.as_list()] for k, v in self._journeys.items()],
             "seconds": [[*k, *v.as_list()] for k, v in self._seconds.items()],
             "errors": [[*k, n] for k, n in self._errors.items()],
@@ -160,6 +164,13 @@ class LoadCollector:
             delta["vitals"] = [[*key, values] for key, values in self._vitals.items()]
         self._reset()
         return delta
+
+    def _durations_delta(self, encoded: bool) -> Delta:
+        if not encoded:
+            return {"durations": [[*key, values] for key, values in self._durations.items()]}
+        if self._scratch is None:
+            self._scratch = new_histogram()
+        return {"hdr": encode_series(self._durations, self._scratch)}
 
 
 @dataclass
@@ -214,6 +225,11 @@ class LoadAggregator:
             self.vitals.record_many(SeriesKey(target, journey, step, name), values)
         totals = self.sources[source]
         totals.hdr.merge(part)
+        part.discard()
+        for target, journey, step, touchpoint, values in delta.get("durations", []):
+            key = SeriesKey(target, journey, step, touchpoint)
+            self.hdr.record_many(key, values)
+            totals.hdr.record_many(key, values)
         totals.deltas += 1
         totals.final = totals.final or final
         for target, journey, *values in delta.get("journeys", []):

@@ -139,7 +139,7 @@ def run_local(
     def ship() -> None:
         while True:
             gevent.sleep(DELTA_INTERVAL_S)
-            aggregator.absorb(LOCAL, locust_users.state().collector.take_delta())
+            aggregator.absorb(LOCAL, locust_users.state().collector.take_delta(encoded=False))
 
     def show() -> None:
         while progress is not None:
@@ -151,7 +151,7 @@ def run_local(
     gevent.killall(helpers)
     current = locust_users.state()
     current.stop()
-    aggregator.absorb(LOCAL, current.collector.take_delta(), final=True)
+    aggregator.absorb(LOCAL, current.collector.take_delta(encoded=False), final=True)
     runner.quit()
     if env.web_ui is not None:
         env.web_ui.stop()

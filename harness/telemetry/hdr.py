@@ -8,11 +8,13 @@ stored in the run folder under `histograms/`.
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,8 +101,61 @@ def bucket_values(histogram: HdrHistogram, index: Any) -> Any:
 
 
 def new_histogram() -> HdrHistogram:
-    """An empty histogram with the harness's range and precision."""
+    """An empty histogram with the harness's range and precision (its counts: 184 KiB)."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+
+
+def record_durations(histogram: HdrHistogram, durations_ms: Sequence[float]) -> None:
+    """Record durations (ms) into `histogram` with numpy: values rounded to µs and clamped to
+    the range as `HdrStore.record` does; `durations_ms` must not be empty."""
+    import numpy as np
+
+    h = histogram
+    values = np.clip(
+        np.rint(np.asarray(durations_ms, dtype=np.float64) * 1000.0), LOWEST_US, HIGHEST_US
+    ).astype(np.int64)
+    # the library's `_counts_index_for`, vectorised: bit_length(v | mask) is the exponent
+    # frexp gives (exact: every value is below 2**53)
+    _, bit_length = np.frexp((values | h.sub_bucket_mask).astype(np.float64))
+    bucket = (
+        bit_length.astype(np.int64) - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+    )
+    sub_bucket = values >> (bucket + h.unit_magnitude)
+    index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (
+        sub_bucket - h.sub_bucket_half_count
+    )
+    counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
+    np.add.at(counts, index, 1)
+    h.total_count += len(values)
+    h.min_value = min(h.min_value, int(values.min()))
+    h.max_value = max(h.max_value, int(values.max()))
+
+
+def encode_series(
+    series: Mapping[SeriesKey, Sequence[float]], scratch: HdrHistogram | None = None
+) -> dict[str, str]:
+    """`HdrStore.encode` of the store `record_many` would fill with `series`, made through one
+    histogram (`scratch`, else a new one) emptied between series. A histogram per series per
+    delta left tens of MB to the garbage collector: each holds a reference cycle with its
+    encoder, so its 184 KiB of counts wait for a collection."""
+    h = scratch if scratch is not None else new_histogram()
+    encoded: dict[str, str] = {}
+    for key, durations in series.items():
+        if not durations:
+            continue
+        clear(h)
+        record_durations(h, durations)
+        encoded[key.encode()] = h.encode().decode("ascii")
+    return encoded
+
+
+def clear(histogram: HdrHistogram) -> None:
+    """Empty `histogram` in place (the library's `reset` zeroes its counts one at a time in
+    Python: milliseconds)."""
+    ctypes.memset(histogram.counts, 0, ctypes.sizeof(histogram.counts))
+    histogram.total_count = 0
+    histogram.min_value = sys.maxsize
+    histogram.max_value = 0
 
 
 @dataclass(frozen=True)
@@ -146,32 +201,10 @@ class HdrStore:
             self.histogram(key).record_value(value)
 
     def record_many(self, key: SeriesKey, durations_ms: Sequence[float]) -> None:
-        """Record many durations at once, with numpy: the same counts as `record` one by one
-        (values rounded and clamped alike), at a few percent of its cost, which a load
-        process paid twice per iteration."""
-        import numpy as np
-
-        if not durations_ms:
-            return
-        h = self.histogram(key)
-        values = np.clip(
-            np.rint(np.asarray(durations_ms, dtype=np.float64) * 1000.0), LOWEST_US, HIGHEST_US
-        ).astype(np.int64)
-        # the library's `_counts_index_for`, vectorised: bit_length(v | mask) is the exponent
-        # frexp gives (exact: every value is below 2**53)
-        _, bit_length = np.frexp((values | h.sub_bucket_mask).astype(np.float64))
-        bucket = (
-            bit_length.astype(np.int64) - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
-        )
-        sub_bucket = values >> (bucket + h.unit_magnitude)
-        index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (
-            sub_bucket - h.sub_bucket_half_count
-        )
-        counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
-        np.add.at(counts, index, 1)
-        h.total_count += len(values)
-        h.min_value = min(h.min_value, int(values.min()))
-        h.max_value = max(h.max_value, int(values.max()))
+        """Record many durations at once (`record_durations`): the same counts as `record` one
+        by one, at a few percent of its cost, which a load process paid twice per iteration."""
+        if durations_ms:
+            record_durations(self.histogram(key), durations_ms)
 
     def count(self, key: SeriesKey) -> int:
         """How many values `key` holds."""
@@ -209,6 +242,14 @@ class HdrStore:
     def percentile(self, key: SeriesKey, percentile: float) -> float:
         """One percentile of `key` in milliseconds (see `harness.telemetry.latency`)."""
         return self.distribution(key).percentile(percentile)
+
+    def discard(self) -> None:
+        """Free this store's histograms now, not at the next collection: each holds a reference
+        cycle with its encoder, and a master decodes a store per worker report (184 KiB of
+        counts per series each time)."""
+        for histogram in self._series.values():
+            histogram.encoder.histogram = None
+        self._series.clear()
 
     def encode(self) -> dict[str, str]:
         """A JSON-friendly form: encoded key → base64 HDR payload."""

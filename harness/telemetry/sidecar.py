@@ -21,7 +21,8 @@ is over the main thread takes over at normal priority (`harness/telemetry/spool_
 
 The endpoint is shipped to from a thread of its own (`OtlpShipper`,
 `harness/telemetry/otlp_shipper.py`), never from the loop that writes the trace file: a slow or
-unreachable collector cannot hold the local file back. Each export has a deadline
+unreachable collector cannot hold the local file back. It too runs at the lowest priority while
+the run goes on, and at the main thread's once it is over. Each export has a deadline
 (`OTLP_TIMEOUT_S`), a collector that fails `OTLP_GIVE_UP` exports in a row is given up on, and
 after the spool's end the shipper gets `OTLP_GRACE_S` to drain; every span not delivered is counted
 in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at once and finishes the local file.
@@ -53,7 +54,7 @@ from harness.telemetry.otel_env import HTTP_PROTOCOL, OtlpTarget, otlp_exporter,
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
 from harness.telemetry.otlp_shipper import OTLP_TIMEOUT_S, OtlpShipper
 from harness.telemetry.spool import EndedSpan, merged, read_spool
-from harness.telemetry.spool_follower import run
+from harness.telemetry.spool_follower import lowest_priority, run
 
 IDLE_CORES = 1.0  #: cores idle (but for this process) below which the export waits
 MAX_PENDING_TRACES = 20_000
@@ -164,7 +165,8 @@ class SpoolExport:
             # The SDK logs every retry; the run says once what was not sent, and why.
             logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
             exporter = otlp_exporter(OtlpTarget(endpoint, protocol), "traces", OTLP_TIMEOUT_S)
-            self.otlp = OtlpShipper(exporter, self._span)
+            # at the lowest priority while the run goes on, as the spool's follower (`over`)
+            self.otlp = OtlpShipper(exporter, self._span, lowered=lowest_priority)
 
     def batch(self, rows: list[EndedSpan]) -> None:
         """Sample and export one spool batch."""
@@ -189,6 +191,11 @@ class SpoolExport:
             if stop is not None and stop():
                 return False
         return False
+
+    def over(self) -> None:
+        """The run is over: ship to the endpoint at the calling thread's priority from now on."""
+        if self.otlp is not None:
+            self.otlp.handover()
 
     def _indexed(self, root: EndedSpan, kept: bool) -> None:
         assert self._index is not None

@@ -34,6 +34,11 @@ class BatchExport(Protocol):
         `stop`, False after the first batch at which it is true."""
         ...
 
+    def over(self) -> None:
+        """The run is over: whatever the export does from threads of its own runs at the calling
+        thread's priority from now on."""
+        ...
+
 
 def run(
     spool: Path,
@@ -61,6 +66,7 @@ def run(
     with open(spool, "rb") as handle:
         follower = SpoolFollower(handle, export, abandoned)
         ended = follower.until_over(deferral)
+        export.over()
         return follower.to_the_end() if ended is None else ended
 
 

@@ -86,19 +86,19 @@ def test_cpu_regression_burns_cpu_off_the_request_path(tmp_path: Path) -> None:
     app, store = build_app(tmp_path / "shop.sqlite3", profile)
 
     async def scenario() -> float:
-        started = time.perf_counter()
         assert (await _get(app, "/api/v1/products"))[0] == 200
-        answered = time.perf_counter() - started
+        answered = time.process_time()  # CPU, not wall time: a busy machine slows both alike
         await settled()  # the burn finishes in its worker thread
         return answered
 
     try:
         cpu_before = time.process_time()
-        answered = asyncio.run(scenario())
+        answered = asyncio.run(scenario()) - cpu_before
         burnt = time.process_time() - cpu_before
     finally:
         store.close()
-    assert answered < 0.3, "the request waited for its burn"
+    # the request was answered before the burn's 300 ms of CPU were spent, and they were spent
+    assert answered < 0.2, "the request waited for its burn"
     assert burnt >= 0.29
     assert profile.effect_counts[spec] == 1
 

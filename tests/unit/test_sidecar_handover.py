@@ -8,13 +8,20 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext
 
 from harness.telemetry.export_deferral import Deferral
+from harness.telemetry.otel_env import HTTP_PROTOCOL, OtlpTarget, otlp_exporter
 from harness.telemetry.otlp_json import read_spans
+from harness.telemetry.otlp_shipper import OtlpShipper
+from harness.telemetry.receiver import OtlpReceiver
 from harness.telemetry.recorder import LightTracer
 from harness.telemetry.sidecar import SpoolExport
 from harness.telemetry.spool import EndedSpan, SpanSpool
+from harness.telemetry.spool_follower import lowest_priority
 from harness.telemetry.spool_follower import run as run_sidecar
 
 
@@ -124,3 +131,98 @@ def test_the_follower_hands_over_between_two_batches_and_nothing_is_written_twic
     assert [i for _, _, ids in export.batches for i in ids] == written
     export.shutdown()
     assert [r.trace_id for r in read_spans(tmp_path / "traces.jsonl")] == _hex(written)
+
+
+class PolicyNoted:
+    """Wraps a span exporter, noting each export's thread and that thread's scheduling policy."""
+
+    def __init__(
+        self, inner: Any, gate: threading.Event | None = None, delay_s: float = 0.0
+    ) -> None:
+        self.inner = inner
+        self.gate = gate  #: the first export waits for it (a shipper starved mid-export)
+        self.delay_s = delay_s  #: each export takes that much longer
+        self.calls: list[tuple[int, int, int]] = []  #: (thread, policy, spans)
+
+    def export(self, spans: Any) -> Any:
+        self.calls.append((threading.get_ident(), os.sched_getscheduler(0), len(spans)))
+        if self.gate is not None and len(self.calls) == 1:
+            self.gate.wait(10)
+        time.sleep(self.delay_s)
+        return self.inner.export(spans)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+def test_the_endpoint_is_shipped_to_at_the_lowest_priority_until_the_run_is_over(
+    tmp_path: Path,
+) -> None:
+    # Building and encoding the SDK's spans is most of the sidecar's CPU with an endpoint: while
+    # the load goes on it must not run at the generator's priority; once the run is over it must
+    # not starve beside busy neighbours. A real OTLP/HTTP receiver takes every span.
+    spool = SpanSpool(tmp_path / "spans.spool")
+    with OtlpReceiver() as receiver:
+        export = SpoolExport(
+            tmp_path / "traces.jsonl",
+            {"service.name": "t"},
+            endpoint=f"{receiver.endpoint}/v1/traces",
+        )
+        assert export.otlp is not None
+        noted = PolicyNoted(export.otlp.exporter, delay_s=0.2)  # a slow collector
+        export.otlp.exporter = cast(Any, noted)
+        written = _spool_traces(spool, 2)
+        sidecar = _sidecar_in_a_thread(spool, export)
+        deadline = time.monotonic() + 20
+        while len(noted.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        written += _spool_traces(spool, 5)  # queued behind the slow exports at the end mark
+        spool.close()
+        sidecar["runner"].join(30)
+        export.shutdown()
+        assert sidecar["ended"] is True
+        policies = [policy for _, policy, _ in noted.calls]
+        handed = policies.index(os.sched_getscheduler(0))
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE
+        assert handed >= 2 and set(policies[:handed]) == {os.SCHED_IDLE}
+        assert set(policies[handed:]) == {os.sched_getscheduler(0)}
+        lowered = {thread for thread, _, _ in noted.calls[:handed]}
+        assert lowered.isdisjoint(thread for thread, _, _ in noted.calls[handed:])
+        assert export.stats()["otlp_sent"] == 7 and export.stats()["otlp_unsent"] == 0
+        assert sorted(int(s.trace_id, 16) for s in receiver.spans) == sorted(written)
+
+
+def test_a_shipper_starved_in_its_export_holds_the_handover_no_longer_than_its_wait() -> None:
+    # Beside busy neighbours the lowered thread may get no CPU to finish the export it is in:
+    # the handover waits a bounded time, the new thread ships the rest, and what the stuck one
+    # never delivered is counted unsent, never lost from the counts.
+    gate = threading.Event()
+    with OtlpReceiver() as receiver:
+        url = f"{receiver.endpoint}/v1/traces"
+        exporter = otlp_exporter(OtlpTarget(url, HTTP_PROTOCOL), "traces", 5.0)
+        noted = PolicyNoted(exporter, gate)
+        shipper = OtlpShipper(cast(Any, noted), _span_of, lowered=lowest_priority)
+        shipper.put(_rows(2))
+        while not noted.calls:
+            time.sleep(0.01)
+        started = time.monotonic()
+        shipper.handover(wait_s=0.3)
+        assert time.monotonic() - started < 2.0
+        shipper.put(_rows(3))
+        shipper.close(grace_s=5.0)
+        gate.set()
+        assert (shipper.sent, shipper.unsent) == (3, 2)
+        assert [(p, n) for _, p, n in noted.calls] == [
+            (os.SCHED_IDLE, 2),
+            (os.sched_getscheduler(0), 3),
+        ]
+        assert len(receiver.spans) == 3
+
+
+def _rows(n: int) -> list[EndedSpan]:
+    return [EndedSpan(7, i + 1, 0, "s", 1, 0, 1, {}, 0, None, ()) for i in range(n)]
+
+
+def _span_of(row: EndedSpan) -> ReadableSpan:
+    context = SpanContext(row.trace_id, row.span_id, False)
+    return ReadableSpan(name=row.name, context=context, start_time=1, end_time=2)
