@@ -8,6 +8,7 @@ import json
 import random
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from harness.flags import (
 )
 from harness.gates.config import parse_gates
 from harness.records import IterationRecord, Outcome, StepRecord, Touchpoint
+from harness.rollout import controller as controller_module
 from harness.rollout.controller import RolloutController
 from harness.rollout.hooks import call_hook
 from harness.rollout.stages import RolloutOutcome, StageDecision, parse_shares
@@ -340,7 +342,7 @@ def test_a_stage_widens_only_when_every_series_has_its_minimum(tmp_path: Path) -
 
 
 def test_a_stage_that_cannot_reach_its_minimum_holds_at_once_with_the_duration_needed(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """5 candidate samples of a step in a 20-second look cannot become the 200 its tail gate
     needs in three looks (60 s): the rollout holds after the first look instead of after the
@@ -350,7 +352,11 @@ def test_a_stage_that_cannot_reach_its_minimum_holds_at_once_with_the_duration_n
     controller.stage_duration_s = 20.0
     controller.max_extensions = 2
     assert controller.start()
-    controller.stage_started = time.time() - 20.0
+    # the look is taken exactly 20 s into the stage, however long the gates take to judge it
+    # (beside a CPU hog they took long enough to make it 20.3 s, and the duration 4m35s)
+    now = time.time()
+    monkeypatch.setattr(controller_module, "time", SimpleNamespace(time=lambda: now))
+    controller.stage_started = now - 20.0
     controller.deadline = 0.0
     rare = [
         r.model_copy(update={"step": "receipt"})
