@@ -447,7 +447,7 @@ def _rare_journey(target: str, n: int) -> list[Any]:
 
 
 def test_a_first_share_too_small_for_a_journey_holds_part_way_into_the_first_look(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ten seconds into a 20-second first look at 5%, a journey that ran 6 iterations on both
     cohorts together cannot give its candidate cohort 200 samples in 60 s: the rollout holds
@@ -459,9 +459,11 @@ def test_a_first_share_too_small_for_a_journey_holds_part_way_into_the_first_loo
     assert controller.start()
     controller.window.records += _records("baseline", 300, 20) + _records("candidate", 300, 20)
     controller.window.records += _rare_journey("baseline", 6)
-    controller.stage_started = time.time() - 5.0
+    now = time.time()  # the looks are taken 5 and 10 s in, however long the gates take
+    monkeypatch.setattr(controller_module, "time", SimpleNamespace(time=lambda: now))
+    controller.stage_started = now - 5.0
     assert controller(None, 0) is None and not controller.record.stages  # type: ignore[arg-type]
-    controller.stage_started = time.time() - 10.0
+    controller.stage_started = now - 10.0
     assert controller(None, 0) == "rollout held at 5%"  # type: ignore[arg-type]
     look = controller.record.stages[-1]
     assert look.decision is StageDecision.HOLD and look.ended_s < 11 and applied[-1] == 5
