@@ -219,17 +219,20 @@ class LoadAggregator:
 
     def absorb(self, source: str, delta: Delta, *, final: bool = False) -> None:
         """Merge one delta from `source` (a worker id, or `local`)."""
-        part = HdrStore.decode(delta.get("hdr", {}))
-        self.hdr.merge(part)
         for target, journey, step, name, values in delta.get("vitals", []):
             self.vitals.record_many(SeriesKey(target, journey, step, name), values)
         totals = self.sources[source]
-        totals.hdr.merge(part)
-        part.discard()
-        for target, journey, step, touchpoint, values in delta.get("durations", []):
-            key = SeriesKey(target, journey, step, touchpoint)
-            self.hdr.record_many(key, values)
-            totals.hdr.record_many(key, values)
+        if "durations" in delta:
+            # this process's own collector, a local run's only source: its histograms are the
+            # merged ones (not a copy of 184 KiB per series)
+            totals.hdr = self.hdr
+            for target, journey, step, touchpoint, values in delta["durations"]:
+                self.hdr.record_many(SeriesKey(target, journey, step, touchpoint), values)
+        else:
+            part = HdrStore.decode(delta.get("hdr", {}))
+            self.hdr.merge(part)
+            totals.hdr.merge(part)
+            part.discard()
         totals.deltas += 1
         totals.final = totals.final or final
         for target, journey, *values in delta.get("journeys", []):

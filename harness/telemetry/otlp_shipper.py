@@ -98,13 +98,18 @@ class OtlpShipper:
         self._given_up.set()
 
     def close(self, grace_s: float = OTLP_GRACE_S) -> None:
-        """Let the queue drain for at most `grace_s`, then count the rest unsent."""
+        """Let the queue drain and the exports in flight end (a lowered thread's too) for at
+        most `grace_s`, then count the rest unsent."""
         deadline = time.monotonic() + grace_s
-        while not self._queue.empty() and time.monotonic() < deadline:
+
+        def pending() -> bool:
+            return not self._queue.empty() or bool(self._inflight)
+
+        while pending() and time.monotonic() < deadline:
             if self._given_up.is_set():
                 break
             time.sleep(0.05)
-        if not self._queue.empty() and not self._given_up.is_set():
+        if pending() and not self._given_up.is_set():
             self.give_up(f"not delivered within {grace_s:g} s of the run's end")
         self._given_up.set()
         with contextlib.suppress(queue.Full):

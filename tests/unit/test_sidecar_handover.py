@@ -188,8 +188,12 @@ def test_the_endpoint_is_shipped_to_at_the_lowest_priority_until_the_run_is_over
         assert set(policies[handed:]) == {os.sched_getscheduler(0)}
         lowered = {thread for thread, _, _ in noted.calls[:handed]}
         assert lowered.isdisjoint(thread for thread, _, _ in noted.calls[handed:])
-        assert export.stats()["otlp_sent"] == 7 and export.stats()["otlp_unsent"] == 0
-        assert sorted(int(s.trace_id, 16) for s in receiver.spans) == sorted(written)
+        # all 7 reach the receiver, unless the lowered thread's export in flight at the
+        # handover got no CPU within the end's grace beside busy neighbours: counted unsent
+        stats = export.stats()
+        assert stats["otlp_sent"] + stats["otlp_unsent"] == 7 and stats["otlp_unsent"] <= 1
+        received = [int(s.trace_id, 16) for s in receiver.spans]
+        assert len(received) == stats["otlp_sent"] and set(received) <= set(written)
 
 
 def test_a_shipper_starved_in_its_export_holds_the_handover_no_longer_than_its_wait() -> None:
@@ -209,7 +213,7 @@ def test_a_shipper_starved_in_its_export_holds_the_handover_no_longer_than_its_w
         shipper.handover(wait_s=0.3)
         assert time.monotonic() - started < 2.0
         shipper.put(_rows(3))
-        shipper.close(grace_s=5.0)
+        shipper.close(grace_s=2.0)  # the stuck export is waited for this long, then unsent
         gate.set()
         assert (shipper.sent, shipper.unsent) == (3, 2)
         assert [(p, n) for _, p, n in noted.calls] == [
