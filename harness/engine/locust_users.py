@@ -108,7 +108,9 @@ class ProcessState:
         """This process's Chromium, hosted on a greenlet, pinned away from the generator."""
         if self.browser_host is None:
             cpus = browser_cpus(self.plan.browser_cpus)
-            self.browser_host = BrowserHost(waiter=gevent_wait, host_loop=gevent.spawn, cpus=cpus)
+            self.browser_host = BrowserHost(
+                waiter=gevent_wait, host_loop=gevent.spawn, spawn=gevent.spawn, cpus=cpus
+            )
             keep_off(cpus)
         return self.browser_host
 

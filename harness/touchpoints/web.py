@@ -44,6 +44,11 @@ Waiter = Callable[["Future[Any]"], Any]
 LoopHost = Callable[[Callable[[], None]], object]  #: starts `loop.run_forever` somewhere
 
 
+def in_thread(run: Callable[[], None]) -> None:
+    """Run `run` in a daemon thread of its own (a journey's event handler, off the loop)."""
+    threading.Thread(target=run, name="harness-handler", daemon=True).start()
+
+
 def blocking_wait(future: Future[Any]) -> Any:
     """Wait for a coroutine submitted to the browser loop, blocking this thread."""
     return future.result()
@@ -102,14 +107,18 @@ class BrowserHost:
         launch_timeout: float = 30.0,
         cpus: set[int] | None = None,
         sandbox: SandboxChoice | None = None,
+        spawn: LoopHost = in_thread,
     ) -> None:
         """`sandbox`: Chromium's sandbox on or off (default: as this process and kernel allow,
-        `chromium_sandbox.for_this_process`)."""
+        `chromium_sandbox.for_this_process`); `spawn` starts a journey's event handler off the
+        browser loop (`gevent.spawn` under Locust)."""
         self.executable = executable if executable is not None else find_chromium()
         #: the sandbox Chromium runs with; off after a sandboxed launch failed
         self.sandbox = sandbox if sandbox is not None else chromium_sandbox.for_this_process()
         self.headless = headless
         self.waiter = waiter
+        #: starts a journey's event handler (`page.on(...)`, `page.route(...)`) off the loop
+        self.spawn = spawn
         self.cpus = cpus
         self._host_loop: LoopHost = host_loop or self._in_thread
         self.launch_timeout = launch_timeout

@@ -18,6 +18,7 @@ from harness.redact import redact
 T = TypeVar("T")
 
 _TIMEOUT = re.compile(r"Timeout (\d+(?:\.\d+)?)ms exceeded")
+_EXPECT_TIMEOUT = re.compile(r"with timeout (\d+(?:\.\d+)?)ms")
 _MAX_DETAIL = 300
 
 
@@ -62,6 +63,17 @@ def assertion_detail(message: str) -> str:
     return redact(" · ".join(line for line in kept if line))[:_MAX_DETAIL]
 
 
+def retried(message: str) -> str:
+    """` (timed out after 5 s, waiting for locator("#buy"))`: how long a failed `expect(...)`
+    retried and what for, from Playwright's call log ('' when it does not say)."""
+    match = _EXPECT_TIMEOUT.search(message)
+    if match is None:
+        return ""
+    waiting = awaited(message)
+    detail = f", {redact(waiting)[:_MAX_DETAIL]}" if waiting else ""
+    return f" (timed out after {seconds(float(match.group(1)))}{detail})"
+
+
 async def guard(awaitable: Awaitable[T], what: str, where: str, *, navigation: bool = False) -> T:
     """Await a Playwright call, turning its errors into classified step errors. `what` says
     the action (`click get_by_role('button', name='Buy')`), `where` the page's path."""
@@ -79,7 +91,10 @@ async def guard(awaitable: Awaitable[T], what: str, where: str, *, navigation: b
             raise StepTimeout(f"{what}: page did not load{after}{detail}") from None
         raise ExpectationFailed(f"{what} on {where}: timed out{after}{detail}") from None
     except AssertionError as exc:  # Playwright's `expect(...)` assertions
-        raise ExpectationFailed(f"{what} on {where}: {assertion_detail(str(exc))}") from None
+        message = str(exc)
+        raise ExpectationFailed(
+            f"{what} on {where}: {assertion_detail(message)}{retried(message)}"
+        ) from None
     except Error as exc:
         message = first_line(exc)
         if "ERR_CONNECTION_REFUSED" in message or "ERR_CONNECTION_RESET" in message:

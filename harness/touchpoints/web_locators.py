@@ -1,4 +1,5 @@
-"""Playwright's own vocabulary, synchronously: `j.web.page`, locators and `j.web.expect`.
+"""Playwright's own objects, synchronously: what `j.web.page` and `j.web.expect` give
+(`harness/touchpoints/web_vocabulary.py`).
 
 `Sync` wraps one of Playwright's async objects (the `Page`, a `Locator`, a `FrameLocator`, the
 keyboard, a `Response`, the assertions `expect(...)` returns) and gives it Playwright's
@@ -10,6 +11,11 @@ span of their own and carry the step's `traceparent`, reads (`count`, `text_cont
 not. Whatever the method returns comes back wrapped in turn (a `Locator` from `nth`, a
 `Response` from `goto`).
 
+Callbacks Playwright calls with its objects (`page.on("dialog", handle)`, `page.route(url,
+handle)`, `expose_function`, `add_locator_handler`) run as in the sync API: with these
+synchronous objects, off the browser loop (a thread, or a greenlet under Locust), Playwright
+waiting for them as it waits for an async handler; an `async def` callback is passed as it is.
+
 Waits are Playwright's: actions wait until their element is attached, visible, stable,
 enabled and receives events (its actionability checks); `expect(...)` assertions retry until
 they hold; reads such as `count()` and `text_content()` answer at once. Timeouts are the
@@ -18,18 +24,16 @@ session's: `action_timeout` for actions and assertions, `navigation_timeout` for
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import difflib
+import functools
 import inspect
-import re
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, cast
 
-from harness.records import Touchpoint
-from harness.touchpoints import web_vitals
-
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, Page
-
-    from harness.touchpoints.web import BrowserHost
     from harness.touchpoints.web_session import WebSession
 
 #: methods that build a locator without talking to the browser: run where they are called
@@ -83,6 +87,21 @@ READS = frozenset(
 NAVIGATIONS = frozenset(
     {"goto", "reload", "go_back", "go_forward", "wait_for_url", "wait_for_load_state"}
 )
+#: methods taking a callback Playwright calls with its objects: (argument index, keyword);
+#: predicates (`expect_event(..., predicate=)`) stay as they are: they answer on the loop
+HANDLERS = {
+    "on": (1, "f"),
+    "once": (1, "f"),
+    "remove_listener": (1, "f"),
+    "route": (1, "handler"),
+    "unroute": (1, "handler"),
+    "route_web_socket": (1, "handler"),
+    "expose_function": (1, "callback"),
+    "expose_binding": (1, "callback"),
+    "add_locator_handler": (1, "handler"),
+    "on_message": (0, "handler"),
+    "on_close": (0, "handler"),
+}
 
 
 def unwrap(value: Any) -> Any:
@@ -104,26 +123,39 @@ def call_label(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return text if len(text) <= 160 else text[:156] + "...)"
 
 
+def missing(target: Any, label: str, name: str) -> str:
+    """Why `label.name` failed: Playwright's object has no such name (and the closest it has)."""
+    kind = type(target).__name__
+    known = [n for n in dir(target) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, known, n=2)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{label}: Playwright's {kind} has no attribute {name!r}{hint}"
+
+
 class Sync:
     """A synchronous view of one of Playwright's async objects, bound to a `WebSession`."""
 
-    __slots__ = ("_assertions", "_label", "_session", "_target")
+    __slots__ = ("_label", "_session", "_target")
 
-    def __init__(
-        self, target: Any, session: WebSession, label: str, *, assertions: bool = False
-    ) -> None:
+    def __init__(self, target: Any, session: WebSession, label: str) -> None:
         object.__setattr__(self, "_target", target)
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_label", label)
-        object.__setattr__(self, "_assertions", assertions)
 
     def __repr__(self) -> str:
         return f"<sync {self._label}>"
 
     def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
+        try:
+            value = getattr(self._target, name)
+        except AttributeError:
+            if name.startswith("__"):  # Python's own probes (`__deepcopy__`, ...)
+                raise
+            raise AttributeError(
+                missing(self._target, self._label, name), name=name, obj=self
+            ) from None
         if name == "not_" or not callable(value):  # properties: `first`, `url`, `keyboard`
-            return wrap(value, self._session, f"{self._label}.{name}", self._assertions)
+            return wrap(value, self._session, f"{self._label}.{name}")
         if inspect.iscoroutinefunction(value):
             return self._coroutine_method(name, value)
         return self._plain_method(name, value)
@@ -137,14 +169,30 @@ class Sync:
     def __hash__(self) -> int:
         return hash(self._target)
 
-    def __len__(self) -> int:  # e.g. a list-like answer; Playwright's objects have none
-        return len(self._target)
+    def __bool__(self) -> bool:  # `if page.query_selector(...):`, as Playwright's objects answer
+        return bool(self._target)
+
+    def _callbacks(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """`args`, `kwargs` with the callback of a `HANDLERS` method made `sync_handler`'s."""
+        where = HANDLERS.get(name)
+        if where is None:
+            return args, kwargs
+        index, keyword = where
+        if len(args) > index and callable(args[index]):
+            handler = sync_handler(self._session, args[index])
+            return (*args[:index], handler, *args[index + 1 :]), kwargs
+        if callable(kwargs.get(keyword)):
+            return args, {**kwargs, keyword: sync_handler(self._session, kwargs[keyword])}
+        return args, kwargs
 
     def _plain_method(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         session = self._session
 
         def call(*args: Any, **kwargs: Any) -> Any:
             label = f"{self._label}.{call_label(name, args, kwargs)}"
+            args, kwargs = self._callbacks(name, args, kwargs)
             if name in LOCAL:
                 result = method(*unwrap(args), **unwrap(kwargs))
             else:  # e.g. set_default_timeout: it talks to the driver, so on the loop
@@ -155,7 +203,7 @@ class Sync:
                 result = session.host.call(on_loop())
             if hasattr(result, "__aenter__"):  # `with page.expect_popup() as info:`
                 return SyncEvent(result, session, label)
-            return wrap(result, session, label, self._assertions)
+            return wrap(result, session, label)
 
         return call
 
@@ -164,8 +212,7 @@ class Sync:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             label = f"{self._label}.{call_label(name, args, kwargs)}"
-            if self._assertions and kwargs.get("timeout") is None:
-                kwargs["timeout"] = session.action_timeout * 1000  # Playwright's own is 5 s
+            args, kwargs = self._callbacks(name, args, kwargs)
             navigation = name in NAVIGATIONS
             awaitable = method(*unwrap(args), **unwrap(kwargs))
             guarded = session.guarded(awaitable, label, navigation=navigation)
@@ -205,6 +252,10 @@ class SyncEvent:
 
         return wrap(self._session.host.call(get()), self._session, f"{self._label}.value")
 
+    def is_done(self) -> bool:
+        """Whether the event has happened yet."""
+        return bool(self._info.is_done())
+
 
 def playwright_types() -> tuple[type, ...]:
     """The classes whose objects `wrap` wraps: every object of Playwright's async API."""
@@ -213,132 +264,46 @@ def playwright_types() -> tuple[type, ...]:
     return (AsyncBase,)
 
 
-def wrap(value: Any, session: WebSession, label: str, assertions: bool = False) -> Any:
-    """`value` as the caller should see it: Playwright's objects as `Sync`, lists of them as
-    lists of `Sync`, anything else as it is."""
+def wrap(value: Any, session: WebSession, label: str) -> Any:
+    """`value` as the caller should see it: Playwright's objects as `Sync`, lists (and dicts,
+    such as `expose_binding`'s source) of them as lists of `Sync`, anything else as it is."""
     if isinstance(value, playwright_types()):
-        return Sync(value, session, label, assertions=assertions)
+        return Sync(value, session, label)
     if isinstance(value, list):
-        return [wrap(v, session, f"{label}[{i}]", assertions) for i, v in enumerate(value)]
+        return [wrap(v, session, f"{label}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: wrap(v, session, f"{label}[{k!r}]") for k, v in value.items()}
     return value
 
 
-def expect(session: WebSession, actual: Any, message: str | None = None) -> Sync:
-    """Playwright's `expect(locator | page | response)`, synchronously: its assertions retry
-    until they hold or the session's action timeout runs out (unless given `timeout=`)."""
-    from playwright.async_api import expect as async_expect
+def sync_handler(session: WebSession, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`handler` as Playwright's async API calls it: a coroutine that runs `handler` off the
+    browser loop (`BrowserHost.spawn`) with `Sync` arguments and waits for it, so that what it
+    calls (`dialog.accept()`, `route.fulfill(...)`) waits on the loop like any journey line.
+    The same handler gives the same wrapper (`remove_listener`, `unroute` find it); an
+    `async def` handler is Playwright's already and is returned as it is."""
+    if inspect.iscoroutinefunction(handler):
+        return handler
+    try:
+        return cast("Callable[..., Any]", session._handlers[handler])
+    except (KeyError, TypeError):  # TypeError: an unhashable callable, wrapped each time
+        pass
 
-    if not isinstance(actual, Sync):
-        raise TypeError(
-            "j.web.expect takes what j.web.page gives (a page or a locator), e.g. "
-            "j.web.expect(j.web.page.get_by_role('button', name='Buy')).to_be_visible()"
-        )
-    assertions = async_expect(actual._target, message)
-    return Sync(assertions, session, f"expect({actual._label})", assertions=True)
+    # Playwright passes a handler as many arguments as its signature takes: `wraps` shows it
+    @functools.wraps(handler)
+    async def on_loop(*args: Any) -> Any:
+        done: Future[Any] = Future()
 
+        def run() -> None:
+            try:
+                shown = [wrap(a, session, type(a).__name__.lower()) for a in args]
+                done.set_result(handler(*shown))
+            except BaseException as exc:  # handed to Playwright as an async handler's error
+                done.set_exception(exc)
 
-class Vocabulary:
-    """The part of `j.web` that speaks Playwright (the page, `expect`, locator builders), sets
-    its timeouts and reads its Web Vitals; `WebSession` provides the attributes below."""
+        session.host.spawn(run)
+        return await asyncio.wrap_future(done)
 
-    host: BrowserHost
-    action_timeout: float
-    navigation_timeout: float
-    closed: bool
-    _context: BrowserContext | None
-    _page: Page | None
-    _run_timeouts: tuple[float, float] | None = None  #: before `set_timeouts`, if it was called
-
-    @property
-    def page_async(self) -> Any:
-        """Playwright's async page (`WebSession` provides it)."""
-        raise NotImplementedError
-
-    @property
-    def page(self) -> Sync:
-        """Playwright's `Page` with its synchronous API: `j.web.page.get_by_role(...).click()`;
-        code recorded by `playwright codegen --target python` runs with `page` read as this."""
-        return Sync(self.page_async, cast("WebSession", self), "page")
-
-    def expect(self, actual: Sync, message: str | None = None) -> Sync:
-        """Playwright's auto-waiting assertions on a locator or the page: `to_have_text`,
-        `to_be_visible`, `to_have_count`, `to_have_url`, ... (default timeout: action_timeout)."""
-        return expect(cast("WebSession", self), actual, message)
-
-    def locator(self, selector: str, **options: Any) -> Sync:
-        """`page.locator(selector)`: a locator by CSS (or any Playwright selector)."""
-        return cast(Sync, self.page.locator(selector, **options))
-
-    def get_by_role(self, role: str, **options: Any) -> Sync:
-        """`page.get_by_role(role, name=...)`: a locator by ARIA role and accessible name."""
-        return cast(Sync, self.page.get_by_role(role, **options))
-
-    def get_by_text(self, text: str | re.Pattern[str], **options: Any) -> Sync:
-        """`page.get_by_text(text, exact=...)`: a locator by visible text."""
-        return cast(Sync, self.page.get_by_text(text, **options))
-
-    def get_by_label(self, text: str | re.Pattern[str], **options: Any) -> Sync:
-        """`page.get_by_label(text)`: a form control by its label."""
-        return cast(Sync, self.page.get_by_label(text, **options))
-
-    def get_by_placeholder(self, text: str | re.Pattern[str], **options: Any) -> Sync:
-        """`page.get_by_placeholder(text)`: an input by its placeholder."""
-        return cast(Sync, self.page.get_by_placeholder(text, **options))
-
-    def get_by_test_id(self, test_id: str | re.Pattern[str]) -> Sync:
-        """`page.get_by_test_id(id)`: an element by its `data-testid`."""
-        return cast(Sync, self.page.get_by_test_id(test_id))
-
-    def step_vitals(self, step: Any) -> tuple[web_vitals.Samples | None, web_vitals.Pages | None]:
-        """The vitals of a passed web step and the page of each sample, also set on its span
-        ((None, None) for another touchpoint, or none measured); read after its duration was
-        taken (vitals are read after timing), so reading costs the step nothing."""
-        if step.touchpoint is not Touchpoint.WEB:
-            return None, None
-        found, pages = self.read_vitals_pages(step._span)
-        return (found, pages) if found else (None, None)
-
-    def read_vitals(self, span: Any = None) -> web_vitals.Samples:
-        """Web Vitals measured since the last call (`harness/touchpoints/web_vitals.py`), also
-        set on `span` as `harness.web.lcp`, ... attributes."""
-        return self.read_vitals_pages(span)[0]
-
-    def read_vitals_pages(self, span: Any = None) -> tuple[web_vitals.Samples, web_vitals.Pages]:
-        """`read_vitals`, and the page of each sample (`web_vitals.merge_pages`), also set on
-        `span` as `harness.web.lcp.page`, ... attributes."""
-        if self.closed or self._page is None or not web_vitals.enabled():
-            return {}, {}
-        found, pages = self.host.call(web_vitals.read(self._page))
-        for name, values in found.items() if span is not None else ():
-            span.set_attribute(f"harness.web.{name}", values)
-            span.set_attribute(f"harness.web.{name}.page", pages.get(name, ()))
-        return found, pages
-
-    def set_timeouts(self, *, action: float | None = None, navigation: float | None = None) -> None:
-        """Change this iteration's `action_timeout` and `navigation_timeout` (seconds), for the
-        helpers, `expect` and Playwright's own calls alike."""
-        if self._run_timeouts is None:  # restored when a reused context resets
-            self._run_timeouts = (self.action_timeout, self.navigation_timeout)
-        self.action_timeout = action or self.action_timeout
-        self.navigation_timeout = navigation or self.navigation_timeout
-
-        async def apply() -> None:
-            if self._context is not None:
-                self._context.set_default_timeout(self.action_timeout * 1000)
-                self._context.set_default_navigation_timeout(self.navigation_timeout * 1000)
-
-        self.host.call(apply())
-
-    def restore_timeouts(self) -> None:
-        """The timeouts the context opened with, after `set_timeouts` (`--browser-context reuse`
-        keeps a context from one iteration to the next)."""
-        saved = self._run_timeouts
-        if saved is not None:
-            self.set_timeouts(action=saved[0], navigation=saved[1])
-            self._run_timeouts = None
-
-    def expect_count(self, selector: str, count: int, *, timeout: float | None = None) -> None:
-        """Wait until exactly `count` elements match `selector` (Playwright's `to_have_count`)."""
-        self.expect(self.locator(selector)).to_have_count(
-            count, timeout=(timeout or self.action_timeout) * 1000
-        )
+    with contextlib.suppress(TypeError):  # unhashable: wrapped again next time
+        session._handlers[handler] = on_loop
+    return on_loop

@@ -19,7 +19,7 @@ from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
 from harness.telemetry import spans
-from harness.touchpoints import web_locators, web_vitals
+from harness.touchpoints import web_vitals, web_vocabulary
 from harness.touchpoints.web_context import Blocker, Cleaner, ContextLifecycle, origin_of
 from harness.touchpoints.web_errors import first_line, guard, short_url
 from harness.touchpoints.web_trace import TraceHeaders
@@ -42,7 +42,7 @@ class _Artifacts:
     trace: Path | None = None
 
 
-class WebSession(ContextLifecycle, web_locators.Vocabulary):
+class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
     """`j.web`: one browser context and page, with synchronous actions and expectations.
 
     Element waits that run out are expectation failures (`assertion`), navigations that run out
@@ -75,6 +75,7 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
         self.trace_origins = tuple(o for o in (origin_of(self.base_url),) if o is not None)
         self.tracer: TraceHeaders | None = None
         self._requests: list[RequestRecord] = []
+        self._handlers: dict[Any, Any] = {}  #: journeys' callbacks as Playwright gets them
         self.closed = False
         self.trace_parent: Callable[[], Context | None] = lambda: None
 
@@ -231,7 +232,7 @@ class WebSession(ContextLifecycle, web_locators.Vocabulary):
 
         return self.host.call(call())
 
-    # -- Playwright's own vocabulary (harness/touchpoints/web_locators.py) -------------------
+    # -- Playwright's own vocabulary (harness/touchpoints/web_vocabulary.py) -------------------
 
     def guarded(
         self, awaitable: Awaitable[T], what: str, *, navigation: bool

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness import journey
-from harness.journey import journeys_in
+from harness.journey import discover, journeys_in
 from harness.records import Outcome
 from harness.runtime import RunSettings
 from harness.sandbox.process import SandboxProcess, SandboxUrls
@@ -53,6 +53,14 @@ def wrong_text(j):
         j.web.expect(j.web.page.locator("h1")).to_have_text("Shop")
 
 
+@journey
+def short_expect(j):
+    with j.step("expect", on="web"):
+        j.web.goto("/")
+        j.web.expect.set_options(timeout=600)
+        j.web.expect(j.web.page.get_by_test_id("no-such-thing")).to_be_visible()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserHost]:
     with browser_host_for() as host:
@@ -77,10 +85,11 @@ def _run(sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost, fn: object)
 def test_a_codegen_snippet_runs_at_load_with_its_web_vitals(
     sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
-    # the recorded snippet under Locust (gevent, the cooperative waiter), one iteration
+    # the recorded snippet and the idioms under Locust (gevent, the cooperative waiter; the
+    # idioms' handlers in greenlets), one iteration each
     done = run_cli(
-        "load", "--target", sandbox.base, "--journeys", str(CODEGEN), "--users", "1",
-        "--browser-users", "1", "--max-iterations", "1", "--duration", "20s", "--no-traces",
+        "load", "--target", sandbox.base, "--journeys", str(CODEGEN), "--users", "2",
+        "--browser-users", "2", "--max-iterations", "2", "--duration", "20s", "--no-traces",
         "--results", str(tmp_path), timeout=120,
     )  # fmt: skip
     run_dir = only_run_dir(tmp_path)
@@ -89,9 +98,11 @@ def test_a_codegen_snippet_runs_at_load_with_its_web_vitals(
         for line in (run_dir / "steps.jsonl").read_text().splitlines()
         if '"kind":"step"' in line
     ]
-    assert [s["outcome"] for s in steps] == ["passed"] * 3, done.out + done.err
+    assert [s["outcome"] for s in steps] == ["passed"] * 4, done.out + done.err
     # each navigation's Web Vitals: sign-up 2 pages, add to cart 2, checkout 3
-    assert [len(s.get("vitals", {}).get("lcp", ())) for s in steps] == [2, 2, 3]
+    shop = [s for s in steps if s["journey"] == "codegen_buy"]
+    assert [len(s.get("vitals", {}).get("lcp", ())) for s in shop] == [2, 2, 3]
+    assert {s["journey"] for s in steps} == {"codegen_buy", "playwright_idioms"}
     assert (run_dir / "vitals" / "index.json").is_file()
     assert "## Web Vitals" in (run_dir / "summary.md").read_text()
 
@@ -111,6 +122,31 @@ def test_timeouts_say_what_was_awaited(
     text = _run(sandbox, tmp_path, browser, wrong_text).steps[0]
     assert text.message is not None
     assert "expected to have text 'Shop'" in text.message and "Catalog" in text.message
+    # expect.set_options' timeout, and how long a failed assertion waited and for what
+    expected = _run(sandbox, tmp_path, browser, short_expect).steps[0]
+    assert expected.message is not None and expected.artifacts, expected
+    assert "to_be_visible() on /: Locator expected to be visible" in expected.message
+    assert (
+        '(timed out after 0.6 s, waiting for get_by_test_id("no-such-thing"))' in expected.message
+    ), expected.message
+
+
+def test_callbacks_and_expect_options_run_as_playwrights_docs_write_them(
+    sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
+) -> None:
+    # before: the dialog handler got an async Dialog and the page hung on it (an action timed
+    # out); `expect.set_options` and `if page.query_selector(...)` were journey errors
+    idioms = discover([CODEGEN / "playwright_idioms.py"])
+    sink = RecordingSink()
+    settings = RunSettings(
+        run_id="idioms",
+        target=Target.from_base_url(sandbox.base, name="sandbox"),
+        artifacts_dir=tmp_path,
+        record_browser_trace=False,
+    )
+    user = VirtualUser(index=0, settings=settings, sink=sink, browser=lambda: browser)
+    user.run_iteration(idioms[0], 0)
+    assert [(s.outcome, s.message) for s in sink.steps] == [(Outcome.PASSED, None)]
 
 
 @journey

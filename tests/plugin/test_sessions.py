@@ -170,10 +170,12 @@ def test_the_fixtures_explain_that_they_need_harness(project: pytest.Pytester) -
 @pytest.mark.browser
 def test_journeys_against_the_real_sandbox(project: pytest.Pytester) -> None:
     # with the journey recorded by `playwright codegen`, `page` read as `j.web.page`
-    codegen = REPO / "tests" / "integration" / "codegen_journeys" / "codegen_shop.py"
+    # and Playwright's sync API as its docs write it (handlers, expect.set_options)
+    codegen = REPO / "tests" / "integration" / "codegen_journeys"
     write_journeys(
         project,
-        codegen_shop=codegen.read_text(),
+        codegen_shop=(codegen / "codegen_shop.py").read_text(),
+        playwright_idioms=(codegen / "playwright_idioms.py").read_text(),
         catalog="""\
         from harness import journey
 
@@ -189,13 +191,15 @@ def test_journeys_against_the_real_sandbox(project: pytest.Pytester) -> None:
 
     result = project.runpytest_subprocess("--harness", "--harness-sandbox", "-v")
 
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["harness: target sandbox (http://127.0.0.1:*/)*"])
     run = only_run(project)
     steps = records(run, "step")
     assert [s["touchpoint"] for s in steps if s["journey"] == "catalog"] == ["api", "mobile"]
     web = [s for s in steps if s["journey"] == "codegen_buy"]
     assert [s["outcome"] for s in web] == ["passed"] * 3
+    idioms = [s["outcome"] for s in steps if s["journey"] == "playwright_idioms"]
+    assert idioms == ["passed"]
     assert all("lcp" in s["vitals"] for s in web)  # type: ignore[operator]
     assert '"shop-sandbox"' in (run / "traces.jsonl").read_text()  # the sandbox's own spans
 

@@ -48,6 +48,16 @@ def test_assertions_keep_expected_and_actual_and_other_errors_are_classified() -
         "ExpectationFailed: expect(x).to_have_text('paid') on /cart: Locator expected to have "
         "text 'paid' · Actual value: pending"
     )
+    timed_out = AssertionError(
+        "Locator expected to be visible\nActual value: None\nError: element(s) not found \n"
+        'Call log:\n  - Expect "to_be_visible" get_by_role("button", name="Buy") with timeout '
+        '500ms\n  - waiting for get_by_role("button", name="Buy")\n\nAria snapshot:\n- main'
+    )
+    assert _message(timed_out, what="expect(b).to_be_visible()") == (
+        "ExpectationFailed: expect(b).to_be_visible() on /cart: Locator expected to be visible · "
+        "Actual value: None · Error: element(s) not found (timed out after 0.5 s, waiting for "
+        'get_by_role("button", name="Buy"))'
+    )
     refused = Error("Page.goto: net::ERR_CONNECTION_REFUSED at http://shop.test/")
     assert _message(refused).startswith("ConnectionFailed: click #buy: Page.goto")
     assert _message(Error("Target closed")) == "BrowserError: click #buy on /cart: Target closed"

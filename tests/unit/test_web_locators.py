@@ -4,13 +4,15 @@ messages, what is unwrapped before Playwright sees it, and what runs where."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.touchpoints import web_locators
-from harness.touchpoints.web_locators import Sync, call_label, expect, unwrap
+from harness.touchpoints.web_locators import Sync, call_label, unwrap
 
 
 class FakeHost:
@@ -79,26 +81,139 @@ def test_actions_get_a_span_reads_do_not_and_builders_stay_local(
     assert button._target.filled == [("x", {})]
 
 
-def test_expect_gives_assertions_the_action_timeout() -> None:
-    session = FakeSession()
-    seen: dict[str, Any] = {}
+def _session(host: Any) -> Any:
+    from harness.touchpoints.web_session import WebSession
 
-    class Assertions:
-        async def to_have_text(self, text: str, timeout: float | None = None) -> None:
-            seen.update(text=text, timeout=timeout)
+    return WebSession(
+        host,
+        base_url="http://shop.test/",
+        artifacts_dir=Path("."),
+        action_timeout=2.5,
+        navigation_timeout=15.0,
+    )
 
-    assertions = Sync(Assertions(), session, "expect(x)", assertions=True)  # type: ignore[arg-type]
-    assertions.to_have_text("paid")
-    assert seen == {"text": "paid", "timeout": 2500.0}
-    assertions.to_have_text("paid", timeout=100)
-    assert seen["timeout"] == 100
-    try:
-        expect(session, "not a locator")  # type: ignore[arg-type]
-    except TypeError as exc:
-        assert "j.web.page" in str(exc)
-    else:
-        raise AssertionError("expect took a plain value")
+
+def test_expect_is_playwrights_with_the_action_timeout_and_set_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `expect.set_options(timeout=...)` was an AttributeError (`expect` was a method), and
+    # `expect(response).to_be_ok()` a TypeError (a `timeout=` was added to every assertion)
+    import playwright.async_api
+
+    made: list[tuple[float | None, str, Any, str | None]] = []
+
+    class Expect:
+        def set_options(self, timeout: float | None = None) -> None:
+            self.timeout = timeout
+
+        def __call__(self, actual: Any, message: str | None = None) -> str:
+            made.append((self.timeout, "expect", actual, message))
+            return "assertions"
+
+        def soft(self, actual: Any, message: str | None = None) -> str:
+            made.append((self.timeout, "soft", actual, message))
+            return "soft assertions"
+
+    monkeypatch.setattr(playwright.async_api, "Expect", Expect)
+    session = _session(FakeHost())
+    page = Sync("the page", session, "page")
+    expect = session.expect
+    assert expect(page)._target == "assertions"
+    expect.set_options(timeout=700)
+    expect.set_options()  # left as it was, as Playwright's
+    assert expect.soft(page, "paid")._target == "soft assertions"
+    session.set_timeouts(action=4)  # restore_timeouts clears set_options too (reuse)
+    session.restore_timeouts()
+    session.expect(page)
+    assert made == [
+        (2500.0, "expect", "the page", None),
+        (700, "soft", "the page", "paid"),
+        (2500.0, "expect", "the page", None),
+    ]
+    with pytest.raises(TypeError, match=r"j\.web\.page"):
+        expect("not a locator")
     assert {"count", "text_content", "inner_text"} <= web_locators.READS
+
+
+class ThreadHost(FakeHost):
+    """A host whose handlers run in a thread of their own, as `BrowserHost.spawn` does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def spawn(self, run: Any) -> None:
+        thread = threading.Thread(target=run, name=f"handler-{len(self.threads)}")
+        self.threads.append(thread.name)
+        thread.start()
+
+
+def test_callbacks_get_sync_objects_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `def handle(dialog): dialog.accept()` got Playwright's async Dialog: `accept()` made a
+    # coroutine nobody awaited and the page hung on its dialog
+    class Dialog:
+        message = "Sure?"
+        accepted_in = ""
+
+        async def accept(self) -> None:
+            Dialog.accepted_in = threading.current_thread().name
+
+    class Page:
+        def __init__(self) -> None:
+            self.listeners: dict[str, list[Any]] = {}
+
+        def on(self, event: str, f: Any) -> None:
+            self.listeners.setdefault(event, []).append(f)
+
+        def remove_listener(self, event: str, f: Any) -> None:
+            self.listeners[event].remove(f)
+
+        async def route(self, url: Any, handler: Any) -> None:
+            self.listeners.setdefault("route", []).append(handler)
+
+    monkeypatch.setattr(web_locators, "playwright_types", lambda: (Dialog, Page))
+    host = ThreadHost()
+    session = _session(host)
+    page = Sync(Page(), session, "page")
+    seen: list[Any] = []
+
+    def handle(dialog: Any) -> None:
+        seen.append((type(dialog).__name__, dialog.message))
+        dialog.accept()
+
+    page.on("dialog", handle)
+    page.route(lambda url: url.endswith(".png"), handler=lambda route: None)  # url: a predicate
+    (wrapper,) = page._target.listeners["dialog"]
+    assert inspect.iscoroutinefunction(wrapper)
+    assert list(inspect.signature(wrapper).parameters) == ["dialog"]  # Playwright passes 1
+    asyncio.run(wrapper(Dialog()))
+    assert seen == [("Sync", "Sure?")]
+    assert Dialog.accepted_in == host.threads[0] != threading.current_thread().name
+    (route,) = page._target.listeners["route"]
+    assert inspect.iscoroutinefunction(route)
+    page.remove_listener("dialog", handle)  # finds the same wrapper
+    assert page._target.listeners["dialog"] == []
+
+    async def already_async(dialog: Any) -> None:
+        pass
+
+    page.on("dialog", already_async)
+    assert page._target.listeners["dialog"] == [already_async]
+
+
+def test_truth_and_missing_names_read_as_playwrights() -> None:
+    class Locator:
+        def click(self) -> None:
+            pass
+
+    session = FakeSession()
+    locator = Sync(Locator(), session, "page.locator('b')")  # type: ignore[arg-type]
+    assert locator  # was TypeError: object of type 'Locator' has no len()
+    with pytest.raises(AttributeError) as info:
+        locator.clik  # noqa: B018 (the attribute read is the test)
+    assert str(info.value) == (
+        "page.locator('b'): Playwright's Locator has no attribute 'clik'; did you mean 'click'?"
+    )
 
 
 def test_a_traced_action_sets_no_context_headers_only_the_held_requests_ones() -> None:
