@@ -124,6 +124,31 @@ class Vocabulary:
         """`page.get_by_test_id(id)`: an element by its `data-testid`."""
         return cast(Sync, self.page.get_by_test_id(test_id))
 
+    def get_by_alt_text(self, text: str | re.Pattern[str], **options: Any) -> Sync:
+        """`page.get_by_alt_text(text)`: an image by its alt text."""
+        return cast(Sync, self.page.get_by_alt_text(text, **options))
+
+    def get_by_title(self, text: str | re.Pattern[str], **options: Any) -> Sync:
+        """`page.get_by_title(text)`: an element by its title attribute."""
+        return cast(Sync, self.page.get_by_title(text, **options))
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for names `j.web` lacks: one of Playwright's `Page` says where it is."""
+        if not name.startswith("_"):
+            from playwright.async_api import Page
+
+            if hasattr(Page, name):
+                raise AttributeError(
+                    f"j.web has no {name!r}: it is Playwright's Page's, j.web.page.{name} "
+                    "(j.web's own are the helpers goto, click, fill, ..., expect and the "
+                    "locator builders)",
+                    name=name,
+                    obj=self,
+                )
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+        )
+
     def step_vitals(self, step: Any) -> tuple[web_vitals.Samples | None, web_vitals.Pages | None]:
         """The vitals of a passed web step and the page of each sample, also set on its span
         ((None, None) for another touchpoint, or none measured); read after its duration was

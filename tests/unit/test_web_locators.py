@@ -201,6 +201,27 @@ def test_callbacks_get_sync_objects_off_the_loop(monkeypatch: pytest.MonkeyPatch
     assert page._target.listeners["dialog"] == [already_async]
 
 
+def test_j_web_has_every_get_by_and_points_page_names_to_the_page() -> None:
+    class Page:
+        def get_by_title(self, text: str) -> str:
+            return f"title={text}"
+
+        def get_by_alt_text(self, text: str) -> str:
+            return f"alt={text}"
+
+    session = _session(FakeHost())
+    session._page = Page()
+    assert (session.get_by_title("Cart"), session.get_by_alt_text("Logo")) == (
+        "title=Cart",
+        "alt=Logo",
+    )
+    # was: AttributeError: 'WebSession' object has no attribute 'title'
+    with pytest.raises(AttributeError, match=r"j\.web has no 'title': .* j\.web\.page\.title"):
+        session.title()
+    with pytest.raises(AttributeError, match="'WebSession' object has no attribute 'nonsense'"):
+        session.nonsense  # noqa: B018 (the attribute read is the test)
+
+
 def test_truth_and_missing_names_read_as_playwrights() -> None:
     class Locator:
         def click(self) -> None:
