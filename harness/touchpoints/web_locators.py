@@ -265,15 +265,26 @@ def playwright_types() -> tuple[type, ...]:
 
 
 def wrap(value: Any, session: WebSession, label: str) -> Any:
-    """`value` as the caller should see it: Playwright's objects as `Sync`, lists (and dicts,
-    such as `expose_binding`'s source) of them as lists of `Sync`, anything else as it is."""
-    if isinstance(value, playwright_types()):
+    """`value` as the caller should see it: Playwright's objects as `Sync`, a list of them
+    (`all()`, `frames`) as a list of `Sync`, anything else as it is (one level deep only: what
+    `evaluate` returns may hold itself, as a `window` does)."""
+    types = playwright_types()
+    if isinstance(value, types):
         return Sync(value, session, label)
     if isinstance(value, list):
-        return [wrap(v, session, f"{label}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k: wrap(v, session, f"{label}[{k!r}]") for k, v in value.items()}
+        return [
+            Sync(v, session, f"{label}[{i}]") if isinstance(v, types) else v
+            for i, v in enumerate(value)
+        ]
     return value
+
+
+def handler_argument(value: Any, session: WebSession) -> Any:
+    """An argument Playwright gives a callback, wrapped (`expose_binding`'s `source` is a dict
+    of the page, frame and context)."""
+    if isinstance(value, dict):
+        return {k: wrap(v, session, f"source[{k!r}]") for k, v in value.items()}
+    return wrap(value, session, type(value).__name__.lower())
 
 
 def sync_handler(session: WebSession, handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -296,7 +307,7 @@ def sync_handler(session: WebSession, handler: Callable[..., Any]) -> Callable[.
 
         def run() -> None:
             try:
-                shown = [wrap(a, session, type(a).__name__.lower()) for a in args]
+                shown = [handler_argument(a, session) for a in args]
                 done.set_result(handler(*shown))
             except BaseException as exc:  # handed to Playwright as an async handler's error
                 done.set_exception(exc)

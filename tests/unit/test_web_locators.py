@@ -79,6 +79,15 @@ def test_actions_get_a_span_reads_do_not_and_builders_stay_local(
     ]
     assert button.count() == 3 and len(session.acted) == 1  # a read: no span
     assert button._target.filled == [("x", {})]
+    # what `evaluate` returns may hold itself (`window.open(...)`'s window): as it is
+    cyclic: dict[str, Any] = {}
+    cyclic["window"] = cyclic
+    assert web_locators.wrap(cyclic, session, "x") is cyclic  # type: ignore[arg-type]
+    listed = web_locators.wrap([FakeLocator("a"), cyclic], session, "all()")  # type: ignore[arg-type]
+    assert isinstance(listed[0], Sync) and listed[1] is cyclic
+    looped: list[Any] = [1]
+    looped.append(looped)  # was a RecursionError
+    assert web_locators.wrap(looped, session, "x") == [1, looped]  # type: ignore[arg-type]
 
 
 def _session(host: Any) -> Any:
