@@ -1,8 +1,11 @@
 """Prometheus as a metric provider: `GET /api/v1/query_range` through the harness's one HTTP
 stack, with the provider's headers and basic auth (`[providers.NAME]`).
 
-A query must come down to one series (aggregate it: `sum(rate(...))`); points whose value is
-not a number (`NaN` from 0/0) are dropped."""
+A query must come down to one series (aggregate it: `sum(rate(...))`). Prometheus refuses a range
+of more than 11,000 steps ("exceeded maximum resolution"), as Thanos and Mimir do, so a longer
+window is asked for in pieces on the same grid: a 4-hour run at 1 s is two requests, and every
+point keeps the gate's resolution (raising the step, as Grafana does, would change what is
+judged)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ __all__ = ["PrometheusProvider"]
 
 #: how much of an error body a message keeps
 _SHOWN = 200
+#: points per request: Prometheus answers 400 beyond 11,000 steps of one query
+POINTS_PER_QUERY = 11_000
 
 
 class PrometheusProvider:
@@ -50,8 +55,22 @@ class PrometheusProvider:
     def fetch(
         self, query: str, start: float, end: float, step_s: float
     ) -> list[tuple[float, float]]:
-        """The query's points over [start, end] every `step_s`; raises `ProviderError` with a
+        """The query's points over [start, end] every `step_s` (from `start`), in as many
+        requests as Prometheus' limit of points per query needs; raises `ProviderError` with a
         one-line reason."""
+        steps = math.floor((end - start) / step_s + 1e-9) if step_s > 0 else 0
+        if steps < POINTS_PER_QUERY:
+            return self._fetch(query, start, end, step_s)
+        found: dict[float, float] = {}
+        for first in range(0, steps + 1, POINTS_PER_QUERY):
+            last = first + POINTS_PER_QUERY - 1
+            until = end if last >= steps else start + last * step_s
+            found.update(self._fetch(query, start + first * step_s, until, step_s))
+        return sorted(found.items())
+
+    def _fetch(
+        self, query: str, start: float, end: float, step_s: float
+    ) -> list[tuple[float, float]]:
         params = urlencode({"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}"})
         url = f"{self.config.url.rstrip('/')}/api/v1/query_range?{params}&step={step_s:g}"
         request = HttpRequest("GET", url, self.headers(), None, self.config.timeout)
