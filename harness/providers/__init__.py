@@ -32,7 +32,8 @@ class ProviderError(Exception):
 
 
 class MetricProvider(Protocol):
-    """Fetches one query's points (epoch seconds, value) between `start` and `end`."""
+    """Fetches one query's points (epoch seconds, value) between `start` and `end`, values
+    that are not numbers (NaN, ±Inf) included."""
 
     def fetch(
         self, query: str, start: float, end: float, step_s: float
@@ -119,4 +120,4 @@ def _fetch_side(
         points = open_provider(gate.provider, settings).fetch(query, start, end, gate.resolution_s)
     except ProviderError as exc:
         return FetchedSide(target=target.name, query=query, error=str(exc))
-    return FetchedSide(target=target.name, query=query, points=points, series=1 if points else 0)
+    return FetchedSide.of(target.name, query, points)

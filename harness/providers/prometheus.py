@@ -1,7 +1,8 @@
 """Prometheus as a metric provider: `GET /api/v1/query_range` through the harness's one HTTP
 stack, with the provider's headers and basic auth (`[providers.NAME]`).
 
-A query must come down to one series (aggregate it: `sum(rate(...))`). Prometheus refuses a range
+A query must come down to one series (aggregate it: `sum(rate(...))`); values that are not
+numbers (`NaN` from 0/0, `+Inf` from x/0) are returned as such. Prometheus refuses a range
 of more than 11,000 steps ("exceeded maximum resolution"), as Thanos and Mimir do, so a longer
 window is asked for in pieces on the same grid: a 4-hour run at 1 s is two requests, and every
 point keeps the gate's resolution (raising the step, as Grafana does, would change what is
@@ -123,6 +124,5 @@ def _points(body: dict[str, Any], query: str) -> list[tuple[float, float]]:
             t, value = float(row[0]), float(row[1])
         except (TypeError, ValueError, IndexError):
             raise ProviderError(f"prometheus answered a malformed point {row!r}") from None
-        if math.isfinite(value):
-            points.append((t, value))
+        points.append((t, value))  # NaN and ±Inf too: the gate says what it does with them
     return points

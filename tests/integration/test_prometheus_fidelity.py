@@ -79,3 +79,45 @@ def test_a_four_hour_run_at_one_second_is_judged_on_every_point(prometheus: Prom
     times = [t for t, _ in sides["candidate"]["points"]]
     assert times == [start + i for i in range(14401)]
     assert {v for _, v in sides["candidate"]["points"]} == {1.25}
+
+
+NOW = float(int(time.time()))
+#: `{num} / {den}` for 60 s, but with `{den}` at 0 in every tenth second when `{gaps}` is 1
+RATIO = "vector({num}) / (vector({den}) * (vector(time() % 10 >= bool {gaps})))"
+
+
+def _ratio(server: Prometheus, baseline: str, candidate: str, **settings: str) -> GateOutcome:
+    """The RATIO gate on a baseline and a candidate given as `num/den/gaps`."""
+    gate = MetricGate(name="ratio", query=RATIO, min_points=5, **settings)  # type: ignore[arg-type]
+    labels = {
+        side: dict(zip(("num", "den", "gaps"), spec.split("/"), strict=True))
+        for side, spec in (("baseline", baseline), ("candidate", candidate))
+    }
+    return _judge(server, gate, labels, NOW - 60, NOW - 1)
+
+
+def test_a_candidate_dividing_by_zero_a_tenth_of_the_time_fails(prometheus: Prometheus) -> None:
+    """Prometheus answers x/0 as "+Inf". Left out like NaN, the candidate's worst seconds
+    vanished and the others (equal to the baseline's) passed the gate."""
+    outcome = _ratio(prometheus, "1/1/0", "1/1/1")
+    assert outcome.decision is Decision.FAIL, outcome.summary
+    assert "was +Inf on the candidate at 6 point(s) where the baseline's was not" in (
+        outcome.summary
+    )
+    recorded = outcome.metric["sides"]["candidate"]
+    assert [v for _, v in recorded["nonfinite"]] == ["+Inf"] * 6 and len(recorded["points"]) == 54
+    # lower is worse: the same +Inf is better, left out and said
+    outcome = _ratio(prometheus, "1/1/0", "1/1/1", direction="decrease")
+    assert outcome.decision is Decision.PASS, outcome.summary
+    assert "left out: 6 point(s) not a number (6 +Inf) on the candidate" in outcome.summary
+    # a threshold: beyond any limit
+    outcome = _ratio(prometheus, "1/1/0", "1/1/1", judge="threshold", value="2")
+    assert outcome.decision is Decision.FAIL, outcome.summary
+
+
+def test_a_ratio_that_is_nan_everywhere_says_so(prometheus: Prometheus) -> None:
+    """0/0 at every step (no requests on the candidate): not a number, not "no data"."""
+    outcome = _ratio(prometheus, "1/1/0", "0/0/0")
+    assert outcome.decision is Decision.INCONCLUSIVE, outcome.summary
+    assert "returned no number on the candidate" in outcome.summary
+    assert "60 point(s) not a number (60 NaN)" in outcome.summary
