@@ -276,6 +276,7 @@ class MetricGate(GateBase):
         left_out = _left_out(fetched, self._sides(data))
         if left_out:
             words = f"{words}; left out: {left_out}"
+        decision, words = self._warned(decision, words, fetched, self._sides(data))
         evidence = Evidence(
             series=what,
             decision=decision,
@@ -320,6 +321,7 @@ class MetricGate(GateBase):
         left_out = _left_out(fetched, ["baseline", "candidate"])
         if left_out:
             words = f"{words}; left out: {left_out}"
+        decision, words = self._warned(decision, words, fetched, ["baseline", "candidate"])
         evidence = Evidence(
             series=self._label(),
             decision=decision,
@@ -336,6 +338,23 @@ class MetricGate(GateBase):
             counts="points",
         )
         return self.outcome([evidence]).model_copy(update={"metric": self._record(fetched)})
+
+    def _warned(
+        self, decision: Decision, words: str, fetched: FetchedMetric, sides: list[str]
+    ) -> tuple[Decision, str]:
+        """The decision and words once the provider's warnings and infos are said: a warned
+        answer may be partial (a remote store that failed), too little to pass on, so a pass
+        becomes inconclusive; a fail stands."""
+        warned = [(side, text) for side in sides for text in fetched.sides[side].warnings]
+        for side, text in warned:
+            words = f"{words}; {self.provider} warned on the {side}: {text}"
+        for side in sides:
+            for text in fetched.sides[side].infos:
+                words = f"{words}; {self.provider} noted on the {side}: {text}"
+        if warned and decision is Decision.PASS:
+            decision = Decision.INCONCLUSIVE
+            words = f"{words} (a warned answer may be partial: not enough to pass)"
+        return decision, words
 
     def _short(self, fetched: FetchedMetric, n: int) -> GateOutcome:
         evidence = unjudged(

@@ -32,6 +32,10 @@ class FetchedSide(BaseModel):
     error: str | None = None
     series: int = 0  #: how many series the query returned (1, or 0 when it returned none)
     nonfinite: list[tuple[float, Literal["NaN", "+Inf", "-Inf"]]] = Field(default_factory=list)
+    #: what the provider warned of with its answer (Prometheus' `warnings`: the data may be
+    #: partial, e.g. a remote store failed) and its notes on the query (`infos`)
+    warnings: list[str] = Field(default_factory=list)
+    infos: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, target: str, query: str, points: list[tuple[float, float]]) -> FetchedSide:

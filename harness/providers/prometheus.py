@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from harness.config import ProviderConfig
 from harness.errors import ConnectionFailed, StepTimeout
 from harness.http import HttpRequest, HttpTransport, open_transport
-from harness.providers import ProviderError
+from harness.providers import Answer, ProviderError
 from harness.target_http import expand
 from harness.targets import basic_authorization, check_url
 
@@ -53,25 +53,26 @@ class PrometheusProvider:
             found["authorization"] = basic_authorization(credentials)
         return found
 
-    def fetch(
-        self, query: str, start: float, end: float, step_s: float
-    ) -> list[tuple[float, float]]:
+    def fetch(self, query: str, start: float, end: float, step_s: float) -> Answer:
         """The query's points over [start, end] every `step_s` (from `start`), in as many
-        requests as Prometheus' limit of points per query needs; raises `ProviderError` with a
-        one-line reason."""
+        requests as Prometheus' limit of points per query needs, with its warnings and infos;
+        raises `ProviderError` with a one-line reason."""
         steps = math.floor((end - start) / step_s + 1e-9) if step_s > 0 else 0
         if steps < POINTS_PER_QUERY:
             return self._fetch(query, start, end, step_s)
         found: dict[float, float] = {}
+        warnings: dict[str, None] = {}
+        infos: dict[str, None] = {}
         for first in range(0, steps + 1, POINTS_PER_QUERY):
             last = first + POINTS_PER_QUERY - 1
             until = end if last >= steps else start + last * step_s
-            found.update(self._fetch(query, start + first * step_s, until, step_s))
-        return sorted(found.items())
+            piece = self._fetch(query, start + first * step_s, until, step_s)
+            found.update(piece.points)
+            warnings.update(dict.fromkeys(piece.warnings))
+            infos.update(dict.fromkeys(piece.infos))
+        return Answer(sorted(found.items()), list(warnings), list(infos))
 
-    def _fetch(
-        self, query: str, start: float, end: float, step_s: float
-    ) -> list[tuple[float, float]]:
+    def _fetch(self, query: str, start: float, end: float, step_s: float) -> Answer:
         params = urlencode({"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}"})
         url = f"{self.config.url.rstrip('/')}/api/v1/query_range?{params}&step={step_s:g}"
         request = HttpRequest("GET", url, self.headers(), None, self.config.timeout)
@@ -87,7 +88,7 @@ class PrometheusProvider:
         body = _json(response.body)
         if response.status != 200 or body.get("status") != "success":
             raise ProviderError(_error(response.status, body, response.body))
-        return _points(body, query)
+        return Answer(_points(body, query), _notes(body, "warnings"), _notes(body, "infos"))
 
 
 def _json(raw: bytes) -> dict[str, Any]:
@@ -106,6 +107,14 @@ def _error(status: int, body: dict[str, Any], raw: bytes) -> str:
         detail = raw.decode("utf-8", "replace").strip() or "(empty body)"
     detail = " ".join(detail.split())[:_SHOWN]
     return f"prometheus answered HTTP {status}: {detail}"
+
+
+def _notes(body: dict[str, Any], key: str) -> list[str]:
+    """The answer's `warnings` (or `infos`), each on one line."""
+    found = body.get(key)
+    if not isinstance(found, list):
+        return []
+    return [" ".join(str(note).split())[:_SHOWN] for note in found]
 
 
 def _points(body: dict[str, Any], query: str) -> list[tuple[float, float]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,23 @@ def test_a_ratio_that_is_nan_everywhere_says_so(prometheus: Prometheus) -> None:
     assert outcome.decision is Decision.INCONCLUSIVE, outcome.summary
     assert "returned no number on the candidate" in outcome.summary
     assert "60 point(s) not a number (60 NaN)" in outcome.summary
+
+
+def test_an_answer_with_a_warning_cannot_pass(tmp_path: Path) -> None:
+    """A Prometheus whose remote store is down answers `success` with the local data and a
+    warning: the data may be partial. Judged silently, two identical sides passed."""
+    server = start_prometheus(tmp_path / "prometheus", remote_read="http://127.0.0.1:9/read")
+    try:
+        gate = MetricGate(
+            name="warned", query="(count(up) or vector(0)) * 0 + {level}", min_points=5
+        )
+        labels = {"baseline": {"level": "1"}, "candidate": {"level": "1"}}
+        outcome = _judge(server, gate, labels, NOW - 60, NOW - 1)
+    finally:
+        server.stop()
+    assert outcome.decision is Decision.INCONCLUSIVE, outcome.summary
+    assert "prometheus warned on the baseline: remote_read: error sending request" in (
+        outcome.summary
+    )
+    assert "not enough to pass" in outcome.summary and "\n" not in outcome.summary
+    assert outcome.metric["sides"]["candidate"]["warnings"]

@@ -19,7 +19,7 @@ from harness.gates.metric_series import METRICS_FILE, FetchedMetric, FetchedSide
 from harness.gates.outcome import Decision
 from harness.gates.verdict import evaluate, summary_lines
 from harness.http import HttpRequest, RawResponse
-from harness.providers import ProviderError, check_providers, fetch_metrics
+from harness.providers import Answer, ProviderError, check_providers, fetch_metrics
 from harness.providers.prometheus import PrometheusProvider
 from harness.targets import Target
 from harness.telemetry.hdr import HdrStore
@@ -192,7 +192,7 @@ def test_prometheus_query_range_with_headers_and_auth(monkeypatch: pytest.Monkey
     provider = _provider(
         transport, headers={"X-Scope-OrgID": "${PROM_TOKEN}"}, auth=["me", "pw"], timeout=3
     )
-    points = provider.fetch('sum(rate(x{a="b"}[5s]))', 1000.0, 1002.0, 1.0)
+    points = provider.fetch('sum(rate(x{a="b"}[5s]))', 1000.0, 1002.0, 1.0).points
     assert [t for t, _ in points] == [1000.0, 1001.0, 1002.0]  # NaN (0/0) kept for the gate
     assert points[0] == (1000.0, 0.5) and math.isnan(points[1][1]) and points[2] == (1002.0, 0.7)
     (request,) = transport.requests
@@ -239,11 +239,11 @@ def test_fetch_metrics_expands_labels_per_side_and_keeps_errors(
 ) -> None:
     sent: list[str] = []
 
-    def fetch(self: PrometheusProvider, query: str, *args: float) -> list[tuple[float, float]]:
+    def fetch(self: PrometheusProvider, query: str, *args: float) -> Answer:
         sent.append(query)
         if "v2" in query:
             raise ProviderError("prometheus answered HTTP 503: unavailable")
-        return [(1.0, 0.1)]
+        return Answer([(1.0, 0.1)])
 
     monkeypatch.setattr(PrometheusProvider, "fetch", fetch)
     config = HarnessConfig.model_validate({"providers": {"prometheus": {"url": "http://p:9090"}}})
@@ -373,3 +373,15 @@ def test_points_that_are_not_numbers_are_kept_apart_and_survive_metrics_json() -
     )  # fmt: skip
     stored = MetricsFile(metrics=[fetched]).model_dump_json()
     assert MetricsFile.model_validate_json(stored).metrics == [fetched]
+
+
+def test_prometheus_warnings_and_infos_are_kept_one_line_each() -> None:
+    body = {
+        **_matrix([[1000, "1"]]),
+        "warnings": ["remote_read: error sending request:\n connection refused"],
+        "infos": ["PromQL info: metric might not be a counter"],
+    }
+    answer = _provider(_answer(200, body)).fetch("up", 1000.0, 1000.0, 1.0)
+    assert answer.points == [(1000.0, 1.0)]
+    assert answer.warnings == ["remote_read: error sending request: connection refused"]
+    assert answer.infos == ["PromQL info: metric might not be a counter"]
