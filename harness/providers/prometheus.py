@@ -79,7 +79,14 @@ class PrometheusProvider:
         transport = self.transport or open_transport()
         try:
             response = transport.send(request)
-        except (ConnectionFailed, StepTimeout) as exc:
+        except StepTimeout:
+            # reachable, but slow: the query (said elsewhere) or a busy server
+            raise ProviderError(
+                f"prometheus at {self.config.url} did not answer within {self.config.timeout:g} s "
+                f"(providers.{self.name}.timeout; a query over a long window at a fine "
+                "resolution can take longer)"
+            ) from None
+        except ConnectionFailed as exc:
             reason = str(exc).split(url, 1)[-1].strip()  # the query is said elsewhere
             raise ProviderError(f"prometheus at {self.config.url} unreachable: {reason}") from None
         finally:

@@ -38,10 +38,12 @@ def _judge(
     labels: dict[str, dict[str, str]],
     start: float,
     end: float,
+    config: HarnessConfig | None = None,
 ) -> GateOutcome:
-    """`gate` fetched from `server` on a baseline and a candidate labelled `labels[side]`, over
-    [start, end], and judged."""
-    config = HarnessConfig.model_validate({"providers": {"prometheus": {"url": server.url}}})
+    """`gate` fetched from `server` (or as `config` says) on a baseline and a candidate
+    labelled `labels[side]`, over [start, end], and judged."""
+    if config is None:
+        config = HarnessConfig.model_validate({"providers": {"prometheus": {"url": server.url}}})
     sides = {
         role: Target.from_base_url(f"http://127.0.0.1:{port}", name=role).model_copy(
             update={"labels": labels[role]}
@@ -142,3 +144,19 @@ def test_an_answer_with_a_warning_cannot_pass(tmp_path: Path) -> None:
     )
     assert "not enough to pass" in outcome.summary and "\n" not in outcome.summary
     assert outcome.metric["sides"]["candidate"]["warnings"]
+
+
+def test_a_query_slower_than_the_timeout_is_said_so(prometheus: Prometheus) -> None:
+    """A subquery at 1 ms over 30 minutes takes Prometheus about 1.5 s a fetch here. Past
+    `timeout` the gate is `error` saying so: not "unreachable", and not the encoded query."""
+    gate = MetricGate(name="slow", query="count_over_time(vector(1)[30m:1ms])", min_points=5)
+    config = HarnessConfig.model_validate(
+        {"providers": {"prometheus": {"url": prometheus.url, "timeout": 0.2}}}
+    )
+    outcome = _judge(prometheus, gate, {"baseline": {}, "candidate": {}}, NOW - 60, NOW, config)
+    assert outcome.decision is Decision.ERROR, outcome.summary
+    assert outcome.summary == (
+        f"prometheus on the baseline: prometheus at {prometheus.url} did not answer within 0.2 s "
+        "(providers.prometheus.timeout; a query over a long window at a fine resolution can "
+        "take longer)"
+    )
