@@ -27,6 +27,10 @@ NONE = "none"
 #: The longest deadline an export is given: what the specification's timeout 0 ("indefinite")
 #: becomes, the largest count of milliseconds a 32-bit integer holds, as it suggests.
 INDEFINITE_S = (2**31 - 1) / 1000
+#: The Python SDK's names of the OTLP exporter of one protocol (its entry points), which
+#: `OTEL_<SIGNAL>_EXPORTER` may give instead of `otlp`: the protocol they name wins over
+#: `OTEL_EXPORTER_OTLP_[<SIGNAL>_]PROTOCOL`, as in the SDK.
+_OTLP_BY_PYTHON_NAME = {"otlp_proto_http": HTTP_PROTOCOL, "otlp_proto_grpc": GRPC}
 DEFAULT_SERVICE_NAME = "journey-harness"
 
 #: OTEL_TRACES_SAMPLER values and the root sampling rate each means (None: read the argument).
@@ -55,8 +59,13 @@ def sdk_disabled(env: Mapping[str, str] = os.environ) -> bool:
 
 
 def protocol(signal: str, env: Mapping[str, str] = os.environ) -> str:
-    """`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else
-    http/protobuf. Raises `UsageError` for a protocol the harness cannot speak."""
+    """The protocol a Python SDK name in `OTEL_<SIGNAL>_EXPORTER` names (`otlp_proto_grpc`,
+    `otlp_proto_http`: it wins, as in the SDK), else `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else
+    `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf. Raises `UsageError` for a protocol the
+    harness cannot speak."""
+    named = _named_protocol(signal, env)
+    if named is not None:
+        return named
     name = f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL"
     given = (env.get(name) or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "").strip()
     if not given:
@@ -70,22 +79,43 @@ def protocol(signal: str, env: Mapping[str, str] = os.environ) -> str:
     return given
 
 
-def selected_exporter(signal: str, env: Mapping[str, str] = os.environ) -> str:
-    """`OTEL_<SIGNAL>_EXPORTER` ("traces", "metrics"): `otlp` (the default, also when unset or
-    empty) or `none`, what the signal sends to an OTLP endpoint; a comma-separated list is read
-    as the SDK reads it. The spans always go to the run's `traces.jsonl` besides. Raises
-    `UsageError` for an exporter the harness does not run (`console`, `prometheus`, `zipkin`, an
-    unknown name): the SDK would warn and export otherwise than the variable says."""
+def _exporter_names(signal: str, env: Mapping[str, str]) -> tuple[str, str, set[str]]:
+    """`OTEL_<SIGNAL>_EXPORTER`: the variable's name, its value, and the names it lists."""
     name = f"OTEL_{signal.upper()}_EXPORTER"
     given = env.get(name, "").strip()
-    names = {n.strip().lower() for n in given.split(",")} - {""}
-    if not names or names == {OTLP}:
-        return OTLP
+    return name, given, {n.strip().lower() for n in given.split(",")} - {""}
+
+
+def _named_protocol(signal: str, env: Mapping[str, str]) -> str | None:
+    """The protocol of the Python SDK's `otlp_proto_*` name in `OTEL_<SIGNAL>_EXPORTER`, if any.
+    Raises `UsageError` when the list names more than one OTLP exporter (the harness sends a
+    signal once)."""
+    name, given, names = _exporter_names(signal, env)
+    otlp = names & ({OTLP} | set(_OTLP_BY_PYTHON_NAME))
+    if len(otlp) > 1:
+        raise UsageError(
+            f"{name}={given!r} names {len(otlp)} OTLP exporters: the harness sends each signal "
+            "to one endpoint over one protocol; name one (otlp, with OTEL_EXPORTER_OTLP_PROTOCOL)"
+        )
+    return next((_OTLP_BY_PYTHON_NAME[n] for n in otlp if n in _OTLP_BY_PYTHON_NAME), None)
+
+
+def selected_exporter(signal: str, env: Mapping[str, str] = os.environ) -> str:
+    """`OTEL_<SIGNAL>_EXPORTER` ("traces", "metrics"): `otlp` (the default, also when unset or
+    empty; the Python SDK's `otlp_proto_http` and `otlp_proto_grpc` too) or `none`, what the
+    signal sends to an OTLP endpoint; a comma-separated list is read as the SDK reads it. The
+    spans always go to the run's `traces.jsonl` besides. Raises `UsageError` for an exporter the
+    harness does not run (`console`, `prometheus`, `zipkin`, an unknown name): the SDK would warn
+    and export otherwise than the variable says."""
+    name, given, names = _exporter_names(signal, env)
     if names == {NONE}:
         return NONE
     if NONE in names:
         raise UsageError(f"{name}={given!r} names none besides an exporter: give one of them")
-    other = sorted(names - {OTLP})
+    other = sorted(names - {OTLP} - set(_OTLP_BY_PYTHON_NAME))
+    if not other:
+        _named_protocol(signal, env)
+        return OTLP
     if "console" in other:
         local = (
             "spans are always written to results/<run>/traces.jsonl (OTLP JSON) and `harness "

@@ -100,6 +100,22 @@ def test_exporter_none_keeps_its_signal_off_the_endpoint_and_the_flag_wins() -> 
     assert flagged == OtlpTarget("http://flag:4318/v1/traces", HTTP_PROTOCOL)
 
 
+def test_the_python_sdks_otlp_names_choose_the_protocol_as_in_the_sdk() -> None:
+    env = {
+        "OTEL_TRACES_EXPORTER": "otlp_proto_grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",  # the exporter's name wins, as in the SDK
+    }
+    assert selected_exporter("traces", env) == OTLP
+    assert otlp_target("traces", env=env) == OtlpTarget("http://collector:4317", GRPC)
+    with pytest.raises(UsageError, match="http/json"):
+        protocol("metrics", env)  # the metrics' exporter is plain otlp: the protocol applies
+    http = {"OTEL_METRICS_EXPORTER": "otlp_proto_http", "OTEL_EXPORTER_OTLP_PROTOCOL": GRPC}
+    assert protocol("metrics", http) == HTTP_PROTOCOL
+    with pytest.raises(UsageError, match="names 2 OTLP exporters"):
+        selected_exporter("traces", {"OTEL_TRACES_EXPORTER": "otlp,otlp_proto_grpc"})
+
+
 @pytest.mark.parametrize(
     ("name", "given", "said"),
     [
