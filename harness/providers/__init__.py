@@ -68,11 +68,12 @@ def check_providers(gates: Sequence[object], config: HarnessConfig) -> None:
             )
 
 
-def open_provider(name: str, config: ProviderConfig) -> MetricProvider:
-    """The provider `[providers.NAME]` describes."""
-    from harness.providers.prometheus import PrometheusProvider
+def open_provider(name: str, config: ProviderConfig, *, retry: bool = True) -> MetricProvider:
+    """The provider `[providers.NAME]` describes; with `retry`, a request it did not serve
+    (unreachable, 502/503/504) is asked again a few times before it is an error."""
+    from harness.providers.prometheus import RETRY_PAUSES_S, PrometheusProvider
 
-    return PrometheusProvider(name, config)
+    return PrometheusProvider(name, config, pauses=RETRY_PAUSES_S if retry else ())
 
 
 def side_labels(target: Target, role: str) -> dict[str, str]:
@@ -87,9 +88,12 @@ def fetch_metrics(
     sides: dict[str, Target],
     start: float,
     end: float,
+    *,
+    retry: bool = True,
 ) -> list[FetchedMetric]:
     """Every metric gate's query fetched on each side (`{"baseline": t, "candidate": t}`, or
-    `{"target": t}`) over [start, end]; one fetch per distinct (provider, query, resolution)."""
+    `{"target": t}`) over [start, end]; one fetch per distinct (provider, query, resolution).
+    `retry=False` for a live look that the next look follows anyway."""
     found: dict[tuple[str, str, float], FetchedMetric] = {}
     for gate in metric_gates(gates):
         key = (gate.provider, gate.query, gate.resolution_s)
@@ -98,7 +102,7 @@ def fetch_metrics(
         settings = config.providers.get(gate.provider)
         fetched: dict[str, FetchedSide] = {}
         for role, target in sides.items():
-            fetched[role] = _fetch_side(gate, settings, target, role, start, end)
+            fetched[role] = _fetch_side(gate, settings, target, role, (start, end), retry)
         found[key] = FetchedMetric(
             provider=gate.provider,
             kind=settings.kind if settings is not None else "unknown",
@@ -116,8 +120,8 @@ def _fetch_side(
     settings: ProviderConfig | None,
     target: Target,
     role: str,
-    start: float,
-    end: float,
+    window: tuple[float, float],
+    retry: bool,
 ) -> FetchedSide:
     try:
         query = expand_query(gate.query, side_labels(target, role))
@@ -127,7 +131,8 @@ def _fetch_side(
         error = f"no [providers.{gate.provider}] in harness.toml"
         return FetchedSide(target=target.name, query=query, error=error)
     try:
-        answer = open_provider(gate.provider, settings).fetch(query, start, end, gate.resolution_s)
+        provider = open_provider(gate.provider, settings, retry=retry)
+        answer = provider.fetch(query, *window, gate.resolution_s)
     except ProviderError as exc:
         return FetchedSide(target=target.name, query=query, error=str(exc))
     side = FetchedSide.of(target.name, query, answer.points)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,18 +29,31 @@ __all__ = ["PrometheusProvider"]
 _SHOWN = 200
 #: points per request: Prometheus answers 400 beyond 11,000 steps of one query
 POINTS_PER_QUERY = 11_000
+#: pauses before the retries of a request Prometheus did not serve (unreachable, or a 502,
+#: 503 or 504 from it or a proxy in front of it): a server restarting or a load balancer
+#: between two replicas, which Argo Rollouts (`consecutiveErrorLimit`) and Grafana ride out
+#: too. A slow query (a timeout) and an answer Prometheus gave (400, 422) are not retried.
+RETRY_PAUSES_S = (0.5, 1.0, 2.0)
+_RETRIED = frozenset({502, 503, 504})
 
 
 class PrometheusProvider:
     """One `[providers.NAME]` of kind `prometheus`."""
 
     def __init__(
-        self, name: str, config: ProviderConfig, transport: HttpTransport | None = None
+        self,
+        name: str,
+        config: ProviderConfig,
+        transport: HttpTransport | None = None,
+        *,
+        pauses: tuple[float, ...] | None = None,
     ) -> None:
         check_url(config.url, f"providers.{name}.url")
         self.name = name
         self.config = config
         self.transport = transport
+        #: the pauses before the retries of a request not served (None: `RETRY_PAUSES_S`)
+        self.pauses = pauses
 
     def headers(self) -> dict[str, str]:
         """The request's headers: `Accept`, the provider's own (`${ENV}` read now), basic auth."""
@@ -76,6 +90,21 @@ class PrometheusProvider:
         params = urlencode({"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}"})
         url = f"{self.config.url.rstrip('/')}/api/v1/query_range?{params}&step={step_s:g}"
         request = HttpRequest("GET", url, self.headers(), None, self.config.timeout)
+        pauses = RETRY_PAUSES_S if self.pauses is None else self.pauses
+        failed: ProviderError | None = None
+        for pause in (0.0, *pauses):
+            time.sleep(pause)
+            try:
+                return self._once(request, query)
+            except _Retried as exc:
+                failed = exc.error
+        assert failed is not None
+        if not pauses:
+            raise failed
+        raise ProviderError(f"{failed} ({1 + len(pauses)} tries over {sum(pauses):g} s)")
+
+    def _once(self, request: HttpRequest, query: str) -> Answer:
+        url = request.url
         transport = self.transport or open_transport()
         try:
             response = transport.send(request)
@@ -88,14 +117,25 @@ class PrometheusProvider:
             ) from None
         except ConnectionFailed as exc:
             reason = str(exc).split(url, 1)[-1].strip()  # the query is said elsewhere
-            raise ProviderError(f"prometheus at {self.config.url} unreachable: {reason}") from None
+            unreachable = ProviderError(f"prometheus at {self.config.url} unreachable: {reason}")
+            raise _Retried(unreachable) from None
         finally:
             if self.transport is None:
                 transport.close()
         body = _json(response.body)
+        if response.status in _RETRIED:
+            raise _Retried(ProviderError(_error(response.status, body, response.body)))
         if response.status != 200 or body.get("status") != "success":
             raise ProviderError(_error(response.status, body, response.body))
         return Answer(_points(body, query), _notes(body, "warnings"), _notes(body, "infos"))
+
+
+class _Retried(Exception):
+    """A request worth another try; `error` says why it failed."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _json(raw: bytes) -> dict[str, Any]:

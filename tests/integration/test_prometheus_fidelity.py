@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import HarnessConfig
+from harness.config import HarnessConfig, ProviderConfig
+from harness.faults import ProxyProcess
 from harness.gates.data import RunData
 from harness.gates.metric import MetricGate
 from harness.gates.outcome import Decision, GateOutcome
-from harness.providers import fetch_metrics
+from harness.providers import ProviderError, fetch_metrics
+from harness.providers.prometheus import PrometheusProvider
 from harness.targets import Target
 from harness.telemetry.hdr import HdrStore
 from tests.integration.prometheus_server import Prometheus, start_prometheus
@@ -160,3 +162,22 @@ def test_a_query_slower_than_the_timeout_is_said_so(prometheus: Prometheus) -> N
         "(providers.prometheus.timeout; a query over a long window at a fine resolution can "
         "take longer)"
     )
+
+
+def test_a_prometheus_unavailable_for_a_while_is_asked_again(prometheus: Prometheus) -> None:
+    """Behind a proxy that answers 503 for its first 2.5 s (the harness's drill proxy, in front
+    of the real Prometheus: a server restarting, a load balancer between replicas), a fetch
+    still gets every point, asked again after 0.5, 1 and 2 s, as Argo Rollouts rides out a
+    measurement error; a proxy that keeps answering 503 makes it one line naming the tries."""
+    now = time.time()
+    with ProxyProcess(prometheus.url, ["errors:*=100%,status=503,for=2500ms"]) as proxy:
+        provider = PrometheusProvider("prometheus", ProviderConfig(url=proxy.url))
+        answer = provider.fetch("vector(1)", now - 60, now, 1.0)
+    assert len(answer.points) == 61 and {v for _, v in answer.points} == {1.0}
+    assert proxy.counts.get("errors:*=100%,status=503,for=2500ms", 0) >= 1, proxy.counts
+    with ProxyProcess(prometheus.url, ["errors:*=100%,status=503"]) as proxy:
+        provider = PrometheusProvider("prometheus", ProviderConfig(url=proxy.url))
+        with pytest.raises(ProviderError) as caught:
+            provider.fetch("vector(1)", now - 60, now, 1.0)
+    assert str(caught.value).startswith("prometheus answered HTTP 503")
+    assert str(caught.value).endswith("(4 tries over 3.5 s)")

@@ -19,7 +19,7 @@ from harness.gates.metric_series import METRICS_FILE, FetchedMetric, FetchedSide
 from harness.gates.outcome import Decision
 from harness.gates.verdict import evaluate, summary_lines
 from harness.http import HttpRequest, RawResponse
-from harness.providers import Answer, ProviderError, check_providers, fetch_metrics
+from harness.providers import Answer, ProviderError, check_providers, fetch_metrics, prometheus
 from harness.providers.prometheus import PrometheusProvider
 from harness.targets import Target
 from harness.telemetry.hdr import HdrStore
@@ -223,15 +223,37 @@ def test_prometheus_errors_are_one_line(status: int, body: object, message: str)
     assert "\n" not in str(caught.value)
 
 
-def test_an_unreachable_prometheus_is_a_provider_error() -> None:
+def test_an_unreachable_prometheus_is_a_provider_error_after_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("harness.providers.prometheus.RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    tries: list[str] = []
+
     def refuse(request: HttpRequest) -> RawResponse:
+        tries.append(request.url)
         raise ConnectionFailed(f"GET {request.url} could not connect: Connection refused")
 
     with pytest.raises(ProviderError) as caught:
         _provider(FakeTransport(refuse)).fetch("up", 1.0, 2.0, 1.0)
     assert str(caught.value) == (
-        "prometheus at http://prom.example:9090/ unreachable: could not connect: Connection refused"
+        "prometheus at http://prom.example:9090/ unreachable: could not connect: Connection "
+        "refused (4 tries over 0 s)"
     )
+    assert len(tries) == 4
+
+
+def test_an_answer_prometheus_gave_is_not_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.providers.prometheus.RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    tries: list[str] = []
+    bad = b'{"status":"error","errorType":"bad_data","error":"parse error"}'
+
+    def answer(request: HttpRequest) -> RawResponse:
+        tries.append(request.url)
+        return RawResponse(400, {"content-type": "application/json"}, bad)
+
+    with pytest.raises(ProviderError, match=r"HTTP 400: bad_data: parse error$"):
+        _provider(FakeTransport(answer)).fetch("up(", 1.0, 2.0, 1.0)
+    assert len(tries) == 1
 
 
 def test_fetch_metrics_expands_labels_per_side_and_keeps_errors(
@@ -385,3 +407,21 @@ def test_prometheus_warnings_and_infos_are_kept_one_line_each() -> None:
     assert answer.points == [(1000.0, 1.0)]
     assert answer.warnings == ["remote_read: error sending request: connection refused"]
     assert answer.infos == ["PromQL info: metric might not be a counter"]
+
+
+def test_a_live_look_asks_once_and_the_end_of_the_run_asks_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Port 9 on loopback refuses at once: the live watch's look (`retry=False`) is one try,
+    its next look coming anyway; the end of the run's fetch tries 4 times."""
+    config = HarnessConfig.model_validate(
+        {"providers": {"prometheus": {"url": "http://127.0.0.1:9"}}}
+    )
+    sides = {"target": Target.from_base_url("http://a:1", name="a")}
+    gate = _gate(query="up")
+    (once,) = fetch_metrics([gate], config, sides, 1.0, 9.0, retry=False)
+    error = once.sides["target"].error or ""
+    assert "unreachable" in error and "tries" not in error
+    monkeypatch.setattr(prometheus, "RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    (again,) = fetch_metrics([gate], config, sides, 1.0, 9.0)
+    assert (again.sides["target"].error or "").endswith("(4 tries over 0 s)")
