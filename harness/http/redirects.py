@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urljoin
 
-from harness.http.urls import same_origin
+from harness.http.urls import origin_and_target
 
 __all__ = ["REDIRECTS", "next_request"]
 
@@ -30,7 +30,7 @@ def next_request(
     302 and 303 make it a GET without a body (but a HEAD stays one), and so does a 301 to a
     POST; 307 and 308 repeat the request as it was. A `Cookie` header goes (the caller's
     cookie jar picks those of the new URL), and so does `Authorization` when the origin
-    changes."""
+    changes, but from http on port 80 to https on 443 of the same host."""
     headers = dict(headers)
     if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
         headers.pop("content-type", None)
@@ -39,6 +39,7 @@ def next_request(
     next_url = urljoin(url, location)
     if "#" in url and "#" not in location:  # the fragment carries over (RFC 9110 10.2.2)
         next_url += url[url.index("#") :]
-    if not same_origin(next_url, url):
+    before, after = origin_and_target(url)[0], origin_and_target(next_url)[0]
+    if after != before and (before, after) != (("http", after[1], 80), ("https", before[1], 443)):
         headers.pop("authorization", None)
     return method, next_url, headers, body

@@ -4,6 +4,9 @@ the client was changed to behave as the libraries do."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -13,7 +16,14 @@ import pytest
 from harness.http.transport import HttpSettings, open_transport
 from harness.records import RequestRecord
 from harness.touchpoints.api import ApiClient
-from tests.integration.http_servers import httpbin, tinyproxy, tls_nginx
+from tests.integration.http_servers import (
+    _binary,
+    _started,
+    httpbin,
+    make_pki,
+    tinyproxy,
+    tls_nginx,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +135,60 @@ def test_all_proxy_is_used_and_no_proxy_takes_networks(
     assert direct.get("/get", params={"via": "net"}).json()["args"] == {"via": "net"}
     assert "via=net" not in log.read_text()
     direct.transport.close()
+
+
+UPGRADE_CONF = """\
+worker_processes 1;
+daemon off;
+{user}
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 16; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp_body;
+  proxy_temp_path {d}/tmp_proxy;
+  fastcgi_temp_path {d}/tmp_fastcgi;
+  uwsgi_temp_path {d}/tmp_uwsgi;
+  scgi_temp_path {d}/tmp_scgi;
+  server {{ listen 127.0.0.1:80; return 301 https://localhost$request_uri; }}
+  server {{
+    listen 127.0.0.1:443 ssl;
+    ssl_certificate {d}/pki/server.pem;
+    ssl_certificate_key {d}/pki/server.key;
+    location / {{ default_type text/plain; return 200 "auth=$http_authorization"; }}
+  }}
+}}
+"""
+
+
+def _default_ports_free() -> bool:
+    for port in (80, 443):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx binds
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # not root, or taken
+                return False
+    return True
+
+
+def test_authorization_survives_the_redirect_from_http_to_https_on_default_ports(
+    tmp_path: Path,
+) -> None:
+    """requests and httpx keep it from http://host (80) to https://host (443) alone: the same
+    host, upgraded; every other change of origin drops it (unit tests hold the table)."""
+    if not _default_ports_free():
+        pytest.skip("needs 127.0.0.1:80 and :443 free and the right to bind them")
+    pki = make_pki(tmp_path / "pki")
+    user = "user root;" if os.geteuid() == 0 else ""  # the worker reads the test's files
+    (tmp_path / "nginx.conf").write_text(UPGRADE_CONF.format(d=tmp_path, user=user))
+    argv = [_binary("nginx"), "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)]
+    argv += ["-e", str(tmp_path / "error.log")]
+    with _started(argv, 443, tmp_path / "error.log", "nginx", signal.SIGQUIT):
+        api = ApiClient(
+            "http://localhost/", open_transport(HttpSettings(verify=str(pki.ca))), headers={}
+        )
+        api.bearer("t0k")
+        assert api.get("/account").text == "auth=Bearer t0k"  # dropped before
+        api.transport.close()

@@ -47,6 +47,25 @@ def test_the_next_url_and_headers_after_a_redirect() -> None:
     assert url == "http://b:81/w#end" and "authorization" not in headers
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "kept"),
+    [
+        ("http://a/x", "https://a/y", True),  # the upgrade on default ports, as both libraries
+        ("http://a:80/x", "https://a:443/y", True),
+        ("http://a:8080/x", "https://a/y", False),
+        ("http://a/x", "https://a:8443/y", False),
+        ("https://a/x", "http://a/y", False),  # a downgrade
+        ("http://a/x", "https://b/y", False),
+        ("http://a/x", "http://a:80/y", True),
+    ],
+)
+def test_authorization_survives_a_redirect_to_the_same_origin_or_its_https(
+    before: str, after: str, kept: bool
+) -> None:
+    _, _, headers, _ = next_request("GET", before, SENT, None, 302, after)
+    assert ("authorization" in headers) is kept
+
+
 def test_headers_are_read_whatever_the_case_of_the_name() -> None:
     headers = Headers.of({"Content-Type": "text/plain; charset=ISO-8859-1", "x-a": "1"})
     assert headers["content-type"] == headers["CONTENT-TYPE"] == headers.get("Content-Type")
