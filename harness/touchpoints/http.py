@@ -232,8 +232,7 @@ class HttpClient:
         has for its URL."""
         method = method.upper()
         # absolute when it starts with a scheme: `/login?next=https://...` is still a path
-        scheme, separator, _ = path.partition("://")
-        absolute = bool(separator) and scheme.isalpha()
+        absolute = "://" in path and path.partition("://")[0].isalpha()
         url = path if absolute else join_url(self.base_url, path)
         if params:
             url = with_params(url, params)
@@ -309,7 +308,7 @@ class HttpClient:
         spans.end_request(span, raw.status, None)
         if raw.set_cookies:
             self.cookies.keep(method, url, raw.set_cookies)
-        headers = Headers.of(raw.headers)
+        headers = raw.headers if type(raw.headers) is Headers else Headers.of(raw.headers)
         response = Response(method, url, raw.status, headers, raw.body, _ms_since(started))
         self._observe(request, raw.status, started, None)
         return response
