@@ -8,6 +8,7 @@ gate turns into its `error` outcome."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from harness.config import HarnessConfig, ProviderConfig
@@ -17,6 +18,7 @@ from harness.gates.metric_series import FetchedMetric, FetchedSide
 from harness.targets import Target
 
 __all__ = [
+    "Answer",
     "MetricProvider",
     "ProviderError",
     "check_providers",
@@ -31,12 +33,21 @@ class ProviderError(Exception):
     """A provider could not answer a query: unreachable, an HTTP error, or its own error."""
 
 
-class MetricProvider(Protocol):
-    """Fetches one query's points (epoch seconds, value) between `start` and `end`."""
+@dataclass(frozen=True)
+class Answer:
+    """One query's points (epoch seconds, value; NaN and ±Inf included) and what the provider
+    said with them: `warnings` (Prometheus': the data may be partial, e.g. a remote store
+    failed) and `infos` (notes on the query)."""
 
-    def fetch(
-        self, query: str, start: float, end: float, step_s: float
-    ) -> list[tuple[float, float]]: ...
+    points: list[tuple[float, float]]
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+
+
+class MetricProvider(Protocol):
+    """Fetches one query's points between `start` and `end`."""
+
+    def fetch(self, query: str, start: float, end: float, step_s: float) -> Answer: ...
 
 
 def metric_gates(gates: Sequence[object]) -> list[MetricGate]:
@@ -116,7 +127,8 @@ def _fetch_side(
         error = f"no [providers.{gate.provider}] in harness.toml"
         return FetchedSide(target=target.name, query=query, error=error)
     try:
-        points = open_provider(gate.provider, settings).fetch(query, start, end, gate.resolution_s)
+        answer = open_provider(gate.provider, settings).fetch(query, start, end, gate.resolution_s)
     except ProviderError as exc:
         return FetchedSide(target=target.name, query=query, error=str(exc))
-    return FetchedSide(target=target.name, query=query, points=points, series=1 if points else 0)
+    side = FetchedSide.of(target.name, query, answer.points)
+    return side.model_copy(update={"warnings": answer.warnings, "infos": answer.infos})

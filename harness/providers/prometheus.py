@@ -1,8 +1,12 @@
 """Prometheus as a metric provider: `GET /api/v1/query_range` through the harness's one HTTP
 stack, with the provider's headers and basic auth (`[providers.NAME]`).
 
-A query must come down to one series (aggregate it: `sum(rate(...))`); points whose value is
-not a number (`NaN` from 0/0) are dropped."""
+A query must come down to one series (aggregate it: `sum(rate(...))`); values that are not
+numbers (`NaN` from 0/0, `+Inf` from x/0) are returned as such. Prometheus refuses a range
+of more than 11,000 steps ("exceeded maximum resolution"), as Thanos and Mimir do, so a longer
+window is asked for in pieces on the same grid: a 4-hour run at 1 s is two requests, and every
+point keeps the gate's resolution (raising the step, as Grafana does, would change what is
+judged)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from urllib.parse import urlencode
 from harness.config import ProviderConfig
 from harness.errors import ConnectionFailed, StepTimeout
 from harness.http import HttpRequest, HttpTransport, open_transport
-from harness.providers import ProviderError
+from harness.providers import Answer, ProviderError
 from harness.target_http import expand
 from harness.targets import basic_authorization, check_url
 
@@ -22,6 +26,8 @@ __all__ = ["PrometheusProvider"]
 
 #: how much of an error body a message keeps
 _SHOWN = 200
+#: points per request: Prometheus answers 400 beyond 11,000 steps of one query
+POINTS_PER_QUERY = 11_000
 
 
 class PrometheusProvider:
@@ -47,18 +53,40 @@ class PrometheusProvider:
             found["authorization"] = basic_authorization(credentials)
         return found
 
-    def fetch(
-        self, query: str, start: float, end: float, step_s: float
-    ) -> list[tuple[float, float]]:
-        """The query's points over [start, end] every `step_s`; raises `ProviderError` with a
-        one-line reason."""
+    def fetch(self, query: str, start: float, end: float, step_s: float) -> Answer:
+        """The query's points over [start, end] every `step_s` (from `start`), in as many
+        requests as Prometheus' limit of points per query needs, with its warnings and infos;
+        raises `ProviderError` with a one-line reason."""
+        steps = math.floor((end - start) / step_s + 1e-9) if step_s > 0 else 0
+        if steps < POINTS_PER_QUERY:
+            return self._fetch(query, start, end, step_s)
+        found: dict[float, float] = {}
+        warnings: dict[str, None] = {}
+        infos: dict[str, None] = {}
+        for first in range(0, steps + 1, POINTS_PER_QUERY):
+            last = first + POINTS_PER_QUERY - 1
+            until = end if last >= steps else start + last * step_s
+            piece = self._fetch(query, start + first * step_s, until, step_s)
+            found.update(piece.points)
+            warnings.update(dict.fromkeys(piece.warnings))
+            infos.update(dict.fromkeys(piece.infos))
+        return Answer(sorted(found.items()), list(warnings), list(infos))
+
+    def _fetch(self, query: str, start: float, end: float, step_s: float) -> Answer:
         params = urlencode({"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}"})
         url = f"{self.config.url.rstrip('/')}/api/v1/query_range?{params}&step={step_s:g}"
         request = HttpRequest("GET", url, self.headers(), None, self.config.timeout)
         transport = self.transport or open_transport()
         try:
             response = transport.send(request)
-        except (ConnectionFailed, StepTimeout) as exc:
+        except StepTimeout:
+            # reachable, but slow: the query (said elsewhere) or a busy server
+            raise ProviderError(
+                f"prometheus at {self.config.url} did not answer within {self.config.timeout:g} s "
+                f"(providers.{self.name}.timeout; a query over a long window at a fine "
+                "resolution can take longer)"
+            ) from None
+        except ConnectionFailed as exc:
             reason = str(exc).split(url, 1)[-1].strip()  # the query is said elsewhere
             raise ProviderError(f"prometheus at {self.config.url} unreachable: {reason}") from None
         finally:
@@ -67,7 +95,7 @@ class PrometheusProvider:
         body = _json(response.body)
         if response.status != 200 or body.get("status") != "success":
             raise ProviderError(_error(response.status, body, response.body))
-        return _points(body, query)
+        return Answer(_points(body, query), _notes(body, "warnings"), _notes(body, "infos"))
 
 
 def _json(raw: bytes) -> dict[str, Any]:
@@ -88,6 +116,14 @@ def _error(status: int, body: dict[str, Any], raw: bytes) -> str:
     return f"prometheus answered HTTP {status}: {detail}"
 
 
+def _notes(body: dict[str, Any], key: str) -> list[str]:
+    """The answer's `warnings` (or `infos`), each on one line."""
+    found = body.get(key)
+    if not isinstance(found, list):
+        return []
+    return [" ".join(str(note).split())[:_SHOWN] for note in found]
+
+
 def _points(body: dict[str, Any], query: str) -> list[tuple[float, float]]:
     data = body.get("data") or {}
     result = data.get("result")
@@ -104,6 +140,5 @@ def _points(body: dict[str, Any], query: str) -> list[tuple[float, float]]:
             t, value = float(row[0]), float(row[1])
         except (TypeError, ValueError, IndexError):
             raise ProviderError(f"prometheus answered a malformed point {row!r}") from None
-        if math.isfinite(value):
-            points.append((t, value))
+        points.append((t, value))  # NaN and ±Inf too: the gate says what it does with them
     return points
