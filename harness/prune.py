@@ -9,7 +9,6 @@ followed (a link under the root is neither removed nor entered), and a run still
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import stat
 import time
@@ -22,6 +21,7 @@ from harness import durations
 from harness.errors import HarnessError, UsageError
 from harness.folder_io import read_json
 from harness.results import RUN_FILE
+from harness.results.liveness import process_alive
 
 
 def parse_age(text: str) -> float:
@@ -64,25 +64,6 @@ def _size(path: Path) -> int:
     return total
 
 
-def _alive(meta: dict[str, object]) -> bool:
-    """A run whose run.json says `running` and whose process still lives on this host (a run
-    of another host cannot be checked, and is kept)."""
-    if meta.get("status") != "running":
-        return False
-    host, pid = meta.get("host"), meta.get("pid")
-    if host is not None and host != platform.node():
-        return True
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
-
-
 def stored_runs(root: Path) -> Iterator[StoredRun]:
     """The run folders directly under `root` (real directories holding a regular run.json)."""
     try:
@@ -102,7 +83,7 @@ def stored_runs(root: Path) -> Iterator[StoredRun]:
             meta = {}
         if not isinstance(meta, dict):
             meta = {}
-        if _alive(meta):
+        if process_alive(meta):
             continue
         started = _started(meta.get("started_at"))
         if started is None:

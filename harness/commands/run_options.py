@@ -25,8 +25,9 @@ def add_run_options(
     parser.add_argument(
         "--otlp-endpoint",
         metavar="URL",
-        help="also send spans (and metrics) over OTLP to this base URL (default: the "
-        "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT environment)",
+        help="also send spans (and metrics) over OTLP to this base URL, whatever "
+        "OTEL_TRACES_EXPORTER says (default: the OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT "
+        "environment, unless OTEL_TRACES_EXPORTER=none)",
     )
     parser.add_argument(
         "--trace-sample",
@@ -47,8 +48,9 @@ def add_run_options(
 
 def apply_otel_env(options: argparse.Namespace) -> None:
     """The `OTEL_*` environment where no flag says otherwise (`harness.telemetry.otel_env`):
-    the root sampler's rate, tracing off, and an OTLP protocol the harness cannot speak refused
-    before the run starts (`UsageError`)."""
+    the root sampler's rate, tracing off, and (with tracing on) an exporter, OTLP protocol,
+    export timeout or propagator the harness cannot apply refused before the run starts
+    (`UsageError`)."""
     if not hasattr(options, "trace_sample_default"):
         return  # not a command that runs journeys (a second call finds the rate resolved)
     from harness.telemetry import otel_env
@@ -56,6 +58,5 @@ def apply_otel_env(options: argparse.Namespace) -> None:
     given, default = options.trace_sample, options.trace_sample_default
     options.trace_sample = otel_env.sample_rate(given, default)[0]
     options.no_traces = options.no_traces or otel_env.sdk_disabled()
-    otel_env.protocol("traces")
-    otel_env.protocol("metrics")
-    otel_env.check_propagators()
+    if not options.no_traces:
+        otel_env.check()

@@ -73,10 +73,7 @@ class StoredRun:
 
 def _cut(metric: FetchedMetric, start: float, end: float) -> FetchedMetric:
     """`metric` with only the points in [start, end) on each side."""
-    sides = {
-        name: side.model_copy(update={"points": [p for p in side.points if start <= p[0] < end]})
-        for name, side in metric.sides.items()
-    }
+    sides = {name: side.within(start, end) for name, side in metric.sides.items()}
     return metric.model_copy(update={"sides": sides, "start": start, "end": end})
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -123,16 +125,48 @@ class MetricGate(GateBase):
             got = fetched.sides.get(side)
             if got is not None and got.error is not None:
                 return self._alone(Decision.ERROR, f"{self.provider} on the {side}: {got.error}")
+        infinite = self._infinitely_worse(sides, fetched)
+        if infinite is not None:
+            return self._alone(Decision.FAIL, infinite, fetched)
         for side in sides:
             got = fetched.sides.get(side)
             if got is None or not got.points:
                 query = got.query if got is not None else self.query
-                return self._alone(
-                    Decision.INCONCLUSIVE,
-                    f"query {query!r} returned no data on the {side} from {self.provider}",
-                    fetched,
-                )
+                words = f"query {query!r} returned no data on the {side} from {self.provider}"
+                if got is not None and got.nonfinite:
+                    words = (
+                        f"query {query!r} returned no number on the {side} from "
+                        f"{self.provider}: {_spelled(got.nonfinite)} (0/0 is NaN: e.g. a ratio "
+                        "over seconds without requests)"
+                    )
+                return self._alone(Decision.INCONCLUSIVE, words, fetched)
         return self._judged(data, fetched)
+
+    def _infinitely_worse(self, sides: list[str], fetched: FetchedMetric) -> str | None:
+        """Why the gate fails when the candidate's value is infinite in the worse direction
+        (`+Inf` from x/0; `-Inf` with `direction = "decrease"`) at a point where the
+        baseline's is not: the mean difference the judge takes would be infinite, so those
+        points cannot be left out as NaN's are. None when there are none."""
+        worse = "+Inf" if self.direction == "increase" else "-Inf"
+        candidate = fetched.sides.get(sides[-1])
+        baseline = fetched.sides.get(sides[0]) if len(sides) == 2 else None
+        if candidate is None or (len(sides) == 2 and baseline is None):
+            return None
+        times = [t for t, value in candidate.nonfinite if value == worse]
+        if baseline is not None and times:
+            there = {t for t, _ in baseline.points}
+            there |= {t for t, value in baseline.nonfinite if value != worse}
+            times = [t for t in times if t in there]
+            where = "where the baseline's was not"
+        else:
+            where = "beyond any limit"
+        if not times:
+            return None
+        offset = times[0] - fetched.start
+        return (
+            f"{self._label()} was {worse} on the {sides[-1]} at {len(times)} point(s) {where} "
+            f"(first {offset:.0f} s into the window; x/0: a ratio whose denominator fell to 0)"
+        )
 
     def fetched(self, data: RunData) -> FetchedMetric | None:
         """This gate's query as fetched for the run (live data first, else `metrics.json`)."""
@@ -142,11 +176,7 @@ class MetricGate(GateBase):
         if found is None or self.warmup is None:
             return found
         skip = parse_duration(self.warmup, what=f"{self.title()}: warmup")
-        after = found.start + skip
-        sides = {
-            name: side.model_copy(update={"points": [p for p in side.points if p[0] >= after]})
-            for name, side in found.sides.items()
-        }
+        sides = {name: side.within(found.start + skip) for name, side in found.sides.items()}
         return found.model_copy(update={"sides": sides})
 
     def _sides(self, data: RunData) -> list[str]:
@@ -243,6 +273,10 @@ class MetricGate(GateBase):
                 f"{_num(high, signed=True)}, margin {_margin(self.margin, sign, limit)}, "
                 f"{n} paired points)"
             )
+        left_out = _left_out(fetched, self._sides(data))
+        if left_out:
+            words = f"{words}; left out: {left_out}"
+        decision, words = self._warned(decision, words, fetched, self._sides(data))
         evidence = Evidence(
             series=what,
             decision=decision,
@@ -284,6 +318,10 @@ class MetricGate(GateBase):
             f"(Mann-Whitney, Kayenta: {found.label.value}; {found.reason}; "
             f"{level_words(level)}, {len(base)} / {len(cand)} points)"
         )
+        left_out = _left_out(fetched, ["baseline", "candidate"])
+        if left_out:
+            words = f"{words}; left out: {left_out}"
+        decision, words = self._warned(decision, words, fetched, ["baseline", "candidate"])
         evidence = Evidence(
             series=self._label(),
             decision=decision,
@@ -301,6 +339,23 @@ class MetricGate(GateBase):
         )
         return self.outcome([evidence]).model_copy(update={"metric": self._record(fetched)})
 
+    def _warned(
+        self, decision: Decision, words: str, fetched: FetchedMetric, sides: list[str]
+    ) -> tuple[Decision, str]:
+        """The decision and words once the provider's warnings and infos are said: a warned
+        answer may be partial (a remote store that failed), too little to pass on, so a pass
+        becomes inconclusive; a fail stands."""
+        warned = [(side, text) for side in sides for text in fetched.sides[side].warnings]
+        for side, text in warned:
+            words = f"{words}; {self.provider} warned on the {side}: {text}"
+        for side in sides:
+            for text in fetched.sides[side].infos:
+                words = f"{words}; {self.provider} noted on the {side}: {text}"
+        if warned and decision is Decision.PASS:
+            decision = Decision.INCONCLUSIVE
+            words = f"{words} (a warned answer may be partial: not enough to pass)"
+        return decision, words
+
     def _short(self, fetched: FetchedMetric, n: int) -> GateOutcome:
         evidence = unjudged(
             series=self._label(),
@@ -312,6 +367,23 @@ class MetricGate(GateBase):
             counts="points",
         )
         return self.outcome([evidence]).model_copy(update={"metric": self._record(fetched)})
+
+
+def _spelled(points: Sequence[tuple[float, str]]) -> str:
+    """`60 points NaN` or `3 points NaN, 2 +Inf`."""
+    counts = Counter(value for _, value in points)
+    found = ", ".join(f"{n} {value}" for value, n in sorted(counts.items()))
+    return f"{len(points)} point(s) not a number ({found})"
+
+
+def _left_out(fetched: FetchedMetric, sides: list[str]) -> str:
+    """The points not judged because their value was not a number, per side."""
+    found = [
+        f"{_spelled(fetched.sides[side].nonfinite)} on the {side}"
+        for side in sides
+        if fetched.sides[side].nonfinite
+    ]
+    return "; ".join(found)
 
 
 def _num(value: float, *, signed: bool = False) -> str:

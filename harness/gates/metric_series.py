@@ -5,7 +5,9 @@ side's points over the run's window, or the provider's error. Written by the run
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,7 +20,9 @@ METRICS_FILE = "metrics.json"
 
 class FetchedSide(BaseModel):
     """One side's series: the query as sent (labels expanded) and its points `[t, value]`
-    (epoch seconds), or the provider's error."""
+    (epoch seconds), or the provider's error. Points whose value is not a number are kept
+    apart, as Prometheus spells them (`[t, "NaN"]`, `"+Inf"`, `"-Inf"`): JSON has no such
+    numbers, and the gate treats them apart."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -26,7 +30,36 @@ class FetchedSide(BaseModel):
     query: str
     points: list[tuple[float, float]] = Field(default_factory=list)
     error: str | None = None
-    series: int = 0  #: how many series the query returned (summed into the points)
+    series: int = 0  #: how many series the query returned (1, or 0 when it returned none)
+    nonfinite: list[tuple[float, Literal["NaN", "+Inf", "-Inf"]]] = Field(default_factory=list)
+    #: what the provider warned of with its answer (Prometheus' `warnings`: the data may be
+    #: partial, e.g. a remote store failed) and its notes on the query (`infos`)
+    warnings: list[str] = Field(default_factory=list)
+    infos: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, target: str, query: str, points: list[tuple[float, float]]) -> FetchedSide:
+        """A side from a provider's points, those that are not numbers set apart."""
+        finite = [(t, v) for t, v in points if math.isfinite(v)]
+        odd = [(t, _spelled(v)) for t, v in points if not math.isfinite(v)]
+        return cls(
+            target=target, query=query, points=finite, nonfinite=odd, series=int(bool(points))
+        )
+
+    def within(self, start: float, end: float = math.inf) -> FetchedSide:
+        """This side with only the points in [start, end)."""
+        return self.model_copy(
+            update={
+                "points": [p for p in self.points if start <= p[0] < end],
+                "nonfinite": [p for p in self.nonfinite if start <= p[0] < end],
+            }
+        )
+
+
+def _spelled(value: float) -> Literal["NaN", "+Inf", "-Inf"]:
+    if math.isnan(value):
+        return "NaN"
+    return "+Inf" if value > 0 else "-Inf"
 
 
 class FetchedMetric(BaseModel):

@@ -5,7 +5,9 @@ and proxy rules.
 
 `transport.py` has the seam (`HttpTransport`, `HttpRequest`, `RawResponse`), the real transport
 and `settings_for`, the one place a target's settings become the transport's; `wire.py` speaks
-HTTP/1.1 on gevent sockets; `urls.py` joins and splits URLs. Importing it loads no gevent.
+HTTP/1.1 on gevent sockets; `urls.py` joins and splits URLs; `redirects.py` makes the request
+after a redirect; `headers.py` has the response headers, read in any case. Importing it loads
+no gevent.
 """
 
 from harness.http.transport import (

@@ -5,6 +5,7 @@ ones), and bodies decoded from gzip, deflate and brotli."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 import zlib
@@ -87,19 +88,23 @@ def _load_bundle(context: Any, bundle: str) -> None:
 
 
 def environment_proxies() -> dict[str, str]:
-    """The proxies the environment names, by scheme (`http`, `https`, `no`), as urllib reads
-    them (lower case first, then upper case; `REQUEST_METHOD` set ignores `HTTP_PROXY`)."""
-    return {k: v for k, v in getproxies_environment().items() if k in ("http", "https", "no")}
+    """The proxies the environment names, by scheme (`http`, `https`, `all`, `no`), as urllib
+    reads them (lower case first, then upper case; `REQUEST_METHOD` set ignores `HTTP_PROXY`)."""
+    found = getproxies_environment().items()
+    return {k: v for k, v in found if k in ("http", "https", "all", "no")}
 
 
 def proxy_for(scheme: str, host: str, port: int, proxies: Mapping[str, str]) -> Proxy | None:
-    """The proxy to reach scheme://host:port through, None to go direct (`proxies["no"]`, as
-    `NO_PROXY`, lists hosts, domains and `*`)."""
-    url = proxies.get(scheme)
+    """The proxy to reach scheme://host:port through (`proxies[scheme]`, else `proxies["all"]`
+    as `ALL_PROXY`), None to go direct (`proxies["no"]`, as `NO_PROXY`, lists hosts, domains,
+    `*` and, as requests reads it, networks such as `10.0.0.0/8`)."""
+    url = proxies.get(scheme) or proxies.get("all")
     if not url:
         return None
     bypass = proxies.get("no")
-    if bypass and proxy_bypass_environment(f"{host}:{port}", {"no": bypass}):
+    if bypass and (
+        proxy_bypass_environment(f"{host}:{port}", {"no": bypass}) or _in_network(host, bypass)
+    ):
         return None
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme not in ("http", ""):
@@ -111,6 +116,24 @@ def proxy_for(scheme: str, host: str, port: int, proxies: Mapping[str, str]) -> 
         credentials = (unquote(parts.username), unquote(parts.password or ""))
         authorization = basic_authorization(credentials)
     return Proxy(parts.hostname or "", parts.port or 80, authorization)
+
+
+def _in_network(host: str, no_proxy: str) -> bool:
+    """Whether `host` is an IP address inside a network (`10.0.0.0/8`) `no_proxy` lists."""
+    if "/" not in no_proxy:
+        return False
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    for entry in no_proxy.replace(" ", "").split(","):
+        if "/" in entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:  # not a network: a name of NO_PROXY's other forms
+                continue
+    return False
 
 
 def decode_body(encoding: str, body: bytes) -> bytes:

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.http.headers import Headers
+
 MAX_HEAD = 64 * 1024
 RECV_SIZE = 65536
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -81,10 +83,11 @@ def encode_request(
     return "".join(lines).encode("latin-1")
 
 
-def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
-    """(status, protocol version, headers with lower-case names) of a response head without
-    its blank line. Repeated headers are joined with `, `, but `Set-Cookie` lines with a line
-    break (a cookie's `Expires` holds a comma): the transport splits them."""
+def parse_head(head: bytes) -> tuple[int, str, Headers]:
+    """(status, protocol version, headers with lower-case names, read in any case) of a
+    response head without its blank line. Repeated headers are joined with `, `, but
+    `Set-Cookie` lines with a line break (a cookie's `Expires` holds a comma): the transport
+    splits them."""
     try:
         text = head.decode("latin-1")
         status_line, *lines = text.split("\r\n")
@@ -104,7 +107,7 @@ def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
         if key in headers:  # rare: a repeated header
             value = f"{headers[key]}{_JOINED.get(key, ', ')}{value}"
         headers[key] = value
-    return status, version, headers
+    return status, version, Headers(headers)
 
 
 _JOINED = {"set-cookie": "\n"}

@@ -8,6 +8,7 @@ gate turns into its `error` outcome."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from harness.config import HarnessConfig, ProviderConfig
@@ -17,6 +18,7 @@ from harness.gates.metric_series import FetchedMetric, FetchedSide
 from harness.targets import Target
 
 __all__ = [
+    "Answer",
     "MetricProvider",
     "ProviderError",
     "check_providers",
@@ -31,12 +33,21 @@ class ProviderError(Exception):
     """A provider could not answer a query: unreachable, an HTTP error, or its own error."""
 
 
-class MetricProvider(Protocol):
-    """Fetches one query's points (epoch seconds, value) between `start` and `end`."""
+@dataclass(frozen=True)
+class Answer:
+    """One query's points (epoch seconds, value; NaN and ±Inf included) and what the provider
+    said with them: `warnings` (Prometheus': the data may be partial, e.g. a remote store
+    failed) and `infos` (notes on the query)."""
 
-    def fetch(
-        self, query: str, start: float, end: float, step_s: float
-    ) -> list[tuple[float, float]]: ...
+    points: list[tuple[float, float]]
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+
+
+class MetricProvider(Protocol):
+    """Fetches one query's points between `start` and `end`."""
+
+    def fetch(self, query: str, start: float, end: float, step_s: float) -> Answer: ...
 
 
 def metric_gates(gates: Sequence[object]) -> list[MetricGate]:
@@ -57,11 +68,12 @@ def check_providers(gates: Sequence[object], config: HarnessConfig) -> None:
             )
 
 
-def open_provider(name: str, config: ProviderConfig) -> MetricProvider:
-    """The provider `[providers.NAME]` describes."""
-    from harness.providers.prometheus import PrometheusProvider
+def open_provider(name: str, config: ProviderConfig, *, retry: bool = True) -> MetricProvider:
+    """The provider `[providers.NAME]` describes; with `retry`, a request it did not serve
+    (unreachable, 502/503/504) is asked again a few times before it is an error."""
+    from harness.providers.prometheus import RETRY_PAUSES_S, PrometheusProvider
 
-    return PrometheusProvider(name, config)
+    return PrometheusProvider(name, config, pauses=RETRY_PAUSES_S if retry else ())
 
 
 def side_labels(target: Target, role: str) -> dict[str, str]:
@@ -76,9 +88,12 @@ def fetch_metrics(
     sides: dict[str, Target],
     start: float,
     end: float,
+    *,
+    retry: bool = True,
 ) -> list[FetchedMetric]:
     """Every metric gate's query fetched on each side (`{"baseline": t, "candidate": t}`, or
-    `{"target": t}`) over [start, end]; one fetch per distinct (provider, query, resolution)."""
+    `{"target": t}`) over [start, end]; one fetch per distinct (provider, query, resolution).
+    `retry=False` for a live look that the next look follows anyway."""
     found: dict[tuple[str, str, float], FetchedMetric] = {}
     for gate in metric_gates(gates):
         key = (gate.provider, gate.query, gate.resolution_s)
@@ -87,7 +102,7 @@ def fetch_metrics(
         settings = config.providers.get(gate.provider)
         fetched: dict[str, FetchedSide] = {}
         for role, target in sides.items():
-            fetched[role] = _fetch_side(gate, settings, target, role, start, end)
+            fetched[role] = _fetch_side(gate, settings, target, role, (start, end), retry)
         found[key] = FetchedMetric(
             provider=gate.provider,
             kind=settings.kind if settings is not None else "unknown",
@@ -105,8 +120,8 @@ def _fetch_side(
     settings: ProviderConfig | None,
     target: Target,
     role: str,
-    start: float,
-    end: float,
+    window: tuple[float, float],
+    retry: bool,
 ) -> FetchedSide:
     try:
         query = expand_query(gate.query, side_labels(target, role))
@@ -116,7 +131,9 @@ def _fetch_side(
         error = f"no [providers.{gate.provider}] in harness.toml"
         return FetchedSide(target=target.name, query=query, error=error)
     try:
-        points = open_provider(gate.provider, settings).fetch(query, start, end, gate.resolution_s)
+        provider = open_provider(gate.provider, settings, retry=retry)
+        answer = provider.fetch(query, *window, gate.resolution_s)
     except ProviderError as exc:
         return FetchedSide(target=target.name, query=query, error=str(exc))
-    return FetchedSide(target=target.name, query=query, points=points, series=1 if points else 0)
+    side = FetchedSide.of(target.name, query, answer.points)
+    return side.model_copy(update={"warnings": answer.warnings, "infos": answer.infos})

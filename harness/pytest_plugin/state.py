@@ -72,6 +72,8 @@ class HarnessSession:
         self.devices: list[str] = list(option.harness_device or [])
         base = config.invocation_params.dir
         try:
+            if not otel_env.sdk_disabled():
+                otel_env.check()  # an exporter, protocol or timeout it cannot apply: now, once
             loaded = load_config(option.harness_config, start=base)
             self.gates: list[Threshold] = parse_gates(option.harness_gates or [])
             self.request: RunRequest = build_request(

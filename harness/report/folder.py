@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from harness.folder_io import json_object
 from harness.gates.verdict import Verdict
 from harness.records import IterationRecord, Outcome, StepRecord
+from harness.results.liveness import KILLED, gone_words, process_alive
 from harness.results.reader import NOT_RECORDED, read_folder
 from harness.results.schema import VERDICT_FILE, config_hash
 from harness.rollout.stages import ROLLOUT_FILE, RolloutRecord
@@ -91,8 +92,20 @@ class RunFolder:
 
     @property
     def status(self) -> str:
-        """passed, failed, aborted, error, running, or `not recorded`."""
-        return str(self.meta.get("status") or "not recorded")
+        """passed, failed, aborted, error, running, `killed` (run.json says running, and its
+        process on this host is gone), or `not recorded`."""
+        status = str(self.meta.get("status") or "not recorded")
+        if status == "running" and not process_alive(self.meta):
+            return KILLED
+        return status
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run did not finish, as run.json gives it (or, for a killed run, the reader)."""
+        if self.status == KILLED:
+            return gone_words(self.meta)
+        reason = self.meta.get("reason")
+        return str(reason) if reason else None
 
     @property
     def targets(self) -> list[str]:

@@ -42,10 +42,10 @@ def junit_xml(run: RunFolder) -> ET.ElementTree[ET.Element]:
         _load_cases(run, suite)
     else:
         _smoke_cases(run, suite)
-    if run.status in ("aborted", "error", "running"):
+    if run.status in ("aborted", "error", "running", "killed"):
         # A run that did not finish is never green, whatever its finished cases say.
         case = _case(suite, "run", "run completed", 0.0)
-        reason = run.meta.get("reason") or f"run.json says {run.status!r}"
+        reason = run.reason or f"run.json says {run.status!r}"
         ET.SubElement(case, "error", message=f"the run did not complete: {reason}", type=run.status)
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))

@@ -13,6 +13,7 @@ from harness.report.folder import Distribution, RunFolder, unfinished_text
 from harness.report.junit import failure_line
 from harness.report.render import Markup, render, trusted_svg
 from harness.report.summary import decision_of
+from harness.results.liveness import KILLED
 from harness.telemetry.hdr import ITERATION, SeriesKey
 from harness.telemetry.latency import SHOWN, failure_rate
 from harness.telemetry.spans import url_template
@@ -53,10 +54,11 @@ def banner(run: RunFolder) -> Markup:
 
 
 def _status_reasons(run: RunFolder) -> list[str]:
+    ended = [run.reason] if run.status == KILLED and run.reason else []
     if run.mode == "rehearse":
         why = run.missing.get("verdict.json", "not recorded")
-        return [f"no verdict: verdict.json {why} (the run ended before its gates)"]
-    reasons = []
+        return [*ended, f"no verdict: verdict.json {why} (the run ended before its gates)"]
+    reasons = ended
     for target in run.targets:
         tallies = [run.tally(target, j) for j in run.journeys()]
         iterations = sum(t.iterations for t in tallies)

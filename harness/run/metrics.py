@@ -98,17 +98,18 @@ def record_metrics(
 
 
 def window_fetcher(
-    request: RunRequest, targets: list[Target]
+    request: RunRequest, targets: list[Target], *, retry: bool = True
 ) -> Callable[[float, float], list[FetchedMetric]] | None:
     """What a rollout's stage looks call for the metric gates' points over the stage's window
-    (start, end); None when the request has no metric gate."""
+    (start, end); None when the request has no metric gate. `retry=False` for the live watch,
+    whose next look comes anyway."""
     gates = metric_gates(request.gates())
     if not gates:
         return None
     sides = sides_of(targets)
 
     def fetch(start: float, end: float) -> list[FetchedMetric]:
-        return fetch_metrics(gates, request.config, sides, start, end)
+        return fetch_metrics(gates, request.config, sides, start, end, retry=retry)
 
     return fetch
 
@@ -121,7 +122,7 @@ def with_metric_watch(
     from harness.run.metric_watch import MetricAbortWatch
 
     watched = [g for g in metric_gates(gates) if g.abort]
-    fetch = window_fetcher(request, targets)
+    fetch = window_fetcher(request, targets, retry=False)
     if not watched or fetch is None or len(targets) < 2:
         return inner
     metric = MetricAbortWatch(watched, fetch, baseline=targets[0].name, candidate=targets[-1].name)

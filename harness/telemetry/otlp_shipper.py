@@ -25,12 +25,22 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from harness.telemetry.spool import EndedSpan
 
-OTLP_TIMEOUT_S = 5.0  #: one export request to the endpoint
+OTLP_TIMEOUT_S = 5.0  #: one export to the endpoint, unless OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT
 OTLP_GIVE_UP = 3  #: failed exports in a row after which the endpoint is given up on
-OTLP_GRACE_S = 5.0  #: after the spool's end, time left to deliver what is queued
+OTLP_GRACE_S = 5.0  #: after the spool's end, time left to deliver what is queued (at least)
+#: the longest grace: the specification's default deadline of a batch processor's export
+#: (OTEL_BSP_EXPORT_TIMEOUT, 30000 ms), whatever deadline one export was given
+OTLP_GRACE_MAX_S = 30.0
 OTLP_QUEUE = 256  #: batches waiting for the endpoint; beyond it a batch is counted unsent
 HANDOVER_S = 1.0  #: how long `handover` waits for the lowered thread's export in flight
 POLL_S = 0.2  #: how often the lowered thread looks whether it has been handed over
+
+
+def grace_for(timeout_s: float) -> float:
+    """The time left after the run to deliver what is queued, for exports of `timeout_s`: one
+    deadline, so that an export started at the end can finish, but at least `OTLP_GRACE_S` and
+    at most `OTLP_GRACE_MAX_S`, so that the end stays bounded."""
+    return min(max(OTLP_GRACE_S, timeout_s), OTLP_GRACE_MAX_S)
 
 
 class OtlpShipper:

@@ -4,9 +4,9 @@ lines to the run's trace file, and through the SDK's OTLP/HTTP exporter to an en
 none of that work runs on the load generator's core.
 
 `python -m harness.telemetry.sidecar SPOOL --out FILE --resource JSON [--endpoint URL]
-[--sample R] [--parent PID] [--stats FILE] [--idle-cores N]` exits when it reads the spool's end
-mark, or when its parent has gone and the spool has been quiet for a second (a killed run keeps
-every span it spooled).
+[--otlp-timeout S] [--sample R] [--parent PID] [--stats FILE] [--idle-cores N]` exits when it
+reads the spool's end mark, or when its parent has gone and the spool has been quiet for a second
+(a killed run keeps every span it spooled).
 
 Without an OTLP endpoint it exports only while the machine has a core to spare: while fewer than
 `--idle-cores` (1) cores are idle (this process's own time counted as idle) and the spool still
@@ -23,9 +23,11 @@ The endpoint is shipped to from a thread of its own (`OtlpShipper`,
 `harness/telemetry/otlp_shipper.py`), never from the loop that writes the trace file: a slow or
 unreachable collector cannot hold the local file back. It too runs at the lowest priority while
 the run goes on, and at the main thread's once it is over. Each export has a deadline
-(`OTLP_TIMEOUT_S`), a collector that fails `OTLP_GIVE_UP` exports in a row is given up on, and
-after the spool's end the shipper gets `OTLP_GRACE_S` to drain; every span not delivered is counted
-in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at once and finishes the local file.
+(`--otlp-timeout`: `OTLP_TIMEOUT_S`, or `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` as the journey
+process read it), a collector that fails `OTLP_GIVE_UP` exports in a row is given up on, and
+after the spool's end the shipper gets one deadline to drain (`grace_for`: 5 to 30 s); every span
+not delivered is counted in the stats (`otlp_unsent`). SIGTERM gives up the endpoint at once and
+finishes the local file.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from harness.telemetry.export_deferral import Deferral
 from harness.telemetry.joins import head_sampled, index_line
 from harness.telemetry.otel_env import HTTP_PROTOCOL, OtlpTarget, otlp_exporter, ratio_bound
 from harness.telemetry.otlp_json import OtlpJsonLinesExporter, rows_to_otlp_json
-from harness.telemetry.otlp_shipper import OTLP_TIMEOUT_S, OtlpShipper
+from harness.telemetry.otlp_shipper import OTLP_TIMEOUT_S, OtlpShipper, grace_for
 from harness.telemetry.spool import EndedSpan, merged, read_spool
 from harness.telemetry.spool_follower import lowest_priority, run
 
@@ -148,7 +150,9 @@ class SpoolExport:
         scope: str = "journey-harness",
         protocol: str = HTTP_PROTOCOL,
         index: Path | None = None,
+        timeout_s: float = OTLP_TIMEOUT_S,
     ) -> None:
+        """`timeout_s` is each export's deadline at the endpoint."""
         self.file = OtlpJsonLinesExporter(out)
         self._index: IO[str] | None = None
         if index is not None:
@@ -161,10 +165,11 @@ class SpoolExport:
         self.scope = InstrumentationScope(scope)
         self.sampler = RowSampler(sample_rate, self._indexed if self._index is not None else None)
         self.spans = 0
+        self.timeout_s = timeout_s
         if endpoint:
             # The SDK logs every retry; the run says once what was not sent, and why.
             logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
-            exporter = otlp_exporter(OtlpTarget(endpoint, protocol), "traces", OTLP_TIMEOUT_S)
+            exporter = otlp_exporter(OtlpTarget(endpoint, protocol), "traces", timeout_s)
             # at the lowest priority while the run goes on, as the spool's follower (`over`)
             self.otlp = OtlpShipper(exporter, self._span, lowered=lowest_priority)
 
@@ -208,7 +213,7 @@ class SpoolExport:
         if self._index is not None:
             self._index.close()
         if self.otlp is not None:
-            self.otlp.close()
+            self.otlp.close(grace_for(self.timeout_s))
             with contextlib.suppress(Exception):
                 self.otlp.exporter.shutdown()
 
@@ -251,6 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resource", default="{}", help="resource attributes as JSON")
     parser.add_argument("--endpoint", default=None, help="OTLP traces URL (or gRPC address)")
     parser.add_argument("--protocol", default=HTTP_PROTOCOL, help="http/protobuf or grpc")
+    parser.add_argument(
+        "--otlp-timeout",
+        type=float,
+        default=OTLP_TIMEOUT_S,
+        help="each export's deadline at the endpoint, in seconds",
+    )
     parser.add_argument("--sample", type=float, default=1.0)
     parser.add_argument("--parent", type=int, default=None, help="exit when this PID has gone")
     parser.add_argument("--stats", type=Path, default=None, help="write span counts here")
@@ -272,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample_rate=options.sample,
         protocol=options.protocol,
         index=options.index,
+        timeout_s=options.otlp_timeout,
     )
     # Ctrl-C to the process group is for the run: its process closes the spool and this follows
     # to the end mark. SIGTERM means finish now: the endpoint is given up (its spans counted

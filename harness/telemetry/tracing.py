@@ -3,10 +3,10 @@
 The journey process records spans with the light tracer of `harness.telemetry.recorder` (the
 code above it sees only the OpenTelemetry API) into a spool; a sidecar process samples the
 spans and exports them to `traces.jsonl` in the run folder (always) and, through the SDK's
-exporter, to an OTLP/HTTP endpoint when one is given. Its `RowSampler` keeps a share of journey
-traces (`--trace-sample`) but always every failed one and the slowest ones. With an endpoint,
-step and journey durations also go out as OTel exponential histograms, with iteration and error
-counters.
+exporter, to an OTLP endpoint when one is given (and `OTEL_TRACES_EXPORTER` is not `none`). Its
+`RowSampler` keeps a share of journey traces (`--trace-sample`) but always every failed one and
+the slowest ones. With an endpoint (and `OTEL_METRICS_EXPORTER` not `none`), step and journey
+durations also go out as OTel exponential histograms, with iteration and error counters.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from opentelemetry.sdk.resources import Resource
 
 from harness.records import IterationRecord, Outcome, StepRecord
 from harness.telemetry import otel_env, spans
+from harness.telemetry.otlp_shipper import OTLP_TIMEOUT_S, grace_for
 from harness.telemetry.recorder import LightTracerProvider
 from harness.telemetry.spool import SpanSpool
 
 SIDECAR_WAIT_S = 120.0  #: the longest a run waits for its spans to be written, after its load
 NOTICE_S = 5.0
-METRICS_TIMEOUT_S = 5.0  #: one metrics export to the endpoint, and the flush at the end
+#: one metrics export to the endpoint, unless OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT says
+METRICS_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Telemetry:
     counts: dict[str, Any] = field(default_factory=dict)  #: the sidecar's span counts
     missing: list[str] = field(default_factory=list)  #: evidence that could not be completed
     applied: str = ""  #: the tracing settings in one line (service, where spans go, sampling)
+    metrics_wait_s: float = METRICS_TIMEOUT_S  #: the longest the end waits for the last metrics
 
     def shutdown(self) -> None:
         """Stop routing harness spans here, close the spool and wait for the sidecar to have
@@ -56,7 +59,7 @@ class Telemetry:
         if self.meter_provider is not None:  # its last export runs while the spans are written
             metrics = threading.Thread(
                 target=self.meter_provider.shutdown,
-                kwargs={"timeout_millis": METRICS_TIMEOUT_S * 1000},
+                kwargs={"timeout_millis": self.metrics_wait_s * 1000},
                 daemon=True,
             )
             metrics.start()
@@ -70,7 +73,7 @@ class Telemetry:
             if not self.counts:
                 self.missing.append(f"the harness's spans ({self.sidecar.problem})")
         if metrics is not None:
-            metrics.join(METRICS_TIMEOUT_S + 1.0)
+            metrics.join(self.metrics_wait_s + 1.0)
 
 
 class SpanSidecar:
@@ -84,7 +87,9 @@ class SpanSidecar:
         resource: dict[str, Any],
         endpoint: otel_env.OtlpTarget | None,
         sample_rate: float,
+        timeout_s: float = OTLP_TIMEOUT_S,
     ) -> None:
+        """`timeout_s` is each export's deadline at `endpoint`."""
         from harness.children import SpawnedProcess
 
         self.spool = spool
@@ -111,6 +116,7 @@ class SpanSidecar:
         ]
         if endpoint is not None:
             argv += ["--endpoint", endpoint.url, "--protocol", endpoint.protocol]
+            argv += ["--otlp-timeout", repr(timeout_s)]
         self.process = SpawnedProcess(argv, dict(os.environ))
         self.problem = ""
 
@@ -169,15 +175,19 @@ def setup(
     the light tracer into a spool next to `trace_file`, and exported by a sidecar process.
 
     The `OTEL_*` environment applies where no argument says otherwise (`harness.telemetry.
-    otel_env`): `OTEL_SDK_DISABLED=true` switches tracing off; the endpoints, protocol,
-    headers and resource come from it; `sample_rate` None reads `OTEL_TRACES_SAMPLER` (else 1).
-    Raises `UsageError` for an OTLP protocol or sampler the harness cannot apply."""
+    otel_env`): `OTEL_SDK_DISABLED=true` switches tracing off; `OTEL_TRACES_EXPORTER` and
+    `OTEL_METRICS_EXPORTER` (`none`) keep a signal off the endpoint; the endpoints, protocol,
+    export deadlines, headers and resource come from it; `sample_rate` None reads
+    `OTEL_TRACES_SAMPLER` (else 1). Raises `UsageError` for an exporter, OTLP protocol, timeout
+    or sampler the harness cannot apply."""
     if otel_env.sdk_disabled():
         return switched_off()
     rate = otel_env.sample_rate(sample_rate, 1.0)[0]
     otel_env.check_propagators()
     traces_to = otel_env.otlp_target("traces", endpoint)
     metrics_to = otel_env.otlp_target("metrics", endpoint)
+    traces_timeout = otel_env.export_timeout("traces", OTLP_TIMEOUT_S)
+    metrics_timeout = otel_env.export_timeout("metrics", METRICS_TIMEOUT_S)[0]
     resource = otel_env.resource_attributes(
         {"service.instance.id": f"{run_id}-{worker}-{os.getpid()}", "harness.run_id": run_id},
         service_name,
@@ -191,26 +201,58 @@ def setup(
         resource=resource,
         endpoint=traces_to,
         sample_rate=rate,
+        timeout_s=traces_timeout[0],
     )
-    applied = _applied(resource, traces_to, rate)
-    telemetry = Telemetry(provider=provider, sidecar=sidecar, applied=applied)
+    applied = _applied(resource, traces_to, rate, traces_timeout, endpoint)
+    telemetry = Telemetry(
+        provider=provider,
+        sidecar=sidecar,
+        applied=applied,
+        metrics_wait_s=grace_for(metrics_timeout),
+    )
     if metrics_to is not None:
-        telemetry.meter_provider, telemetry.metrics = _metrics(Resource(resource), metrics_to)
+        telemetry.meter_provider, telemetry.metrics = _metrics(
+            Resource(resource), metrics_to, metrics_timeout
+        )
     spans.use_provider(provider)
     return telemetry
 
 
-def _applied(resource: dict[str, str], to: otel_env.OtlpTarget | None, rate: float) -> str:
+def _applied(
+    resource: dict[str, str],
+    to: otel_env.OtlpTarget | None,
+    rate: float,
+    timeout: tuple[float, str],
+    flag: str | None,
+) -> str:
+    """The tracing settings in one line: service, where spans (and metrics) go, sampling."""
     from harness.redact import redact_url
 
-    where = f"OTLP {to.protocol} to {redact_url(to.url)}" if to is not None else "no OTLP endpoint"
+    if to is not None:
+        where = f"OTLP {to.protocol} to {redact_url(to.url)}"
+        deadline, source = timeout
+        if source != "default":
+            within = (
+                "without a deadline"
+                if deadline == otel_env.INDEFINITE_S
+                else f"within {deadline:g} s"
+            )
+            where += f" (exports {within}, {source})"
+    elif otel_env.selected_exporter("traces") == otel_env.NONE:
+        where = "no spans sent over OTLP (OTEL_TRACES_EXPORTER=none; traces.jsonl has them)"
+    else:
+        where = "no OTLP endpoint"
+    if not flag and otel_env.selected_exporter("metrics") == otel_env.NONE:
+        where += ", no OTLP metrics (OTEL_METRICS_EXPORTER=none)"
     return (
         f"service {resource.get('service.name', '')}, {where}, "
         f"{rate:g} of the traces sampled at the root"
     )
 
 
-def _metrics(resource: Resource, to: otel_env.OtlpTarget) -> tuple[Any, MetricsSink]:
+def _metrics(
+    resource: Resource, to: otel_env.OtlpTarget, timeout_s: float
+) -> tuple[Any, MetricsSink]:
     from opentelemetry.sdk.metrics import Histogram, MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
@@ -219,9 +261,9 @@ def _metrics(resource: Resource, to: otel_env.OtlpTarget) -> tuple[Any, MetricsS
     logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
 
     reader = PeriodicExportingMetricReader(
-        otel_env.otlp_exporter(to, "metrics", METRICS_TIMEOUT_S),
+        otel_env.otlp_exporter(to, "metrics", timeout_s),
         export_interval_millis=5000,
-        export_timeout_millis=METRICS_TIMEOUT_S * 1000,
+        export_timeout_millis=timeout_s * 1000,
     )
     provider = MeterProvider(
         resource=resource,

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
-from urllib.parse import urljoin
 
 from opentelemetry.context import Context
 from pydantic import TypeAdapter, ValidationError
@@ -24,7 +23,9 @@ from harness.errors import (
     StepTimeout,
 )
 from harness.http.cookies import Jar
+from harness.http.headers import Headers, charset_of
 from harness.http.network import ACCEPT_ENCODING
+from harness.http.redirects import REDIRECTS, next_request
 from harness.http.transport import HttpRequest, HttpTransport, RawResponse
 from harness.http.urls import join_url, same_origin, url_path
 from harness.records import RequestRecord
@@ -66,7 +67,14 @@ class Response:
 
     @property
     def text(self) -> str:
-        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        """The body decoded with the `charset` of its `Content-Type`, else as UTF-8 (as httpx
+        does), invalid bytes replaced."""
+        charset = charset_of(self.headers.get("content-type"))
+        if charset is not None:
+            try:
+                return self.content.decode(charset, errors="replace")
+            except LookupError:  # a charset Python does not know
+                pass
         return self.content.decode("utf-8", errors="replace")
 
     def expect(self, *statuses: int) -> Response:
@@ -219,10 +227,13 @@ class HttpClient:
         """Send one request relative to the base URL and check its status.
 
         Redirects are followed for GET and HEAD unless `follow_redirects=False`, for other
-        methods when `follow_redirects=True` (a 303, and a 301 or 302 to a POST, go on as GET,
-        as requests and httpx do); each hop is a request of the step."""
+        methods when `follow_redirects=True` (a 302 or 303, and a 301 to a POST, go on as GET,
+        as requests and httpx do); each hop is a request of the step, with the cookies the jar
+        has for its URL."""
         method = method.upper()
-        url = join_url(self.base_url, path) if "://" not in path else path
+        # absolute when it starts with a scheme: `/login?next=https://...` is still a path
+        absolute = "://" in path and path.partition("://")[0].isalpha()
+        url = path if absolute else join_url(self.base_url, path)
         if params:
             url = with_params(url, params)
         final_headers = dict(self.headers)
@@ -231,7 +242,7 @@ class HttpClient:
             body, content_type = encode_body(json=json, data=data, files=files, content=content)
             if content_type is not None:
                 final_headers["content-type"] = content_type
-        if "://" in path and "@" in url.partition("?")[0]:  # credentials in an absolute URL
+        if absolute and "@" in url.partition("?")[0]:  # credentials in an absolute URL
             url, credentials = split_userinfo(url)
             auth = auth or credentials
         if auth is not None:
@@ -239,14 +250,14 @@ class HttpClient:
         if headers:
             final_headers.update({k.lower(): v for k, v in headers.items()})
         # the target's credentials go to the target only (requests drops them on a redirect)
-        if "://" in path and not same_origin(url, self.base_url):
+        if absolute and not same_origin(url, self.base_url):
             self._drop_target_credentials(final_headers)
         follow = method in ("GET", "HEAD") if follow_redirects is None else follow_redirects
         hops = 0
         while True:
             response = self._send(method, url, final_headers, body, timeout or self.timeout)
             location = response.headers.get("location")
-            if not follow or response.status not in _REDIRECTS or not location:
+            if not follow or response.status not in REDIRECTS or not location:
                 break
             hops += 1
             if hops > self.max_redirects:
@@ -256,12 +267,9 @@ class HttpClient:
                     method=method,
                     url=url,
                 )
-            final_headers = dict(final_headers)  # the sent request's stay as they were
-            method, body = _redirected(method, body, response.status, final_headers)
-            next_url = urljoin(url, location)
-            if not same_origin(next_url, url):
-                final_headers.pop("authorization", None)
-            url = next_url
+            method, url, final_headers, body = next_request(
+                method, url, final_headers, body, response.status, location
+            )
         if expect is None:
             if response.status >= 400:
                 raise HttpStatusError(
@@ -300,7 +308,8 @@ class HttpClient:
         spans.end_request(span, raw.status, None)
         if raw.set_cookies:
             self.cookies.keep(method, url, raw.set_cookies)
-        response = Response(method, url, raw.status, raw.headers, raw.body, _ms_since(started))
+        headers = raw.headers if type(raw.headers) is Headers else Headers.of(raw.headers)
+        response = Response(method, url, raw.status, headers, raw.body, _ms_since(started))
         self._observe(request, raw.status, started, None)
         return response
 
@@ -337,21 +346,6 @@ class HttpClient:
                     error=redact(error) if error else None,
                 )
             )
-
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-def _redirected(
-    method: str, body: bytes | None, status: int, headers: dict[str, str]
-) -> tuple[str, bytes | None]:
-    """The method and body of the request that follows a redirect: 303 makes it a GET (but a
-    HEAD), and so does a 301 or 302 to a POST, as browsers, requests and httpx do; 307 and 308
-    repeat the request as it was."""
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        headers.pop("content-type", None)
-        return "GET", None
-    return method, body
 
 
 def _ms_since(started: float) -> float:

@@ -143,6 +143,7 @@ http {{
     listen 127.0.0.1:{port};
     root {d}/www;
     location = /who {{ default_type text/plain; return 200 "host=$host"; }}
+    location /latin1/ {{ charset iso-8859-1; }}
   }}
   server {{
     listen 127.0.0.1:{open_port} ssl;

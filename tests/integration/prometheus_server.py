@@ -43,9 +43,11 @@ def start_prometheus(
     *,
     file_sd: Path | None = None,
     interval: str = "1s",
+    remote_read: str | None = None,
 ) -> Prometheus:
     """Prometheus scraping each `host:port` of `scraped` (labelled `deployment=<key>`), and
-    the targets listed in `file_sd/*.json` (re-read every second, as the harness writes them)."""
+    the targets listed in `file_sd/*.json` (re-read every second, as the harness writes them);
+    with `remote_read`, reading recent data from that URL too."""
     if not Path(BINARY).exists():
         pytest.skip("prometheus is not installed (scripts/ensure-servers.sh installs it)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -62,9 +64,13 @@ def start_prometheus(
             f"        refresh_interval: {interval}\n"
         )
     config = folder / "prometheus.yml"
+    reads = (
+        f"remote_read:\n  - {{url: '{remote_read}', read_recent: true}}\n" if remote_read else ""
+    )
     config.write_text(
         f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n"
-        "scrape_configs:\n"
+        + reads
+        + "scrape_configs:\n"
         "  - job_name: sandbox\n"
         f"    scrape_interval: {interval}\n"
         f"    scrape_timeout: {interval}\n" + statics,

@@ -151,3 +151,57 @@ def test_spans_and_metrics_go_over_grpc_when_the_protocol_says_so(
     assert all(s.resource["service.name"] == "journey-harness" for s in receiver.spans)
     assert receiver.trace_headers and all(h["x-tenant"] == "acme" for h in receiver.trace_headers)
     assert "harness.step.duration" in receiver.metric_names
+
+
+def _smoke(results: Path, sandbox: SandboxUrls) -> tuple[str, Path]:
+    """A smoke of one API journey with `OTEL_EXPORTER_OTLP_ENDPOINT` set to the receiver (as a
+    cluster injects it); its output and run folder."""
+    result = run_cli(
+        "smoke", "--target", sandbox.base, "-k", "api_catalog", "--results", str(results)
+    )
+    assert result.code == 0, result.out + result.err
+    return result.out, only_run_dir(results)
+
+
+def _journey_roots(run_dir: Path) -> int:
+    roots = 0
+    for line in (run_dir / "traces.jsonl").read_text().splitlines():
+        for resource in json.loads(line)["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                roots += sum(s["name"].startswith("journey ") for s in scope["spans"])
+    return roots
+
+
+def test_otel_traces_exporter_none_keeps_spans_off_the_endpoint_and_in_the_run_folder(
+    sandbox: SandboxUrls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OTEL_TRACES_SAMPLER", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(name, raising=False)
+    with OtlpReceiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+        out, run_dir = _smoke(tmp_path / "none", sandbox)
+        assert (
+            "traces: service journey-harness, no spans sent over OTLP (OTEL_TRACES_EXPORTER=none; "
+            "traces.jsonl has them), no OTLP metrics (OTEL_METRICS_EXPORTER=none), 1 of the traces"
+        ) in out
+        assert (receiver.requests, len(receiver.spans), receiver.metric_names) == (0, 0, set())
+        assert _journey_roots(run_dir) == 1  # the harness's own record, which the gates read
+
+        # The default (otlp), against the same receiver: spans and metrics arrive.
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+        monkeypatch.delenv("OTEL_METRICS_EXPORTER")
+        out, run_dir = _smoke(tmp_path / "otlp", sandbox)
+        assert f"OTLP http/protobuf to {receiver.endpoint}/v1/traces, 1 of the traces" in out
+        names = {s.name for s in receiver.spans}
+        assert {"journey api_catalog_and_orders", "step pay"} <= names
+        assert "harness.step.duration" in receiver.metric_names
+        assert _journey_roots(run_dir) == 1
+
+        # console would print every span where the run's progress and verdict go: refused.
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+        refused = run_cli("smoke", "--target", sandbox.base, "--results", str(tmp_path / "c"))
+    assert refused.code == 2, refused.out + refused.err
+    assert "OTEL_TRACES_EXPORTER='console'" in refused.out + refused.err
+    assert not (tmp_path / "c").exists()

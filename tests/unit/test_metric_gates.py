@@ -4,6 +4,7 @@ memory, and a fake transport answering as Prometheus' HTTP API does."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from harness.gates.metric_series import METRICS_FILE, FetchedMetric, FetchedSide
 from harness.gates.outcome import Decision
 from harness.gates.verdict import evaluate, summary_lines
 from harness.http import HttpRequest, RawResponse
-from harness.providers import ProviderError, check_providers, fetch_metrics
+from harness.providers import Answer, ProviderError, check_providers, fetch_metrics, prometheus
 from harness.providers.prometheus import PrometheusProvider
 from harness.targets import Target
 from harness.telemetry.hdr import HdrStore
@@ -191,8 +192,9 @@ def test_prometheus_query_range_with_headers_and_auth(monkeypatch: pytest.Monkey
     provider = _provider(
         transport, headers={"X-Scope-OrgID": "${PROM_TOKEN}"}, auth=["me", "pw"], timeout=3
     )
-    points = provider.fetch('sum(rate(x{a="b"}[5s]))', 1000.0, 1002.0, 1.0)
-    assert points == [(1000.0, 0.5), (1002.0, 0.7)]  # NaN (0/0) dropped
+    points = provider.fetch('sum(rate(x{a="b"}[5s]))', 1000.0, 1002.0, 1.0).points
+    assert [t for t, _ in points] == [1000.0, 1001.0, 1002.0]  # NaN (0/0) kept for the gate
+    assert points[0] == (1000.0, 0.5) and math.isnan(points[1][1]) and points[2] == (1002.0, 0.7)
     (request,) = transport.requests
     assert isinstance(request, HttpRequest)
     assert request.url.startswith("http://prom.example:9090/api/v1/query_range?query=sum%28rate")
@@ -221,15 +223,37 @@ def test_prometheus_errors_are_one_line(status: int, body: object, message: str)
     assert "\n" not in str(caught.value)
 
 
-def test_an_unreachable_prometheus_is_a_provider_error() -> None:
+def test_an_unreachable_prometheus_is_a_provider_error_after_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("harness.providers.prometheus.RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    tries: list[str] = []
+
     def refuse(request: HttpRequest) -> RawResponse:
+        tries.append(request.url)
         raise ConnectionFailed(f"GET {request.url} could not connect: Connection refused")
 
     with pytest.raises(ProviderError) as caught:
         _provider(FakeTransport(refuse)).fetch("up", 1.0, 2.0, 1.0)
     assert str(caught.value) == (
-        "prometheus at http://prom.example:9090/ unreachable: could not connect: Connection refused"
+        "prometheus at http://prom.example:9090/ unreachable: could not connect: Connection "
+        "refused (4 tries over 0 s)"
     )
+    assert len(tries) == 4
+
+
+def test_an_answer_prometheus_gave_is_not_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.providers.prometheus.RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    tries: list[str] = []
+    bad = b'{"status":"error","errorType":"bad_data","error":"parse error"}'
+
+    def answer(request: HttpRequest) -> RawResponse:
+        tries.append(request.url)
+        return RawResponse(400, {"content-type": "application/json"}, bad)
+
+    with pytest.raises(ProviderError, match=r"HTTP 400: bad_data: parse error$"):
+        _provider(FakeTransport(answer)).fetch("up(", 1.0, 2.0, 1.0)
+    assert len(tries) == 1
 
 
 def test_fetch_metrics_expands_labels_per_side_and_keeps_errors(
@@ -237,11 +261,11 @@ def test_fetch_metrics_expands_labels_per_side_and_keeps_errors(
 ) -> None:
     sent: list[str] = []
 
-    def fetch(self: PrometheusProvider, query: str, *args: float) -> list[tuple[float, float]]:
+    def fetch(self: PrometheusProvider, query: str, *args: float) -> Answer:
         sent.append(query)
         if "v2" in query:
             raise ProviderError("prometheus answered HTTP 503: unavailable")
-        return [(1.0, 0.1)]
+        return Answer([(1.0, 0.1)])
 
     monkeypatch.setattr(PrometheusProvider, "fetch", fetch)
     config = HarnessConfig.model_validate({"providers": {"prometheus": {"url": "http://p:9090"}}})
@@ -356,3 +380,48 @@ def test_kayentas_judge_on_the_points() -> None:
     assert "Mann-Whitney, Kayenta: High" in outcome.summary
     same = _data(_side(_noisy(0.20)), _side(_noisy(0.20, seed=5)))
     assert _gate(judge="mann_whitney").evaluate(same).decision is Decision.PASS
+
+
+def test_points_that_are_not_numbers_are_kept_apart_and_survive_metrics_json() -> None:
+    side = FetchedSide.of(
+        "t", "q", [(1.0, 0.5), (2.0, math.nan), (3.0, math.inf), (4.0, -math.inf)]
+    )
+    assert side.points == [(1.0, 0.5)] and side.series == 1
+    assert side.nonfinite == [(2.0, "NaN"), (3.0, "+Inf"), (4.0, "-Inf")]
+    assert side.within(2.0, 4.0).nonfinite == [(2.0, "NaN"), (3.0, "+Inf")]
+    fetched = FetchedMetric(
+        provider="p", kind="prometheus", query="q", resolution_s=1.0, start=0.0, end=5.0,
+        sides={"target": side},
+    )  # fmt: skip
+    stored = MetricsFile(metrics=[fetched]).model_dump_json()
+    assert MetricsFile.model_validate_json(stored).metrics == [fetched]
+
+
+def test_prometheus_warnings_and_infos_are_kept_one_line_each() -> None:
+    body = {
+        **_matrix([[1000, "1"]]),
+        "warnings": ["remote_read: error sending request:\n connection refused"],
+        "infos": ["PromQL info: metric might not be a counter"],
+    }
+    answer = _provider(_answer(200, body)).fetch("up", 1000.0, 1000.0, 1.0)
+    assert answer.points == [(1000.0, 1.0)]
+    assert answer.warnings == ["remote_read: error sending request: connection refused"]
+    assert answer.infos == ["PromQL info: metric might not be a counter"]
+
+
+def test_a_live_look_asks_once_and_the_end_of_the_run_asks_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Port 9 on loopback refuses at once: the live watch's look (`retry=False`) is one try,
+    its next look coming anyway; the end of the run's fetch tries 4 times."""
+    config = HarnessConfig.model_validate(
+        {"providers": {"prometheus": {"url": "http://127.0.0.1:9"}}}
+    )
+    sides = {"target": Target.from_base_url("http://a:1", name="a")}
+    gate = _gate(query="up")
+    (once,) = fetch_metrics([gate], config, sides, 1.0, 9.0, retry=False)
+    error = once.sides["target"].error or ""
+    assert "unreachable" in error and "tries" not in error
+    monkeypatch.setattr(prometheus, "RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    (again,) = fetch_metrics([gate], config, sides, 1.0, 9.0)
+    assert (again.sides["target"].error or "").endswith("(4 tries over 0 s)")

@@ -20,8 +20,12 @@ from harness.telemetry import spans
 from harness.telemetry.otel_env import (
     GRPC,
     HTTP_PROTOCOL,
+    INDEFINITE_S,
+    NONE,
+    OTLP,
     OtlpTarget,
     check_propagators,
+    export_timeout,
     otlp_exporter,
     otlp_target,
     protocol,
@@ -29,6 +33,7 @@ from harness.telemetry.otel_env import (
     resource_attributes,
     sample_rate,
     sdk_disabled,
+    selected_exporter,
 )
 from harness.telemetry.recorder import LightTracerProvider
 from harness.telemetry.sidecar import RowSampler
@@ -70,6 +75,140 @@ def test_grpc_takes_endpoints_as_they_are_and_http_json_is_refused() -> None:
     exporter = otlp_exporter(OtlpTarget("http://127.0.0.1:4317", GRPC), "traces", 1.0)
     assert type(exporter).__module__.startswith("opentelemetry.exporter.otlp.proto.grpc")
     exporter.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("given", "chosen"),
+    [("", OTLP), ("otlp", OTLP), (" OTLP ", OTLP), ("otlp,otlp", OTLP), ("none", NONE),
+     ("None", NONE)],
+)  # fmt: skip
+def test_the_exporter_variables_choose_otlp_or_nothing(given: str, chosen: str) -> None:
+    assert selected_exporter("traces", {"OTEL_TRACES_EXPORTER": given}) == chosen
+    assert selected_exporter("metrics", {"OTEL_METRICS_EXPORTER": given}) == chosen
+
+
+def test_exporter_none_keeps_its_signal_off_the_endpoint_and_the_flag_wins() -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": BASE, "OTEL_TRACES_EXPORTER": "none"}
+    assert otlp_target("traces", env=env) is None
+    assert otlp_target("metrics", env=env) == OtlpTarget(f"{BASE}/v1/metrics", HTTP_PROTOCOL)
+    own = {**env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t/x"}
+    assert otlp_target("traces", env=own) is None  # the signal's own endpoint too
+    metrics_off = {"OTEL_EXPORTER_OTLP_ENDPOINT": BASE, "OTEL_METRICS_EXPORTER": "none"}
+    assert otlp_target("metrics", env=metrics_off) is None
+    assert otlp_target("traces", env=metrics_off) == OtlpTarget(f"{BASE}/v1/traces", HTTP_PROTOCOL)
+    flagged = otlp_target("traces", "http://flag:4318", env)  # --otlp-endpoint says send
+    assert flagged == OtlpTarget("http://flag:4318/v1/traces", HTTP_PROTOCOL)
+
+
+def test_the_python_sdks_otlp_names_choose_the_protocol_as_in_the_sdk() -> None:
+    env = {
+        "OTEL_TRACES_EXPORTER": "otlp_proto_grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",  # the exporter's name wins, as in the SDK
+    }
+    assert selected_exporter("traces", env) == OTLP
+    assert otlp_target("traces", env=env) == OtlpTarget("http://collector:4317", GRPC)
+    with pytest.raises(UsageError, match="http/json"):
+        protocol("metrics", env)  # the metrics' exporter is plain otlp: the protocol applies
+    http = {"OTEL_METRICS_EXPORTER": "otlp_proto_http", "OTEL_EXPORTER_OTLP_PROTOCOL": GRPC}
+    assert protocol("metrics", http) == HTTP_PROTOCOL
+    with pytest.raises(UsageError, match="names 2 OTLP exporters"):
+        selected_exporter("traces", {"OTEL_TRACES_EXPORTER": "otlp,otlp_proto_grpc"})
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "said"),
+    [
+        ("OTEL_TRACES_EXPORTER", "console", "traces.jsonl"),
+        ("OTEL_TRACES_EXPORTER", "otlp,console", "standard output"),
+        ("OTEL_TRACES_EXPORTER", "zipkin", "over OTLP only"),
+        ("OTEL_TRACES_EXPORTER", "otlp,none", "names none besides"),
+        ("OTEL_METRICS_EXPORTER", "prometheus", "over OTLP only"),
+        ("OTEL_METRICS_EXPORTER", "console", "histograms"),
+    ],
+)
+def test_an_exporter_the_harness_does_not_run_is_refused(name: str, given: str, said: str) -> None:
+    signal = name.split("_")[1].lower()
+    with pytest.raises(UsageError, match=said):
+        selected_exporter(signal, {name: given})
+    with pytest.raises(UsageError, match=f"{name}="):
+        otlp_target(signal, env={name: given, "OTEL_EXPORTER_OTLP_ENDPOINT": BASE})
+
+
+def test_the_export_deadline_is_the_specifications_milliseconds() -> None:
+    assert export_timeout("traces", 5.0, {}) == (5.0, "default")
+    generic = {"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}
+    assert export_timeout("traces", 5.0, generic) == (2.5, "OTEL_EXPORTER_OTLP_TIMEOUT=2500")
+    assert export_timeout("metrics", 5.0, generic)[0] == 2.5
+    own = {**generic, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "30000"}
+    assert export_timeout("traces", 5.0, own) == (30.0, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=30000")
+    assert export_timeout("metrics", 5.0, own)[0] == 2.5  # the traces' own is not the metrics'
+    assert export_timeout("traces", 5.0, {"OTEL_EXPORTER_OTLP_TIMEOUT": "0"})[0] == INDEFINITE_S
+    assert export_timeout("traces", 5.0, {"OTEL_EXPORTER_OTLP_TIMEOUT": " "})[0] == 5.0
+
+
+@pytest.mark.parametrize("given", ["2.5", "-1", "10s", "1e3", "²"])
+def test_a_timeout_that_is_not_milliseconds_is_refused(given: str) -> None:
+    with pytest.raises(UsageError, match="milliseconds"):
+        export_timeout("traces", 5.0, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": given})
+
+
+def test_the_cli_refuses_an_exporter_or_timeout_before_the_run_unless_tracing_is_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    with pytest.raises(UsageError, match="OTEL_TRACES_EXPORTER='console'"):
+        apply_otel_env(_parser().parse_args(["smoke", "--target", "http://x"]))
+    apply_otel_env(_parser().parse_args(["smoke", "--target", "http://x", "--no-traces"]))
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "1.5")
+    with pytest.raises(UsageError, match=r"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT='1\.5'"):
+        apply_otel_env(_parser().parse_args(["load", "--target", "http://x"]))
+
+
+def test_setup_sends_nothing_over_otlp_under_exporter_none_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.telemetry import tracing
+
+    for name in ("OTEL_SDK_DISABLED", "OTEL_TRACES_SAMPLER", "OTEL_SERVICE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    telemetry = tracing.setup(trace_file=tmp_path / "traces.jsonl", run_id="r")
+    try:
+        assert telemetry.sidecar is not None  # traces.jsonl is written all the same
+        assert "--endpoint" not in telemetry.sidecar.process.args
+        assert telemetry.meter_provider is None and telemetry.metrics is None
+        assert telemetry.applied == (
+            "service journey-harness, no spans sent over OTLP (OTEL_TRACES_EXPORTER=none; "
+            "traces.jsonl has them), no OTLP metrics (OTEL_METRICS_EXPORTER=none), 1 of the "
+            "traces sampled at the root"
+        )
+    finally:
+        telemetry.shutdown()
+    assert (tmp_path / "traces.jsonl").exists()
+
+
+def test_setup_hands_the_sidecar_the_export_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.telemetry import tracing
+
+    for name in ("OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:1/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1500")
+    telemetry = tracing.setup(trace_file=tmp_path / "traces.jsonl", run_id="r")
+    try:
+        assert telemetry.sidecar is not None
+        args = telemetry.sidecar.process.args
+        assert args[args.index("--otlp-timeout") + 1] == "1.5"
+        assert "(exports within 1.5 s, OTEL_EXPORTER_OTLP_TIMEOUT=1500)" in telemetry.applied
+    finally:
+        telemetry.shutdown()
 
 
 @pytest.mark.parametrize(

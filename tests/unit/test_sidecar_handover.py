@@ -36,7 +36,7 @@ class WatchedExport(SpoolExport):
 
     def batch(self, rows: list[EndedSpan]) -> None:
         policy = os.sched_getscheduler(0)  # the calling thread's
-        self.batches.append((threading.get_ident(), policy, [r.trace_id for r in rows]))
+        self.batches.append((threading.get_native_id(), policy, [r.trace_id for r in rows]))
         super().batch(rows)
         time.sleep(self.delay_s)
 
@@ -75,7 +75,7 @@ def _sidecar_in_a_thread(
     outcome: dict[str, Any] = {}
 
     def main() -> None:
-        outcome["thread"] = threading.get_ident()
+        outcome["thread"] = threading.get_native_id()
         outcome["ended"] = run_sidecar(spool.path, export, parent=None, deferral=deferral)
 
     outcome["runner"] = threading.Thread(target=main, daemon=True)
@@ -142,10 +142,12 @@ class PolicyNoted:
         self.inner = inner
         self.gate = gate  #: the first export waits for it (a shipper starved mid-export)
         self.delay_s = delay_s  #: each export takes that much longer
-        self.calls: list[tuple[int, int, int]] = []  #: (thread, policy, spans)
+        #: (thread, policy, spans); the thread by its Linux id, which a new thread does not
+        #: reuse at once as it may reuse an ended one's `threading.get_ident()`
+        self.calls: list[tuple[int, int, int]] = []
 
     def export(self, spans: Any) -> Any:
-        self.calls.append((threading.get_ident(), os.sched_getscheduler(0), len(spans)))
+        self.calls.append((threading.get_native_id(), os.sched_getscheduler(0), len(spans)))
         if self.gate is not None and len(self.calls) == 1:
             self.gate.wait(10)
         time.sleep(self.delay_s)
