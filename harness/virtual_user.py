@@ -205,12 +205,16 @@ class VirtualUser:
         context that cannot be cleared is closed, and the next iteration opens another). A
         reused context is closed after `REUSE_LIMIT` iterations: Playwright keeps every
         request and response of a context in the driver's client until the context closes
-        (about 150 kB a `browse_and_buy` iteration), so a kept one grows without end."""
+        (about 150 kB a `browse_and_buy` iteration), so a kept one grows without end. It is
+        closed too after an iteration that changed it for good through `j.web.page` (a
+        listener, a route, an init script, emulation: `session.lasting`)."""
         if session is not self._web:
             session.close()
             return
         self._web_uses += 1
-        if self._web_uses >= REUSE_LIMIT:
+        if self._web_uses >= REUSE_LIMIT or session.lasting:
+            # a listener, route or emulation the journey set through j.web.page would carry
+            # into the next iteration: no clearing undoes it, so the next opens a new context
             self._drop_web()
             return
         try:

@@ -87,6 +87,30 @@ READS = frozenset(
 NAVIGATIONS = frozenset(
     {"goto", "reload", "go_back", "go_forward", "wait_for_url", "wait_for_load_state"}
 )
+#: methods whose effect outlives the iteration in a page or context that is kept: listeners,
+#: routes, bindings, init scripts and emulation, none of which `--browser-context reuse`'s
+#: clearing undoes; a reused context a journey called one of them on is replaced, not reused
+LASTING = frozenset(
+    {
+        "on",
+        "once",
+        "route",
+        "route_from_har",
+        "route_web_socket",
+        "expose_function",
+        "expose_binding",
+        "add_init_script",
+        "add_locator_handler",
+        "set_extra_http_headers",
+        "set_viewport_size",
+        "emulate_media",
+        "set_offline",
+        "set_geolocation",
+        "set_http_credentials",
+        "set_default_timeout",
+        "set_default_navigation_timeout",
+    }
+)
 #: methods taking a callback Playwright calls with its objects: (argument index, keyword);
 #: predicates (`expect_event(..., predicate=)`) stay as they are: they answer on the loop
 HANDLERS = {
@@ -192,6 +216,8 @@ class Sync:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             label = f"{self._label}.{call_label(name, args, kwargs)}"
+            if name in LASTING:
+                session.lasting.append(label)
             args, kwargs = self._callbacks(name, args, kwargs)
             if name in LOCAL:
                 result = method(*unwrap(args), **unwrap(kwargs))
@@ -212,6 +238,8 @@ class Sync:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             label = f"{self._label}.{call_label(name, args, kwargs)}"
+            if name in LASTING:
+                session.lasting.append(label)
             args, kwargs = self._callbacks(name, args, kwargs)
             navigation = name in NAVIGATIONS
             awaitable = method(*unwrap(args), **unwrap(kwargs))

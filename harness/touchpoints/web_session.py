@@ -76,6 +76,7 @@ class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
         self.tracer: TraceHeaders | None = None
         self._requests: list[RequestRecord] = []
         self._handlers: dict[Any, Any] = {}  #: journeys' callbacks as Playwright gets them
+        self.lasting: list[str] = []  #: `j.web.page` calls reuse cannot undo (`LASTING`)
         self.closed = False
         self.trace_parent: Callable[[], Context | None] = lambda: None
 

@@ -329,3 +329,44 @@ def test_a_reused_context_is_replaced_after_its_limit_of_iterations(
     first, second, third, fourth, fifth = contexts
     assert first is not None and second is None
     assert third is not None and fourth is None and fifth is not None
+
+
+@journey
+def route_and_emulate(j):
+    with j.step("open", on="web"):
+        page = j.web.page
+        page.route("**/leak-probe", lambda route: route.fulfill(status=200, body="iteration 1"))
+        page.set_extra_http_headers({"x-left-by": "iteration 1"})
+        page.goto("/leak-probe")
+        found.append({"text": page.locator("body").inner_text()})
+
+
+@journey
+def probe_again(j):
+    with j.step("open", on="web"):
+        page = j.web.page
+        answer = page.goto("/leak-probe")
+        found.append({"status": answer.status, "text": page.locator("body").inner_text()})
+
+
+def test_a_route_or_emulation_set_through_the_page_never_reaches_the_next_iteration(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # Clearing cookies, storage and cache undoes no page listener, route, header or emulation a
+    # journey set through j.web.page: a reused context that got one is replaced, so the next
+    # iteration starts as a new person would (the route fulfilled iteration 2's page before)
+    found.clear()
+    user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
+    set_up, probe = journeys_in({"a": route_and_emulate, "b": probe_again})
+    contexts = []
+    try:
+        for iteration, which in enumerate((set_up, probe, probe)):
+            record = user.run_iteration(which, iteration)
+            assert record.outcome is Outcome.PASSED, record.message
+            contexts.append(user._web)
+    finally:
+        user.close()
+    assert found[0] == {"text": "iteration 1"}
+    assert found[1]["status"] == 404 and found[1]["text"] != "iteration 1", found[1]
+    # replaced after the iteration that set them; kept after one that set nothing lasting
+    assert contexts[0] is None and contexts[1] is not None and contexts[2] is contexts[1]

@@ -95,6 +95,7 @@ class _Session:
     def __init__(self, device: str | None, fail_reset: bool = False) -> None:
         self.device, self.fail_reset = device, fail_reset
         self.usable, self.closed, self.resets, self.begun = True, False, 0, []
+        self.lasting: list[str] = []
 
     def begin(self, headers: dict[str, str]) -> None:
         self.begun.append(headers)
