@@ -37,6 +37,12 @@ def origin_and_target(url: str) -> tuple[tuple[str, str, int], str]:
     return found
 
 
+def is_absolute(path: str) -> bool:
+    """Whether `path` is a URL of its own (it starts with a scheme), not a path under the base:
+    `/login?next=https://...` is a path, as requests and httpx read it."""
+    return "://" in path and path.partition("://")[0].isalpha()
+
+
 def join_url(base_url: str, path: str) -> str:
     """`path` under `base_url`, cached: journeys repeat their paths and `urljoin` is slow."""
     url = _JOINED.get((base_url, path))

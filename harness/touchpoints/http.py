@@ -27,7 +27,7 @@ from harness.http.headers import Headers, charset_of
 from harness.http.network import ACCEPT_ENCODING
 from harness.http.redirects import REDIRECTS, next_request
 from harness.http.transport import HttpRequest, HttpTransport, RawResponse
-from harness.http.urls import join_url, same_origin, url_path
+from harness.http.urls import is_absolute, join_url, same_origin, url_path
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.target_http import TouchpointHttp, sent_headers
@@ -231,8 +231,7 @@ class HttpClient:
         as requests and httpx do); each hop is a request of the step, with the cookies the jar
         has for its URL."""
         method = method.upper()
-        # absolute when it starts with a scheme: `/login?next=https://...` is still a path
-        absolute = "://" in path and path.partition("://")[0].isalpha()
+        absolute = is_absolute(path)  # `/login?next=https://...` is still a path
         url = path if absolute else join_url(self.base_url, path)
         if params:
             url = with_params(url, params)

@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 
 from harness.errors import BrowserError, ExpectationFailed, StepError, UsageError
+from harness.http.urls import is_absolute
 from harness.records import RequestRecord
 from harness.redact import redact, redact_url
 from harness.targets import split_userinfo
@@ -255,7 +256,7 @@ class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
         return self._act("goto", path, self._goto(path, expect_status))
 
     async def _goto(self, path: str, expect_status: int | None) -> int:
-        url = path if "://" in path else urljoin(self.base_url, path.lstrip("/"))
+        url = path if is_absolute(path) else urljoin(self.base_url, path.lstrip("/"))
         response = await self._guard(
             self.page_async.goto(url, wait_until="domcontentloaded"),
             f"open {path}",

@@ -370,3 +370,50 @@ def test_a_route_or_emulation_set_through_the_page_never_reaches_the_next_iterat
     assert found[1]["status"] == 404 and found[1]["text"] != "iteration 1", found[1]
     # replaced after the iteration that set them; kept after one that set nothing lasting
     assert contexts[0] is None and contexts[1] is not None and contexts[2] is contexts[1]
+
+
+@journey
+def open_with_a_url_in_the_query(j):
+    with j.step("open", on="web"):
+        found.append({"status": j.web.goto("/?next=https://www.example.com/")})
+
+
+class _Paths(BaseHTTPRequestHandler):
+    """Answers every GET with a page; notes the paths asked for."""
+
+    asked: list[str] = []
+
+    def do_GET(self) -> None:
+        type(self).asked.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_path_whose_query_holds_a_url_is_opened_under_the_base(
+    host: BrowserHost, tmp_path: Path
+) -> None:
+    # `/?next=https://...` is a path, as requests, httpx and j.api read it: under a web base
+    # with a path of its own (`/app/`) it opens /app/?next=...; j.web.goto took any "://" for
+    # an absolute URL and Chromium opened /?next=... at the server's root
+    found.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Paths)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Paths.asked = []
+    base = f"http://127.0.0.1:{server.server_address[1]}/app/"
+    user = _user(host, Target.from_base_url(base, name="app"), tmp_path, "fresh")
+    (opens,) = journeys_in({"o": open_with_a_url_in_the_query})
+    try:
+        record = user.run_iteration(opens, 0)
+    finally:
+        user.close()
+        server.shutdown()
+        server.server_close()
+    assert record.outcome is Outcome.PASSED, record.message
+    assert found == [{"status": 200}]
+    assert _Paths.asked[0] == "/app/?next=https://www.example.com/", _Paths.asked
