@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -160,12 +159,14 @@ def test_a_page_painted_later_moves_its_lcp_not_its_ttfb(
     sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
 ) -> None:
     # the same page from the baseline and from a candidate that keeps the product page's
-    # content hidden for 400 ms after it loads (`render:`), alternated
+    # content hidden for 400 ms after it loads (`render:`), alternated; compared on each
+    # side's fastest, as a busy machine only adds time (a cold first load beside the suite's
+    # other workers once put the baseline's LCP at 664 ms against 96 ms the next time)
     found: dict[str, dict[str, list[float]]] = {
         side: {"lcp": [], "ttfb": []} for side in ("baseline", "candidate")
     }
     with SandboxProcess(regressions=["render:web.product=+400ms"]) as slow:
-        for _ in range(2):
+        for _ in range(3):
             for side, urls in (("baseline", sandbox), ("candidate", slow.urls)):
                 step = _run(urls, tmp_path, browser, open_product).steps[0]
                 assert step.outcome is Outcome.PASSED, step.message
@@ -175,9 +176,7 @@ def test_a_page_painted_later_moves_its_lcp_not_its_ttfb(
                     found[side][name] += step.vitals[name]
 
     def moved(name: str) -> float:
-        return statistics.median(found["candidate"][name]) - statistics.median(
-            found["baseline"][name]
-        )
+        return min(found["candidate"][name]) - min(found["baseline"][name])
 
     assert moved("lcp") > 200, found
     assert moved("ttfb") < moved("lcp") - 150, found  # the server answered as fast
@@ -302,10 +301,11 @@ def test_each_vital_names_its_page_and_a_slow_page_moves_only_its_own(
     sandbox: SandboxUrls, tmp_path: Path, browser: BrowserHost
 ) -> None:
     # the checkout step's three pages from the baseline and from a candidate whose checkout
-    # page answers 300 ms later, alternated; each iteration a new person
+    # page answers 300 ms later, alternated; each iteration a new person; compared on each
+    # side's fastest, as a busy machine only adds time
     lcp: dict[tuple[str, str], list[float]] = {}
     with SandboxProcess(regressions=["latency:web.checkout=+300ms"]) as slow:
-        for iteration in range(2):
+        for iteration in range(3):
             for side, urls in (("baseline", sandbox), ("candidate", slow.urls)):
                 sink = RecordingSink()
                 settings = RunSettings(
@@ -325,9 +325,7 @@ def test_each_vital_names_its_page_and_a_slow_page_moves_only_its_own(
                     lcp.setdefault((side, page), []).append(value)
 
     def moved(page: str) -> float:
-        return statistics.median(lcp[("candidate", page)]) - statistics.median(
-            lcp[("baseline", page)]
-        )
+        return min(lcp[("candidate", page)]) - min(lcp[("baseline", page)])
 
     assert moved("/checkout") > 200, lcp
     assert moved("/cart") < 150 and moved("/orders/{id}") < 150, lcp
