@@ -279,13 +279,15 @@ class FaultProxy:
                 await body
         try:
             keep = await self._respond(head, plan, sent, reader, writer, up_reader, up_writer)
-        finally:
-            sent_whole = sending is None or (
-                sending.done() and not sending.cancelled() and sending.exception() is None
-            )
-            if sending is not None and not sending.done():
-                sending.cancel()  # answered before the whole body came: this connection ends
-        return keep and sent_whole
+        except BaseException:
+            if sending is not None:
+                sending.cancel()
+            raise
+        if sending is not None:
+            # Answered before the whole body came (a 401 to an upload): the client sends the
+            # rest or closes, as it would direct; closing first would reset the answer away.
+            await sending
+        return keep
 
     async def _respond(
         self,
