@@ -29,6 +29,7 @@ from harness.faults.spec import Fault, FaultKind
 from harness.faults.upstream import Unreachable, UpstreamRoute
 from harness.faults.wire import (
     HEAD_LIMIT,
+    HeadTooLarge,
     Malformed,
     RequestHead,
     buffered,
@@ -53,6 +54,12 @@ DEFAULT_TOUCHPOINTS: dict[str, str] = {
 }
 _IDENTITY_HEADERS = (b"authorization", b"cookie", b"x-device-id")
 _DROPPED = (b"traceparent", b"tracestate")
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+}
 
 
 @dataclass
@@ -221,9 +228,9 @@ class FaultProxy:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
-        except Malformed:
+        except Malformed as exc:
             with contextlib.suppress(ConnectionError):
-                await _answer(writer, 400, False)
+                await _answer(writer, 431 if isinstance(exc, HeadTooLarge) else 400, False)
         finally:
             if upstream is not None:
                 upstream[1].close()
@@ -343,7 +350,7 @@ class FaultProxy:
 
 async def _answer(writer: asyncio.StreamWriter, status: int, keep_alive: bool) -> None:
     body = b'{"error": "injected by the harness drill proxy"}'
-    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}.get(status, "Error")
+    reason = _REASONS.get(status, "Error")
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nx-harness-fault: injected\r\n"

@@ -24,6 +24,10 @@ class Malformed(Exception):
     """A request or response the proxy cannot frame."""
 
 
+class HeadTooLarge(Malformed):
+    """A request head longer than `HEAD_LIMIT` (the client is answered 431, as an app says)."""
+
+
 @dataclass(frozen=True)
 class Framing:
     """How a message's body is delimited, and its Connection header (lower case)."""
@@ -99,6 +103,8 @@ async def read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
         if exc.partial.strip():
             raise Malformed("truncated request head") from None
         return None
+    except asyncio.LimitOverrunError:
+        raise HeadTooLarge(f"a request head over {HEAD_LIMIT} bytes") from None
     lines = raw[:-4].split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):

@@ -199,3 +199,13 @@ def test_a_body_cut_short_by_the_app_reaches_the_client_cut_short(truncating: st
         for url in (truncating, proxy.url):
             got = _exchange(url, request)
             assert got == b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100, url
+
+
+def test_a_request_head_too_large_is_answered_not_dropped(bin_url: str, drill: str) -> None:
+    """A 90 kB request head: gunicorn answers 431, and so does the proxy, whose limit is 64 kB
+    (it closed the connection without a word, a connection error where the app says 4xx)."""
+    filler = "a" * 30_000
+    lines = "".join(f"X-Filler-{n}: {filler}\r\n" for n in range(3))
+    request = f"GET /get HTTP/1.1\r\nHost: x\r\n{lines}Connection: close\r\n\r\n".encode()
+    for url in (bin_url, drill):
+        assert _exchange(url, request).startswith(b"HTTP/1.1 431 "), url
