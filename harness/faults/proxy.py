@@ -3,9 +3,11 @@
 Each client connection gets its own upstream connection, opened on its first request and kept
 alive as long as both sides keep theirs, so requests keep their order and no pool is needed.
 Bodies are relayed as they arrive (Content-Length, chunked, or until close), never buffered
-whole; headers are forwarded as received, except `traceparent`/`tracestate` when a fault drops
-them. One proxy serves one upstream origin; the touchpoint of a request (for faults scoped to
-`api`, `web` or `mobile`) is found from its path prefix.
+whole, a response's head before its body; a request body with `Expect: 100-continue` alongside
+the answer; after `101 Switching Protocols`, bytes both ways. Headers are forwarded as received,
+except `traceparent`/`tracestate` when a fault drops them. One proxy serves one upstream
+origin; the touchpoint of a request (for faults scoped to `api`, `web` or `mobile`) is found
+from its path prefix.
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ from urllib.parse import urlsplit
 from harness.faults.spec import Fault, FaultKind
 from harness.faults.upstream import Unreachable, UpstreamRoute
 from harness.faults.wire import (
-    CHUNK,
     HEAD_LIMIT,
+    HeadTooLarge,
     Malformed,
     RequestHead,
+    buffered,
     discard_body,
     framing,
     parse_response_head,
     read_request_head,
     relay_body,
+    splice,
 )
 from harness.http.transport import HttpSettings
 from harness.records import Touchpoint
@@ -50,6 +54,12 @@ DEFAULT_TOUCHPOINTS: dict[str, str] = {
 }
 _IDENTITY_HEADERS = (b"authorization", b"cookie", b"x-device-id")
 _DROPPED = (b"traceparent", b"tracestate")
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+}
 
 
 @dataclass
@@ -218,9 +228,9 @@ class FaultProxy:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
-        except Malformed:
+        except Malformed as exc:
             with contextlib.suppress(ConnectionError):
-                await _answer(writer, 400, False)
+                await _answer(writer, 431 if isinstance(exc, HeadTooLarge) else 400, False)
         finally:
             if upstream is not None:
                 upstream[1].close()
@@ -265,8 +275,38 @@ class FaultProxy:
         request_line += head.target.encode("latin-1") + b" " + head.version
         up_writer.write(b"\r\n".join([request_line, *lines]) + b"\r\n\r\n")
         sent = time.monotonic()
+        # A client that sent `Expect: 100-continue` waits for the upstream's 100 before it
+        # sends the body: relay the body alongside reading the answer, not before it.
+        sending: asyncio.Task[bool] | None = None
         if head.framing.has_body:
-            await relay_body(reader, up_writer, head.framing, request=True)
+            body = relay_body(reader, up_writer, head.framing, request=True)
+            if head.expects_continue():
+                sending = asyncio.ensure_future(body)
+            else:
+                await body
+        try:
+            keep = await self._respond(head, plan, sent, reader, writer, up_reader, up_writer)
+        except BaseException:
+            if sending is not None:
+                sending.cancel()
+            raise
+        if sending is not None:
+            # Answered before the whole body came (a 401 to an upload): the client sends the
+            # rest or closes, as it would direct; closing first would reset the answer away.
+            await sending
+        return keep
+
+    async def _respond(
+        self,
+        head: RequestHead,
+        plan: _Plan,
+        sent: float,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Relay the upstream's answer; True when both connections stay open."""
         if up_writer.transport.get_write_buffer_size():
             await up_writer.drain()
         while True:
@@ -279,14 +319,26 @@ class FaultProxy:
         if delay > 0:
             await asyncio.sleep(delay)
         response = framing(response_lines)
-        until_close = False
-        if head.method == "HEAD" or status in (204, 304):
-            writer.write(raw)
-        elif response.length is not None and response.length <= CHUNK and not plan.bandwidth:
-            # The common case, a small body: one read, one write with the head.
+        if (
+            response.length is not None
+            and not plan.bandwidth
+            and head.method != "HEAD"
+            and status not in (204, 304)
+            and 0 < response.length <= buffered(up_reader)
+        ):
+            # The common case, a small body that came with its head: one write for both.
             writer.write(raw + await up_reader.readexactly(response.length))
-        else:
-            writer.write(raw)
+            if writer.transport.get_write_buffer_size():
+                await writer.drain()
+            return head.keep_alive() and b"close" not in response.connection
+        # Else the head goes out as it came, before the body: a body that trickles in (a drip,
+        # a long poll) must not hold it back, nor a truncated one turn into no answer at all.
+        writer.write(raw)
+        if status == 101:  # Switching Protocols (WebSocket): bytes both ways until both end
+            await splice(reader, writer, up_reader, up_writer)
+            return False
+        until_close = False
+        if head.method != "HEAD" and status not in (204, 304):
             until_close = await relay_body(
                 up_reader, writer, response, request=False, bandwidth=plan.bandwidth
             )
@@ -298,7 +350,7 @@ class FaultProxy:
 
 async def _answer(writer: asyncio.StreamWriter, status: int, keep_alive: bool) -> None:
     body = b'{"error": "injected by the harness drill proxy"}'
-    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}.get(status, "Error")
+    reason = _REASONS.get(status, "Error")
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nx-harness-fault: injected\r\n"

@@ -24,6 +24,10 @@ class Malformed(Exception):
     """A request or response the proxy cannot frame."""
 
 
+class HeadTooLarge(Malformed):
+    """A request head longer than `HEAD_LIMIT` (the client is answered 431, as an app says)."""
+
+
 @dataclass(frozen=True)
 class Framing:
     """How a message's body is delimited, and its Connection header (lower case)."""
@@ -79,6 +83,11 @@ class RequestHead:
                 return line[len(prefix) :].strip()
         return None
 
+    def expects_continue(self) -> bool:
+        """Whether the client waits for `100 Continue` before it sends the body."""
+        value = self.header(b"expect")
+        return value is not None and value.lower() == b"100-continue"
+
     def keep_alive(self) -> bool:
         """Whether the client wants the connection kept after this exchange."""
         connection = self.framing.connection
@@ -94,6 +103,8 @@ async def read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
         if exc.partial.strip():
             raise Malformed("truncated request head") from None
         return None
+    except asyncio.LimitOverrunError:
+        raise HeadTooLarge(f"a request head over {HEAD_LIMIT} bytes") from None
     lines = raw[:-4].split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
@@ -178,6 +189,41 @@ class _Pace:
             sink.write(part)
             await sink.drain()
             await asyncio.sleep(len(part) / self.rate)
+
+
+def buffered(reader: asyncio.StreamReader) -> int:
+    """How many bytes `reader` holds that were received and not yet read (0 when unknown)."""
+    held = getattr(reader, "_buffer", None)  # no public peek on asyncio streams
+    return len(held) if isinstance(held, bytearray) else 0
+
+
+async def splice(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+) -> None:
+    """Copy bytes both ways between client and upstream (after `101 Switching Protocols`),
+    each way as it arrives, until both ways have ended; an end on one side is passed on as a
+    half-close to the other."""
+
+    async def one_way(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while chunk := await source.read(CHUNK):
+            sink.write(chunk)
+            await sink.drain()
+        if sink.can_write_eof():
+            sink.write_eof()
+
+    ways = [
+        asyncio.ensure_future(one_way(reader, up_writer)),
+        asyncio.ensure_future(one_way(up_reader, writer)),
+    ]
+    try:  # both ways to their ends, or the first failure (a reset) ends both
+        await asyncio.wait(ways, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for way in ways:
+            way.cancel()
+        await asyncio.gather(*ways, return_exceptions=True)
 
 
 class _Discard:

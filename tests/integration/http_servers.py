@@ -72,10 +72,11 @@ def _binary(name: str) -> str:
 
 
 @contextlib.contextmanager
-def httpbin(folder: Path) -> Iterator[str]:
-    """httpbin under gunicorn (one sync worker): its base URL."""
+def httpbin(folder: Path, worker: str = "sync") -> Iterator[str]:
+    """httpbin under gunicorn (one worker of that class; `gevent` keeps connections alive):
+    its base URL."""
     port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1"]
+    argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "-k", worker]
     argv += ["--graceful-timeout", "2", "httpbin:app"]
     with _started(argv, port, folder / "gunicorn.log", "httpbin", signal.SIGTERM):
         yield f"http://127.0.0.1:{port}"
