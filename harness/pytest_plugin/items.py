@@ -72,6 +72,11 @@ class JourneyItem(pytest.Item):
     """One journey, run once."""
 
     def __init__(self, *, journey: Journey, **kwargs: object) -> None:
+        parent_id = getattr(kwargs.get("parent"), "id", None)
+        if parent_id is not None:
+            # pytest 9.2 parses a stored id `f.py::journey[x]` (the --lf/--ff cache) into name
+            # `journey` and params `x`; an id built from the whole name would never match it
+            kwargs["nodeid"] = parent_id.child("journey").with_params(journey.name)
         super().__init__(**kwargs)  # type: ignore[arg-type]  # pytest's node keywords
         self.journey = journey
         self.record: IterationRecord | None = None

@@ -8,7 +8,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import BROKEN_JOURNEY, OK_JOURNEY, only_run, records, write_journeys
+from tests.plugin.conftest import (
+    BROKEN_JOURNEY,
+    OK_JOURNEY,
+    STRICT_INI,
+    only_run,
+    records,
+    write_journeys,
+)
 
 
 def test_a_passing_journey_writes_one_run_folder(project: pytest.Pytester, shop_url: str) -> None:
@@ -107,6 +114,25 @@ def test_tags_are_keywords(project: pytest.Pytester, shop_url: str) -> None:
     result = project.runpytest_subprocess("--harness", f"--harness-target={shop_url}", "-k", "api")
 
     result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_last_failed_and_failed_first_find_the_failed_journey(
+    pytester: pytest.Pytester, shop_url: str
+) -> None:
+    # the project's strict ini, but with pytest's cache (--lf/--ff) left on
+    pytester.makeini(STRICT_INI.replace(" -p no:cacheprovider", ""))
+    write_journeys(pytester, shop=OK_JOURNEY, broken=BROKEN_JOURNEY)
+    target = f"--harness-target={shop_url}"
+    pytester.runpytest_subprocess("--harness", target).assert_outcomes(passed=1, failed=1)
+
+    last_failed = pytester.runpytest_subprocess("--harness", target, "--lf", "-v")
+
+    last_failed.assert_outcomes(failed=1)  # shop.py, with no failure, is not even collected
+    last_failed.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+    failed_first = pytester.runpytest_subprocess("--harness", target, "--ff", "-v")
+    failed_first.stdout.fnmatch_lines(
+        ["*::journey[[]broken_flow[]] FAILED*", "*::journey[[]ok_flow[]] PASSED*"]
+    )
 
 
 @pytest.mark.parametrize(
