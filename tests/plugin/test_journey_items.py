@@ -166,6 +166,19 @@ def test_a_target_that_does_not_answer_stops_the_session(project: pytest.Pyteste
     result.stdout.fnmatch_lines(["*harness: target * did not answer*"])
 
 
+@pytest.mark.parametrize("listing", ["--fixtures", "--fixtures-per-test"])
+def test_listing_fixtures_needs_no_target(project: pytest.Pytester, listing: str) -> None:
+    write_journeys(project, shop=OK_JOURNEY)
+
+    result = project.runpytest_subprocess(
+        "--harness", "--harness-target=http://127.0.0.1:9", listing
+    )
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert "did not answer" not in result.stdout.str()
+    assert not (project.path / "results").exists()
+
+
 def test_without_harness_the_plugin_changes_nothing(project: pytest.Pytester) -> None:
     write_journeys(project, shop=OK_JOURNEY)
     project.makepyfile(
