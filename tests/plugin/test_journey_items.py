@@ -63,6 +63,31 @@ def test_a_failing_journey_names_step_touchpoint_kind_and_trace(
     assert json.loads((only_run(project) / "run.json").read_text())["status"] == "failed"
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["in-process", "xdist"])
+def test_a_failure_is_one_line_in_tb_line_and_junit_message(
+    project: pytest.Pytester, shop_url: str, workers: tuple[str, ...]
+) -> None:
+    write_journeys(project, shop=OK_JOURNEY, broken=BROKEN_JOURNEY)
+
+    result = project.runpytest_subprocess(
+        "--harness", f"--harness-target={shop_url}", "--tb=line", "--junitxml=junit.xml", *workers
+    )
+
+    result.assert_outcomes(passed=1, failed=1)
+    headline = (
+        "broken_flow › fetch broken [api] failed: http_status: GET /api/v1/broken answered 500"
+    )
+    # pytest's `path:line: message`, as an assertion's crash line reads; no repr, no block
+    result.stdout.fnmatch_lines([f"*/journeys/broken.py:4: {headline.replace('[', '[[]')}*"])
+    assert "CrashLine" not in result.stdout.str()
+    assert "  error kind:" not in result.stdout.str()
+    case = ET.parse(project.path / "junit.xml").find(".//testcase[@name='journey[broken_flow]']")
+    failure = case.find("failure") if case is not None else None
+    assert failure is not None
+    assert failure.get("message", "").startswith(headline)
+    assert "\n" not in failure.get("message", "")
+
+
 def test_a_journey_module_with_a_syntax_error_is_a_clear_collection_error(
     project: pytest.Pytester, shop_url: str
 ) -> None:
