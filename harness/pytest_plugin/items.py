@@ -88,6 +88,10 @@ class JourneyItem(pytest.Item):
         self.record: IterationRecord | None = None
         self.add_marker(MARKER)
         self.extra_keyword_matches.update(journey.tags)  # `-k api` selects by tag
+        for tag in sorted(journey.tags):
+            # `-m api` too: registered first, so --strict-markers (and -m's check) know it
+            self.config.addinivalue_line("markers", f"{tag}: journey tag")
+            self.add_marker(tag)
 
     @property
     def state(self) -> HarnessSession:

@@ -141,6 +141,20 @@ def test_tags_are_keywords(project: pytest.Pytester, shop_url: str) -> None:
     result.assert_outcomes(passed=1, deselected=1)
 
 
+def test_tags_are_markers(project: pytest.Pytester, shop_url: str) -> None:
+    write_journeys(project, shop=OK_JOURNEY, broken=BROKEN_JOURNEY)
+
+    # the project's ini has --strict-markers: an unknown marker in -m is a usage error
+    result = project.runpytest_subprocess("--harness", f"--harness-target={shop_url}", "-m", "api")
+
+    result.assert_outcomes(passed=1, deselected=1)
+    result = project.runpytest_subprocess(
+        "--harness", f"--harness-target={shop_url}", "-m", "not api", "-v"
+    )
+    result.stdout.fnmatch_lines(["*::journey[[]broken_flow[]] FAILED*"])
+    result.assert_outcomes(failed=1, deselected=1)
+
+
 def test_last_failed_and_failed_first_find_the_failed_journey(
     pytester: pytest.Pytester, shop_url: str
 ) -> None:
