@@ -94,6 +94,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-headed", action="store_true", default=False, help="show the browser")
 
 
+def _runs_items(config: pytest.Config) -> bool:
+    """False for `--collect-only`, `--fixtures` and `--fixtures-per-test`: they list, run nothing,
+    and need neither the target nor a run folder."""
+    option = config.option
+    listing = ("collectonly", "showfixtures", "show_fixtures_per_test")
+    return not any(getattr(option, name, False) for name in listing)
+
+
 def _state(config: pytest.Config) -> HarnessSession | None:
     if not config.option.harness:
         return None  # and import nothing more
@@ -156,7 +164,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Resolve the target (start the sandbox), open the run folder, wire tracing."""
     state = _state(session.config)
-    if state is None or session.config.option.collectonly:
+    if state is None or not _runs_items(session.config):
         return
     from harness.errors import HarnessError, UsageError
 
@@ -173,7 +181,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     """Target, seed and run folder of the session."""
     state = _state(config)
-    if state is None or state.is_worker or config.option.collectonly:
+    if state is None or state.is_worker or not _runs_items(config):
         return None
     return state.header()
 

@@ -8,11 +8,17 @@ artifacts and trace id instead of a Python traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
-from _pytest._code.code import TerminalRepr  # the base of every custom failure repr
+
+# pytest's own failure parts: xdist serialises these (and only these) whole
+from _pytest._code.code import (
+    ReprExceptionInfo,
+    ReprFileLocation,
+    ReprTracebackNative,
+    TerminalRepr,
+)
 from _pytest._io import TerminalWriter
 
 from harness.errors import HarnessError, JourneyLoadError
@@ -72,11 +78,20 @@ class JourneyItem(pytest.Item):
     """One journey, run once."""
 
     def __init__(self, *, journey: Journey, **kwargs: object) -> None:
+        parent_id = getattr(kwargs.get("parent"), "id", None)
+        if parent_id is not None:
+            # pytest 9.2 parses a stored id `f.py::journey[x]` (the --lf/--ff cache) into name
+            # `journey` and params `x`; an id built from the whole name would never match it
+            kwargs["nodeid"] = parent_id.child("journey").with_params(journey.name)
         super().__init__(**kwargs)  # type: ignore[arg-type]  # pytest's node keywords
         self.journey = journey
         self.record: IterationRecord | None = None
         self.add_marker(MARKER)
         self.extra_keyword_matches.update(journey.tags)  # `-k api` selects by tag
+        for tag in sorted(journey.tags):
+            # `-m api` too: registered first, so --strict-markers (and -m's check) know it
+            self.config.addinivalue_line("markers", f"{tag}: journey tag")
+            self.add_marker(tag)
 
     @property
     def state(self) -> HarnessSession:
@@ -98,7 +113,10 @@ class JourneyItem(pytest.Item):
     ) -> str | TerminalRepr:
         """Journey, step, touchpoint, error kind, message, artifacts and trace id."""
         if isinstance(excinfo.value, JourneyFailed):
-            return JourneyFailureRepr(excinfo.value.record, excinfo.value.steps)
+            path, line, _ = self.reportinfo()
+            style = str(self.config.getoption("tbstyle", "auto"))
+            failed = excinfo.value
+            return JourneyFailureRepr(failed.record, failed.steps, (path, (line or 0) + 1), style)
         if isinstance(excinfo.value, HarnessError):
             return f"journey `{self.journey.name}`: {excinfo.value}"
         return super().repr_failure(excinfo)
@@ -121,44 +139,58 @@ def properties(record: IterationRecord, steps: list[StepRecord]) -> Iterator[tup
         yield ("artifact", artifact)
 
 
-@dataclass(frozen=True)
-class CrashLine:
-    """The one-line failure message pytest's short summary and JUnit's `message` show."""
+class JourneyFailureRepr(ReprExceptionInfo):
+    """How a failed journey iteration reads in pytest's output.
 
-    message: str
+    Built from pytest's own parts (a native-style traceback of the lines below, the headline at
+    the journey's file and line as the crash location), so that xdist carries it to the
+    controller whole: `--tb=line`, `-rA` and JUnit's `message` read the headline, with or
+    without `-n`. In this process the lines are coloured; `--tb=line` shows only the headline.
+    """
 
-
-class JourneyFailureRepr(TerminalRepr):
-    """How a failed journey iteration reads in pytest's output."""
-
-    def __init__(self, record: IterationRecord, steps: list[StepRecord]) -> None:
-        self.record = record
-        self.steps = steps
-        self.reprcrash = CrashLine(headline(record))
+    def __init__(
+        self,
+        record: IterationRecord,
+        steps: list[StepRecord],
+        location: tuple[str, int],
+        style: str,
+    ) -> None:
+        self.lines = [] if style == "line" else list(failure_lines(record, steps))
+        super().__init__(
+            reprtraceback=ReprTracebackNative([f"{text}\n" for text, _ in self.lines]),
+            reprcrash=ReprFileLocation(location[0], location[1], headline(record)),
+        )
 
     def toterminal(self, tw: TerminalWriter) -> None:
         """Write the failure: where, why, artifacts, trace id, and every step's timing."""
-        record = self.record
-        tw.line(f"{where(record)} failed", red=True, bold=True)
-        tw.line(f"  error kind: {record.error_kind.value if record.error_kind else '?'}")
-        tw.line(f"  message:    {record.message}")
-        for artifact in record.artifacts:
-            kind = "screenshot:" if artifact.endswith(".png") else "browser trace:"
-            tw.line(f"  {kind:<11} {artifact}")
-        if record.trace_id:
-            tw.line(f"  trace id:   {record.trace_id}")
-        if record.person:
-            tw.line(f"  person:     {record.person}")
-        if self.steps:
-            tw.line("  steps:")
-            width = max(len(s.step) for s in self.steps)
-            for step in self.steps:
-                ok = step.outcome.value == "passed"
-                tw.line(
-                    f"    {'✓' if ok else '✗'} {step.step:<{width}}  {step.touchpoint.value:<6} "
-                    f"{step.duration_ms:>9,.1f} ms",
-                    red=not ok,
-                )
+        for text, markup in self.lines:
+            tw.line(text, **markup)
+
+
+def failure_lines(
+    record: IterationRecord, steps: list[StepRecord]
+) -> Iterator[tuple[str, dict[str, bool]]]:
+    """The failure's lines, each with its terminal markup."""
+    yield f"{where(record)} failed", {"red": True, "bold": True}
+    yield f"  error kind: {record.error_kind.value if record.error_kind else '?'}", {}
+    yield f"  message:    {record.message}", {}
+    for artifact in record.artifacts:
+        kind = "screenshot:" if artifact.endswith(".png") else "browser trace:"
+        yield f"  {kind:<11} {artifact}", {}
+    if record.trace_id:
+        yield f"  trace id:   {record.trace_id}", {}
+    if record.person:
+        yield f"  person:     {record.person}", {}
+    if steps:
+        yield "  steps:", {}
+        width = max(len(s.step) for s in steps)
+        for step in steps:
+            ok = step.outcome.value == "passed"
+            yield (
+                f"    {'✓' if ok else '✗'} {step.step:<{width}}  {step.touchpoint.value:<6} "
+                f"{step.duration_ms:>9,.1f} ms",
+                {"red": not ok},
+            )
 
 
 def where(record: IterationRecord) -> str:

@@ -8,7 +8,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import BROKEN_JOURNEY, OK_JOURNEY, only_run, records, write_journeys
+from tests.plugin.conftest import (
+    BROKEN_JOURNEY,
+    OK_JOURNEY,
+    STRICT_INI,
+    only_run,
+    records,
+    write_journeys,
+)
 
 
 def test_a_passing_journey_writes_one_run_folder(project: pytest.Pytester, shop_url: str) -> None:
@@ -54,6 +61,31 @@ def test_a_failing_journey_names_step_touchpoint_kind_and_trace(
     names = {p.get("name") for p in case.iter("property")}
     assert {"step fetch ok [api] ms", "step fetch broken [api] ms", "trace_id"} <= names
     assert json.loads((only_run(project) / "run.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["in-process", "xdist"])
+def test_a_failure_is_one_line_in_tb_line_and_junit_message(
+    project: pytest.Pytester, shop_url: str, workers: tuple[str, ...]
+) -> None:
+    write_journeys(project, shop=OK_JOURNEY, broken=BROKEN_JOURNEY)
+
+    result = project.runpytest_subprocess(
+        "--harness", f"--harness-target={shop_url}", "--tb=line", "--junitxml=junit.xml", *workers
+    )
+
+    result.assert_outcomes(passed=1, failed=1)
+    headline = (
+        "broken_flow › fetch broken [api] failed: http_status: GET /api/v1/broken answered 500"
+    )
+    # pytest's `path:line: message`, as an assertion's crash line reads; no repr, no block
+    result.stdout.fnmatch_lines([f"*/journeys/broken.py:4: {headline.replace('[', '[[]')}*"])
+    assert "CrashLine" not in result.stdout.str()
+    assert "  error kind:" not in result.stdout.str()
+    case = ET.parse(project.path / "junit.xml").find(".//testcase[@name='journey[broken_flow]']")
+    failure = case.find("failure") if case is not None else None
+    assert failure is not None
+    assert failure.get("message", "").startswith(headline)
+    assert "\n" not in failure.get("message", "")
 
 
 def test_a_journey_module_with_a_syntax_error_is_a_clear_collection_error(
@@ -109,6 +141,39 @@ def test_tags_are_keywords(project: pytest.Pytester, shop_url: str) -> None:
     result.assert_outcomes(passed=1, deselected=1)
 
 
+def test_tags_are_markers(project: pytest.Pytester, shop_url: str) -> None:
+    write_journeys(project, shop=OK_JOURNEY, broken=BROKEN_JOURNEY)
+
+    # the project's ini has --strict-markers: an unknown marker in -m is a usage error
+    result = project.runpytest_subprocess("--harness", f"--harness-target={shop_url}", "-m", "api")
+
+    result.assert_outcomes(passed=1, deselected=1)
+    result = project.runpytest_subprocess(
+        "--harness", f"--harness-target={shop_url}", "-m", "not api", "-v"
+    )
+    result.stdout.fnmatch_lines(["*::journey[[]broken_flow[]] FAILED*"])
+    result.assert_outcomes(failed=1, deselected=1)
+
+
+def test_last_failed_and_failed_first_find_the_failed_journey(
+    pytester: pytest.Pytester, shop_url: str
+) -> None:
+    # the project's strict ini, but with pytest's cache (--lf/--ff) left on
+    pytester.makeini(STRICT_INI.replace(" -p no:cacheprovider", ""))
+    write_journeys(pytester, shop=OK_JOURNEY, broken=BROKEN_JOURNEY)
+    target = f"--harness-target={shop_url}"
+    pytester.runpytest_subprocess("--harness", target).assert_outcomes(passed=1, failed=1)
+
+    last_failed = pytester.runpytest_subprocess("--harness", target, "--lf", "-v")
+
+    last_failed.assert_outcomes(failed=1)  # shop.py, with no failure, is not even collected
+    last_failed.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+    failed_first = pytester.runpytest_subprocess("--harness", target, "--ff", "-v")
+    failed_first.stdout.fnmatch_lines(
+        ["*::journey[[]broken_flow[]] FAILED*", "*::journey[[]ok_flow[]] PASSED*"]
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -138,6 +203,19 @@ def test_a_target_that_does_not_answer_stops_the_session(project: pytest.Pyteste
 
     assert result.ret == 3
     result.stdout.fnmatch_lines(["*harness: target * did not answer*"])
+
+
+@pytest.mark.parametrize("listing", ["--fixtures", "--fixtures-per-test"])
+def test_listing_fixtures_needs_no_target(project: pytest.Pytester, listing: str) -> None:
+    write_journeys(project, shop=OK_JOURNEY)
+
+    result = project.runpytest_subprocess(
+        "--harness", "--harness-target=http://127.0.0.1:9", listing
+    )
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert "did not answer" not in result.stdout.str()
+    assert not (project.path / "results").exists()
 
 
 def test_without_harness_the_plugin_changes_nothing(project: pytest.Pytester) -> None:
