@@ -12,9 +12,11 @@ not. Whatever the method returns comes back wrapped in turn (a `Locator` from `n
 `Response` from `goto`).
 
 Callbacks Playwright calls with its objects (`page.on("dialog", handle)`, `page.route(url,
-handle)`, `expose_function`, `add_locator_handler`) run as in the sync API: with these
-synchronous objects, off the browser loop (a thread, or a greenlet under Locust), Playwright
-waiting for them as it waits for an async handler; an `async def` callback is passed as it is.
+handle)`, `expose_function`, `add_locator_handler`) and the predicates of its event waits
+(`page.expect_response(lambda r: r.json()["ok"])`, `wait_for_event`, `expect_popup`, ...) run
+as in the sync API: with these synchronous objects, off the browser loop (a thread, or a
+greenlet under Locust), Playwright waiting for them as it waits for an async handler or
+predicate, so that they may ask the browser; an `async def` callback is passed as it is.
 
 Waits are Playwright's: actions wait until their element is attached, visible, stable,
 enabled and receives events (its actionability checks); `expect(...)` assertions retry until
@@ -112,7 +114,9 @@ LASTING = frozenset(
     }
 )
 #: methods taking a callback Playwright calls with its objects: (argument index, keyword);
-#: predicates (`expect_event(..., predicate=)`) stay as they are: they answer on the loop
+#: predicates too (`expect_response(lambda r: r.json()["ok"])`): Playwright awaits what a
+#: predicate returns, so one may read the response, as the sync API's may (a URL predicate,
+#: `wait_for_url(lambda url: ...)`, gets a string and answers on the loop)
 HANDLERS = {
     "on": (1, "f"),
     "once": (1, "f"),
@@ -125,6 +129,18 @@ HANDLERS = {
     "add_locator_handler": (1, "handler"),
     "on_message": (0, "handler"),
     "on_close": (0, "handler"),
+    "expect_event": (1, "predicate"),
+    "wait_for_event": (1, "predicate"),
+    "expect_response": (0, "url_or_predicate"),
+    "expect_request": (0, "url_or_predicate"),
+    "expect_request_finished": (0, "predicate"),
+    "expect_console_message": (0, "predicate"),
+    "expect_popup": (0, "predicate"),
+    "expect_page": (0, "predicate"),
+    "expect_download": (0, "predicate"),
+    "expect_file_chooser": (0, "predicate"),
+    "expect_websocket": (0, "predicate"),
+    "expect_worker": (0, "predicate"),
 }
 
 
