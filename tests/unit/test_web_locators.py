@@ -208,6 +208,11 @@ def test_callbacks_get_sync_objects_off_the_loop(monkeypatch: pytest.MonkeyPatch
 
     page.on("dialog", already_async)
     assert page._target.listeners["dialog"] == [already_async]
+    # a predicate's wrapper: the same, but not kept (nothing removes it, and a reused context
+    # would keep every lambda of its iterations)
+    kept = dict(session._handlers)
+    wait = page._callbacks("expect_event", ("dialog", lambda d: True), {})
+    assert inspect.iscoroutinefunction(wait[0][1]) and session._handlers == kept
 
 
 def test_j_web_has_every_get_by_and_points_page_names_to_the_page() -> None:
@@ -403,7 +408,7 @@ def test_every_callback_and_predicate_of_playwrights_api_gets_sync_objects() -> 
                 if param.name != "url" and "Callable" in str(param.annotation):
                     found.add((name, index, param.name))
     assert found, "no callbacks found: Playwright's API moved"
-    assert found <= {(name, *where) for name, where in web_locators.HANDLERS.items()}, found
+    assert found <= {(name, *where) for name, where in web_locators.CALLBACKS.items()}, found
 
 
 class FakePage:
