@@ -226,14 +226,6 @@ class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
             raise BrowserError("the web session is closed")
         return self._page
 
-    def run(self, action: Callable[[Page], Awaitable[T]]) -> T:
-        """Escape hatch: run `async def action(page)` on the browser loop and return its result."""
-
-        async def call() -> T:
-            return await self._guard(action(self.page_async), "custom action")
-
-        return self.host.call(call())
-
     # -- Playwright's own vocabulary (harness/touchpoints/web_vocabulary.py) -------------------
 
     def guarded(
