@@ -378,7 +378,7 @@ class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
         # the target's requests made from now on carry this action's trace headers (only
         # the target's: `web_trace`); the context's own extra headers are left alone
         if headers and self.tracer is None and self._page is not None:
-            self.tracer = TraceHeaders(self.trace_origins)
+            self.tracer = TraceHeaders(self.trace_origins, self.host.documents)
             await self.tracer.install(self._context, self._page)  # type: ignore[arg-type]
         if self.tracer is not None:
             await self.tracer.ready()  # a popup opened by the last action is held from now on

@@ -256,7 +256,7 @@ def test_a_traced_action_sets_no_context_headers_only_the_held_requests_ones() -
     # sent traceparent to third-party hosts and cost a round trip before each traced action:
     # the action's trace headers now go only on the target's held requests (web_trace)
     from harness.touchpoints.web_session import WebSession
-    from harness.touchpoints.web_trace import TraceHeaders
+    from harness.touchpoints.web_trace import DocumentHold, TraceHeaders
 
     class Context:
         async def set_extra_http_headers(self, headers: dict[str, str]) -> None:
@@ -271,7 +271,7 @@ def test_a_traced_action_sets_no_context_headers_only_the_held_requests_ones() -
     )
     assert session.trace_origins == ("http://shop.test",)
     session._context = Context()  # type: ignore[assignment]
-    session.tracer = TraceHeaders(session.trace_origins)
+    session.tracer = TraceHeaders(session.trace_origins, DocumentHold(None))  # type: ignore[arg-type]
 
     async def action() -> str:
         return "done"
