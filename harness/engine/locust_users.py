@@ -23,10 +23,10 @@ from locust import User, constant, task
 from harness.engine.allocation import weighted_turns
 from harness.engine.cohort import CohortRouter
 from harness.engine.collector import Delta, LoadCollector
+from harness.engine.locust_stats import LocustStatsSink
 from harness.engine.plan import LoadPlan
 from harness.engine.tuning import browser_cpus, keep_off, tune_garbage_collector
 from harness.journey import Journey
-from harness.records import IterationRecord, Outcome, StepRecord
 from harness.runtime import RunSettings, RunSink
 from harness.targets import Target
 from harness.think import WORKLOAD, parse_think
@@ -37,46 +37,6 @@ ARRIVAL_USER = "ArrivalUser"
 BROWSER_SLOTS = "browser-slots"
 
 POLL_S = 0.5
-
-
-class LocustStatsSink:
-    """Forwards records to the collector and reports each step to Locust's request event, so
-    Locust's own statistics and web UI show journeys and steps. `extra` sinks get every record
-    too (OTel metrics, a rollout's stage window): given by the run, never a module global."""
-
-    def __init__(
-        self, collector: LoadCollector, environment: Any, extra: Sequence[RunSink] = ()
-    ) -> None:
-        self.collector = collector
-        self.request_event = environment.events.request
-        self.extra = tuple(extra)
-
-    def step_finished(self, record: StepRecord) -> None:
-        """Record the step and fire `events.request` for it."""
-        self.collector.step_finished(record)
-        for sink in self.extra:
-            sink.step_finished(record)
-        failed = record.outcome is Outcome.FAILED
-        self.request_event.fire(
-            request_type=record.touchpoint.value,
-            name=f"{record.journey} › {record.step}",
-            start_time=record.started_at,
-            response_time=record.duration_ms,
-            response_length=0,
-            response=None,
-            context={},
-            exception=StepFailure(f"{record.error_kind}: {record.message}") if failed else None,
-        )
-
-    def iteration_finished(self, record: IterationRecord) -> None:
-        """Record the iteration."""
-        self.collector.iteration_finished(record)
-        for sink in self.extra:
-            sink.iteration_finished(record)
-
-
-class StepFailure(Exception):
-    """How a failed step appears in Locust's failure table."""
 
 
 @dataclass(order=True)
