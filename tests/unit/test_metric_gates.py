@@ -198,7 +198,7 @@ def test_prometheus_query_range_with_headers_and_auth(monkeypatch: pytest.Monkey
     (request,) = transport.requests
     assert isinstance(request, HttpRequest)
     assert request.url.startswith("http://prom.example:9090/api/v1/query_range?query=sum%28rate")
-    assert "start=1000.000&end=1002.000&step=1" in request.url
+    assert "start=1000.000&end=1002.000&step=1&timeout=2.000" in request.url  # 1 s less
     assert request.headers["x-scope-orgid"] == "s3cret"
     assert request.headers["authorization"].startswith("Basic ")
     assert request.timeout == 3
