@@ -58,7 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="record a Playwright trace of every web iteration, kept for failed steps (costs "
         "Chromium about a quarter more CPU per iteration; smoke and pytest always record it)",
     )
-    shape.add_argument("--max-iterations", type=int, default=1_000_000, help="hard bound")
+    shape.add_argument(
+        "--max-iterations",
+        type=int,
+        default=1_000_000,
+        help="iterations the run makes at most (one runs on both sides of a rehearsal); the "
+        "run ends once they are done, or at --duration",
+    )
     parser.add_argument(
         "--allow-production",
         action="append",

@@ -181,6 +181,7 @@ class SourceTotals:
     iterations: int = 0
     deltas: int = 0
     final: bool = False
+    spent: bool = False  #: its share of `--max-iterations` is spent, its last iteration over
 
 
 class LoadAggregator:
@@ -235,6 +236,7 @@ class LoadAggregator:
             part.discard()
         totals.deltas += 1
         totals.final = totals.final or final
+        totals.spent = totals.spent or bool(delta.get("spent"))
         for target, journey, *values in delta.get("journeys", []):
             tally = Tally(*values)
             self.journeys[(target, journey)].add(tally)
@@ -262,6 +264,10 @@ class LoadAggregator:
                     self.vitals.replace_folder(self.run.path / VITALS)
             except OSError as exc:
                 self.run.failed_to_write("histograms", exc)
+
+    def spent(self, sources: Sequence[str]) -> bool:
+        """True once each of `sources` (worker ids, or `local`) has spent its iteration budget."""
+        return bool(sources) and all(s in self.sources and self.sources[s].spent for s in sources)
 
     @property
     def iterations(self) -> int:

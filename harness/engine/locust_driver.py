@@ -139,7 +139,7 @@ def run_local(
     def ship() -> None:
         while True:
             gevent.sleep(DELTA_INTERVAL_S)
-            aggregator.absorb(LOCAL, locust_users.state().collector.take_delta(encoded=False))
+            aggregator.absorb(LOCAL, locust_users.state().take_delta(encoded=False))
 
     def show() -> None:
         while progress is not None:
@@ -147,11 +147,11 @@ def run_local(
             progress(aggregator, time.perf_counter() - started, runner.user_count)
 
     helpers += [gevent.spawn(ship), gevent.spawn(show)]
-    aborted = _wait_stopped(runner, plan, aggregator, started, watch, stop)
+    aborted = _wait_stopped(runner, plan, aggregator, started, [LOCAL], watch, stop)
     gevent.killall(helpers)
     current = locust_users.state()
     current.stop()
-    aggregator.absorb(LOCAL, current.collector.take_delta(encoded=False), final=True)
+    aggregator.absorb(LOCAL, current.take_delta(encoded=False), final=True)
     runner.quit()
     if env.web_ui is not None:
         env.web_ui.stop()
@@ -166,16 +166,26 @@ def _wait_stopped(
     plan: LoadPlan,
     aggregator: LoadAggregator,
     started: float,
+    sources: Sequence[str],
     watch: Watch | None,
     stop: StopRequest | None = None,
 ) -> tuple[str, float] | None:
-    """Wait for the shape to finish; a hard deadline stops a run that would overrun, and
-    `watch` may stop it early (returning why and when)."""
+    """Wait for the shape to finish; a hard deadline stops a run that would overrun, the run
+    ends once every one of `sources` has spent its share of `--max-iterations`, and `watch` may
+    stop it early (returning why and when)."""
     deadline = time.perf_counter() + plan.total_duration_s + 60.0
     next_look = time.perf_counter() + 1.0
     while runner.state != STATE_STOPPED:
         now = time.perf_counter()
         if now > deadline or (stop is not None and stop.reason is not None):
+            runner.stop()
+            break
+        if aggregator.spent(sources):
+            print(
+                f"  --max-iterations {plan.max_iterations:,} spent after {now - started:.1f} s: "
+                "the run ends",
+                flush=True,
+            )
             runner.stop()
             break
         if watch is not None and now >= next_look:
@@ -259,7 +269,7 @@ def run_master(
                     progress(aggregator, elapsed, runner.user_count)
 
         shower = gevent.spawn(show)
-        aborted = _wait_stopped(runner, plan, aggregator, started, watch, stop)
+        aborted = _wait_stopped(runner, plan, aggregator, started, workers, watch, stop)
         final_deadline = time.perf_counter() + FINAL_WAIT_S
         while not finals.issuperset(set(workers) - set(lost)):
             if time.perf_counter() >= final_deadline:
@@ -328,14 +338,14 @@ def run_worker(
 
     def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
         if locust_users._state is not None:
-            data[REPORT_KEY] = locust_users.state().collector.take_delta()
+            data[REPORT_KEY] = locust_users.state().take_delta()
 
     def on_stop(**_: Any) -> None:
         gevent.killall(helpers)
         helpers.clear()
         current = locust_users.state()
         current.stop()
-        runner.send_message(FINAL_MESSAGE, current.collector.take_delta())
+        runner.send_message(FINAL_MESSAGE, current.take_delta())
         while telemetry:
             telemetry.pop().shutdown()
 

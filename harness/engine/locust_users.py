@@ -22,7 +22,7 @@ from locust import User, constant, task
 
 from harness.engine.allocation import weighted_turns
 from harness.engine.cohort import CohortRouter
-from harness.engine.collector import LoadCollector
+from harness.engine.collector import Delta, LoadCollector
 from harness.engine.plan import LoadPlan
 from harness.engine.tuning import browser_cpus, keep_off, tune_garbage_collector
 from harness.journey import Journey
@@ -103,6 +103,22 @@ class ProcessState:
     users: itertools.count[int] = field(default_factory=itertools.count)
     scheduler: gevent.Greenlet | None = None
     router: CohortRouter | None = None  #: a staged rollout: one target per person
+    running: int = 0  #: iterations in progress (`run` calls not returned yet)
+
+    @property
+    def spent(self) -> bool:
+        """The iteration budget (`--max-iterations`, this process's share) is spent and its
+        last iteration has ended: the run has nothing left to do here."""
+        return self.budget <= 0 and self.running == 0
+
+    def take_delta(self, *, encoded: bool = True) -> Delta:
+        """The collector's delta (`LoadCollector.take_delta`), marked `spent` once the budget
+        is (the run ends when every process's is, as k6's `iterations` and Locust's
+        `--iterations` end theirs)."""
+        delta = self.collector.take_delta(encoded=encoded)
+        if self.spent:
+            delta["spent"] = True
+        return delta
 
     def browser(self) -> BrowserHost:
         """This process's Chromium, hosted on a greenlet, pinned away from the generator."""
@@ -135,6 +151,16 @@ class ProcessState:
         if self.budget <= 0:
             return False
         self.budget -= 1
+        self.running += 1
+        try:
+            self._run(users, journey, iteration, scheduled)
+        finally:
+            self.running -= 1
+        return True
+
+    def _run(
+        self, users: list[VirtualUser], journey: Journey, iteration: int, scheduled: float | None
+    ) -> None:
         if self.router is not None:
             person = users[0].synth_source.scope(users[0].index, iteration).person
             users = [users[self.router.side(person.id)]]
@@ -150,7 +176,6 @@ class ProcessState:
                 if not isinstance(exc, Exception):  # GreenletExit: the load stopped mid-way
                     self.collector.iteration_cut_off(user.settings.target.name, journey.name)
                 raise
-        return True
 
     def start_arrivals(self) -> None:
         """Start the open-model scheduler of this process (its share of the plan's rate)."""

@@ -78,7 +78,10 @@ def assess_health(aggregator: LoadAggregator, total_iterations: int) -> Health:
         dropped=aggregator.dropped,
         saturated=bool(reasons),
         reasons=tuple(reasons),
-        rss_max_mb=max((m.max_mb for m in memory), default=0.0),
+        # every sample, not only the trend's: a run too short for a trend still has a size
+        rss_max_mb=max(
+            (float(s["rss_mb"]) for s in aggregator.health if "rss_mb" in s), default=0.0
+        ),
         rss_growth_mb=worst.growth_mb if worst else 0.0,
         rss_slope_mb_per_min=worst.slope_mb_per_min if worst else 0.0,
         memory_growing=any(m.growing for m in memory),

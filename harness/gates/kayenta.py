@@ -17,8 +17,6 @@ from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
-from scipy import stats as sps
 
 from harness.gates.kayenta_stats import cles, drop_outliers, mean_ratio, ranks_and_sigma
 
@@ -173,6 +171,8 @@ def mann_whitney_ci(
     Raises ValueError for an empty or non-finite sample or `conf_level` outside (0, 1), and
     MannWhitneyError when every observation is tied.
     """
+    from scipy import optimize, special  # imported here: a verdict without this judge skips them
+
     x = np.asarray(experiment, dtype=np.float64).ravel()
     y = np.asarray(control, dtype=np.float64).ravel()
     if x.size == 0 or y.size == 0:
@@ -201,7 +201,7 @@ def mann_whitney_ci(
         found = optimize.brentq(w, mu_min, mu_max, args=(quantile,), xtol=xtol, maxiter=500)
         return float(found)
 
-    z = float(sps.norm.ppf((1.0 - conf_level) / 2.0))  # negative
+    z = float(special.ndtri((1.0 - conf_level) / 2.0))  # negative
     return root(-z), root(z), root(0.0)
 
 

@@ -138,7 +138,7 @@ class PairedGate(GateBase):
         margin: float,
         worst: float,
     ) -> Evidence:
-        from scipy import stats as sps
+        from scipy import special
 
         where = where_of(key)
         label = where.label
@@ -146,7 +146,7 @@ class PairedGate(GateBase):
         ratio = float(np.expm1(paired.mean))
         decision = DECIDED[outcome.decision]
         # the smallest true slowdown this run fails with 80% chance, at Holm's strictest step
-        reach = float(sps.t.ppf(1 - worst, paired.df) + sps.norm.ppf(0.80)) * paired.se
+        reach = float(special.stdtrit(paired.df, 1 - worst) + special.ndtri(0.80)) * paired.se
         mde = float(np.expm1(test.fail_limit + reach))
         needed = None
         if decision is Decision.INCONCLUSIVE:
@@ -213,9 +213,9 @@ class Paired:
         self.method = "drift pooled across steps"
 
     def interval(self, level: float) -> tuple[float, float]:
-        from scipy import stats as sps
+        from scipy import special
 
-        t = float(sps.t.ppf(0.5 + level / 2.0, self.df))
+        t = float(special.stdtrit(self.df, 0.5 + level / 2.0))
         return self.mean - t * self.se, self.mean + t * self.se
 
 

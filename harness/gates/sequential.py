@@ -65,9 +65,9 @@ def _sd_upper(k: int) -> float:
     """The boundary is asymptotic; with a handful of blocks the plug-in sd is itself noisy (an
     identical candidate failed 4% of the time at 2.5%), so the sd is raised to its one-sided
     90% upper bound, a factor that tends to 1 as blocks come in."""
-    from scipy import stats as sps
+    from scipy import special
 
-    return math.sqrt((k - 1) / float(sps.chi2.ppf(0.10, k - 1)))
+    return math.sqrt((k - 1) / float(2.0 * special.gammaincinv((k - 1) / 2.0, 0.10)))  # χ²
 
 
 @dataclass

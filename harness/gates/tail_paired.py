@@ -97,9 +97,9 @@ class TailBlocks:
 
     def interval(self, level: float) -> tuple[float, float]:
         """The log ratios whose mean share difference lies within `level`'s reach of zero."""
-        from scipy import stats as sps
+        from scipy import special
 
-        reach = float(sps.t.ppf(0.5 + level / 2.0, self.paired.df)) * self.paired.se
+        reach = float(special.stdtrit(self.paired.df, 0.5 + level / 2.0)) * self.paired.se
         return self.solve(reach), self.solve(-reach)
 
 

@@ -53,7 +53,7 @@ def quantile_interval(values: np.ndarray, counts: np.ndarray, q: float) -> Inter
 
 def mean_interval(values: np.ndarray, counts: np.ndarray) -> Interval:
     """The t interval of the mean of `values` recorded `counts` times each, at any level."""
-    from scipy import stats as sps
+    from scipy import special
 
     n = int(counts.sum())
     mean = float((values * counts).sum()) / n
@@ -61,7 +61,7 @@ def mean_interval(values: np.ndarray, counts: np.ndarray) -> Interval:
     se = np.sqrt(variance / n) if n > 1 else np.inf
 
     def at(level: float) -> tuple[float, float]:
-        t = float(sps.t.ppf(0.5 + level / 2.0, max(n - 1, 1)))
+        t = float(special.stdtrit(max(n - 1, 1), 0.5 + level / 2.0))  # t's quantile
         return mean - t * se, mean + t * se
 
     return at

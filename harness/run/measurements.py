@@ -68,7 +68,8 @@ def print_measured(
     print(
         f"\n  generator: CPU median {health.cpu_median:.0f}% (max {health.cpu_max:.0f}%), "
         f"Chromium max {health.browser_cpu_max:.0f}%, loop lag p95 {health.lag_p95_ms:.1f} ms, "
-        f"late {health.late}, dropped {health.dropped}, RSS max {health.rss_max_mb:.0f} MB"
+        f"late {health.late}, dropped {health.dropped}, "
+        + (f"RSS max {health.rss_max_mb:.0f} MB" if health.rss_max_mb else "RSS not sampled")
     )
     if run.meta.get("browser_blocked"):
         print(f"  browser: {run.meta['browser_blocked']:,} requests refused by `block` patterns")

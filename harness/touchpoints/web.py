@@ -24,6 +24,7 @@ from harness.errors import BrowserError, UsageError
 from harness.touchpoints import chromium_sandbox
 from harness.touchpoints.chromium_sandbox import SandboxChoice
 from harness.touchpoints.web_session import WebSession, first_line
+from harness.touchpoints.web_trace import DocumentHold
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright
@@ -128,6 +129,7 @@ class BrowserHost:
         self._browser: Browser | None = None
         self.restarts = 0  #: times Chromium was launched again after it stopped
         self.blocked = 0  #: requests refused by the targets' `block` patterns, all contexts
+        self._documents: DocumentHold | None = None
         self._lock = threading.Lock()
 
     @property
@@ -289,6 +291,15 @@ class BrowserHost:
         if self._browser is None:
             raise BrowserError("the browser host is not started")
         return self._browser
+
+    @property
+    def documents(self) -> DocumentHold:
+        """The browser-level hold on the documents traced actions' headers go on (`web_trace`),
+        one per Chromium: a relaunched Chromium gets its own."""
+        browser = self.browser
+        if self._documents is None or self._documents.browser is not browser:
+            self._documents = DocumentHold(browser)
+        return self._documents
 
     @property
     def playwright(self) -> Playwright:

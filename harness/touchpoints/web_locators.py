@@ -12,9 +12,11 @@ not. Whatever the method returns comes back wrapped in turn (a `Locator` from `n
 `Response` from `goto`).
 
 Callbacks Playwright calls with its objects (`page.on("dialog", handle)`, `page.route(url,
-handle)`, `expose_function`, `add_locator_handler`) run as in the sync API: with these
-synchronous objects, off the browser loop (a thread, or a greenlet under Locust), Playwright
-waiting for them as it waits for an async handler; an `async def` callback is passed as it is.
+handle)`, `expose_function`, `add_locator_handler`) and the predicates of its event waits
+(`page.expect_response(lambda r: r.json()["ok"])`, `wait_for_event`, `expect_popup`, ...) run
+as in the sync API: with these synchronous objects, off the browser loop (a thread, or a
+greenlet under Locust), Playwright waiting for them as it waits for an async handler or
+predicate, so that they may ask the browser; an `async def` callback is passed as it is.
 
 Waits are Playwright's: actions wait until their element is attached, visible, stable,
 enabled and receives events (its actionability checks); `expect(...)` assertions retry until
@@ -111,8 +113,7 @@ LASTING = frozenset(
         "set_default_navigation_timeout",
     }
 )
-#: methods taking a callback Playwright calls with its objects: (argument index, keyword);
-#: predicates (`expect_event(..., predicate=)`) stay as they are: they answer on the loop
+#: methods taking a callback Playwright calls with its objects: (argument index, keyword)
 HANDLERS = {
     "on": (1, "f"),
     "once": (1, "f"),
@@ -126,6 +127,25 @@ HANDLERS = {
     "on_message": (0, "handler"),
     "on_close": (0, "handler"),
 }
+#: methods taking a predicate Playwright calls with its objects, as `HANDLERS`: Playwright awaits
+#: what a predicate returns, so one may read the response (`expect_response(lambda r:
+#: r.json()["ok"])`), as the sync API's may; a URL predicate (`wait_for_url(lambda url: ...)`)
+#: gets a string and answers on the loop
+PREDICATES = {
+    "expect_event": (1, "predicate"),
+    "wait_for_event": (1, "predicate"),
+    "expect_response": (0, "url_or_predicate"),
+    "expect_request": (0, "url_or_predicate"),
+    "expect_request_finished": (0, "predicate"),
+    "expect_console_message": (0, "predicate"),
+    "expect_popup": (0, "predicate"),
+    "expect_page": (0, "predicate"),
+    "expect_download": (0, "predicate"),
+    "expect_file_chooser": (0, "predicate"),
+    "expect_websocket": (0, "predicate"),
+    "expect_worker": (0, "predicate"),
+}
+CALLBACKS = {**HANDLERS, **PREDICATES}
 
 
 def unwrap(value: Any) -> Any:
@@ -199,16 +219,18 @@ class Sync:
     def _callbacks(
         self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """`args`, `kwargs` with the callback of a `HANDLERS` method made `sync_handler`'s."""
-        where = HANDLERS.get(name)
+        """`args`, `kwargs` with the callback of a `CALLBACKS` method made `sync_handler`'s."""
+        where = CALLBACKS.get(name)
         if where is None:
             return args, kwargs
         index, keyword = where
+        keep = name in HANDLERS  # nothing removes a predicate: its wrapper is not kept
         if len(args) > index and callable(args[index]):
-            handler = sync_handler(self._session, args[index])
+            handler = sync_handler(self._session, args[index], keep=keep)
             return (*args[:index], handler, *args[index + 1 :]), kwargs
         if callable(kwargs.get(keyword)):
-            return args, {**kwargs, keyword: sync_handler(self._session, kwargs[keyword])}
+            handler = sync_handler(self._session, kwargs[keyword], keep=keep)
+            return args, {**kwargs, keyword: handler}
         return args, kwargs
 
     def _plain_method(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -315,18 +337,30 @@ def handler_argument(value: Any, session: WebSession) -> Any:
     return wrap(value, session, type(value).__name__.lower())
 
 
-def sync_handler(session: WebSession, handler: Callable[..., Any]) -> Callable[..., Any]:
+def sync_handler(
+    session: WebSession, handler: Callable[..., Any], *, keep: bool = True
+) -> Callable[..., Any]:
     """`handler` as Playwright's async API calls it: a coroutine that runs `handler` off the
     browser loop (`BrowserHost.spawn`) with `Sync` arguments and waits for it, so that what it
     calls (`dialog.accept()`, `route.fulfill(...)`) waits on the loop like any journey line.
-    The same handler gives the same wrapper (`remove_listener`, `unroute` find it); an
-    `async def` handler is Playwright's already and is returned as it is."""
+    With `keep`, the same handler gives the same wrapper (`remove_listener`, `unroute` find
+    it); an `async def` handler is Playwright's already and is returned as it is."""
     if inspect.iscoroutinefunction(handler):
         return handler
+    if not keep:
+        return _off_loop(session, handler)
     try:
         return cast("Callable[..., Any]", session._handlers[handler])
     except (KeyError, TypeError):  # TypeError: an unhashable callable, wrapped each time
         pass
+    on_loop = _off_loop(session, handler)
+    with contextlib.suppress(TypeError):  # unhashable: wrapped again next time
+        session._handlers[handler] = on_loop
+    return on_loop
+
+
+def _off_loop(session: WebSession, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`sync_handler`'s wrapper of `handler`, made anew."""
 
     # Playwright passes a handler as many arguments as its signature takes: `wraps` shows it
     @functools.wraps(handler)
@@ -343,6 +377,4 @@ def sync_handler(session: WebSession, handler: Callable[..., Any]) -> Callable[.
         session.host.spawn(run)
         return await asyncio.wrap_future(done)
 
-    with contextlib.suppress(TypeError):  # unhashable: wrapped again next time
-        session._handlers[handler] = on_loop
     return on_loop

@@ -226,14 +226,6 @@ class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
             raise BrowserError("the web session is closed")
         return self._page
 
-    def run(self, action: Callable[[Page], Awaitable[T]]) -> T:
-        """Escape hatch: run `async def action(page)` on the browser loop and return its result."""
-
-        async def call() -> T:
-            return await self._guard(action(self.page_async), "custom action")
-
-        return self.host.call(call())
-
     # -- Playwright's own vocabulary (harness/touchpoints/web_vocabulary.py) -------------------
 
     def guarded(
@@ -386,7 +378,7 @@ class WebSession(ContextLifecycle, web_vocabulary.Vocabulary):
         # the target's requests made from now on carry this action's trace headers (only
         # the target's: `web_trace`); the context's own extra headers are left alone
         if headers and self.tracer is None and self._page is not None:
-            self.tracer = TraceHeaders(self.trace_origins)
+            self.tracer = TraceHeaders(self.trace_origins, self.host.documents)
             await self.tracer.install(self._context, self._page)  # type: ignore[arg-type]
         if self.tracer is not None:
             await self.tracer.ready()  # a popup opened by the last action is held from now on

@@ -11,10 +11,18 @@ Static files (scripts, styles, images) and every other origin go out untouched, 
 `traceparent`. The context's own extra headers (`X-Feature-Flags`, the target's web headers)
 are Playwright's and stay on every request.
 
-A page the journey's page opens (a popup, a `target=_blank` link) is held the same way from the
-moment Playwright reports it: the next action waits until it is held, so the requests the
-popup makes from then on carry that action's headers; its very first document request may
-already be on its way by then and go without them.
+Documents are held by one browser-level session (`DocumentHold`, one per Chromium): a page's
+own session exists only once Playwright reports the page, and Playwright reports a popup (a
+`window.open`, a `target=_blank` link) only after its first document has arrived, so only the
+browser-level hold sees a popup's first request. A held document is matched to its context by
+its frame: a page's frame id is its target id, learnt when its session is made; a frame not met
+yet is a popup (its target names its browser context) or an iframe (the page that owns it
+says so). `fetch` and XHR requests, which the browser-level hold does not see, are held by each
+page's own session. Each request is held once either way.
+
+Playwright's own routing (`context.route`) would also hold a popup's first request, but it
+turns Chromium's HTTP cache off for every page it intercepts (`Network.setCacheDisabled`),
+which would change what the gates see.
 """
 
 from __future__ import annotations
@@ -25,18 +33,24 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, CDPSession, Page
+    from playwright.async_api import Browser, BrowserContext, CDPSession, Page
 
 #: the requests a trace follows: what `j.web` records as a step's requests
 _RESOURCE_TYPES = ("Document", "XHR", "Fetch")
+#: held by the browser-level session (the only one that sees a popup's first request)
+_DOCUMENTS = ("Document",)
+#: held by each page's own session (the browser-level session does not see them)
+_SUBRESOURCES = ("XHR", "Fetch")
 
 
-def patterns(origins: Iterable[str]) -> list[dict[str, str]]:
-    """`Fetch.enable` patterns: each origin's documents, fetch and XHR requests."""
+def patterns(
+    origins: Iterable[str], kinds: Iterable[str] = _RESOURCE_TYPES
+) -> list[dict[str, str]]:
+    """`Fetch.enable` patterns: each origin's requests of `kinds` (documents, fetch, XHR)."""
     return [
         {"urlPattern": f"{origin}/*", "resourceType": kind, "requestStage": "Request"}
         for origin in sorted(set(origins))
-        for kind in _RESOURCE_TYPES
+        for kind in kinds
     ]
 
 
@@ -52,15 +66,125 @@ def merged(request_headers: dict[str, str], trace: dict[str, str]) -> list[dict[
     return kept + [{"name": name, "value": value} for name, value in trace.items()]
 
 
+class _Tasks:
+    """Tasks started from CDP event handlers, kept until done (the loop keeps only weak
+    references)."""
+
+    def __init__(self) -> None:
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def track(self, work: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+
+async def _continue(cdp: CDPSession, event: dict[str, Any], trace: dict[str, str]) -> None:
+    """Let a held request go, with `trace` (the action's headers) put in when there are any."""
+    params: dict[str, Any] = {"requestId": event["requestId"]}
+    if trace:
+        request = event.get("request") or {}
+        params["headers"] = merged(request.get("headers") or {}, trace)
+    # the page may have gone (closed, navigated away) while the request was held
+    with contextlib.suppress(Exception):
+        await cdp.send("Fetch.continueRequest", params)
+
+
+class DocumentHold:
+    """One Chromium's browser-level hold on documents requested from the traced origins, for
+    every context's pages (popups before Playwright reports them, iframes too); each document
+    goes on with the headers of its context's action in progress."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self._cdp: CDPSession | None = None
+        self._origins: frozenset[str] = frozenset()
+        self._lock = asyncio.Lock()
+        self._tracers: set[TraceHeaders] = set()
+        self._contexts: dict[str, TraceHeaders] = {}  #: browser context id -> its tracer
+        self._frames: dict[str, TraceHeaders] = {}  #: a page's frame (target) id -> tracer
+        self._tasks = _Tasks()
+
+    async def add(self, tracer: TraceHeaders) -> None:
+        """Hold the documents of `tracer`'s origins from now on (the first call per Chromium
+        opens the browser-level session: two round trips; a new origin costs one)."""
+        self._tracers.add(tracer)
+        async with self._lock:
+            if self._cdp is None:
+                cdp = await self.browser.new_browser_cdp_session()
+                cdp.on("Fetch.requestPaused", self._paused)
+                self._cdp = cdp
+            wanted = self._origins | set(tracer.origins)
+            if wanted != self._origins:
+                await self._cdp.send("Fetch.enable", {"patterns": patterns(wanted, _DOCUMENTS)})
+                self._origins = wanted
+
+    def page(self, tracer: TraceHeaders, target: dict[str, Any]) -> None:
+        """`target` (`Target.getTargetInfo` of a page of `tracer`'s context) is `tracer`'s."""
+        self._frames[target["targetId"]] = tracer
+        if target.get("browserContextId"):
+            self._contexts[target["browserContextId"]] = tracer
+
+    def forget(self, frame: str) -> None:
+        """A page closed: its frame id is no one's any more."""
+        self._frames.pop(frame, None)
+
+    def remove(self, tracer: TraceHeaders) -> None:
+        """`tracer`'s context closed; its origins stay held (later contexts trace the same)."""
+        self._tracers.discard(tracer)
+        for table in (self._contexts, self._frames):
+            for key in [key for key, value in table.items() if value is tracer]:
+                del table[key]
+
+    def _paused(self, event: dict[str, Any]) -> None:
+        tracer = self._frames.get(event.get("frameId") or "")
+        if tracer is not None:  # a page already met: no round trip
+            self._tasks.track(self._continue(event, tracer))
+        else:
+            self._tasks.track(self._continue_unmet(event))
+
+    async def _continue(self, event: dict[str, Any], tracer: TraceHeaders | None) -> None:
+        assert self._cdp is not None
+        await _continue(self._cdp, event, tracer.headers if tracer is not None else {})
+
+    async def _continue_unmet(self, event: dict[str, Any]) -> None:
+        tracer = None
+        # a document whose context cannot be told goes on without trace headers, never stays held
+        with contextlib.suppress(Exception):
+            tracer = await self._owner(event.get("frameId") or "")
+        await self._continue(event, tracer)
+
+    async def _owner(self, frame: str) -> TraceHeaders | None:
+        """The tracer of the context a frame not met yet belongs to: a page Playwright has not
+        reported (a popup's first document) by its target's browser context, an iframe by the
+        page that owns it; None for another context's (untraced) frame."""
+        assert self._cdp is not None
+        if not frame:  # a request no frame made (a service worker's): no context to tell
+            return None
+        try:
+            info = await self._cdp.send("Target.getTargetInfo", {"targetId": frame})
+        except Exception:  # not a target: an iframe in its page's process
+            tracers = tuple(self._tracers)
+            owners = await asyncio.gather(*(tracer.owns(frame) for tracer in tracers))
+            return next((t for t, owns in zip(tracers, owners, strict=True) if owns), None)
+        tracer = self._contexts.get(info["targetInfo"].get("browserContextId") or "")
+        if tracer is not None:
+            self._frames[frame] = tracer
+        return tracer
+
+
 class TraceHeaders:
     """Holds the target's requests of a context's pages and adds `headers` (the action in
     progress)."""
 
-    def __init__(self, origins: Iterable[str]) -> None:
+    def __init__(self, origins: Iterable[str], documents: DocumentHold) -> None:
         self.origins = tuple(sorted(set(origins)))
+        self.documents = documents  #: the browser-level hold on documents (one per Chromium)
         self.headers: dict[str, str] = {}  #: the current action's trace headers ({}: none)
         self._sessions: dict[Page, CDPSession] = {}
-        self._pending: set[asyncio.Task[None]] = set()
+        self._frames: dict[Page, str] = {}  #: each held page's frame (target) id
+        self._tasks = _Tasks()
         self._holding: set[asyncio.Task[None]] = set()  #: popups' holds not awaited yet
 
     @property
@@ -70,9 +194,11 @@ class TraceHeaders:
 
     async def install(self, context: BrowserContext, page: Page) -> None:
         """Hold `page`'s document, fetch and XHR requests to the target's origins (two round
-        trips, once for the page's life, a reused context's too), and those of every page it
-        opens from now on."""
+        trips, once for the page's life, a reused context's too; the first context of a
+        Chromium two more), and those of every page it opens from now on."""
         context.on("page", self._opened)
+        context.on("close", lambda _context: self.documents.remove(self))
+        await self.documents.add(self)
         await self._hold(context, page)
 
     async def _hold(self, context: BrowserContext, page: Page) -> None:
@@ -84,14 +210,21 @@ class TraceHeaders:
         page.on("close", self._closed)
         # the page may close meanwhile (a popup that closes itself): nothing is held then
         with contextlib.suppress(Exception):
-            await cdp.send("Fetch.enable", {"patterns": patterns(self.origins)})
+            enabled = cdp.send("Fetch.enable", {"patterns": patterns(self.origins, _SUBRESOURCES)})
+            answers: list[Any] = await asyncio.gather(enabled, cdp.send("Target.getTargetInfo"))
+            target: dict[str, Any] = answers[1]["targetInfo"]
+            self._frames[page] = target["targetId"]
+            self.documents.page(self, target)
 
     def _closed(self, page: Page) -> None:
         self._sessions.pop(page, None)
+        frame = self._frames.pop(page, None)
+        if frame is not None:
+            self.documents.forget(frame)
 
     def _opened(self, page: Page) -> None:
         if page not in self._sessions:
-            self._holding.add(self._track(self._hold(page.context, page)))
+            self._holding.add(self._tasks.track(self._hold(page.context, page)))
 
     async def ready(self) -> None:
         """Wait until every page opened so far is held (an action after a popup opened)."""
@@ -99,20 +232,17 @@ class TraceHeaders:
             holding, self._holding = self._holding, set()
             await asyncio.gather(*holding, return_exceptions=True)
 
-    def _track(self, work: Any) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._pending.add(task)  # held until done: the loop keeps only weak references
-        task.add_done_callback(self._pending.discard)
-        return task
+    async def owns(self, frame: str) -> bool:
+        """True when `frame` is an iframe of one of this context's held pages."""
+
+        async def owner(cdp: CDPSession) -> bool:
+            try:
+                await cdp.send("DOM.getFrameOwner", {"frameId": frame})
+            except Exception:  # "Frame with the given id was not found": another page's
+                return False
+            return True
+
+        return any(await asyncio.gather(*(owner(cdp) for cdp in tuple(self._sessions.values()))))
 
     def _paused(self, cdp: CDPSession, event: dict[str, Any]) -> None:
-        self._track(self._continue(cdp, event))
-
-    async def _continue(self, cdp: CDPSession, event: dict[str, Any]) -> None:
-        params: dict[str, Any] = {"requestId": event["requestId"]}
-        if self.headers:
-            request = event.get("request") or {}
-            params["headers"] = merged(request.get("headers") or {}, self.headers)
-        # the page may have gone (closed, navigated away) while the request was held
-        with contextlib.suppress(Exception):
-            await cdp.send("Fetch.continueRequest", params)
+        self._tasks.track(_continue(cdp, event, self.headers))

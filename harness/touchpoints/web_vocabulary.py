@@ -1,22 +1,27 @@
-"""`j.web`'s Playwright vocabulary: the page, `expect` and the locator builders, with the
-session's timeouts and its Web Vitals (`Vocabulary`, a part of `WebSession`). The synchronous
-view of Playwright's objects they give is `harness/touchpoints/web_locators.py`'s `Sync`."""
+"""`j.web`'s Playwright vocabulary: the page, `expect`, the locator builders and `run`'s raw
+async page, with the session's timeouts and its Web Vitals (`Vocabulary`, a part of
+`WebSession`). The synchronous view of Playwright's objects they give is
+`harness/touchpoints/web_locators.py`'s `Sync`; the raw page is `web_raw.Watched`."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from harness.records import Touchpoint
 from harness.touchpoints import web_vitals
 from harness.touchpoints.web_locators import Sync
+from harness.touchpoints.web_raw import Watched
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
     from harness.touchpoints.web import BrowserHost
     from harness.touchpoints.web_session import WebSession
+
+T = TypeVar("T")
 
 
 def expect(
@@ -78,6 +83,19 @@ class Vocabulary:
     def page_async(self) -> Any:
         """Playwright's async page (`WebSession` provides it)."""
         raise NotImplementedError
+
+    def run(self, action: Callable[[Page], Awaitable[T]]) -> T:
+        """Escape hatch: run `async def action(page)` on the browser loop and return its result.
+        `page` is Playwright's async page, watched: a route, listener, init script or emulation
+        set on it or its context is noted, so that `--browser-context reuse` replaces the
+        context after this iteration (`web_raw.Watched`)."""
+        session = cast("WebSession", self)
+        page = cast("Page", Watched(self.page_async, session.lasting, "run: page"))
+
+        async def call() -> T:
+            return await session.guarded(action(page), "custom action", navigation=False)
+
+        return self.host.call(call())
 
     @property
     def page(self) -> Sync:

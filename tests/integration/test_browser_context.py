@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from playwright.async_api import BrowserContext, Page
 
 from harness import journey, virtual_user
 from harness.journey import journeys_in
@@ -369,6 +370,42 @@ def test_a_route_or_emulation_set_through_the_page_never_reaches_the_next_iterat
     assert found[0] == {"text": "iteration 1"}
     assert found[1]["status"] == 404 and found[1]["text"] != "iteration 1", found[1]
     # replaced after the iteration that set them; kept after one that set nothing lasting
+    assert contexts[0] is None and contexts[1] is not None and contexts[2] is contexts[1]
+
+
+async def route_raw(page):
+    # Playwright's async page as `j.web.run` gives it, with a route set on it
+    await page.route("**/leak-probe", lambda route: route.fulfill(status=200, body="iteration 1"))
+    return isinstance(page, Page) and isinstance(page.context, BrowserContext)
+
+
+@journey
+def route_through_run(j):
+    with j.step("open", on="web"):
+        found.append({"raw page": j.web.run(route_raw)})
+        j.web.goto("/leak-probe")
+        found.append({"text": j.web.page.locator("body").inner_text()})
+
+
+def test_a_route_set_on_the_raw_page_inside_run_never_reaches_the_next_iteration(
+    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+) -> None:
+    # `j.web.run(async_fn)` hands Playwright's own async page over: a route set on it in one
+    # iteration of a reused context answered the next one's pages (200 'iteration 1' where the
+    # sandbox answers 404), as one set through j.web.page did before it was noted
+    found.clear()
+    user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
+    set_up, probe = journeys_in({"a": route_through_run, "b": probe_again})
+    contexts = []
+    try:
+        for iteration, which in enumerate((set_up, probe, probe)):
+            record = user.run_iteration(which, iteration)
+            assert record.outcome is Outcome.PASSED, record.message
+            contexts.append(user._web)
+    finally:
+        user.close()
+    assert found[0] == {"raw page": True} and found[1] == {"text": "iteration 1"}
+    assert found[2]["status"] == 404 and found[2]["text"] != "iteration 1", found[2]
     assert contexts[0] is None and contexts[1] is not None and contexts[2] is contexts[1]
 
 

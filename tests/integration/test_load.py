@@ -302,3 +302,23 @@ def test_load_judges_the_threshold_gates_of_harness_toml(
         assert result.code == 1, out
         assert f"FAIL: {name}: " in out and "limit < 1.0 ms" in out, out
         assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_run_ends_once_its_max_iterations_are_done(
+    sandbox: SandboxUrls, tmp_path: Path, processes: str
+) -> None:
+    """k6's `iterations` and Locust's `--iterations`: a run whose budget is spent ends then, with
+    every iteration finished, instead of idling to the end of --duration (a 60 s run of 40
+    iterations lasted 60 s). Across processes each worker spends its share."""
+    result = run_cli(
+        "load", "--target", sandbox.base, "--journeys", str(REPO / "journeys"),
+        "-k", "api_catalog", "--browser-users", "0", "--users", "4", "--processes", processes,
+        "--max-iterations", "40", "--duration", "60s", "--results", str(tmp_path),
+    )  # fmt: skip
+    out = result.out + result.err
+    assert result.code == 0, out
+    run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
+    assert (run["iterations"], run["cut_off"]) == (40, 0), out
+    assert run["elapsed_s"] < 40, out  # a few seconds' work, even on a busy machine
+    assert "--max-iterations 40 spent after" in out

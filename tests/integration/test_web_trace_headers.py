@@ -1,7 +1,8 @@
 """Trace headers in the browser, with real Chromium and two real HTTP servers on loopback (the
 target and a third-party host): a traced action's `traceparent` and `baggage` reach the
-target's documents and fetches, never the third-party host; the context's own extra headers
-(`X-Feature-Flags`) stay on every request; no action sets the context's headers again."""
+target's documents (a popup's first one and an iframe's too) and fetches, never the third-party
+host; the context's own extra headers (`X-Feature-Flags`) stay on every request; no action sets
+the context's headers again."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         self.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
-        body = b"<html><body><p id=ok>ok</p></body></html>" if self.path == "/" else b"{}"
+        page = b"<html><body><p id=ok>ok</p><a id=blank href=/popup-link target=_blank>new</a>"
+        body = page + b"</body></html>" if self.path == "/" else b"{}"
         self.send_response(200)
         self.send_header("Content-Type", "text/html" if self.path == "/" else "application/json")
         self.send_header("Access-Control-Allow-Origin", "*")
@@ -142,3 +144,48 @@ def test_a_popup_the_page_opens_sends_the_actions_trace_headers_too(
     assert status == 200
     by_path = {path: headers for method, path, headers in at_target if method == "GET"}
     assert by_path["/from-popup"]["traceparent"] == THIRD
+
+
+_OPENS = {
+    "window.open": "() => { window.open('/popup-opened'); }",
+    "target=_blank": "() => document.getElementById('blank').click()",
+}
+
+
+@pytest.mark.parametrize("how", sorted(_OPENS))
+def test_a_popups_first_document_carries_the_trace_headers_of_the_action_that_opened_it(
+    tmp_path: Path, browser: BrowserHost, how: str
+) -> None:
+    # Playwright reports a popup only once its first document has arrived: the popup's own
+    # session came too late for that request, which went without trace headers
+    with _server() as (target, at_target), _server() as (other, at_other):
+        session = browser.new_session(base_url=target, artifacts_dir=tmp_path)
+
+        async def open_popup(script: str) -> Any:
+            async with session.page_async.expect_popup() as info:
+                await session.page_async.evaluate(script)
+            return await info.value
+
+        framed = (
+            "() => new Promise((loaded) => { const frame = document.createElement('iframe');"
+            " frame.onload = loaded; frame.src = '/framed'; document.body.append(frame); })"
+        )
+        away = f"() => {{ window.open('{other}/away'); }}"
+        opening = {"traceparent": SECOND, "baggage": "harness.step=open"}
+        try:
+            browser.call(session._with_headers({"traceparent": FIRST}, session._goto("/", None)))
+            browser.call(session._with_headers(opening, open_popup(_OPENS[how])))
+            browser.call(session._with_headers({"traceparent": THIRD}, open_popup(away)))
+            browser.call(
+                session._with_headers({"traceparent": THIRD}, session.page_async.evaluate(framed))
+            )
+        finally:
+            session.close()
+    by_path = {path: headers for method, path, headers in at_target if method == "GET"}
+    first = by_path["/popup-opened" if how == "window.open" else "/popup-link"]
+    assert first.get("traceparent") == SECOND
+    assert first.get("baggage") == "harness.step=open"
+    assert by_path["/framed"].get("traceparent") == THIRD  # an iframe's document, too
+    assert [path for _method, path, _headers in at_other if path == "/away"] == ["/away"]
+    for _method, _path, headers in at_other:  # a popup on another host: none
+        assert "traceparent" not in headers and "baggage" not in headers

@@ -76,3 +76,11 @@ def test_a_steady_generator_has_no_memory_warning() -> None:
     health = assess_health(aggregator, 100)
     assert not health.memory_growing and health.warnings == ()
     assert health.rss_max_mb == 142.0
+
+
+def test_a_run_too_short_for_a_trend_still_has_its_largest_size() -> None:
+    # two samples: no trend, but 'RSS max 0 MB' is not what the process used
+    aggregator = LoadAggregator()
+    aggregator.health = samples([97.0, 108.0])
+    health = assess_health(aggregator, 10)
+    assert trends(aggregator.health) == [] and health.rss_max_mb == 108.0

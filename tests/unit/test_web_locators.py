@@ -208,6 +208,11 @@ def test_callbacks_get_sync_objects_off_the_loop(monkeypatch: pytest.MonkeyPatch
 
     page.on("dialog", already_async)
     assert page._target.listeners["dialog"] == [already_async]
+    # a predicate's wrapper: the same, but not kept (nothing removes it, and a reused context
+    # would keep every lambda of its iterations)
+    kept = dict(session._handlers)
+    wait = page._callbacks("expect_event", ("dialog", lambda d: True), {})
+    assert inspect.iscoroutinefunction(wait[0][1]) and session._handlers == kept
 
 
 def test_j_web_has_every_get_by_and_points_page_names_to_the_page() -> None:
@@ -251,7 +256,7 @@ def test_a_traced_action_sets_no_context_headers_only_the_held_requests_ones() -
     # sent traceparent to third-party hosts and cost a round trip before each traced action:
     # the action's trace headers now go only on the target's held requests (web_trace)
     from harness.touchpoints.web_session import WebSession
-    from harness.touchpoints.web_trace import TraceHeaders
+    from harness.touchpoints.web_trace import DocumentHold, TraceHeaders
 
     class Context:
         async def set_extra_http_headers(self, headers: dict[str, str]) -> None:
@@ -266,7 +271,7 @@ def test_a_traced_action_sets_no_context_headers_only_the_held_requests_ones() -
     )
     assert session.trace_origins == ("http://shop.test",)
     session._context = Context()  # type: ignore[assignment]
-    session.tracer = TraceHeaders(session.trace_origins)
+    session.tracer = TraceHeaders(session.trace_origins, DocumentHold(None))  # type: ignore[arg-type]
 
     async def action() -> str:
         return "done"
@@ -383,3 +388,70 @@ def test_set_timeouts_lasts_one_iteration_of_a_reused_context() -> None:
     assert (context.action_ms, context.navigation_ms) == (5000, 15000)
     session.restore_timeouts()  # nothing to restore
     assert session.action_timeout == 5.0
+
+
+def test_every_callback_and_predicate_of_playwrights_api_gets_sync_objects() -> None:
+    # a callback or predicate left out would get Playwright's async objects (`r.json()` a
+    # coroutine); URL matchers (`route(url)`, `wait_for_url(url)`) get strings and are left
+    import playwright.async_api as api
+    from playwright._impl._async_base import AsyncBase
+
+    found = set()
+    for cls in vars(api).values():
+        if not (inspect.isclass(cls) and issubclass(cls, AsyncBase)):
+            continue
+        for name, method in inspect.getmembers(cls, callable):
+            if name.startswith("_") or name in ("on", "once", "remove_listener"):
+                continue
+            params = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
+            for index, param in enumerate(params):
+                if param.name != "url" and "Callable" in str(param.annotation):
+                    found.add((name, index, param.name))
+    assert found, "no callbacks found: Playwright's API moved"
+    assert found <= {(name, *where) for name, where in web_locators.CALLBACKS.items()}, found
+
+
+class FakePage:
+    """Stands for Playwright's async Page: one lasting method, one plain, one property."""
+
+    def __init__(self) -> None:
+        self.routes: list[str] = []
+        self.context = FakeContext()
+        self.title = "shop"
+
+    async def route(self, url: str, handler: Any) -> None:
+        self.routes.append(url)
+
+    def locator(self, selector: str) -> FakeLocator:
+        return FakeLocator(selector)
+
+
+class FakeContext:
+    def __init__(self) -> None:
+        self.scripts: list[str] = []
+
+    async def add_init_script(self, script: str) -> None:
+        self.scripts.append(script)
+
+
+def test_the_raw_page_run_gives_notes_lasting_calls_and_stays_playwrights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.touchpoints import web_raw
+
+    monkeypatch.setattr(web_raw, "watched_types", lambda: (FakePage, FakeContext))
+    lasting: list[str] = []
+    target = FakePage()
+    page: Any = web_raw.Watched(target, lasting, "run: page")
+    assert isinstance(page, FakePage) and isinstance(page.context, FakeContext)
+    assert page == target and hash(page) == hash(target) and repr(page) == repr(target)
+    assert page.title == "shop" and page.locator("b").selector == "b" and lasting == []
+    asyncio.run(page.route("**/x", print))
+    asyncio.run(page.context.add_init_script("1"))
+    assert target.routes == ["**/x"] and target.context.scripts == ["1"]
+    assert lasting == [
+        "run: page.route('**/x', <built-in function print>)",
+        "run: page.context.add_init_script('1')",
+    ]
+    page.title = "cart"  # set on Playwright's object, as without the watch
+    assert target.title == "cart"
