@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import random
 import socket
-import struct
 import sys
 import time
 from collections import Counter
@@ -25,19 +24,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from harness.faults.answers import answer_fault, bad_gateway, reset
 from harness.faults.spec import Fault, FaultKind
 from harness.faults.upstream import Unreachable, UpstreamRoute
 from harness.faults.wire import (
     HEAD_LIMIT,
+    BadGateway,
+    BrokenBody,
     HeadTooLarge,
     Malformed,
+    NoAnswer,
+    NotHttp,
     RequestHead,
     buffered,
     discard_body,
-    framing,
-    parse_response_head,
     read_request_head,
+    read_response_head,
     relay_body,
+    relay_raw,
     splice,
 )
 from harness.http.transport import HttpSettings
@@ -54,12 +58,6 @@ DEFAULT_TOUCHPOINTS: dict[str, str] = {
 }
 _IDENTITY_HEADERS = (b"authorization", b"cookie", b"x-device-id")
 _DROPPED = (b"traceparent", b"tracestate")
-_REASONS = {
-    400: "Bad Request",
-    403: "Forbidden",
-    431: "Request Header Fields Too Large",
-    502: "Bad Gateway",
-}
 
 
 @dataclass
@@ -73,6 +71,14 @@ class _Plan:
     bandwidth: float = 0.0
     drop_trace: bool = False
     applied: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Link:
+    """A client connection's upstream connection (None until its first request) and route."""
+
+    route: UpstreamRoute
+    pair: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
 
 class FaultProxy:
@@ -192,8 +198,7 @@ class FaultProxy:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        route = self.route
+        link = _Link(self.route)
         try:
             while True:
                 head = await read_request_head(reader)
@@ -204,38 +209,64 @@ class FaultProxy:
                 for spec in plan.applied:
                     self.counts[spec] += 1
                 if plan.reset:
-                    _reset(writer)
+                    reset(writer)
                     return
                 if plan.status is not None:
                     await discard_body(reader, head)
                     await asyncio.sleep(plan.delay_s)
-                    await _answer(writer, plan.status, head.keep_alive())
+                    await answer_fault(writer, plan.status, head.keep_alive())
                     if not head.keep_alive():
                         break
                     continue
-                wanted = self.route_for(head.path) if self.routes else route
-                if upstream is None or upstream[0].at_eof() or wanted is not route:
-                    if upstream is not None:
-                        upstream[1].close()
-                    route = wanted
-                    upstream = await self._connect(route)
-                    if upstream is None:
-                        await discard_body(reader, head)
-                        await _answer(writer, 502, head.keep_alive())
-                        break
-                keep = await self._exchange(head, plan, route, reader, writer, *upstream)
-                if not keep:
+                if not await self._forward(head, plan, reader, writer, link):
                     break
+        except BadGateway as exc:  # no head relayed yet: nginx answers 502
+            self.counts["bad gateway"] += 1
+            with contextlib.suppress(ConnectionError):
+                await bad_gateway(writer, str(exc))
+        except BrokenBody:
+            # the head went out: the answer is cut short here, as behind nginx
+            self.counts["bad gateway"] += 1
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         except Malformed as exc:
             with contextlib.suppress(ConnectionError):
-                await _answer(writer, 431 if isinstance(exc, HeadTooLarge) else 400, False)
+                await answer_fault(writer, 431 if isinstance(exc, HeadTooLarge) else 400, False)
         finally:
-            if upstream is not None:
-                upstream[1].close()
+            if link.pair is not None:
+                link.pair[1].close()
             writer.close()
             self._connections.discard(task)
+
+    async def _forward(
+        self,
+        head: RequestHead,
+        plan: _Plan,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        link: _Link,
+    ) -> bool:
+        """Forward one request on the client's upstream connection (opened first when it has
+        none, or none to the touchpoint's route); True when both connections stay open."""
+        wanted = self.route_for(head.path) if self.routes else link.route
+        fresh = link.pair is None or link.pair[0].at_eof() or wanted is not link.route
+        if fresh:
+            if link.pair is not None:
+                link.pair[1].close()
+            link.route = wanted
+            link.pair = await self._connect(wanted)
+            if link.pair is None:
+                await discard_body(reader, head)
+                raise BadGateway(f"cannot reach {wanted.describe()}")
+        assert link.pair is not None
+        try:
+            return await self._exchange(head, plan, link.route, reader, writer, *link.pair)
+        except NoAnswer:
+            if fresh:
+                raise
+            # A kept-alive upstream connection closed as it was reused (idle timeout): so does
+            # the client's, reused as well, and the client asks again on a new one.
+            return False
 
     def route_for(self, path: str) -> UpstreamRoute:
         """The route of the touchpoint a path belongs to."""
@@ -307,18 +338,26 @@ class FaultProxy:
         up_writer: asyncio.StreamWriter,
     ) -> bool:
         """Relay the upstream's answer; True when both connections stay open."""
-        if up_writer.transport.get_write_buffer_size():
-            await up_writer.drain()
-        while True:
-            raw = await up_reader.readuntil(b"\r\n\r\n")
-            status, response_lines = parse_response_head(raw)
-            if not 100 <= status < 200 or status == 101:
-                break
-            writer.write(raw)  # 100 Continue and friends: relay, then read the real answer
+        try:
+            if up_writer.transport.get_write_buffer_size():
+                await up_writer.drain()
+            while True:
+                answer = await read_response_head(up_reader)
+                status, raw = answer.status, answer.raw
+                if not 100 <= status < 200 or status == 101:
+                    break
+                writer.write(raw)  # 100 Continue and friends: relay, then read the real answer
+        except ConnectionError:
+            raise NoAnswer("the upstream reset the connection") from None
+        except NotHttp as exc:
+            # No status line (HTTP/0.9, or garbage): nginx relays the bytes as they come, to
+            # the upstream's close, and so does the proxy.
+            await relay_raw(exc.prefix, up_reader, writer)
+            return False
         delay = plan.delay_s + plan.delay_ratio * (time.monotonic() - sent)
         if delay > 0:
             await asyncio.sleep(delay)
-        response = framing(response_lines)
+        response = answer.framing
         if (
             response.length is not None
             and not plan.bandwidth
@@ -339,34 +378,15 @@ class FaultProxy:
             return False
         until_close = False
         if head.method != "HEAD" and status not in (204, 304):
-            until_close = await relay_body(
-                up_reader, writer, response, request=False, bandwidth=plan.bandwidth
-            )
+            try:
+                until_close = await relay_body(
+                    up_reader, writer, response, request=False, bandwidth=plan.bandwidth
+                )
+            except Malformed as exc:
+                raise BrokenBody(str(exc)) from None
         if writer.transport.get_write_buffer_size():
             await writer.drain()
-        upstream_keeps = b"close" not in response.connection
-        return head.keep_alive() and upstream_keeps and not until_close
-
-
-async def _answer(writer: asyncio.StreamWriter, status: int, keep_alive: bool) -> None:
-    body = b'{"error": "injected by the harness drill proxy"}'
-    reason = _REASONS.get(status, "Error")
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nx-harness-fault: injected\r\n"
-        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
-    )
-    writer.write(head.encode() + body)
-    await writer.drain()
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Close the client's connection with a TCP reset (SO_LINGER 0), answering nothing."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
+        return head.keep_alive() and b"close" not in response.connection and not until_close
 
 
 def _bucket(step: str, head: RequestHead) -> float:

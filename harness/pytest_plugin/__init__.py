@@ -161,6 +161,20 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Before pytest's `-m` reads its expression: refuse one that names a journey tag no
+    marker can carry, saying what to write instead (pytest's own error named no tag)."""
+    expression = config.option.markexpr
+    if _state(config) is None or not expression:
+        return
+    from harness.pytest_plugin.items import JourneyItem
+    from harness.pytest_plugin.tags import check_mark_expression
+
+    journeys = {i.journey.name: i.journey for i in items if isinstance(i, JourneyItem)}
+    check_mark_expression(expression, ((j.name, t) for j in journeys.values() for t in j.tags))
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Resolve the target (start the sandbox), open the run folder, wire tracing."""
     state = _state(session.config)

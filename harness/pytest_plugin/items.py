@@ -22,6 +22,7 @@ from _pytest._code.code import (
 from _pytest._io import TerminalWriter
 
 from harness.errors import HarnessError, JourneyLoadError
+from harness.pytest_plugin.tags import marker_problem
 
 if TYPE_CHECKING:
     from harness.journey import Journey
@@ -89,6 +90,8 @@ class JourneyItem(pytest.Item):
         self.add_marker(MARKER)
         self.extra_keyword_matches.update(journey.tags)  # `-k api` selects by tag
         for tag in sorted(journey.tags):
+            if marker_problem(tag) is not None:  # `-m` naming it is refused, saying why
+                continue
             # `-m api` too: registered first, so --strict-markers (and -m's check) know it
             self.config.addinivalue_line("markers", f"{tag}: journey tag")
             self.add_marker(tag)

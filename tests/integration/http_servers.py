@@ -222,3 +222,41 @@ def tinyproxy(folder: Path) -> Iterator[tuple[str, Path]]:
     argv = [binary, "-d", "-c", str(folder / "tinyproxy.conf")]
     with _started(argv, port, folder / "stdout.log", "tinyproxy", signal.SIGTERM):
         yield f"http://127.0.0.1:{port}", log
+
+
+REVERSE_PROXY_CONF = """\
+worker_processes 1;
+daemon off;
+{user}
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp_body;
+  proxy_temp_path {d}/tmp_proxy;
+  fastcgi_temp_path {d}/tmp_fastcgi;
+  uwsgi_temp_path {d}/tmp_uwsgi;
+  scgi_temp_path {d}/tmp_scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ proxy_pass {upstream}; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx_reverse_proxy(folder: Path, upstream: str) -> Iterator[str]:
+    """nginx with its defaults as a reverse proxy in front of `upstream` (keep-alive to it, as
+    usually configured): its base URL."""
+    binary = _binary("nginx")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = REVERSE_PROXY_CONF.format(d=folder, port=port, upstream=upstream, user=user)
+    (folder / "nginx.conf").write_text(conf)
+    argv = [binary, "-c", str(folder / "nginx.conf"), "-p", str(folder)]
+    argv += ["-e", str(folder / "error.log")]
+    with _started(argv, port, folder / "error.log", "nginx", signal.SIGQUIT):
+        yield f"http://127.0.0.1:{port}"

@@ -6,6 +6,7 @@ query, and sample values that are not numbers. The queries need no scraped data:
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,8 +150,9 @@ def test_an_answer_with_a_warning_cannot_pass(tmp_path: Path) -> None:
 
 
 def test_a_query_slower_than_the_timeout_is_said_so(prometheus: Prometheus) -> None:
-    """A subquery at 1 ms over 30 minutes takes Prometheus about 1.5 s a fetch here. Past
-    `timeout` the gate is `error` saying so: not "unreachable", and not the encoded query."""
+    """A subquery at 1 ms over 30 minutes takes Prometheus about 1.5 s a fetch here (of a
+    constant: evaluated once, so its own deadline is seen only at the end). Past `timeout` the
+    gate is `error` saying so: not "unreachable", and not the encoded query."""
     gate = MetricGate(name="slow", query="count_over_time(vector(1)[30m:1ms])", min_points=5)
     config = HarnessConfig.model_validate(
         {"providers": {"prometheus": {"url": prometheus.url, "timeout": 0.2}}}
@@ -159,8 +161,8 @@ def test_a_query_slower_than_the_timeout_is_said_so(prometheus: Prometheus) -> N
     assert outcome.decision is Decision.ERROR, outcome.summary
     assert outcome.summary == (
         f"prometheus on the baseline: prometheus at {prometheus.url} did not answer within 0.2 s "
-        "(providers.prometheus.timeout; a query over a long window at a fine resolution can "
-        "take longer)"
+        "(providers.prometheus.timeout; the query was sent with timeout=0.1s, so Prometheus stops "
+        "evaluating it too; a query over a long window at a fine resolution can take longer)"
     )
 
 
@@ -181,3 +183,45 @@ def test_a_prometheus_unavailable_for_a_while_is_asked_again(prometheus: Prometh
             provider.fetch("vector(1)", now - 60, now, 1.0)
     assert str(caught.value).startswith("prometheus answered HTTP 503")
     assert str(caught.value).endswith("(4 tries over 3.5 s)")
+
+
+def _queries_running(server: Prometheus) -> int:
+    """Prometheus' own `prometheus_engine_queries` gauge, read from its `/metrics`."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("prometheus_engine_queries ")]
+    return int(float(line.split()[1]))
+
+
+def test_a_query_the_harness_gave_up_on_stops_on_the_server_too(
+    prometheus: Prometheus,
+) -> None:
+    """A subquery at 1 ms over an hour (3.6 million evaluations of `vector(time())`, which
+    Prometheus checks its deadline between) takes 1.2 to 4 s on this server. With a 0.6 s timeout
+    and Prometheus behind a proxy that does not pass a client's close on (the drill proxy, as
+    many load balancers), the query ran on for seconds after the harness had given up; sent
+    with `timeout=`, Prometheus stops it itself and says so, and the gate's error is its."""
+    query = "count_over_time(vector(time())[1h:1ms])"
+    idle_by = time.monotonic() + 30  # queries an earlier test gave up on may still be running
+    while _queries_running(prometheus) and time.monotonic() < idle_by:
+        time.sleep(0.2)
+    with ProxyProcess(prometheus.url) as proxy:
+        provider = PrometheusProvider(
+            "prometheus", ProviderConfig(url=proxy.url, timeout=0.6), pauses=()
+        )
+        end = time.time()
+        with pytest.raises(ProviderError) as failed:
+            provider.fetch(query, end - 1, end, 1.0)
+        gave_up = time.monotonic()
+        running = []
+        while time.monotonic() - gave_up < 1.5:
+            running.append(_queries_running(prometheus))
+            time.sleep(0.1)
+    assert max(running) == 0, running  # once a tenth of a second
+    assert "stopped evaluating the query after 0.3 s" in str(failed.value)
+    assert "query timed out in expression evaluation" in str(failed.value)
+    # the same query with no deadline of its own runs past the harness's: the test has teeth
+    patient = PrometheusProvider("prometheus", ProviderConfig(url=prometheus.url, timeout=60))
+    started = time.monotonic()
+    patient.fetch(query, end - 1, end, 1.0)
+    assert time.monotonic() - started > 0.6

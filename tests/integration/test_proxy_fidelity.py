@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 from websockets.sync.server import ServerConnection, serve
 
 from harness.faults.process import ProxyProcess
-from tests.integration.http_servers import free_port, httpbin
+from tests.integration.http_servers import free_port, httpbin, nginx_reverse_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -209,3 +209,132 @@ def test_a_request_head_too_large_is_answered_not_dropped(bin_url: str, drill: s
     request = f"GET /get HTTP/1.1\r\nHost: x\r\n{lines}Connection: close\r\n\r\n".encode()
     for url in (bin_url, drill):
         assert _exchange(url, request).startswith(b"HTTP/1.1 431 "), url
+
+
+#: What an upstream sends, by name (a list: parts sent 0.3 s apart), for the answers that are
+#: not valid HTTP/1.1; nginx (Debian's, as a reverse proxy) decides what the client gets.
+INVALID_ANSWERS: dict[str, bytes | list[bytes]] = {
+    "nothing": b"",
+    "garbage": b"garbage\r\n\r\nmore",  # nginx: HTTP/0.9, relayed as it is
+    "status not 3 digits": b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok",
+    "cut in the status line": b"HTTP/1.",
+    "cut in the head": b"HTTP/1.1 200 OK\r\nContent-Le",
+    "space in a name": b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 2\r\n\r\nok",
+    "space before the colon": b"HTTP/1.1 200 OK\r\nX-A : x\r\nContent-Length: 2\r\n\r\nok",
+    "NUL in a value": b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok",
+    "folded line": b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+    "bad header later": [b"HTTP/1.1 200 OK\r\n", b"X-\x01: b\r\n\r\n"],
+    "name alone": b"HTTP/1.1 200 OK\r\nAlone\r\nContent-Length: 2\r\n\r\nok",
+    "bare LF line ends": b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+    "bad Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
+    "two Content-Lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+    "Content-Length and chunked": b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    "bare LF chunks": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\n\n",
+    "bad chunk size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0x2\r\nok\r\n0\r\n\r\n",
+    "bad chunk size later": [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",
+        b"zz\r\nok\r\n0\r\n\r\n",
+    ],
+    "chunk without its line end": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"2\r\nokXX0\r\n\r\n",
+}
+
+
+@pytest.fixture(scope="module")
+def invalid_upstream() -> Iterator[str]:
+    """A server that answers `GET /<n>` with the nth of `INVALID_ANSWERS`, then closes."""
+    answers = list(INVALID_ANSWERS.values())
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            head = _read_head(conn)
+            parts = answers[int(head.split(b" ")[1].strip(b"/"))]
+            for part in parts if isinstance(parts, list) else [parts]:
+                conn.sendall(part)
+                time.sleep(0.3)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def _what_the_client_gets(data: bytes) -> tuple[object, ...]:
+    """What a client makes of an answer: no complete answer; bytes that are not HTTP (as
+    they are); or the status, the headers but framing and hop-by-hop ones, and the body."""
+    if data == b"\r\n\r\n":  # `_exchange` of nothing at all
+        return ("incomplete",)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if not data.startswith(b"HTTP/1.1 ") or len(parts[1]) != 3 or not parts[1].isdigit():
+        return ("not HTTP", data) if data else ("incomplete",)
+    if parts[1] == b"502":
+        return ("502",)
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    chunked = headers.pop(b"transfer-encoding", b"") == b"chunked"
+    length = headers.pop(b"content-length", None)
+    for hop in (b"date", b"server", b"connection"):
+        headers.pop(hop, None)
+    if chunked:
+        decoded = b""
+        while True:
+            size_line, found, body = body.partition(b"\r\n")
+            if not found:
+                return ("incomplete",)
+            try:
+                size = int(size_line.split(b";")[0], 16)
+            except ValueError:
+                return ("a chunk size that is none", size_line)
+            if size == 0:
+                break
+            if body[size : size + 2] != b"\r\n":
+                return ("incomplete",)
+            decoded, body = decoded + body[:size], body[size + 2 :]
+        body = decoded
+    elif length is not None and len(body) != int(length):
+        return ("incomplete",)
+    return (int(parts[1]), sorted(headers.items()), body)
+
+
+def test_an_invalid_upstream_answer_reaches_the_client_as_through_nginx(
+    invalid_upstream: str, tmp_path: Path
+) -> None:
+    """For each kind of invalid answer, the client gets what nginx in front of the app gives
+    it: 502 for a head it cannot relay, the bytes as they are for no status line, a cut-short
+    answer for broken chunks (the proxy answered 400 to them all, or relayed a broken head, or
+    closed without a word, or sent a chunk size that is none and a second answer after it)."""
+    names = list(INVALID_ANSWERS)
+    got = {}
+    with (
+        nginx_reverse_proxy(tmp_path / "nginx", invalid_upstream) as nginx,
+        ProxyProcess(invalid_upstream) as proxy,
+    ):
+        for n, name in enumerate(names):
+            request = f"GET /{n} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+            behind_nginx = _what_the_client_gets(_exchange(nginx, request))
+            behind_drill = _what_the_client_gets(_exchange(proxy.url, request))
+            got[name] = (behind_nginx, behind_drill)
+    differ = {name: pair for name, pair in got.items() if pair[0] != pair[1]}
+    assert differ == {}
+    assert {pair[0][0] for pair in got.values()} >= {"502", "not HTTP", "incomplete", 200}

@@ -239,3 +239,56 @@ def test_without_harness_the_plugin_changes_nothing(project: pytest.Pytester) ->
     assert "journey[" not in result.stdout.str()
     assert "harness:" not in result.stdout.str()
     assert not (project.path / "results").exists()
+
+
+TAGGED = """\
+from harness import journey
+
+
+@journey(tags={TAGS})
+def {NAME}(j):
+    pass
+"""
+
+
+def test_every_tag_pytest_can_name_selects_with_m_and_the_rest_say_what_to_write(
+    project: pytest.Pytester, shop_url: str
+) -> None:
+    """pytest's -m reads `smoke-test`, `v1.2`, `ütf` and `a/b` as names, so they are markers
+    under --strict-markers. `team:checkout` cannot be one (the markers option ends a name at
+    ':'): it made its module a collection error ("not found in `markers` configuration
+    option"), which stopped every -m; now -m naming it is refused with what to write."""
+    write_journeys(
+        project,
+        plain=TAGGED.format(TAGS='{"smoke-test", "v1.2"}', NAME="plain"),
+        odd=TAGGED.format(TAGS='{"ütf", "a/b"}', NAME="odd"),
+        colon=TAGGED.format(TAGS='{"team:checkout"}', NAME="colon"),
+        spaced=TAGGED.format(TAGS='{"two words"}', NAME="spaced"),
+    )
+    target = f"--harness-target={shop_url}"
+
+    def collect(*args: str) -> pytest.RunResult:
+        return project.runpytest_subprocess("--harness", target, "--collect-only", "-q", *args)
+
+    result = collect("-m", "smoke-test and v1.2")
+    result.stdout.fnmatch_lines(["journeys/plain.py::journey[[]plain[]]", "1/4 tests collected*"])
+    result = collect("-m", "ütf or a/b")
+    result.stdout.fnmatch_lines(["journeys/odd.py::journey[[]odd[]]", "1/4 tests collected*"])
+    result = collect("-k", "team:checkout")
+    result.stdout.fnmatch_lines(["journeys/colon.py::journey[[]colon[]]", "1/4 tests collected*"])
+
+    result = collect("-m", "team:checkout")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: journey tag 'team:checkout' of journey `colon` is not a pytest marker, so "
+            "-m cannot select it: pytest's `markers` option ends a marker's name at ':'*; "
+            "select it with -k 'team:checkout', or write the tag as 'team-checkout' to select "
+            "it with -m"
+        ]
+    )
+    result = collect("-m", "two words")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: journey tag 'two words'*cannot spell ' '*write the tag as 'two-words'*"]
+    )

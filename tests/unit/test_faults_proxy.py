@@ -361,3 +361,41 @@ def test_a_touchpoint_with_settings_of_its_own_is_reached_its_own_way() -> None:
         assert [s["path"] for s in forward.seen] == [f"{origin}/mobile/v2/b"]
 
     run(test)
+
+
+def test_a_kept_alive_upstream_that_closes_unanswered_closes_the_client_too() -> None:
+    """An upstream that closes a reused keep-alive connection as the next request arrives (its
+    idle timeout) answers nothing: the client's connection, reused as well, is closed the same
+    way so that the client asks again on a new one, never a 502 for an idle timeout. On a fresh
+    connection, the same silence is a 502, as nginx answers."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the next request: closed unanswered
+        writer.close()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    async def test() -> None:
+        for handler, first in ((serve, b"HTTP/1.1 200 OK"), (silent, b"HTTP/1.1 502 ")):
+            server = await asyncio.start_server(handler, "127.0.0.1", 0)
+            proxy = FaultProxy(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+            port = await proxy.start()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(first)
+            if handler is serve:
+                assert await reader.readexactly(2) == b"ok"
+                writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                assert await reader.read() == b""  # closed, as the upstream closed
+            assert proxy.counts["bad gateway"] == (handler is silent)
+            writer.close()
+            await proxy.close()
+            server.close()
+            await server.wait_closed()
+
+    run(test)

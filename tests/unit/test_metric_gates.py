@@ -198,7 +198,7 @@ def test_prometheus_query_range_with_headers_and_auth(monkeypatch: pytest.Monkey
     (request,) = transport.requests
     assert isinstance(request, HttpRequest)
     assert request.url.startswith("http://prom.example:9090/api/v1/query_range?query=sum%28rate")
-    assert "start=1000.000&end=1002.000&step=1" in request.url
+    assert "start=1000.000&end=1002.000&step=1&timeout=2.000" in request.url  # 1 s less
     assert request.headers["x-scope-orgid"] == "s3cret"
     assert request.headers["authorization"].startswith("Basic ")
     assert request.timeout == 3
@@ -254,6 +254,28 @@ def test_an_answer_prometheus_gave_is_not_asked_again(monkeypatch: pytest.Monkey
     with pytest.raises(ProviderError, match=r"HTTP 400: bad_data: parse error$"):
         _provider(FakeTransport(answer)).fetch("up(", 1.0, 2.0, 1.0)
     assert len(tries) == 1
+
+
+def test_a_query_prometheus_timed_out_as_asked_is_said_so_and_not_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prometheus answers its own timeout with 503, which would otherwise be retried."""
+    monkeypatch.setattr("harness.providers.prometheus.RETRY_PAUSES_S", (0.0, 0.0, 0.0))
+    tries: list[str] = []
+    timed_out = b'{"status":"error","errorType":"timeout","error":"query timed out in query queue"}'
+
+    def answer(request: HttpRequest) -> RawResponse:
+        tries.append(request.url)
+        return RawResponse(503, {"content-type": "application/json"}, timed_out)
+
+    with pytest.raises(ProviderError) as failed:
+        _provider(FakeTransport(answer), timeout=1.5).fetch("up", 1.0, 2.0, 1.0)
+    assert len(tries) == 1 and tries[0].endswith("&timeout=0.750")  # half, below 2 s
+    assert str(failed.value) == (
+        "prometheus at http://prom.example:9090/ stopped evaluating the query after 0.75 s, as "
+        "the harness asked (the timeout sent with it, for providers.prom.timeout = 1.5 s; a query "
+        "over a long window at a fine resolution can take longer): query timed out in query queue"
+    )
 
 
 def test_fetch_metrics_expands_labels_per_side_and_keeps_errors(
