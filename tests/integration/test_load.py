@@ -304,16 +304,13 @@ def test_load_judges_the_threshold_gates_of_harness_toml(
         assert verdict["decision"] == "fail" and verdict["reasons"][0].startswith(name)
 
 
-@pytest.mark.parametrize("processes", ["1", "2"])
-def test_a_run_ends_once_its_max_iterations_are_done(
-    sandbox: SandboxUrls, tmp_path: Path, processes: str
-) -> None:
+def test_a_run_ends_once_its_max_iterations_are_done(sandbox: SandboxUrls, tmp_path: Path) -> None:
     """k6's `iterations` and Locust's `--iterations`: a run whose budget is spent ends then, with
     every iteration finished, instead of idling to the end of --duration (a 60 s run of 40
-    iterations lasted 60 s). Across processes each worker spends its share."""
+    iterations lasted 60 s). Across processes: test_load_workers.py."""
     result = run_cli(
         "load", "--target", sandbox.base, "--journeys", str(REPO / "journeys"),
-        "-k", "api_catalog", "--browser-users", "0", "--users", "4", "--processes", processes,
+        "-k", "api_catalog", "--browser-users", "0", "--users", "4",
         "--max-iterations", "40", "--duration", "60s", "--results", str(tmp_path),
     )  # fmt: skip
     out = result.out + result.err

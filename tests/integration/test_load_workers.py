@@ -105,6 +105,9 @@ def test_master_and_two_workers_merge_histograms_exactly(
     run = json.loads((run_dir / "run.json").read_text())
     assert len(run["workers"]) == 2 and all(n > 0 for n in run["workers"].values())
     assert run["missing_workers"] == []
+    # k6's `iterations`: the run ended once each worker had made its share, none cut off
+    assert (run["iterations"], run["cut_off"]) == (60, 0), out
+    assert run["elapsed_s"] < 45 and "--max-iterations 60 spent after" in out, out
     merged = HdrStore.read(run_dir / "histograms")
     parts = [HdrStore.read(p) for p in sorted((run_dir / "histograms" / "by-source").iterdir())]
     assert len(parts) == 2
@@ -134,8 +137,11 @@ def test_processes_two_starts_local_workers_that_run_and_end(
             "4",
             "--spawn-rate",
             "4",
+            # the workers' shares of 60 iterations (30 each) end the run, not --duration
+            "--max-iterations",
+            "60",
             "--duration",
-            "5s",
+            "60s",
             "--browser-users",
             "0",
             "-k",
@@ -159,6 +165,9 @@ def test_processes_two_starts_local_workers_that_run_and_end(
     run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
     assert len(run["workers"]) == 2 and all(n > 0 for n in run["workers"].values())
     assert run["missing_workers"] == []
+    # k6's `iterations`: the run ended once each worker had made its share, none cut off
+    assert (run["iterations"], run["cut_off"]) == (60, 0), out
+    assert run["elapsed_s"] < 45 and "--max-iterations 60 spent after" in out, out
     # No worker (nor a stray forked copy of the master) outlives the run.
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
