@@ -84,7 +84,7 @@ def open_regular(path: Path) -> IO[bytes]:
         if not stat.S_ISREG(mode):
             kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
             raise damaged(path, f"is {kind}, not a regular file")
-        return os.fdopen(descriptor, "rb")
+        return os.fdopen(descriptor, "rb", buffering=_CHUNK)  # 4 kB reads cost 3× the CPU
     except BaseException:
         os.close(descriptor)
         raise
