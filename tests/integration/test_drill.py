@@ -121,6 +121,9 @@ def test_a_blocked_funnel_step_is_caught_by_the_funnel_gate(tmp_path: Path) -> N
     (finding,) = record["faults"]
     funnel = hit(finding, "funnel")
     assert funnel["decision"] == "fail" and funnel["detected_after_s"] is not None
+    # the run's verdict names the conversion that dropped (test_rehearse.py's own funnel
+    # rehearsal was this one without the proxy: the drill's rehearsal judges the same gate)
+    assert "conversion of `api_catalog_and_orders` end to end" in output, output[-3000:]
     # the coverage matrix in the drill's report.html, opened offline in real Chromium
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     table, problems = coverage_offline(folder / "report.html")
