@@ -218,8 +218,14 @@ def test_a_query_the_harness_gave_up_on_stops_on_the_server_too(
             running.append(_queries_running(prometheus))
             time.sleep(0.1)
     assert max(running) == 0, running  # once a tenth of a second
-    assert "stopped evaluating the query after 0.3 s" in str(failed.value)
-    assert "query timed out in expression evaluation" in str(failed.value)
+    said = str(failed.value)
+    # Prometheus' own "timed out" comes 0.3 s before the harness gives up; beside a CPU hog the
+    # proxy may relay it later than that, and the harness's timeout speaks first, naming the
+    # deadline it sent: the server stopped either way (above)
+    assert (
+        "stopped evaluating the query after 0.3 s" in said
+        and "query timed out in expression evaluation" in said
+    ) or ("did not answer within 0.6 s" in said and "sent with timeout=0.3s" in said), said
     # the same query with no deadline of its own runs past the harness's: the test has teeth
     patient = PrometheusProvider("prometheus", ProviderConfig(url=prometheus.url, timeout=60))
     started = time.monotonic()
