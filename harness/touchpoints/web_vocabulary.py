@@ -1,7 +1,8 @@
 """`j.web`'s Playwright vocabulary: the page, `expect`, the locator builders and `run`'s raw
 async page, with the session's timeouts and its Web Vitals (`Vocabulary`, a part of
 `WebSession`). The synchronous view of Playwright's objects they give is
-`harness/touchpoints/web_locators.py`'s `Sync`; the raw page is `web_raw.Watched`."""
+`harness/touchpoints/web_locators.py`'s `Sync`; `run` hands Playwright's page over as it is
+(`web_raw.noting`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from harness.records import Touchpoint
 from harness.touchpoints import web_vitals
 from harness.touchpoints.web_locators import Sync
-from harness.touchpoints.web_raw import Watched
+from harness.touchpoints.web_raw import noting
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
@@ -86,14 +87,16 @@ class Vocabulary:
 
     def run(self, action: Callable[[Page], Awaitable[T]]) -> T:
         """Escape hatch: run `async def action(page)` on the browser loop and return its result.
-        `page` is Playwright's async page, watched: a route, listener, init script or emulation
-        set on it or its context is noted, so that `--browser-context reuse` replaces the
-        context after this iteration (`web_raw.Watched`)."""
+        `page` is Playwright's own async page: a route, listener, init script or emulation set
+        on it or its context, however reached, is noted, so that `--browser-context reuse`
+        replaces the context after this iteration (`web_raw.noting`)."""
         session = cast("WebSession", self)
-        page = cast("Page", Watched(self.page_async, session.lasting, "run: page"))
+        page = self.page_async
+        watched = ((page, "run: page"), (page.context, "run: context"))
 
         async def call() -> T:
-            return await session.guarded(action(page), "custom action", navigation=False)
+            with noting(watched, session.lasting):
+                return await session.guarded(action(page), "custom action", navigation=False)
 
         return self.host.call(call())
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import BrowserContext, Page
@@ -373,27 +374,45 @@ def test_a_route_or_emulation_set_through_the_page_never_reaches_the_next_iterat
     assert contexts[0] is None and contexts[1] is not None and contexts[2] is contexts[1]
 
 
+async def answer_iteration_1(route):
+    await route.fulfill(status=200, body="iteration 1")
+
+
 async def route_raw(page):
     # Playwright's async page as `j.web.run` gives it, with a route set on it
-    await page.route("**/leak-probe", lambda route: route.fulfill(status=200, body="iteration 1"))
+    await page.route("**/leak-probe", answer_iteration_1)
     return isinstance(page, Page) and isinstance(page.context, BrowserContext)
+
+
+async def route_raw_through_a_new_page(page):
+    # the same context, reached through another page the run opens (closed before the next
+    # iteration; the route set on its context stays with the context)
+    other = await page.context.new_page()
+    await other.context.route("**/leak-probe", answer_iteration_1)
+    return type(page) is Page and other.context is page.context
 
 
 @journey
 def route_through_run(j):
     with j.step("open", on="web"):
-        found.append({"raw page": j.web.run(route_raw)})
+        found.append({"raw page": j.web.run(ROUTE_RAW[0])})
         j.web.goto("/leak-probe")
         found.append({"text": j.web.page.locator("body").inner_text()})
 
 
+ROUTE_RAW = [route_raw]
+
+
+@pytest.mark.parametrize("setter", [route_raw, route_raw_through_a_new_page])
 def test_a_route_set_on_the_raw_page_inside_run_never_reaches_the_next_iteration(
-    host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
+    setter: Any, host: BrowserHost, sandbox: SandboxUrls, tmp_path: Path
 ) -> None:
-    # `j.web.run(async_fn)` hands Playwright's own async page over: a route set on it in one
-    # iteration of a reused context answered the next one's pages (200 'iteration 1' where the
-    # sandbox answers 404), as one set through j.web.page did before it was noted
+    # `j.web.run(async_fn)` hands Playwright's own async page over: a route set on it (or on
+    # its context through a page the run opened) in one iteration of a reused context answered
+    # the next one's pages (200 'iteration 1' where the sandbox answers 404), as one set
+    # through j.web.page did before it was noted
     found.clear()
+    ROUTE_RAW[:] = [setter]
     user = _user(host, Target.from_base_url(sandbox.base, name="sandbox"), tmp_path, "reuse")
     set_up, probe = journeys_in({"a": route_through_run, "b": probe_again})
     contexts = []

@@ -414,9 +414,9 @@ def test_every_callback_and_predicate_of_playwrights_api_gets_sync_objects() -> 
 class FakePage:
     """Stands for Playwright's async Page: one lasting method, one plain, one property."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: FakeContext) -> None:
         self.routes: list[str] = []
-        self.context = FakeContext()
+        self.context = context
         self.title = "shop"
 
     async def route(self, url: str, handler: Any) -> None:
@@ -434,24 +434,26 @@ class FakeContext:
         self.scripts.append(script)
 
 
-def test_the_raw_page_run_gives_notes_lasting_calls_and_stays_playwrights(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_raw_page_run_gives_is_playwrights_and_its_lasting_calls_are_noted() -> None:
     from harness.touchpoints import web_raw
 
-    monkeypatch.setattr(web_raw, "watched_types", lambda: (FakePage, FakeContext))
     lasting: list[str] = []
-    target = FakePage()
-    page: Any = web_raw.Watched(target, lasting, "run: page")
-    assert isinstance(page, FakePage) and isinstance(page.context, FakeContext)
-    assert page == target and hash(page) == hash(target) and repr(page) == repr(target)
-    assert page.title == "shop" and page.locator("b").selector == "b" and lasting == []
-    asyncio.run(page.route("**/x", print))
-    asyncio.run(page.context.add_init_script("1"))
-    assert target.routes == ["**/x"] and target.context.scripts == ["1"]
+    context = FakeContext()
+    page, other = FakePage(context), FakePage(context)  # another page of the same context
+    with web_raw.noting([(page, "run: page"), (context, "run: context")], lasting):
+        assert type(page) is FakePage and page.title == "shop" and lasting == []
+        assert page.locator("b").selector == "b" and page.route.__name__ == "route"
+        asyncio.run(page.route("**/x", print))
+        asyncio.run(other.context.add_init_script("1"))  # the context, reached another way
+        asyncio.run(other.route("**/y", print))  # a page closed before the next iteration
+    assert page.routes == ["**/x"] and context.scripts == ["1"] and other.routes == ["**/y"]
     assert lasting == [
         "run: page.route('**/x', <built-in function print>)",
-        "run: page.context.add_init_script('1')",
+        "run: context.add_init_script('1')",
     ]
-    page.title = "cart"  # set on Playwright's object, as without the watch
-    assert target.title == "cart"
+    # once the run is over, the objects are as they were: nothing shadows their methods
+    assert vars(page).keys() == {"routes", "context", "title"} and vars(context).keys() == {
+        "scripts"
+    }
+    asyncio.run(page.route("**/z", print))
+    assert len(lasting) == 2
