@@ -44,12 +44,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two passes: the tests that do not judge a load's evidence two at a time (pytest-xdist), then
-# the `alone` ones (rehearsals, drills, rollouts, load gates) one at a time, so that no test's
-# verdict shares the two cores with another test.
+# Two passes (scripts/run-tests.sh): the tests that do not judge a load's evidence three at a
+# time, then the `alone` ones (rehearsals, drills, rollouts, load gates) one at a time, so that
+# no test's verdict shares the two cores with another test, the unit tests at nice 19 beside.
 test: $(STAMP) chromium servers bytecode lint typecheck
-	$(BIN)/pytest -n 3 -m "not alone"
-	$(BIN)/pytest -m alone
+	bash scripts/run-tests.sh $(BIN)
 
 bench: $(STAMP) chromium bytecode
 	$(BIN)/python bench/run_all.py
