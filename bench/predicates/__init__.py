@@ -1,0 +1,1 @@
+"""Benchmark: what a predicate given to `j.web.page`'s event waits costs per event."""
