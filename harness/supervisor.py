@@ -4,7 +4,9 @@ A child is `python -m harness.<something>`, started with this very copy of the p
 path, its stdout read for one ready line, its stderr kept in a log so that a failure can be
 reported with its last words. It dies with the harness (`lifetime.child_env`), even when the
 harness is killed with SIGKILL, and `stop` ends it the same way every time: SIGTERM (so it
-flushes what it holds), then SIGKILL after a grace period.
+flushes what it holds), then SIGKILL after a grace period. The files it shares with the harness
+(its log, its stats, its settings) are `Scratch` files: nameless, so that a harness killed with
+SIGKILL leaves none behind in the temporary folder.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from harness.errors import TargetUnavailable
 from harness.lifetime import child_env
 
-__all__ = ["Child", "temp_file"]
+__all__ = ["Child", "Scratch"]
 
 STOP_GRACE_S = 5.0
 STDERR_TAIL_CHARS = 2000
@@ -33,10 +36,19 @@ _PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class Child:
     """One child process: `start` it, `wait_ready` for its ready line, `stop` it."""
 
-    def __init__(self, what: str, command: Sequence[str], log: Path) -> None:
+    def __init__(
+        self,
+        what: str,
+        command: Sequence[str],
+        log: Path | Scratch,
+        *,
+        scratch: Sequence[Scratch] = (),
+    ) -> None:
+        """`scratch`: the `Scratch` files the child reaches by their `path` (passed down)."""
         self.what = what  #: how errors name it: "the sandbox", "the drill proxy for …"
         self.command = list(command)
         self.log = log
+        self.scratch = tuple(scratch)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,6 +79,7 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 env=child_env(env),  # it dies with this process, even by SIGKILL
+                pass_fds=tuple(file.fd for file in self.scratch),
             )
 
     def wait_ready(self, ready: re.Pattern[str], timeout: float) -> re.Match[str]:
@@ -124,8 +137,41 @@ class Child:
         return killed
 
 
-def temp_file(prefix: str, suffix: str) -> Path:
-    """A new empty file in the temporary folder, for a child's log or its stats."""
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix)
-    os.close(fd)
-    return Path(name)
+class Scratch:
+    """A file the harness shares with a child (its log, its stats, its settings), made without
+    a name (`O_TMPFILE`, or unlinked at once): nothing is left in the temporary folder when the
+    harness ends, even killed with SIGKILL. The child reaches it by `path`, `/proc/self/fd/N`,
+    for it inherits the descriptor under the same number (`Child(..., scratch=...)`); this
+    process reads and writes it through `read_text`, `write_text` and `open`. Only its user can
+    reach it (mode 0600, and no name to find it by)."""
+
+    def __init__(self, prefix: str) -> None:
+        self._file = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115  # closed by close()
+        self.fd = self._file.fileno()
+        self.path = Path(f"/proc/self/fd/{self.fd}")
+
+    def open(self, mode: str) -> IO[Any]:
+        """A new handle on the file (`"ab"`: a child's stderr, appended)."""
+        self._check()
+        return self.path.open(mode)
+
+    def read_text(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """What the file holds."""
+        self._check()
+        size = os.fstat(self.fd).st_size
+        return os.pread(self.fd, size, 0).decode(encoding, errors)
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> None:
+        """Replace what the file holds with `text`."""
+        self._check()
+        data = text.encode(encoding)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
+
+    def close(self) -> None:
+        """Let the file go (its space is freed once the child has closed it too)."""
+        self._file.close()
+
+    def _check(self) -> None:
+        if self._file.closed:  # its number may name another file of this process by now
+            raise OSError(f"{self.path} is closed")

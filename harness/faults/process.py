@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from harness.faults.spec import parse_faults
-from harness.supervisor import Child, temp_file
+from harness.supervisor import Child, Scratch
 from harness.target_http import TargetHttp
 
 __all__ = ["ProxyProcess"]
@@ -57,9 +57,9 @@ class ProxyProcess:
         self.clock = 0.0
         self.counts: dict[str, int] = {}
         self._child: Child | None = None
-        self._stats = temp_file("harness-proxy-", ".json")
-        self._log = temp_file("harness-proxy-", ".log")
-        self._settings = temp_file("harness-proxy-", ".json")  # mkstemp: mode 0600
+        self._stats = Scratch("harness-proxy-stats-")
+        self._log = Scratch("harness-proxy-log-")
+        self._settings = Scratch("harness-proxy-settings-")  # mode 0600, and nameless
 
     @property
     def pid(self) -> int:
@@ -80,8 +80,8 @@ class ProxyProcess:
         if self.preserve_host:
             cmd.append("--preserve-host")
         if self.http is not None:
-            cmd += ["--http-settings", str(self._settings)]
-        return [*cmd, "--stats-file", str(self._stats), "--port", "0"]
+            cmd += ["--http-settings", str(self._settings.path)]
+        return [*cmd, "--stats-file", str(self._stats.path), "--port", "0"]
 
     def start(self) -> str:
         """Spawn the proxy and wait for its ready line; returns its URL. Raises `SpecError` for
@@ -90,7 +90,12 @@ class ProxyProcess:
         if self.http is not None:
             document = {"name": self.name, "http": self.http.model_dump(mode="json")}
             self._settings.write_text(json.dumps(document), encoding="utf-8")
-        self._child = Child(f"the drill proxy for {self.upstream}", self.command(), self._log)
+        self._child = Child(
+            f"the drill proxy for {self.upstream}",
+            self.command(),
+            self._log,
+            scratch=(self._stats, self._settings),
+        )
         self._child.start()
         try:
             ready = self._child.wait_ready(_READY, self.ready_timeout)
@@ -109,9 +114,8 @@ class ProxyProcess:
             self.counts = json.loads(text) if text.strip() else self.counts
         except (OSError, ValueError):
             pass
-        self._stats.unlink(missing_ok=True)
-        self._settings.unlink(missing_ok=True)
-        self._log.unlink(missing_ok=True)
+        for scratch in (self._stats, self._settings, self._log):
+            scratch.close()
 
     def __enter__(self) -> ProxyProcess:
         self.start()

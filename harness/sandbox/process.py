@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.sandbox.regressions import parse_regressions
-from harness.supervisor import STOP_GRACE_S, Child, temp_file
+from harness.supervisor import STOP_GRACE_S, Child, Scratch
 
 __all__ = ["SandboxProcess", "SandboxUrls"]
 
@@ -69,7 +69,7 @@ class SandboxProcess:
         self.cpus = cpus
         self._child: Child | None = None
         self._urls: SandboxUrls | None = None
-        self._own_log: Path | None = None
+        self._own_log: Scratch | None = None
 
     @property
     def urls(self) -> SandboxUrls:
@@ -116,10 +116,11 @@ class SandboxProcess:
             from harness.sandbox.tracing import otlp_traces_url
 
             otlp_traces_url(self.otlp_endpoint)
+        log: Path | Scratch
         if self.log_path is None:
-            self._own_log = temp_file("harness-sandbox-", ".log")
-        log = self.log_path or self._own_log
-        assert log is not None
+            log = self._own_log = Scratch("harness-sandbox-log-")
+        else:
+            log = self.log_path
         self._child = Child("the sandbox", self.command(), log)
         self._child.start()
         if self.cpus and hasattr(os, "sched_setaffinity"):
@@ -146,7 +147,7 @@ class SandboxProcess:
                     encoding="utf-8",
                 )
         if self._own_log is not None:
-            self._own_log.unlink(missing_ok=True)
+            self._own_log.close()
             self._own_log = None
 
     def __enter__(self) -> SandboxProcess:

@@ -65,6 +65,24 @@ def gevent_wait(future: Future[Any]) -> Any:
     return future.result()
 
 
+_INSTALL = "Install the 'chromium' package or set HARNESS_CHROMIUM to a Chromium executable"
+#: Chromium's profile lock is a Unix socket, TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket,
+#: whose path may hold 107 characters: beyond 62 for TMPDIR, Chromium exits as it starts
+#: (Playwright: "Target page, context or browser has been closed")
+TMPDIR_MAX = 107 - len("/org.chromium.Chromium.XXXXXX/SingletonSocket")
+
+
+def tmpdir_too_long() -> str | None:
+    """Why Chromium cannot start under this TMPDIR (too long for its lock socket), or None."""
+    tmpdir = os.environ.get("TMPDIR") or "/tmp"
+    if len(tmpdir) <= TMPDIR_MAX:
+        return None
+    return (
+        f"TMPDIR is {len(tmpdir)} characters long ({tmpdir}): Chromium's profile lock, a Unix "
+        f"socket in it, needs a TMPDIR of at most {TMPDIR_MAX}; set TMPDIR to a shorter folder"
+    )
+
+
 def find_chromium() -> str | None:
     """The Chromium to launch: `HARNESS_CHROMIUM`, else one on PATH, else None (Playwright's)."""
     configured = os.environ.get("HARNESS_CHROMIUM")
@@ -172,8 +190,8 @@ class BrowserHost:
         except Error as exc:
             where = self.executable or "Playwright's bundled Chromium"
             raise BrowserError(
-                f"could not launch Chromium ({where}): {first_line(exc)}. Install the "
-                "'chromium' package or set HARNESS_CHROMIUM to a Chromium executable"
+                f"could not launch Chromium ({where}): {first_line(exc)}. "
+                f"{tmpdir_too_long() or _INSTALL}"
             ) from None
         finally:
             _set_affinity(previous)

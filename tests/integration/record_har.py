@@ -33,19 +33,20 @@ def main(base_url: str, out: Path, name: str = "browse_and_buy") -> int:
         return await new_context(record_har_path=str(out), **options)
 
     host.browser.new_context = recording  # type: ignore[method-assign]
-    settings = RunSettings(
-        run_id="har",
-        target=Target.from_base_url(base_url, name="sandbox"),
-        artifacts_dir=Path(tempfile.mkdtemp(prefix="har-artifacts-")),
-        record_browser_trace=False,
-        seed=11,
-    )
-    user = VirtualUser(index=0, settings=settings, sink=RecordingSink(), browser=lambda: host)
-    try:
-        record = user.run_iteration(journey, 0)
-    finally:
-        user.close()
-        host.close()
+    with tempfile.TemporaryDirectory(prefix="har-artifacts-") as artifacts:
+        settings = RunSettings(
+            run_id="har",
+            target=Target.from_base_url(base_url, name="sandbox"),
+            artifacts_dir=Path(artifacts),
+            record_browser_trace=False,
+            seed=11,
+        )
+        user = VirtualUser(index=0, settings=settings, sink=RecordingSink(), browser=lambda: host)
+        try:
+            record = user.run_iteration(journey, 0)
+        finally:
+            user.close()
+            host.close()
     if record.outcome is not Outcome.PASSED:
         print(f"journey failed: {record.message}", file=sys.stderr)
         return 1

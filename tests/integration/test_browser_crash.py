@@ -3,12 +3,15 @@ like any other failure), and the next iteration gets a freshly launched Chromium
 
 from __future__ import annotations
 
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
 from harness import journey
 from harness.journey import journeys_in
@@ -47,8 +50,17 @@ def browse(j):
 
 
 def test_a_crashed_chromium_fails_its_iteration_and_is_launched_again(
-    sandbox: SandboxUrls, tmp_path: Path
+    sandbox: SandboxUrls,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
+    # a Chromium killed outright leaves its profile's lock folder (org.chromium.Chromium.*)
+    # in the temporary folder: this test's own, removed after it (a short path: Chromium's
+    # lock socket must fit a Unix socket's 108 characters, and tmp_path's does not)
+    scratch = tempfile.mkdtemp(prefix="crash-")
+    monkeypatch.setenv("TMPDIR", scratch)  # Playwright's driver and Chromium inherit it
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     sink = RecordingSink()
     settings = RunSettings(
         run_id="crash",
@@ -64,7 +76,9 @@ def test_a_crashed_chromium_fails_its_iteration_and_is_launched_again(
         after = user.run_iteration(journeys_in({"j": browse})[0], 1)
         restarts = host().restarts
     assert crashed.outcome is Outcome.FAILED
-    assert crashed.failed_step == "after the crash" and crashed.error_kind == "browser"
+    assert crashed.failed_step == "after the crash" and crashed.error_kind == "browser", (
+        crashed.message
+    )
     assert [s.outcome for s in sink.steps[:2]] == [Outcome.PASSED, Outcome.FAILED]
     assert after.outcome is Outcome.PASSED, after.message
     assert restarts == 1

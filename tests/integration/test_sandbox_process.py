@@ -167,9 +167,10 @@ PARENT = """
 import sys, time
 from harness.sandbox.process import SandboxProcess
 from harness.faults.process import ProxyProcess
+from harness.target_http import TargetHttp
 sandbox = SandboxProcess("baseline")
 urls = sandbox.start()
-proxy = ProxyProcess(urls.base, [])
+proxy = ProxyProcess(urls.base, [], http=TargetHttp())
 proxy.start()
 print(sandbox.pid, proxy.pid, flush=True)
 time.sleep(120)
@@ -188,8 +189,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_the_sandbox_and_a_drill_proxy_die_with_a_harness_killed_by_sigkill() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+def test_the_sandbox_and_a_drill_proxy_die_with_a_harness_killed_by_sigkill(
+    tmp_path: Path,
+) -> None:
+    # ... and leave nothing in the temporary folder: their logs and the proxy's stats and
+    # settings were named files there, which only a harness that lived to stop them removed
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "TMPDIR": str(scratch),
+    }
     with subprocess.Popen(
         [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, env=env
     ) as parent:
@@ -204,6 +216,7 @@ def test_the_sandbox_and_a_drill_proxy_die_with_a_harness_killed_by_sigkill() ->
             while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert not any(_alive(pid) for pid in children), "a child outlived its harness"
+            assert sorted(p.name for p in scratch.iterdir()) == []
         finally:
             for pid in children:
                 with contextlib.suppress(ProcessLookupError):
