@@ -106,10 +106,11 @@ def detection_times(
 
 def at_look(gate: Gate, look: int, looks: int) -> Gate:
     """`gate` with the part of its alpha that look `look` of `looks` may spend (comparing gates;
-    a gate on the candidate alone is judged on its own limit)."""
+    a gate on the candidate alone is judged on its own limit, an anytime-valid one at its whole
+    alpha at every look, as the live abort watch judges it)."""
     from harness.gates.family import gate_alpha, spent
 
-    if not getattr(gate, "comparing", False):
+    if not getattr(gate, "comparing", False) or getattr(gate, "anytime_valid", False):
         return gate
     alpha = gate_alpha(gate, getattr(gate, "level", None))
     return gate.model_copy(update={"alpha": alpha * spent(look, looks)})

@@ -50,6 +50,9 @@ class GateBase(BaseModel):
     #: whether the gate compares candidate with baseline on noisy samples (and so takes a
     #: share of the verdict's family-wise false-FAIL rate)
     comparing: ClassVar[bool] = False
+    #: whether the gate's test stays valid however often it is looked at (an e-value on
+    #: cumulative counts): its alpha is not spent over looks (`family.split_alpha`)
+    anytime_valid: ClassVar[bool] = False
 
     @field_validator("journeys", "touchpoints", mode="before")
     @classmethod

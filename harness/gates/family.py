@@ -50,9 +50,11 @@ def split_alpha(
 ) -> tuple[list[Any], float | None]:
     """The gates with `alpha` set on every comparing gate that has none: an equal share of
     what `family` leaves after the gates that set their own. Returns the gates and the
-    family-wise false-FAIL rate they add up to (None: no comparing gate). A gate that judges the
-    candidate alone (threshold, burn rate) takes no share: it fails on its own limit. `scale`
-    multiplies every share (a look's part of the alpha spent over planned looks, `spent`)."""
+    family-wise false-FAIL rate they add up to at this look (None: no comparing gate). A gate
+    that judges the candidate alone (threshold, burn rate) takes no share: it fails on its own
+    limit. `scale` multiplies every share (a look's part of the alpha spent over planned looks,
+    `spent`) but that of an anytime-valid gate: its test on the growing data is valid at every
+    look at once, so it keeps its whole share at each (as the live abort watch judges it)."""
     comparing = [g for g in gates if getattr(g, "comparing", False)]
     if not comparing:
         return list(gates), None
@@ -61,13 +63,16 @@ def split_alpha(
     share = max(family - fixed, 0.0) / len(open_) if open_ else 0.0
     if open_ and share <= 0.0:
         share = family / len(open_)
+
+    def alpha(gate: Any) -> float:
+        whole = share if gate.alpha is None else gate.alpha
+        return whole if getattr(gate, "anytime_valid", False) else whole * scale
+
     out = [
-        g.model_copy(update={"alpha": (share if g.alpha is None else g.alpha) * scale})
-        if getattr(g, "comparing", False)
-        else g
+        g.model_copy(update={"alpha": alpha(g)}) if getattr(g, "comparing", False) else g
         for g in gates
     ]
-    return out, (fixed + share * len(open_)) * scale
+    return out, sum(alpha(g) for g in comparing)
 
 
 def gate_alpha(gate: GateBase, level: float | None) -> float:

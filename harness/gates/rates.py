@@ -250,6 +250,7 @@ class SequentialGate(GateBase):
 
     kind: Literal["sequential"] = "sequential"
     comparing: ClassVar[bool] = True
+    anytime_valid: ClassVar[bool] = True
 
     def evaluate(self, data: RunData) -> GateOutcome:
         """Compute the e-value over all journeys."""

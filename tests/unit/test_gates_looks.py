@@ -153,3 +153,53 @@ def test_the_drill_replay_spends_each_gates_alpha_over_its_looks() -> None:
     assert looks == 10
     assert seen == pytest.approx([0.01 * (2 * k - 1) / looks**2 for k in range(1, looks + 1)])
     assert sum(seen) == pytest.approx(0.01)
+
+
+def test_the_drill_replay_judges_an_anytime_valid_gate_at_its_whole_alpha() -> None:
+    # the e-value on cumulative counts is valid however often it is looked at: spending its
+    # alpha over the replay's seconds would time a detection later than the live abort makes it
+    from typing import ClassVar, Literal
+
+    from harness.drill.replay import detection_times
+    from harness.gates.base import GateBase
+    from harness.gates.outcome import Decision, GateOutcome
+
+    seen: list[float] = []
+
+    class Recorder(GateBase):
+        kind: Literal["recorder"] = "recorder"
+        comparing: ClassVar[bool] = True
+        anytime_valid: ClassVar[bool] = True
+
+        def evaluate(self, data: object) -> GateOutcome:  # type: ignore[override]
+            seen.append(float(self.alpha or 0.0))
+            return GateOutcome(
+                name="r", kind="recorder", decision=Decision.INCONCLUSIVE, summary="-"
+            )
+
+    class Run:
+        start, end = 0.0, 9.0
+
+        def window(self, start: float, end: float) -> object:
+            return None
+
+    detection_times(Run(), [Recorder(alpha=0.01)], 0.0)  # type: ignore[arg-type, list-item]
+    assert seen == [0.01] * 10
+
+
+def test_a_looks_split_keeps_the_anytime_valid_gates_whole_share() -> None:
+    from harness.gates.family import spent, split_alpha
+
+    gates = parse_gates(
+        [
+            {"kind": "sequential", "alpha": 0.001, "abort": True},
+            {"kind": "relative", "metric": "error_rate", "margin": "1pp", "alpha": 0.006},
+        ]
+    )
+    scale = spent(1, 3)
+    split, family = split_alpha(gates, scale=scale)
+    assert [g.alpha for g in split] == pytest.approx([0.001, 0.006 * scale])
+    assert family == pytest.approx(0.001 + 0.006 * scale)
+    # over the three looks the family adds up to the gates' alphas: the e-value's once
+    total = sum(split_alpha(gates, scale=spent(k, 3))[1] - 0.001 for k in (1, 2, 3)) + 0.001
+    assert total == pytest.approx(0.007)

@@ -305,6 +305,33 @@ def test_a_live_error_split_rolls_back_before_the_stage_ends(tmp_path: Path) -> 
     assert look.early and look.decision is StageDecision.ROLLBACK and applied[-1] == 0
 
 
+def test_a_live_breach_is_a_fail_when_the_stage_is_judged_at_its_look(tmp_path: Path) -> None:
+    # The live watch judges the anytime-valid split at its whole alpha; the stage's judge spent
+    # alpha over its 3 planned looks (1/9 at the first) on every gate, the e-value's too, so an
+    # e-value of 241 breached (fails at 100) and the judge then passed it (fails at 900): the
+    # stage widened on the evidence that had just stopped it.
+    applied: list[float] = []
+    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True}])
+    controller = RolloutController(
+        shares=[50, 100],
+        stage_duration_s=3600.0,
+        max_extensions=2,
+        gates=gates,
+        baseline=BASE,
+        candidate=CAND,
+        set_share=applied.append,
+        hooks={},
+    )
+    assert controller.start()
+    controller.window.records += _records("baseline", 400, 20, failed=1)
+    controller.window.records += _records("candidate", 400, 20, failed=15)
+    assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
+    look = controller.record.stages[-1]
+    assert look.early and look.decision is StageDecision.ROLLBACK and applied[-1] == 0
+    split = look.gates[0]
+    assert split.decision == "fail" and "e-value 240.9 (fails at 100)" in split.summary
+
+
 def test_rollout_settings_in_harness_toml(tmp_path: Path) -> None:
     from harness.config import load_config
     from harness.errors import ConfigError
