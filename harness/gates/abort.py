@@ -30,11 +30,12 @@ if TYPE_CHECKING:  # the live aggregator is read, never imported: gates sit abov
 ALL = "(all journeys)"
 
 
-def live_gates(gates: Sequence[GateBase]) -> list[GateBase]:
-    """The configured gates that can abort a run."""
+def live_gates(gates: Sequence[GateBase], *, scale: float = 1.0) -> list[GateBase]:
+    """The configured gates that can abort a run, with the alpha shares of the verdict they
+    would be judged in (`scale`: a rollout look's part, `family.spent`)."""
     found: list[GateBase] = []
     # the same alpha shares as the verdict's: a live fail counts against its family-wise rate
-    for gate in split_alpha(gates)[0]:
+    for gate in split_alpha(gates, scale=scale)[0]:
         if not gate.abort:
             continue
         if isinstance(gate, (SequentialGate, BurnRateGate)) or (

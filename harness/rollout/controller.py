@@ -14,15 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.durations import format_duration
 from harness.engine.collector import LoadAggregator
 from harness.gates.abort import live_gates
 from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
-from harness.gates.stats import poisson_upper
 from harness.gates.verdict import Verdict, evaluate, spent
 from harness.records import IterationRecord
+from harness.rollout import reach
 from harness.rollout.hooks import call_hook, first_effect
 from harness.rollout.stages import (
     Cohort,
@@ -38,6 +37,9 @@ from harness.targets import Target
 #: how far into the first look (at most half of it) the rollout checks that its first share can
 #: reach the minimum samples at all
 PROBE_AFTER_S = 10.0
+#: seconds without an early judgement after one on a live breach that did not fail the stage
+#: (the live watch pools the journeys; the verdict judges each): judging costs CPU
+EARLY_QUIET_S = 10.0
 
 
 class RolloutController:
@@ -90,6 +92,8 @@ class RolloutController:
         #: gates marked `abort = true` that can be judged on counts alone (the anytime-valid
         #: error split): looked at every second during a stage, a breach rolls back at once
         self.live = live_gates(self.gates)
+        #: no early judgement before then: the last one, on a breach, did not fail the stage
+        self.quiet_until = 0.0
         self.stopped: str | None = None
         self.probed = False  #: whether the first stage's early reach check has run
 
@@ -126,7 +130,7 @@ class RolloutController:
         if now >= self.deadline:
             self._judge(now)
             self.save()
-        elif self.live and self._breached():
+        elif self.live and now >= self.quiet_until and self._breached():
             self._judge(now, early=True)
             self.save()
         elif self._probe_due(now):
@@ -134,6 +138,10 @@ class RolloutController:
             self._judge(now, probe=True)
             self.save()
         return self.stopped
+
+    def _look_share(self) -> float:
+        """The part of each gate's alpha this look spends, over the stage's planned looks."""
+        return spent(self.look, self.max_extensions + 1)
 
     def _probe_due(self, now: float) -> bool:
         """Whether to check, part-way into the first look, that the first stage can reach its
@@ -144,10 +152,11 @@ class RolloutController:
         return now - self.stage_started >= min(PROBE_AFTER_S, self.stage_duration_s / 2)
 
     def _breached(self) -> bool:
-        """Whether a live gate fails on the iterations of the stage so far."""
+        """Whether a live gate fails on the iterations of the stage so far, at the alpha the
+        stage's look would judge it at (an anytime-valid gate's whole share)."""
         iterations = [r for r in self.window.records if isinstance(r, IterationRecord)]
         data = window_data(iterations, baseline=self.baseline.name, candidate=self.candidate.name)
-        for gate in self.live:
+        for gate in live_gates(self.gates, scale=self._look_share()):
             try:
                 if gate.evaluate(data).decision is Decision.FAIL:
                     return True
@@ -168,13 +177,26 @@ class RolloutController:
             )
             if self.metrics is not None:  # the stage's window, from the metric providers
                 data.metrics = self.metrics(self.stage_started, now)
-            scale = spent(self.look, self.max_extensions + 1)  # of alpha, over planned looks
+            scale = self._look_share()
             return data, evaluate(data, self.gates, elapsed_s=elapsed, alpha_scale=scale)
 
         # A gate passes only when every series in its scope was judged: a stage never widens on
         # a step nobody could judge yet (it runs on, then holds, saying how long it would need).
         data, verdict = self.offload(judge)
-        out_of_reach = self._out_of_reach(verdict, data, now, probe=probe)
+        if early and verdict.decision is not Decision.FAIL:
+            # The whole verdict (each journey on its own, Holm within the gate) does not fail on
+            # what the live watch pooled: the stage runs on to its look, which alone may widen.
+            self.quiet_until = now + EARLY_QUIET_S
+            return
+        out_of_reach = reach.out_of_reach(
+            verdict,
+            data,
+            share=share,
+            spent_s=now - self.stage_started,
+            looks=self.max_extensions + 1,
+            stage_duration_s=self.stage_duration_s,
+            probe=probe,
+        )
         if probe and out_of_reach is None:
             return
         # The share changes only now: iterations that started while the gates were judging ran
@@ -233,51 +255,6 @@ class RolloutController:
             why = verdict.reasons[:3]
             self._finish(RolloutOutcome.HELD, why, f"held at {share:g}%")
             self._hook("on_stage", self._event(decision, stage))
-
-    def _out_of_reach(
-        self, verdict: Verdict, data: RunData, now: float, *, probe: bool = False
-    ) -> str | None:
-        """Why this stage cannot reach some series' minimum samples within its remaining looks,
-        at the rate its candidate cohort reached them so far, with the `--stage-duration` that
-        would; None when every series still can.
-
-        Generously: the candidate count's upper bound, or the share of both cohorts' count of
-        the series' journey, whichever is larger; a `probe` (early in the first look, while
-        users may still be ramping up) allows the rate to double as well."""
-        spent = now - self.stage_started
-        allowed = self.stage_duration_s * (self.max_extensions + 1)
-        undecided = verdict.decision is Decision.INCONCLUSIVE or probe
-        if not undecided or spent <= 0 or allowed <= spent:
-            return None  # decided, or the last look: holding now or after it is the same
-        share = self.shares[self.stage]
-        totals: dict[str, int] = {}
-        for (_, journey), (n, _) in data.journeys.items():
-            totals[journey] = totals.get(journey, 0) + n
-        worst: tuple[float, str, int, int, float] | None = None  # (reach, series, n, needed, ~n)
-        for gate in verdict.gates:
-            for e in gate.evidence:
-                if e.judged or not e.n_needed or e.n_candidate >= e.n_needed:
-                    continue
-                total = totals.get(e.journey or "", 0)
-                expected = e.n_candidate or total * share / 100
-                upper = max(poisson_upper(e.n_candidate), poisson_upper(total) * share / 100)
-                reach = upper * (2.0 if probe else 1.0) * allowed / spent / e.n_needed
-                if worst is None or reach < worst[0]:
-                    worst = (reach, e.series, e.n_candidate, e.n_needed, expected)
-        if worst is None or worst[0] >= 1.0:
-            return None
-        _, series, fewest, needed, expected = worst
-        rate = max(expected, 1) / spent  # candidate samples per second at this share
-        per_look = needed / rate / (self.max_extensions + 1)
-        return (
-            f"too few samples reachable at {share:g}%: {series} had {fewest} candidate samples "
-            f"in {spent:.0f} s, and {needed} need {'at least ' if fewest == 0 else ''}about "
-            f"{needed / rate:,.0f} s at this share "
-            f"({self.max_extensions + 1} looks of {self.stage_duration_s:g} s allow "
-            f"{allowed:g} s). Give --stage-duration {format_duration(per_look)} or more, start "
-            f"at a larger share than {share:g}%, or scope the gates in harness.toml to the "
-            "journeys that reach it (journeys = [...])"
-        )
 
     def save(self) -> None:
         """Write the record so far to `record_file` (atomically: a reader never sees half)."""

@@ -332,6 +332,63 @@ def test_a_live_breach_is_a_fail_when_the_stage_is_judged_at_its_look(tmp_path: 
     assert split.decision == "fail" and "e-value 240.9 (fails at 100)" in split.summary
 
 
+def _live_error_rate_controller(applied: list[float]) -> RolloutController:
+    gates = parse_gates(
+        [
+            {
+                "kind": "relative",
+                "metric": "error_rate",
+                "margin": "1pp",
+                "alpha": 0.01,
+                "abort": True,
+            }
+        ]
+    )
+    return RolloutController(
+        shares=[50, 100],
+        stage_duration_s=3600.0,
+        max_extensions=2,
+        gates=gates,
+        baseline=BASE,
+        candidate=CAND,
+        set_share=applied.append,
+        hooks={},
+    )
+
+
+def test_a_live_gate_is_watched_at_the_alpha_its_look_would_judge_it_at() -> None:
+    # 16 failed of 400 against 1: fails at the gate's whole 1%, not at the 1/9 of it the first
+    # of 3 looks spends. Watched at 1%, the breach made the look judge at once: inconclusive at
+    # 1/9, the stage extended (a look spent seconds into the stage, on no decision).
+    applied: list[float] = []
+    controller = _live_error_rate_controller(applied)
+    assert controller.start()
+    controller.window.records += _records("baseline", 400, 20, failed=1)
+    controller.window.records += _records("candidate", 400, 20, failed=16)
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    assert controller.record.stages == [] and controller.look == 1
+    controller.window.records += _records("candidate", 100, 20, failed=20)  # now it fails at 1/9
+    assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
+    assert controller.record.stages[-1].early
+
+
+def test_an_early_judgement_that_does_not_fail_lets_the_stage_run_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the live watch pools the journeys; the verdict judges each (Holm across them): where they
+    # disagree, the stage neither widens nor spends a look on it, and is not re-judged at once
+    applied: list[float] = []
+    controller = _live_error_rate_controller(applied)
+    assert controller.start()
+    controller.window.records += _records("baseline", 400, 20) + _records("candidate", 400, 20)
+    judged: list[bool] = []
+    monkeypatch.setattr(controller, "_breached", lambda: judged.append(True) or True)
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    assert controller(None, 0) is None  # type: ignore[arg-type]
+    assert judged == [True]  # quiet for EARLY_QUIET_S after it
+    assert controller.record.stages == [] and controller.look == 1 and applied == [50]
+
+
 def test_rollout_settings_in_harness_toml(tmp_path: Path) -> None:
     from harness.config import load_config
     from harness.errors import ConfigError
