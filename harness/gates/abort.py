@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.durations import parse_duration
 from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.family import split_alpha
@@ -117,7 +116,6 @@ class AbortWatch:
                 self._since.pop(index, None)
                 continue
             first = self._since.setdefault(index, elapsed)
-            sustained = parse_duration(gate.abort_for, what=f"{gate.title()}: for")
-            if elapsed - first >= sustained:
+            if elapsed - first >= gate.hold_s:
                 return f"{gate.title()} breached for {elapsed - first:.0f} s: {outcome.summary}"
         return None

@@ -10,10 +10,17 @@ from typing import ClassVar, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.durations import MAX_DURATION_S, seconds
 from harness.gates.data import PAGE_MARK, RunData
 from harness.gates.outcome import Decision, Evidence, GateOutcome
 from harness.records import TOUCHPOINTS
 from harness.telemetry.hdr import SeriesKey
+
+
+def hold_s(text: str) -> float | None:
+    """The seconds a gate's `for` means (0 to 24 h), or None when it is not such a duration."""
+    value = seconds(text)
+    return value if value is not None and 0 <= value <= MAX_DURATION_S else None
 
 
 class GateBase(BaseModel):
@@ -53,6 +60,21 @@ class GateBase(BaseModel):
     #: whether the gate's test stays valid however often it is looked at (an e-value on
     #: cumulative counts): its alpha is not spent over looks (`family.split_alpha`)
     anytime_valid: ClassVar[bool] = False
+
+    @field_validator("abort_for")
+    @classmethod
+    def _hold_is_a_duration(cls, value: str) -> str:
+        if hold_s(value) is None:
+            raise ValueError(
+                f"for = {value!r} is not a duration of at most 24h: use a number with a unit, "
+                'e.g. for = "10s" (how long a live breach must hold; "0s" stops at the first)'
+            )
+        return value
+
+    @property
+    def hold_s(self) -> float:
+        """Seconds a live breach of this gate must hold before it stops a run (`for`)."""
+        return hold_s(self.abort_for) or 0.0
 
     @field_validator("journeys", "touchpoints", mode="before")
     @classmethod

@@ -94,6 +94,8 @@ class RolloutController:
         self.live = live_gates(self.gates)
         #: no early judgement before then: the last one, on a breach, did not fail the stage
         self.quiet_until = 0.0
+        #: since when each live gate (by its index) has failed at every look of the stage
+        self.failing_since: dict[int, float] = {}
         self.stopped: str | None = None
         self.probed = False  #: whether the first stage's early reach check has run
 
@@ -130,7 +132,7 @@ class RolloutController:
         if now >= self.deadline:
             self._judge(now)
             self.save()
-        elif self.live and now >= self.quiet_until and self._breached():
+        elif self.live and now >= self.quiet_until and self._breached(now):
             self._judge(now, early=True)
             self.save()
         elif self._probe_due(now):
@@ -151,17 +153,23 @@ class RolloutController:
             return False
         return now - self.stage_started >= min(PROBE_AFTER_S, self.stage_duration_s / 2)
 
-    def _breached(self) -> bool:
-        """Whether a live gate fails on the iterations of the stage so far, at the alpha the
-        stage's look would judge it at (an anytime-valid gate's whole share)."""
+    def _breached(self, now: float) -> bool:
+        """Whether a live gate has failed on the iterations of the stage so far, at the alpha
+        the stage's look would judge it at (an anytime-valid gate's whole share), at every look
+        for the gate's `for` (as a rehearsal's abort watch holds it)."""
         iterations = [r for r in self.window.records if isinstance(r, IterationRecord)]
         data = window_data(iterations, baseline=self.baseline.name, candidate=self.candidate.name)
-        for gate in live_gates(self.gates, scale=self._look_share()):
+        for index, gate in enumerate(live_gates(self.gates, scale=self._look_share())):
             try:
-                if gate.evaluate(data).decision is Decision.FAIL:
-                    return True
+                failed = gate.evaluate(data).decision is Decision.FAIL
             except Exception:  # a live gate that cannot judge yet must never stop the rollout
+                failed = False
+            if not failed:
+                self.failing_since.pop(index, None)
                 continue
+            first = self.failing_since.setdefault(index, now)
+            if now - first >= gate.hold_s:
+                return True
         return False
 
     def _judge(self, now: float, *, early: bool = False, probe: bool = False) -> None:
@@ -235,6 +243,7 @@ class RolloutController:
             self.stage_started = decided
             self.deadline = decided + self.stage_duration_s
             self.window.restart(decided)
+            self.failing_since.clear()
             self._hook("on_stage", self._event(decision, stage))
             return
         self._apply(next_share)

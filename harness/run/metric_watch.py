@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.durations import parse_duration
 from harness.gates.abort import window_data
 from harness.gates.family import split_alpha
 from harness.gates.metric import MetricGate
@@ -73,7 +72,7 @@ class MetricAbortWatch:
                 self._since.pop(index, None)
                 continue
             first = self._since.setdefault(index, elapsed)
-            sustained = parse_duration(gate.abort_for, what=f"{gate.title()}: for")
+            sustained = gate.hold_s
             if elapsed - first >= sustained:
                 return f"{gate.title()} breached for {elapsed - first:.0f} s: {outcome.summary}"
         return None

@@ -284,7 +284,7 @@ def test_webhooks_receive_the_event_and_a_refusal_is_a_failure() -> None:
 
 def test_a_live_error_split_rolls_back_before_the_stage_ends(tmp_path: Path) -> None:
     applied: list[float] = []
-    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True}])
+    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True, "for": "0s"}])
     controller = RolloutController(
         shares=[50, 100],
         stage_duration_s=3600.0,
@@ -311,7 +311,7 @@ def test_a_live_breach_is_a_fail_when_the_stage_is_judged_at_its_look(tmp_path: 
     # e-value of 241 breached (fails at 100) and the judge then passed it (fails at 900): the
     # stage widened on the evidence that had just stopped it.
     applied: list[float] = []
-    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True}])
+    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True, "for": "0s"}])
     controller = RolloutController(
         shares=[50, 100],
         stage_duration_s=3600.0,
@@ -341,6 +341,7 @@ def _live_error_rate_controller(applied: list[float]) -> RolloutController:
                 "margin": "1pp",
                 "alpha": 0.01,
                 "abort": True,
+                "for": "0s",
             }
         ]
     )
@@ -382,11 +383,48 @@ def test_an_early_judgement_that_does_not_fail_lets_the_stage_run_on(
     assert controller.start()
     controller.window.records += _records("baseline", 400, 20) + _records("candidate", 400, 20)
     judged: list[bool] = []
-    monkeypatch.setattr(controller, "_breached", lambda: judged.append(True) or True)
+    monkeypatch.setattr(controller, "_breached", lambda now: judged.append(True) or True)
     assert controller(None, 0) is None  # type: ignore[arg-type]
     assert controller(None, 0) is None  # type: ignore[arg-type]
     assert judged == [True]  # quiet for EARLY_QUIET_S after it
     assert controller.record.stages == [] and controller.look == 1 and applied == [50]
+
+
+def test_a_live_breach_stops_a_stage_once_it_has_held_for_the_gates_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as a rehearsal's abort watch holds it: a rollout rolled back at the first breach, whatever
+    # `for` said
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    applied: list[float] = []
+    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True, "for": "10s"}])
+    controller = RolloutController(
+        shares=[50, 100],
+        stage_duration_s=3600.0,
+        max_extensions=2,
+        gates=gates,
+        baseline=BASE,
+        candidate=CAND,
+        set_share=applied.append,
+        hooks={},
+    )
+    assert controller.start()
+    controller.window.records += _records("baseline", 400, 20, failed=1)
+    controller.window.records += _records("candidate", 400, 20, failed=20)
+    for _ in range(10):  # failing at every look, for 0 to 9 s
+        assert controller(None, 0) is None  # type: ignore[arg-type]
+        now[0] += 1.0
+    assert controller(None, 0) == "rollout rolled back"  # type: ignore[arg-type]
+    assert controller.record.stages[-1].early
+
+
+def test_a_gates_for_is_checked_when_the_gates_are_read() -> None:
+    # before, `for = "ten"` was accepted and raised inside the live watch at the first breach
+    with pytest.raises(SpecError, match="'ten' is not a duration"):
+        parse_gates([{"kind": "sequential", "abort": True, "for": "ten"}])
+    (gate,) = parse_gates([{"kind": "sequential", "abort": True, "for": "0s"}])
+    assert gate.hold_s == 0.0
 
 
 def test_rollout_settings_in_harness_toml(tmp_path: Path) -> None:
