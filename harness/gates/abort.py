@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness.gates.base import GateBase
 from harness.gates.data import RunData
 from harness.gates.family import split_alpha
-from harness.gates.outcome import Decision
+from harness.gates.outcome import Decision, GateOutcome
 from harness.gates.rates import BurnRateGate, SequentialGate
 from harness.gates.rules import RelativeGate, ThresholdGate
 from harness.telemetry.hdr import HdrStore
@@ -83,6 +83,25 @@ def window_data(
     )
 
 
+class Holds:
+    """Since when each live gate (by its index) has failed at every look, and whether that has
+    lasted the gate's `for` (`GateBase.hold_s`): a look that does not fail starts it over."""
+
+    def __init__(self) -> None:
+        self.since: dict[int, float] = {}
+
+    def held_s(self, index: int, failed: bool, now: float, hold_s: float) -> float | None:
+        """How long gate `index` has failed at every look, once that is `hold_s` or more."""
+        if not failed:
+            self.since.pop(index, None)
+            return None
+        held = now - self.since.setdefault(index, now)
+        return held if held >= hold_s else None
+
+    def clear(self) -> None:
+        self.since.clear()
+
+
 class AbortWatch:
     """The `watch` callback of the Locust driver."""
 
@@ -101,21 +120,25 @@ class AbortWatch:
         #: None: the run's cumulative counts (anytime-valid with the sequential gate)
         self.window_s = window_s
         self.clock = clock
-        self._since: dict[int, float] = {}
+        self.holds = Holds()
 
     def __call__(self, aggregator: LoadAggregator, elapsed: float) -> str | None:
         """A reason to stop now, or None."""
         now = (self.clock or time.time)()
         data = window_data(aggregator, self.baseline, self.candidate, self.window_s, now)
-        for index, gate in enumerate(self.gates):
-            try:
-                outcome = gate.evaluate(data)
-            except Exception:  # a live gate that cannot judge yet must never stop the run
-                continue
-            if outcome.decision is not Decision.FAIL:
-                self._since.pop(index, None)
-                continue
-            first = self._since.setdefault(index, elapsed)
-            if elapsed - first >= gate.hold_s:
-                return f"{gate.title()} breached for {elapsed - first:.0f} s: {outcome.summary}"
-        return None
+        return breach(self.gates, data, self.holds, elapsed)
+
+
+def breach(gates: Sequence[GateBase], data: RunData, holds: Holds, now: float) -> str | None:
+    """Why the first of `gates` whose fail on `data` has held for its `for` stops the run at
+    `now` (seconds), or None. A gate that cannot judge yet never stops it."""
+    for index, gate in enumerate(gates):
+        try:
+            outcome: GateOutcome | None = gate.evaluate(data)
+        except Exception:  # a live gate that cannot judge yet must never stop the run
+            outcome = None
+        failed = outcome is not None and outcome.decision is Decision.FAIL
+        held = holds.held_s(index, failed, now, gate.hold_s)
+        if held is not None and outcome is not None:
+            return f"{gate.title()} breached for {held:.0f} s: {outcome.summary}"
+    return None

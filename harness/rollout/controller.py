@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engine.collector import LoadAggregator
-from harness.gates.abort import live_gates
+from harness.gates.abort import Holds, breach, live_gates
 from harness.gates.config import Gate
 from harness.gates.data import RunData
 from harness.gates.outcome import Decision
@@ -94,8 +94,7 @@ class RolloutController:
         self.live = live_gates(self.gates)
         #: no early judgement before then: the last one, on a breach, did not fail the stage
         self.quiet_until = 0.0
-        #: since when each live gate (by its index) has failed at every look of the stage
-        self.failing_since: dict[int, float] = {}
+        self.holds = Holds()  #: since when each live gate has failed at every look of the stage
         self.stopped: str | None = None
         self.probed = False  #: whether the first stage's early reach check has run
 
@@ -159,18 +158,8 @@ class RolloutController:
         for the gate's `for` (as a rehearsal's abort watch holds it)."""
         iterations = [r for r in self.window.records if isinstance(r, IterationRecord)]
         data = window_data(iterations, baseline=self.baseline.name, candidate=self.candidate.name)
-        for index, gate in enumerate(live_gates(self.gates, scale=self._look_share())):
-            try:
-                failed = gate.evaluate(data).decision is Decision.FAIL
-            except Exception:  # a live gate that cannot judge yet must never stop the rollout
-                failed = False
-            if not failed:
-                self.failing_since.pop(index, None)
-                continue
-            first = self.failing_since.setdefault(index, now)
-            if now - first >= gate.hold_s:
-                return True
-        return False
+        live = live_gates(self.gates, scale=self._look_share())
+        return breach(live, data, self.holds, now) is not None
 
     def _judge(self, now: float, *, early: bool = False, probe: bool = False) -> None:
         """Judge the stage's window and act on the decision. A `probe` acts only when the
@@ -243,7 +232,7 @@ class RolloutController:
             self.stage_started = decided
             self.deadline = decided + self.stage_duration_s
             self.window.restart(decided)
-            self.failing_since.clear()
+            self.holds.clear()
             self._hook("on_stage", self._event(decision, stage))
             return
         self._apply(next_share)

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.gates.abort import window_data
+from harness.gates.abort import Holds, breach, window_data
 from harness.gates.family import split_alpha
 from harness.gates.metric import MetricGate
 from harness.gates.metric_series import FetchedMetric
-from harness.gates.outcome import Decision
 
 if TYPE_CHECKING:
     from harness.engine.collector import LoadAggregator
@@ -47,7 +46,7 @@ class MetricAbortWatch:
         self.every_s = every_s
         self.clock = clock
         self._last = -every_s
-        self._since: dict[int, float] = {}
+        self.holds = Holds()
 
     def __call__(self, aggregator: LoadAggregator, elapsed: float) -> str | None:
         """A reason to stop now, or None."""
@@ -63,16 +62,4 @@ class MetricAbortWatch:
             data.metrics = self.fetch(float(min(seconds)), now)
         except Exception:  # a provider must never stop the run by failing
             return None
-        for index, gate in enumerate(self.gates):
-            try:
-                outcome = gate.evaluate(data)
-            except Exception:
-                continue
-            if outcome.decision is not Decision.FAIL:
-                self._since.pop(index, None)
-                continue
-            first = self._since.setdefault(index, elapsed)
-            sustained = gate.hold_s
-            if elapsed - first >= sustained:
-                return f"{gate.title()} breached for {elapsed - first:.0f} s: {outcome.summary}"
-        return None
+        return breach(self.gates, data, self.holds, elapsed)

@@ -120,9 +120,8 @@ def test_rollout_looks_at_the_margin_roll_back_no_more_than_nominal(
     assert rolled_back / runs <= 0.025 + 0.02, rolled_back / runs
 
 
-def test_the_drill_replay_spends_each_gates_alpha_over_its_looks() -> None:
-    # judging the growing run every second at the full alpha made Kayenta's judge false-alarm
-    # 9.2% of the time instead of 2.5%: the replay now spends (2k - 1)/K² at look k of K
+def _alphas_seen_by_the_drill_replay(*, anytime_valid: bool) -> list[float]:
+    """The alpha a gate of alpha 1% is judged at, at each of the replay's 10 looks."""
     from typing import ClassVar, Literal
 
     from harness.drill.replay import detection_times
@@ -141,14 +140,25 @@ def test_the_drill_replay_spends_each_gates_alpha_over_its_looks() -> None:
                 name="r", kind="recorder", decision=Decision.INCONCLUSIVE, summary="-"
             )
 
+    class AnytimeRecorder(Recorder):
+        anytime_valid: ClassVar[bool] = True
+
     class Run:
         start, end = 0.0, 9.0
 
         def window(self, start: float, end: float) -> object:
             return None
 
-    found = detection_times(Run(), [Recorder(alpha=0.01)], 0.0)  # type: ignore[arg-type, list-item]
+    gate = (AnytimeRecorder if anytime_valid else Recorder)(alpha=0.01)
+    found = detection_times(Run(), [gate], 0.0)  # type: ignore[arg-type, list-item]
     assert found == {"recorder": None}
+    return seen
+
+
+def test_the_drill_replay_spends_each_gates_alpha_over_its_looks() -> None:
+    # judging the growing run every second at the full alpha made Kayenta's judge false-alarm
+    # 9.2% of the time instead of 2.5%: the replay now spends (2k - 1)/K² at look k of K
+    seen = _alphas_seen_by_the_drill_replay(anytime_valid=False)
     looks = len(seen)
     assert looks == 10
     assert seen == pytest.approx([0.01 * (2 * k - 1) / looks**2 for k in range(1, looks + 1)])
@@ -158,33 +168,7 @@ def test_the_drill_replay_spends_each_gates_alpha_over_its_looks() -> None:
 def test_the_drill_replay_judges_an_anytime_valid_gate_at_its_whole_alpha() -> None:
     # the e-value on cumulative counts is valid however often it is looked at: spending its
     # alpha over the replay's seconds would time a detection later than the live abort makes it
-    from typing import ClassVar, Literal
-
-    from harness.drill.replay import detection_times
-    from harness.gates.base import GateBase
-    from harness.gates.outcome import Decision, GateOutcome
-
-    seen: list[float] = []
-
-    class Recorder(GateBase):
-        kind: Literal["recorder"] = "recorder"
-        comparing: ClassVar[bool] = True
-        anytime_valid: ClassVar[bool] = True
-
-        def evaluate(self, data: object) -> GateOutcome:  # type: ignore[override]
-            seen.append(float(self.alpha or 0.0))
-            return GateOutcome(
-                name="r", kind="recorder", decision=Decision.INCONCLUSIVE, summary="-"
-            )
-
-    class Run:
-        start, end = 0.0, 9.0
-
-        def window(self, start: float, end: float) -> object:
-            return None
-
-    detection_times(Run(), [Recorder(alpha=0.01)], 0.0)  # type: ignore[arg-type, list-item]
-    assert seen == [0.01] * 10
+    assert _alphas_seen_by_the_drill_replay(anytime_valid=True) == [0.01] * 10
 
 
 def test_a_looks_split_keeps_the_anytime_valid_gates_whole_share() -> None:

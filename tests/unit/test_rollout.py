@@ -282,19 +282,30 @@ def test_webhooks_receive_the_event_and_a_refusal_is_a_failure() -> None:
         refusing.close()
 
 
-def test_a_live_error_split_rolls_back_before_the_stage_ends(tmp_path: Path) -> None:
-    applied: list[float] = []
-    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True, "for": "0s"}])
-    controller = RolloutController(
+def _watching(
+    gate: dict[str, Any], applied: list[float], *, max_extensions: int = 2
+) -> RolloutController:
+    """A rollout of two stages of an hour each, watching one live gate."""
+    return RolloutController(
         shares=[50, 100],
         stage_duration_s=3600.0,
-        max_extensions=0,
-        gates=gates,
+        max_extensions=max_extensions,
+        gates=parse_gates([{"abort": True, "for": "0s", **gate}]),
         baseline=BASE,
         candidate=CAND,
         set_share=applied.append,
         hooks={},
     )
+
+
+#: the anytime-valid error split, and an error-rate gate (valid at one look only)
+SPLIT = {"kind": "sequential", "alpha": 0.01}
+ERROR_RATE = {"kind": "relative", "metric": "error_rate", "margin": "1pp", "alpha": 0.01}
+
+
+def test_a_live_error_split_rolls_back_before_the_stage_ends(tmp_path: Path) -> None:
+    applied: list[float] = []
+    controller = _watching(SPLIT, applied, max_extensions=0)
     assert controller.start()
     controller.window.records += _records("baseline", 200, 20) + _records("candidate", 200, 20)
     assert controller(None, 0) is None  # type: ignore[arg-type]  # no errors: the stage goes on
@@ -311,17 +322,7 @@ def test_a_live_breach_is_a_fail_when_the_stage_is_judged_at_its_look(tmp_path: 
     # e-value of 241 breached (fails at 100) and the judge then passed it (fails at 900): the
     # stage widened on the evidence that had just stopped it.
     applied: list[float] = []
-    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True, "for": "0s"}])
-    controller = RolloutController(
-        shares=[50, 100],
-        stage_duration_s=3600.0,
-        max_extensions=2,
-        gates=gates,
-        baseline=BASE,
-        candidate=CAND,
-        set_share=applied.append,
-        hooks={},
-    )
+    controller = _watching(SPLIT, applied)
     assert controller.start()
     controller.window.records += _records("baseline", 400, 20, failed=1)
     controller.window.records += _records("candidate", 400, 20, failed=15)
@@ -332,37 +333,12 @@ def test_a_live_breach_is_a_fail_when_the_stage_is_judged_at_its_look(tmp_path: 
     assert split.decision == "fail" and "e-value 240.9 (fails at 100)" in split.summary
 
 
-def _live_error_rate_controller(applied: list[float]) -> RolloutController:
-    gates = parse_gates(
-        [
-            {
-                "kind": "relative",
-                "metric": "error_rate",
-                "margin": "1pp",
-                "alpha": 0.01,
-                "abort": True,
-                "for": "0s",
-            }
-        ]
-    )
-    return RolloutController(
-        shares=[50, 100],
-        stage_duration_s=3600.0,
-        max_extensions=2,
-        gates=gates,
-        baseline=BASE,
-        candidate=CAND,
-        set_share=applied.append,
-        hooks={},
-    )
-
-
 def test_a_live_gate_is_watched_at_the_alpha_its_look_would_judge_it_at() -> None:
     # 16 failed of 400 against 1: fails at the gate's whole 1%, not at the 1/9 of it the first
     # of 3 looks spends. Watched at 1%, the breach made the look judge at once: inconclusive at
     # 1/9, the stage extended (a look spent seconds into the stage, on no decision).
     applied: list[float] = []
-    controller = _live_error_rate_controller(applied)
+    controller = _watching(ERROR_RATE, applied)
     assert controller.start()
     controller.window.records += _records("baseline", 400, 20, failed=1)
     controller.window.records += _records("candidate", 400, 20, failed=16)
@@ -379,7 +355,7 @@ def test_an_early_judgement_that_does_not_fail_lets_the_stage_run_on(
     # the live watch pools the journeys; the verdict judges each (Holm across them): where they
     # disagree, the stage neither widens nor spends a look on it, and is not re-judged at once
     applied: list[float] = []
-    controller = _live_error_rate_controller(applied)
+    controller = _watching(ERROR_RATE, applied)
     assert controller.start()
     controller.window.records += _records("baseline", 400, 20) + _records("candidate", 400, 20)
     judged: list[bool] = []
@@ -398,17 +374,7 @@ def test_a_live_breach_stops_a_stage_once_it_has_held_for_the_gates_for(
     now = [1_800_000_000.0]
     monkeypatch.setattr(time, "time", lambda: now[0])
     applied: list[float] = []
-    gates = parse_gates([{"kind": "sequential", "alpha": 0.01, "abort": True, "for": "10s"}])
-    controller = RolloutController(
-        shares=[50, 100],
-        stage_duration_s=3600.0,
-        max_extensions=2,
-        gates=gates,
-        baseline=BASE,
-        candidate=CAND,
-        set_share=applied.append,
-        hooks={},
-    )
+    controller = _watching({**SPLIT, "for": "10s"}, applied)
     assert controller.start()
     controller.window.records += _records("baseline", 400, 20, failed=1)
     controller.window.records += _records("candidate", 400, 20, failed=20)
