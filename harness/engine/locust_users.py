@@ -25,7 +25,12 @@ from harness.engine.cohort import CohortRouter
 from harness.engine.collector import Delta, LoadCollector
 from harness.engine.locust_stats import LocustStatsSink
 from harness.engine.plan import LoadPlan
-from harness.engine.tuning import browser_cpus, keep_off, tune_garbage_collector
+from harness.engine.tuning import (
+    browser_cpus,
+    keep_off,
+    restore_garbage_collector,
+    tune_garbage_collector,
+)
 from harness.journey import Journey
 from harness.runtime import RunSettings, RunSink
 from harness.targets import Target
@@ -165,7 +170,8 @@ class ProcessState:
             self.arrivals.put(Ticket(intended, names[next(turns)]))
 
     def stop(self) -> None:
-        """Stop scheduling, count never-started arrivals as dropped, close Chromium."""
+        """Stop scheduling, count never-started arrivals as dropped, close Chromium, and give
+        the garbage collector back what the run froze."""
         if self.scheduler is not None:
             self.scheduler.kill(block=False)
         left = self.arrivals.qsize()
@@ -177,6 +183,7 @@ class ProcessState:
         if host is not None:
             self.collector.browser_blocked(host.blocked)
             host.close()
+        restore_garbage_collector()
 
 
 _state: ProcessState | None = None
