@@ -39,25 +39,28 @@ def points(counts: tuple[int, ...], web_url: str) -> list[tuple[int, float, floa
     host = BrowserHost()
     sessions: list[Any] = []
     got: list[tuple[int, float, float]] = []
-    artifacts = Path(tempfile.mkdtemp(prefix="harness-bench-contexts-"))
-    try:
-        host.start()
-        for n in (*counts, *reversed(counts[:-1])):
-            while len(sessions) < n:
-                s = host.new_session(base_url=web_url, artifacts_dir=artifacts, record_trace=False)
-                sessions.append(s)
-                s.goto("/")
-            while len(sessions) > n:
-                sessions.pop().close()
-            time.sleep(1.0)
-            pss, uss = _chromium_memory()
-            got.append((n, pss, uss))
-            say(f"    N = {n:3d}: PSS {pss:7.1f} MiB · USS {uss:7.1f} MiB")
-    finally:
-        for s in sessions:
-            with contextlib.suppress(Exception):
-                s.close()
-        host.close()
+    with tempfile.TemporaryDirectory(prefix="harness-bench-contexts-") as scratch:
+        artifacts = Path(scratch)
+        try:
+            host.start()
+            for n in (*counts, *reversed(counts[:-1])):
+                while len(sessions) < n:
+                    s = host.new_session(
+                        base_url=web_url, artifacts_dir=artifacts, record_trace=False
+                    )
+                    sessions.append(s)
+                    s.goto("/")
+                while len(sessions) > n:
+                    sessions.pop().close()
+                time.sleep(1.0)
+                pss, uss = _chromium_memory()
+                got.append((n, pss, uss))
+                say(f"    N = {n:3d}: PSS {pss:7.1f} MiB · USS {uss:7.1f} MiB")
+        finally:
+            for s in sessions:
+                with contextlib.suppress(Exception):
+                    s.close()
+            host.close()
     return got
 
 
