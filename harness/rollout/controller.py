@@ -5,6 +5,9 @@ stage's time is up judges the candidate cohort against the baseline cohort over 
 with the configured gates: pass widens the share (or promotes at the last stage), inconclusive
 extends the stage up to `max_extensions` times and then holds, fail rolls back (all traffic to
 the baseline) and stops. Every look becomes a `StageRecord`; hooks are called with each one.
+Between looks the live gates (`abort = true`) are watched every second at the alpha the next
+look would judge them at; a breach held for a gate's `for` has the stage judged early, and an
+early judgement only ever rolls back.
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ class RolloutController:
         self.deadline = 0.0
         self.verdict: Verdict | None = None  #: the gates' verdict at the deciding look
         #: gates marked `abort = true` that can be judged on counts alone (the anytime-valid
-        #: error split): looked at every second during a stage, a breach rolls back at once
+        #: error split): looked at every second during a stage, a breach held for the gate's
+        #: `for` has the stage judged at once (rolled back if the verdict fails)
         self.live = live_gates(self.gates)
         #: no early judgement before then: the last one, on a breach, did not fail the stage
         self.quiet_until = 0.0
