@@ -6,62 +6,15 @@ shown beside it, as the steadier one."""
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
-
-import psutil
-
 from bench.browser import GOAL_CONTEXTS_PER_GIB
+from bench.lib.contexts import contexts_memory
 from bench.lib.output import Row, say
 from bench.lib.stats import fit
 
 
-def _chromium_memory() -> tuple[float, float]:
-    """PSS and USS (MiB) of this process's Chromium processes."""
-    pss = uss = 0.0
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            name = child.name().lower()
-            if "chrom" in name or "headless" in name:
-                info = child.memory_full_info()
-                pss += info.pss
-                uss += info.uss
-    return pss / 2**20, uss / 2**20
-
-
 def points(counts: tuple[int, ...], web_url: str) -> list[tuple[int, float, float]]:
     """(N, PSS MiB, USS MiB) for each N of `counts`, then each again on the way down."""
-    from harness.touchpoints.web import BrowserHost
-
-    host = BrowserHost()
-    sessions: list[Any] = []
-    got: list[tuple[int, float, float]] = []
-    with tempfile.TemporaryDirectory(prefix="harness-bench-contexts-") as scratch:
-        artifacts = Path(scratch)
-        try:
-            host.start()
-            for n in (*counts, *reversed(counts[:-1])):
-                while len(sessions) < n:
-                    s = host.new_session(
-                        base_url=web_url, artifacts_dir=artifacts, record_trace=False
-                    )
-                    sessions.append(s)
-                    s.goto("/")
-                while len(sessions) > n:
-                    sessions.pop().close()
-                time.sleep(1.0)
-                pss, uss = _chromium_memory()
-                got.append((n, pss, uss))
-                say(f"    N = {n:3d}: PSS {pss:7.1f} MiB · USS {uss:7.1f} MiB")
-        finally:
-            for s in sessions:
-                with contextlib.suppress(Exception):
-                    s.close()
-            host.close()
-    return got
+    return contexts_memory((*counts, *reversed(counts[:-1])), web_url)
 
 
 def rows(counts: tuple[int, ...], web_url: str) -> list[Row]:

@@ -3,16 +3,12 @@ context; (3) API throughput with 2 browser users in the same run against without
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import psutil
-
+from bench.lib.contexts import contexts_memory
 from bench.lib.output import Row, say
 from bench.lib.runs import RunResult, run_harness
 from bench.lib.servers import Ping
@@ -44,7 +40,7 @@ def _browse(cfg: Settings, work: Path, box: SandboxProcess) -> Row:
     )
 
 
-def _memory_per_context(cfg: Settings, web_url: str, work: Path) -> list[Row]:
+def _memory_per_context(cfg: Settings, web_url: str) -> list[Row]:
     """(2) proportional memory (PSS) of Chromium with N contexts open, a straight-line fit."""
     counts = cfg.contexts
     say(
@@ -52,8 +48,8 @@ def _memory_per_context(cfg: Settings, web_url: str, work: Path) -> list[Row]:
         f"{', '.join(map(str, counts))}, contexts without a Playwright trace "
         "(as `harness load` opens them by default)"
     )
-    points = _pss_points(counts, web_url, work)
-    xs, ys = [p[0] for p in points], [p[1] / 2**20 for p in points]
+    points = contexts_memory(counts, web_url)
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
     slope, intercept = fit(xs, ys)
     per_gib = 1024.0 / slope if slope > 0 else float("inf")
     say(
@@ -70,43 +66,6 @@ def _memory_per_context(cfg: Settings, web_url: str, work: Path) -> list[Row]:
         ),
         Row("(e2) open contexts per GiB", f"{per_gib:.0f}", "(info)", None),
     ]
-
-
-def _pss_points(counts: tuple[int, ...], web_url: str, work: Path) -> list[tuple[int, float]]:
-    from harness.touchpoints.web import BrowserHost
-
-    host = BrowserHost()
-    sessions: list[Any] = []
-    points: list[tuple[int, float]] = []
-    try:
-        host.start()
-        for n in counts:
-            while len(sessions) < n:
-                s = host.new_session(
-                    base_url=web_url, artifacts_dir=work / "artifacts", record_trace=False
-                )
-                sessions.append(s)
-                s.goto("/")
-            time.sleep(1.0)
-            pss = _chromium_pss()
-            points.append((n, pss))
-            say(f"      N = {n:3d}: {pss / 2**20:8.1f} MiB")
-    finally:
-        for s in sessions:
-            with contextlib.suppress(Exception):
-                s.close()
-        host.close()
-    return points
-
-
-def _chromium_pss() -> float:
-    total = 0.0
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            name = child.name().lower()
-            if "chrom" in name or "headless" in name:
-                total += child.memory_full_info().pss
-    return total
 
 
 def _mix_pair(
@@ -189,6 +148,6 @@ def run(cfg: Settings, work: Path, ping: Ping | None) -> list[Row]:
     )
     with start_sandbox() as box:
         rows = [_browse(cfg, work, box)]
-        rows += _memory_per_context(cfg, box.urls.web, work)
+        rows += _memory_per_context(cfg, box.urls.web)
         rows += _mix(cfg, work, box, ping)
     return rows
